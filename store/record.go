@@ -1,0 +1,97 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors for expected outcomes. They are wrapped with context, so
+// callers check them with errors.Is.
+var (
+	// ErrNotFound: the named record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a record with that key already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid: the record breaks a rule of the store (an empty key, a
+	// reference to a record that does not exist, a site that still has
+	// devices, ...).
+	ErrInvalid = errors.New("invalid")
+	// ErrSchemaTooNew: the file was written by a newer Hearth.
+	ErrSchemaTooNew = errors.New("schema version is newer than this binary")
+)
+
+// Customer is a company that owns sites. Name is the key: short, URL-safe.
+type Customer struct {
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Site is a building of a customer. Its key is (Customer, Name).
+type Site struct {
+	Customer    string    `json:"customer"`
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Credential kinds.
+const (
+	CredentialSecret      = "secret"
+	CredentialCertificate = "certificate"
+)
+
+// Credential is one way a device can prove its identity: a secret (stored
+// only as its hash) or a client certificate (stored as serial and SHA-256
+// fingerprint). A credential with RevokedAt set is refused.
+type Credential struct {
+	ID          string     `json:"id"`
+	Kind        string     `json:"kind"`
+	SecretHash  []byte     `json:"secret_hash,omitempty"`
+	CertSerial  string     `json:"cert_serial,omitempty"`
+	Fingerprint string     `json:"fingerprint,omitempty"` // hex SHA-256 of the certificate's DER
+	NotAfter    time.Time  `json:"not_after,omitzero"`
+	CreatedAt   time.Time  `json:"created_at"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Active reports whether the credential may still be used.
+func (c Credential) Active() bool { return c.RevokedAt == nil }
+
+// Device is a gateway or sensor. Name is its MQTT client id and thing name.
+type Device struct {
+	Name        string            `json:"name"`
+	Customer    string            `json:"customer"`
+	Site        string            `json:"site"`
+	Type        string            `json:"type"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	Credentials []Credential      `json:"credentials,omitempty"`
+}
+
+// Roles of users and API tokens.
+const (
+	RoleOperator = "operator"
+	RoleCustomer = "customer"
+)
+
+// User is a person who signs in to the pages. Customer is set for customer
+// roles and empty for operators.
+type User struct {
+	Email              string    `json:"email"`
+	Role               string    `json:"role"`
+	Customer           string    `json:"customer,omitempty"`
+	PasswordHash       string    `json:"password_hash,omitempty"` // PHC string, argon2id
+	MustChangePassword bool      `json:"must_change_password,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+}
+
+// Token is an API bearer token. Only the SHA-256 of the secret is stored.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Customer  string    `json:"customer,omitempty"`
+	Hash      []byte    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+}
