@@ -18,6 +18,13 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrSchemaTooNew: the file was written by a newer Hearth.
 	ErrSchemaTooNew = errors.New("schema version is newer than this binary")
+	// ErrSchemaTooOld: a read-only open found a file that still needs
+	// migrations, which only a writable open may run.
+	ErrSchemaTooOld = errors.New("schema version is older than this binary")
+	// ErrLocked: another process holds the file open for writing.
+	ErrLocked = errors.New("store is locked by another process")
+	// ErrReadOnly: a write was attempted on a store opened read-only.
+	ErrReadOnly = errors.New("store is open read-only")
 )
 
 // Customer is a company that owns sites. Name is the key: short, URL-safe.

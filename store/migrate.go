@@ -1,0 +1,150 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the current schema.
+const (
+	bucketMeta      = "meta"
+	bucketCustomers = "customers" // name → Customer
+	bucketSites     = "sites"     // customer NUL site → Site
+	bucketDevices   = "devices"   // name → Device
+	// bucketDeviceIndex lists devices by where they are, so a customer's or
+	// a site's devices are one prefix scan and a delete can tell cheaply
+	// whether devices remain: customer NUL site NUL device → empty.
+	bucketDeviceIndex = "devices_by_site"
+	bucketUsers       = "users"  // lower-cased e-mail → User
+	bucketTokens      = "tokens" // ID → Token
+	// bucketTokenHashes makes authenticating a bearer token one lookup:
+	// SHA-256 of the secret → token ID.
+	bucketTokenHashes = "token_hashes"
+)
+
+// keySchemaVersion holds the schema version in the meta bucket, as decimal
+// text so that bbolt's own tools show it readably.
+const keySchemaVersion = "schema_version"
+
+// allBuckets are the buckets the record code relies on; Open refuses a file
+// that lacks one after its migrations.
+func allBuckets() []string {
+	return []string{
+		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
+		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
+	}
+}
+
+// migration is one step of the schema: it brings a file from version N to
+// N+1, where N is its index in the list.
+type migration struct {
+	name string
+	up   func(tx *bolt.Tx) error
+}
+
+// migrations is the ordered list of schema steps; its length is the schema
+// version this binary writes. A new version is one more entry at the end;
+// an entry that has been released is never edited, because files in the
+// field have already run it.
+func migrations() []migration {
+	return []migration{
+		{name: "create buckets", up: createBucketsV1},
+	}
+}
+
+// createBucketsV1 creates the buckets of schema version 1. The list is
+// spelled out rather than taken from allBuckets, which follows the latest
+// schema.
+func createBucketsV1(tx *bolt.Tx) error {
+	for _, name := range []string{
+		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
+		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
+	} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrate runs the steps the file still needs, each in its own transaction
+// that also records the new version, so a failure or a crash leaves the file
+// at the last version that completed. A file newer than this binary is left
+// untouched: the check runs in a read transaction, because even an empty
+// bbolt write transaction rewrites a meta page.
+func (s *Store) migrate(migs []migration) error {
+	v, err := s.SchemaVersion()
+	if err != nil {
+		return err
+	}
+	if v > len(migs) {
+		return fmt.Errorf("file has schema version %d, this binary knows up to %d: %w", v, len(migs), ErrSchemaTooNew)
+	}
+	for ; v < len(migs); v++ {
+		m := migs[v]
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			cur, err := readVersion(tx)
+			if err != nil {
+				return err
+			}
+			if cur != v {
+				return fmt.Errorf("schema version is %d, expected %d", cur, v)
+			}
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return writeVersion(tx, v+1)
+		})
+		if err != nil {
+			return fmt.Errorf("migrate schema from version %d to %d (%s): %w", v, v+1, m.name, err)
+		}
+	}
+	return nil
+}
+
+// checkVersion is what a read-only open does instead of migrating: the file
+// must be exactly at the version this binary reads.
+func (s *Store) checkVersion(latest int) error {
+	v, err := s.SchemaVersion()
+	if err != nil {
+		return err
+	}
+	switch {
+	case v > latest:
+		return fmt.Errorf("file has schema version %d, this binary knows up to %d: %w", v, latest, ErrSchemaTooNew)
+	case v < latest:
+		return fmt.Errorf("file has schema version %d and needs migrating to %d, which a read-only open cannot do: %w", v, latest, ErrSchemaTooOld)
+	}
+	return nil
+}
+
+// readVersion returns the schema version of the file; a file without a meta
+// bucket is a new file at version 0.
+func readVersion(tx *bolt.Tx) (int, error) {
+	b := tx.Bucket([]byte(bucketMeta))
+	if b == nil {
+		return 0, nil
+	}
+	raw := b.Get([]byte(keySchemaVersion))
+	if raw == nil {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(string(raw))
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("cannot parse schema version %q: %w", raw, ErrInvalid)
+	}
+	return v, nil
+}
+
+func writeVersion(tx *bolt.Tx, v int) error {
+	b, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
+	if err != nil {
+		return fmt.Errorf("create bucket %q: %w", bucketMeta, err)
+	}
+	if err := b.Put([]byte(keySchemaVersion), []byte(strconv.Itoa(v))); err != nil {
+		return fmt.Errorf("write schema version: %w", err)
+	}
+	return nil
+}
