@@ -23,10 +23,21 @@ const (
 )
 
 // TelemetryError says why a telemetry message was rejected. The message is
-// rejected whole: nothing of it was stored.
+// rejected whole: nothing of it was stored. Code and Message are what the
+// device is told; Err, when set, is the internal cause (a storage failure),
+// kept out of the device's reply but available to logs and errors.Is.
 type TelemetryError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Err     error  `json:"-"`
 }
 
-func (e *TelemetryError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+func (e *TelemetryError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the internal cause, if any.
+func (e *TelemetryError) Unwrap() error { return e.Err }

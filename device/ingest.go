@@ -1,0 +1,118 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// ReadingWriter stores the readings of one message of one device. It is
+// implemented by the time-series store; the labels let a customer's queries
+// be restricted to the customer's own series.
+type ReadingWriter interface {
+	WriteReadings(device, customer, site string, rs []Reading) error
+}
+
+// LabelSource tells which customer and site a device belongs to. Registry
+// implements it from memory, so it is cheap per message.
+type LabelSource interface {
+	Labels(name string) (customer, site string, ok bool)
+}
+
+const codeCount = 8
+
+// rejectionCodes lists every code Ingest can reject with, in the order the
+// per-code counters are kept.
+func rejectionCodes() [codeCount]string {
+	return [...]string{
+		CodeBadJSON, CodeBadValue, CodeBadMetric, CodeBadTimestamp,
+		CodeBatchTooLarge, CodeEmpty, CodeUnknownDevice, CodeInternal,
+	}
+}
+
+// Telemetry is the ingest path of telemetry messages: decode, label, store,
+// count. It is safe for concurrent use; the broker calls Ingest from many
+// client goroutines at once.
+type Telemetry struct {
+	lim    TelemetryLimits
+	labels LabelSource
+	w      ReadingWriter
+
+	messages atomic.Uint64
+	samples  atomic.Uint64
+	rejected [codeCount]atomic.Uint64
+}
+
+// NewTelemetry returns an ingest path that decodes with lim, labels with
+// labels and stores through w.
+func NewTelemetry(lim TelemetryLimits, labels LabelSource, w ReadingWriter) *Telemetry {
+	return &Telemetry{lim: lim, labels: labels, w: w}
+}
+
+// Ingest decodes and stores one telemetry message of device thing, all or
+// nothing. It returns the number of readings stored, or a *TelemetryError:
+// CodeUnknownDevice when the device is not registered, a decoding code when
+// the payload is wrong, or CodeInternal wrapping the writer's error when
+// storing failed and the device may retry.
+func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, error) {
+	t.messages.Add(1)
+	customer, site, ok := t.labels.Labels(thing)
+	if !ok {
+		return 0, t.reject(&TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
+	}
+	rs, err := DecodeTelemetry(payload, now, t.lim)
+	if err != nil {
+		var te *TelemetryError
+		if !errors.As(err, &te) {
+			te = &TelemetryError{Code: CodeInternal, Message: "the message could not be decoded", Err: err}
+		}
+		return 0, t.reject(te)
+	}
+	if err := t.w.WriteReadings(thing, customer, site, rs); err != nil {
+		return 0, t.reject(&TelemetryError{
+			Code:    CodeInternal,
+			Message: "the readings could not be stored; send the message again later",
+			Err:     fmt.Errorf("write %d readings of device %q: %w", len(rs), thing, err),
+		})
+	}
+	t.samples.Add(uint64(len(rs)))
+	return len(rs), nil
+}
+
+func (t *Telemetry) reject(e *TelemetryError) error {
+	for i, c := range rejectionCodes() {
+		if c == e.Code {
+			t.rejected[i].Add(1)
+			break
+		}
+	}
+	return e
+}
+
+// TelemetryStats are counters since start: messages handled (stored or
+// rejected), samples stored, messages rejected in total and by code.
+type TelemetryStats struct {
+	Messages       uint64
+	Samples        uint64
+	Rejected       uint64
+	RejectedByCode map[string]uint64
+}
+
+// Stats reads the counters. Each counter is read atomically; the set is not
+// a snapshot of one instant, which does not matter for monitoring.
+func (t *Telemetry) Stats() TelemetryStats {
+	s := TelemetryStats{
+		Messages:       t.messages.Load(),
+		Samples:        t.samples.Load(),
+		RejectedByCode: make(map[string]uint64),
+	}
+	for i, c := range rejectionCodes() {
+		n := t.rejected[i].Load()
+		s.Rejected += n
+		if n > 0 {
+			s.RejectedByCode[c] = n
+		}
+	}
+	return s
+}

@@ -1,0 +1,151 @@
+package device_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/store"
+)
+
+// writeCall is one WriteReadings call.
+type writeCall struct {
+	Device, Customer, Site string
+	Readings               []device.Reading
+}
+
+// recordingWriter keeps what it is asked to store, and fails while fail is
+// set.
+type recordingWriter struct {
+	mu    sync.Mutex
+	calls []writeCall
+	fail  error
+}
+
+func (w *recordingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fail != nil {
+		return w.fail
+	}
+	w.calls = append(w.calls, writeCall{dev, customer, site, rs})
+	return nil
+}
+
+func TestTelemetryIngest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.reg.CreateSite(store.Site{Customer: "acme", Name: "tower-b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.CreateDevice(device.DeviceSpec{Name: "ahu-1", Customer: "acme", Site: "tower-b"}); err != nil {
+		t.Fatal(err)
+	}
+	w := &recordingWriter{}
+	tel := device.NewTelemetry(device.TelemetryLimits{}, f.reg, w)
+
+	n, err := tel.Ingest("ahu-1", []byte(`{"supply_air_c": 14.5, "fan_on": true}`), telemetryNow)
+	if err != nil || n != 2 {
+		t.Fatalf("Ingest = %d, %v; want 2 readings", n, err)
+	}
+	want := []writeCall{{"ahu-1", "acme", "tower-b", []device.Reading{{"supply_air_c", nowMS, 14.5}, {"fan_on", nowMS, 1}}}}
+	if diff := cmp.Diff(want, w.calls); diff != "" {
+		t.Errorf("writes (-want +got):\n%s", diff)
+	}
+
+	rejects := []struct {
+		thing, payload, code string
+	}{
+		{"nobody", `{"a": 1}`, device.CodeUnknownDevice},
+		{"ahu-1", `{"a": "x"}`, device.CodeBadValue},
+		{"ahu-1", `nope`, device.CodeBadJSON},
+		{"ahu-1", `{"ts": 1, "a": 1}`, device.CodeBadTimestamp},
+		{"ahu-1", `[{"a": 1}, {"a": "x"}]`, device.CodeBadValue}, // all or nothing
+	}
+	for _, r := range rejects {
+		n, err := tel.Ingest(r.thing, []byte(r.payload), telemetryNow)
+		var te *device.TelemetryError
+		if n != 0 || !errors.As(err, &te) || te.Code != r.code {
+			t.Errorf("Ingest(%q, %s) = %d, %v; want code %s", r.thing, r.payload, n, err, r.code)
+		}
+	}
+	if len(w.calls) != 1 {
+		t.Errorf("rejected messages reached the writer: %d calls", len(w.calls))
+	}
+
+	// The device is deleted: its telemetry is refused from then on.
+	if _, err := f.reg.CreateDevice(device.DeviceSpec{Name: "gone", Customer: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.DeleteDevice("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tel.Ingest("gone", []byte(`{"a": 1}`), telemetryNow); err == nil {
+		t.Error("telemetry of a deleted device accepted")
+	}
+
+	// Storage fails: the device is told to retry; the cause is kept for logs.
+	diskFull := errors.New("disk full")
+	w.fail = diskFull
+	n, err = tel.Ingest("ahu-1", []byte(`{"a": 1}`), telemetryNow)
+	var te *device.TelemetryError
+	if n != 0 || !errors.As(err, &te) || te.Code != device.CodeInternal || !errors.Is(err, diskFull) {
+		t.Errorf("Ingest with failing writer = %d, %v; want CodeInternal wrapping the cause", n, err)
+	}
+	if te != nil && (te.Message == "" || strings.Contains(te.Message, "disk full")) {
+		t.Errorf("device message %q is empty or leaks the internal cause", te.Message)
+	}
+
+	want2 := device.TelemetryStats{
+		Messages: 8,
+		Samples:  2,
+		Rejected: 7,
+		RejectedByCode: map[string]uint64{
+			device.CodeUnknownDevice: 2,
+			device.CodeBadValue:      2,
+			device.CodeBadJSON:       1,
+			device.CodeBadTimestamp:  1,
+			device.CodeInternal:      1,
+		},
+	}
+	if diff := cmp.Diff(want2, tel.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+func TestTelemetryIngestConcurrent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.create(t, "s1")
+	w := &recordingWriter{}
+	tel := device.NewTelemetry(device.TelemetryLimits{}, f.reg, w)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				payload := fmt.Sprintf(`{"g%d": %d, "i": %d}`, g, i, i)
+				if _, err := tel.Ingest("s1", []byte(payload), telemetryNow); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := tel.Stats()
+	if st.Messages != 200 || st.Samples != 400 || st.Rejected != 0 || len(w.calls) != 200 {
+		t.Errorf("stats %+v, %d writes; want 200 messages, 400 samples", st, len(w.calls))
+	}
+	for _, c := range w.calls {
+		if len(c.Readings) != 2 || c.Readings[1].Metric != "i" || c.Readings[0].Value != c.Readings[1].Value {
+			t.Fatalf("write %+v mixes up readings of concurrent messages", c)
+		}
+	}
+}
