@@ -1,0 +1,519 @@
+package device
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/store"
+)
+
+// Sentinel errors of authentication. Both are wrapped with context; check
+// them with errors.Is.
+var (
+	// ErrBadCredentials: the device is unknown or the secret or certificate
+	// matches none of its credentials.
+	ErrBadCredentials = errors.New("bad credentials")
+	// ErrRevoked: the secret or certificate is one of the device's revoked
+	// credentials, worth telling apart in logs from a mistyped secret.
+	ErrRevoked = errors.New("credential revoked")
+)
+
+// Limits of a device's descriptive fields. They follow AWS IoT's thing
+// attributes, so records move between the two unchanged.
+const (
+	MaxTypeLength           = 64
+	MaxAttributes           = 64
+	MaxAttributeNameLength  = 128
+	MaxAttributeValueLength = 800
+)
+
+// CertificateValidity is the lifetime of a device's client certificate.
+// Devices in plant rooms run for years without anyone at hand to renew a
+// certificate, so it is long; a leaked one is revoked instead.
+const CertificateValidity = 10 * 365 * 24 * time.Hour
+
+// secretBytes is the entropy of a device secret: 256 bits.
+const secretBytes = 32
+
+// DeviceSpec describes a device to create. Site "" means store.DefaultSite.
+type DeviceSpec struct {
+	Name       string
+	Customer   string
+	Site       string
+	Type       string
+	Attributes map[string]string
+}
+
+// Issued is the result of issuing credentials: the stored device and the
+// secrets, which are shown once and never stored (only the secret's hash and
+// the certificate's fingerprint are).
+type Issued struct {
+	Device         store.Device
+	Secret         string
+	CertificatePEM string
+	PrivateKeyPEM  string
+	CAPEM          string
+}
+
+// Registry is the device registry: it validates and stores devices, issues
+// and revokes their credentials, and answers the per-connection and
+// per-message questions (who is this, may it still connect, whose data is
+// this) from an in-memory cache, so the broker never waits on the file.
+//
+// Every write goes to the store first; the cache changes only after the
+// store committed. It is safe for concurrent use.
+type Registry struct {
+	st     *store.Store
+	ca     *ca.CA
+	logger *slog.Logger
+
+	// cache maps a device name to its *cachedDevice. Entries are never
+	// modified, only replaced, so readers need no lock.
+	cache sync.Map
+	// writeMu orders writes, so that the cache ends in the state of the
+	// last commit even when two writes to one device race.
+	writeMu sync.Mutex
+
+	hooksMu sync.Mutex
+	hooks   []func(name string)
+}
+
+type cachedDevice struct {
+	customer, site string
+	creds          []cachedCredential
+}
+
+type cachedCredential struct {
+	id     string
+	kind   string
+	active bool
+	// digest is the SHA-256 of the secret, or of the certificate's DER.
+	digest []byte
+}
+
+// NewRegistry loads every device of st into memory and returns the
+// registry. authority issues the devices' client certificates.
+func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Registry, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{st: st, ca: authority, logger: logger}
+	devices, err := st.ListDevices(store.DeviceFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("load device registry: %w", err)
+	}
+	for _, d := range devices {
+		r.cache.Store(d.Name, r.toCache(d))
+	}
+	logger.Info("loaded device registry", "devices", len(devices))
+	return r, nil
+}
+
+func (r *Registry) toCache(d store.Device) *cachedDevice {
+	c := &cachedDevice{customer: d.Customer, site: d.Site, creds: make([]cachedCredential, 0, len(d.Credentials))}
+	for _, cr := range d.Credentials {
+		cc := cachedCredential{id: cr.ID, kind: cr.Kind, active: cr.Active()}
+		switch cr.Kind {
+		case store.CredentialSecret:
+			cc.digest = slices.Clone(cr.SecretHash)
+		case store.CredentialCertificate:
+			fp, err := hex.DecodeString(cr.Fingerprint)
+			if err != nil {
+				r.logger.Warn("credential has an unreadable fingerprint; it will be refused", "device", d.Name, "credential", cr.ID, "error", err)
+				continue
+			}
+			cc.digest = fp
+		default:
+			r.logger.Warn("credential has an unknown kind; it will be refused", "device", d.Name, "credential", cr.ID, "kind", cr.Kind)
+			continue
+		}
+		c.creds = append(c.creds, cc)
+	}
+	return c
+}
+
+func (r *Registry) cached(name string) (*cachedDevice, bool) {
+	v, ok := r.cache.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return v.(*cachedDevice), true
+}
+
+// OnChange registers fn, called synchronously after commit with the device
+// name whenever a device's credentials change or the device is deleted, so
+// that the broker can drop sessions whose credential is no longer active.
+// fn runs outside the registry's locks and may call the registry.
+func (r *Registry) OnChange(fn func(name string)) {
+	r.hooksMu.Lock()
+	defer r.hooksMu.Unlock()
+	r.hooks = append(r.hooks, fn)
+}
+
+func (r *Registry) changed(name string) {
+	r.hooksMu.Lock()
+	hooks := slices.Clone(r.hooks)
+	r.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn(name)
+	}
+}
+
+// CreateCustomer stores a new customer (and its default site) and returns
+// it as stored.
+func (r *Registry) CreateCustomer(c store.Customer) (store.Customer, error) {
+	if err := r.st.CreateCustomer(c); err != nil {
+		return store.Customer{}, err
+	}
+	return r.st.GetCustomer(c.Name)
+}
+
+// CreateSite stores a new site of an existing customer and returns it as
+// stored.
+func (r *Registry) CreateSite(s store.Site) (store.Site, error) {
+	if err := r.st.CreateSite(s); err != nil {
+		return store.Site{}, err
+	}
+	return r.st.GetSite(s.Customer, s.Name)
+}
+
+// CreateDevice validates spec, issues the device's first credentials (a
+// secret and a client certificate with CN = name) and stores the device.
+// Rule violations wrap ErrInvalid; a missing customer or site and a taken
+// name come from the store (store.ErrNotFound, store.ErrExists).
+func (r *Registry) CreateDevice(spec DeviceSpec) (Issued, error) {
+	if err := validateSpec(spec); err != nil {
+		return Issued{}, fmt.Errorf("create device %q: %w", spec.Name, err)
+	}
+	site := spec.Site
+	if site == "" {
+		site = store.DefaultSite
+	}
+	now := time.Now().UTC()
+	iss, creds, err := r.issue(spec.Name, now)
+	if err != nil {
+		return Issued{}, fmt.Errorf("create device %q: %w", spec.Name, err)
+	}
+	d := store.Device{
+		Name:        spec.Name,
+		Customer:    spec.Customer,
+		Site:        site,
+		Type:        spec.Type,
+		Attributes:  maps.Clone(spec.Attributes),
+		CreatedAt:   now,
+		Credentials: creds,
+	}
+
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if err := r.st.CreateDevice(d); err != nil {
+		return Issued{}, err
+	}
+	r.cache.Store(d.Name, r.toCache(d))
+	r.logger.Info("created device", "device", d.Name, "customer", d.Customer, "site", d.Site)
+	iss.Device = d
+	return iss, nil
+}
+
+// RotateCredentials revokes every active credential of the device and
+// issues a new secret and certificate, in one store transaction.
+func (r *Registry) RotateCredentials(name string) (Issued, error) {
+	if _, ok := r.cached(name); !ok {
+		if _, err := r.st.GetDevice(name); err != nil {
+			return Issued{}, fmt.Errorf("rotate credentials: %w", err)
+		}
+	}
+	now := time.Now().UTC()
+	iss, creds, err := r.issue(name, now)
+	if err != nil {
+		return Issued{}, fmt.Errorf("rotate credentials of device %q: %w", name, err)
+	}
+	var revoked int
+	d, err := r.update(name, func(d *store.Device) error {
+		revoked = revoke(d, "", now)
+		d.Credentials = append(d.Credentials, creds...)
+		return nil
+	})
+	if err != nil {
+		return Issued{}, fmt.Errorf("rotate credentials: %w", err)
+	}
+	r.logger.Info("rotated device credentials", "device", name, "revoked", revoked)
+	r.changed(name)
+	iss.Device = d
+	return iss, nil
+}
+
+// RevokeCredentials revokes the credential with the given ID, or every
+// active credential when credentialID is "". Revoking an already revoked
+// credential changes nothing; an unknown ID is store.ErrNotFound.
+func (r *Registry) RevokeCredentials(name, credentialID string) (store.Device, error) {
+	now := time.Now().UTC()
+	var revoked int
+	d, err := r.update(name, func(d *store.Device) error {
+		if credentialID != "" && !slices.ContainsFunc(d.Credentials, func(c store.Credential) bool { return c.ID == credentialID }) {
+			return fmt.Errorf("credential %q: %w", credentialID, store.ErrNotFound)
+		}
+		revoked = revoke(d, credentialID, now)
+		return nil
+	})
+	if err != nil {
+		return store.Device{}, fmt.Errorf("revoke credentials: %w", err)
+	}
+	if revoked > 0 {
+		r.logger.Info("revoked device credentials", "device", name, "revoked", revoked)
+		r.changed(name)
+	}
+	return d, nil
+}
+
+// revoke marks the active credential id, or all active ones for "", as
+// revoked at now, and returns how many it revoked.
+func revoke(d *store.Device, id string, now time.Time) int {
+	n := 0
+	for i := range d.Credentials {
+		c := &d.Credentials[i]
+		if c.Active() && (id == "" || c.ID == id) {
+			c.RevokedAt = &now
+			n++
+		}
+	}
+	return n
+}
+
+// update applies fn to the stored device and refreshes the cache from the
+// committed result.
+func (r *Registry) update(name string, fn func(*store.Device) error) (store.Device, error) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	d, err := r.st.UpdateDevice(name, fn)
+	if err != nil {
+		return store.Device{}, err
+	}
+	r.cache.Store(d.Name, r.toCache(d))
+	return d, nil
+}
+
+// DeleteDevice removes the device; its credentials stop working at once.
+func (r *Registry) DeleteDevice(name string) error {
+	r.writeMu.Lock()
+	err := r.st.DeleteDevice(name)
+	if err == nil {
+		r.cache.Delete(name)
+	}
+	r.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	r.logger.Info("deleted device", "device", name)
+	r.changed(name)
+	return nil
+}
+
+// Device returns the stored device.
+func (r *Registry) Device(name string) (store.Device, error) { return r.st.GetDevice(name) }
+
+// Devices returns the stored devices that match f.
+func (r *Registry) Devices(f store.DeviceFilter) ([]store.Device, error) {
+	return r.st.ListDevices(f)
+}
+
+// Labels returns the customer and site of a device from memory. The ingest
+// path calls it for every telemetry message.
+func (r *Registry) Labels(name string) (customer, site string, ok bool) {
+	c, ok := r.cached(name)
+	if !ok {
+		return "", "", false
+	}
+	return c.customer, c.site, true
+}
+
+// AuthenticateSecret checks a device's secret and returns the ID of the
+// credential it matched.
+//
+// Secrets are 32 random bytes, so guessing one is hopeless whatever the
+// hash; a deliberately slow hash (argon2, bcrypt) would add no safety but
+// would cost every connection tens of milliseconds of CPU and turn a
+// reconnect storm of the whole fleet into an outage. SHA-256 is compared in
+// constant time.
+func (r *Registry) AuthenticateSecret(name, secret string) (credentialID string, err error) {
+	c, ok := r.cached(name)
+	if !ok {
+		return "", fmt.Errorf("device %q is not registered: %w", name, ErrBadCredentials)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return c.match(name, store.CredentialSecret, sum[:])
+}
+
+// AuthenticateCertificate identifies a device by its client certificate,
+// which TLS has already verified against the CA: the CN names the device,
+// and the certificate's SHA-256 must be one of its active credentials. A
+// certificate of a revoked credential, or of another device, is refused
+// though it is validly signed.
+func (r *Registry) AuthenticateCertificate(cert *x509.Certificate) (name, credentialID string, err error) {
+	if cert == nil {
+		return "", "", fmt.Errorf("no client certificate: %w", ErrBadCredentials)
+	}
+	name = cert.Subject.CommonName
+	c, ok := r.cached(name)
+	if !ok {
+		return "", "", fmt.Errorf("device %q is not registered: %w", name, ErrBadCredentials)
+	}
+	sum := sha256.Sum256(cert.Raw)
+	id, err := c.match(name, store.CredentialCertificate, sum[:])
+	if err != nil {
+		return "", "", err
+	}
+	return name, id, nil
+}
+
+func (c *cachedDevice) match(name, kind string, digest []byte) (string, error) {
+	for _, cr := range c.creds {
+		if cr.kind != kind || subtle.ConstantTimeCompare(cr.digest, digest) != 1 {
+			continue
+		}
+		if !cr.active {
+			return "", fmt.Errorf("device %q credential %q: %w", name, cr.id, ErrRevoked)
+		}
+		return cr.id, nil
+	}
+	return "", fmt.Errorf("device %q: no %s credential matches: %w", name, kind, ErrBadCredentials)
+}
+
+// CredentialActive reports whether the device exists and its credential is
+// still active; the broker asks it for connected sessions after OnChange.
+func (r *Registry) CredentialActive(name, credentialID string) bool {
+	c, ok := r.cached(name)
+	if !ok {
+		return false
+	}
+	for _, cr := range c.creds {
+		if cr.id == credentialID {
+			return cr.active
+		}
+	}
+	return false
+}
+
+// issue makes a new secret and client certificate for device name and
+// returns them with their credential records.
+func (r *Registry) issue(name string, now time.Time) (Issued, []store.Credential, error) {
+	raw := make([]byte, secretBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return Issued{}, nil, fmt.Errorf("generate secret: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(secret))
+
+	certPEM, keyPEM, cert, err := r.ca.IssueClient(name, CertificateValidity)
+	if err != nil {
+		return Issued{}, nil, err
+	}
+	fp := sha256.Sum256(cert.Raw)
+
+	secretID, err := credentialID()
+	if err != nil {
+		return Issued{}, nil, err
+	}
+	certID, err := credentialID()
+	if err != nil {
+		return Issued{}, nil, err
+	}
+	for certID == secretID {
+		if certID, err = credentialID(); err != nil {
+			return Issued{}, nil, err
+		}
+	}
+	creds := []store.Credential{
+		{ID: secretID, Kind: store.CredentialSecret, SecretHash: sum[:], CreatedAt: now},
+		{
+			ID:          certID,
+			Kind:        store.CredentialCertificate,
+			CertSerial:  cert.SerialNumber.Text(16),
+			Fingerprint: hex.EncodeToString(fp[:]),
+			NotAfter:    cert.NotAfter.UTC(),
+			CreatedAt:   now,
+		},
+	}
+	return Issued{
+		Secret:         secret,
+		CertificatePEM: string(certPEM),
+		PrivateKeyPEM:  string(keyPEM),
+		CAPEM:          string(r.ca.CertPEM()),
+	}, creds, nil
+}
+
+// credentialID returns 8 random bytes in hex: short enough to read out on
+// the phone, and collisions among one device's few credentials are
+// negligible (and checked by the store).
+func credentialID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate credential id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// validateSpec applies the registry's rules to a new device.
+func validateSpec(spec DeviceSpec) error {
+	if err := ValidName(spec.Name); err != nil {
+		return err
+	}
+	if len(spec.Type) > MaxTypeLength {
+		return fmt.Errorf("type is %d bytes long; at most %d are allowed: %w", len(spec.Type), MaxTypeLength, ErrInvalid)
+	}
+	if !printable(spec.Type) {
+		return fmt.Errorf("type %q has characters that are not printable: %w", spec.Type, ErrInvalid)
+	}
+	if len(spec.Attributes) > MaxAttributes {
+		return fmt.Errorf("device has %d attributes; at most %d are allowed: %w", len(spec.Attributes), MaxAttributes, ErrInvalid)
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Attributes)) {
+		v := spec.Attributes[k]
+		if k == "" || len(k) > MaxAttributeNameLength {
+			return fmt.Errorf("attribute name %q must be 1 to %d bytes long: %w", k, MaxAttributeNameLength, ErrInvalid)
+		}
+		for i := 0; i < len(k); i++ {
+			if !attributeNameByte(k[i]) {
+				return fmt.Errorf("attribute name %q has %q; only letters, digits and _ . , @ / : # - are allowed: %w", k, k[i], ErrInvalid)
+			}
+		}
+		if len(v) > MaxAttributeValueLength {
+			return fmt.Errorf("attribute %q is %d bytes long; at most %d are allowed: %w", k, len(v), MaxAttributeValueLength, ErrInvalid)
+		}
+		if !printable(v) {
+			return fmt.Errorf("attribute %q has characters that are not printable: %w", k, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// attributeNameByte is AWS IoT's character set for attribute names.
+func attributeNameByte(c byte) bool {
+	return nameByte(c) || c == '.' || c == ',' || c == '@' || c == '/' || c == '#'
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
