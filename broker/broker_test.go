@@ -1,0 +1,216 @@
+package broker_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/broker"
+)
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	e := newEnv(t)
+	ing := &spyIngester{}
+	logger := slog.New(slog.DiscardHandler)
+	valid := broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}
+	noCAs := e.serverTLS.Clone()
+	noCAs.ClientCAs = nil
+	noCert := e.serverTLS.Clone()
+	noCert.Certificates = nil
+
+	tests := []struct {
+		name string
+		edit func(*broker.Config)
+		want string // part of the error
+	}{
+		{"no listener", func(c *broker.Config) { c.TLSAddr = "" }, "neither TLSAddr nor PlainAddr"},
+		{"TLS address without TLS", func(c *broker.Config) { c.TLS = nil }, "TLS is nil"},
+		{"TLS without a certificate", func(c *broker.Config) { c.TLS = noCert }, "no server certificate"},
+		{"client certificates without CAs", func(c *broker.Config) { c.TLS = noCAs }, "ClientCAs is nil"},
+		{"negative MaxPayload", func(c *broker.Config) { c.MaxPayload = -1 }, "MaxPayload is -1"},
+		{"MaxPayload over MQTT's limit", func(c *broker.Config) { c.MaxPayload = 300 << 20 }, "MaxPayload"},
+		{"negative MaxClients", func(c *broker.Config) { c.MaxClients = -5 }, "MaxClients is -5"},
+		{"ReceiveMaximum over 65535", func(c *broker.Config) { c.ReceiveMaximum = 70000 }, "ReceiveMaximum is 70000"},
+		{"negative ClientBufferBytes", func(c *broker.Config) { c.ClientBufferBytes = -1 }, "ClientBufferBytes"},
+		{"KeepAliveMax under a second", func(c *broker.Config) { c.KeepAliveMax = time.Millisecond }, "whole seconds"},
+		{"negative ConnectTimeout", func(c *broker.Config) { c.ConnectTimeout = -time.Second }, "ConnectTimeout"},
+		{"negative MaxSessionExpiry", func(c *broker.Config) { c.MaxSessionExpiry = -time.Second }, "MaxSessionExpiry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := valid
+			tt.edit(&cfg)
+			_, err := broker.New(cfg, e.reg, ing, logger)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New error = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := broker.New(valid, nil, ing, logger); err == nil {
+		t.Error("New without an authenticator succeeded")
+	}
+	if _, err := broker.New(valid, e.reg, ing, logger); err != nil {
+		t.Errorf("New with a valid config: %v", err)
+	}
+}
+
+// The broker's TLS config never merely requests client certificates: it
+// verifies them against ClientCAs, so a foreign certificate fails the
+// handshake whatever mode the caller chose.
+func TestClientCertificatesVerified(t *testing.T) {
+	for _, mode := range []tls.ClientAuthType{tls.VerifyClientCertIfGiven, tls.RequestClientCert} {
+		t.Run(mode.String(), func(t *testing.T) {
+			f := newFixture(t, func(c *broker.Config) {
+				c.TLS = c.TLS.Clone()
+				c.TLS.ClientAuth = mode
+			})
+			d := f.newDevice(t, "chiller-1")
+			foreign := newEnv(t).newDevice(t, d.name)
+			d.cert = foreign.cert
+			if _, _, err := f.connectV5(t, f.certOpts(d)); err == nil {
+				t.Fatal("connected with a certificate from another CA")
+			}
+			waitFor(t, "handshake failure counted", func() bool { return f.broker.Stats().TLSHandshakeFailures == 1 })
+			if n := f.broker.Stats().Connected; n != 0 {
+				t.Errorf("Connected = %d, want 0", n)
+			}
+		})
+	}
+}
+
+// A connection that neither completes TLS nor sends CONNECT within
+// ConnectTimeout is closed.
+func TestConnectTimeout(t *testing.T) {
+	f := newFixture(t, func(c *broker.Config) { c.ConnectTimeout = 100 * time.Millisecond })
+	for _, addr := range []string{f.plainAddr, f.tlsAddr} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(wait))
+		start := time.Now()
+		if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Errorf("%s: read on an idle connection: %v, want EOF", addr, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: idle connection closed after %v", addr, d)
+		}
+	}
+	waitFor(t, "handshake timeout counted", func() bool { return f.broker.Stats().TLSHandshakeFailures == 1 })
+}
+
+func TestStop(t *testing.T) {
+	f := newFixture(t, nil)
+	d := f.newDevice(t, "boiler-1")
+	c := f.mustV5(t, f.certOpts(d))
+	// Connections that never send CONNECT must not hold Stop up.
+	for _, addr := range []string{f.plainAddr, f.tlsAddr} {
+		idle, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer idle.Close()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	start := time.Now()
+	if err := f.broker.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Stop took %v", d)
+	}
+	wantDisconnect(t, c, 0x8b) // server shutting down
+	if conn, err := net.DialTimeout("tcp", f.plainAddr, time.Second); err == nil {
+		conn.Close()
+		t.Error("plain listener still accepts after Stop")
+	}
+	if err := f.broker.Stop(ctx); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// blockingIngester holds every Ingest until released.
+type blockingIngester struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingIngester) Ingest(string, []byte, time.Time) (int, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return 1, nil
+}
+
+// Stop gives up when its context ends, even while a client is stuck in
+// the ingest path.
+func TestStopBoundedByContext(t *testing.T) {
+	e := newEnv(t)
+	ing := &blockingIngester{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(ing.release)
+	b, err := broker.New(broker.Config{PlainAddr: "127.0.0.1:0"}, e.reg, ing, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, plainAddr := b.Addrs()
+	f := &fixture{env: e, broker: b, plainAddr: plainAddr.String()}
+	d := f.newDevice(t, "slow-1")
+	c := f.mustV3(t, plain(f, f.secretOpts(d)))
+	c.Publish("hearth/things/slow-1/telemetry", 1, false, `{"v":1}`)
+	<-ing.entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := b.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop = %v, want the context's deadline error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Stop took %v with a 100ms context", d)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	e := newEnv(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	logger := slog.New(slog.DiscardHandler)
+
+	b, err := broker.New(broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS, PlainAddr: busy.Addr().String()}, e.reg, &spyIngester{}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Fatalf("Start on a busy address = %v, want an error naming it", err)
+	}
+	// The TLS listener bound before the failure was released.
+	tlsAddr, _ := b.Addrs()
+	ln, err := net.Listen("tcp", tlsAddr.String())
+	if err != nil {
+		t.Fatalf("TLS address still held after the failed Start: %v", err)
+	}
+	ln.Close()
+	if err := b.Stop(t.Context()); err != nil {
+		t.Errorf("Stop after a failed Start: %v", err)
+	}
+
+	ok := startBroker(t, e, broker.Config{PlainAddr: "127.0.0.1:0"}, &spyIngester{}, logger)
+	if err := ok.Start(t.Context()); err == nil {
+		t.Error("second Start succeeded")
+	}
+}

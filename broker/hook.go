@@ -1,0 +1,66 @@
+package broker
+
+import (
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// hook attaches the broker's rules to mochi. mochi calls it on the client's
+// own goroutine, so a hook blocks only the client it serves.
+type hook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *hook) ID() string { return "hearth" }
+
+func (h *hook) Provides(event byte) bool {
+	switch event {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnDisconnect,
+		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribed:
+		return true
+	}
+	return false
+}
+
+// OnConnect authenticates the client and, when it is refused, sends the
+// CONNACK itself: mochi's own refusal always says "bad username or
+// password", which is wrong for a busy server or a revoked device.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	return h.b.connect(cl, pk)
+}
+
+// OnConnectAuthenticate admits exactly the clients OnConnect accepted.
+// Being the only auth hook, it is the only way in.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	return h.b.tracked(cl)
+}
+
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	h.b.disconnected(cl, err)
+}
+
+// OnACLCheck decides subscriptions and deliveries. Publishes are decided
+// in OnPublish instead, where an MQTT 5 topic alias has been resolved to
+// the topic name (mochi checks the ACL before resolving it) and where the
+// answer to an MQTT 3.1.1 client can be an acknowledgement rather than a
+// dropped connection. mochi asks about writes only from its publish path.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	return cl.Net.Inline || write || h.b.maySubscribe(cl, topic)
+}
+
+func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	return h.b.packetRead(cl, pk)
+}
+
+func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	return h.b.packetEncode(cl, pk)
+}
+
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	return h.b.publish(cl, pk)
+}
+
+func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
+	h.b.subscribed(cl, pk, reasonCodes)
+}

@@ -1,0 +1,176 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/hearthiot/hearth/device"
+)
+
+// packetRead refuses, before mochi processes it, a PUBLISH the broker does
+// not take at all: QoS 2 (not offered) and a payload over MaxPayload. Both
+// end the connection, as MQTT 5 prescribes: DISCONNECT 0x9B or 0x95 for
+// MQTT 5 clients; 3.1.1 has no way to say why.
+func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
+		return pk, nil
+	}
+	var code packets.Code
+	switch {
+	case pk.FixedHeader.Qos > 1:
+		code = packets.ErrQosNotSupported
+	case len(pk.Payload) > b.cfg.MaxPayload:
+		code = packets.ErrPacketTooLarge
+	default:
+		return pk, nil
+	}
+	b.refusedPublishes.Add(1)
+	b.warnLimited("mqtt publish refused", code.Reason,
+		"device", cl.ID, "remote", cl.Net.Remote, "topic", clip(pk.TopicName),
+		"qos", pk.FixedHeader.Qos, "payload_bytes", len(pk.Payload), "max_payload_bytes", b.cfg.MaxPayload)
+	b.disconnect(cl, code)
+	return pk, packets.ErrRejectPacket
+}
+
+// disconnected forgets a connection. A packet larger than MaxPayload plus
+// headroom ends the connection inside mochi before any hook sees it; it is
+// counted and logged here.
+func (b *Broker) disconnected(cl *mqtt.Client, err error) {
+	b.untrack(cl)
+	if errors.Is(err, packets.ErrPacketTooLarge) {
+		b.refusedPublishes.Add(1)
+		b.warnLimited("mqtt publish refused", packets.ErrPacketTooLarge.Reason,
+			"device", cl.ID, "remote", cl.Net.Remote, "max_payload_bytes", b.cfg.MaxPayload)
+	}
+}
+
+func (b *Broker) packetEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack {
+		return b.connackSent(cl, pk)
+	}
+	return pk
+}
+
+// publish applies the topic rules to a device's PUBLISH and stores
+// telemetry. It runs before mochi acknowledges the message, so a PUBACK
+// for telemetry means the readings are stored.
+//
+// A refusal is answered the way each protocol allows: an MQTT 5 client
+// with QoS 1 gets a PUBACK with the reason code; at QoS 0, or with MQTT
+// 3.1.1, which has no negative acknowledgement, the message is acknowledged
+// as usual and not delivered, so that a device does not resend it forever.
+func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	b.messagesIn.Add(1)
+	thing := cl.ID
+	negativeAck := cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0
+
+	if !device.MayPublish(thing, pk.TopicName) {
+		b.refusedPublishes.Add(1)
+		b.warnLimited("mqtt publish refused", "topic not allowed",
+			"device", thing, "remote", cl.Net.Remote, "topic", clip(pk.TopicName))
+		if negativeAck {
+			return pk, packets.ErrNotAuthorized
+		}
+		return pk, packets.CodeSuccessIgnore
+	}
+	if !device.IsTelemetryTopic(thing, pk.TopicName) {
+		return pk, nil
+	}
+
+	now := time.Now()
+	_, err := b.ingest.Ingest(thing, pk.Payload, now)
+	if err == nil {
+		return pk, nil
+	}
+	te := b.telemetryRejected(thing, err)
+	b.sendRejection(thing, te, now)
+	if negativeAck {
+		// The reason string repeats the code, which also keeps it from
+		// ever equalling one of mochi's sentinel codes.
+		return pk, packets.Code{Code: telemetryReasonCode(te.Code), Reason: te.Code + ": " + te.Message}
+	}
+	return pk, packets.CodeSuccessIgnore
+}
+
+// telemetryRejected logs why telemetry was refused and returns the error to
+// tell the device. An error that is not a *device.TelemetryError breaks the
+// Ingester's contract; the device is told only that storing failed.
+func (b *Broker) telemetryRejected(thing string, err error) *device.TelemetryError {
+	var te *device.TelemetryError
+	if !errors.As(err, &te) {
+		te = &device.TelemetryError{Code: device.CodeInternal, Message: "the readings could not be stored; send the message again later"}
+	}
+	if te.Code == device.CodeInternal {
+		if b.limiter.allow("mqtt telemetry not stored") {
+			b.log.Error("mqtt telemetry not stored", "device", thing, "error", err)
+		}
+		return te
+	}
+	b.warnLimited("mqtt telemetry rejected", te.Code, "device", thing, "message", te.Message)
+	return te
+}
+
+// telemetryReasonCode is the MQTT 5 PUBACK reason code for a telemetry
+// rejection: 0x99 when the payload is wrong, 0x83 when the device is not
+// registered (the broker will not take telemetry for it), 0x80 when storing
+// failed and the device may retry.
+func telemetryReasonCode(code string) byte {
+	switch code {
+	case device.CodeInternal:
+		return packets.ErrUnspecifiedError.Code
+	case device.CodeUnknownDevice:
+		return packets.ErrImplementationSpecificError.Code
+	default:
+		return packets.ErrPayloadFormatInvalid.Code
+	}
+}
+
+// rejectionMessage is the JSON document published on
+// hearth/things/{thing}/telemetry/rejected.
+type rejectionMessage struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Timestamp int64  `json:"timestamp"` // unix milliseconds
+}
+
+// sendRejection tells the device why its telemetry was refused, on the one
+// channel MQTT 3.1.1 devices and QoS 0 publishers have.
+func (b *Broker) sendRejection(thing string, te *device.TelemetryError, now time.Time) {
+	payload, err := json.Marshal(rejectionMessage{Code: te.Code, Message: te.Message, Timestamp: now.UnixMilli()})
+	if err == nil {
+		err = b.server.Publish(device.TelemetryRejectedTopic(thing), payload, false, 1)
+	}
+	if err != nil && b.limiter.allow("mqtt telemetry rejection not sent") {
+		b.log.Error("mqtt telemetry rejection not sent", "device", thing, "error", err)
+	}
+}
+
+// maySubscribe answers mochi's read checks: a subscription filter when a
+// device subscribes, a topic name when a message is about to be delivered.
+func (b *Broker) maySubscribe(cl *mqtt.Client, filter string) bool {
+	return device.MaySubscribe(cl.ID, filter)
+}
+
+// subscribed counts and logs the filters the topic rules refused; mochi
+// has already answered them with 0x87 (MQTT 5) or 0x80 (3.1.1).
+func (b *Broker) subscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	for i, sub := range pk.Filters {
+		if i >= len(reasonCodes) || reasonCodes[i] < packets.ErrUnspecifiedError.Code ||
+			!mqtt.IsValidFilter(sub.Filter, false) || b.maySubscribe(cl, sub.Filter) {
+			continue
+		}
+		b.refusedSubscribes.Add(1)
+		b.warnLimited("mqtt subscribe refused", "topic filter not allowed",
+			"device", cl.ID, "remote", cl.Net.Remote, "filter", clip(sub.Filter))
+	}
+}
