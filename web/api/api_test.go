@@ -1,0 +1,684 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/api"
+	"github.com/hearthiot/hearth/web/auth"
+)
+
+// testNow is the clock of every test server.
+var testNow = time.Date(2026, 11, 5, 8, 0, 0, 0, time.UTC)
+
+// Fixture names. Customer acme is the one whose token the tenancy tests
+// use; everything named globex belongs to the other customer and must never
+// show up in acme's answers.
+const (
+	acme          = "acme"
+	acmeSite      = "acme-hq"
+	acmeDevice    = "acme-boiler-1"
+	globex        = "globex"
+	globexSite    = "globex-plant"
+	globexDevice  = "globex-chiller-7"
+	globexUser    = "facility@globex.example"
+	operatorEmail = "ops@hearth.example"
+)
+
+// env is a test server: the real router over a real store and device
+// registry, and a recording fake of the telemetry engine.
+type env struct {
+	api       *api.API
+	store     *store.Store
+	registry  *device.Registry
+	telemetry *fakeTelemetry
+	tokens    map[string]string // principal name → bearer secret
+	tokenIDs  map[string]string // principal name → token id
+}
+
+// Principal names of env.tokens.
+const (
+	asOperator = "operator"
+	asAcme     = "acme"
+	asGlobex   = "globex"
+	asNobody   = ""
+)
+
+type envOptions struct {
+	noTelemetry bool
+}
+
+func newEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "hearth.db"), store.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	authority, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), logger)
+	if err != nil {
+		t.Fatalf("create CA: %v", err)
+	}
+	reg := newRegistry(t, st, authority, logger)
+	e := &env{
+		store:     st,
+		registry:  reg,
+		telemetry: &fakeTelemetry{},
+		tokens:    map[string]string{},
+		tokenIDs:  map[string]string{},
+	}
+	deps := api.Deps{Store: st, Registry: reg, Logger: logger, Now: func() time.Time { return testNow }}
+	if !opts.noTelemetry {
+		deps.Telemetry = e.telemetry
+	}
+	e.api = api.New(deps)
+	e.seed(t)
+	return e
+}
+
+// seed creates two customers with a site and a device each, a customer user,
+// and a token for the operator and for each customer.
+func (e *env) seed(t *testing.T) {
+	t.Helper()
+	for _, c := range []struct{ customer, site, device string }{
+		{acme, acmeSite, acmeDevice},
+		{globex, globexSite, globexDevice},
+	} {
+		if _, err := e.registry.CreateCustomer(store.Customer{Name: c.customer}); err != nil {
+			t.Fatalf("create customer %q: %v", c.customer, err)
+		}
+		if _, err := e.registry.CreateSite(store.Site{Customer: c.customer, Name: c.site}); err != nil {
+			t.Fatalf("create site %q: %v", c.site, err)
+		}
+		if _, err := e.registry.CreateDevice(device.DeviceSpec{Name: c.device, Customer: c.customer, Site: c.site, Type: "boiler"}); err != nil {
+			t.Fatalf("create device %q: %v", c.device, err)
+		}
+	}
+	if err := e.store.CreateUser(store.User{Email: globexUser, Role: store.RoleCustomer, Customer: globex}); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	for _, tok := range []struct{ name, role, customer string }{
+		{asOperator, store.RoleOperator, ""},
+		{asAcme, store.RoleCustomer, acme},
+		{asGlobex, store.RoleCustomer, globex},
+	} {
+		secret, id, hash := auth.NewToken()
+		err := e.store.CreateToken(store.Token{ID: id, Name: tok.name + "-token", Role: tok.role, Customer: tok.customer, Hash: hash})
+		if err != nil {
+			t.Fatalf("create token %q: %v", tok.name, err)
+		}
+		e.tokens[tok.name], e.tokenIDs[tok.name] = secret, id
+	}
+}
+
+// scenario is one request and what its answer must and must not hold.
+type scenario struct {
+	name        string
+	method      string
+	path        string
+	as          string // a principal name of env.tokens, or asNobody
+	header      map[string]string
+	body        string // sent as application/json unless header says otherwise
+	status      int
+	contains    []string
+	notContains []string
+	wantHeader  map[string]string
+}
+
+// run sends the scenarios in order through the bearer-token handler; later
+// rows see what earlier rows changed.
+func (e *env) run(t *testing.T, scenarios []scenario) {
+	t.Helper()
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Helper()
+			rec := e.do(t, e.api.Handler(), sc)
+			e.check(t, sc, rec)
+		})
+	}
+}
+
+func (e *env) do(t *testing.T, h http.Handler, sc scenario) *httptest.ResponseRecorder {
+	t.Helper()
+	var body io.Reader
+	if sc.body != "" {
+		body = strings.NewReader(sc.body)
+	}
+	req := httptest.NewRequest(sc.method, sc.path, body)
+	if sc.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if sc.as != asNobody {
+		secret, ok := e.tokens[sc.as]
+		if !ok {
+			t.Fatalf("no token for %q", sc.as)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	for k, v := range sc.header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (e *env) check(t *testing.T, sc scenario, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	got := rec.Body.String()
+	if rec.Code != sc.status {
+		t.Errorf("%s %s: status %d, want %d; body %s", sc.method, sc.path, rec.Code, sc.status, got)
+	}
+	for _, s := range sc.contains {
+		if !strings.Contains(got, s) {
+			t.Errorf("%s %s: body lacks %q: %s", sc.method, sc.path, s, got)
+		}
+	}
+	for _, s := range sc.notContains {
+		if strings.Contains(got, s) {
+			t.Errorf("%s %s: body contains %q: %s", sc.method, sc.path, s, got)
+		}
+	}
+	for k, v := range sc.wantHeader {
+		if h := rec.Header().Get(k); h != v {
+			t.Errorf("%s %s: header %s = %q, want %q", sc.method, sc.path, k, h, v)
+		}
+	}
+	if rec.Code != http.StatusNoContent {
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: Content-Type %q, want application/json", sc.method, sc.path, ct)
+		}
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("%s %s: body is not JSON: %s", sc.method, sc.path, got)
+		}
+	}
+	if rec.Code >= 400 {
+		var eb struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
+			t.Errorf("%s %s: error body %s is not {\"error\":{\"code\",\"message\"}}", sc.method, sc.path, got)
+		}
+	}
+}
+
+// fakeTelemetry stands in for the telemetry engine: it answers from fixed
+// values and records what it was asked.
+type fakeTelemetry struct {
+	mu      sync.Mutex
+	queries []string
+	scopes  []string
+	err     error
+}
+
+func (f *fakeTelemetry) Latest(dev string) []api.LatestValue {
+	if dev != acmeDevice && dev != globexDevice {
+		return nil
+	}
+	ts := testNow.Add(-30 * time.Second).UnixMilli()
+	return []api.LatestValue{
+		{Metric: "temp_c", Timestamp: ts, Value: 21.5},
+		{Metric: "co2_ppm", Timestamp: ts, Value: 612},
+	}
+}
+
+// QueryRange answers every query with one series of two steps whose value
+// depends on the rollup function: avg 20, min 18, max 23 in the first step.
+func (f *fakeTelemetry) QueryRange(_ context.Context, query string, start, end time.Time, step time.Duration) ([]api.Series, error) {
+	f.mu.Lock()
+	f.queries = append(f.queries, fmt.Sprintf("%s %d %d %s", query, start.UnixMilli(), end.UnixMilli(), step))
+	err := f.err
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	base := map[string]float64{"avg_over_time": 20, "min_over_time": 18, "max_over_time": 23}
+	fn, _, _ := strings.Cut(query, "(")
+	v, ok := base[fn]
+	if !ok {
+		return nil, fmt.Errorf("fake telemetry: unexpected query %q", query)
+	}
+	t0 := start.UnixMilli()
+	return []api.Series{{
+		Labels:     map[string]string{"device": acmeDevice},
+		Timestamps: []int64{t0 + step.Milliseconds(), t0},
+		Values:     []float64{v + 1, v},
+	}}, nil
+}
+
+func (f *fakeTelemetry) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string) {
+	f.mu.Lock()
+	f.scopes = append(f.scopes, endpoint+"|"+customer)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"status": "success",
+		"data":   map[string]string{"endpoint": endpoint, "customer": customer, "query": r.FormValue("query")},
+	})
+}
+
+func (f *fakeTelemetry) recorded() (queries, scopes []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.queries), slices.Clone(f.scopes)
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	deleted, _, hash := auth.NewToken()
+	if err := e.store.CreateToken(store.Token{ID: "gone", Role: store.RoleOperator, Hash: hash}); err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	if err := e.store.DeleteToken("gone"); err != nil {
+		t.Fatalf("delete token: %v", err)
+	}
+	unknown, _, _ := auth.NewToken()
+	challenge := `Bearer realm="hearth"`
+	invalidToken := `Bearer realm="hearth", error="invalid_token"`
+	e.run(t, []scenario{
+		{name: "no header", method: "GET", path: "/api/v1/devices", status: 401,
+			contains: []string{`"code":"unauthorized"`, "Authorization: Bearer"}, wantHeader: map[string]string{"WWW-Authenticate": challenge}},
+		{name: "basic scheme", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Basic b3BzOnNlY3JldA=="},
+			status: 401, contains: []string{"only the Bearer scheme"}, wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="hearth", error="invalid_request"`}},
+		{name: "not a hearth token", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Bearer abc"},
+			status: 401, wantHeader: map[string]string{"WWW-Authenticate": invalidToken}},
+		{name: "unknown token", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Bearer " + unknown},
+			status: 401, contains: []string{"unknown or deleted"}, wantHeader: map[string]string{"WWW-Authenticate": invalidToken}},
+		{name: "deleted token", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Bearer " + deleted},
+			status: 401, wantHeader: map[string]string{"WWW-Authenticate": invalidToken}},
+		{name: "lower-case scheme", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "bearer " + e.tokens[asOperator]},
+			status: 200, contains: []string{acmeDevice}},
+		{name: "unknown route needs a token too", method: "GET", path: "/api/v1/nothing", status: 401},
+		{name: "unknown route", method: "GET", path: "/api/v1/nothing", as: asOperator, status: 404, contains: []string{`"code":"not_found"`}},
+		{name: "method not allowed", method: "PUT", path: "/api/v1/devices", as: asOperator, status: 405, contains: []string{`"code":"method_not_allowed"`}},
+		{name: "prometheus needs a token", method: "GET", path: "/prometheus/api/v1/query?query=up", status: 401},
+	})
+}
+
+func TestLocalHandler(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for _, sc := range []scenario{
+		{name: "list devices without a token", method: "GET", path: "/api/v1/devices", status: 200, contains: []string{acmeDevice, globexDevice}},
+		{name: "operator-only route", method: "POST", path: "/api/v1/customers", body: `{"name":"initech"}`, status: 201, contains: []string{`"name":"initech"`}},
+		{name: "prometheus unrestricted", method: "GET", path: "/prometheus/api/v1/labels", status: 200, contains: []string{`"customer":""`}},
+		{name: "a bearer header changes nothing", method: "GET", path: "/api/v1/tokens", header: map[string]string{"Authorization": "Bearer " + e.tokens[asAcme]}, status: 200},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			e.check(t, sc, e.do(t, e.api.LocalHandler(), sc))
+		})
+	}
+}
+
+func TestCustomers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.run(t, []scenario{
+		{name: "create", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"initech","display_name":"Initech Ltd"}`,
+			status: 201, contains: []string{`"name":"initech"`, `"display_name":"Initech Ltd"`, `"created_at":"2026-11-05T08:00:00Z"`}},
+		{name: "create again", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"initech"}`,
+			status: 409, contains: []string{`"code":"exists"`}},
+		{name: "create without name", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"display_name":"x"}`,
+			status: 400, contains: []string{`"code":"invalid"`, `field \"name\": required`}},
+		{name: "create with a bad name", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"a b/c"}`,
+			status: 400, contains: []string{`"code":"invalid"`}},
+		{name: "create as customer", method: "POST", path: "/api/v1/customers", as: asAcme, body: `{"name":"evil"}`,
+			status: 403, contains: []string{`"code":"forbidden"`}},
+		{name: "operator lists all", method: "GET", path: "/api/v1/customers", as: asOperator,
+			status: 200, contains: []string{`"name":"acme"`, `"name":"globex"`, `"name":"initech"`}},
+		{name: "customer lists itself", method: "GET", path: "/api/v1/customers", as: asAcme,
+			status: 200, contains: []string{`"name":"acme"`}, notContains: []string{globex, "initech"}},
+		{name: "show", method: "GET", path: "/api/v1/customers/globex", as: asOperator, status: 200, contains: []string{`"name":"globex"`}},
+		{name: "show own", method: "GET", path: "/api/v1/customers/acme", as: asAcme, status: 200, contains: []string{`"name":"acme"`}},
+		{name: "show missing", method: "GET", path: "/api/v1/customers/nobody", as: asOperator, status: 404, contains: []string{`"code":"not_found"`}},
+		{name: "create site", method: "POST", path: "/api/v1/customers/acme/sites", as: asOperator, body: `{"name":"acme-annex","display_name":"Annex"}`,
+			status: 201, contains: []string{`"customer":"acme"`, `"name":"acme-annex"`, `"display_name":"Annex"`}},
+		{name: "create site twice", method: "POST", path: "/api/v1/customers/acme/sites", as: asOperator, body: `{"name":"acme-annex"}`, status: 409},
+		{name: "create site of missing customer", method: "POST", path: "/api/v1/customers/nobody/sites", as: asOperator, body: `{"name":"x"}`, status: 404},
+		{name: "create own site as customer", method: "POST", path: "/api/v1/customers/acme/sites", as: asAcme, body: `{"name":"x"}`, status: 403},
+		{name: "list sites", method: "GET", path: "/api/v1/customers/acme/sites", as: asAcme,
+			status: 200, contains: []string{`"name":"acme-hq"`, `"name":"acme-annex"`, `"name":"default"`}, notContains: []string{globex}},
+		{name: "list sites of missing customer", method: "GET", path: "/api/v1/customers/nobody/sites", as: asOperator, status: 404},
+	})
+}
+
+func TestDevices(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	never := []string{"secret_hash", "fingerprint", `"hash"`}
+	e.run(t, []scenario{
+		{name: "create", method: "POST", path: "/api/v1/devices", as: asOperator,
+			body:   `{"name":"acme-ahu-2","customer":"acme","site":"acme-hq","type":"ahu","attributes":{"floor":"3"}}`,
+			status: 201,
+			contains: []string{`"device":{"name":"acme-ahu-2"`, `"customer":"acme"`, `"site":"acme-hq"`, `"type":"ahu"`, `"floor":"3"`,
+				`"secret":"`, `"certificate_pem":"-----BEGIN CERTIFICATE-----`, `"private_key_pem":"-----BEGIN`, `"ca_pem":"-----BEGIN CERTIFICATE-----`,
+				`"kind":"secret"`, `"kind":"certificate"`, `"cert_serial":"`, `"not_after":"`},
+			notContains: never},
+		{name: "create in default site", method: "POST", path: "/api/v1/devices", as: asOperator, body: `{"name":"acme-co2-9","customer":"acme"}`,
+			status: 201, contains: []string{`"site":"default"`}},
+		{name: "create twice", method: "POST", path: "/api/v1/devices", as: asOperator, body: `{"name":"acme-ahu-2","customer":"acme"}`,
+			status: 409, contains: []string{`"code":"exists"`}},
+		{name: "create for missing customer", method: "POST", path: "/api/v1/devices", as: asOperator, body: `{"name":"x1","customer":"nobody"}`,
+			status: 400, contains: []string{`field \"customer\": no customer named \"nobody\"`}},
+		{name: "create without customer", method: "POST", path: "/api/v1/devices", as: asOperator, body: `{"name":"x1"}`,
+			status: 400, contains: []string{`field \"customer\": required`}},
+		{name: "create with a topic wildcard", method: "POST", path: "/api/v1/devices", as: asOperator, body: `{"name":"x/#","customer":"acme"}`,
+			status: 400, contains: []string{`"code":"invalid"`}},
+		{name: "create with attributes of the wrong type", method: "POST", path: "/api/v1/devices", as: asOperator, body: `{"name":"x1","customer":"acme","attributes":{"floor":3}}`,
+			status: 400, contains: []string{`field \"attributes\": expected a string, got number`}},
+		{name: "create as customer", method: "POST", path: "/api/v1/devices", as: asAcme, body: `{"name":"x1","customer":"acme"}`, status: 403},
+		{name: "operator lists all", method: "GET", path: "/api/v1/devices", as: asOperator,
+			status: 200, contains: []string{acmeDevice, globexDevice, "acme-ahu-2"}, notContains: never},
+		{name: "operator filters by customer", method: "GET", path: "/api/v1/devices?customer=globex", as: asOperator,
+			status: 200, contains: []string{globexDevice}, notContains: []string{acmeDevice}},
+		{name: "operator filters by site", method: "GET", path: "/api/v1/devices?customer=acme&site=acme-hq", as: asOperator,
+			status: 200, contains: []string{acmeDevice, "acme-ahu-2"}, notContains: []string{"acme-co2-9", globexDevice}},
+		{name: "customer lists own", method: "GET", path: "/api/v1/devices", as: asAcme,
+			status: 200, contains: []string{acmeDevice, "acme-ahu-2"}, notContains: []string{globex}},
+		{name: "customer filters own", method: "GET", path: "/api/v1/devices?customer=acme&site=default", as: asAcme,
+			status: 200, contains: []string{"acme-co2-9"}, notContains: []string{acmeDevice, globex}},
+		{name: "show", method: "GET", path: "/api/v1/devices/acme-ahu-2", as: asAcme,
+			status: 200, contains: []string{`"name":"acme-ahu-2"`, `"credentials":[`}, notContains: never},
+		{name: "show missing", method: "GET", path: "/api/v1/devices/nothing", as: asOperator, status: 404, contains: []string{"device not found"}},
+		{name: "rotate", method: "POST", path: "/api/v1/devices/acme-ahu-2/credentials/rotate", as: asOperator,
+			status: 200, contains: []string{`"secret":"`, `"certificate_pem":"-----BEGIN CERTIFICATE-----`, `"private_key_pem":"-----BEGIN`}, notContains: never},
+		{name: "rotate as customer", method: "POST", path: "/api/v1/devices/acme-ahu-2/credentials/rotate", as: asAcme, status: 403},
+		{name: "revoke unknown credential", method: "POST", path: "/api/v1/devices/acme-ahu-2/credentials/revoke", as: asOperator,
+			body: `{"credential_id":"nope"}`, status: 404},
+		{name: "revoke with a wrong field", method: "POST", path: "/api/v1/devices/acme-ahu-2/credentials/revoke", as: asOperator,
+			body: `{"credential":"nope"}`, status: 400, contains: []string{`field \"credential\" is not accepted`, `\"credential_id\"`}},
+		{name: "revoke all", method: "POST", path: "/api/v1/devices/acme-ahu-2/credentials/revoke", as: asOperator,
+			status: 200, contains: []string{`"name":"acme-ahu-2"`, `"revoked_at":"`}, notContains: never},
+		{name: "revoke as customer", method: "POST", path: "/api/v1/devices/acme-ahu-2/credentials/revoke", as: asAcme, status: 403},
+		{name: "delete as customer", method: "DELETE", path: "/api/v1/devices/acme-ahu-2", as: asAcme, status: 403},
+		{name: "delete", method: "DELETE", path: "/api/v1/devices/acme-ahu-2", as: asOperator, status: 204},
+		{name: "gone", method: "GET", path: "/api/v1/devices/acme-ahu-2", as: asOperator, status: 404},
+		{name: "delete again", method: "DELETE", path: "/api/v1/devices/acme-ahu-2", as: asOperator, status: 404},
+	})
+}
+
+// TestRevokeOneCredential revokes one credential by id and checks the
+// others stay active.
+func TestRevokeOneCredential(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	d, err := e.registry.Device(acmeDevice)
+	if err != nil {
+		t.Fatalf("device: %v", err)
+	}
+	if len(d.Credentials) < 2 {
+		t.Fatalf("device has %d credentials, the test needs two", len(d.Credentials))
+	}
+	target := d.Credentials[0].ID
+	rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/devices/" + acmeDevice + "/credentials/revoke", as: asOperator,
+		body: `{"credential_id":"` + target + `"}`})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("revoke: status %d: %s", rec.Code, rec.Body)
+	}
+	var got struct {
+		Credentials []struct {
+			ID        string     `json:"id"`
+			RevokedAt *time.Time `json:"revoked_at"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	revoked := map[string]bool{}
+	for _, c := range got.Credentials {
+		revoked[c.ID] = c.RevokedAt != nil
+	}
+	want := map[string]bool{}
+	for _, c := range d.Credentials {
+		want[c.ID] = c.ID == target
+	}
+	if diff := cmp.Diff(want, revoked); diff != "" {
+		t.Errorf("revoked credentials (-want +got):\n%s", diff)
+	}
+}
+
+func TestRequestBodies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	big := `{"name":"` + strings.Repeat("x", 70<<10) + `"}`
+	e.run(t, []scenario{
+		{name: "text content type", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"x"}`,
+			header: map[string]string{"Content-Type": "text/plain"}, status: 415, contains: []string{`"code":"unsupported_media_type"`}},
+		{name: "no content type", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"x"}`,
+			header: map[string]string{"Content-Type": ""}, status: 415},
+		{name: "json with charset", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"charset"}`,
+			header: map[string]string{"Content-Type": "application/json; charset=utf-8"}, status: 201},
+		{name: "too large", method: "POST", path: "/api/v1/customers", as: asOperator, body: big, status: 413, contains: []string{`"code":"too_large"`, "65536"}},
+		{name: "empty", method: "POST", path: "/api/v1/customers", as: asOperator, status: 400,
+			contains: []string{"request body is empty", `\"name\", \"display_name\"`}},
+		{name: "unknown field", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"x","colour":"red"}`,
+			status: 400, contains: []string{`field \"colour\" is not accepted`}},
+		{name: "trailing garbage", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"x"} {"name":"y"}`,
+			status: 400, contains: []string{"unexpected data after the JSON object"}},
+		{name: "syntax error", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":}`,
+			status: 400, contains: []string{"not valid JSON at byte"}},
+		{name: "truncated", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":"x"`,
+			status: 400, contains: []string{"the JSON ends early"}},
+		{name: "array", method: "POST", path: "/api/v1/customers", as: asOperator, body: `["x"]`,
+			status: 400, contains: []string{"a JSON object is expected"}},
+		{name: "wrong type", method: "POST", path: "/api/v1/customers", as: asOperator, body: `{"name":7}`,
+			status: 400, contains: []string{`field \"name\": expected a string, got number`}},
+		{name: "nothing was written", method: "GET", path: "/api/v1/customers", as: asOperator,
+			status: 200, contains: []string{"charset"}, notContains: []string{`"name":"x"`, `"name":"y"`}},
+	})
+}
+
+func TestTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/tokens", as: asOperator,
+		body: `{"role":"customer","customer":"acme","name":"grafana"}`})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create token: status %d: %s", rec.Code, rec.Body)
+	}
+	var created struct{ ID, Name, Role, Customer, Token string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if diff := cmp.Diff("grafana|customer|acme", created.Name+"|"+created.Role+"|"+created.Customer); diff != "" {
+		t.Errorf("created token (-want +got):\n%s", diff)
+	}
+	if !strings.HasPrefix(created.Token, auth.TokenPrefix) || created.ID == "" {
+		t.Fatalf("created token %+v: want an id and an hth_ secret", created)
+	}
+	e.tokens["grafana"] = created.Token
+	e.run(t, []scenario{
+		{name: "new token works", method: "GET", path: "/api/v1/devices", as: "grafana", status: 200, contains: []string{acmeDevice}, notContains: []string{globex}},
+		{name: "list", method: "GET", path: "/api/v1/tokens", as: asOperator, status: 200,
+			contains:    []string{`"id":"` + created.ID + `"`, `"name":"grafana"`, `"role":"customer"`, `"customer":"acme"`, `"created_at":"2026-11-05T08:00:00Z"`},
+			notContains: []string{created.Token, "hash", auth.TokenPrefix}},
+		{name: "list as customer", method: "GET", path: "/api/v1/tokens", as: asAcme, status: 403},
+		{name: "create as customer", method: "POST", path: "/api/v1/tokens", as: asAcme, body: `{"role":"operator"}`, status: 403},
+		{name: "create operator token", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator"}`,
+			status: 201, contains: []string{`"role":"operator"`, `"customer":""`, `"token":"hth_`}},
+		{name: "unknown role", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"admin"}`,
+			status: 400, contains: []string{`field \"role\" \"admin\"`}},
+		{name: "customer role without customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer"}`,
+			status: 400, contains: []string{`field \"customer\": required`}},
+		{name: "operator role with customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator","customer":"acme"}`,
+			status: 400, contains: []string{`field \"customer\": must be left out`}},
+		{name: "missing customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer","customer":"nobody"}`,
+			status: 400, contains: []string{`no customer named \"nobody\"`}},
+		{name: "delete as customer", method: "DELETE", path: "/api/v1/tokens/" + created.ID, as: asAcme, status: 403},
+		{name: "delete", method: "DELETE", path: "/api/v1/tokens/" + created.ID, as: asOperator, status: 204},
+		{name: "deleted token stops working", method: "GET", path: "/api/v1/devices", as: "grafana", status: 401},
+		{name: "delete missing", method: "DELETE", path: "/api/v1/tokens/" + created.ID, as: asOperator, status: 404},
+		{name: "delete own token", method: "DELETE", path: "/api/v1/tokens/" + e.tokenIDs[asOperator], as: asOperator, status: 204},
+		{name: "own deleted token stops working", method: "GET", path: "/api/v1/tokens", as: asOperator, status: 401},
+	})
+}
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.run(t, []scenario{
+		{name: "create with password", method: "POST", path: "/api/v1/users", as: asOperator,
+			body:   `{"email":"Boss@Acme.example","role":"customer","customer":"acme","password":"long enough secret"}`,
+			status: 201, contains: []string{`"email":"boss@acme.example"`, `"role":"customer"`, `"customer":"acme"`, `"must_change_password":false`},
+			notContains: []string{"long enough secret", `"password"`, "argon2"}},
+		{name: "create twice", method: "POST", path: "/api/v1/users", as: asOperator,
+			body: `{"email":"boss@acme.example","role":"customer","customer":"acme"}`, status: 409},
+		{name: "short password", method: "POST", path: "/api/v1/users", as: asOperator,
+			body: `{"email":"x@acme.example","role":"operator","password":"short"}`, status: 400, contains: []string{`field \"password\": at least 12`}},
+		{name: "bad email", method: "POST", path: "/api/v1/users", as: asOperator,
+			body: `{"email":"not-an-address","role":"operator"}`, status: 400, contains: []string{`"code":"invalid"`, "e-mail"}},
+		{name: "no email", method: "POST", path: "/api/v1/users", as: asOperator, body: `{"role":"operator"}`, status: 400, contains: []string{`field \"email\": required`}},
+		{name: "customer role without customer", method: "POST", path: "/api/v1/users", as: asOperator,
+			body: `{"email":"x@acme.example","role":"customer"}`, status: 400},
+		{name: "create as customer", method: "POST", path: "/api/v1/users", as: asAcme,
+			body: `{"email":"x@acme.example","role":"operator"}`, status: 403},
+		{name: "list", method: "GET", path: "/api/v1/users", as: asOperator, status: 200,
+			contains: []string{"boss@acme.example", globexUser}, notContains: []string{`"password"`, "password_hash", "argon2"}},
+		{name: "list as customer", method: "GET", path: "/api/v1/users", as: asAcme, status: 403},
+		{name: "delete as customer", method: "DELETE", path: "/api/v1/users/boss@acme.example", as: asAcme, status: 403},
+		{name: "delete", method: "DELETE", path: "/api/v1/users/boss@acme.example", as: asOperator, status: 204},
+		{name: "delete again", method: "DELETE", path: "/api/v1/users/boss@acme.example", as: asOperator, status: 404},
+	})
+
+	// A user created without a password gets a generated one, shown once,
+	// stored only as a hash that verifies it.
+	rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/users", as: asOperator,
+		body: `{"email":"` + operatorEmail + `","role":"operator"}`})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create user: status %d: %s", rec.Code, rec.Body)
+	}
+	var created struct {
+		Email              string `json:"email"`
+		Password           string `json:"password"`
+		MustChangePassword bool   `json:"must_change_password"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if len(created.Password) != 20 || !created.MustChangePassword {
+		t.Fatalf("created %+v: want a 20-character generated password that must be changed", created)
+	}
+	u, err := e.store.GetUser(operatorEmail)
+	if err != nil {
+		t.Fatalf("get user: %v", err)
+	}
+	if strings.Contains(u.PasswordHash, created.Password) {
+		t.Fatalf("stored password hash contains the password")
+	}
+	ok, err := auth.VerifyPassword(u.PasswordHash, created.Password)
+	if err != nil || !ok {
+		t.Errorf("stored hash does not verify the generated password: %v, %v", ok, err)
+	}
+}
+
+// TestTenancyMatrix sends acme's token to every route with globex's
+// records: each must be refused, and no globex name may appear in any
+// answer.
+func TestTenancyMatrix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	secret := globexSecretCredential(t, e)
+	globexNames := []string{globex, globexSite, globexDevice, globexUser, secret, e.tokenIDs[asGlobex]}
+	dev := "/api/v1/devices/" + globexDevice
+	routes := []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/api/v1/customers/globex", "", 404},
+		{"GET", "/api/v1/customers/globex/sites", "", 404},
+		{"POST", "/api/v1/customers/globex/sites", `{"name":"sneaky"}`, 404},
+		{"POST", "/api/v1/customers", `{"name":"globex"}`, 403},
+		{"GET", "/api/v1/devices?customer=globex", "", 404},
+		{"GET", "/api/v1/devices?customer=globex&site=globex-plant", "", 404},
+		{"POST", "/api/v1/devices", `{"name":"sneaky","customer":"globex","site":"globex-plant"}`, 403},
+		{"GET", dev, "", 404},
+		{"DELETE", dev, "", 404},
+		{"POST", dev + "/credentials/rotate", "", 404},
+		{"POST", dev + "/credentials/revoke", `{"credential_id":"` + secret + `"}`, 404},
+		{"GET", dev + "/telemetry/latest", "", 404},
+		{"GET", dev + "/telemetry?metric=co2_ppm", "", 404},
+		{"GET", "/api/v1/tokens", "", 403},
+		{"POST", "/api/v1/tokens", `{"role":"customer","customer":"globex"}`, 403},
+		{"DELETE", "/api/v1/tokens/" + e.tokenIDs[asGlobex], "", 403},
+		{"GET", "/api/v1/users", "", 403},
+		{"POST", "/api/v1/users", `{"email":"x@globex.example","role":"customer","customer":"globex"}`, 403},
+		{"DELETE", "/api/v1/users/" + globexUser, "", 403},
+	}
+	for _, rt := range routes {
+		sc := scenario{name: rt.method + " " + rt.path, method: rt.method, path: rt.path, as: asAcme, body: rt.body, status: rt.status}
+		// Only the request line may name globex; the answer never does.
+		sc.notContains = globexNames
+		t.Run(sc.name, func(t *testing.T) {
+			e.check(t, sc, e.do(t, e.api.Handler(), sc))
+		})
+	}
+	// Listings acme may make hold nothing of globex.
+	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice} {
+		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: globexNames, contains: []string{acme}}
+		t.Run(sc.name, func(t *testing.T) { e.check(t, sc, e.do(t, e.api.Handler(), sc)) })
+	}
+	// Nothing of globex changed.
+	d, err := e.registry.Device(globexDevice)
+	if err != nil {
+		t.Fatalf("globex device after the matrix: %v", err)
+	}
+	for _, c := range d.Credentials {
+		if c.RevokedAt != nil {
+			t.Errorf("globex credential %s was revoked through acme's token", c.ID)
+		}
+	}
+	if _, err := e.store.GetUser(globexUser); err != nil {
+		t.Errorf("globex user after the matrix: %v", err)
+	}
+	if _, err := e.store.GetToken(e.tokenIDs[asGlobex]); err != nil {
+		t.Errorf("globex token after the matrix: %v", err)
+	}
+	if queries, _ := e.telemetry.recorded(); len(queries) != 0 {
+		t.Errorf("telemetry was queried for another customer's device: %q", queries)
+	}
+}
+
+// globexSecretCredential returns the id of a credential of globex's device.
+func globexSecretCredential(t *testing.T, e *env) string {
+	t.Helper()
+	d, err := e.registry.Device(globexDevice)
+	if err != nil || len(d.Credentials) == 0 {
+		t.Fatalf("globex device credentials: %v (%d)", err, len(d.Credentials))
+	}
+	return d.Credentials[0].ID
+}
+
+func newRegistry(t *testing.T, st *store.Store, authority *ca.CA, logger *slog.Logger) *device.Registry {
+	t.Helper()
+	reg, err := device.NewRegistry(st, authority, logger)
+	if err != nil {
+		t.Fatalf("new registry: %v", err)
+	}
+	return reg
+}

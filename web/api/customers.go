@@ -1,0 +1,148 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hearthiot/hearth/store"
+)
+
+// customerJSON is a customer as the API shows it.
+type customerJSON struct {
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func newCustomerJSON(c store.Customer) customerJSON {
+	return customerJSON{Name: c.Name, DisplayName: c.DisplayName, CreatedAt: c.CreatedAt}
+}
+
+// siteJSON is a site as the API shows it.
+type siteJSON struct {
+	Customer    string    `json:"customer"`
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func newSiteJSON(s store.Site) siteJSON {
+	return siteJSON{Customer: s.Customer, Name: s.Name, DisplayName: s.DisplayName, CreatedAt: s.CreatedAt}
+}
+
+// nameRequest is the body that creates a customer or a site.
+type nameRequest struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+}
+
+// createCustomer: POST /api/v1/customers.
+func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
+	var req nameRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Name == "" {
+		a.writeError(w, r, invalid(`field "name": required; letters, digits, '.', '_' and '-' are accepted`))
+		return
+	}
+	c, err := a.registry.CreateCustomer(store.Customer{
+		Name:        req.Name,
+		DisplayName: req.DisplayName,
+		CreatedAt:   a.now().UTC(),
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newCustomerJSON(c))
+}
+
+// listCustomers: GET /api/v1/customers. A customer sees only itself.
+func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	var customers []store.Customer
+	if p.operator() {
+		var err error
+		if customers, err = a.store.ListCustomers(); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	} else {
+		c, err := a.store.GetCustomer(p.Customer)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		customers = []store.Customer{c}
+	}
+	out := make([]customerJSON, 0, len(customers))
+	for _, c := range customers {
+		out = append(out, newCustomerJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// showCustomer: GET /api/v1/customers/{customer}.
+func (a *API) showCustomer(w http.ResponseWriter, r *http.Request) {
+	name, err := pathParam(r, "customer")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	c, err := a.store.GetCustomer(name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newCustomerJSON(c))
+}
+
+// createSite: POST /api/v1/customers/{customer}/sites.
+func (a *API) createSite(w http.ResponseWriter, r *http.Request) {
+	customer, err := pathParam(r, "customer")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var req nameRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Name == "" {
+		a.writeError(w, r, invalid(`field "name": required; letters, digits, '.', '_' and '-' are accepted`))
+		return
+	}
+	s, err := a.registry.CreateSite(store.Site{
+		Customer:    customer,
+		Name:        req.Name,
+		DisplayName: req.DisplayName,
+		CreatedAt:   a.now().UTC(),
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newSiteJSON(s))
+}
+
+// listSites: GET /api/v1/customers/{customer}/sites.
+func (a *API) listSites(w http.ResponseWriter, r *http.Request) {
+	customer, err := pathParam(r, "customer")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	sites, err := a.store.ListSites(customer)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]siteJSON, 0, len(sites))
+	for _, s := range sites {
+		out = append(out, newSiteJSON(s))
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,190 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/store"
+)
+
+// deviceJSON is a device as the API shows it. Credentials appear without
+// their hashes or fingerprints: what proves a device's identity never leaves
+// the store.
+type deviceJSON struct {
+	Name        string            `json:"name"`
+	Customer    string            `json:"customer"`
+	Site        string            `json:"site"`
+	Type        string            `json:"type"`
+	Attributes  map[string]string `json:"attributes"`
+	CreatedAt   time.Time         `json:"created_at"`
+	Credentials []credentialJSON  `json:"credentials"`
+}
+
+type credentialJSON struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	NotAfter   *time.Time `json:"not_after,omitempty"`
+	CertSerial string     `json:"cert_serial,omitempty"`
+}
+
+func newDeviceJSON(d store.Device) deviceJSON {
+	out := deviceJSON{
+		Name:        d.Name,
+		Customer:    d.Customer,
+		Site:        d.Site,
+		Type:        d.Type,
+		Attributes:  d.Attributes,
+		CreatedAt:   d.CreatedAt,
+		Credentials: make([]credentialJSON, 0, len(d.Credentials)),
+	}
+	if out.Attributes == nil {
+		out.Attributes = map[string]string{}
+	}
+	for _, c := range d.Credentials {
+		cj := credentialJSON{
+			ID:         c.ID,
+			Kind:       c.Kind,
+			CreatedAt:  c.CreatedAt,
+			RevokedAt:  c.RevokedAt,
+			CertSerial: c.CertSerial,
+		}
+		if !c.NotAfter.IsZero() {
+			notAfter := c.NotAfter
+			cj.NotAfter = &notAfter
+		}
+		out.Credentials = append(out.Credentials, cj)
+	}
+	return out
+}
+
+// issuedJSON is the answer that carries new device credentials. The secret
+// and the private key are shown this once and are not stored.
+type issuedJSON struct {
+	Device         deviceJSON `json:"device"`
+	Secret         string     `json:"secret"`
+	CertificatePEM string     `json:"certificate_pem"`
+	PrivateKeyPEM  string     `json:"private_key_pem"`
+	CAPEM          string     `json:"ca_pem"`
+}
+
+func newIssuedJSON(is device.Issued) issuedJSON {
+	return issuedJSON{
+		Device:         newDeviceJSON(is.Device),
+		Secret:         is.Secret,
+		CertificatePEM: is.CertificatePEM,
+		PrivateKeyPEM:  is.PrivateKeyPEM,
+		CAPEM:          is.CAPEM,
+	}
+}
+
+// createDeviceRequest is the body of POST /api/v1/devices.
+type createDeviceRequest struct {
+	Name       string            `json:"name"`
+	Customer   string            `json:"customer"`
+	Site       string            `json:"site"`
+	Type       string            `json:"type"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+// createDevice: POST /api/v1/devices.
+func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
+	var req createDeviceRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	switch {
+	case req.Name == "":
+		a.writeError(w, r, invalid(`field "name": required; it is the device's MQTT client id`))
+		return
+	case req.Customer == "":
+		a.writeError(w, r, invalid(`field "customer": required; the name of an existing customer`))
+		return
+	}
+	// A device needs an existing customer. Without this check a missing
+	// customer would read as a missing device.
+	if _, err := a.store.GetCustomer(req.Customer); err != nil {
+		a.writeError(w, r, missingReference("customer", req.Customer, err))
+		return
+	}
+	issued, err := a.registry.CreateDevice(device.DeviceSpec{
+		Name:       req.Name,
+		Customer:   req.Customer,
+		Site:       req.Site,
+		Type:       req.Type,
+		Attributes: req.Attributes,
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newIssuedJSON(issued))
+}
+
+// listDevices: GET /api/v1/devices?customer=&site=.
+func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, err := deviceFilter(principal(r), q.Get("customer"), q.Get("site"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	devices, err := a.registry.Devices(f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]deviceJSON, 0, len(devices))
+	for _, d := range devices {
+		out = append(out, newDeviceJSON(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// showDevice: GET /api/v1/devices/{name}.
+func (a *API) showDevice(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, newDeviceJSON(scopedDevice(r)))
+}
+
+// deleteDevice: DELETE /api/v1/devices/{name}.
+func (a *API) deleteDevice(w http.ResponseWriter, r *http.Request) {
+	if err := a.registry.DeleteDevice(scopedDevice(r).Name); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// rotateCredentials: POST /api/v1/devices/{name}/credentials/rotate.
+func (a *API) rotateCredentials(w http.ResponseWriter, r *http.Request) {
+	issued, err := a.registry.RotateCredentials(scopedDevice(r).Name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newIssuedJSON(issued))
+}
+
+// revokeRequest is the optional body of the revoke route; without a
+// credential id every credential of the device is revoked.
+type revokeRequest struct {
+	CredentialID string `json:"credential_id"`
+}
+
+// revokeCredentials: POST /api/v1/devices/{name}/credentials/revoke.
+func (a *API) revokeCredentials(w http.ResponseWriter, r *http.Request) {
+	var req revokeRequest
+	if err := decodeJSON(r, &req, true); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	d, err := a.registry.RevokeCredentials(scopedDevice(r).Name, req.CredentialID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newDeviceJSON(d))
+}

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/auth"
+)
+
+// tokenJSON is a token as listings show it: never its secret or hash.
+type tokenJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Customer  string    `json:"customer"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// createdTokenJSON is the answer to creating a token; Token, the secret,
+// is shown this once.
+type createdTokenJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Customer string `json:"customer"`
+	Token    string `json:"token"`
+}
+
+// createTokenRequest is the body of POST /api/v1/tokens.
+type createTokenRequest struct {
+	Role     string `json:"role"`
+	Customer string `json:"customer"`
+	Name     string `json:"name"`
+}
+
+// createToken: POST /api/v1/tokens.
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	var req createTokenRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.checkRole(req.Role, req.Customer); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	secret, id, hash := auth.NewToken()
+	t := store.Token{
+		ID:        id,
+		Name:      req.Name,
+		Role:      req.Role,
+		Customer:  req.Customer,
+		Hash:      hash,
+		CreatedAt: a.now().UTC(),
+	}
+	if err := a.store.CreateToken(t); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, createdTokenJSON{
+		ID:       t.ID,
+		Name:     t.Name,
+		Role:     t.Role,
+		Customer: t.Customer,
+		Token:    secret,
+	})
+}
+
+// listTokens: GET /api/v1/tokens.
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	tokens, err := a.store.ListTokens()
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]tokenJSON, 0, len(tokens))
+	for _, t := range tokens {
+		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Customer: t.Customer, CreatedAt: t.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deleteToken: DELETE /api/v1/tokens/{id}. The token stops working at once,
+// also when it is the one making the request.
+func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathParam(r, "id")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.store.DeleteToken(id); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
