@@ -1,0 +1,512 @@
+// Package loadgen is the `hearth loadgen` command: it drives package sim from
+// a shell. It issues certificates for runs against a plain broker, provisions
+// devices on Hearth, runs a bounded MQTT load and counts what a broker
+// delivers.
+//
+//	loadgen certs     -dir D -devices N            CA, server certificate, device and subscriber credentials
+//	loadgen provision -api URL -creds D -devices N create devices on Hearth, save their credentials
+//	loadgen run       -broker H:P -creds D         publish telemetry, print throughput and latency
+//	loadgen count     -broker H:P -filter F        subscribe and count deliveries
+//
+// Every flag can also be set as HEARTH_LOADGEN_<FLAG> (upper case, dashes as
+// underscores), e.g. HEARTH_LOADGEN_TOKEN; a flag on the command line wins.
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hearthiot/hearth/device/sim"
+)
+
+const usage = `usage: hearth loadgen <command> [flags]
+
+commands:
+  certs      issue a CA, a broker certificate and device credentials for a plain broker
+  provision  create devices through Hearth's API and save their credentials
+  run        connect devices and publish telemetry for a bounded time
+  count      subscribe to a topic filter and count what the broker delivers
+
+"hearth loadgen <command> -h" lists a command's flags.`
+
+// Run runs one loadgen command; args start with the command name.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return flag.ErrHelp
+	}
+	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"certs":     runCerts,
+		"provision": runProvision,
+		"run":       runLoad,
+		"count":     runCount,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return cmd(ctx, args[1:], stdout, stderr)
+}
+
+// parse applies HEARTH_LOADGEN_* environment variables, then the command
+// line, so that a flag given explicitly wins.
+func parse(fs *flag.FlagSet, args []string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "HEARTH_LOADGEN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("environment %s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func readPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ca %q: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("read ca %q: no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func runCerts(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("certs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "directory to write ca.pem, server.pem, server-key.pem, devices/ and subscriber/ into (required)")
+	n := fs.Int("devices", 1000, "number of device certificates")
+	prefix := fs.String("prefix", "dev", "device name prefix; devices are named PREFIX-00000, …")
+	hosts := fs.String("hosts", "127.0.0.1,localhost", "comma-separated host names and IPs of the broker certificate")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *n <= 0 {
+		return fmt.Errorf("certs: -dir and a positive -devices are required")
+	}
+	ca, err := sim.NewAuthority("hearth loadgen ca")
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.IssueServer(strings.Split(*hosts, ","))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return fmt.Errorf("create %q: %w", *dir, err)
+	}
+	for name, data := range map[string][]byte{"ca.pem": ca.CertificatePEM(), "server.pem": certPEM, "server-key.pem": keyPEM} {
+		if err := os.WriteFile(filepath.Join(*dir, name), data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	devices := make([]sim.Credentials, *n)
+	for i := range devices {
+		if devices[i], err = ca.IssueDevice(sim.DeviceName(*prefix, i)); err != nil {
+			return err
+		}
+	}
+	if err := sim.SaveCredentials(filepath.Join(*dir, "devices"), devices); err != nil {
+		return err
+	}
+	sub, err := ca.IssueDevice("loadgen-subscriber")
+	if err != nil {
+		return err
+	}
+	if err := sim.SaveCredentials(filepath.Join(*dir, "subscriber"), []sim.Credentials{sub}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote CA, broker certificate and %d device credentials to %s\n", *n, *dir)
+	return nil
+}
+
+// apiFlags are shared by the commands that talk to Hearth's HTTP API.
+type apiFlags struct {
+	url, token, ca string
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.url, "api", "", "Hearth's HTTPS base URL, e.g. https://127.0.0.1:8443")
+	fs.StringVar(&a.token, "token", "", "API bearer token (better set as HEARTH_LOADGEN_TOKEN)")
+	fs.StringVar(&a.ca, "api-ca", "", "PEM file of the CA of Hearth's HTTPS certificate (default: system roots)")
+}
+
+func (a *apiFlags) config() (sim.APIClientConfig, error) {
+	cfg := sim.APIClientConfig{BaseURL: a.url, Token: a.token}
+	if a.ca != "" {
+		pool, err := readPool(a.ca)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.CA = pool
+	}
+	return cfg, nil
+}
+
+func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var api apiFlags
+	api.register(fs)
+	creds := fs.String("creds", "", "directory to save the credentials in (required, must not hold any yet)")
+	customer := fs.String("customer", "loadgen", "customer the devices belong to; created when missing")
+	prefix := fs.String("prefix", "load", "device name prefix; devices are named PREFIX-00000, …")
+	n := fs.Int("devices", 1000, "number of devices to create")
+	concurrency := fs.Int("concurrency", sim.DefaultAPIConcurrency, "parallel API requests")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *creds == "" || api.url == "" {
+		return fmt.Errorf("provision: -creds and -api are required")
+	}
+	if _, err := sim.LoadCredentials(*creds); !errors.Is(err, sim.ErrNoCredentials) {
+		return fmt.Errorf("provision: %q already holds credentials (or cannot be read: %v); choose another directory", *creds, err)
+	}
+	cfg, err := api.config()
+	if err != nil {
+		return err
+	}
+	cfg.Concurrency = *concurrency
+	began := time.Now()
+	list, err := sim.Provision(ctx, cfg, *customer, *prefix, *n)
+	if err != nil {
+		return err
+	}
+	if err := sim.SaveCredentials(*creds, list); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %d devices for customer %q in %v; credentials in %s\n",
+		len(list), *customer, time.Since(began).Round(time.Millisecond), *creds)
+	return nil
+}
+
+// brokerFlags are shared by run and count.
+type brokerFlags struct {
+	addr, ca, serverName string
+	plain                bool
+}
+
+func (b *brokerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.addr, "broker", "127.0.0.1:8883", "MQTT broker host:port")
+	fs.StringVar(&b.ca, "ca", "", "PEM file of the CA of the broker's certificate (default: the CA saved with the credentials)")
+	fs.StringVar(&b.serverName, "server-name", "", "name to verify in the broker's certificate (default: the host of -broker)")
+	fs.BoolVar(&b.plain, "plain", false, "connect over plain TCP instead of TLS")
+}
+
+func (b *brokerFlags) tls(creds []sim.Credentials) (*tls.Config, error) {
+	if b.plain {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: b.serverName}
+	var err error
+	if b.ca != "" {
+		cfg.RootCAs, err = readPool(b.ca)
+	} else {
+		cfg.RootCAs, err = sim.CAPool(creds)
+	}
+	return cfg, err
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var broker brokerFlags
+	broker.register(fs)
+	var api apiFlags
+	api.register(fs)
+	credsDir := fs.String("creds", "", "directory with saved device credentials (required)")
+	devices := fs.Int("devices", 0, "use only the first N devices (0 = all)")
+	auth := fs.String("auth", "any", "credentials to present: any (whatever is saved), cert or secret")
+	metrics := fs.Int("metrics", sim.DefaultMetrics, "values per message")
+	rate := fs.Float64("rate", 1000, "messages per second across all devices (0 = as fast as inflight allows)")
+	duration := fs.Duration("duration", 30*time.Second, "how long to publish")
+	qos := fs.Int("qos", 1, "QoS of each publish (only 1 is offered)")
+	inflight := fs.Int("inflight", sim.DefaultInflight, "most unacknowledged publishes per device")
+	connectConcurrency := fs.Int("connect-concurrency", sim.DefaultConnectConcurrency, "devices connecting at the same time")
+	topic := fs.String("topic", "hearth/things/{name}/telemetry", "telemetry topic; {name} is the device name")
+	keepAlive := fs.Duration("keepalive", sim.DefaultKeepAlive, "MQTT keepalive")
+	connectTimeout := fs.Duration("connect-timeout", sim.DefaultConnectTimeout, "limit for one device's connect")
+	drain := fs.Duration("drain", sim.DefaultDrainTimeout, "how long to wait for outstanding acknowledgements")
+	progress := fs.Duration("progress", 5*time.Second, "interval of progress lines (0 = none)")
+	customer := fs.String("customer", "", "with -api: the devices' customer, to count the samples Hearth stored during the run")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *credsDir == "" {
+		return fmt.Errorf("run: -creds is required")
+	}
+	if *qos != 1 {
+		return fmt.Errorf("run: -qos %d: only 1 is offered", *qos)
+	}
+	if !strings.Contains(*topic, "{name}") {
+		return fmt.Errorf("run: -topic %q must contain {name}, or all devices would share one topic", *topic)
+	}
+	creds, err := sim.LoadCredentials(*credsDir)
+	if err != nil {
+		return err
+	}
+	if *devices < 0 || *devices > len(creds) {
+		return fmt.Errorf("run: -devices %d, but %s holds %d", *devices, *credsDir, len(creds))
+	}
+	if *devices > 0 {
+		creds = creds[:*devices]
+	}
+	if creds, err = selectAuth(creds, *auth); err != nil {
+		return err
+	}
+	tlsConf, err := broker.tls(creds)
+	if err != nil {
+		return err
+	}
+	cfg := sim.LoadConfig{
+		Broker:             broker.addr,
+		TLS:                tlsConf,
+		Devices:            creds,
+		Metrics:            *metrics,
+		Rate:               *rate,
+		Duration:           *duration,
+		QoS:                byte(*qos),
+		Inflight:           *inflight,
+		ConnectConcurrency: *connectConcurrency,
+		Topic:              func(d string) string { return strings.ReplaceAll(*topic, "{name}", d) },
+		KeepAlive:          *keepAlive,
+		ConnectTimeout:     *connectTimeout,
+		DrainTimeout:       *drain,
+		Progress:           *progress,
+	}
+	cpuBefore, _, haveCPU := processUsage()
+	began := time.Now()
+	res, runErr := sim.RunLoad(ctx, cfg, logger)
+	wall := time.Since(began)
+	cpuAfter, maxRSS, _ := processUsage()
+	if runErr != nil && res.Connected == 0 {
+		return runErr
+	}
+	out := report{LoadResult: res, Devices: len(creds), Metrics: *metrics, Rate: *rate}
+	if haveCPU {
+		out.CPU = cpuAfter - cpuBefore
+		out.CPUPercent = 100 * out.CPU.Seconds() / wall.Seconds()
+		out.MaxRSS = maxRSS
+	}
+	if api.url != "" && *customer != "" && runErr == nil {
+		stored, err := storedSamples(ctx, api, *customer, began, logger)
+		if err != nil {
+			return err
+		}
+		out.Stored = &stored
+	}
+	if err := out.print(stdout, *asJSON); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// selectAuth keeps only the kind of credentials the run should present.
+func selectAuth(creds []sim.Credentials, auth string) ([]sim.Credentials, error) {
+	out := make([]sim.Credentials, len(creds))
+	for i, c := range creds {
+		switch auth {
+		case "any":
+		case "cert":
+			if c.Certificate == nil {
+				return nil, fmt.Errorf("run: -auth cert, but device %q has no certificate", c.Name)
+			}
+			c.Secret = ""
+		case "secret":
+			if c.Secret == "" {
+				return nil, fmt.Errorf("run: -auth secret, but device %q has no secret", c.Name)
+			}
+			c.Certificate = nil
+		default:
+			return nil, fmt.Errorf("run: -auth %q: want any, cert or secret", auth)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// storedSamples asks Hearth how many samples of customer arrived since
+// began. Hearth makes new samples searchable within a few seconds, so it
+// asks until the count stops growing, for at most 15 seconds.
+func storedSamples(ctx context.Context, api apiFlags, customer string, began time.Time, logger *slog.Logger) (float64, error) {
+	cfg, err := api.config()
+	if err != nil {
+		return 0, err
+	}
+	var last float64
+	for attempt := 0; attempt < 6; attempt++ {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(2500 * time.Millisecond):
+		}
+		window := time.Since(began).Round(time.Second) + time.Second
+		q := fmt.Sprintf(`sum(count_over_time({customer=%q}[%ds]))`, customer, int(window.Seconds()))
+		samples, err := sim.Query(ctx, cfg, q, time.Time{})
+		if err != nil {
+			return 0, err
+		}
+		var n float64
+		for _, s := range samples {
+			n += s.Value
+		}
+		logger.Debug("stored samples", "query", q, "samples", n)
+		if attempt > 0 && n == last {
+			break
+		}
+		last = n
+	}
+	return last, nil
+}
+
+// report is what run prints.
+type report struct {
+	sim.LoadResult
+	Devices    int
+	Metrics    int
+	Rate       float64
+	CPU        time.Duration `json:",omitempty"`
+	CPUPercent float64       `json:",omitempty"`
+	MaxRSS     int64         `json:",omitempty"` // bytes
+	Stored     *float64      `json:",omitempty"`
+}
+
+func (r report) print(w io.Writer, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "devices      %d connected, %d failed to connect, %d dropped (connect took %v)\n",
+		r.Connected, r.ConnectFailed, r.Dropped, r.ConnectTime.Round(time.Millisecond))
+	fmt.Fprintf(w, "messages     %d sent, %d acknowledged, %d failed in %v\n",
+		r.Sent, r.Acked, r.Failed, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "throughput   %.0f msgs/s (target %.0f), %.0f samples/s at %d values per message\n",
+		r.MsgsPerSec, r.Rate, r.SamplesPerSec, r.Metrics)
+	fmt.Fprintf(w, "latency      p50 %v  p99 %v  max %v\n",
+		r.LatencyP50.Round(time.Microsecond), r.LatencyP99.Round(time.Microsecond), r.LatencyMax.Round(time.Microsecond))
+	if r.CPU > 0 {
+		fmt.Fprintf(w, "loadgen cpu  %v (%.0f%% of one core over connect and run), peak memory %d MiB\n",
+			r.CPU.Round(time.Millisecond), r.CPUPercent, r.MaxRSS>>20)
+	}
+	if r.Stored != nil {
+		fmt.Fprintf(w, "stored       %.0f samples (acknowledged %d)\n", *r.Stored, r.Acked*uint64(r.Metrics))
+	}
+	return nil
+}
+
+func runCount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("count", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var broker brokerFlags
+	broker.register(fs)
+	credsDir := fs.String("creds", "", "directory with saved credentials for the subscriber (first entry is used; optional)")
+	filter := fs.String("filter", "hearth/things/+/telemetry", "topic filter to subscribe to")
+	qos := fs.Int("qos", 0, "subscription QoS, 0 or 1")
+	maxDuration := fs.Duration("duration", 10*time.Minute, "stop after this long at the latest")
+	idle := fs.Duration("idle", 0, "stop when nothing arrived for this long after the first message (0 = never)")
+	ready := fs.String("ready-file", "", "create this file once subscribed, so a script knows when to start the load")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *qos < 0 || *qos > 1 {
+		return fmt.Errorf("count: -qos %d: want 0 or 1", *qos)
+	}
+	var opts sim.CountOptions
+	opts.QoS = byte(*qos)
+	var creds []sim.Credentials
+	if *credsDir != "" {
+		var err error
+		if creds, err = sim.LoadCredentials(*credsDir); err != nil {
+			return err
+		}
+		opts.Credentials = creds[0]
+	}
+	tlsConf, err := broker.tls(creds)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *maxDuration)
+	defer cancel()
+	counter, err := sim.Count(ctx, broker.addr, tlsConf, *filter, opts)
+	if err != nil {
+		return err
+	}
+	if *ready != "" {
+		if err := os.WriteFile(*ready, nil, 0o600); err != nil {
+			counter.Close()
+			return fmt.Errorf("write ready file: %w", err)
+		}
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-counter.Done():
+			break wait
+		case <-tick.C:
+			st := counter.Stats()
+			if *idle > 0 && st.Received > 0 && time.Since(st.Last) >= *idle {
+				break wait
+			}
+		}
+	}
+	st, err := counter.Close()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			sim.CountStats
+			PerSecond float64
+		}{st, st.PerSecond()}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "delivered    %d messages, %d payload bytes on %q over %v = %.0f msgs/s\n",
+			st.Received, st.Bytes, *filter, st.Last.Sub(st.First).Round(time.Millisecond), st.PerSecond())
+	}
+	return err
+}

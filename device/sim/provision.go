@@ -1,0 +1,222 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultAPIConcurrency is how many requests Provision has in flight when
+// APIClientConfig.Concurrency is 0: enough to hide round trips, few enough
+// not to turn provisioning into a load test of its own.
+const DefaultAPIConcurrency = 8
+
+// apiTimeout bounds one API request.
+const apiTimeout = 30 * time.Second
+
+// maxAPIResponse bounds how much of an API response is read.
+const maxAPIResponse = 8 << 20
+
+// ErrDeviceExists means Hearth already has a device of that name. Its secret
+// and key are only handed out when a device is created, so such a device
+// cannot be used unless its credentials were saved.
+var ErrDeviceExists = errors.New("device already exists")
+
+// APIClientConfig says how to reach Hearth's HTTP API.
+type APIClientConfig struct {
+	// BaseURL is the scheme, host and port, e.g. https://127.0.0.1:8443.
+	BaseURL string
+	// Token is sent as a bearer token.
+	Token string
+	// CA verifies the server; nil uses the system roots.
+	CA *x509.CertPool
+	// Concurrency bounds parallel requests (DefaultAPIConcurrency when 0).
+	Concurrency int
+}
+
+func (c APIClientConfig) client() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: c.CA, MinVersion: tls.VersionTLS12}
+	tr.MaxIdleConnsPerHost = max(c.Concurrency, DefaultAPIConcurrency)
+	return &http.Client{Transport: tr, Timeout: apiTimeout}
+}
+
+// APIError is a response from Hearth's API with an unexpected status.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Body         string // the start of the response body
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: status %d: %s", e.Method, e.Path, e.Status, e.Body)
+}
+
+// do sends one JSON request and decodes a JSON answer into out when the
+// status is one of ok; any other status is an *APIError.
+func (c APIClientConfig) do(ctx context.Context, hc *http.Client, method, path string, in, out any, ok ...int) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return 0, fmt.Errorf("build %s %s: %w", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("read %s %s: %w", method, path, err)
+	}
+	for _, s := range ok {
+		if resp.StatusCode != s {
+			continue
+		}
+		if out != nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				return s, fmt.Errorf("cannot parse response of %s %s: %w", method, path, err)
+			}
+		}
+		return s, nil
+	}
+	const keep = 512
+	if len(data) > keep {
+		data = data[:keep]
+	}
+	return resp.StatusCode, &APIError{Method: method, Path: path, Status: resp.StatusCode, Body: strings.TrimSpace(string(data))}
+}
+
+// createDeviceRequest and createDeviceResponse follow POST /api/v1/devices.
+type createDeviceRequest struct {
+	Name     string `json:"name"`
+	Customer string `json:"customer"`
+}
+
+type createDeviceResponse struct {
+	Secret         string `json:"secret"`
+	CertificatePEM string `json:"certificate_pem"`
+	PrivateKeyPEM  string `json:"private_key_pem"`
+	CAPEM          string `json:"ca_pem"`
+}
+
+// DeviceName returns the name Provision gives device i under prefix.
+func DeviceName(prefix string, i int) string { return fmt.Sprintf("%s-%05d", prefix, i) }
+
+// Provision creates customer (an existing one is fine) and n devices named
+// DeviceName(prefix, 0..n-1) for it through Hearth's API, with at most
+// api.Concurrency requests at a time, and returns their credentials in name
+// order. It stops at the first failure; devices created before it exist on
+// the server but are not returned, so a retry needs a new prefix. Save the
+// result with SaveCredentials: the API hands out secrets only once.
+func Provision(ctx context.Context, api APIClientConfig, customer, prefix string, n int) ([]Credentials, error) {
+	if api.BaseURL == "" {
+		return nil, fmt.Errorf("provision: no API base URL")
+	}
+	if customer == "" || prefix == "" {
+		return nil, fmt.Errorf("provision: customer and prefix must not be empty")
+	}
+	if n <= 0 {
+		return nil, fmt.Errorf("provision: device count %d must be positive", n)
+	}
+	if api.Concurrency < 0 {
+		return nil, fmt.Errorf("provision: concurrency %d must be >= 0", api.Concurrency)
+	}
+	workers := api.Concurrency
+	if workers == 0 {
+		workers = DefaultAPIConcurrency
+	}
+	hc := api.client()
+	defer hc.CloseIdleConnections()
+
+	// 201 created the customer, 409 means it was there already; both will do.
+	if _, err := api.do(ctx, hc, http.MethodPost, "/api/v1/customers", map[string]string{"name": customer}, nil,
+		http.StatusCreated, http.StatusConflict); err != nil {
+		return nil, fmt.Errorf("provision customer %q: %w", customer, err)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	creds := make([]Credentials, n)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				c, err := createDevice(ctx, api, hc, customer, DeviceName(prefix, i))
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				creds[i] = c
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, fmt.Errorf("provision devices %s-*: %w", prefix, err)
+	}
+	return creds, nil
+}
+
+func createDevice(ctx context.Context, api APIClientConfig, hc *http.Client, customer, name string) (Credentials, error) {
+	var out createDeviceResponse
+	_, err := api.do(ctx, hc, http.MethodPost, "/api/v1/devices", createDeviceRequest{Name: name, Customer: customer}, &out,
+		http.StatusCreated)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict {
+		return Credentials{}, fmt.Errorf("create device %q: %w: %w", name, ErrDeviceExists, err)
+	}
+	if err != nil {
+		return Credentials{}, fmt.Errorf("create device %q: %w", name, err)
+	}
+	c := Credentials{Name: name, Secret: out.Secret}
+	if out.CAPEM != "" {
+		c.CAPEM = []byte(out.CAPEM)
+	}
+	if out.CertificatePEM != "" || out.PrivateKeyPEM != "" {
+		cert, err := tls.X509KeyPair([]byte(out.CertificatePEM), []byte(out.PrivateKeyPEM))
+		if err != nil {
+			return Credentials{}, fmt.Errorf("create device %q: certificate in response: %w", name, err)
+		}
+		c.Certificate = &cert
+	}
+	if c.Secret == "" && c.Certificate == nil {
+		return Credentials{}, fmt.Errorf("create device %q: response has neither secret nor certificate", name)
+	}
+	return c, nil
+}
