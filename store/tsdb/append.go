@@ -1,0 +1,146 @@
+package tsdb
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmselect/promql"
+	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmstorage"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/prompb"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
+)
+
+// maxLabelLen is the longest device, customer, site or metric name accepted;
+// VictoriaMetrics' own ingestion applies the same limit to label values.
+const maxLabelLen = 4096
+
+// Point is one sample of one metric.
+type Point struct {
+	Metric    string
+	Timestamp int64 // unix milliseconds
+	Value     float64
+}
+
+// appendBuf holds what one Append call needs, reused across calls so that
+// the hot path does not allocate.
+type appendBuf struct {
+	labels [3]prompb.Label
+	name   [1]prompb.Label
+	prefix []byte
+	names  []byte
+	ends   []int
+	rows   []storage.MetricRow
+}
+
+// Append stores points of one device, labelled __name__=Metric, device,
+// customer and site (an empty customer or site is left out), and updates the
+// latest values. It checks every point first: if one is refused, nothing is
+// stored and the error wraps ErrInvalidPoint. Refused are empty or too long
+// names, values that are NaN or infinite, and timestamps older than the
+// retention or more than two days ahead of the clock (VictoriaMetrics would
+// drop those silently). Stored points become searchable within about two
+// seconds, or at once after Flush.
+func (db *DB) Append(device, customer, site string, pts []Point) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	now := time.Now()
+	if err := validate(device, customer, site, pts, now, db.retention); err != nil {
+		return err
+	}
+	if !db.enter() {
+		return ErrClosed
+	}
+	defer db.leave()
+
+	b := db.bufs.Get().(*appendBuf)
+	defer db.bufs.Put(b)
+	b.labels[0] = prompb.Label{Name: "device", Value: device}
+	b.labels[1] = prompb.Label{Name: "customer", Value: customer}
+	b.labels[2] = prompb.Label{Name: "site", Value: site}
+	b.prefix = storage.MarshalMetricNameRaw(b.prefix[:0], b.labels[:])
+	b.names = b.names[:0]
+	b.ends = b.ends[:0]
+	for i := range pts {
+		b.name[0] = prompb.Label{Name: "__name__", Value: pts[i].Metric}
+		b.names = storage.MarshalMetricNameRaw(b.names, b.name[:])
+		b.names = append(b.names, b.prefix...)
+		b.ends = append(b.ends, len(b.names))
+	}
+	// The names buffer may have moved while growing, so rows point into it
+	// only once it is complete.
+	b.rows = b.rows[:0]
+	backfill := now.Add(-rollupCacheOffset).UnixMilli()
+	old := false
+	start := 0
+	for i := range pts {
+		b.rows = append(b.rows, storage.MetricRow{
+			MetricNameRaw: b.names[start:b.ends[i]],
+			Timestamp:     pts[i].Timestamp,
+			Value:         pts[i].Value,
+		})
+		start = b.ends[i]
+		old = old || pts[i].Timestamp < backfill
+	}
+	err := vmstorage.VMInsertAPI.WriteRows(b.rows)
+	clear(b.rows)
+	if err != nil {
+		return fmt.Errorf("append %d points of device %q: %w", len(pts), device, err)
+	}
+	if old {
+		db.backfilled.Store(true)
+	}
+	db.latest.update(device, pts)
+	return nil
+}
+
+func validate(device, customer, site string, pts []Point, now time.Time, retention time.Duration) error {
+	if device == "" {
+		return fmt.Errorf("%w: empty device name", ErrInvalidPoint)
+	}
+	for _, l := range [...]struct{ name, value string }{{"device", device}, {"customer", customer}, {"site", site}} {
+		if len(l.value) > maxLabelLen {
+			return fmt.Errorf("%w: %s name is %d bytes long; at most %d are accepted", ErrInvalidPoint, l.name, len(l.value), maxLabelLen)
+		}
+	}
+	minTS := now.Add(-retention).UnixMilli()
+	maxTS := now.Add(futureRetention).UnixMilli()
+	for i := range pts {
+		p := &pts[i]
+		switch {
+		case p.Metric == "":
+			return fmt.Errorf("%w: point %d of device %q has an empty metric name", ErrInvalidPoint, i, device)
+		case len(p.Metric) > maxLabelLen:
+			return fmt.Errorf("%w: point %d of device %q has a metric name of %d bytes; at most %d are accepted",
+				ErrInvalidPoint, i, device, len(p.Metric), maxLabelLen)
+		case math.IsNaN(p.Value) || math.IsInf(p.Value, 0):
+			return fmt.Errorf("%w: metric %q of device %q has value %v; only finite numbers are accepted",
+				ErrInvalidPoint, p.Metric, device, p.Value)
+		case p.Timestamp < minTS || p.Timestamp > maxTS:
+			return fmt.Errorf("%w: metric %q of device %q has timestamp %s; accepted are %s to %s (retention %s)",
+				ErrInvalidPoint, p.Metric, device, time.UnixMilli(p.Timestamp).UTC().Format(time.RFC3339),
+				time.UnixMilli(minTS).UTC().Format(time.RFC3339), time.UnixMilli(maxTS).UTC().Format(time.RFC3339), retention)
+		}
+	}
+	return nil
+}
+
+// Latest returns the newest sample of every metric of device, sorted by
+// metric, or nil if the device has none. It survives restarts; after a crash
+// it may miss the last few seconds of updates (see latestFile).
+func (db *DB) Latest(device string) []Point {
+	return db.latest.get(device)
+}
+
+// Flush makes everything appended so far searchable at once and drops
+// cached query results. It is meant for tests and benchmarks; in normal
+// operation samples become searchable within about two seconds.
+func (db *DB) Flush() {
+	if !db.enter() {
+		return
+	}
+	defer db.leave()
+	vmstorage.DebugFlush()
+	promql.ResetRollupResultCache()
+}

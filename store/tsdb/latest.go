@@ -1,0 +1,349 @@
+package tsdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// latestFile holds the latest values between runs. A crash loses the updates
+// since the last write, at most latestPersistInterval; the samples
+// themselves are in the storage.
+const latestFile = "latest.bin"
+
+// latestMagic starts the file and names its format version.
+const latestMagic = "HLATEST1"
+
+// latestShards spreads the cache over several locks so that appends of many
+// devices from many goroutines rarely wait for each other.
+const latestShards = 64
+
+// latestCache keeps the newest sample of every metric of every device in
+// memory, so dashboards get "now" without a query.
+type latestCache struct {
+	shards [latestShards]latestShard
+	// dirty is set by every change and cleared when the file is written.
+	dirty atomic.Bool
+}
+
+type latestShard struct {
+	mu      sync.Mutex
+	devices map[string]map[string]sample
+}
+
+type sample struct {
+	ts int64
+	v  float64
+}
+
+func newLatestCache() *latestCache {
+	c := &latestCache{}
+	for i := range c.shards {
+		c.shards[i].devices = make(map[string]map[string]sample)
+	}
+	return c
+}
+
+func (c *latestCache) shard(device string) *latestShard {
+	// FNV-1a, inline so that hashing does not allocate.
+	h := uint32(2166136261)
+	for i := 0; i < len(device); i++ {
+		h ^= uint32(device[i])
+		h *= 16777619
+	}
+	return &c.shards[h%latestShards]
+}
+
+// newer reports whether s replaces old. Equal timestamps keep the larger
+// value, as the storage's de-duplication does, so both agree.
+func (s sample) newer(old sample) bool {
+	return s.ts > old.ts || (s.ts == old.ts && s.v > old.v)
+}
+
+func (c *latestCache) update(device string, pts []Point) {
+	sh := c.shard(device)
+	changed := false
+	sh.mu.Lock()
+	metrics, ok := sh.devices[device]
+	if !ok {
+		// Clone keys: the caller's strings may point into a larger message.
+		metrics = make(map[string]sample, len(pts))
+		sh.devices[strings.Clone(device)] = metrics
+	}
+	for i := range pts {
+		p := &pts[i]
+		s := sample{ts: p.Timestamp, v: p.Value}
+		old, ok := metrics[p.Metric]
+		switch {
+		case !ok:
+			metrics[strings.Clone(p.Metric)] = s
+		case s.newer(old):
+			metrics[p.Metric] = s
+		default:
+			continue
+		}
+		changed = true
+	}
+	sh.mu.Unlock()
+	if changed {
+		c.dirty.Store(true)
+	}
+}
+
+func (c *latestCache) get(device string) []Point {
+	sh := c.shard(device)
+	sh.mu.Lock()
+	metrics := sh.devices[device]
+	if len(metrics) == 0 {
+		sh.mu.Unlock()
+		return nil
+	}
+	pts := make([]Point, 0, len(metrics))
+	for m, s := range metrics {
+		pts = append(pts, Point{Metric: m, Timestamp: s.ts, Value: s.v})
+	}
+	sh.mu.Unlock()
+	slices.SortFunc(pts, func(a, b Point) int { return strings.Compare(a.Metric, b.Metric) })
+	return pts
+}
+
+func (c *latestCache) devices() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.devices)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// encode writes the cache in the file format:
+//
+//	"HLATEST1"
+//	uvarint device count
+//	per device: uvarint length, name, uvarint metric count,
+//	  per metric: uvarint length, name, varint timestamp (ms),
+//	  8 bytes little-endian IEEE 754 value
+//	4 bytes little-endian CRC-32C of everything before
+//
+// Each shard is locked only while it is copied out.
+func (c *latestCache) encode() []byte {
+	var body []byte
+	count := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for device, metrics := range sh.devices {
+			count++
+			body = appendString(body, device)
+			body = binary.AppendUvarint(body, uint64(len(metrics)))
+			for m, s := range metrics {
+				body = appendString(body, m)
+				body = binary.AppendVarint(body, s.ts)
+				body = binary.LittleEndian.AppendUint64(body, math.Float64bits(s.v))
+			}
+		}
+		sh.mu.Unlock()
+	}
+	out := make([]byte, 0, len(latestMagic)+binary.MaxVarintLen64+len(body)+4)
+	out = append(out, latestMagic...)
+	out = binary.AppendUvarint(out, uint64(count))
+	out = append(out, body...)
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// errLatestCorrupt is wrapped by every decoding failure.
+var errLatestCorrupt = errors.New("latest values file is damaged")
+
+// decodeLatest parses what encode wrote. It never trusts a length or count
+// beyond the bytes present, since the file may have been damaged on disk.
+func decodeLatest(data []byte) (*latestCache, error) {
+	if len(data) < len(latestMagic)+4 || string(data[:len(latestMagic)]) != latestMagic {
+		return nil, fmt.Errorf("%w: missing %q header", errLatestCorrupt, latestMagic)
+	}
+	payload, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(payload, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch", errLatestCorrupt)
+	}
+	d := decoder{b: payload[len(latestMagic):]}
+	c := newLatestCache()
+	devices := d.count()
+	for range devices {
+		device := d.str()
+		metrics := d.count()
+		if d.err != nil {
+			break
+		}
+		sh := c.shard(device)
+		m := sh.devices[device]
+		if m == nil {
+			m = make(map[string]sample, metrics)
+			sh.devices[device] = m
+		}
+		for range metrics {
+			name := d.str()
+			ts := d.varint()
+			v := d.float()
+			if d.err != nil {
+				break
+			}
+			m[name] = sample{ts: ts, v: v}
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes after the last device", len(d.b))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: %w", errLatestCorrupt, d.err)
+	}
+	return c, nil
+}
+
+// decoder reads the latest file's fields and remembers the first failure.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("bad unsigned varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a count of items that each need at least one byte, so a
+// count larger than the bytes left is damage, not a reason to allocate.
+func (d *decoder) count() int {
+	v := d.uvarint()
+	if d.err == nil && v > uint64(len(d.b)) {
+		d.err = fmt.Errorf("count %d exceeds the %d bytes left", v, len(d.b))
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) str() string {
+	n := d.count()
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errors.New("bad signed varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.err = errors.New("truncated value")
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+// loadLatest reads the latest values written by a previous run; a missing
+// file is an empty cache.
+func loadLatest(dir string) (*latestCache, error) {
+	path := filepath.Join(dir, latestFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newLatestCache(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", path, err)
+	}
+	c, err := decodeLatest(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// persist writes the cache to dir atomically: a reader (the next Open) sees
+// either the previous file or the new one, never a partial write.
+func (c *latestCache) persist(dir string) error {
+	c.dirty.Store(false)
+	if err := writeFileAtomic(dir, latestFile, c.encode()); err != nil {
+		c.dirty.Store(true)
+		return err
+	}
+	return nil
+}
+
+// writeFileAtomic writes name in dir through a temporary file that is synced,
+// renamed over name, and made durable by syncing the directory.
+func writeFileAtomic(dir, name string, data []byte) error {
+	path := filepath.Join(dir, name)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package tsdb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// contents flattens a cache for comparison.
+func contents(c *latestCache) map[string][]Point {
+	out := map[string][]Point{}
+	for i := range c.shards {
+		for device := range c.shards[i].devices {
+			out[device] = c.get(device)
+		}
+	}
+	return out
+}
+
+func TestLatestFileRoundTrip(t *testing.T) {
+	tests := []struct {
+		name    string
+		devices map[string][]Point
+	}{
+		{"empty", map[string][]Point{}},
+		{"one", map[string][]Point{"d": {{"m", 1, 2.5}}}},
+		{"many", map[string][]Point{
+			"chiller-01": {{"chw_supply_c", 1795305600000, 7.1}, {"power_kw", 1795305600000, -0.0}},
+			"ahu/2":      {{"co2_ppm", -5, 612}, {"z", math.MinInt64, math.SmallestNonzeroFloat64}, {"ünïcode", math.MaxInt64, math.MaxFloat64}},
+			"":           {{"", 0, 0}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newLatestCache()
+			for d, pts := range tt.devices {
+				c.update(d, pts)
+			}
+			decoded, err := decodeLatest(c.encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.devices, contents(decoded)); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLatestFileRefusesDamage(t *testing.T) {
+	c := newLatestCache()
+	c.update("d", []Point{{"m", 1, 2}, {"n", 3, 4}})
+	good := c.encode()
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"other format", []byte("HLATEST9" + string(good[8:]))},
+		{"truncated", good[:len(good)-5]},
+		{"flipped bit", func() []byte { b := bytes.Clone(good); b[12] ^= 1; return b }()},
+		{"checksum only", good[len(good)-4:]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := decodeLatest(tt.data); !errors.Is(err, errLatestCorrupt) {
+				t.Errorf("decodeLatest error = %v, want errLatestCorrupt", err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeLatest feeds the decoder damaged files: it must refuse or
+// decode them, never panic or allocate beyond the input's size, and what it
+// decodes must encode to an equivalent file.
+func FuzzDecodeLatest(f *testing.F) {
+	c := newLatestCache()
+	f.Add(c.encode())
+	c.update("d", []Point{{"m", 1, 2}})
+	f.Add(c.encode())
+	c.update("chiller", []Point{{"a", -1, math.Inf(1)}, {"b", 1 << 40, -3.5}})
+	f.Add(c.encode())
+	f.Add([]byte(latestMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Most random inputs fail the checksum; fuzzing the body needs a
+		// valid one, so check both the input and the input re-sealed.
+		for _, in := range [][]byte{data, seal(data)} {
+			decoded, err := decodeLatest(in)
+			if err != nil {
+				if !errors.Is(err, errLatestCorrupt) {
+					t.Fatalf("error %v does not wrap errLatestCorrupt", err)
+				}
+				continue
+			}
+			again, err := decodeLatest(decoded.encode())
+			if err != nil {
+				t.Fatalf("re-encoded file refused: %v", err)
+			}
+			if diff := cmp.Diff(contents(decoded), contents(again), cmp.Comparer(sameFloat)); diff != "" {
+				t.Fatalf("re-encoding changed the contents (-first +second):\n%s", diff)
+			}
+		}
+	})
+}
+
+// seal gives data (after a valid header) a valid checksum.
+func seal(data []byte) []byte {
+	out := append([]byte(latestMagic), data...)
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+func sameFloat(a, b float64) bool {
+	return math.Float64bits(a) == math.Float64bits(b)
+}
+
+func TestPersistIsAtomicAndLoads(t *testing.T) {
+	dir := t.TempDir()
+	c := newLatestCache()
+	c.update("d", []Point{{"m", 10, 1}})
+	if err := c.persist(dir); err != nil {
+		t.Fatal(err)
+	}
+	if c.dirty.Load() {
+		t.Error("persist left the cache dirty")
+	}
+	c.update("d", []Point{{"m", 20, 2}})
+	if !c.dirty.Load() {
+		t.Error("update did not mark the cache dirty")
+	}
+	if err := c.persist(dir); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != latestFile {
+		t.Errorf("directory holds %v, want only %s", entries, latestFile)
+	}
+	loaded, err := loadLatest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string][]Point{"d": {{"m", 20, 2}}}, contents(loaded)); diff != "" {
+		t.Errorf("loaded (-want +got):\n%s", diff)
+	}
+	// A missing file is an empty cache, not an error.
+	empty, err := loadLatest(t.TempDir())
+	if err != nil || len(contents(empty)) != 0 {
+		t.Errorf("loadLatest(empty dir) = %v, %v; want empty cache", contents(empty), err)
+	}
+}
+
+func TestOpenSurvivesDamagedLatestFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, latestFile), []byte("not a latest file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	db, err := Open(Config{Dir: dir}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := db.Latest("d"); got != nil {
+		t.Errorf("Latest = %+v, want nil", got)
+	}
+	if !strings.Contains(logs.String(), "latest values not loaded") {
+		t.Errorf("no warning about the damaged file in %q", logs.String())
+	}
+}
+
+func TestVMLogWriter(t *testing.T) {
+	tests := []struct {
+		line string
+		want string
+	}{
+		{"warn\tlib/storage/storage.go:1885\tcannot create some metrics\n",
+			`level=WARN msg="storage engine message" caller=lib/storage/storage.go:1885 text="cannot create some metrics"`},
+		{"error\tlib/fs/fs.go:1\tdisk\tfull\n",
+			"level=ERROR msg=\"storage engine message\" caller=lib/fs/fs.go:1 text=\"disk\\tfull\""},
+		{"info\tx.go:2\thello\n", `level=INFO msg="storage engine message" caller=x.go:2 text=hello`},
+		{"unparsable", `level=ERROR msg="storage engine message" caller="" text=unparsable`},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		w := &vmLogWriter{logger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))}
+		n, err := w.Write([]byte(tt.line))
+		if err != nil || n != len(tt.line) {
+			t.Errorf("Write(%q) = %d, %v", tt.line, n, err)
+		}
+		if got := strings.TrimSpace(out.String()); got != tt.want {
+			t.Errorf("Write(%q) logged\n%s\nwant\n%s", tt.line, got, tt.want)
+		}
+	}
+}

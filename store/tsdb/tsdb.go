@@ -1,0 +1,332 @@
+package tsdb
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmselect/netstorage"
+	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmselect/promql"
+	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmstorage"
+	vmlogger "github.com/VictoriaMetrics/VictoriaMetrics/lib/logger"
+)
+
+// DefaultRetention is used when Config.Retention is zero: three years, enough
+// to compare a building's energy use with the same season two years before.
+const DefaultRetention = 3 * 365 * 24 * time.Hour
+
+// DefaultMemoryBytes is used when Config.MemoryBytes is zero. Without a cap
+// VictoriaMetrics sizes its caches to 60% of the machine's memory, which is
+// wrong for a process that shares the box with everything else Hearth does.
+const DefaultMemoryBytes = 512 << 20
+
+const (
+	// minRetention is VictoriaMetrics' own minimum; it exits the process on
+	// anything shorter, so Open refuses it first.
+	minRetention = 24 * time.Hour
+	// futureRetention is how far ahead of the clock a timestamp may be.
+	// VictoriaMetrics drops rows beyond it, so Append refuses them first.
+	futureRetention = 48 * time.Hour
+	// rollupCacheOffset is how recent a sample must be for VictoriaMetrics'
+	// query result cache to stay valid without a reset; older (back-filled)
+	// samples make Hearth reset the cache, see DB.run.
+	rollupCacheOffset = 5 * time.Minute
+	// latestPersistInterval bounds how many latest-value updates a crash loses.
+	latestPersistInterval = 10 * time.Second
+	// rollupResetInterval is how often back-fill is checked for.
+	rollupResetInterval = time.Second
+	// searchableAfter is the longest VictoriaMetrics takes to make a sample
+	// searchable: pending rows are flushed on a 2 s ticker once they are 2 s
+	// old, and a query that found no series keeps finding none until the
+	// index's filter cache is reset, every 10 s plus jitter.
+	searchableAfter = 15 * time.Second
+	// maxQueueWait is how long a query waits for a free query slot.
+	maxQueueWait = 10 * time.Second
+)
+
+// Config configures the embedded VictoriaMetrics storage.
+type Config struct {
+	// Dir is the data directory for VictoriaMetrics and the latest-value
+	// file. It is created if missing.
+	Dir string
+	// Retention is how long samples are kept; zero means DefaultRetention.
+	// VictoriaMetrics deletes data in whole monthly partitions, so samples
+	// may stay queryable up to a month longer than Retention.
+	Retention time.Duration
+	// MemoryBytes caps VictoriaMetrics' caches; zero means
+	// DefaultMemoryBytes. Only the first Open in a process sets it. It must
+	// be smaller than the memory available to the process.
+	MemoryBytes int64
+	// MaxConcurrentQueries limits queries run at once; zero means
+	// 2*GOMAXPROCS. Further queries wait up to 10 s for a slot.
+	MaxConcurrentQueries int
+}
+
+var (
+	// ErrAlreadyOpen is returned by Open while another DB is open in the
+	// process: VictoriaMetrics keeps its storage in package-level variables,
+	// so there can be only one.
+	ErrAlreadyOpen = errors.New("a tsdb is already open in this process")
+	// ErrClosed is returned by operations on a closed DB.
+	ErrClosed = errors.New("tsdb is closed")
+	// ErrInvalidPoint is returned by Append for points it refuses; nothing of
+	// the call is stored then.
+	ErrInvalidPoint = errors.New("invalid point")
+	// ErrInvalidQuery is returned for queries the engine cannot parse or
+	// arguments out of range: the caller's mistake, not the server's.
+	ErrInvalidQuery = errors.New("invalid query")
+	// ErrBusy is returned when no query slot became free in time.
+	ErrBusy = errors.New("too many concurrent queries")
+)
+
+// processOpen guards VictoriaMetrics' package-level storage. It is the one
+// piece of package-level mutable state here, forced by VictoriaMetrics'
+// design: Open and Close are what keep two DBs from sharing it.
+var processOpen atomic.Bool
+
+// DB is the open telemetry store.
+type DB struct {
+	dir       string
+	retention time.Duration
+	logger    *slog.Logger
+
+	// mu is held shared by every operation that reaches VictoriaMetrics and
+	// exclusively by Close, so Close waits for them and later calls see
+	// closed instead of stopped globals.
+	mu     sync.RWMutex
+	closed bool
+
+	closeOnce sync.Once
+	closeErr  error
+	stop      chan struct{}
+	done      chan struct{}
+
+	latest *latestCache
+	// backfilled is set by Append when a sample is older than
+	// rollupCacheOffset; run then resets the query result cache.
+	backfilled atomic.Bool
+
+	queries chan struct{}
+	bufs    sync.Pool
+}
+
+// Open opens (or creates) the storage in cfg.Dir. It returns once the
+// storage answers queries. Only one DB may be open in a process.
+func Open(cfg Config, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("open tsdb: empty data directory")
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Retention < minRetention {
+		return nil, fmt.Errorf("open tsdb: retention %s is shorter than the minimum %s", cfg.Retention, minRetention)
+	}
+	if cfg.MemoryBytes == 0 {
+		cfg.MemoryBytes = DefaultMemoryBytes
+	}
+	if cfg.MemoryBytes < 1<<20 {
+		return nil, fmt.Errorf("open tsdb: memory cap %d bytes is below 1 MiB", cfg.MemoryBytes)
+	}
+	if cfg.MaxConcurrentQueries <= 0 {
+		cfg.MaxConcurrentQueries = 2 * runtime.GOMAXPROCS(0)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open tsdb %q: %w", cfg.Dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open tsdb %q: %w", dir, err)
+	}
+
+	if !processOpen.CompareAndSwap(false, true) {
+		return nil, ErrAlreadyOpen
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			processOpen.Store(false)
+		}
+	}()
+
+	latest, err := loadLatest(dir)
+	if err != nil {
+		// The latest values are a cache of what the storage holds; a damaged
+		// file must not keep the telemetry from opening.
+		logger.Warn("latest values not loaded", "dir", dir, "error", err)
+		latest = newLatestCache()
+	}
+
+	if err := setFlags(dir, cfg); err != nil {
+		return nil, fmt.Errorf("open tsdb %q: %w", dir, err)
+	}
+	vmlogger.SetOutputForTests(&vmLogWriter{logger: logger})
+
+	start := time.Now()
+	if err := startVM(dir, cfg.MaxConcurrentQueries); err != nil {
+		return nil, fmt.Errorf("open tsdb %q: %w", dir, err)
+	}
+	opened = true
+
+	db := &DB{
+		dir:       dir,
+		retention: cfg.Retention,
+		logger:    logger,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		latest:    latest,
+		queries:   make(chan struct{}, cfg.MaxConcurrentQueries),
+	}
+	db.bufs.New = func() any { return new(appendBuf) }
+	go db.run()
+	logger.Info("tsdb opened", "dir", dir, "retention", cfg.Retention.String(),
+		"duration_ms", time.Since(start).Milliseconds(), "latest_devices", latest.devices())
+	return db, nil
+}
+
+// setFlags configures VictoriaMetrics through the only interface it has:
+// flags on flag.CommandLine. Hearth never lets its users' argv reach them.
+func setFlags(dir string, cfg Config) error {
+	settings := []struct{ name, value string }{
+		{"storageDataPath", dir},
+		{"retentionPeriod", strconv.FormatInt(int64(cfg.Retention/time.Second), 10) + "s"},
+		{"memory.allowedBytes", strconv.FormatInt(cfg.MemoryBytes, 10)},
+		// Info messages (every flag, every cache load) would drown Hearth's
+		// log; warnings and errors go through vmLogWriter.
+		{"loggerLevel", "WARN"},
+		{"loggerDisableTimestamps", "true"},
+		// MQTT QoS 1 delivers at least once: a repeated sample with the same
+		// millisecond is kept once (the largest value, if they differ).
+		{"dedup.minScrapeInterval", "1ms"},
+		// The customer restriction of ServePrometheus relies on extra
+		// filters being applied at the labels endpoints too.
+		{"search.ignoreExtraFiltersAtLabelsAPI", "false"},
+		// Resetting the result cache on back-fill is done by DB.run, which
+		// does not log a warning for every back-filling device.
+		{"search.disableAutoCacheReset", "true"},
+		{"search.cacheTimestampOffset", rollupCacheOffset.String()},
+		{"storage.trackMetricNamesStats", "false"},
+		{"vmselectAddr", ""},
+	}
+	for _, s := range settings {
+		if err := flag.Set(s.name, s.value); err != nil {
+			return fmt.Errorf("set storage flag %s=%q: %w", s.name, s.value, err)
+		}
+	}
+	if !flag.Parsed() {
+		// memory.Allowed panics unless flag.CommandLine counts as parsed.
+		// Parsing an empty list marks it so without reading os.Args.
+		if err := flag.CommandLine.Parse([]string{}); err != nil {
+			return fmt.Errorf("mark storage flags parsed: %w", err)
+		}
+	}
+	return nil
+}
+
+// startVM runs VictoriaMetrics' own start-up sequence. Its failures are
+// panics (logger.Panicf); they become errors here so that a locked or
+// unreadable directory does not take the process down.
+func startVM(dir string, maxConcurrent int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("start storage: %v", r)
+		}
+	}()
+	vmstorage.Init(maxConcurrent, maxQueueWait, promql.ResetRollupResultCacheIfNeeded)
+	netstorage.InitTmpBlocksDir(filepath.Join(dir, "tmp"))
+	// An empty path keeps the result cache in memory only: a new key prefix
+	// per Open, so a reopened directory never sees another run's results.
+	promql.InitRollupResultCache("")
+	return nil
+}
+
+// Close flushes everything to disk, writes the latest values and stops
+// VictoriaMetrics. It waits for running queries and appends. Calling it
+// again returns the first result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		start := time.Now()
+		db.mu.Lock()
+		db.closed = true
+		db.mu.Unlock()
+
+		close(db.stop)
+		<-db.done
+
+		var errs []error
+		if err := db.latest.persist(db.dir); err != nil {
+			errs = append(errs, fmt.Errorf("close tsdb %q: %w", db.dir, err))
+		}
+		promql.StopRollupResultCache()
+		vmstorage.Stop()
+		processOpen.Store(false)
+		db.closeErr = errors.Join(errs...)
+		db.logger.Info("tsdb closed", "dir", db.dir, "duration_ms", time.Since(start).Milliseconds())
+	})
+	return db.closeErr
+}
+
+// enter marks the start of an operation that reaches VictoriaMetrics; it
+// returns false once the DB is closed. Callers must call leave after a true
+// result and must not nest enter.
+func (db *DB) enter() bool {
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (db *DB) leave() { db.mu.RUnlock() }
+
+// run persists the latest values when they changed and resets the query
+// result cache after back-fill, until Close.
+//
+// The reset waits until back-filled samples are surely searchable: a query
+// that runs between Append and then may have cached a result without them,
+// and a reset before they are searchable would not clear it for good.
+func (db *DB) run() {
+	defer close(db.done)
+	persist := time.NewTicker(latestPersistInterval)
+	defer persist.Stop()
+	reset := time.NewTicker(rollupResetInterval)
+	defer reset.Stop()
+	var due []time.Time // when to reset for each second with back-fill
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-persist.C:
+			if !db.latest.dirty.Load() {
+				continue
+			}
+			if err := db.latest.persist(db.dir); err != nil {
+				db.logger.Warn("latest values not persisted", "dir", db.dir, "error", err)
+			}
+		case now := <-reset.C:
+			if db.backfilled.Swap(false) {
+				due = append(due, now.Add(searchableAfter))
+			}
+			n := 0
+			for n < len(due) && !now.Before(due[n]) {
+				n++
+			}
+			if n > 0 {
+				due = due[n:]
+				promql.ResetRollupResultCache()
+			}
+		}
+	}
+}

@@ -1,0 +1,463 @@
+package tsdb_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hearthiot/hearth/store/tsdb"
+)
+
+func TestQueryRangeReturnsExactValues(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	temp := ramp("temp", base, 10*time.Second, 60, func(i int) float64 { return 20 + float64(i)*0.25 })
+	co2 := ramp("co2_ppm", base, 10*time.Second, 60, func(i int) float64 { return 400 + float64(i) })
+	mustAppend(t, db, "d1", "c1", "s1", append(temp, co2...))
+	mustAppend(t, db, "d2", "c1", "s1", ramp("temp", base, 10*time.Second, 60, func(int) float64 { return -5 }))
+	db.Flush()
+
+	got, err := db.QueryRange(context.Background(), `temp{device="d1"}`, base, base.Add(590*time.Second), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tsdb.Series{{
+		Labels:     map[string]string{"__name__": "temp", "device": "d1", "customer": "c1", "site": "s1"},
+		Timestamps: timestamps(temp),
+		Values:     values(temp),
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("QueryRange mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestValuesKeepTwelveDigits documents the storage's precision: values are
+// stored as decimals of about 12 significant digits, far finer than any
+// sensor reading, so a reading comes back exactly as the device sent it.
+// Values below 1e-6 keep fewer digits.
+func TestValuesKeepTwelveDigits(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	sent := []float64{21.7, -3.25, 612, 0.001, 1234567.891, 1.0 / 3, 2.0 / 3, 1e-9 / 3}
+	want := []float64{21.7, -3.25, 612, 0.001, 1234567.891, 0.333333333333, 0.666666666666, 3.33e-10}
+	mustAppend(t, db, "d", "c", "s", ramp("m", base, time.Second, len(sent), func(i int) float64 { return sent[i] }))
+	db.Flush()
+	got, err := db.QueryRange(context.Background(), `m`, base, base.Add(time.Duration(len(sent)-1)*time.Second), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d series, want 1", len(got))
+	}
+	if diff := cmp.Diff(want, got[0].Values, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Abs(a) })); diff != "" {
+		t.Errorf("values (-want +got):\n%s", diff)
+	}
+}
+
+func TestQueryRangeDownsamples(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	// Irregular values so that avg, min and max all differ per window.
+	pts := ramp("power_kw", base, 10*time.Second, 90, func(i int) float64 { return float64((i*37)%23) + 0.5 })
+	mustAppend(t, db, "d", "c", "s", pts)
+	mustAppend(t, db, "other", "c", "s", ramp("power_kw", base, 10*time.Second, 90, func(int) float64 { return 1000 }))
+	db.Flush()
+
+	start, end, step := base.Add(time.Minute), base.Add(15*time.Minute), time.Minute
+	tests := []struct {
+		query string
+		agg   func([]float64) float64
+	}{
+		{`avg_over_time(power_kw{device="d"}[1m])`, avg},
+		{`min_over_time(power_kw{device="d"}[1m])`, minOf},
+		{`max_over_time(power_kw{device="d"}[1m])`, maxOf},
+		{`sum_over_time(power_kw{device="d"}[1m])`, sum},
+		{`count_over_time(power_kw{device="d"}[1m])`, func(v []float64) float64 { return float64(len(v)) }},
+		// Without a window MetricsQL uses the step: what charts ask for.
+		{`avg_over_time(power_kw{device="d"})`, avg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			got, err := db.QueryRange(context.Background(), tt.query, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The reference: each step T aggregates the samples in (T-1m, T].
+			var want tsdb.Series
+			for ts := start; !ts.After(end); ts = ts.Add(step) {
+				var window []float64
+				for _, p := range pts {
+					if p.Timestamp > ts.Add(-time.Minute).UnixMilli() && p.Timestamp <= ts.UnixMilli() {
+						window = append(window, p.Value)
+					}
+				}
+				if len(window) == 0 {
+					continue
+				}
+				want.Timestamps = append(want.Timestamps, ts.UnixMilli())
+				want.Values = append(want.Values, tt.agg(window))
+			}
+			if len(got) != 1 {
+				t.Fatalf("got %d series, want 1: %+v", len(got), got)
+			}
+			if diff := cmp.Diff(want.Timestamps, got[0].Timestamps); diff != "" {
+				t.Errorf("timestamps (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(want.Values, got[0].Values, cmp.Comparer(approx)); diff != "" {
+				t.Errorf("values (-want +got):\n%s", diff)
+			}
+			if _, ok := got[0].Labels["device"]; !ok {
+				t.Errorf("labels %v lost the device", got[0].Labels)
+			}
+		})
+	}
+}
+
+func TestQueryInstant(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	mustAppend(t, db, "d1", "c1", "s1", ramp("temp", base, 10*time.Second, 30, func(i int) float64 { return float64(i) }))
+	mustAppend(t, db, "d2", "c1", "s2", ramp("temp", base, 10*time.Second, 30, func(i int) float64 { return 100 + float64(i) }))
+	db.Flush()
+
+	at := base.Add(95 * time.Second)
+	tests := []struct {
+		query string
+		want  []tsdb.Series
+	}{
+		{`temp{device="d1"}`, []tsdb.Series{{
+			Labels:     map[string]string{"__name__": "temp", "device": "d1", "customer": "c1", "site": "s1"},
+			Timestamps: []int64{at.UnixMilli()}, Values: []float64{9},
+		}}},
+		{`sum(temp)`, []tsdb.Series{{
+			Labels:     map[string]string{},
+			Timestamps: []int64{at.UnixMilli()}, Values: []float64{9 + 109},
+		}}},
+		{`max by (site) (temp)`, []tsdb.Series{
+			{Labels: map[string]string{"site": "s1"}, Timestamps: []int64{at.UnixMilli()}, Values: []float64{9}},
+			{Labels: map[string]string{"site": "s2"}, Timestamps: []int64{at.UnixMilli()}, Values: []float64{109}},
+		}},
+		{`temp{device="nobody"}`, []tsdb.Series{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			got, err := db.Query(context.Background(), tt.query, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Query mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestQueryRefusesBadInput(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	tests := []struct {
+		name       string
+		query      string
+		start, end time.Time
+		step       time.Duration
+	}{
+		{"syntax", `temp{device=`, base, base.Add(time.Hour), time.Minute},
+		{"empty query", ``, base, base.Add(time.Hour), time.Minute},
+		{"zero step", `temp`, base, base.Add(time.Hour), 0},
+		{"end before start", `temp`, base, base.Add(-time.Hour), time.Minute},
+		{"too many points", `temp`, base.Add(-100 * 24 * time.Hour), base, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := db.QueryRange(context.Background(), tt.query, tt.start, tt.end, tt.step)
+			if !errors.Is(err, tsdb.ErrInvalidQuery) {
+				t.Errorf("QueryRange error = %v, want ErrInvalidQuery", err)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := db.Query(ctx, `temp`, base); !errors.Is(err, context.Canceled) {
+		t.Errorf("Query with cancelled context: error = %v, want context.Canceled", err)
+	}
+}
+
+func TestAppendRefusesInvalidPoints(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	now := time.Now()
+	good := tsdb.Point{Metric: "ok", Timestamp: now.Add(-time.Hour).UnixMilli(), Value: 1}
+	tests := []struct {
+		name                   string
+		device, customer, site string
+		bad                    tsdb.Point
+	}{
+		{"empty device", "", "c", "s", good},
+		{"empty metric", "d", "c", "s", tsdb.Point{Timestamp: good.Timestamp, Value: 1}},
+		{"NaN", "d", "c", "s", tsdb.Point{Metric: "m", Timestamp: good.Timestamp, Value: math.NaN()}},
+		{"infinity", "d", "c", "s", tsdb.Point{Metric: "m", Timestamp: good.Timestamp, Value: math.Inf(-1)}},
+		{"older than retention", "d", "c", "s", tsdb.Point{Metric: "m", Timestamp: now.Add(-tsdb.DefaultRetention - time.Hour).UnixMilli()}},
+		{"far future", "d", "c", "s", tsdb.Point{Metric: "m", Timestamp: now.Add(72 * time.Hour).UnixMilli()}},
+		{"long metric", "d", "c", "s", tsdb.Point{Metric: strings.Repeat("m", 5000), Timestamp: good.Timestamp}},
+		{"long customer", "d", strings.Repeat("c", 5000), "s", good},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := db.Append(tt.device, tt.customer, tt.site, []tsdb.Point{good, tt.bad})
+			if !errors.Is(err, tsdb.ErrInvalidPoint) {
+				t.Fatalf("Append error = %v, want ErrInvalidPoint", err)
+			}
+		})
+	}
+	// Nothing of any refused call was stored, not even its valid point.
+	db.Flush()
+	got, err := db.Query(context.Background(), `ok`, time.UnixMilli(good.Timestamp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("refused calls stored %+v", got)
+	}
+	if got := db.Latest("d"); got != nil {
+		t.Errorf("refused calls changed Latest: %+v", got)
+	}
+}
+
+func TestLatestKeepsNewestSample(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo().UnixMilli()
+	steps := []struct {
+		name   string
+		append []tsdb.Point
+		want   []tsdb.Point
+	}{
+		{"first", []tsdb.Point{{"b", base, 1}, {"a", base, 2}},
+			[]tsdb.Point{{"a", base, 2}, {"b", base, 1}}},
+		{"newer replaces", []tsdb.Point{{"a", base + 1000, 3}},
+			[]tsdb.Point{{"a", base + 1000, 3}, {"b", base, 1}}},
+		{"older is ignored", []tsdb.Point{{"a", base + 500, 99}},
+			[]tsdb.Point{{"a", base + 1000, 3}, {"b", base, 1}}},
+		{"same time keeps the larger value, as the storage does", []tsdb.Point{{"b", base, 0}, {"b", base, 7}},
+			[]tsdb.Point{{"a", base + 1000, 3}, {"b", base, 7}}},
+		{"batch out of order", []tsdb.Point{{"c", base + 9000, 9}, {"c", base + 8000, 8}},
+			[]tsdb.Point{{"a", base + 1000, 3}, {"b", base, 7}, {"c", base + 9000, 9}}},
+	}
+	for _, st := range steps {
+		mustAppend(t, db, "d", "c", "s", st.append)
+		if diff := cmp.Diff(st.want, db.Latest("d")); diff != "" {
+			t.Errorf("%s: Latest (-want +got):\n%s", st.name, diff)
+		}
+	}
+	if got := db.Latest("unknown"); got != nil {
+		t.Errorf("Latest(unknown) = %+v, want nil", got)
+	}
+}
+
+func TestDuplicateSamplesAreStoredOnce(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	p := tsdb.Point{Metric: "m", Timestamp: base.Add(30 * time.Second).UnixMilli(), Value: 5}
+	// MQTT QoS 1 may deliver a message twice.
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{p})
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{p})
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: "m", Timestamp: p.Timestamp, Value: 4}})
+	db.Flush()
+	got, err := db.Query(context.Background(), `count_over_time(m[1m]) * 1000 + max_over_time(m[1m])`, base.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Values[0] != 1005 {
+		t.Errorf("count*1000+max = %+v, want one sample of value 5 (1005)", got)
+	}
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	base := twoHoursAgo()
+	first := ramp("temp", base, time.Minute, 30, func(i int) float64 { return float64(i) / 10 })
+	second := ramp("temp", base.Add(30*time.Minute), time.Minute, 30, func(i int) float64 { return -1 - float64(i)/8 })
+
+	db, err := tsdb.Open(tsdb.Config{Dir: dir}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, db, "d1", "c1", "s1", first)
+	mustAppend(t, db, "d2", "c1", "s1", first[:1])
+	// No Flush: Close must persist what is still in memory.
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	db = openDB(t, dir)
+	if diff := cmp.Diff(first[len(first)-1:], db.Latest("d1")); diff != "" {
+		t.Errorf("Latest after reopen (-want +got):\n%s", diff)
+	}
+	mustAppend(t, db, "d1", "c1", "s1", second)
+	db.Flush()
+	all := append(append([]tsdb.Point(nil), first...), second...)
+	got, err := db.QueryRange(context.Background(), `temp{device="d1"}`, base, base.Add(59*time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tsdb.Series{{
+		Labels:     map[string]string{"__name__": "temp", "device": "d1", "customer": "c1", "site": "s1"},
+		Timestamps: timestamps(all), Values: values(all),
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("QueryRange after reopen (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(second[len(second)-1:], db.Latest("d1")); diff != "" {
+		t.Errorf("Latest after more appends (-want +got):\n%s", diff)
+	}
+}
+
+func TestOneOpenPerProcess(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	if other, err := tsdb.Open(tsdb.Config{Dir: t.TempDir()}, testLogger()); !errors.Is(err, tsdb.ErrAlreadyOpen) {
+		if other != nil {
+			other.Close()
+		}
+		t.Fatalf("second Open error = %v, want ErrAlreadyOpen", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Another directory opens once the first DB is closed.
+	openDB(t, t.TempDir())
+}
+
+func TestOpenRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  tsdb.Config
+	}{
+		{"no directory", tsdb.Config{}},
+		{"retention under a day", tsdb.Config{Dir: t.TempDir(), Retention: time.Hour}},
+		{"tiny memory", tsdb.Config{Dir: t.TempDir(), MemoryBytes: 1000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := tsdb.Open(tt.cfg, testLogger())
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+		})
+	}
+	// A refused Open does not leave the process marked as open.
+	openDB(t, t.TempDir())
+}
+
+func TestClosedDBRefusesWork(t *testing.T) {
+	db, err := tsdb.Open(tsdb.Config{Dir: t.TempDir()}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := db.Append("d", "c", "s", []tsdb.Point{{"m", now.UnixMilli(), 1}}); !errors.Is(err, tsdb.ErrClosed) {
+		t.Errorf("Append error = %v, want ErrClosed", err)
+	}
+	if _, err := db.QueryRange(context.Background(), "m", now.Add(-time.Hour), now, time.Minute); !errors.Is(err, tsdb.ErrClosed) {
+		t.Errorf("QueryRange error = %v, want ErrClosed", err)
+	}
+	if _, err := db.Query(context.Background(), "m", now); !errors.Is(err, tsdb.ErrClosed) {
+		t.Errorf("Query error = %v, want ErrClosed", err)
+	}
+	if got := db.Stats(); got != (tsdb.Stats{}) {
+		t.Errorf("Stats = %+v, want zero", got)
+	}
+	db.Flush()
+}
+
+func TestStatsCountStoredRows(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo()
+	mustAppend(t, db, "d1", "c", "s", ramp("a", base, time.Second, 100, func(i int) float64 { return float64(i) }))
+	mustAppend(t, db, "d1", "c", "s", ramp("b", base, time.Second, 50, func(i int) float64 { return float64(i) }))
+	mustAppend(t, db, "d2", "c", "s", ramp("a", base, time.Second, 25, func(i int) float64 { return float64(i) }))
+	db.Flush()
+	got := db.Stats()
+	if got.RowsStored != 175 || got.Series != 3 || got.PendingRows != 0 || got.SizeBytes == 0 {
+		t.Errorf("Stats = %+v, want 175 rows, 3 series, 0 pending, a size", got)
+	}
+}
+
+// TestSearchableWithoutFlush checks the delay the rest of Hearth lives with:
+// a new sample of a known series shows up within seconds without Flush.
+func TestSearchableWithoutFlush(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	now := time.Now()
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{"m", now.Add(-time.Minute).UnixMilli(), 1}})
+	db.Flush()
+	appended := time.Now()
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{"m", appended.UnixMilli(), 2}})
+	for {
+		// An unaligned range is never answered from the result cache.
+		got, err := db.QueryRange(context.Background(), `m{device="d"}`, appended.Add(-time.Minute+time.Millisecond), appended.Add(time.Millisecond), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 && got[0].Values[len(got[0].Values)-1] == 2 {
+			t.Logf("searchable after %s", time.Since(appended).Round(10*time.Millisecond))
+			return
+		}
+		if time.Since(appended) > 10*time.Second {
+			t.Fatalf("sample not searchable after 10s: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func timestamps(pts []tsdb.Point) []int64 {
+	ts := make([]int64, len(pts))
+	for i, p := range pts {
+		ts[i] = p.Timestamp
+	}
+	return ts
+}
+
+func values(pts []tsdb.Point) []float64 {
+	vs := make([]float64, len(pts))
+	for i, p := range pts {
+		vs[i] = p.Value
+	}
+	return vs
+}
+
+func sum(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+func avg(v []float64) float64 { return sum(v) / float64(len(v)) }
+
+func minOf(v []float64) float64 {
+	m := v[0]
+	for _, x := range v[1:] {
+		m = math.Min(m, x)
+	}
+	return m
+}
+
+func maxOf(v []float64) float64 {
+	m := v[0]
+	for _, x := range v[1:] {
+		m = math.Max(m, x)
+	}
+	return m
+}
+
+func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(a)) }

@@ -1,0 +1,229 @@
+package tsdb_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/store/tsdb"
+)
+
+// BenchmarkAppend measures the telemetry hot path: batches of 20 points
+// from 1,000 devices (20,000 series), appended from many goroutines. The
+// series exist beforehand; BenchmarkAppendNewSeries measures creating them.
+func BenchmarkAppend(b *testing.B) {
+	db := openDB(b, b.TempDir())
+	const devices, perBatch = 1_000, 20
+	names := make([]string, devices)
+	customers := make([]string, devices)
+	sites := make([]string, devices)
+	for i := range names {
+		names[i] = fmt.Sprintf("dev-%05d", i)
+		customers[i] = fmt.Sprintf("customer-%03d", i%100)
+		sites[i] = fmt.Sprintf("site-%04d", i%1000)
+	}
+	metrics := make([]string, perBatch)
+	for i := range metrics {
+		metrics[i] = fmt.Sprintf("metric_%02d", i)
+	}
+	// One sample per device and minute, starting two days back so that a
+	// long run stays in the past.
+	start := time.Now().Add(-48 * time.Hour).Truncate(time.Minute).UnixMilli()
+	var calls atomic.Int64
+	appendNext := func(pts []tsdb.Point) error {
+		n := calls.Add(1) - 1
+		d := int(n % devices)
+		ts := start + (n/devices)*60_000
+		for i := range pts {
+			pts[i] = tsdb.Point{Metric: metrics[i], Timestamp: ts, Value: float64(n%1000) + float64(i)/10}
+		}
+		return db.Append(names[d], customers[d], sites[d], pts)
+	}
+	// Create the series first: steady state is what the hot path sees.
+	pts := make([]tsdb.Point, perBatch)
+	for range devices {
+		if err := appendNext(pts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		pts := make([]tsdb.Point, perBatch)
+		for pb.Next() {
+			if err := appendNext(pts); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "points/s")
+}
+
+// BenchmarkAppendNewSeries measures a fleet's first contact: every call is
+// a new device with 20 new series, the slow path of the storage's index.
+func BenchmarkAppendNewSeries(b *testing.B) {
+	db := openDB(b, b.TempDir())
+	now := time.Now().Add(-time.Minute).UnixMilli()
+	var devices atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		pts := make([]tsdb.Point, 20)
+		for i := range pts {
+			pts[i] = tsdb.Point{Metric: fmt.Sprintf("metric_%02d", i), Timestamp: now, Value: float64(i)}
+		}
+		for pb.Next() {
+			d := devices.Add(1)
+			if err := db.Append("dev-"+strconv.FormatInt(d, 10), "c", "s", pts); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*20)/b.Elapsed().Seconds(), "series/s")
+}
+
+// BenchmarkQueryRange30Days measures a chart: 30 days of one metric at
+// one-minute resolution (43,200 samples) downsampled to 1,000 points.
+func BenchmarkQueryRange30Days(b *testing.B) {
+	db := openDB(b, b.TempDir())
+	end := time.Now().Add(-time.Hour).Truncate(time.Hour)
+	start := end.Add(-30 * 24 * time.Hour)
+	const n = 30 * 24 * 60
+	pts := ramp("power_kw", start, time.Minute, n, func(i int) float64 { return float64(i%1440) / 10 })
+	for i := 0; i < n; i += 5_000 {
+		mustAppend(b, db, "chiller", "c", "s", pts[i:min(i+5_000, n)])
+		// Other devices' series share the index, as in a real fleet.
+		mustAppend(b, db, "boiler", "c", "s", pts[i:min(i+5_000, n)])
+	}
+	db.Flush()
+	step := end.Sub(start) / 1000
+	tests := []struct {
+		name  string
+		query string
+		// A start one millisecond off the step grid keeps VictoriaMetrics'
+		// result cache out, so the engine does the whole work every time.
+		offset time.Duration
+	}{
+		{"last", `power_kw{device="chiller"}`, time.Millisecond},
+		{"avg", `avg_over_time(power_kw{device="chiller"})`, time.Millisecond},
+		{"min_max_avg", `label_set(min_over_time(power_kw{device="chiller"}), "agg", "min") or label_set(max_over_time(power_kw{device="chiller"}), "agg", "max") or label_set(avg_over_time(power_kw{device="chiller"}), "agg", "avg")`, time.Millisecond},
+		{"avg_cached", `avg_over_time(power_kw{device="chiller"})`, 0},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			aligned := start.UnixMilli() - start.UnixMilli()%step.Milliseconds()
+			s := time.UnixMilli(aligned).Add(tt.offset)
+			e := s.Add(1000 * step)
+			for b.Loop() {
+				got, err := db.QueryRange(context.Background(), tt.query, s, e, step)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) == 0 || len(got[0].Values) < 990 {
+					b.Fatalf("got %+v; want series of about 1000 points", got)
+				}
+			}
+		})
+	}
+}
+
+var (
+	openTimeSamples = flag.Int64("samples", 0, "TestOpenTime: samples to fill the storage with (0 skips the test)")
+	openTimeSeries  = flag.Int("series", 1000, "TestOpenTime: number of series the samples are spread over")
+	openTimeDir     = flag.String("opendir", "", "TestOpenTime: directory to fill and keep (default: a temporary one)")
+)
+
+// TestOpenTime fills a storage with -samples samples over -series series
+// (one per minute each, ending now) and measures how long Open takes until a
+// query answers. Run it with
+//
+//	go test -run TestOpenTime -args -samples=100000000
+func TestOpenTime(t *testing.T) {
+	if *openTimeSamples == 0 {
+		t.Skip("set -samples to fill a storage and measure Open")
+	}
+	dir := *openTimeDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	series := *openTimeSeries
+	perSeries := int(*openTimeSamples / int64(series))
+	end := time.Now().Add(-time.Minute).Truncate(time.Minute)
+	first := end.Add(-time.Duration(perSeries-1) * time.Minute)
+
+	db, err := tsdb.Open(tsdb.Config{Dir: dir}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillStart := time.Now()
+	// Time-major order, as devices deliver: every series gets a chunk of
+	// 10,000 minutes before the next chunk starts. Two writers, as there
+	// are two cores here. Values and timestamps look like a sensor's: a
+	// daily curve with noise, one decimal, sent about once a minute with
+	// sub-second jitter, so that the disk size is not flattered.
+	const chunk = 10_000
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for w := range 2 {
+		wg.Go(func() {
+			pts := make([]tsdb.Point, chunk)
+			rnd := rand.New(rand.NewPCG(uint64(w), 1))
+			for c := 0; c < perSeries && !failed.Load(); c += chunk {
+				n := min(chunk, perSeries-c)
+				for s := w; s < series; s += 2 {
+					for i := range n {
+						minute := c + i
+						day := 2 * math.Pi * float64(minute%1440) / 1440
+						v := 20 + 5*math.Sin(day) + float64(s%7) + rnd.Float64() - 0.5
+						ts := first.Add(time.Duration(minute)*time.Minute + time.Duration(rnd.IntN(1000))*time.Millisecond)
+						pts[i] = tsdb.Point{Metric: "power_kw", Timestamp: ts.UnixMilli(), Value: math.Round(v*10) / 10}
+					}
+					if err := db.Append("dev-"+strconv.Itoa(s), "c", "s", pts[:n]); err != nil {
+						t.Error(err)
+						failed.Store(true)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fillTime := time.Since(fillStart)
+	closeStart := time.Now()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closeTime := time.Since(closeStart)
+	if t.Failed() {
+		return
+	}
+
+	openStart := time.Now()
+	db = openDB(t, dir)
+	openTime := time.Since(openStart)
+	got, err := db.QueryRange(context.Background(), `avg_over_time(power_kw{device="dev-7"})`, end.Add(-30*24*time.Hour), end, 30*24*time.Hour/1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readyTime := time.Since(openStart)
+	if len(got) != 1 || len(got[0].Values) < 990 {
+		t.Fatalf("query after Open returned %d series; want 1 with about 1000 points", len(got))
+	}
+	st := db.Stats()
+	samples := int64(series) * int64(perSeries)
+	t.Logf("filled %d samples (%d series x %d) in %s: %.2f M samples/s", samples, series, perSeries, fillTime.Round(time.Millisecond), float64(samples)/fillTime.Seconds()/1e6)
+	t.Logf("close %s; disk %.1f MiB (%.2f bytes/sample); rows %d, series %d", closeTime.Round(time.Millisecond), float64(st.SizeBytes)/(1<<20), float64(st.SizeBytes)/float64(samples), st.RowsStored, st.Series)
+	t.Logf("open %s; open and first query (30 days, 1000 points) %s", openTime.Round(time.Millisecond), readyTime.Round(time.Millisecond))
+	if *openTimeDir != "" {
+		fmt.Fprintf(os.Stderr, "storage kept in %s\n", dir)
+	}
+}
