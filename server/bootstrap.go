@@ -1,0 +1,76 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/auth"
+)
+
+// bootstrap creates the first operator account when the store has no users,
+// and prints its one-time password on the console, once. The password is
+// never logged.
+func (s *Server) bootstrap() error {
+	users, err := s.store.ListUsers()
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	password := auth.GeneratePassword()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("hash first operator password: %w", err)
+	}
+	err = s.store.CreateUser(store.User{
+		Email:              s.cfg.AdminEmail,
+		Role:               store.RoleOperator,
+		PasswordHash:       hash,
+		MustChangePassword: true,
+		CreatedAt:          time.Now().UTC(),
+	})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("create first operator: %w", err)
+	}
+	s.logger.Info("created first operator account", "email", s.cfg.AdminEmail)
+	fmt.Fprintf(s.console, "\n"+
+		"  First operator account (the password is shown only this once):\n"+
+		"    email:    %s\n"+
+		"    password: %s\n", s.cfg.AdminEmail, password)
+	return nil
+}
+
+// printBanner says where everything is, as the last lines a newcomer sees.
+func (s *Server) printBanner() {
+	tlsAddr, plainAddr := s.broker.Addrs()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  Hearth %s is ready.\n", s.version)
+	fmt.Fprintf(&b, "    Status page:       https://%s/\n", displayAddr(s.HTTPAddr()))
+	fmt.Fprintf(&b, "    API:               https://%s/api/v1\n", displayAddr(s.HTTPAddr()))
+	if tlsAddr != nil {
+		fmt.Fprintf(&b, "    MQTT over TLS:     mqtts://%s\n", displayAddr(tlsAddr))
+	}
+	if plainAddr != nil {
+		fmt.Fprintf(&b, "    MQTT (plain):      mqtt://%s\n", displayAddr(plainAddr))
+	}
+	fmt.Fprintf(&b, "    CA certificate:    %s\n", s.cfg.caFile())
+	fmt.Fprintf(&b, "    Data directory:    %s\n\n", s.cfg.DataDir)
+	fmt.Fprint(s.console, b.String())
+}
+
+// displayAddr turns a wildcard listen address into one a person can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

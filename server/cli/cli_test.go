@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/server"
+)
+
+// runCLI runs the command line with the given stdin and environment.
+func runCLI(t *testing.T, stdin string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(args, IO{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errOut,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return code, out.String(), errOut.String()
+}
+
+func TestFlagWinsOverEnvironment(t *testing.T) {
+	env := map[string]string{"HEARTH_DATA": "/from/env", "HEARTH_MQTT_PLAIN": "127.0.0.1:1883", "HEARTH_RETENTION": "90d"}
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	if err := parse(fs, []string{"--data", "/from/flag"}, IO{Getenv: func(k string) string { return env[k] }}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/from/flag" {
+		t.Errorf("data = %q, want the flag's /from/flag", cfg.DataDir)
+	}
+	if cfg.MQTT.PlainAddr != "127.0.0.1:1883" {
+		t.Errorf("mqtt-plain = %q, want the environment's", cfg.MQTT.PlainAddr)
+	}
+	if cfg.TSDB.Retention != 90*24*time.Hour {
+		t.Errorf("retention = %s, want 90 days", cfg.TSDB.Retention)
+	}
+}
+
+func TestBadEnvironmentNamesTheVariable(t *testing.T) {
+	code, _, stderr := runCLI(t, "", map[string]string{"HEARTH_RETENTION": "forever"}, "serve")
+	if code != 2 || !strings.Contains(stderr, "HEARTH_RETENTION") {
+		t.Errorf("exit %d, stderr %q: want 2 naming HEARTH_RETENTION", code, stderr)
+	}
+}
+
+func TestParseLongDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"3y": 3 * 365 * 24 * time.Hour, "90d": 90 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "720h": 720 * time.Hour,
+	} {
+		if got, err := parseLongDuration(in); err != nil || got != want {
+			t.Errorf("parseLongDuration(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "y", "-1d", "1.5d", "3x", "d3", "01d"} {
+		if _, err := parseLongDuration(in); err == nil {
+			t.Errorf("parseLongDuration(%q) accepted", in)
+		}
+	}
+	var s sizeFlag
+	if err := s.Set("512MiB"); err != nil || s != 512<<20 {
+		t.Errorf("size 512MiB = %d, %v", s, err)
+	}
+	if err := s.Set("12XB"); err == nil {
+		t.Error("size 12XB accepted")
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	code, _, stderr := runCLI(t, "", nil, "frobnicate")
+	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", nil, "version")
+	if code != 0 || stdout != "hearth dev\n" {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+}
+
+// adminScenario runs the admin commands on dir and checks their output. It
+// is the same with and without a running server.
+func adminScenario(t *testing.T, dir string) {
+	t.Helper()
+	env := map[string]string{"HEARTH_DATA": dir}
+	code, out, errOut := runCLI(t, "", env, "customer", "add", "acme")
+	if code != 0 {
+		t.Fatalf("customer add: exit %d: %s", code, errOut)
+	}
+	creds := filepath.Join(t.TempDir(), "dev")
+	code, out, errOut = runCLI(t, "", env, "device", "add", "chiller-1", "--customer", "acme", "--type", "chiller", "--attr", "floor=B1", "--out", creds)
+	if code != 0 {
+		t.Fatalf("device add: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if secret := lines[len(lines)-1]; len(secret) < 40 {
+		t.Errorf("device add: last line %q is not a secret", secret)
+	}
+	for _, f := range []string{"certificate.pem", "private-key.pem", "ca.pem"} {
+		info, err := os.Stat(filepath.Join(creds, f))
+		if err != nil {
+			t.Fatalf("device add did not write %s: %v", f, err)
+		}
+		if f == "private-key.pem" && info.Mode().Perm() != 0o600 {
+			t.Errorf("private key mode %v, want 0600", info.Mode().Perm())
+		}
+	}
+	// A second add to the same directory is refused before anything is issued.
+	code, _, errOut = runCLI(t, "", env, "device", "add", "chiller-2", "--customer", "acme", "--out", creds)
+	if code == 0 || !strings.Contains(errOut, "exists") {
+		t.Errorf("device add over existing files: exit %d: %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, "", env, "device", "list")
+	if code != 0 || !strings.Contains(out, "chiller-1") || strings.Contains(out, "chiller-2") {
+		t.Errorf("device list: exit %d:\n%s", code, out)
+	}
+	code, out, errOut = runCLI(t, "", env, "token", "create", "--role", "customer", "--customer", "acme", "--name", "grafana")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, errOut)
+	}
+	if tok := strings.TrimSpace(out); !strings.HasPrefix(tok, "hth_") || strings.Contains(tok, "\n") {
+		t.Errorf("token create: stdout %q, want only the token", out)
+	}
+	code, out, errOut = runCLI(t, "s3cret-Passw0rd!\n", env, "user", "add", "fm@acme.example", "--role", "customer", "--customer", "acme", "--password-stdin")
+	if code != 0 || strings.Contains(out, "s3cret") {
+		t.Errorf("user add: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "", env, "device", "add", "bad/name", "--customer", "acme", "--out", filepath.Join(t.TempDir(), "x"))
+	if code != 1 || !strings.Contains(errOut, "name") {
+		t.Errorf("device add with a bad name: exit %d: %s", code, errOut)
+	}
+}
+
+func TestAdminCommandsWithoutServer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	adminScenario(t, dir)
+	if _, err := os.Stat(server.SocketPath(dir)); err == nil {
+		t.Error("an admin socket exists though no server ran")
+	}
+}
+
+func TestAdminCommandsWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := server.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.MQTT.Addr = "127.0.0.1:0"
+	cfg.TSDB.MemoryBytes = 64 << 20
+	srv, err := server.New(cfg, "test", slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	// The server holds bbolt's lock, so success here means the commands
+	// went through the admin socket.
+	adminScenario(t, dir)
+}

@@ -1,0 +1,400 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func runCustomer(ctx context.Context, io IO, args []string) error {
+	verb, args, err := subcommand(args, "add", "list")
+	if err != nil {
+		return err
+	}
+	var af adminFlags
+	fs := newFlagSet("customer "+verb, io)
+	af.bind(fs)
+	display := fs.String("display-name", "", "name shown on pages (add)")
+	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	if err != nil {
+		return err
+	}
+	c, err := af.open(io)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	switch verb {
+	case "add":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: customer add NAME [--display-name TEXT]", errUsage)
+		}
+		var out map[string]any
+		if err := c.call(ctx, "POST", "/api/v1/customers", map[string]string{"name": pos[0], "display_name": *display}, &out); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, out)
+		}
+		fmt.Fprintf(io.Stdout, "customer %s created, with site %q\n", pos[0], "default")
+	case "list":
+		var out []struct {
+			Name        string    `json:"name"`
+			DisplayName string    `json:"display_name"`
+			CreatedAt   time.Time `json:"created_at"`
+		}
+		if err := c.call(ctx, "GET", "/api/v1/customers", nil, &out); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, out)
+		}
+		tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tCREATED")
+		for _, cu := range out {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", cu.Name, cu.DisplayName, cu.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+func runSite(ctx context.Context, io IO, args []string) error {
+	verb, args, err := subcommand(args, "add", "list")
+	if err != nil {
+		return err
+	}
+	var af adminFlags
+	fs := newFlagSet("site "+verb, io)
+	af.bind(fs)
+	customer := fs.String("customer", "", "customer the site belongs to (required)")
+	display := fs.String("display-name", "", "name shown on pages (add)")
+	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	if err != nil {
+		return err
+	}
+	if *customer == "" {
+		return fmt.Errorf("%w: --customer is required", errUsage)
+	}
+	c, err := af.open(io)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	path := "/api/v1/customers/" + url.PathEscape(*customer) + "/sites"
+	switch verb {
+	case "add":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: site add --customer C NAME", errUsage)
+		}
+		var out map[string]any
+		if err := c.call(ctx, "POST", path, map[string]string{"name": pos[0], "display_name": *display}, &out); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, out)
+		}
+		fmt.Fprintf(io.Stdout, "site %s/%s created\n", *customer, pos[0])
+	case "list":
+		var out []struct {
+			Name        string `json:"name"`
+			DisplayName string `json:"display_name"`
+		}
+		if err := c.call(ctx, "GET", path, nil, &out); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, out)
+		}
+		for _, s := range out {
+			fmt.Fprintln(io.Stdout, s.Name)
+		}
+	}
+	return nil
+}
+
+// issued is the API's answer when credentials are issued.
+type issued struct {
+	Device         map[string]any `json:"device"`
+	Secret         string         `json:"secret"`
+	CertificatePEM string         `json:"certificate_pem"`
+	PrivateKeyPEM  string         `json:"private_key_pem"`
+	CAPEM          string         `json:"ca_pem"`
+}
+
+type deviceJSON struct {
+	Name        string            `json:"name"`
+	Customer    string            `json:"customer"`
+	Site        string            `json:"site"`
+	Type        string            `json:"type"`
+	Attributes  map[string]string `json:"attributes"`
+	CreatedAt   time.Time         `json:"created_at"`
+	Credentials []struct {
+		ID        string     `json:"id"`
+		Kind      string     `json:"kind"`
+		CreatedAt time.Time  `json:"created_at"`
+		RevokedAt *time.Time `json:"revoked_at"`
+	} `json:"credentials"`
+}
+
+func runDevice(ctx context.Context, io IO, args []string) error {
+	verb, args, err := subcommand(args, "add", "list", "show", "rotate", "revoke", "delete")
+	if err != nil {
+		return err
+	}
+	var af adminFlags
+	fs := newFlagSet("device "+verb, io)
+	af.bind(fs)
+	customer := fs.String("customer", "", "customer (add: required; list: filter)")
+	site := fs.String("site", "", "site (add: default \"default\"; list: filter)")
+	typ := fs.String("type", "", "device type, e.g. chiller or iaq (add)")
+	attrs := mapFlag{}
+	fs.Var(attrs, "attr", "attribute `KEY=VALUE` (add; repeatable)")
+	out := fs.String("out", "", "`directory` for the certificate, key and CA files (add, rotate; default: the device name)")
+	credential := fs.String("credential", "", "credential `id` to revoke (revoke; default: all)")
+	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	if err != nil {
+		return err
+	}
+	needName := verb != "list"
+	if needName && len(pos) != 1 || !needName && len(pos) != 0 {
+		return fmt.Errorf("%w: device %s%s", errUsage, verb, map[bool]string{true: " NAME"}[needName])
+	}
+	if verb == "add" && *customer == "" {
+		return fmt.Errorf("%w: --customer is required", errUsage)
+	}
+	var name, dir string
+	if needName {
+		name = pos[0]
+		dir = *out
+		if dir == "" {
+			dir = name
+		}
+	}
+	if verb == "add" || verb == "rotate" {
+		// Refuse before anything is issued: a secret shown once must not be
+		// lost to a file that cannot be written.
+		for _, f := range []string{credentialFilesList(dir)[0], credentialFilesList(dir)[1], credentialFilesList(dir)[2]} {
+			if _, err := os.Stat(f); err == nil {
+				return fmt.Errorf("%s exists: choose another --out directory", f)
+			}
+		}
+	}
+	c, err := af.open(io)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	devPath := "/api/v1/devices/" + url.PathEscape(name)
+	switch verb {
+	case "add":
+		var res issued
+		body := map[string]any{"name": name, "customer": *customer, "site": *site, "type": *typ, "attributes": map[string]string(attrs)}
+		if err := c.call(ctx, "POST", "/api/v1/devices", body, &res); err != nil {
+			return err
+		}
+		return printIssued(io, af.json, name, dir, res)
+	case "rotate":
+		var res issued
+		if err := c.call(ctx, "POST", devPath+"/credentials/rotate", map[string]any{}, &res); err != nil {
+			return err
+		}
+		return printIssued(io, af.json, name, dir, res)
+	case "revoke":
+		var res map[string]any
+		if err := c.call(ctx, "POST", devPath+"/credentials/revoke", map[string]string{"credential_id": *credential}, &res); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, res)
+		}
+		fmt.Fprintf(io.Stdout, "credentials of %s revoked; connected sessions using them were dropped\n", name)
+	case "delete":
+		if err := c.call(ctx, "DELETE", devPath, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "device %s deleted\n", name)
+	case "show":
+		var d map[string]any
+		if err := c.call(ctx, "GET", devPath, nil, &d); err != nil {
+			return err
+		}
+		return printJSON(io.Stdout, d)
+	case "list":
+		q := url.Values{}
+		if *customer != "" {
+			q.Set("customer", *customer)
+		}
+		if *site != "" {
+			q.Set("site", *site)
+		}
+		var list []deviceJSON
+		if err := c.call(ctx, "GET", "/api/v1/devices?"+q.Encode(), nil, &list); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, list)
+		}
+		tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCUSTOMER\tSITE\tTYPE\tACTIVE CREDENTIALS\tCREATED")
+		for _, d := range list {
+			active := 0
+			for _, cr := range d.Credentials {
+				if cr.RevokedAt == nil {
+					active++
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.Name, d.Customer, d.Site, d.Type, active, d.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+func credentialFilesList(dir string) [3]string {
+	cert, key, ca := credentialFiles(dir)
+	return [3]string{cert, key, ca}
+}
+
+// printIssued writes the certificate, key and CA to dir and prints the
+// secret, which is shown only this once.
+func printIssued(io IO, asJSON bool, name, dir string, res issued) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	files := credentialFilesList(dir)
+	for i, data := range []string{res.CertificatePEM, res.PrivateKeyPEM, res.CAPEM} {
+		perm := os.FileMode(0o644)
+		if i == 1 {
+			perm = 0o600
+		}
+		if err := writeNewFile(files[i], []byte(data), perm); err != nil {
+			return fmt.Errorf("write credentials: %w (the secret below is still valid)", err)
+		}
+	}
+	if asJSON {
+		return printJSON(io.Stdout, map[string]any{"device": res.Device, "secret": res.Secret, "certificate_file": files[0], "private_key_file": files[1], "ca_file": files[2]})
+	}
+	fmt.Fprintf(io.Stdout, "device %s: credentials issued\n", name)
+	fmt.Fprintf(io.Stdout, "  certificate: %s\n  private key: %s\n  CA:          %s\n", files[0], files[1], files[2])
+	fmt.Fprintf(io.Stdout, "  MQTT username %q with this secret (shown only once):\n%s\n", name, res.Secret)
+	return nil
+}
+
+func runToken(ctx context.Context, io IO, args []string) error {
+	verb, args, err := subcommand(args, "create", "list", "delete")
+	if err != nil {
+		return err
+	}
+	var af adminFlags
+	fs := newFlagSet("token "+verb, io)
+	af.bind(fs)
+	role := fs.String("role", "", "operator or customer (create)")
+	customer := fs.String("customer", "", "customer the token is limited to (create, role customer)")
+	name := fs.String("name", "", "what the token is for, e.g. grafana (create)")
+	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	if err != nil {
+		return err
+	}
+	c, err := af.open(io)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	switch verb {
+	case "create":
+		if len(pos) != 0 || *role == "" {
+			return fmt.Errorf("%w: token create --role operator|customer [--customer C] [--name N]", errUsage)
+		}
+		var res struct {
+			ID    string `json:"id"`
+			Token string `json:"token"`
+		}
+		body := map[string]string{"role": *role, "customer": *customer, "name": *name}
+		if err := c.call(ctx, "POST", "/api/v1/tokens", body, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stderr, "token %s created; it is shown only once:\n", res.ID)
+		fmt.Fprintln(io.Stdout, res.Token)
+	case "list":
+		var list []map[string]any
+		if err := c.call(ctx, "GET", "/api/v1/tokens", nil, &list); err != nil {
+			return err
+		}
+		return printJSON(io.Stdout, list)
+	case "delete":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: token delete ID", errUsage)
+		}
+		if err := c.call(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "token %s deleted\n", pos[0])
+	}
+	return nil
+}
+
+func runUser(ctx context.Context, io IO, args []string) error {
+	verb, args, err := subcommand(args, "add", "list")
+	if err != nil {
+		return err
+	}
+	var af adminFlags
+	fs := newFlagSet("user "+verb, io)
+	af.bind(fs)
+	role := fs.String("role", "", "operator or customer (add)")
+	customer := fs.String("customer", "", "customer of a customer user (add)")
+	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (add); otherwise one is generated and printed")
+	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	if err != nil {
+		return err
+	}
+	if verb == "add" && (len(pos) != 1 || *role == "") {
+		return fmt.Errorf("%w: user add EMAIL --role operator|customer [--customer C] [--password-stdin]", errUsage)
+	}
+	var password string
+	if *stdin {
+		if password, err = readSecretLine(io.Stdin); err != nil {
+			return fmt.Errorf("read password: %w", err)
+		}
+		if password == "" {
+			return fmt.Errorf("%w: the password read from standard input is empty", errUsage)
+		}
+	}
+	c, err := af.open(io)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	switch verb {
+	case "add":
+		var res struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+		}
+		body := map[string]string{"email": pos[0], "role": *role, "customer": *customer, "password": password}
+		if err := c.call(ctx, "POST", "/api/v1/users", body, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "user %s created\n", res.Email)
+		if res.Password != "" {
+			fmt.Fprintf(io.Stdout, "one-time password (shown only once): %s\n", res.Password)
+		}
+	case "list":
+		var list []map[string]any
+		if err := c.call(ctx, "GET", "/api/v1/users", nil, &list); err != nil {
+			return err
+		}
+		if af.json {
+			return printJSON(io.Stdout, list)
+		}
+		for _, u := range list {
+			fmt.Fprintf(io.Stdout, "%v\t%v\t%v\n", u["email"], u["role"], strings.TrimSpace(fmt.Sprint(u["customer"])))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/hearthiot/hearth/server"
+)
+
+// serveFlags binds the serve flags to cfg and returns the logging settings.
+func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *string) {
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: store, time series, TLS material, admin socket")
+	fs.StringVar(&cfg.HTTP.Addr, "http", cfg.HTTP.Addr, "HTTPS `address` for the dashboard, API and Prometheus query API")
+	fs.StringVar(&cfg.MQTT.Addr, "mqtt", cfg.MQTT.Addr, "MQTT over TLS `address` (empty to turn off)")
+	fs.StringVar(&cfg.MQTT.PlainAddr, "mqtt-plain", cfg.MQTT.PlainAddr, "plain MQTT `address` for a trusted LAN (off unless set; secret auth only)")
+	fs.Var((*listFlag)(&cfg.TLS.Hosts), "tls-hosts", "comma-separated `names and IPs` the generated server certificate covers, besides localhost and the host name")
+	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", cfg.TLS.CertFile, "server certificate `file` (PEM) to use instead of a generated one")
+	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", cfg.TLS.KeyFile, "private key `file` (PEM) of --tls-cert")
+	fs.Var((*retentionFlag)(&cfg.TSDB.Retention), "retention", "how long telemetry is kept (`duration`: 3y, 90d, 2w or 720h)")
+	fs.Var((*sizeFlag)(&cfg.TSDB.MemoryBytes), "tsdb-memory", "memory cap for the time-series store's caches (`size`: 512MiB, 2GiB)")
+	fs.IntVar(&cfg.MQTT.MaxPayload, "mqtt-max-payload", cfg.MQTT.MaxPayload, "largest MQTT packet accepted, in `bytes`")
+	fs.IntVar(&cfg.MQTT.MaxClients, "mqtt-max-clients", cfg.MQTT.MaxClients, "most MQTT clients connected at once")
+	fs.IntVar(&cfg.MQTT.ReceiveMaximum, "mqtt-inflight", cfg.MQTT.ReceiveMaximum, "unacknowledged QoS 1/2 messages per client")
+	fs.IntVar(&cfg.MQTT.ClientBufferBytes, "mqtt-client-buffer", cfg.MQTT.ClientBufferBytes, "per-client read and write buffer `bytes`")
+	fs.IntVar(&cfg.Telemetry.MaxBatch, "telemetry-max-batch", cfg.Telemetry.MaxBatch, "most entries in one back-fill telemetry array")
+	fs.DurationVar(&cfg.Telemetry.MaxFuture, "telemetry-max-future", cfg.Telemetry.MaxFuture, "how far ahead of the server's clock a telemetry timestamp may be")
+	fs.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "e-mail of the first operator account, created on the first start")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on a graceful stop")
+	return fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
+		fs.String("log-format", "text", "log `format`: text or json")
+}
+
+func runServe(ctx context.Context, io IO, args []string) error {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", io)
+	logLevel, logFormat := serveFlags(fs, &cfg)
+	if err := parse(fs, args, io); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	logger, err := newLogger(io.Stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg, Version, logger, io.Stdout)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return srv.Run(ctx)
+}
+
+func runVersion(_ context.Context, io IO, args []string) error {
+	fs := newFlagSet("version", io)
+	if err := parse(fs, args, io); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Stdout, "hearth %s\n", Version)
+	return nil
+}
+
+// retentionFlag accepts Go durations and the day-sized units people use for
+// retention: d (days), w (weeks), y (365 days).
+type retentionFlag time.Duration
+
+func (r *retentionFlag) String() string { return time.Duration(*r).String() }
+
+func (r *retentionFlag) Set(v string) error {
+	d, err := parseLongDuration(v)
+	if err != nil {
+		return err
+	}
+	*r = retentionFlag(d)
+	return nil
+}
+
+func parseLongDuration(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	if len(v) < 2 {
+		return 0, fmt.Errorf("%q is not a duration: use 3y, 90d, 2w or 720h", v)
+	}
+	var n int
+	if _, err := fmt.Sscanf(v[:len(v)-1], "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != v[:len(v)-1] {
+		return 0, fmt.Errorf("%q is not a duration: use 3y, 90d, 2w or 720h", v)
+	}
+	day := 24 * time.Hour
+	switch v[len(v)-1] {
+	case 'd':
+		return time.Duration(n) * day, nil
+	case 'w':
+		return time.Duration(n) * 7 * day, nil
+	case 'y':
+		return time.Duration(n) * 365 * day, nil
+	}
+	return 0, fmt.Errorf("%q is not a duration: use 3y, 90d, 2w or 720h", v)
+}
+
+// sizeFlag accepts a byte count with an optional KiB, MiB or GiB suffix.
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return fmt.Sprint(int64(*s)) }
+
+func (s *sizeFlag) Set(v string) error {
+	mult := int64(1)
+	num := v
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if len(v) > len(u.suffix) && v[len(v)-len(u.suffix):] == u.suffix {
+			mult, num = u.mult, v[:len(v)-len(u.suffix)]
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscanf(num, "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != num {
+		return fmt.Errorf("%q is not a size: use bytes or KiB, MiB, GiB (512MiB)", v)
+	}
+	*s = sizeFlag(n * mult)
+	return nil
+}

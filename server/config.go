@@ -1,0 +1,115 @@
+package server
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything Hearth needs to start. It is filled from flags and
+// HEARTH_* environment variables by the command line; what changes at run
+// time lives in the store instead.
+type Config struct {
+	// DataDir holds the bbolt file, the time-series store, the TLS material
+	// and the admin socket.
+	DataDir string
+
+	HTTP      HTTPConfig
+	MQTT      MQTTConfig
+	TLS       TLSConfig
+	TSDB      TSDBConfig
+	Telemetry TelemetryConfig
+
+	// AdminEmail is the first operator account created on a first start.
+	AdminEmail string
+	// ShutdownTimeout bounds the whole graceful stop.
+	ShutdownTimeout time.Duration
+}
+
+// HTTPConfig configures the HTTPS listener for the API and pages.
+type HTTPConfig struct {
+	Addr string // e.g. ":8443"; always TLS
+}
+
+// MQTTConfig configures the device-facing broker.
+type MQTTConfig struct {
+	Addr              string // MQTT over TLS, e.g. ":8883"
+	PlainAddr         string // plain MQTT for a trusted LAN; "" = off
+	MaxPayload        int
+	MaxClients        int
+	ReceiveMaximum    int
+	ClientBufferBytes int
+}
+
+// TLSConfig says which certificate the HTTPS and MQTT listeners present.
+// With CertFile and KeyFile empty, Hearth issues its own server certificate
+// from its CA for localhost, the host name and Hosts.
+type TLSConfig struct {
+	Hosts    []string
+	CertFile string
+	KeyFile  string
+}
+
+// TSDBConfig configures the embedded time-series store.
+type TSDBConfig struct {
+	Retention   time.Duration
+	MemoryBytes int64
+}
+
+// TelemetryConfig bounds what one telemetry message may carry.
+type TelemetryConfig struct {
+	MaxBatch  int
+	MaxFuture time.Duration
+}
+
+// DefaultConfig returns the configuration `hearth serve` uses when nothing is
+// set: data in ./data, HTTPS on 8443, MQTT over TLS on 8883.
+func DefaultConfig() Config {
+	return Config{
+		DataDir: "data",
+		HTTP:    HTTPConfig{Addr: ":8443"},
+		MQTT: MQTTConfig{
+			Addr:              ":8883",
+			MaxPayload:        128 << 10,
+			MaxClients:        10000,
+			ReceiveMaximum:    64,
+			ClientBufferBytes: 4 << 10,
+		},
+		TSDB:            TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
+		Telemetry:       TelemetryConfig{MaxBatch: 1000, MaxFuture: 5 * time.Minute},
+		AdminEmail:      "admin@hearth.local",
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.DataDir == "":
+		return fmt.Errorf("data directory must be set")
+	case c.HTTP.Addr == "":
+		return fmt.Errorf("HTTP address must be set")
+	case c.MQTT.Addr == "" && c.MQTT.PlainAddr == "":
+		return fmt.Errorf("at least one MQTT listener must be set")
+	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		return fmt.Errorf("TLS certificate and key files must be given together")
+	case c.TSDB.Retention < 24*time.Hour:
+		return fmt.Errorf("retention %s is too short: the minimum is 24h", c.TSDB.Retention)
+	case c.MQTT.MaxPayload < 1024:
+		return fmt.Errorf("MQTT maximum payload %d is too small: the minimum is 1024 bytes", c.MQTT.MaxPayload)
+	case c.Telemetry.MaxBatch < 1:
+		return fmt.Errorf("telemetry maximum batch must be at least 1")
+	}
+	return nil
+}
+
+// Paths inside the data directory.
+func (c Config) storePath() string  { return filepath.Join(c.DataDir, "hearth.db") }
+func (c Config) tsdbDir() string    { return filepath.Join(c.DataDir, "tsdb") }
+func (c Config) tlsDir() string     { return filepath.Join(c.DataDir, "tls") }
+func (c Config) caFile() string     { return filepath.Join(c.tlsDir(), "ca.pem") }
+func (c Config) SocketPath() string { return SocketPath(c.DataDir) }
+
+// SocketPath is the admin socket of a server running on dataDir. Its file
+// permissions (owner only) are its authentication.
+func SocketPath(dataDir string) string { return filepath.Join(dataDir, "hearth.sock") }

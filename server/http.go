@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/hearthiot/hearth/web/api"
+)
+
+func (s *Server) startHTTP(context.Context) error {
+	serverTLS, err := s.serverTLSConfig()
+	if err != nil {
+		return err
+	}
+	s.api = api.New(api.Deps{
+		Store:     s.store,
+		Registry:  s.registry,
+		Telemetry: telemetryReader{s.tsdb},
+		Logger:    s.logger.With("component", "api"),
+	})
+	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %q: %w", s.cfg.HTTP.Addr, err)
+	}
+	s.httpLn = ln
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		TLSConfig:         serverTLS,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slogErrorLog(s.logger.With("component", "http")),
+	}
+	go func() {
+		if err := s.http.Serve(tls.NewListener(ln, serverTLS)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("https server failed", "error", err)
+		}
+	}()
+	s.onStop("http", s.http.Shutdown)
+	return nil
+}
+
+// HTTPAddr is the address the HTTPS listener is bound to.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// MQTTAddrs are the addresses the MQTT listeners are bound to; plain is nil
+// when the plain listener is off.
+func (s *Server) MQTTAddrs() (tlsAddr, plain net.Addr) { return s.broker.Addrs() }
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", s.metrics)
+	r.Get("/", s.status)
+	api := s.api.Handler()
+	r.Handle("/api/*", api)
+	r.Handle("/prometheus/*", api)
+	return r
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// healthz answers while the process is alive and serving HTTP.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 once every component has started and until stopping
+// begins, 503 otherwise.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

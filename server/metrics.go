@@ -1,0 +1,60 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// metrics writes Prometheus text: the broker's, telemetry's and stores'
+// counters, then the Go runtime and process metrics. Values are read from
+// the components when scraped, so there is nothing to keep in step.
+func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.writeMetrics(w)
+	metrics.WriteProcessMetrics(w)
+}
+
+func (s *Server) writeMetrics(w io.Writer) {
+	b := s.broker.Stats()
+	gauge(w, "hearth_mqtt_connected_clients", "MQTT clients connected now.", float64(b.Connected))
+	counter(w, "hearth_mqtt_messages_received_total", "MQTT PUBLISH packets received from clients.", b.MessagesIn)
+	counter(w, "hearth_mqtt_messages_sent_total", "MQTT PUBLISH packets sent to clients.", b.MessagesOut)
+	counter(w, "hearth_mqtt_received_bytes_total", "Bytes received on MQTT connections.", b.BytesIn)
+	counter(w, "hearth_mqtt_sent_bytes_total", "Bytes sent on MQTT connections.", b.BytesOut)
+	counter(w, "hearth_mqtt_refused_connects_total", "MQTT connections refused (credentials, identity, limits).", b.RefusedConnects)
+	counter(w, "hearth_mqtt_refused_publishes_total", "PUBLISH packets refused by the topic ACL.", b.RefusedPublishes)
+	counter(w, "hearth_mqtt_refused_subscribes_total", "Subscriptions refused by the topic ACL.", b.RefusedSubscribes)
+
+	t := s.telemetry.Stats()
+	counter(w, "hearth_telemetry_messages_total", "Telemetry messages stored.", t.Messages)
+	counter(w, "hearth_telemetry_samples_stored_total", "Telemetry samples stored.", t.Samples)
+	fmt.Fprintf(w, "# HELP hearth_telemetry_rejected_total Telemetry messages rejected whole, by reason.\n# TYPE hearth_telemetry_rejected_total counter\n")
+	codes := make([]string, 0, len(t.RejectedByCode))
+	for code := range t.RejectedByCode {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range codes {
+		fmt.Fprintf(w, "hearth_telemetry_rejected_total{code=%q} %d\n", code, t.RejectedByCode[code])
+	}
+
+	ts := s.tsdb.Stats()
+	gauge(w, "hearth_tsdb_series", "Time series in the time-series store.", float64(ts.Series))
+	gauge(w, "hearth_tsdb_rows", "Samples in the time-series store.", float64(ts.RowsStored))
+	gauge(w, "hearth_tsdb_pending_rows", "Samples accepted but not yet searchable.", float64(ts.PendingRows))
+	fmt.Fprintf(w, "# HELP hearth_store_size_bytes Size of each store on disk.\n# TYPE hearth_store_size_bytes gauge\n")
+	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"bbolt\"} %d\n", s.store.SizeBytes())
+	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"tsdb\"} %d\n", ts.SizeBytes)
+}
+
+func counter(w io.Writer, name, help string, v uint64) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+}
+
+func gauge(w io.Writer, name, help string, v float64) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+}

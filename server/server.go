@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/hearthiot/hearth/broker"
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/store/tsdb"
+	"github.com/hearthiot/hearth/web/api"
+)
+
+// Server is one running Hearth: every component built from one Config.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	console io.Writer
+	version string
+
+	store     *store.Store
+	authority *ca.CA
+	registry  *device.Registry
+	tsdb      *tsdb.DB
+	telemetry *device.Telemetry
+	broker    *broker.Broker
+	api       *api.API
+	http      *http.Server
+	httpLn    net.Listener
+	admin     *adminSocket
+
+	// stops are run in reverse order by Stop; each entry is added once its
+	// component has started.
+	stops   []stopStep
+	ready   atomic.Bool
+	started time.Time
+}
+
+type stopStep struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+// New checks the configuration. Nothing is opened until Start.
+func New(cfg Config, version string, logger *slog.Logger, console io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if console == nil {
+		console = io.Discard
+	}
+	return &Server{cfg: cfg, version: version, logger: logger, console: console}, nil
+}
+
+// Start opens and starts every component in dependency order and returns once
+// Hearth is ready to serve. On error, what was started is stopped again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	s.started = time.Now()
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+			defer cancel()
+			if stopErr := s.Stop(stopCtx); stopErr != nil {
+				s.logger.Error("cannot stop after a failed start", "error", stopErr)
+			}
+		}
+	}()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"data directory", s.startDataDir},
+		{"store", s.startStore},
+		{"certificate authority", s.startCA},
+		{"registry", s.startRegistry},
+		{"time-series store", s.startTSDB},
+		{"broker", s.startBroker},
+		{"http", s.startHTTP},
+		{"admin socket", s.startAdmin},
+	}
+	for _, st := range steps {
+		t0 := time.Now()
+		if err := st.fn(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", st.name, err)
+		}
+		s.logger.Info("started", "step", st.name, "duration", time.Since(t0).Round(time.Microsecond))
+	}
+	if err := s.bootstrap(); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	s.logger.Info("ready", "duration", time.Since(s.started).Round(time.Millisecond))
+	s.printBanner()
+	return nil
+}
+
+// Stop stops every started component in reverse start order, bounded by ctx.
+// The time-series store is flushed and bbolt closed, so nothing acknowledged
+// is lost.
+func (s *Server) Stop(ctx context.Context) error {
+	s.ready.Store(false)
+	var errs []error
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		st := s.stops[i]
+		t0 := time.Now()
+		if err := st.fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", st.name, err))
+			s.logger.Warn("stop failed", "step", st.name, "error", err)
+			continue
+		}
+		s.logger.Info("stopped", "step", st.name, "duration", time.Since(t0).Round(time.Microsecond))
+	}
+	s.stops = nil
+	return errors.Join(errs...)
+}
+
+// Run starts the server, waits until ctx is cancelled (SIGINT, SIGTERM) and
+// stops it gracefully within the configured timeout.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	s.logger.Info("stopping", "timeout", s.cfg.ShutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return s.Stop(stopCtx)
+}
+
+func (s *Server) onStop(name string, fn func(context.Context) error) {
+	s.stops = append(s.stops, stopStep{name: name, fn: fn})
+}
+
+func (s *Server) startDataDir(context.Context) error {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory %q: %w", s.cfg.DataDir, err)
+	}
+	return nil
+}
+
+func (s *Server) startStore(context.Context) error {
+	st, err := store.Open(s.cfg.storePath(), store.Options{})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("%w: is another hearth serving %q?", err, s.cfg.DataDir)
+		}
+		return err
+	}
+	s.store = st
+	s.onStop("store", func(context.Context) error { return st.Close() })
+	return nil
+}
+
+func (s *Server) startCA(context.Context) error {
+	authority, err := ca.LoadOrCreate(s.cfg.tlsDir(), s.logger.With("component", "ca"))
+	if err != nil {
+		return err
+	}
+	s.authority = authority
+	return nil
+}
+
+func (s *Server) startRegistry(context.Context) error {
+	reg, err := device.NewRegistry(s.store, s.authority, s.logger.With("component", "registry"))
+	if err != nil {
+		return err
+	}
+	s.registry = reg
+	return nil
+}
+
+func (s *Server) startTSDB(context.Context) error {
+	db, err := tsdb.Open(tsdb.Config{
+		Dir:         s.cfg.tsdbDir(),
+		Retention:   s.cfg.TSDB.Retention,
+		MemoryBytes: s.cfg.TSDB.MemoryBytes,
+	}, s.logger.With("component", "tsdb"))
+	if err != nil {
+		return err
+	}
+	s.tsdb = db
+	s.onStop("time-series store", func(context.Context) error { return db.Close() })
+	s.telemetry = device.NewTelemetry(device.TelemetryLimits{
+		MaxBatch:  s.cfg.Telemetry.MaxBatch,
+		MaxFuture: s.cfg.Telemetry.MaxFuture,
+		Retention: s.cfg.TSDB.Retention,
+	}, s.registry, readingWriter{db})
+	return nil
+}
+
+func (s *Server) startBroker(ctx context.Context) error {
+	serverTLS, err := s.serverTLSConfig()
+	if err != nil {
+		return err
+	}
+	mqttTLS := serverTLS.Clone()
+	mqttTLS.ClientCAs = s.authority.Pool()
+	mqttTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	b, err := broker.New(broker.Config{
+		TLSAddr:           s.cfg.MQTT.Addr,
+		TLS:               mqttTLS,
+		PlainAddr:         s.cfg.MQTT.PlainAddr,
+		MaxPayload:        s.cfg.MQTT.MaxPayload,
+		MaxClients:        s.cfg.MQTT.MaxClients,
+		ReceiveMaximum:    s.cfg.MQTT.ReceiveMaximum,
+		ClientBufferBytes: s.cfg.MQTT.ClientBufferBytes,
+	}, s.registry, s.telemetry, s.logger.With("component", "broker"))
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	s.broker = b
+	s.registry.OnChange(b.CredentialsChanged)
+	s.onStop("broker", b.Stop)
+	return nil
+}
