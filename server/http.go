@@ -17,10 +17,6 @@ import (
 )
 
 func (s *Server) startHTTP(context.Context) error {
-	serverTLS, err := s.serverTLSConfig()
-	if err != nil {
-		return err
-	}
 	s.api = api.New(api.Deps{
 		Store:     s.store,
 		Registry:  s.registry,
@@ -34,7 +30,7 @@ func (s *Server) startHTTP(context.Context) error {
 	s.httpLn = ln
 	s.http = &http.Server{
 		Handler:           s.routes(),
-		TLSConfig:         serverTLS,
+		TLSConfig:         s.tls.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
@@ -43,7 +39,7 @@ func (s *Server) startHTTP(context.Context) error {
 		ErrorLog:          slogErrorLog(s.logger.With("component", "http")),
 	}
 	go func() {
-		if err := s.http.Serve(tls.NewListener(ln, serverTLS)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(tls.NewListener(ln, s.http.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("https server failed", "error", err)
 		}
 	}()

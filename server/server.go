@@ -38,6 +38,7 @@ type Server struct {
 	http      *http.Server
 	httpLn    net.Listener
 	admin     *adminSocket
+	tls       *tls.Config // what both listeners present
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
@@ -83,6 +84,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		{"store", s.startStore},
 		{"certificate authority", s.startCA},
 		{"registry", s.startRegistry},
+		{"server certificate", s.startTLS},
 		{"time-series store", s.startTSDB},
 		{"broker", s.startBroker},
 		{"http", s.startHTTP},
@@ -179,6 +181,15 @@ func (s *Server) startRegistry(context.Context) error {
 	return nil
 }
 
+func (s *Server) startTLS(context.Context) error {
+	c, err := s.serverTLSConfig()
+	if err != nil {
+		return err
+	}
+	s.tls = c
+	return nil
+}
+
 func (s *Server) startTSDB(context.Context) error {
 	db, err := tsdb.Open(tsdb.Config{
 		Dir:         s.cfg.tsdbDir(),
@@ -199,11 +210,7 @@ func (s *Server) startTSDB(context.Context) error {
 }
 
 func (s *Server) startBroker(ctx context.Context) error {
-	serverTLS, err := s.serverTLSConfig()
-	if err != nil {
-		return err
-	}
-	mqttTLS := serverTLS.Clone()
+	mqttTLS := s.tls.Clone()
 	mqttTLS.ClientCAs = s.authority.Pool()
 	mqttTLS.ClientAuth = tls.VerifyClientCertIfGiven
 	b, err := broker.New(broker.Config{
