@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,6 +38,9 @@ func (t telemetryReader) Latest(dev string) []api.LatestValue {
 
 func (t telemetryReader) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]api.Series, error) {
 	series, err := t.db.QueryRange(ctx, q, start, end, step)
+	if errors.Is(err, tsdb.ErrBusy) || errors.Is(err, tsdb.ErrClosed) {
+		return nil, fmt.Errorf("%w: %w", api.ErrTelemetryUnavailable, err)
+	}
 	if err != nil {
 		return nil, err
 	}

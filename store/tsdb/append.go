@@ -15,7 +15,9 @@ import (
 // VictoriaMetrics' own ingestion applies the same limit to label values.
 const maxLabelLen = 4096
 
-// Point is one sample of one metric.
+// Point is one sample of one metric. The storage keeps values as decimals
+// of about 12 significant digits (fewer below 1e-6): far finer than any
+// sensor, so a reading comes back as the device sent it.
 type Point struct {
 	Metric    string
 	Timestamp int64 // unix milliseconds

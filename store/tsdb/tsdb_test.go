@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +316,37 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 	if diff := cmp.Diff(second[len(second)-1:], db.Latest("d1")); diff != "" {
 		t.Errorf("Latest after more appends (-want +got):\n%s", diff)
+	}
+}
+
+// TestReopenLeavesNothingRunning opens and closes the same directory
+// several times, as restart tests do, and checks that no goroutines pile up.
+func TestReopenLeavesNothingRunning(t *testing.T) {
+	dir := t.TempDir()
+	base := twoHoursAgo()
+	var counts []int
+	for i := range 4 {
+		db, err := tsdb.Open(tsdb.Config{Dir: dir}, testLogger())
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+		mustAppend(t, db, "d", "c", "s", []tsdb.Point{{"m", base.Add(time.Duration(i) * time.Minute).UnixMilli(), float64(i)}})
+		if err := db.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		counts = append(counts, runtime.NumGoroutine())
+	}
+	if counts[len(counts)-1] > counts[0]+2 {
+		t.Errorf("goroutines after each Open and Close: %v; they pile up", counts)
+	}
+	db := openDB(t, dir)
+	got, err := db.QueryRange(context.Background(), `count_over_time(m[1h])`, base.Add(30*time.Minute), base.Add(30*time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Values[0] != 4 {
+		t.Errorf("samples from four runs: %+v, want a count of 4", got)
 	}
 }
 

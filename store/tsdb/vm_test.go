@@ -75,3 +75,37 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestVMLogWriter(t *testing.T) {
+	tests := []struct {
+		line string
+		want string
+	}{
+		{"warn\tlib/storage/storage.go:1885\tcannot create some metrics\n",
+			`level=WARN msg="storage engine message" caller=lib/storage/storage.go:1885 text="cannot create some metrics"`},
+		{"error\tlib/fs/fs.go:1\tdisk\tfull\n",
+			"level=ERROR msg=\"storage engine message\" caller=lib/fs/fs.go:1 text=\"disk\\tfull\""},
+		{"info\tx.go:2\thello\n", `level=INFO msg="storage engine message" caller=x.go:2 text=hello`},
+		{"error\t/home/build/go/pkg/mod/github.com/!victoria!metrics/!victoria!metrics@v1.150.0/lib/fs/fs.go:288\tFATAL: lock\n",
+			`level=ERROR msg="storage engine message" caller=lib/fs/fs.go:288 text="FATAL: lock"`},
+		{"unparsable", `level=ERROR msg="storage engine message" caller="" text=unparsable`},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		w := &vmLogWriter{logger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))}
+		n, err := w.Write([]byte(tt.line))
+		if err != nil || n != len(tt.line) {
+			t.Errorf("Write(%q) = %d, %v", tt.line, n, err)
+		}
+		if got := strings.TrimSpace(out.String()); got != tt.want {
+			t.Errorf("Write(%q) logged\n%s\nwant\n%s", tt.line, got, tt.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // vmLogWriter receives VictoriaMetrics' formatted log lines
@@ -20,7 +21,7 @@ func (w *vmLogWriter) Write(p []byte) (int, error) {
 	level, caller, text := slog.LevelError, "", line
 	if lvl, rest, ok := bytes.Cut(line, []byte{'\t'}); ok {
 		if c, t, ok := bytes.Cut(rest, []byte{'\t'}); ok {
-			caller, text = string(c), t
+			caller, text = trimModulePath(string(c)), t
 			switch string(lvl) {
 			case "info":
 				level = slog.LevelInfo
@@ -31,4 +32,16 @@ func (w *vmLogWriter) Write(p []byte) (int, error) {
 	}
 	w.logger.Log(context.Background(), level, "storage engine message", "caller", caller, "text", string(text))
 	return n, nil
+}
+
+// trimModulePath shortens a caller in the module cache
+// (".../victoria!metrics@v1.150.0/lib/fs/fs.go:288") to its path inside the
+// module ("lib/fs/fs.go:288").
+func trimModulePath(caller string) string {
+	if i := strings.LastIndexByte(caller, '@'); i >= 0 {
+		if j := strings.IndexByte(caller[i:], '/'); j >= 0 {
+			return caller[i+j+1:]
+		}
+	}
+	return caller
 }
