@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -148,6 +149,17 @@ func (a *adminFlags) open(io IO) (*adminClient, error) {
 	return openAdmin(a.data, logger)
 }
 
+// parseAdmin reads an admin command's verb, then its flags (bound to fs)
+// and positional arguments in any order.
+func parseAdmin(fs *flag.FlagSet, io IO, args []string, verbs ...string) (verb string, pos []string, err error) {
+	verb, args, err = subcommand(args, verbs...)
+	if err != nil {
+		return "", nil, err
+	}
+	pos, err = positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	return verb, pos, err
+}
+
 // subcommand splits "VERB rest..." and checks VERB is one of verbs.
 func subcommand(args []string, verbs ...string) (string, []string, error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -208,6 +220,7 @@ func writeNewFile(name string, data []byte, perm os.FileMode) error {
 	return f.Close()
 }
 
-func credentialFiles(dir string) (cert, key, ca string) {
-	return filepath.Join(dir, "certificate.pem"), filepath.Join(dir, "private-key.pem"), filepath.Join(dir, "ca.pem")
+// credentialFiles are where a device's certificate, private key and CA go.
+func credentialFiles(dir string) [3]string {
+	return [3]string{filepath.Join(dir, "certificate.pem"), filepath.Join(dir, "private-key.pem"), filepath.Join(dir, "ca.pem")}
 }

@@ -5,21 +5,16 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
 
 func runCustomer(ctx context.Context, io IO, args []string) error {
-	verb, args, err := subcommand(args, "add", "list")
-	if err != nil {
-		return err
-	}
 	var af adminFlags
-	fs := newFlagSet("customer "+verb, io)
+	fs := newFlagSet("customer", io)
 	af.bind(fs)
 	display := fs.String("display-name", "", "name shown on pages (add)")
-	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	verb, pos, err := parseAdmin(fs, io, args, "add", "list")
 	if err != nil {
 		return err
 	}
@@ -64,16 +59,12 @@ func runCustomer(ctx context.Context, io IO, args []string) error {
 }
 
 func runSite(ctx context.Context, io IO, args []string) error {
-	verb, args, err := subcommand(args, "add", "list")
-	if err != nil {
-		return err
-	}
 	var af adminFlags
-	fs := newFlagSet("site "+verb, io)
+	fs := newFlagSet("site", io)
 	af.bind(fs)
 	customer := fs.String("customer", "", "customer the site belongs to (required)")
 	display := fs.String("display-name", "", "name shown on pages (add)")
-	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	verb, pos, err := parseAdmin(fs, io, args, "add", "list")
 	if err != nil {
 		return err
 	}
@@ -142,12 +133,8 @@ type deviceJSON struct {
 }
 
 func runDevice(ctx context.Context, io IO, args []string) error {
-	verb, args, err := subcommand(args, "add", "list", "show", "rotate", "revoke", "delete")
-	if err != nil {
-		return err
-	}
 	var af adminFlags
-	fs := newFlagSet("device "+verb, io)
+	fs := newFlagSet("device", io)
 	af.bind(fs)
 	customer := fs.String("customer", "", "customer (add: required; list: filter)")
 	site := fs.String("site", "", "site (add: default \"default\"; list: filter)")
@@ -156,7 +143,7 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 	fs.Var(attrs, "attr", "attribute `KEY=VALUE` (add; repeatable)")
 	out := fs.String("out", "", "`directory` for the certificate, key and CA files (add, rotate; default: the device name)")
 	credential := fs.String("credential", "", "credential `id` to revoke (revoke; default: all)")
-	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	verb, pos, err := parseAdmin(fs, io, args, "add", "list", "show", "rotate", "revoke", "delete")
 	if err != nil {
 		return err
 	}
@@ -178,7 +165,7 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 	if verb == "add" || verb == "rotate" {
 		// Refuse before anything is issued: a secret shown once must not be
 		// lost to a file that cannot be written.
-		for _, f := range []string{credentialFilesList(dir)[0], credentialFilesList(dir)[1], credentialFilesList(dir)[2]} {
+		for _, f := range credentialFiles(dir) {
 			if _, err := os.Stat(f); err == nil {
 				return fmt.Errorf("%s exists: choose another --out directory", f)
 			}
@@ -255,18 +242,13 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 	return nil
 }
 
-func credentialFilesList(dir string) [3]string {
-	cert, key, ca := credentialFiles(dir)
-	return [3]string{cert, key, ca}
-}
-
 // printIssued writes the certificate, key and CA to dir and prints the
 // secret, which is shown only this once.
 func printIssued(io IO, asJSON bool, name, dir string, res issued) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	files := credentialFilesList(dir)
+	files := credentialFiles(dir)
 	for i, data := range []string{res.CertificatePEM, res.PrivateKeyPEM, res.CAPEM} {
 		perm := os.FileMode(0o644)
 		if i == 1 {
@@ -286,17 +268,13 @@ func printIssued(io IO, asJSON bool, name, dir string, res issued) error {
 }
 
 func runToken(ctx context.Context, io IO, args []string) error {
-	verb, args, err := subcommand(args, "create", "list", "delete")
-	if err != nil {
-		return err
-	}
 	var af adminFlags
-	fs := newFlagSet("token "+verb, io)
+	fs := newFlagSet("token", io)
 	af.bind(fs)
 	role := fs.String("role", "", "operator or customer (create)")
 	customer := fs.String("customer", "", "customer the token is limited to (create, role customer)")
 	name := fs.String("name", "", "what the token is for, e.g. grafana (create)")
-	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	verb, pos, err := parseAdmin(fs, io, args, "create", "list", "delete")
 	if err != nil {
 		return err
 	}
@@ -339,17 +317,13 @@ func runToken(ctx context.Context, io IO, args []string) error {
 }
 
 func runUser(ctx context.Context, io IO, args []string) error {
-	verb, args, err := subcommand(args, "add", "list")
-	if err != nil {
-		return err
-	}
 	var af adminFlags
-	fs := newFlagSet("user "+verb, io)
+	fs := newFlagSet("user", io)
 	af.bind(fs)
 	role := fs.String("role", "", "operator or customer (add)")
 	customer := fs.String("customer", "", "customer of a customer user (add)")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (add); otherwise one is generated and printed")
-	pos, err := positional(args, func(a []string) error { return parse(fs, a, io) }, fs.Args)
+	verb, pos, err := parseAdmin(fs, io, args, "add", "list")
 	if err != nil {
 		return err
 	}
@@ -393,7 +367,8 @@ func runUser(ctx context.Context, io IO, args []string) error {
 			return printJSON(io.Stdout, list)
 		}
 		for _, u := range list {
-			fmt.Fprintf(io.Stdout, "%v\t%v\t%v\n", u["email"], u["role"], strings.TrimSpace(fmt.Sprint(u["customer"])))
+			customer, _ := u["customer"].(string)
+			fmt.Fprintf(io.Stdout, "%v\t%v\t%s\n", u["email"], u["role"], customer)
 		}
 	}
 	return nil
