@@ -30,7 +30,7 @@ func buildHearth(t *testing.T) string {
 var statusLine = regexp.MustCompile(`Status page:\s+https://(\S+)/`)
 
 // startBinary runs `hearth` (no command: serve) and waits for its banner.
-func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console *bytes.Buffer, logs *syncBuffer, httpAddr string) {
+func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console, logs *syncBuffer, httpAddr string) {
 	t.Helper()
 	cmd = exec.Command(bin, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "HEARTH_DATA="+dir, "HEARTH_LOG_FORMAT=json")
@@ -44,14 +44,18 @@ func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console *bytes.B
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	console = &bytes.Buffer{}
+	console = &syncBuffer{}
 	found := make(chan string, 1)
 	go func() {
+		var addr string
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			console.WriteString(sc.Text() + "\n")
+			console.Write([]byte(sc.Text() + "\n"))
 			if m := statusLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				addr = m[1]
+			}
+			if strings.Contains(sc.Text(), "Data directory:") { // the banner's last line
+				found <- addr
 			}
 		}
 	}()
@@ -60,8 +64,6 @@ func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console *bytes.B
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no banner within 60s; logs:\n%s", logs)
 	}
-	// The banner's last line follows the status line.
-	time.Sleep(200 * time.Millisecond)
 	return cmd, console, logs, httpAddr
 }
 
