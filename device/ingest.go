@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,6 +40,10 @@ type Telemetry struct {
 	labels LabelSource
 	w      ReadingWriter
 
+	// arrival holds, per device, the last arrival time (unix ms) given to
+	// readings that carry no timestamp of their own.
+	arrival sync.Map // device name → *atomic.Int64
+
 	messages atomic.Uint64
 	samples  atomic.Uint64
 	rejected [codeCount]atomic.Uint64
@@ -61,7 +66,7 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 	if !ok {
 		return 0, t.reject(&TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
 	}
-	rs, err := DecodeTelemetry(payload, now, t.lim)
+	rs, err := DecodeTelemetry(payload, t.arrivalTime(thing, now), t.lim)
 	if err != nil {
 		var te *TelemetryError
 		if !errors.As(err, &te) {
@@ -78,6 +83,29 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 	}
 	t.samples.Add(uint64(len(rs)))
 	return len(rs), nil
+}
+
+// arrivalTime returns the time readings without a timestamp of their own are
+// stored at: now, but always at least a millisecond after the previous
+// message of the same device. Storage keeps one sample per series and
+// millisecond (a QoS 1 redelivery of a timestamped message must not count
+// twice), so two messages arriving within one millisecond would otherwise
+// overwrite each other. A device that bursts a queue of untimestamped
+// messages after an outage is spread over consecutive milliseconds instead.
+func (t *Telemetry) arrivalTime(thing string, now time.Time) time.Time {
+	v, ok := t.arrival.Load(thing)
+	if !ok {
+		v, _ = t.arrival.LoadOrStore(thing, new(atomic.Int64))
+	}
+	last := v.(*atomic.Int64)
+	ms := now.UnixMilli()
+	for {
+		prev := last.Load()
+		next := max(ms, prev+1)
+		if last.CompareAndSwap(prev, next) {
+			return time.UnixMilli(next)
+		}
+	}
 }
 
 func (t *Telemetry) reject(e *TelemetryError) error {

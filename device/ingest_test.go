@@ -149,3 +149,39 @@ func TestTelemetryIngestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestTelemetryArrivalTimesAreDistinct: messages without a timestamp that
+// arrive within one millisecond are stored at distinct, increasing times,
+// so none overwrites another; explicit timestamps are kept as sent.
+func TestTelemetryArrivalTimesAreDistinct(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"burst-1", "burst-2"} {
+		if _, err := f.reg.CreateDevice(device.DeviceSpec{Name: name, Customer: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &recordingWriter{}
+	tel := device.NewTelemetry(device.TelemetryLimits{}, f.reg, w)
+	for i := range 5 {
+		if _, err := tel.Ingest("burst-1", []byte(fmt.Sprintf(`{"v": %d}`, i)), telemetryNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tel.Ingest("burst-1", []byte(fmt.Sprintf(`{"ts": %d, "v": 99}`, nowMS-5000)), telemetryNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tel.Ingest("burst-2", []byte(`{"v": 7}`), telemetryNow); err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, c := range w.calls {
+		got = append(got, c.Readings[0].Timestamp)
+	}
+	// burst-1's five messages take nowMS, +1, +2, +3, +4; its timestamped
+	// message keeps its own ts; burst-2 has its own clock.
+	want := []int64{nowMS, nowMS + 1, nowMS + 2, nowMS + 3, nowMS + 4, nowMS - 5000, nowMS}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("timestamps (-want +got):\n%s", diff)
+	}
+}

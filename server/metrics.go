@@ -30,7 +30,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	counter(w, "hearth_mqtt_refused_subscribes_total", "Subscriptions refused by the topic ACL.", b.RefusedSubscribes)
 
 	t := s.telemetry.Stats()
-	counter(w, "hearth_telemetry_messages_total", "Telemetry messages stored.", t.Messages)
+	counter(w, "hearth_telemetry_messages_total", "Telemetry messages handled, stored or rejected.", t.Messages)
 	counter(w, "hearth_telemetry_samples_stored_total", "Telemetry samples stored.", t.Samples)
 	fmt.Fprintf(w, "# HELP hearth_telemetry_rejected_total Telemetry messages rejected whole, by reason.\n# TYPE hearth_telemetry_rejected_total counter\n")
 	codes := make([]string, 0, len(t.RejectedByCode))

@@ -418,3 +418,35 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestBurstIsStoredWhole: back-to-back messages without timestamps, as a
+// device sends when it empties its queue, are all stored, none overwriting
+// another within the same millisecond.
+func TestBurstIsStoredWhole(t *testing.T) {
+	h := startHearth(t, t.TempDir())
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "acme")
+	d := h.addDevice(op, "burst-1", "acme")
+	c, _, err := h.v3("burst-1", d, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	toks := make([]mqtt.Token, n)
+	for i := range n {
+		toks[i] = c.Publish("hearth/things/burst-1/telemetry", 1, false, fmt.Sprintf(`{"burst": %d}`, i))
+	}
+	for i, tok := range toks {
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %d: %v", i, tok.Error())
+		}
+	}
+	eventually(t, "every burst sample to be queryable", func() bool {
+		_, s := h.promQuery(op, `count_over_time(burst{device="burst-1"}[5m])`)
+		return len(s) == 1 && s[0].Value == n
+	})
+	_, s := h.promQuery(op, `sum_over_time(burst{device="burst-1"}[5m])`)
+	if len(s) != 1 || s[0].Value != n*(n-1)/2 {
+		t.Errorf("sum of burst values = %+v, want %d", s, n*(n-1)/2)
+	}
+}
