@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -67,10 +68,10 @@ func SaveCredentials(dir string, creds []Credentials) error {
 			}
 			var chain []byte
 			for _, der := range c.Certificate.Certificate {
-				chain = append(chain, encodePEM("CERTIFICATE", der)...)
+				chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 			}
 			d.CertificatePEM = string(chain)
-			d.PrivateKeyPEM = string(encodePEM("PRIVATE KEY", keyDER))
+			d.PrivateKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 		}
 		out.Devices = append(out.Devices, d)
 	}

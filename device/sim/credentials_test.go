@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hearthiot/hearth/device/sim"
@@ -32,15 +33,12 @@ func flatten(creds []sim.Credentials) []flatCredentials {
 
 func TestCredentialsRoundTrip(t *testing.T) {
 	t.Parallel()
-	ca, err := sim.NewAuthority("roundtrip ca")
+	authority := newCA(t)
+	withCert, err := sim.IssueCredentials(authority, "dev-00000", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	withCert, err := ca.IssueDevice("dev-00000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	both, err := ca.IssueDevice("dev-00001")
+	both, err := sim.IssueCredentials(authority, "dev-00001", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +77,7 @@ func TestCredentialsRoundTrip(t *testing.T) {
 		t.Errorf("round trip mismatch (-saved +loaded):\n%s", diff)
 	}
 	pool, err := sim.CAPool(got)
-	if err != nil || pool == nil || !pool.Equal(ca.Pool()) {
+	if err != nil || pool == nil || !pool.Equal(authority.Pool()) {
 		t.Errorf("CAPool of loaded credentials = %v, %v; want the issuing CA", pool, err)
 	}
 

@@ -21,12 +21,14 @@
 // Provision creates the devices through Hearth's HTTP API, and
 // SaveCredentials and LoadCredentials keep their credentials between runs,
 // because the API hands out a device's secret and key only once. For runs
-// against a plain broker such as mosquitto, Authority issues the broker's
-// certificate and device certificates, and Count subscribes and counts what
-// the broker delivers. Query reads back through Hearth's Prometheus API what
-// was stored.
+// against a plain broker such as mosquitto, IssueCredentials turns a
+// certificate from package ca, Hearth's own certificate authority, into a
+// device's credentials, and Count subscribes and counts what the broker
+// delivers. Query reads back through Hearth's Prometheus API what was stored.
 //
 // The package connects only where it is told to, never listens, and keeps
-// no state between calls. It imports nothing of Hearth: it talks to Hearth
-// only over the network, as a device or an API client would.
+// no state between calls. Of Hearth it imports only package ca, which
+// depends on nothing else of Hearth, so that certificates for a plain broker
+// have the same shape as Hearth's; it talks to Hearth only over the network,
+// as a device or an API client would.
 package sim

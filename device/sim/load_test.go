@@ -205,15 +205,11 @@ func TestRunLoadRefused(t *testing.T) {
 		}
 	})
 	t.Run("unknown CA", func(t *testing.T) {
-		other, err := sim.NewAuthority("someone else")
-		if err != nil {
-			t.Fatal(err)
-		}
 		cfg := cfg
 		cfg.TLS = cfg.TLS.Clone()
-		cfg.TLS.RootCAs = other.Pool()
+		cfg.TLS.RootCAs = newCA(t).Pool()
 		cfg.Devices = []sim.Credentials{{Name: "good-1", Secret: "a"}}
-		_, err = sim.RunLoad(t.Context(), cfg, testLogger(t))
+		_, err := sim.RunLoad(t.Context(), cfg, testLogger(t))
 		if err == nil || !strings.Contains(err.Error(), "tls handshake") {
 			t.Errorf("RunLoad error = %v, want a failed TLS handshake", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/sim"
 )
 
@@ -46,7 +46,7 @@ type brokerOptions struct {
 // mosquitto is a running broker on 127.0.0.1.
 type mosquitto struct {
 	addr string
-	ca   *sim.Authority // nil without TLS
+	ca   *ca.CA // nil without TLS
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	log  *syncBuffer
@@ -86,16 +86,12 @@ func startMosquitto(t testing.TB, o brokerOptions) *mosquitto {
 	}
 	m := &mosquitto{log: &syncBuffer{}}
 	if o.tls {
-		ca, err := sim.NewAuthority("mosquitto test ca")
+		m.ca = newCA(t)
+		certPEM, keyPEM, err := m.ca.IssueServer([]string{"127.0.0.1", "localhost"}, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.ca = ca
-		certPEM, keyPEM, err := ca.IssueServer([]string{"127.0.0.1", "localhost"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, dir, "ca.pem", ca.CertificatePEM())
+		writeFile(t, dir, "ca.pem", m.ca.CertPEM())
 		writeFile(t, dir, "server.pem", certPEM)
 		writeFile(t, dir, "server-key.pem", keyPEM)
 	}
@@ -212,10 +208,6 @@ func brokerTLS(pool *x509.CertPool) *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
-func pemBlock(kind string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
-}
-
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -233,12 +225,22 @@ func writeFile(t testing.TB, dir, name string, data []byte) {
 	}
 }
 
+// newCA creates a certificate authority in a fresh temp dir.
+func newCA(t testing.TB) *ca.CA {
+	t.Helper()
+	authority, err := ca.LoadOrCreate(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return authority
+}
+
 // deviceCerts issues n device certificates named prefix-00000….
-func deviceCerts(t testing.TB, ca *sim.Authority, prefix string, n int) []sim.Credentials {
+func deviceCerts(t testing.TB, authority *ca.CA, prefix string, n int) []sim.Credentials {
 	t.Helper()
 	creds := make([]sim.Credentials, n)
 	for i := range creds {
-		c, err := ca.IssueDevice(sim.DeviceName(prefix, i))
+		c, err := sim.IssueCredentials(authority, sim.DeviceName(prefix, i), time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

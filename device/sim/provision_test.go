@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/sim"
 )
 
@@ -21,7 +22,7 @@ const testToken = "test-token"
 // fakeAPI answers the part of Hearth's HTTP API that the load tool uses,
 // following its documented contract, with device certificates from ca.
 type fakeAPI struct {
-	ca *sim.Authority
+	ca *ca.CA
 
 	mu        sync.Mutex
 	customers map[string]bool
@@ -31,9 +32,9 @@ type fakeAPI struct {
 	queries               []string
 }
 
-func newFakeAPI(t *testing.T, ca *sim.Authority) (*fakeAPI, *httptest.Server) {
+func newFakeAPI(t *testing.T, authority *ca.CA) (*fakeAPI, *httptest.Server) {
 	t.Helper()
-	f := &fakeAPI{ca: ca, customers: map[string]bool{}, devices: map[string]string{}}
+	f := &fakeAPI{ca: authority, customers: map[string]bool{}, devices: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/customers", f.createCustomer)
 	mux.HandleFunc("POST /api/v1/devices", f.createDevice)
@@ -99,12 +100,7 @@ func (f *fakeAPI) createDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	f.devices[in.Name] = in.Customer
 	f.mu.Unlock()
-	cred, err := f.ca.IssueDevice(in.Name)
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		return
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cred.Certificate.PrivateKey)
+	certPEM, keyPEM, _, err := f.ca.IssueClient(in.Name, time.Hour)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
@@ -112,9 +108,9 @@ func (f *fakeAPI) createDevice(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"device":          map[string]string{"name": in.Name, "customer": in.Customer},
 		"secret":          "secret-of-" + in.Name,
-		"certificate_pem": string(pemBlock("CERTIFICATE", cred.Certificate.Certificate[0])),
-		"private_key_pem": string(pemBlock("PRIVATE KEY", keyDER)),
-		"ca_pem":          string(cred.CAPEM),
+		"certificate_pem": string(certPEM),
+		"private_key_pem": string(keyPEM),
+		"ca_pem":          string(f.ca.CertPEM()),
 	})
 }
 
@@ -138,11 +134,8 @@ func (f *fakeAPI) query(w http.ResponseWriter, r *http.Request) {
 
 func TestProvision(t *testing.T) {
 	t.Parallel()
-	ca, err := sim.NewAuthority("api ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, srv := newFakeAPI(t, ca)
+	authority := newCA(t)
+	api, srv := newFakeAPI(t, authority)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
 	cfg := sim.APIClientConfig{BaseURL: srv.URL + "/", Token: testToken, CA: pool, Concurrency: 3}
@@ -186,7 +179,7 @@ func TestProvision(t *testing.T) {
 	}
 
 	untrusted := cfg
-	untrusted.CA = ca.Pool()
+	untrusted.CA = authority.Pool()
 	if _, err := sim.Provision(t.Context(), untrusted, "load", "y", 1); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Provision against an untrusted server: %v, want a certificate error", err)
 	}
@@ -194,11 +187,7 @@ func TestProvision(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	t.Parallel()
-	ca, err := sim.NewAuthority("api ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, srv := newFakeAPI(t, ca)
+	api, srv := newFakeAPI(t, newCA(t))
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
 	cfg := sim.APIClientConfig{BaseURL: srv.URL, Token: testToken, CA: pool}

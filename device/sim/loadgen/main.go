@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/sim"
 )
 
@@ -104,10 +105,14 @@ func readPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// certValidity is how long the certificates "certs" issues stay valid: long
+// enough to keep a directory of them for repeated runs.
+const certValidity = 365 * 24 * time.Hour
+
 func runCerts(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("certs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "directory to write ca.pem, server.pem, server-key.pem, devices/ and subscriber/ into (required)")
+	dir := fs.String("dir", "", "directory to write ca.pem, ca.key, server.pem, server-key.pem, devices/ and subscriber/ into (required); a CA already there is reused")
 	n := fs.Int("devices", 1000, "number of device certificates")
 	prefix := fs.String("prefix", "dev", "device name prefix; devices are named PREFIX-00000, …")
 	hosts := fs.String("hosts", "127.0.0.1,localhost", "comma-separated host names and IPs of the broker certificate")
@@ -117,32 +122,29 @@ func runCerts(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if *dir == "" || *n <= 0 {
 		return fmt.Errorf("certs: -dir and a positive -devices are required")
 	}
-	ca, err := sim.NewAuthority("hearth loadgen ca")
+	authority, err := ca.LoadOrCreate(*dir, nil)
 	if err != nil {
 		return err
 	}
-	certPEM, keyPEM, err := ca.IssueServer(strings.Split(*hosts, ","))
+	certPEM, keyPEM, err := authority.IssueServer(strings.Split(*hosts, ","), certValidity)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		return fmt.Errorf("create %q: %w", *dir, err)
-	}
-	for name, data := range map[string][]byte{"ca.pem": ca.CertificatePEM(), "server.pem": certPEM, "server-key.pem": keyPEM} {
+	for name, data := range map[string][]byte{"server.pem": certPEM, "server-key.pem": keyPEM} {
 		if err := os.WriteFile(filepath.Join(*dir, name), data, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
 	devices := make([]sim.Credentials, *n)
 	for i := range devices {
-		if devices[i], err = ca.IssueDevice(sim.DeviceName(*prefix, i)); err != nil {
+		if devices[i], err = sim.IssueCredentials(authority, sim.DeviceName(*prefix, i), certValidity); err != nil {
 			return err
 		}
 	}
 	if err := sim.SaveCredentials(filepath.Join(*dir, "devices"), devices); err != nil {
 		return err
 	}
-	sub, err := ca.IssueDevice("loadgen-subscriber")
+	sub, err := sim.IssueCredentials(authority, "loadgen-subscriber", certValidity)
 	if err != nil {
 		return err
 	}

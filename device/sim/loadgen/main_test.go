@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -23,18 +25,56 @@ func TestCerts(t *testing.T) {
 	if err := Run(t.Context(), []string{"certs", "-dir", dir, "-devices", "3", "-prefix", "x"}, &out, &errOut); err != nil {
 		t.Fatalf("certs: %v\n%s", err, errOut.String())
 	}
-	for _, name := range []string{"ca.pem", "server.pem", "server-key.pem"} {
-		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || info.Mode().Perm() != 0o600 {
-			t.Errorf("%s: %v, want a 0600 file", name, err)
+	// Only the CA certificate may be readable by others.
+	for name, perm := range map[string]os.FileMode{"ca.pem": 0o644, "ca.key": 0o600, "server.pem": 0o600, "server-key.pem": 0o600} {
+		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || info.Mode().Perm() != perm {
+			t.Errorf("%s: %v, want a %04o file", name, err, perm)
 		}
 	}
 	devices, err := sim.LoadCredentials(filepath.Join(dir, "devices"))
 	if err != nil || len(devices) != 3 || devices[2].Name != "x-00002" || devices[2].Certificate == nil {
-		t.Errorf("devices: %d, %v", len(devices), err)
+		t.Fatalf("devices: %d, %v", len(devices), err)
 	}
 	sub, err := sim.LoadCredentials(filepath.Join(dir, "subscriber"))
 	if err != nil || len(sub) != 1 || sub[0].Certificate == nil {
-		t.Errorf("subscriber: %d, %v", len(sub), err)
+		t.Fatalf("subscriber: %d, %v", len(sub), err)
+	}
+	roots := readRoots(t, filepath.Join(dir, "ca.pem"))
+	verifyLeaf(t, "device", devices[2].Certificate.Leaf, roots, x509.ExtKeyUsageClientAuth)
+	verifyLeaf(t, "subscriber", sub[0].Certificate.Leaf, roots, x509.ExtKeyUsageClientAuth)
+	server, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+	if err != nil {
+		t.Fatalf("server certificate: %v", err)
+	}
+	verifyLeaf(t, "server", server.Leaf, roots, x509.ExtKeyUsageServerAuth)
+	if err := server.Leaf.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("server certificate: %v", err)
+	}
+
+	// A second run reuses the CA, so credentials issued before stay valid.
+	if err := Run(t.Context(), []string{"certs", "-dir", dir, "-devices", "1", "-prefix", "y"}, &out, &errOut); err != nil {
+		t.Fatalf("certs again: %v\n%s", err, errOut.String())
+	}
+	verifyLeaf(t, "device of the first run", devices[0].Certificate.Leaf, readRoots(t, filepath.Join(dir, "ca.pem")), x509.ExtKeyUsageClientAuth)
+}
+
+func readRoots(t *testing.T, path string) *x509.CertPool {
+	t.Helper()
+	pool, err := readPool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func verifyLeaf(t *testing.T, what string, leaf *x509.Certificate, roots *x509.CertPool, usage x509.ExtKeyUsage) {
+	t.Helper()
+	if leaf == nil {
+		t.Errorf("%s certificate: not parsed", what)
+		return
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+		t.Errorf("%s certificate does not chain to ca.pem: %v", what, err)
 	}
 }
 
