@@ -61,8 +61,11 @@ func (b *Broker) packetEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 //
 // A refusal is answered the way each protocol allows: an MQTT 5 client
 // with QoS 1 gets a PUBACK with the reason code; at QoS 0, or with MQTT
-// 3.1.1, which has no negative acknowledgement, the message is acknowledged
-// as usual and not delivered, so that a device does not resend it forever.
+// 3.1.1, which has no negative acknowledgement, a message that can never be
+// stored is acknowledged as usual and not delivered, so that a device does
+// not resend it forever. A message that could not be stored for a passing
+// reason (CodeInternal) is never acknowledged: a 3.1.1 client is
+// disconnected instead and resends it.
 func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
@@ -91,6 +94,13 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	}
 	te := b.telemetryRejected(thing, err)
 	b.sendRejection(thing, te, now)
+	if te.Code == device.CodeInternal && !negativeAck && pk.FixedHeader.Qos > 0 {
+		// Nothing was stored, so nothing may be acknowledged: an MQTT 3.1.1
+		// client has no negative PUBACK, so it is disconnected without one
+		// and sends the message again after reconnecting.
+		_ = b.server.DisconnectClient(cl, packets.ErrUnspecifiedError)
+		return pk, packets.ErrRejectPacket
+	}
 	if negativeAck {
 		// The reason string repeats the code, which also keeps it from
 		// ever equalling one of mochi's sentinel codes.

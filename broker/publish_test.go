@@ -338,3 +338,25 @@ func TestQoS2Refused(t *testing.T) {
 		t.Errorf("subscription granted %#x, want QoS 1", got[0])
 	}
 }
+
+// A message that could not be stored is never acknowledged: an MQTT 3.1.1
+// client, which has no negative PUBACK, is disconnected without one so that
+// it sends the message again after reconnecting.
+func TestTelemetryNotStoredIsNotAcknowledgedV3(t *testing.T) {
+	f := newFixture(t, nil)
+	d := f.newDevice(t, "boiler-9")
+	c := f.mustV3(t, f.certOpts(d))
+	f.stored.setFail(true)
+	tok := c.Publish("hearth/things/boiler-9/telemetry", 1, false, `{"hw_supply_c": 60}`)
+	select {
+	case <-c.lost:
+	case <-time.After(wait):
+		t.Fatal("the client was not disconnected after storing failed")
+	}
+	if tok.WaitTimeout(100*time.Millisecond) && tok.Error() == nil {
+		t.Error("the publish was acknowledged though nothing was stored")
+	}
+	if got := len(f.stored.all()); got != 0 {
+		t.Errorf("%d readings stored, want none", got)
+	}
+}
