@@ -279,11 +279,17 @@ func TestTenancy(t *testing.T) {
 	if len(list) != 1 || list[0]["name"] != "alpha-dev" {
 		t.Errorf("alpha's device list: %v", list)
 	}
-	for _, q := range []string{"tenant_metric", `tenant_metric{customer="beta"}`, `{__name__=~".+"}`} {
-		_, s := h.promQuery(ta, q)
+	for _, q := range []struct {
+		query string
+		want  int // series alpha must get
+	}{{"tenant_metric", 1}, {`tenant_metric{customer="beta"}`, 0}, {`{__name__=~".+"}`, 1}} {
+		st, s := h.promQuery(ta, q.query)
+		if st != http.StatusOK || len(s) != q.want {
+			t.Errorf("query %s as alpha: status %d, %d series, want %d", q.query, st, len(s), q.want)
+		}
 		for _, x := range s {
-			if x.Labels["customer"] != "alpha" {
-				t.Errorf("query %s as alpha returned %v", q, x.Labels)
+			if c, ok := x.Labels["customer"]; ok && c != "alpha" {
+				t.Errorf("query %s as alpha returned %v", q.query, x.Labels)
 			}
 		}
 	}
@@ -448,5 +454,46 @@ func TestBurstIsStoredWhole(t *testing.T) {
 	_, s := h.promQuery(op, `sum_over_time(burst{device="burst-1"}[5m])`)
 	if len(s) != 1 || s[0].Value != n*(n-1)/2 {
 		t.Errorf("sum of burst values = %+v, want %d", s, n*(n-1)/2)
+	}
+}
+
+// TestReusedDeviceName: a device deleted and registered again under the same
+// name for another customer shows the new owner nothing of the old one's
+// telemetry.
+func TestReusedDeviceName(t *testing.T) {
+	h := startHearth(t, t.TempDir())
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "xcorp")
+	h.addCustomer(op, "ycorp")
+	d := h.addDevice(op, "boiler-1", "xcorp")
+	c, _, err := h.v3("boiler-1", d, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := c.Publish("hearth/things/boiler-1/telemetry", 1, false, `{"secret_reading": 42}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	eventually(t, "x's reading to be queryable", func() bool {
+		_, s := h.promQuery(op, `secret_reading`)
+		return len(s) == 1
+	})
+	if st := h.apiCall(op, "DELETE", "/api/v1/devices/boiler-1", nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: status %d", st)
+	}
+	if st := h.apiCall(op, "POST", "/api/v1/devices", map[string]string{"name": "boiler-1", "customer": "ycorp"}, nil); st != http.StatusCreated {
+		t.Fatalf("recreate for ycorp: status %d", st)
+	}
+	ty := h.token(store.RoleCustomer, "ycorp")
+	if got := h.latest(ty, "boiler-1"); len(got) != 0 {
+		t.Errorf("ycorp sees xcorp's latest values: %v", got)
+	}
+	var res struct {
+		Points []map[string]any `json:"points"`
+	}
+	if st := h.apiCall(ty, "GET", "/api/v1/devices/boiler-1/telemetry?metric=secret_reading", nil, &res); st != http.StatusOK || len(res.Points) != 0 {
+		t.Errorf("ycorp's history of boiler-1: status %d, %d points, want none", st, len(res.Points))
+	}
+	if _, s := h.promQuery(ty, `secret_reading`); len(s) != 0 {
+		t.Errorf("ycorp's Prometheus query sees %v", s)
 	}
 }

@@ -27,8 +27,8 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 // store; the API does not import it, so VictoriaMetrics stays out of web.
 type telemetryReader struct{ db *tsdb.DB }
 
-func (t telemetryReader) Latest(dev string) []api.LatestValue {
-	pts := t.db.Latest(dev)
+func (t telemetryReader) Latest(dev, customer string) []api.LatestValue {
+	pts := t.db.Latest(dev, customer)
 	out := make([]api.LatestValue, len(pts))
 	for i, p := range pts {
 		out[i] = api.LatestValue(p)

@@ -93,7 +93,7 @@ func (db *DB) Append(device, customer, site string, pts []Point) error {
 	if old {
 		db.backfilled.Store(true)
 	}
-	db.latest.update(device, pts)
+	db.latest.update(latestKey(device, customer), pts)
 	return nil
 }
 
@@ -128,12 +128,19 @@ func validate(device, customer, site string, pts []Point, now time.Time, retenti
 	return nil
 }
 
-// Latest returns the newest sample of every metric of device, sorted by
-// metric, or nil if the device has none. It survives restarts; after a crash
-// it may miss the last few seconds of updates (see latestFile).
-func (db *DB) Latest(device string) []Point {
-	return db.latest.get(device)
+// Latest returns the newest sample of every metric of device that was
+// appended for customer, sorted by metric, or nil if there is none. Keying
+// by customer too means a device name deleted and registered again for
+// another customer never shows the earlier owner's values. It survives
+// restarts; after a crash it may miss the last few seconds of updates (see
+// latestFile).
+func (db *DB) Latest(device, customer string) []Point {
+	return db.latest.get(latestKey(device, customer))
 }
+
+// latestKey is the cache key of a device's values for one customer. Neither
+// a device nor a customer name can contain a NUL byte.
+func latestKey(device, customer string) string { return device + "\x00" + customer }
 
 // Flush makes everything appended so far searchable at once and drops
 // cached query results. It is meant for tests and benchmarks; in normal

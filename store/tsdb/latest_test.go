@@ -171,7 +171,7 @@ func TestOpenSurvivesDamagedLatestFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got := db.Latest("d"); got != nil {
+	if got := db.Latest("d", "c"); got != nil {
 		t.Errorf("Latest = %+v, want nil", got)
 	}
 	if !strings.Contains(logs.String(), "latest values not loaded") {

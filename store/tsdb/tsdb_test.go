@@ -223,7 +223,7 @@ func TestAppendRefusesInvalidPoints(t *testing.T) {
 	if len(got) != 0 {
 		t.Errorf("refused calls stored %+v", got)
 	}
-	if got := db.Latest("d"); got != nil {
+	if got := db.Latest("d", "c"); got != nil {
 		t.Errorf("refused calls changed Latest: %+v", got)
 	}
 }
@@ -249,11 +249,11 @@ func TestLatestKeepsNewestSample(t *testing.T) {
 	}
 	for _, st := range steps {
 		mustAppend(t, db, "d", "c", "s", st.append)
-		if diff := cmp.Diff(st.want, db.Latest("d")); diff != "" {
+		if diff := cmp.Diff(st.want, db.Latest("d", "c")); diff != "" {
 			t.Errorf("%s: Latest (-want +got):\n%s", st.name, diff)
 		}
 	}
-	if got := db.Latest("unknown"); got != nil {
+	if got := db.Latest("unknown", "c"); got != nil {
 		t.Errorf("Latest(unknown) = %+v, want nil", got)
 	}
 }
@@ -297,7 +297,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 
 	db = openDB(t, dir)
-	if diff := cmp.Diff(first[len(first)-1:], db.Latest("d1")); diff != "" {
+	if diff := cmp.Diff(first[len(first)-1:], db.Latest("d1", "c1")); diff != "" {
 		t.Errorf("Latest after reopen (-want +got):\n%s", diff)
 	}
 	mustAppend(t, db, "d1", "c1", "s1", second)
@@ -314,7 +314,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("QueryRange after reopen (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(second[len(second)-1:], db.Latest("d1")); diff != "" {
+	if diff := cmp.Diff(second[len(second)-1:], db.Latest("d1", "c1")); diff != "" {
 		t.Errorf("Latest after more appends (-want +got):\n%s", diff)
 	}
 }

@@ -49,8 +49,9 @@ type Registry interface {
 // types, so that the API does not link the telemetry engine; the server
 // adapts the engine to it.
 type Telemetry interface {
-	// Latest returns the newest value of each metric of a device.
-	Latest(device string) []LatestValue
+	// Latest returns the newest value of each metric of a device, as stored
+	// for its customer.
+	Latest(device, customer string) []LatestValue
 	// QueryRange evaluates a MetricsQL query from start to end at step.
 	QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error)
 	// ServePrometheus answers one Prometheus HTTP API endpoint ("query",

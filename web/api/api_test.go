@@ -236,7 +236,7 @@ type fakeTelemetry struct {
 	err     error
 }
 
-func (f *fakeTelemetry) Latest(dev string) []api.LatestValue {
+func (f *fakeTelemetry) Latest(dev, customer string) []api.LatestValue {
 	if dev != acmeDevice && dev != globexDevice {
 		return nil
 	}

@@ -197,7 +197,7 @@ type latestValueJSON struct {
 // showLatestTelemetry: GET /api/v1/devices/{name}/telemetry/latest.
 func (a *API) showLatestTelemetry(w http.ResponseWriter, r *http.Request) {
 	d := scopedDevice(r)
-	values := a.telemetry.Latest(d.Name)
+	values := a.telemetry.Latest(d.Name, d.Customer)
 	out := latestJSON{Device: d.Name, Values: make([]latestValueJSON, 0, len(values))}
 	for _, v := range values {
 		if math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
@@ -241,9 +241,13 @@ func (a *API) queryTelemetry(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	// The metric passed validMetricName; the device name is quoted as a
-	// MetricsQL string literal, whose escapes are Go's.
-	selector := fmt.Sprintf("%s{device=%s}[%ds]", q.metric, strconv.Quote(d.Name), q.stepSecs)
+	// The metric passed validMetricName; names are quoted as MetricsQL
+	// string literals, whose escapes are Go's. The customer label keeps a
+	// device name that was deleted and registered again for another
+	// customer from showing the earlier owner's series; __name__ as a label
+	// lets metrics such as "inf" or "nan" parse as names.
+	selector := fmt.Sprintf("{__name__=%s,device=%s,customer=%s}[%ds]",
+		strconv.Quote(q.metric), strconv.Quote(d.Name), strconv.Quote(d.Customer), q.stepSecs)
 	var results [3]map[int64]stepValue
 	for i, fn := range []string{"avg_over_time", "min_over_time", "max_over_time"} {
 		series, err := a.telemetry.QueryRange(r.Context(), fn+"("+selector+")", q.from(), q.to(), q.step())

@@ -61,9 +61,9 @@ func TestQueryTelemetry(t *testing.T) {
 	queries, _ := e.telemetry.recorded()
 	end := testNow.UnixMilli()
 	wantQueries := []string{
-		fmt.Sprintf(`avg_over_time(co2_ppm{device="acme-boiler-1"}[60s]) %d %d 1m0s`, from, end),
-		fmt.Sprintf(`min_over_time(co2_ppm{device="acme-boiler-1"}[60s]) %d %d 1m0s`, from, end),
-		fmt.Sprintf(`max_over_time(co2_ppm{device="acme-boiler-1"}[60s]) %d %d 1m0s`, from, end),
+		fmt.Sprintf(`avg_over_time({__name__="co2_ppm",device="acme-boiler-1",customer="acme"}[60s]) %d %d 1m0s`, from, end),
+		fmt.Sprintf(`min_over_time({__name__="co2_ppm",device="acme-boiler-1",customer="acme"}[60s]) %d %d 1m0s`, from, end),
+		fmt.Sprintf(`max_over_time({__name__="co2_ppm",device="acme-boiler-1",customer="acme"}[60s]) %d %d 1m0s`, from, end),
 	}
 	if diff := cmp.Diff(wantQueries, queries); diff != "" {
 		t.Errorf("queries (-want +got):\n%s", diff)
