@@ -75,6 +75,13 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 		return 0, t.reject(te)
 	}
 	if err := t.w.WriteReadings(thing, customer, site, rs); err != nil {
+		// A writer that knows the readings can never be stored (not only
+		// not now) says so with a TelemetryError of its own, so the device
+		// is told not to send them again.
+		var te *TelemetryError
+		if errors.As(err, &te) {
+			return 0, t.reject(te)
+		}
 		return 0, t.reject(&TelemetryError{
 			Code:    CodeInternal,
 			Message: "the readings could not be stored; send the message again later",

@@ -185,3 +185,28 @@ func TestTelemetryArrivalTimesAreDistinct(t *testing.T) {
 		t.Errorf("timestamps (-want +got):\n%s", diff)
 	}
 }
+
+// permanentWriter refuses every write for good, as the time-series store
+// does for a point it can never hold.
+type permanentWriter struct{}
+
+func (permanentWriter) WriteReadings(string, string, string, []device.Reading) error {
+	return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "outside what the storage accepts"}
+}
+
+func TestTelemetryWriterRefusalIsKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.reg.CreateDevice(device.DeviceSpec{Name: "edge-1", Customer: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	tel := device.NewTelemetry(device.TelemetryLimits{}, f.reg, permanentWriter{})
+	_, err := tel.Ingest("edge-1", []byte(`{"v": 1}`), telemetryNow)
+	var te *device.TelemetryError
+	if !errors.As(err, &te) || te.Code != device.CodeBadTimestamp {
+		t.Fatalf("Ingest error %v, want the writer's bad_timestamp (not internal, which devices retry)", err)
+	}
+	if got := tel.Stats().RejectedByCode[device.CodeBadTimestamp]; got != 1 {
+		t.Errorf("bad_timestamp rejections counted %d, want 1", got)
+	}
+}

@@ -62,6 +62,10 @@ type TelemetryConfig struct {
 	MaxFuture time.Duration
 }
 
+// maxTelemetryFuture is how far ahead the time-series store accepts
+// samples; telemetry may not be allowed further.
+const maxTelemetryFuture = 48 * time.Hour
+
 // DefaultConfig returns the configuration `hearth serve` uses when nothing is
 // set: data in ./data, HTTPS on 8443, MQTT over TLS on 8883.
 func DefaultConfig() Config {
@@ -99,6 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("MQTT maximum payload %d is too small: the minimum is 1024 bytes", c.MQTT.MaxPayload)
 	case c.Telemetry.MaxBatch < 1:
 		return fmt.Errorf("telemetry maximum batch must be at least 1")
+	case c.Telemetry.MaxFuture < 0 || c.Telemetry.MaxFuture > maxTelemetryFuture:
+		return fmt.Errorf("telemetry maximum future %s is out of range: 0 to %s", c.Telemetry.MaxFuture, maxTelemetryFuture)
 	}
 	return nil
 }

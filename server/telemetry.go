@@ -20,7 +20,13 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 	for i, r := range rs {
 		pts[i] = tsdb.Point(r)
 	}
-	return w.db.Append(dev, customer, site, pts)
+	err := w.db.Append(dev, customer, site, pts)
+	if errors.Is(err, tsdb.ErrInvalidPoint) {
+		// The storage refuses these readings for good (a timestamp at the
+		// edge of retention, say): the device must not resend them.
+		return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "the readings cannot be stored: " + err.Error(), Err: err}
+	}
+	return err
 }
 
 // telemetryReader serves the API's telemetry reads from the time-series

@@ -174,3 +174,17 @@ func TestAdminCommandsWhileServing(t *testing.T) {
 	// went through the admin socket.
 	adminScenario(t, dir)
 }
+
+func TestServeRefusesImpossibleSettings(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--telemetry-max-future", "72h"},
+		{"serve", "--retention", "1h"},
+		{"serve", "--tls-cert", "only-cert.pem"},
+		{"serve", "--log-format", "xml"},
+	} {
+		code, _, stderr := runCLI(t, "", nil, args...)
+		if code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, stderr)
+		}
+	}
+}
