@@ -205,6 +205,12 @@ func New(cfg Config, auth Authenticator, ingest Ingester, logger *slog.Logger) (
 	// QoS 2 is not offered, as on AWS IoT Core. mochi also answers a
 	// refused QoS 2 publish with a PUBACK instead of a PUBREC.
 	caps.MaximumQos = 1
+	// Retained messages are not kept: one device could otherwise fill the
+	// memory with 128 KiB messages on any number of its own topics. State a
+	// device needs on (re)connect lives in its shadow instead. A PUBLISH
+	// with RETAIN set is delivered as usual; MQTT 5 clients are told in the
+	// CONNACK.
+	caps.RetainAvailable = 0
 
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:             caps,

@@ -98,7 +98,7 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		// Nothing was stored, so nothing may be acknowledged: an MQTT 3.1.1
 		// client has no negative PUBACK, so it is disconnected without one
 		// and sends the message again after reconnecting.
-		_ = b.server.DisconnectClient(cl, packets.ErrUnspecifiedError)
+		b.disconnect(cl, packets.ErrUnspecifiedError)
 		return pk, packets.ErrRejectPacket
 	}
 	if negativeAck {
