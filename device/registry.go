@@ -517,3 +517,13 @@ func printable(s string) bool {
 	}
 	return true
 }
+
+// Count is the number of registered devices, from memory.
+func (r *Registry) Count() int {
+	n := 0
+	r.cache.Range(func(_, _ any) bool {
+		n++
+		return true
+	})
+	return n
+}

@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/hearthiot/hearth/store/tsdb"
 )
 
 // metrics writes Prometheus text: the broker's, telemetry's and stores'
@@ -42,7 +45,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 		fmt.Fprintf(w, "hearth_telemetry_rejected_total{code=%q} %d\n", code, t.RejectedByCode[code])
 	}
 
-	ts := s.tsdb.Stats()
+	ts := s.tsdbStats()
 	gauge(w, "hearth_tsdb_series", "Time series in the time-series store.", float64(ts.Series))
 	gauge(w, "hearth_tsdb_rows", "Samples in the time-series store.", float64(ts.RowsStored))
 	gauge(w, "hearth_tsdb_pending_rows", "Samples accepted but not yet searchable.", float64(ts.PendingRows))
@@ -57,4 +60,20 @@ func counter(w io.Writer, name, help string, v uint64) {
 
 func gauge(w io.Writer, name, help string, v float64) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+}
+
+// tsdbStatsMaxAge is how long the time-series store's statistics are reused:
+// reading them walks the data directory and VictoriaMetrics' metrics, too
+// much for every scrape of an unauthenticated endpoint.
+const tsdbStatsMaxAge = 15 * time.Second
+
+// tsdbStats returns the time-series store's statistics, at most
+// tsdbStatsMaxAge old.
+func (s *Server) tsdbStats() tsdb.Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	if time.Since(s.statsAt) > tsdbStatsMaxAge {
+		s.stats, s.statsAt = s.tsdb.Stats(), time.Now()
+	}
+	return s.stats
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,10 @@ type Server struct {
 	// component has started.
 	stops   []stopStep
 	ready   atomic.Bool
+
+	statsMu sync.Mutex // guards stats and statsAt
+	stats   tsdb.Stats
+	statsAt time.Time
 	started time.Time
 }
 
