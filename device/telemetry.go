@@ -113,18 +113,43 @@ func DecodeTelemetry(payload []byte, now time.Time, lim TelemetryLimits) ([]Read
 		}
 		d.names.Grow(len(payload))
 		rs := make([]Reading, 0, n)
+		var seen map[sampleKey]int // only for back-fill of more than one entry
+		if len(entries) > 1 {
+			seen = make(map[sampleKey]int, n)
+		}
 		for i, e := range entries {
 			d.entry = i
 			o, _ := e.Object()
+			start := len(rs)
 			var err error
 			if rs, err = d.decodeEntry(rs, o); err != nil {
 				return nil, err
+			}
+			// Storage keeps one value per metric and millisecond, so two
+			// entries naming the same metric at the same time would keep
+			// one of them silently: refuse the message instead.
+			if seen == nil {
+				continue
+			}
+			for _, r := range rs[start:] {
+				k := sampleKey{r.Metric, r.Timestamp}
+				if first, dup := seen[k]; dup {
+					return nil, d.fail(CodeBadTimestamp, "%s at ts %d repeats entry %d; a metric may have one value per millisecond (give each entry its own ts)",
+						quoteName([]byte(r.Metric)), r.Timestamp, first)
+				}
+				seen[k] = i
 			}
 		}
 		return rs, nil
 	default:
 		return nil, &TelemetryError{Code: CodeBadJSON, Message: fmt.Sprintf("payload is %s; send a JSON object or an array of objects", typeName(v.Type()))}
 	}
+}
+
+// sampleKey identifies one stored sample of a device.
+type sampleKey struct {
+	metric string
+	ts     int64
 }
 
 // capacity is an upper bound of the readings in entry o, so that the
