@@ -34,7 +34,13 @@ func (s *Server) bootstrap() error {
 		MustChangePassword: true,
 		CreatedAt:          time.Now().UTC(),
 	})
-	if err != nil && !errors.Is(err, store.ErrExists) {
+	if errors.Is(err, store.ErrExists) {
+		// Someone added this account through the admin socket meanwhile;
+		// the password above was never stored, so it is not shown.
+		s.logger.Info("first operator account already exists", "email", s.cfg.AdminEmail)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("create first operator: %w", err)
 	}
 	s.logger.Info("created first operator account", "email", s.cfg.AdminEmail)

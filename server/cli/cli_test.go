@@ -188,3 +188,26 @@ func TestServeRefusesImpossibleSettings(t *testing.T) {
 		}
 	}
 }
+
+// When the credential files cannot be written, the credentials are printed
+// instead: they exist only in this answer.
+func TestDeviceAddPrintsCredentialsItCannotWrite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"HEARTH_DATA": dir}
+	if code, _, errOut := runCLI(t, "", env, "customer", "add", "acme"); code != 0 {
+		t.Fatal(errOut)
+	}
+	blocker := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "", env, "device", "add", "meter-1", "--customer", "acme", "--out", filepath.Join(blocker, "sub"))
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"secret: ", "BEGIN CERTIFICATE", "BEGIN PRIVATE KEY"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}

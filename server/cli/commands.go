@@ -243,20 +243,15 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 }
 
 // printIssued writes the certificate, key and CA to dir and prints the
-// secret, which is shown only this once.
+// secret, which is shown only this once. Should the files not be written,
+// everything is printed instead: the credentials exist only in this answer,
+// and after a rotation the old ones no longer work.
 func printIssued(io IO, asJSON bool, name, dir string, res issued) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
 	files := credentialFiles(dir)
-	for i, data := range []string{res.CertificatePEM, res.PrivateKeyPEM, res.CAPEM} {
-		perm := os.FileMode(0o644)
-		if i == 1 {
-			perm = 0o600
-		}
-		if err := writeNewFile(files[i], []byte(data), perm); err != nil {
-			return fmt.Errorf("write credentials: %w (the secret below is still valid)", err)
-		}
+	if err := writeCredentials(dir, files, res); err != nil {
+		fmt.Fprintf(io.Stdout, "device %s: credentials issued but not written (%v); save them now, they are shown only once:\n", name, err)
+		fmt.Fprintf(io.Stdout, "secret: %s\n%s%s%s", res.Secret, res.CertificatePEM, res.PrivateKeyPEM, res.CAPEM)
+		return fmt.Errorf("write credentials to %s: %w", dir, err)
 	}
 	if asJSON {
 		return printJSON(io.Stdout, map[string]any{"device": res.Device, "secret": res.Secret, "certificate_file": files[0], "private_key_file": files[1], "ca_file": files[2]})
@@ -264,6 +259,22 @@ func printIssued(io IO, asJSON bool, name, dir string, res issued) error {
 	fmt.Fprintf(io.Stdout, "device %s: credentials issued\n", name)
 	fmt.Fprintf(io.Stdout, "  certificate: %s\n  private key: %s\n  CA:          %s\n", files[0], files[1], files[2])
 	fmt.Fprintf(io.Stdout, "  MQTT username %q with this secret (shown only once):\n%s\n", name, res.Secret)
+	return nil
+}
+
+func writeCredentials(dir string, files [3]string, res issued) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i, data := range []string{res.CertificatePEM, res.PrivateKeyPEM, res.CAPEM} {
+		perm := os.FileMode(0o644)
+		if i == 1 {
+			perm = 0o600
+		}
+		if err := writeNewFile(files[i], []byte(data), perm); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
