@@ -43,8 +43,8 @@ type Server struct {
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
-	stops   []stopStep
-	ready   atomic.Bool
+	stops []stopStep
+	ready atomic.Bool
 
 	statsMu sync.Mutex // guards stats and statsAt
 	stats   tsdb.Stats
