@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type Telemetry struct {
 	// arrival holds, per device, the last arrival time (unix ms) given to
 	// readings that carry no timestamp of their own.
 	arrival sync.Map // device name → *atomic.Int64
+	// metrics holds, per device, the metric names it has used since start,
+	// so that one device cannot create series without bound.
+	metrics sync.Map // device name → *metricSet
 
 	messages atomic.Uint64
 	samples  atomic.Uint64
@@ -52,7 +56,43 @@ type Telemetry struct {
 // NewTelemetry returns an ingest path that decodes with lim, labels with
 // labels and stores through w.
 func NewTelemetry(lim TelemetryLimits, labels LabelSource, w ReadingWriter) *Telemetry {
-	return &Telemetry{lim: lim, labels: labels, w: w}
+	return &Telemetry{lim: lim.withDefaults(), labels: labels, w: w}
+}
+
+// metricSet is the metric names one device has used.
+type metricSet struct {
+	mu    sync.Mutex
+	names map[string]struct{}
+}
+
+// admitMetrics checks that the readings add no more distinct metric names
+// than the device may have, and records the new ones. The message is
+// refused whole if they would.
+func (t *Telemetry) admitMetrics(thing string, rs []Reading) error {
+	v, ok := t.metrics.Load(thing)
+	if !ok {
+		v, _ = t.metrics.LoadOrStore(thing, &metricSet{names: make(map[string]struct{})})
+	}
+	set := v.(*metricSet)
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	var added []string
+	for _, r := range rs {
+		if _, known := set.names[r.Metric]; known {
+			continue
+		}
+		if len(set.names) >= t.lim.MaxMetrics {
+			for _, name := range added {
+				delete(set.names, name)
+			}
+			return &TelemetryError{Code: CodeBadMetric, Message: fmt.Sprintf(
+				"metric %q is new, and this device already uses the %d distinct metrics a device may have", r.Metric, t.lim.MaxMetrics)}
+		}
+		name := strings.Clone(r.Metric)
+		set.names[name] = struct{}{}
+		added = append(added, name)
+	}
+	return nil
 }
 
 // Ingest decodes and stores one telemetry message of device thing, all or
@@ -67,6 +107,9 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 		return 0, t.reject(&TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
 	}
 	rs, err := DecodeTelemetry(payload, t.arrivalTime(thing, now), t.lim)
+	if err == nil {
+		err = t.admitMetrics(thing, rs)
+	}
 	if err != nil {
 		var te *TelemetryError
 		if !errors.As(err, &te) {

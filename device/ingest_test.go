@@ -210,3 +210,34 @@ func TestTelemetryWriterRefusalIsKept(t *testing.T) {
 		t.Errorf("bad_timestamp rejections counted %d, want 1", got)
 	}
 }
+
+// A device may not create series without bound: a message that would add
+// more distinct metrics than allowed is refused whole, and known metrics
+// keep working.
+func TestTelemetryMetricLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.reg.CreateDevice(device.DeviceSpec{Name: "chatty-1", Customer: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	w := &recordingWriter{}
+	tel := device.NewTelemetry(device.TelemetryLimits{MaxMetrics: 3}, f.reg, w)
+	if _, err := tel.Ingest("chatty-1", []byte(`{"a": 1, "b": 2}`), telemetryNow); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tel.Ingest("chatty-1", []byte(`{"a": 1, "c": 3, "d": 4}`), telemetryNow)
+	var te *device.TelemetryError
+	if !errors.As(err, &te) || te.Code != device.CodeBadMetric || !strings.Contains(te.Message, `"d"`) {
+		t.Fatalf("fourth metric: %v, want bad_metric naming d", err)
+	}
+	// The refused message added nothing: c still fits, and a, b, c work.
+	if _, err := tel.Ingest("chatty-1", []byte(`{"c": 3}`), telemetryNow); err != nil {
+		t.Errorf("third metric after the refusal: %v", err)
+	}
+	if _, err := tel.Ingest("chatty-1", []byte(`{"a": 1, "b": 2, "c": 3}`), telemetryNow); err != nil {
+		t.Errorf("known metrics: %v", err)
+	}
+	if got := len(w.calls); got != 3 {
+		t.Errorf("%d writes, want 3 (the refused message wrote nothing)", got)
+	}
+}

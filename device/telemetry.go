@@ -13,8 +13,12 @@ import (
 const (
 	DefaultMaxBatch  = 1000
 	DefaultMaxValues = 1000
-	DefaultMaxFuture = 5 * time.Minute
-	DefaultRetention = 3 * 365 * 24 * time.Hour
+	// DefaultMaxMetrics is the number of distinct metric names a device may
+	// use. Every name is a series in the time-series store, and series are
+	// its most expensive resource.
+	DefaultMaxMetrics = 500
+	DefaultMaxFuture  = 5 * time.Minute
+	DefaultRetention  = 3 * 365 * 24 * time.Hour
 )
 
 // MaxMetricLength is the longest metric name a device may send.
@@ -23,15 +27,19 @@ const MaxMetricLength = 128
 // TelemetryLimits bound what one telemetry message may carry. A field that is
 // zero or negative takes its default.
 type TelemetryLimits struct {
-	MaxBatch  int           // entries in an array payload; default 1000
-	MaxValues int           // values in one entry; default 1000
-	MaxFuture time.Duration // how far ahead of the server clock a ts may be; default 5m
-	Retention time.Duration // a ts older than now-Retention is refused; default 3 years
+	MaxBatch   int           // entries in an array payload; default 1000
+	MaxValues  int           // values in one entry; default 1000
+	MaxMetrics int           // distinct metric names per device, enforced by Telemetry; default 500
+	MaxFuture  time.Duration // how far ahead of the server clock a ts may be; default 5m
+	Retention  time.Duration // a ts older than now-Retention is refused; default 3 years
 }
 
 func (l TelemetryLimits) withDefaults() TelemetryLimits {
 	if l.MaxBatch <= 0 {
 		l.MaxBatch = DefaultMaxBatch
+	}
+	if l.MaxMetrics <= 0 {
+		l.MaxMetrics = DefaultMaxMetrics
 	}
 	if l.MaxValues <= 0 {
 		l.MaxValues = DefaultMaxValues

@@ -58,8 +58,10 @@ type TSDBConfig struct {
 
 // TelemetryConfig bounds what one telemetry message may carry.
 type TelemetryConfig struct {
-	MaxBatch  int
-	MaxFuture time.Duration
+	MaxBatch int
+	// MaxMetrics is how many distinct metric names one device may use.
+	MaxMetrics int
+	MaxFuture  time.Duration
 }
 
 // maxTelemetryFuture is how far ahead the time-series store accepts
@@ -80,7 +82,7 @@ func DefaultConfig() Config {
 			ClientBufferBytes: 4 << 10,
 		},
 		TSDB:            TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
-		Telemetry:       TelemetryConfig{MaxBatch: 1000, MaxFuture: 5 * time.Minute},
+		Telemetry:       TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
 		AdminEmail:      "admin@hearth.local",
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -103,6 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("MQTT maximum payload %d is too small: the minimum is 1024 bytes", c.MQTT.MaxPayload)
 	case c.Telemetry.MaxBatch < 1:
 		return fmt.Errorf("telemetry maximum batch must be at least 1")
+	case c.Telemetry.MaxMetrics < 1:
+		return fmt.Errorf("telemetry maximum metrics per device must be at least 1")
 	case c.Telemetry.MaxFuture < 0 || c.Telemetry.MaxFuture > maxTelemetryFuture:
 		return fmt.Errorf("telemetry maximum future %s is out of range: 0 to %s", c.Telemetry.MaxFuture, maxTelemetryFuture)
 	}

@@ -207,9 +207,10 @@ func (s *Server) startTSDB(context.Context) error {
 	s.tsdb = db
 	s.onStop("time-series store", func(context.Context) error { return db.Close() })
 	s.telemetry = device.NewTelemetry(device.TelemetryLimits{
-		MaxBatch:  s.cfg.Telemetry.MaxBatch,
-		MaxFuture: s.cfg.Telemetry.MaxFuture,
-		Retention: s.cfg.TSDB.Retention,
+		MaxBatch:   s.cfg.Telemetry.MaxBatch,
+		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
+		MaxFuture:  s.cfg.Telemetry.MaxFuture,
+		Retention:  s.cfg.TSDB.Retention,
 	}, s.registry, readingWriter{db})
 	return nil
 }

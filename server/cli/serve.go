@@ -25,6 +25,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.IntVar(&cfg.MQTT.ReceiveMaximum, "mqtt-inflight", cfg.MQTT.ReceiveMaximum, "unacknowledged QoS 1 messages per client (MQTT 5 receive maximum)")
 	fs.IntVar(&cfg.MQTT.ClientBufferBytes, "mqtt-client-buffer", cfg.MQTT.ClientBufferBytes, "per-client read and write buffer `bytes`")
 	fs.IntVar(&cfg.Telemetry.MaxBatch, "telemetry-max-batch", cfg.Telemetry.MaxBatch, "most entries in one back-fill telemetry array")
+	fs.IntVar(&cfg.Telemetry.MaxMetrics, "telemetry-max-metrics", cfg.Telemetry.MaxMetrics, "most distinct metric names one device may use (each is a time series)")
 	fs.DurationVar(&cfg.Telemetry.MaxFuture, "telemetry-max-future", cfg.Telemetry.MaxFuture, "how far ahead of the server's clock a telemetry timestamp may be")
 	fs.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "e-mail of the first operator account, created on the first start")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on a graceful stop")
