@@ -16,7 +16,13 @@ import (
 // end the connection, as MQTT 5 prescribes: DISCONNECT 0x9B or 0x95 for
 // MQTT 5 clients; 3.1.1 has no way to say why.
 func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if pk.FixedHeader.Type == packets.Subscribe {
+		return b.subscribeRead(cl, pk)
+	}
+	if pk.FixedHeader.Type != packets.Publish {
 		return pk, nil
 	}
 	var code packets.Code
@@ -33,6 +39,31 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		"device", cl.ID, "remote", cl.Net.Remote, "topic", clip(pk.TopicName),
 		"qos", pk.FixedHeader.Qos, "payload_bytes", len(pk.Payload), "max_payload_bytes", b.cfg.MaxPayload)
 	b.disconnect(cl, code)
+	return pk, packets.ErrRejectPacket
+}
+
+// maxSubscriptionsPerClient bounds the topic filters one connection may hold.
+// Every filter lives in the broker's topic tree, and a device's own topic
+// space alone offers endless distinct filters.
+const maxSubscriptionsPerClient = 100
+
+// subscribeRead ends the connection of a client whose SUBSCRIBE would take
+// it past maxSubscriptionsPerClient filters (MQTT 5: DISCONNECT 0x97 quota
+// exceeded). A device that needs that many is misbehaving.
+func (b *Broker) subscribeRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	n := cl.State.Subscriptions.Len()
+	for _, sub := range pk.Filters {
+		if _, ok := cl.State.Subscriptions.Get(sub.Filter); !ok {
+			n++
+		}
+	}
+	if n <= maxSubscriptionsPerClient {
+		return pk, nil
+	}
+	b.refusedSubscribes.Add(uint64(len(pk.Filters)))
+	b.warnLimited("mqtt subscribe refused", packets.ErrQuotaExceeded.Reason,
+		"device", cl.ID, "remote", cl.Net.Remote, "subscriptions", n, "max_subscriptions", maxSubscriptionsPerClient)
+	b.disconnect(cl, packets.ErrQuotaExceeded)
 	return pk, packets.ErrRejectPacket
 }
 

@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -352,5 +354,41 @@ func TestTelemetryNotStoredIsNotAcknowledgedV3(t *testing.T) {
 	}
 	if got := len(f.stored.all()); got != 0 {
 		t.Errorf("%d readings stored, want none", got)
+	}
+}
+
+// A connection may hold at most 100 filters: a SUBSCRIBE beyond that ends
+// it (MQTT 5: DISCONNECT 0x97 quota exceeded), so no device can grow the
+// topic tree without bound.
+func TestSubscriptionLimit(t *testing.T) {
+	f := newFixture(t, nil)
+	d := f.newDevice(t, "sub-1")
+	c := f.mustV5(t, f.certOpts(d))
+	filters := make([]string, 100)
+	for i := range filters {
+		filters[i] = fmt.Sprintf("hearth/things/sub-1/x/%d", i)
+	}
+	for _, rc := range c.subscribe(t, filters...) {
+		if rc != 1 {
+			t.Fatalf("subscribing to 100 filters: reason %#x", rc)
+		}
+	}
+	// Subscribing again to a filter it holds adds nothing.
+	if rc := c.subscribe(t, filters[0]); rc[0] != 1 {
+		t.Fatalf("re-subscribe: reason %#x", rc[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	go func() {
+		// No SUBACK comes: the answer is the DISCONNECT below.
+		_, _ = c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "hearth/things/sub-1/y", QoS: 1}}})
+	}()
+	select {
+	case d := <-c.disconnects:
+		if d.ReasonCode != 0x97 {
+			t.Errorf("DISCONNECT reason %#x, want 0x97 quota exceeded", d.ReasonCode)
+		}
+	case <-time.After(wait):
+		t.Fatal("the 101st filter did not end the connection")
 	}
 }
