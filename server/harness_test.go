@@ -361,7 +361,8 @@ type promSample struct {
 // eventually retries f until it returns true or the deadline passes.
 func eventually(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// New series can take up to about 15 s to become searchable.
+	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
 		if f() {
 			return
