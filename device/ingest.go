@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hearthiot/hearth/device/events"
 )
 
 // ReadingWriter stores the readings of one message of one device. It is
@@ -40,6 +42,7 @@ type Telemetry struct {
 	lim    TelemetryLimits
 	labels LabelSource
 	w      ReadingWriter
+	events EventPublisher // nil: no events
 
 	// arrival holds, per device, the last arrival time (unix ms) given to
 	// readings that carry no timestamp of their own.
@@ -55,8 +58,24 @@ type Telemetry struct {
 
 // NewTelemetry returns an ingest path that decodes with lim, labels with
 // labels and stores through w.
-func NewTelemetry(lim TelemetryLimits, labels LabelSource, w ReadingWriter) *Telemetry {
-	return &Telemetry{lim: lim.withDefaults(), labels: labels, w: w}
+func NewTelemetry(lim TelemetryLimits, labels LabelSource, w ReadingWriter, opts ...TelemetryOption) *Telemetry {
+	t := &Telemetry{lim: lim.withDefaults(), labels: labels, w: w}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
+}
+
+// EventPublisher takes events without blocking; events.Bus implements it.
+type EventPublisher interface{ Publish(events.Event) }
+
+// TelemetryOption configures a Telemetry.
+type TelemetryOption func(*Telemetry)
+
+// WithEvents makes Ingest publish a TelemetryRejected event for every
+// rejected message.
+func WithEvents(p EventPublisher) TelemetryOption {
+	return func(t *Telemetry) { t.events = p }
 }
 
 // metricSet is the metric names one device has used.
@@ -104,7 +123,7 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 	t.messages.Add(1)
 	customer, site, ok := t.labels.Labels(thing)
 	if !ok {
-		return 0, t.reject(&TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
+		return 0, t.reject(thing, now, &TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
 	}
 	rs, err := DecodeTelemetry(payload, t.arrivalTime(thing, now), t.lim)
 	if err == nil {
@@ -115,7 +134,7 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 		if !errors.As(err, &te) {
 			te = &TelemetryError{Code: CodeInternal, Message: "the message could not be decoded", Err: err}
 		}
-		return 0, t.reject(te)
+		return 0, t.reject(thing, now, te)
 	}
 	if err := t.w.WriteReadings(thing, customer, site, rs); err != nil {
 		// A writer that knows the readings can never be stored (not only
@@ -123,9 +142,9 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 		// is told not to send them again.
 		var te *TelemetryError
 		if errors.As(err, &te) {
-			return 0, t.reject(te)
+			return 0, t.reject(thing, now, te)
 		}
-		return 0, t.reject(&TelemetryError{
+		return 0, t.reject(thing, now, &TelemetryError{
 			Code:    CodeInternal,
 			Message: "the readings could not be stored; send the message again later",
 			Err:     fmt.Errorf("write %d readings of device %q: %w", len(rs), thing, err),
@@ -158,12 +177,15 @@ func (t *Telemetry) arrivalTime(thing string, now time.Time) time.Time {
 	}
 }
 
-func (t *Telemetry) reject(e *TelemetryError) error {
+func (t *Telemetry) reject(thing string, now time.Time, e *TelemetryError) error {
 	for i, c := range rejectionCodes() {
 		if c == e.Code {
 			t.rejected[i].Add(1)
 			break
 		}
+	}
+	if t.events != nil {
+		t.events.Publish(events.TelemetryRejected{Device: thing, At: now, Code: e.Code, Message: e.Message})
 	}
 	return e
 }

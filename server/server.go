@@ -17,6 +17,7 @@ import (
 	"github.com/hearthiot/hearth/broker"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/web/api"
@@ -40,6 +41,7 @@ type Server struct {
 	httpLn    net.Listener
 	admin     *adminSocket
 	tls       *tls.Config // what both listeners present
+	events    *events.Bus
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
@@ -65,8 +67,13 @@ func New(cfg Config, version string, logger *slog.Logger, console io.Writer) (*S
 	if console == nil {
 		console = io.Discard
 	}
-	return &Server{cfg: cfg, version: version, logger: logger, console: console}, nil
+	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New()}, nil
 }
+
+// Events is the in-process event bus: device connects and disconnects,
+// rejected telemetry, shadow updates. Subscribers that fall behind lose
+// events; the device path never waits for them.
+func (s *Server) Events() *events.Bus { return s.events }
 
 // Start opens and starts every component in dependency order and returns once
 // Hearth is ready to serve. On error, what was started is stopped again.
@@ -211,7 +218,7 @@ func (s *Server) startTSDB(context.Context) error {
 		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
 		MaxFuture:  s.cfg.Telemetry.MaxFuture,
 		Retention:  s.cfg.TSDB.Retention,
-	}, s.registry, readingWriter{db})
+	}, s.registry, readingWriter{db}, device.WithEvents(s.events))
 	return nil
 }
 

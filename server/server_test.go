@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -92,6 +93,8 @@ func TestRejectedTelemetryStoresNothing(t *testing.T) {
 	op := h.token(store.RoleOperator, "")
 	h.addCustomer(op, "acme")
 	d := h.addDevice(op, "sensor-1", "acme")
+	sub := h.srv.Events().Subscribe(100)
+	defer sub.Close()
 	v, _, err := h.v5("sensor-1", d, true, "")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +136,21 @@ func TestRejectedTelemetryStoresNothing(t *testing.T) {
 	}
 	// A valid marker after the rejected ones: once it is visible, nothing of
 	// the rejected messages may be.
+	// Every rejection was also published on the event bus.
+	var codes []string
+	for len(codes) < len(cases) {
+		select {
+		case e := <-sub.C():
+			if r, ok := e.(events.TelemetryRejected); ok && r.Device == "sensor-1" {
+				codes = append(codes, r.Code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events: got %v, want %d rejections", codes, len(cases))
+		}
+	}
+	if codes[0] != "bad_json" || codes[len(codes)-1] != "bad_timestamp" {
+		t.Errorf("rejection events %v", codes)
+	}
 	if code, err := v.publish("hearth/things/sensor-1/telemetry", []byte(`{"marker": 1}`)); err != nil || code != 0 {
 		t.Fatalf("marker: %#x %v", code, err)
 	}

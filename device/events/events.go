@@ -1,0 +1,118 @@
+package events
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Event is one of the event types of this package.
+type Event interface {
+	// Device is the name of the device the event is about.
+	DeviceName() string
+}
+
+// DeviceConnected: a device's MQTT session started.
+type DeviceConnected struct {
+	Device   string
+	At       time.Time
+	Remote   string // remote address
+	Protocol byte   // MQTT protocol version: 4 (3.1.1) or 5
+}
+
+// DeviceDisconnected: a device's MQTT session ended.
+type DeviceDisconnected struct {
+	Device string
+	At     time.Time
+	Reason string // clean, keepalive_timeout, error, taken_over, credential_revoked
+}
+
+// TelemetryRejected: a telemetry message was refused whole.
+type TelemetryRejected struct {
+	Device  string
+	At      time.Time
+	Code    string // one of the device package's rejection codes
+	Message string
+}
+
+// ShadowUpdated: an update of a device's shadow was accepted.
+type ShadowUpdated struct {
+	Device  string
+	Shadow  string // "" for the classic shadow
+	Version int64
+	At      time.Time
+	Actor   string
+	Channel string
+}
+
+// DeltaPending: after an update, desired differs from reported.
+type DeltaPending struct {
+	Device  string
+	Shadow  string
+	Version int64
+	At      time.Time
+}
+
+func (e DeviceConnected) DeviceName() string    { return e.Device }
+func (e DeviceDisconnected) DeviceName() string { return e.Device }
+func (e TelemetryRejected) DeviceName() string  { return e.Device }
+func (e ShadowUpdated) DeviceName() string      { return e.Device }
+func (e DeltaPending) DeviceName() string       { return e.Device }
+
+// Bus delivers events to subscribers. The zero value is not usable; use New.
+type Bus struct {
+	mu   sync.RWMutex
+	subs map[*Subscription]struct{}
+}
+
+// New returns a bus with no subscribers.
+func New() *Bus { return &Bus{subs: make(map[*Subscription]struct{})} }
+
+// Subscription receives events on C until Close.
+type Subscription struct {
+	bus     *Bus
+	c       chan Event
+	dropped atomic.Uint64
+	once    sync.Once
+}
+
+// Subscribe returns a subscription whose channel holds up to buffer events
+// (at least 1).
+func (b *Bus) Subscribe(buffer int) *Subscription {
+	s := &Subscription{bus: b, c: make(chan Event, max(buffer, 1))}
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Publish hands e to every subscriber that has room and counts a drop for
+// each that has not. It never blocks.
+func (b *Bus) Publish(e Event) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs {
+		select {
+		case s.c <- e:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+}
+
+// C is the channel events arrive on. It is closed by Close.
+func (s *Subscription) C() <-chan Event { return s.c }
+
+// Dropped counts the events this subscriber lost because its buffer was
+// full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close stops delivery and closes C. It is safe to call more than once.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		s.bus.mu.Lock()
+		delete(s.bus.subs, s)
+		s.bus.mu.Unlock()
+		close(s.c)
+	})
+}
