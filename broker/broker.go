@@ -111,6 +111,9 @@ type Authenticator interface {
 	// AuthenticateCertificate maps a verified client certificate to its
 	// device and credential.
 	AuthenticateCertificate(cert *x509.Certificate) (name, credentialID string, err error)
+	// HasActiveCredential reports whether the device exists and has any
+	// credential it may connect with.
+	HasActiveCredential(name string) bool
 	// CredentialActive reports whether the credential still lets the
 	// device connect.
 	CredentialActive(name, credentialID string) bool
@@ -509,6 +512,24 @@ func (b *Broker) CredentialsChanged(name string) {
 			b.disconnect(cl, packets.ErrNotAuthorized)
 		}()
 	}
+	if !b.auth.HasActiveCredential(name) {
+		b.discardSession(name)
+	}
+}
+
+// discardSession forgets the persistent session (subscriptions, queued
+// messages) kept for client id name, so that a device registered again
+// under a deleted device's name starts clean instead of resuming the old
+// one's session.
+func (b *Broker) discardSession(name string) {
+	cl, ok := b.server.Clients.Get(name)
+	if !ok {
+		return
+	}
+	cl.ClearInflights()
+	b.server.UnsubscribeClient(cl)
+	b.server.Clients.Delete(name)
+	b.log.Info("mqtt session discarded: device has no active credential", "device", name)
 }
 
 // disconnect ends a client's connection: with a DISCONNECT carrying code for

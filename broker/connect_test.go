@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqttv3 "github.com/eclipse/paho.mqtt.golang"
 	mochi "github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/hearthiot/hearth/broker"
@@ -444,4 +445,43 @@ func rawConnect(addr, id, user, pass string, v5 bool) (bool, error) {
 		return false, fmt.Errorf("read connack body (%d bytes): %w", n, err)
 	}
 	return body[1] == 0, nil
+}
+
+// A device deleted and registered again under the same name does not resume
+// the old device's persistent session; a device whose credentials were only
+// rotated does.
+func TestSessionOfDeletedDeviceIsDiscarded(t *testing.T) {
+	f := newFixture(t, nil)
+	connect := func(d dev) (mqttv3.Client, bool) {
+		t.Helper()
+		o := f.certOpts(d)
+		opts := mqttv3.NewClientOptions().AddBroker("tls://" + o.addr).SetClientID(o.id).
+			SetProtocolVersion(4).SetCleanSession(false).SetAutoReconnect(false).
+			SetConnectTimeout(wait).SetTLSConfig(f.clientTLS(o))
+		c := mqttv3.NewClient(opts)
+		tok := c.Connect()
+		if !tok.WaitTimeout(wait) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		return c, tok.(*mqttv3.ConnectToken).SessionPresent()
+	}
+	d := f.newDevice(t, "keep-1")
+	c, _ := connect(d)
+	if tok := c.Subscribe("hearth/things/keep-1/cmd", 1, nil); !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c.Disconnect(100)
+	c, present := connect(d)
+	if !present {
+		t.Fatal("a reconnect with clean session off did not resume the session")
+	}
+	c.Disconnect(100)
+
+	if err := f.env.reg.DeleteDevice("keep-1"); err != nil {
+		t.Fatal(err)
+	}
+	d2 := f.newDevice(t, "keep-1")
+	if _, present := connect(d2); present {
+		t.Error("the new device under a deleted device's name resumed the old session")
+	}
 }

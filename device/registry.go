@@ -527,3 +527,19 @@ func (r *Registry) Count() int {
 	})
 	return n
 }
+
+// HasActiveCredential reports whether device name exists and may still
+// connect with at least one credential. When it may not (deleted, or every
+// credential revoked), whatever the broker kept of its sessions must go.
+func (r *Registry) HasActiveCredential(name string) bool {
+	c, ok := r.cached(name)
+	if !ok {
+		return false
+	}
+	for _, cr := range c.creds {
+		if cr.active {
+			return true
+		}
+	}
+	return false
+}
