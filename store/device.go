@@ -169,11 +169,17 @@ func (s *Store) UpdateDevice(name string, fn func(*Device) error) (Device, error
 	return out, nil
 }
 
-// DeleteDevice removes a device and its index entry.
+// DeleteDevice removes a device, its index entry and its shadows. Its
+// shadow history is kept: it is the record of who changed what, which an
+// audit still needs after the device is gone, and it leaves with the
+// retention of PruneHistory like every other entry.
 func (s *Store) DeleteDevice(name string) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		d, err := getDevice(tx, name)
 		if err != nil {
+			return err
+		}
+		if err := deleteShadows(tx, name); err != nil {
 			return err
 		}
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {

@@ -1,6 +1,6 @@
 // Package store keeps every Hearth record that is not a time series in one
 // bbolt file: customers, sites, devices and their credentials, users and API
-// tokens. It owns the schema version and the forward migrations that bring an
+// tokens, device shadows and the history of their changes. It owns the schema version and the forward migrations that bring an
 // older file up to date.
 //
 // Every write runs in one bbolt transaction and is synced before it returns,
@@ -14,6 +14,11 @@
 // tools and so that adding a field needs no migration. Records returned by the
 // store are decoded afresh from the file: callers own them and may change
 // them freely.
+//
+// Shadow documents are opaque JSON to the store: their semantics belong to
+// the device package. The store guarantees what only a transaction can: a
+// shadow write happens only at the expected version, and its history entry
+// is written with it or not at all.
 //
 // The store knows nothing of MQTT, HTTP or telemetry and imports only the
 // standard library and bbolt.

@@ -41,3 +41,33 @@ func (s *Store) CreateDevicesInOneTransaction(ds []Device) error {
 		return nil
 	})
 }
+
+// OpenAtSchemaVersion opens a file with only the first n schema steps, so
+// tests can write records as an older binary did. It skips the check for
+// the buckets of the latest schema, which such a file lacks.
+func OpenAtSchemaVersion(path string, n int) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, path: path}
+	if err := s.migrate(migrations()[:n]); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// AppendHistoryInOneTransaction records many history entries with one
+// fsync, so benchmarks can build a long history quickly. It applies the
+// rules of the history written by PutShadow.
+func (s *Store) AppendHistoryInOneTransaction(es []HistoryEntry) error {
+	return s.update(func(tx *bolt.Tx) error {
+		for _, e := range es {
+			if err := appendHistory(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -22,6 +22,21 @@ const (
 	// bucketTokenHashes makes authenticating a bearer token one lookup:
 	// SHA-256 of the secret → token ID.
 	bucketTokenHashes = "token_hashes"
+	// bucketShadows holds device shadow documents: device NUL shadow name →
+	// Shadow, the classic shadow under the empty name, so a device's
+	// shadows are one prefix scan with the classic one first.
+	bucketShadows = "shadows"
+	// bucketHistory holds every recorded shadow change:
+	// device NUL position → HistoryEntry, where the position is the
+	// big-endian time in nanoseconds followed by a big-endian sequence
+	// number, so a device's history is one prefix scan in time order.
+	bucketHistory = "history"
+	// bucketHistoryByShadow indexes the history per shadow:
+	// device NUL shadow NUL position → empty.
+	bucketHistoryByShadow = "history_by_shadow"
+	// bucketHistoryByTime indexes the whole fleet's history by time, for
+	// fleet-wide queries and retention: position → device NUL shadow.
+	bucketHistoryByTime = "history_by_time"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -34,6 +49,7 @@ func allBuckets() []string {
 	return []string{
 		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
+		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 	}
 }
 
@@ -51,6 +67,7 @@ type migration struct {
 func migrations() []migration {
 	return []migration{
 		{name: "create buckets", up: createBucketsV1},
+		{name: "create shadow and history buckets", up: createBucketsV2},
 	}
 }
 
@@ -61,6 +78,18 @@ func createBucketsV1(tx *bolt.Tx) error {
 	for _, name := range []string{
 		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
+	} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// createBucketsV2 adds the buckets of device shadows and their history.
+func createBucketsV2(tx *bolt.Tx) error {
+	for _, name := range []string{
+		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 	} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)

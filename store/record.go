@@ -25,6 +25,9 @@ var (
 	ErrLocked = errors.New("store is locked by another process")
 	// ErrReadOnly: a write was attempted on a store opened read-only.
 	ErrReadOnly = errors.New("store is open read-only")
+	// ErrVersionConflict: a shadow write expected another stored version
+	// than the one in the file, because someone else wrote it in between.
+	ErrVersionConflict = errors.New("version conflict")
 )
 
 // Customer is a company that owns sites. Name is the key: short, URL-safe.
