@@ -143,9 +143,11 @@ type Stats struct {
 
 // Broker is the embedded MQTT broker.
 type Broker struct {
-	cfg     Config
-	auth    Authenticator
-	ingest  Ingester
+	cfg    Config
+	auth   Authenticator
+	ingest Ingester
+	// shadows answers shadow requests; nil until SetShadows.
+	shadows ShadowService
 	log     *slog.Logger
 	limiter *logLimiter
 	server  *mqtt.Server
@@ -163,6 +165,10 @@ type Broker struct {
 	// refusing marks clients whose failure CONNACK is sent by this
 	// package, which logs it with more detail than the reason code.
 	refusing sync.Map // *mqtt.Client → struct{}
+
+	// deltaWaits holds, per client, the shadows whose pending delta is
+	// sent once its SUBACK is written.
+	deltaWaits sync.Map // *mqtt.Client → deltaWait
 
 	messagesIn        atomic.Uint64
 	refusedConnects   atomic.Uint64

@@ -17,6 +17,13 @@
 // PUBACK is sent, so an acknowledged message is a stored one. Server-side
 // publishes (Publish) bypass the topic rules.
 //
+// Shadow requests ($aws/things/{name}/shadow[/name/{shadow}]/get|update|delete)
+// go to a ShadowService set with SetShadows before Start and are not
+// delivered to subscribers; the rest of the shadow topics (accepted,
+// rejected, delta, documents) only the server publishes. A device that
+// subscribes to its delta topic while a delta is pending receives it right
+// after the SUBACK.
+//
 // The package must not import web, scheduler or server, and must not log a
 // password or secret: CONNECT packets never reach a log line.
 package broker

@@ -17,7 +17,7 @@ func (h *hook) ID() string { return "hearth" }
 func (h *hook) Provides(event byte) bool {
 	switch event {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnDisconnect,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribed:
+		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPublish, mqtt.OnSubscribed:
 		return true
 	}
 	return false
@@ -55,6 +55,14 @@ func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 
 func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	return h.b.packetEncode(cl, pk)
+}
+
+// OnPacketSent sends the pending shadow deltas a subscription asked for,
+// once its SUBACK is on the wire.
+func (h *hook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type == packets.Suback {
+		h.b.sentSuback(cl, pk)
+	}
 }
 
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {

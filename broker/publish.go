@@ -72,6 +72,7 @@ func (b *Broker) subscribeRead(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 // counted and logged here.
 func (b *Broker) disconnected(cl *mqtt.Client, err error) {
 	b.untrack(cl)
+	b.deltaWaits.Delete(cl)
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		b.refusedPublishes.Add(1)
 		b.warnLimited("mqtt publish refused", packets.ErrPacketTooLarge.Reason,
@@ -106,13 +107,10 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	negativeAck := cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0
 
 	if !device.MayPublish(thing, pk.TopicName) {
-		b.refusedPublishes.Add(1)
-		b.warnLimited("mqtt publish refused", "topic not allowed",
-			"device", thing, "remote", cl.Net.Remote, "topic", clip(pk.TopicName))
-		if negativeAck {
-			return pk, packets.ErrNotAuthorized
-		}
-		return pk, packets.CodeSuccessIgnore
+		return pk, b.refusePublish(cl, pk, "topic not allowed", negativeAck)
+	}
+	if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
+		return pk, err
 	}
 	if !device.IsTelemetryTopic(thing, pk.TopicName) {
 		return pk, nil
@@ -200,11 +198,13 @@ func (b *Broker) maySubscribe(cl *mqtt.Client, filter string) bool {
 }
 
 // subscribed counts and logs the filters the topic rules refused; mochi
-// has already answered them with 0x87 (MQTT 5) or 0x80 (3.1.1).
+// has already answered them with 0x87 (MQTT 5) or 0x80 (3.1.1). Granted
+// filters that cover a shadow's delta topic get its pending delta.
 func (b *Broker) subscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
 	if cl.Net.Inline {
 		return
 	}
+	b.subscribedShadows(cl, pk, reasonCodes)
 	for i, sub := range pk.Filters {
 		if i >= len(reasonCodes) || reasonCodes[i] < packets.ErrUnspecifiedError.Code ||
 			!mqtt.IsValidFilter(sub.Filter, false) || b.maySubscribe(cl, sub.Filter) {
