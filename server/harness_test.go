@@ -23,6 +23,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/store"
 )
 
 // hearth is a real server started on a data directory, on loopback ports.
@@ -371,3 +372,6 @@ func eventually(t *testing.T, what string, f func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// srvStore is the running server's record store.
+func (h *hearth) srvStore() *store.Store { return h.srv.Store() }

@@ -18,6 +18,7 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/web/api"
@@ -35,6 +36,7 @@ type Server struct {
 	registry  *device.Registry
 	tsdb      *tsdb.DB
 	telemetry *device.Telemetry
+	shadows   *device.Shadows
 	broker    *broker.Broker
 	api       *api.API
 	http      *http.Server
@@ -238,6 +240,10 @@ func (s *Server) startBroker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.shadows = device.NewShadows(s.store, b, s.events, shadow.Limits{}, s.logger.With("component", "shadows"))
+	if err := b.SetShadows(s.shadows); err != nil {
+		return err
+	}
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
@@ -246,3 +252,7 @@ func (s *Server) startBroker(ctx context.Context) error {
 	s.onStop("broker", b.Stop)
 	return nil
 }
+
+// Store is the record store of a started server, for in-process tools and
+// tests that inspect what Hearth recorded.
+func (s *Server) Store() *store.Store { return s.store }
