@@ -10,7 +10,8 @@
 // is written on the function that makes it.
 //
 // The package does no I/O, keeps no state and never reads the clock: the
-// caller passes the time in. Storage, MQTT topics, REST and history records
-// are built on top of it elsewhere. Classic and named shadows share these
+// caller passes the time in. It also names the MQTT request topics
+// (ParseTopic, DeltaTopic); storage, publishing and history records are
+// built on top of it in package device. Classic and named shadows share these
 // semantics; only their names differ (see ValidName).
 package shadow
