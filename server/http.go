@@ -21,6 +21,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Store:     s.store,
 		Registry:  s.registry,
 		Telemetry: telemetryReader{s.tsdb},
+		Shadows:   s.shadows,
 		Logger:    s.logger.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -30,6 +31,8 @@ type Store interface {
 	GetCustomer(name string) (store.Customer, error)
 	ListCustomers() ([]store.Customer, error)
 	ListSites(customer string) ([]store.Site, error)
+
+	History(q store.HistoryQuery) ([]store.HistoryEntry, string, error)
 }
 
 // Registry is the device registry: it creates customers, sites and devices
@@ -59,6 +62,16 @@ type Telemetry interface {
 	// customer restricts every answer to that customer's series, whatever
 	// the request says; an empty customer is unrestricted.
 	ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string)
+}
+
+// Shadows is the device shadow service, the one the MQTT topics use, so
+// that a change through the API gets the same semantics, history and device
+// messages as one from a device. Errors it decides are *shadow.Error with
+// AWS's HTTP-like codes.
+type Shadows interface {
+	Update(thing, name string, body []byte, by device.Actor, now time.Time) ([]byte, error)
+	Get(thing, name string) (shadow.Document, error)
+	Delete(thing, name string, by device.Actor, now time.Time) ([]byte, error)
 }
 
 // ErrTelemetryUnavailable is what a Telemetry implementation wraps when it
@@ -132,11 +145,12 @@ func principal(r *http.Request) Principal {
 
 // Deps are what the API works with. Store and Registry are required.
 // Telemetry may be nil: the telemetry and Prometheus routes then answer 503.
-// Logger defaults to discarding; Now to time.Now.
+// Shadows may be nil: the shadow routes then answer 503. Logger defaults to discarding; Now to time.Now.
 type Deps struct {
 	Store     Store
 	Registry  Registry
 	Telemetry Telemetry
+	Shadows   Shadows
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -146,6 +160,7 @@ type API struct {
 	store     Store
 	registry  Registry
 	telemetry Telemetry
+	shadows   Shadows
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -163,6 +178,7 @@ func New(d Deps) *API {
 		store:     d.Store,
 		registry:  d.Registry,
 		telemetry: d.Telemetry,
+		shadows:   d.Shadows,
 		logger:    d.Logger,
 		now:       d.Now,
 	}
@@ -226,6 +242,13 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.With(a.requireOperator).Post("/credentials/revoke", a.revokeCredentials)
 				r.With(a.requireTelemetry).Get("/telemetry/latest", a.showLatestTelemetry)
 				r.With(a.requireTelemetry).Get("/telemetry", a.queryTelemetry)
+				r.Route("/shadow", func(r chi.Router) {
+					r.Use(a.requireShadows)
+					r.Get("/", a.showShadow)
+					r.Patch("/", a.updateShadow)
+					r.With(a.requireOperator).Delete("/", a.deleteShadow)
+					r.Get("/history", a.listShadowHistory)
+				})
 			})
 		})
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 	"github.com/hearthiot/hearth/web/auth"
@@ -41,13 +42,15 @@ const (
 	operatorEmail = "ops@hearth.example"
 )
 
-// env is a test server: the real router over a real store and device
-// registry, and a recording fake of the telemetry engine.
+// env is a test server: the real router over a real store, device registry
+// and shadow service (publishing to a recorder), and a recording fake of
+// the telemetry engine.
 type env struct {
 	api       *api.API
 	store     *store.Store
 	registry  *device.Registry
 	telemetry *fakeTelemetry
+	published *recordingPublisher
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -62,6 +65,7 @@ const (
 
 type envOptions struct {
 	noTelemetry bool
+	noShadows   bool
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -82,12 +86,16 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		store:     st,
 		registry:  reg,
 		telemetry: &fakeTelemetry{},
+		published: &recordingPublisher{},
 		tokens:    map[string]string{},
 		tokenIDs:  map[string]string{},
 	}
 	deps := api.Deps{Store: st, Registry: reg, Logger: logger, Now: func() time.Time { return testNow }}
 	if !opts.noTelemetry {
 		deps.Telemetry = e.telemetry
+	}
+	if !opts.noShadows {
+		deps.Shadows = device.NewShadows(st, e.published, nil, shadow.Limits{}, logger)
 	}
 	e.api = api.New(deps)
 	e.seed(t)

@@ -1,6 +1,6 @@
 // Package api serves Hearth's machine interfaces over HTTP: the JSON REST API
 // under /api/v1 (customers, sites, devices and their credentials, telemetry,
-// API tokens, users) and the Prometheus-compatible query API under
+// device shadows and their history, API tokens, users) and the Prometheus-compatible query API under
 // /prometheus/api/v1 that Grafana reads as a data source.
 //
 // Every request acts as a Principal: an operator, who may do everything, or
@@ -12,8 +12,8 @@
 // customer scope), and a customer asking for another customer's record is
 // told it does not exist.
 //
-// The package changes state only through the device registry and the
-// store, and reads telemetry through the Telemetry interface it declares,
+// The package changes state only through the device registry, the shadow
+// service and the store, and reads telemetry through the Telemetry interface it declares,
 // so that it never links the telemetry engine itself. It writes every error
 // as {"error":{"code":…,"message":…}} from one function, writeError.
 //

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -18,6 +19,7 @@ const (
 	codeNotFound             = "not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeExists               = "exists"
+	codeConflict             = "conflict"
 	codeTooLarge             = "too_large"
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeInternal             = "internal"
@@ -80,6 +82,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, message := http.StatusInternalServerError, codeInternal, "internal error"
 	var ae *apiError
 	var tooLarge *http.MaxBytesError
+	var se *shadow.Error
 	switch {
 	case errors.As(err, &ae):
 		status, code, message = ae.status, ae.code, ae.message
@@ -93,6 +96,20 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &tooLarge):
 		status, code = http.StatusRequestEntityTooLarge, codeTooLarge
 		message = fmt.Sprintf("request body is larger than the %d bytes accepted", tooLarge.Limit)
+	case errors.As(err, &se):
+		status, code, message = shadowErrorStatus(se.Code), codeInternal, se.Message
+		switch status {
+		case http.StatusBadRequest:
+			code = codeInvalid
+		case http.StatusNotFound:
+			code = codeNotFound
+		case http.StatusConflict:
+			code = codeConflict
+		case http.StatusRequestEntityTooLarge:
+			code = codeTooLarge
+		default:
+			a.logger.Error("shadow request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
 	case errors.Is(err, store.ErrNotFound):
 		status, code, message = http.StatusNotFound, codeNotFound, err.Error()
 	case errors.Is(err, store.ErrExists):
@@ -138,4 +155,15 @@ func missingReference(field, name string, err error) error {
 		return invalid("field %q: no %s named %q", field, field, name)
 	}
 	return err
+}
+
+// shadowErrorStatus is the HTTP status of a shadow error code. The codes
+// are AWS's and read like HTTP statuses; the ones the API does not answer
+// with as they are become 500.
+func shadowErrorStatus(code int) int {
+	switch code {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge:
+		return code
+	}
+	return http.StatusInternalServerError
 }

@@ -15,10 +15,7 @@ import (
 // writeJSON answers with v as JSON. Answers may carry secrets (new tokens,
 // device keys, one-time passwords), so none may be cached.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w)
 	w.WriteHeader(status)
 	// The status is sent; a failed write means the client is gone.
 	_ = json.NewEncoder(w).Encode(v)
@@ -39,13 +36,8 @@ func decodeJSON(r *http.Request, dst any, optional bool) error {
 		}
 		return invalid("request body is empty: a JSON object with the fields %s is expected", fieldList(dst))
 	}
-	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return &apiError{
-			status:  http.StatusUnsupportedMediaType,
-			code:    codeUnsupportedMediaType,
-			message: fmt.Sprintf("content type %q: only application/json is accepted", ct),
-		}
+	if err := checkJSONContentType(r); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -56,6 +48,36 @@ func decodeJSON(r *http.Request, dst any, optional bool) error {
 		return invalid("request body: unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// checkJSONContentType refuses a request body that is not declared as
+// JSON (415).
+func checkJSONContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return &apiError{
+			status:  http.StatusUnsupportedMediaType,
+			code:    codeUnsupportedMediaType,
+			message: fmt.Sprintf("content type %q: only application/json is accepted", ct),
+		}
+	}
+	return nil
+}
+
+// writeRawJSON answers with body, JSON encoded elsewhere, and the headers
+// writeJSON sets.
+func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
+	setJSONHeaders(w)
+	w.WriteHeader(status)
+	// The status is sent; a failed write means the client is gone.
+	_, _ = w.Write(body)
+}
+
+func setJSONHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // describeJSONError turns a decoding error into a message that says where

@@ -1,0 +1,216 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/store"
+)
+
+// msgCustomerShadowWrite is the answer to a customer token that tries to
+// change a shadow. Customers will be allowed the keys a device type's
+// settings schema marks as theirs; until a schema can say so, no key is.
+const msgCustomerShadowWrite = "customers may change only the settings a device type's schema marks as customer-editable; no schema defines any yet"
+
+// shadowName is the ?name= of a shadow route: "" is the classic shadow.
+func shadowName(r *http.Request) string { return r.URL.Query().Get("name") }
+
+// shadowActor is who a change through the API is recorded as: the token's
+// name, or "local" for the admin socket, on the api channel.
+func shadowActor(p Principal) device.Actor {
+	name := "local"
+	if p.TokenID != "" {
+		name = "token:" + p.Name
+	}
+	return device.Actor{Name: name, Channel: device.ChannelAPI}
+}
+
+// showShadow: GET /api/v1/devices/{name}/shadow[?name=S]. The answer is
+// AWS's get/accepted document, delta included, so clients written for AWS
+// read it as they are.
+func (a *API) showShadow(w http.ResponseWriter, r *http.Request) {
+	doc, err := a.shadows.Get(scopedDevice(r).Name, shadowName(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeRawJSON(w, http.StatusOK, shadow.GetResponse(doc, "", a.now().Unix()))
+}
+
+// updateShadow: PATCH /api/v1/devices/{name}/shadow[?name=S] with an AWS
+// update document. The answer is the update/accepted document.
+func (a *API) updateShadow(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	if !p.operator() {
+		a.writeError(w, r, forbidden(msgCustomerShadowWrite))
+		return
+	}
+	body, err := readJSONBody(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	accepted, err := a.shadows.Update(scopedDevice(r).Name, shadowName(r), body, shadowActor(p), a.now())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeRawJSON(w, http.StatusOK, accepted)
+}
+
+// deleteShadow: DELETE /api/v1/devices/{name}/shadow[?name=S]. The answer
+// is the delete/accepted document.
+func (a *API) deleteShadow(w http.ResponseWriter, r *http.Request) {
+	accepted, err := a.shadows.Delete(scopedDevice(r).Name, shadowName(r), shadowActor(principal(r)), a.now())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeRawJSON(w, http.StatusOK, accepted)
+}
+
+// readJSONBody reads a request body that must be JSON and not empty, and
+// leaves its meaning to the caller.
+func readJSONBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, invalid(`request body is empty: an update document such as {"state": {"desired": {"key": "value"}}} is expected`)
+	}
+	if err := checkJSONContentType(r); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// shadowHistoryJSON is the answer of the shadow history route.
+type shadowHistoryJSON struct {
+	Entries    []historyEntryJSON `json:"entries"`
+	NextCursor string             `json:"next_cursor"`
+}
+
+type historyEntryJSON struct {
+	Version int64               `json:"version"`
+	Time    string              `json:"time"`
+	Actor   string              `json:"actor"`
+	Channel string              `json:"channel"`
+	Shadow  string              `json:"shadow"`
+	Update  json.RawMessage     `json:"update"`
+	Changes []historyChangeJSON `json:"changes"`
+}
+
+type historyChangeJSON struct {
+	Section string          `json:"section"`
+	Key     string          `json:"key"`
+	Old     json.RawMessage `json:"old"`
+	New     json.RawMessage `json:"new"`
+}
+
+// rawOrNull is v, or JSON null when it is empty: an empty RawMessage is not
+// JSON and would fail the whole answer.
+func rawOrNull(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return json.RawMessage("null")
+	}
+	return v
+}
+
+func newHistoryEntryJSON(e store.HistoryEntry) historyEntryJSON {
+	out := historyEntryJSON{
+		Version: e.Version,
+		Time:    formatMs(e.Time.UnixMilli()),
+		Actor:   e.Actor,
+		Channel: e.Channel,
+		Shadow:  e.Shadow,
+		Update:  rawOrNull(e.Update),
+		Changes: make([]historyChangeJSON, 0, len(e.Changes)),
+	}
+	for _, c := range e.Changes {
+		out.Changes = append(out.Changes, historyChangeJSON{
+			Section: c.Section,
+			Key:     c.Key,
+			Old:     rawOrNull(c.Old),
+			New:     rawOrNull(c.New),
+		})
+	}
+	return out
+}
+
+// parseHistoryQuery reads the parameters of the shadow history route.
+// Without name the history of every shadow of the device is listed; with
+// name (empty for the classic shadow) only that shadow's. from and to are
+// RFC 3339 or unix milliseconds, as for telemetry; from is inclusive, to
+// exclusive.
+func parseHistoryQuery(deviceName string, v url.Values) (store.HistoryQuery, error) {
+	q := store.HistoryQuery{Device: deviceName, Actor: v.Get("actor"), Cursor: v.Get("cursor")}
+	if names, ok := v["name"]; ok {
+		name := names[0]
+		q.Shadow = &name
+	}
+	for _, b := range []struct {
+		param string
+		dst   *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		s := v.Get(b.param)
+		if s == "" {
+			continue
+		}
+		ms, err := parseTimeParam(b.param, s)
+		if err != nil {
+			return q, err
+		}
+		*b.dst = time.UnixMilli(ms).UTC()
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > store.MaxHistoryLimit || strings.TrimLeft(s, "0123456789") != "" {
+			return q, invalid(`parameter "limit" %q: a whole number from 1 to %d is accepted`, s, store.MaxHistoryLimit)
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+// listShadowHistory: GET /api/v1/devices/{name}/shadow/history. Newest
+// first; next_cursor continues after the page and is "" after the last.
+func (a *API) listShadowHistory(w http.ResponseWriter, r *http.Request) {
+	d := scopedDevice(r)
+	q, err := parseHistoryQuery(d.Name, r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	entries, next, err := a.store.History(q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := shadowHistoryJSON{Entries: make([]historyEntryJSON, 0, len(entries)), NextCursor: next}
+	for _, e := range entries {
+		out.Entries = append(out.Entries, newHistoryEntryJSON(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// requireShadows answers 503 when the server runs without the shadow
+// service.
+func (a *API) requireShadows(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.shadows == nil {
+			a.writeError(w, r, unavailable("device shadows are not available on this server"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
