@@ -66,6 +66,7 @@ const (
 type envOptions struct {
 	noTelemetry bool
 	noShadows   bool
+	realClock   bool // the API's clock is time.Now, as the registry's is
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -91,6 +92,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		tokenIDs:  map[string]string{},
 	}
 	deps := api.Deps{Store: st, Registry: reg, Logger: logger, Now: func() time.Time { return testNow }}
+	if opts.realClock {
+		deps.Now = time.Now
+	}
 	if !opts.noTelemetry {
 		deps.Telemetry = e.telemetry
 	}

@@ -191,10 +191,20 @@ func (a *API) listShadowHistory(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	entries, next, err := a.store.History(q)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
+	// History is kept by device name and outlives a deleted device. A
+	// customer sees only what happened since this device was registered,
+	// never what an earlier device of the same name (perhaps another
+	// customer's) recorded.
+	if !principal(r).operator() && q.From.Before(d.CreatedAt) {
+		q.From = d.CreatedAt
+	}
+	var entries []store.HistoryEntry
+	var next string
+	if q.To.IsZero() || q.To.After(q.From) {
+		if entries, next, err = a.store.History(q); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 	}
 	out := shadowHistoryJSON{Entries: make([]historyEntryJSON, 0, len(entries)), NextCursor: next}
 	for _, e := range entries {

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hearthiot/hearth/device"
 )
 
 // recordingPublisher records what the shadow service sends to devices.
@@ -100,7 +103,7 @@ func TestShadowRoutes(t *testing.T) {
 
 func TestShadowTenancy(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{realClock: true})
 	e.run(t, []scenario{
 		{name: "operator sets acme", method: http.MethodPatch, path: acmeShadow, as: asOperator,
 			body: `{"state":{"desired":{"setpoint":21}}}`, status: http.StatusOK},
@@ -294,4 +297,26 @@ func TestShadowUnavailable(t *testing.T) {
 			as: asOperator, status: http.StatusServiceUnavailable, contains: []string{`"code":"unavailable"`}})
 	}
 	e.run(t, rows)
+}
+
+// A customer that gets a device name an earlier (deleted) device had does
+// not see that device's shadow history; an operator still does.
+func TestShadowHistoryOfReusedName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{realClock: true})
+	e.run(t, []scenario{{name: "operator sets acme's device", method: http.MethodPatch, path: acmeShadow, as: asOperator,
+		body: `{"state":{"desired":{"acme_secret":1}}}`, status: http.StatusOK}})
+	if err := e.registry.DeleteDevice(acmeDevice); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // the new device is registered after the old one's history
+	if _, err := e.registry.CreateDevice(device.DeviceSpec{Name: acmeDevice, Customer: asGlobex}); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []scenario{
+		{name: "new owner sees no earlier history", method: http.MethodGet, path: acmeShadow + "/history", as: asGlobex,
+			status: http.StatusOK, contains: []string{`"entries":[]`}, notContains: []string{"acme_secret"}},
+		{name: "operator still sees it", method: http.MethodGet, path: acmeShadow + "/history", as: asOperator,
+			status: http.StatusOK, contains: []string{"acme_secret"}},
+	})
 }
