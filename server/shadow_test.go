@@ -135,3 +135,53 @@ func TestShadowOverMQTT(t *testing.T) {
 		t.Errorf("history versions %v, want [3 2 1]", versions)
 	}
 }
+
+// TestShadowRESTAndMQTTAgree: an operator's PATCH produces the delta a
+// subscribed device receives; the device's report clears it; the history
+// lists both, each with its own actor and channel.
+func TestShadowRESTAndMQTTAgree(t *testing.T) {
+	h := startHearth(t, t.TempDir())
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "acme")
+	d := h.addDevice(op, "ahu-3", "acme")
+	base := "$aws/things/ahu-3/shadow"
+	v, _, err := h.v5("ahu-3", d, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := v.subscribe(t, base+"/update/delta"); rc != 1 {
+		t.Fatalf("subscribe: reason %#x", rc)
+	}
+	var accepted map[string]any
+	if st := h.apiCall(op, "PATCH", "/api/v1/devices/ahu-3/shadow", map[string]any{"state": map[string]any{"desired": map[string]any{"supply_air_c": 16}}}, &accepted); st != 200 {
+		t.Fatalf("PATCH: status %d %v", st, accepted)
+	}
+	delta := nextOn(t, v, base+"/update/delta")
+	if st, _ := delta["state"].(map[string]any); st["supply_air_c"] != float64(16) || delta["version"] != accepted["version"] {
+		t.Errorf("delta %v after PATCH %v: want supply_air_c 16 with the same version", delta, accepted)
+	}
+	publishQoS1(t, v, base+"/update", `{"state": {"reported": {"supply_air_c": 16}}}`)
+	var got map[string]any
+	eventually(t, "the report to clear the delta", func() bool {
+		got = nil
+		h.apiCall(op, "GET", "/api/v1/devices/ahu-3/shadow", nil, &got)
+		st, _ := got["state"].(map[string]any)
+		return st != nil && st["delta"] == nil && st["reported"] != nil
+	})
+	var hist struct {
+		Entries []struct {
+			Version int64  `json:"version"`
+			Actor   string `json:"actor"`
+			Channel string `json:"channel"`
+		} `json:"entries"`
+	}
+	if st := h.apiCall(op, "GET", "/api/v1/devices/ahu-3/shadow/history", nil, &hist); st != 200 || len(hist.Entries) != 2 {
+		t.Fatalf("history: status %d, %+v", st, hist)
+	}
+	if e := hist.Entries[0]; e.Version != 2 || e.Actor != "device:ahu-3" || e.Channel != "mqtt" {
+		t.Errorf("newest entry %+v, want version 2 by device:ahu-3 over mqtt", e)
+	}
+	if e := hist.Entries[1]; e.Version != 1 || !strings.HasPrefix(e.Actor, "token:") || e.Channel != "api" {
+		t.Errorf("oldest entry %+v, want version 1 by a token over api", e)
+	}
+}
