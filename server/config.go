@@ -20,6 +20,9 @@ type Config struct {
 	TSDB      TSDBConfig
 	Telemetry TelemetryConfig
 
+	// HistoryRetention is how long the history of shadow changes is kept.
+	HistoryRetention time.Duration
+
 	// AdminEmail is the first operator account created on a first start.
 	AdminEmail string
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -81,10 +84,11 @@ func DefaultConfig() Config {
 			ReceiveMaximum:    64,
 			ClientBufferBytes: 4 << 10,
 		},
-		TSDB:            TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
-		Telemetry:       TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
-		AdminEmail:      "admin@hearth.local",
-		ShutdownTimeout: 30 * time.Second,
+		TSDB:             TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
+		Telemetry:        TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
+		HistoryRetention: 3 * 365 * 24 * time.Hour,
+		AdminEmail:       "admin@hearth.local",
+		ShutdownTimeout:  30 * time.Second,
 	}
 }
 
@@ -99,6 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("at least one MQTT listener must be set")
 	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
 		return fmt.Errorf("TLS certificate and key files must be given together")
+	case c.HistoryRetention < 24*time.Hour:
+		return fmt.Errorf("history retention %s is too short: the minimum is 24h", c.HistoryRetention)
 	case c.TSDB.Retention < 24*time.Hour:
 		return fmt.Errorf("retention %s is too short: the minimum is 24h", c.TSDB.Retention)
 	case c.MQTT.MaxPayload < 1024:

@@ -99,6 +99,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		{"certificate authority", s.startCA},
 		{"registry", s.startRegistry},
 		{"server certificate", s.startTLS},
+		{"housekeeping", s.startHousekeeping},
 		{"time-series store", s.startTSDB},
 		{"broker", s.startBroker},
 		{"http", s.startHTTP},

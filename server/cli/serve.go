@@ -19,6 +19,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", cfg.TLS.CertFile, "server certificate `file` (PEM) to use instead of a generated one")
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", cfg.TLS.KeyFile, "private key `file` (PEM) of --tls-cert")
 	fs.Var((*retentionFlag)(&cfg.TSDB.Retention), "retention", "how long telemetry is kept (`duration`: 3y, 90d, 2w or 720h)")
+	fs.Var((*retentionFlag)(&cfg.HistoryRetention), "history-retention", "how long the history of shadow changes is kept (`duration`: 3y, 400d)")
 	fs.Var((*sizeFlag)(&cfg.TSDB.MemoryBytes), "tsdb-memory", "memory cap for the time-series store's caches (`size`: 512MiB, 2GiB)")
 	fs.IntVar(&cfg.MQTT.MaxPayload, "mqtt-max-payload", cfg.MQTT.MaxPayload, "largest MQTT payload accepted, in `bytes`; larger PUBLISH packets end the connection")
 	fs.IntVar(&cfg.MQTT.MaxClients, "mqtt-max-clients", cfg.MQTT.MaxClients, "most MQTT clients connected at once")

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// historyPruneInterval is how often shadow history past its retention is
+// deleted. Pruning runs in small batches, so shadow writes go on meanwhile.
+const historyPruneInterval = 6 * time.Hour
+
+// startHousekeeping runs the periodic maintenance of the store: today,
+// deleting shadow history older than the configured retention, once at
+// start and then every historyPruneInterval.
+func (s *Server) startHousekeeping(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(historyPruneInterval)
+		defer t.Stop()
+		for {
+			s.pruneHistory(time.Now())
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	s.onStop("housekeeping", func(context.Context) error {
+		cancel()
+		<-done
+		return nil
+	})
+	return nil
+}
+
+// pruneHistory deletes shadow history recorded before now minus the
+// retention. A failure is logged; the next run tries again.
+func (s *Server) pruneHistory(now time.Time) {
+	before := now.Add(-s.cfg.HistoryRetention)
+	n, err := s.store.PruneHistory(before, 0)
+	if err != nil {
+		s.logger.Error("prune shadow history", "error", err, "deleted", n)
+		return
+	}
+	if n > 0 {
+		s.logger.Info("pruned shadow history", "deleted", n, "before", before.UTC().Format(time.RFC3339))
+	}
+}
