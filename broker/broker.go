@@ -148,9 +148,12 @@ type Broker struct {
 	ingest Ingester
 	// shadows answers shadow requests; nil until SetShadows.
 	shadows ShadowService
-	log     *slog.Logger
-	limiter *logLimiter
-	server  *mqtt.Server
+	// presence records connects, disconnects and messages; nil until
+	// SetPresence.
+	presence PresenceRecorder
+	log      *slog.Logger
+	limiter  *logLimiter
+	server   *mqtt.Server
 
 	tlsListener   *listener // nil when TLSAddr is ""
 	plainListener *listener // nil when PlainAddr is ""
@@ -169,6 +172,14 @@ type Broker struct {
 	// deltaWaits holds, per client, the shadows whose pending delta is
 	// sent once its SUBACK is written.
 	deltaWaits sync.Map // *mqtt.Client → deltaWait
+
+	// conns holds each established device connection's session number;
+	// sessionSeq hands them out.
+	conns      sync.Map // *mqtt.Client → conn
+	sessionSeq atomic.Uint64
+	// revoking marks connections closed because their credential stopped
+	// being active, so that their end is reported with that reason.
+	revoking sync.Map // *mqtt.Client → struct{}
 
 	messagesIn        atomic.Uint64
 	refusedConnects   atomic.Uint64
@@ -513,6 +524,7 @@ func (b *Broker) CredentialsChanged(name string) {
 		// The registry calls this on its write path; a client that stopped
 		// reading must not hold that up, nor keep its connection open for
 		// long.
+		b.revoking.Store(cl, struct{}{})
 		go func() {
 			_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(disconnectWriteTimeout))
 			b.disconnect(cl, packets.ErrNotAuthorized)

@@ -17,7 +17,8 @@ func (h *hook) ID() string { return "hearth" }
 func (h *hook) Provides(event byte) bool {
 	switch event {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnDisconnect,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPublish, mqtt.OnSubscribed:
+		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPublish, mqtt.OnSubscribed,
+		mqtt.OnSessionEstablished:
 		return true
 	}
 	return false
@@ -34,6 +35,12 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // Being the only auth hook, it is the only way in.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 	return h.b.tracked(cl)
+}
+
+// OnSessionEstablished records the device as connected once its CONNACK
+// is written.
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.b.sessionEstablished(cl)
 }
 
 func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {

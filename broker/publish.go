@@ -19,6 +19,9 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	if b.presence != nil {
+		b.presence.Seen(cl.ID, time.Now())
+	}
 	if pk.FixedHeader.Type == packets.Subscribe {
 		return b.subscribeRead(cl, pk)
 	}
@@ -71,6 +74,7 @@ func (b *Broker) subscribeRead(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 // headroom ends the connection inside mochi before any hook sees it; it is
 // counted and logged here.
 func (b *Broker) disconnected(cl *mqtt.Client, err error) {
+	b.sessionEnded(cl, err)
 	b.untrack(cl)
 	b.deltaWaits.Delete(cl)
 	if errors.Is(err, packets.ErrPacketTooLarge) {

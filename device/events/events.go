@@ -24,7 +24,7 @@ type DeviceConnected struct {
 type DeviceDisconnected struct {
 	Device string
 	At     time.Time
-	Reason string // clean, keepalive_timeout, error, taken_over, credential_revoked
+	Reason string // clean, keepalive_timeout, error, taken_over, credential_revoked, server_shutdown
 }
 
 // TelemetryRejected: a telemetry message was refused whole.

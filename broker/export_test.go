@@ -1,0 +1,14 @@
+package broker
+
+import (
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// SubscribeInline subscribes the server's own inline client to filter, as a
+// server-side consumer of presence events would.
+func (b *Broker) SubscribeInline(filter string, fn func(topic string, payload []byte)) error {
+	return b.server.Subscribe(filter, 1, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, pk.Payload)
+	})
+}
