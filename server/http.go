@@ -22,6 +22,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Registry:  s.registry,
 		Telemetry: telemetryReader{s.tsdb},
 		Shadows:   s.shadows,
+		Presence:  s.presence,
 		Logger:    s.logger.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)

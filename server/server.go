@@ -37,6 +37,7 @@ type Server struct {
 	tsdb      *tsdb.DB
 	telemetry *device.Telemetry
 	shadows   *device.Shadows
+	presence  *device.Presence
 	broker    *broker.Broker
 	api       *api.API
 	http      *http.Server
@@ -243,6 +244,10 @@ func (s *Server) startBroker(ctx context.Context) error {
 	}
 	s.shadows = device.NewShadows(s.store, b, s.events, shadow.Limits{}, s.logger.With("component", "shadows"))
 	if err := b.SetShadows(s.shadows); err != nil {
+		return err
+	}
+	s.presence = device.NewPresence(s.events)
+	if err := b.SetPresence(s.presence); err != nil {
 		return err
 	}
 	if err := b.Start(ctx); err != nil {

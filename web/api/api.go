@@ -64,6 +64,12 @@ type Telemetry interface {
 	ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string)
 }
 
+// Presence tells whether devices are connected; device.Presence
+// implements it. ok is false for a device not heard from since start.
+type Presence interface {
+	Get(name string) (device.PresenceInfo, bool)
+}
+
 // Shadows is the device shadow service, the one the MQTT topics use, so
 // that a change through the API gets the same semantics, history and device
 // messages as one from a device. Errors it decides are *shadow.Error with
@@ -145,12 +151,15 @@ func principal(r *http.Request) Principal {
 
 // Deps are what the API works with. Store and Registry are required.
 // Telemetry may be nil: the telemetry and Prometheus routes then answer 503.
-// Shadows may be nil: the shadow routes then answer 503. Logger defaults to discarding; Now to time.Now.
+// Shadows may be nil: the shadow routes then answer 503. Presence may be
+// nil: devices are then shown without their connection state and the
+// online filter answers 503. Logger defaults to discarding; Now to time.Now.
 type Deps struct {
 	Store     Store
 	Registry  Registry
 	Telemetry Telemetry
 	Shadows   Shadows
+	Presence  Presence
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -161,6 +170,7 @@ type API struct {
 	registry  Registry
 	telemetry Telemetry
 	shadows   Shadows
+	presence  Presence
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -179,6 +189,7 @@ func New(d Deps) *API {
 		registry:  d.Registry,
 		telemetry: d.Telemetry,
 		shadows:   d.Shadows,
+		presence:  d.Presence,
 		logger:    d.Logger,
 		now:       d.Now,
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hearthiot/hearth/device"
@@ -19,6 +20,12 @@ type deviceJSON struct {
 	Attributes  map[string]string `json:"attributes"`
 	CreatedAt   time.Time         `json:"created_at"`
 	Credentials []credentialJSON  `json:"credentials"`
+	// The connection state is absent when the API has no presence
+	// source; the times are absent while unknown.
+	Online         *bool      `json:"online,omitempty"`
+	LastSeen       *time.Time `json:"last_seen,omitempty"`
+	ConnectedAt    *time.Time `json:"connected_at,omitempty"`
+	DisconnectedAt *time.Time `json:"disconnected_at,omitempty"`
 }
 
 type credentialJSON struct {
@@ -58,6 +65,44 @@ func newDeviceJSON(d store.Device) deviceJSON {
 		out.Credentials = append(out.Credentials, cj)
 	}
 	return out
+}
+
+// withPresence adds the device's connection state when the API has a
+// presence source. A device not heard from since Hearth started is offline
+// with no times.
+func (a *API) withPresence(out deviceJSON) deviceJSON {
+	if a.presence == nil {
+		return out
+	}
+	info, _ := a.presence.Get(out.Name)
+	online := info.Online
+	out.Online = &online
+	out.LastSeen = timePtr(info.LastSeen)
+	out.ConnectedAt = timePtr(info.ConnectedAt)
+	out.DisconnectedAt = timePtr(info.DisconnectedAt)
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// onlineFilter reads the online query argument: nil when absent.
+func (a *API) onlineFilter(v string) (*bool, error) {
+	if v == "" {
+		return nil, nil
+	}
+	want, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, invalid(`query argument "online": %q is not true or false`, v)
+	}
+	if a.presence == nil {
+		return nil, unavailable("connection state is not available")
+	}
+	return &want, nil
 }
 
 // issuedJSON is the answer that carries new device credentials. The secret
@@ -124,10 +169,15 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, newIssuedJSON(issued))
 }
 
-// listDevices: GET /api/v1/devices?customer=&site=.
+// listDevices: GET /api/v1/devices?customer=&site=&online=.
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := deviceFilter(principal(r), q.Get("customer"), q.Get("site"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	online, err := a.onlineFilter(q.Get("online"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -139,14 +189,18 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]deviceJSON, 0, len(devices))
 	for _, d := range devices {
-		out = append(out, newDeviceJSON(d))
+		dj := a.withPresence(newDeviceJSON(d))
+		if online != nil && *dj.Online != *online {
+			continue
+		}
+		out = append(out, dj)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // showDevice: GET /api/v1/devices/{name}.
 func (a *API) showDevice(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, newDeviceJSON(scopedDevice(r)))
+	writeJSON(w, http.StatusOK, a.withPresence(newDeviceJSON(scopedDevice(r))))
 }
 
 // deleteDevice: DELETE /api/v1/devices/{name}.
@@ -186,5 +240,5 @@ func (a *API) revokeCredentials(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newDeviceJSON(d))
+	writeJSON(w, http.StatusOK, a.withPresence(newDeviceJSON(d)))
 }
