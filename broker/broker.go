@@ -190,6 +190,7 @@ type Broker struct {
 	lifeMu    sync.Mutex
 	started   bool
 	stopped   bool
+	stopping  atomic.Bool // set when Stop begins; read by the disconnect hook
 	stopFlush chan struct{}
 	flushDone chan struct{}
 }
@@ -400,6 +401,7 @@ func (b *Broker) Stop(ctx context.Context) error {
 		return nil
 	}
 	b.stopped = true
+	b.stopping.Store(true)
 
 	done := make(chan struct{})
 	go func() {

@@ -114,6 +114,11 @@ func (b *Broker) sessionEnded(cl *mqtt.Client, err error) {
 	}
 	c := v.(conn)
 	reason := disconnectReason(cl, err, revoked)
+	if reason == device.ReasonError && b.stopping.Load() {
+		// Stop closes the listeners before it tells each client why, so a
+		// read loop may end on the closed connection first.
+		reason = device.ReasonServerShutdown
+	}
 	now := time.Now()
 	if b.presence != nil {
 		b.presence.Disconnected(cl.ID, c.session, reason, now)
