@@ -53,6 +53,9 @@ func TestPresenceOverAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The session is recorded once it is established, just after the
+	// CONNACK is on its way.
+	eventually(t, "the device to be online", func() bool { return get().Online })
 	if s := get(); !s.Online || s.ConnectedAt == nil || s.LastSeen == nil || s.DisconnectedAt != nil {
 		t.Errorf("while connected: %+v; want online with connected_at and last_seen", s)
 	}
