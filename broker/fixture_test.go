@@ -152,11 +152,17 @@ func newFixture(t testing.TB, edit func(*broker.Config)) *fixture {
 	return f
 }
 
-func startBroker(t testing.TB, e *env, cfg broker.Config, ing broker.Ingester, logger *slog.Logger) *broker.Broker {
+// startBroker starts a broker on e's registry; each setup runs before Start.
+func startBroker(t testing.TB, e *env, cfg broker.Config, ing broker.Ingester, logger *slog.Logger, setup ...func(*broker.Broker) error) *broker.Broker {
 	t.Helper()
 	b, err := broker.New(cfg, e.reg, ing, logger)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range setup {
+		if err := s(b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)

@@ -40,25 +40,9 @@ func newPresenceFixture(t *testing.T) *presenceFixture {
 	stored := &memWriter{}
 	spy := &spyIngester{next: device.NewTelemetry(device.TelemetryLimits{}, e.reg, stored)}
 	logs := newLogSink()
-	b, err := broker.New(broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, e.reg, spy, slog.New(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := device.NewPresence(nil)
-	if err := b.SetPresence(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e.reg.OnChange(b.CredentialsChanged)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := b.Stop(ctx); err != nil {
-			t.Errorf("stop broker: %v", err)
-		}
-	})
+	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, spy, slog.New(logs),
+		func(b *broker.Broker) error { return b.SetPresence(p) })
 	if err := b.SetPresence(p); err == nil {
 		t.Error("SetPresence after Start: no error")
 	}

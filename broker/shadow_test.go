@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -65,26 +64,14 @@ func newShadowFixture(t *testing.T, svc *fakeShadows) *fixture {
 	t.Helper()
 	e := newEnv(t)
 	logs := newLogSink()
-	b, err := broker.New(broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, e.reg, &spyIngester{}, slog.New(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if svc != nil {
-		svc.publish = b.Publish
-		if err := b.SetShadows(svc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := b.Stop(ctx); err != nil {
-			t.Errorf("stop broker: %v", err)
-		}
-	})
+	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, &spyIngester{}, slog.New(logs),
+		func(b *broker.Broker) error {
+			if svc == nil {
+				return nil
+			}
+			svc.publish = b.Publish
+			return b.SetShadows(svc)
+		})
 	if err := b.SetShadows(svc); err == nil {
 		t.Error("SetShadows after Start succeeded, want an error")
 	}
