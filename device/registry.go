@@ -93,8 +93,8 @@ type Registry struct {
 }
 
 type cachedDevice struct {
-	customer, site string
-	creds          []cachedCredential
+	customer, site, typ string
+	creds               []cachedCredential
 }
 
 type cachedCredential struct {
@@ -124,7 +124,7 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 }
 
 func (r *Registry) toCache(d store.Device) *cachedDevice {
-	c := &cachedDevice{customer: d.Customer, site: d.Site, creds: make([]cachedCredential, 0, len(d.Credentials))}
+	c := &cachedDevice{customer: d.Customer, site: d.Site, typ: d.Type, creds: make([]cachedCredential, 0, len(d.Credentials))}
 	for _, cr := range d.Credentials {
 		cc := cachedCredential{id: cr.ID, kind: cr.Kind, active: cr.Active()}
 		switch cr.Kind {
@@ -339,6 +339,16 @@ func (r *Registry) Labels(name string) (customer, site string, ok bool) {
 		return "", "", false
 	}
 	return c.customer, c.site, true
+}
+
+// Type returns the type of a device from memory; the shadow service asks
+// it for every update, to find the settings that apply.
+func (r *Registry) Type(name string) (string, bool) {
+	c, ok := r.cached(name)
+	if !ok {
+		return "", false
+	}
+	return c.typ, true
 }
 
 // AuthenticateSecret checks a device's secret and returns the ID of the

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 )
@@ -33,9 +36,22 @@ type Publisher interface {
 // Actor is who changed a shadow and through which channel, as the history
 // records it: {"device:chiller-1", "mqtt"}, {"token:grafana", "api"},
 // {"user:a@example.com", "page"}, {"scheduler", "scheduler"}.
+//
+// A Restricted actor acts for a customer: it may change only the desired
+// values of the classic shadow that the device type's settings mark
+// customer-editable, within their rules. Which devices a customer may reach
+// at all is decided before the service is called.
 type Actor struct {
-	Name    string
-	Channel string
+	Name       string
+	Channel    string
+	Restricted bool
+}
+
+// SettingsSource tells which settings apply to a device's classic shadow;
+// *DeviceTypes implements it. The schema is nil when none apply; typ is
+// the device's type, for messages.
+type SettingsSource interface {
+	SettingsOf(device string) (sch *settings.Schema, typ string, err error)
 }
 
 // Channels an Actor can name.
@@ -72,12 +88,13 @@ const msgInternal = "Internal service failure"
 // both give the same answers, history and device messages. It is safe for
 // concurrent use.
 type Shadows struct {
-	st     ShadowStore
-	pub    Publisher
-	events EventPublisher // nil: no events
-	lim    shadow.Limits
-	logger *slog.Logger
-	now    func() time.Time // the clock of the MQTT path
+	st       ShadowStore
+	pub      Publisher
+	events   EventPublisher // nil: no events
+	lim      shadow.Limits
+	settings SettingsSource // nil: no settings checks
+	logger   *slog.Logger
+	now      func() time.Time // the clock of the MQTT path
 
 	// locks serialises the writes of one shadow inside the process, so
 	// the optimistic retry of Update runs only against other processes.
@@ -108,6 +125,11 @@ func NewShadows(st ShadowStore, pub Publisher, ev EventPublisher, lim shadow.Lim
 		locks:  make(map[shadowKey]*keyLock),
 	}
 }
+
+// UseSettings makes the service check updates of classic shadows against
+// the settings of the device's type (see Update). It must be called before
+// the service is used.
+func (s *Shadows) UseSettings(src SettingsSource) { s.settings = src }
 
 // lock takes the in-process lock of one shadow and returns its release.
 // Entries live only while someone holds or waits for them, so the map stays
@@ -162,7 +184,15 @@ func checkName(name string) error {
 // update/accepted message. Rejections are *shadow.Error with AWS's codes:
 // 400 for a bad request or shadow name, 404 for a device that does not
 // exist, 409 when the request names a version other than the current one,
-// 413 for a document over the limits.
+// 413 for a document over the limits, 403 for a restricted actor that
+// reaches past what customers may change (see Actor).
+//
+// An update of a classic shadow is checked against the settings of the
+// device's type: a desired value that is not a setting, or breaks its rules,
+// is refused with 400 and a message naming each key and rule; the returned
+// error also wraps the *settings.Error that lists them. Reported values are
+// stored as the device sent them: those that break a rule are recorded as
+// flags of the history entry, and a SettingsViolated event goes out.
 //
 // The shadow and its history entry are written in one transaction first;
 // only then are the device messages published, all with QoS 1 and in this
@@ -194,6 +224,14 @@ func (s *Shadows) Update(thing, name string, body []byte, by Actor, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	sch, err := s.checkSettings(thing, name, upd, by)
+	if err != nil {
+		return nil, err
+	}
+	var flags []store.HistoryFlag
+	if sch != nil && upd.Reported != nil {
+		flags = historyFlags(store.SectionReported, sch.Reported(upd.Reported))
+	}
 	unlock := s.lock(thing, name)
 	defer unlock()
 
@@ -217,12 +255,12 @@ func (s *Shadows) Update(thing, name string, body []byte, by Actor, now time.Tim
 		sh := store.Shadow{Device: thing, Name: name, Version: res.Document.Version, Doc: doc, UpdatedAt: now}
 		h := &store.HistoryEntry{
 			Device: thing, Shadow: name, Version: res.Document.Version, Time: now,
-			Actor: by.Name, Channel: by.Channel, Update: body, Changes: changes,
+			Actor: by.Name, Channel: by.Channel, Update: body, Changes: changes, Flags: flags,
 		}
 		err = s.st.PutShadow(sh, stored, h)
 		switch {
 		case err == nil:
-			s.publishUpdate(thing, name, res, by, now)
+			s.publishUpdate(thing, name, res, by, now, flags)
 			return res.Accepted, nil
 		case errors.Is(err, store.ErrVersionConflict) && !upd.HasVersion && attempt < maxUpdateAttempts:
 			continue
@@ -305,7 +343,7 @@ func thingNotFound(thing string) *shadow.Error {
 
 // publishUpdate sends the messages and events of an accepted update, in the
 // order Update documents.
-func (s *Shadows) publishUpdate(thing, name string, res shadow.Result, by Actor, now time.Time) {
+func (s *Shadows) publishUpdate(thing, name string, res shadow.Result, by Actor, now time.Time, flags []store.HistoryFlag) {
 	base := ShadowTopic(thing, name)
 	s.publish(base+"/update/accepted", res.Accepted)
 	if res.Delta != nil {
@@ -320,6 +358,99 @@ func (s *Shadows) publishUpdate(thing, name string, res shadow.Result, by Actor,
 	if res.Delta != nil {
 		s.events.Publish(events.DeltaPending{Device: thing, Shadow: name, Version: v, At: now})
 	}
+	if len(flags) > 0 {
+		keys := make([]string, len(flags))
+		for i, f := range flags {
+			keys[i] = f.Section + "." + f.Key
+		}
+		s.events.Publish(events.SettingsViolated{Device: thing, Shadow: name, Version: v, At: now, Keys: keys})
+	}
+}
+
+// checkSettings applies the settings of the device's type to an update of
+// its classic shadow, and the limits of a restricted actor to any update.
+// It returns the settings that apply, nil when none do.
+func (s *Shadows) checkSettings(thing, name string, upd shadow.Update, by Actor) (*settings.Schema, error) {
+	var sch *settings.Schema
+	var typ string
+	if s.settings != nil && name == "" {
+		var err error
+		if sch, typ, err = s.settings.SettingsOf(thing); err != nil {
+			return nil, fmt.Errorf("settings of device %q: %w", thing, err)
+		}
+	}
+	if by.Restricted && s.settings == nil {
+		return nil, forbidden("no device type settings are known here, so no settings are marked customer-editable")
+	}
+	if by.Restricted {
+		if err := restrictedUpdate(name, upd, sch, typ); err != nil {
+			return nil, err
+		}
+	}
+	if sch != nil && upd.Desired != nil {
+		if err := sch.CheckDesired(upd.Desired); err != nil {
+			return nil, errors.Join(&shadow.Error{Code: http.StatusBadRequest, Message: err.Error()}, err)
+		}
+	}
+	return sch, nil
+}
+
+// restrictedUpdate refuses what a customer may not do: anything but desired
+// values of the classic shadow's customer-editable settings.
+func restrictedUpdate(name string, upd shadow.Update, sch *settings.Schema, typ string) error {
+	switch {
+	case name != "":
+		return forbidden("customers may change only settings of the classic shadow, not of the named shadow " + strconv.Quote(name))
+	case upd.Reported != nil || upd.DeleteReported:
+		return forbidden("customers may not change state.reported; only the device reports its state")
+	case upd.DeleteDesired:
+		return forbidden("customers may not delete the whole of state.desired; set each setting instead")
+	case sch == nil && typ == "":
+		return forbidden("the device has no type, so no settings are marked customer-editable")
+	case sch == nil:
+		return forbidden("device type " + strconv.Quote(typ) + " is not defined, so no settings are marked customer-editable")
+	}
+	if err := sch.CheckCustomer(upd.Desired); err != nil {
+		return errors.Join(forbidden(err.Error()), err)
+	}
+	return nil
+}
+
+func forbidden(msg string) *shadow.Error {
+	return &shadow.Error{Code: http.StatusForbidden, Message: msg}
+}
+
+// maxFlagMessage keeps a flag's message within what the history stores.
+const maxFlagMessage = 1000
+
+// historyFlags records violations of one section for the history.
+func historyFlags(section string, vs []settings.Violation) []store.HistoryFlag {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]store.HistoryFlag, len(vs))
+	for i, v := range vs {
+		msg := v.Message
+		if len(msg) > maxFlagMessage {
+			msg = strings.ToValidUTF8(msg[:maxFlagMessage], "") + "…"
+		}
+		out[i] = store.HistoryFlag{Section: section, Key: v.Key, Rule: v.Rule, Message: msg}
+	}
+	return out
+}
+
+// Violations returns the reported values of a device's classic shadow
+// document that break a rule of its type's settings, for showing beside
+// the document; none for a named shadow or a device without settings.
+func (s *Shadows) Violations(thing, name string, doc shadow.Document) ([]settings.Violation, error) {
+	if s.settings == nil || name != "" {
+		return nil, nil
+	}
+	sch, _, err := s.settings.SettingsOf(thing)
+	if err != nil || sch == nil {
+		return nil, err
+	}
+	return sch.Reported(doc.State.Reported), nil
 }
 
 func (s *Shadows) publish(topic string, payload []byte) {
@@ -353,7 +484,12 @@ func (s *Shadows) Get(thing, name string) (shadow.Document, error) {
 // .../delete/accepted and returns that message. A shadow that does not exist
 // is a *shadow.Error 404. The next update continues the version numbering
 // (see load).
+//
+// A restricted actor may not delete a shadow (403).
 func (s *Shadows) Delete(thing, name string, by Actor, now time.Time) ([]byte, error) {
+	if by.Restricted {
+		return nil, forbidden("customers may not delete a shadow")
+	}
 	return s.delete(thing, name, "", by, now)
 }
 

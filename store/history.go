@@ -62,6 +62,19 @@ type HistoryEntry struct {
 	// there was none.
 	Update  json.RawMessage `json:"update,omitempty"`
 	Changes []HistoryChange `json:"changes,omitempty"`
+	// Flags are the values of the update that break a rule of the device
+	// type's settings: reported values are stored as the device sent them,
+	// and flagged.
+	Flags []HistoryFlag `json:"flags,omitempty"`
+}
+
+// HistoryFlag is one value of an update that breaks one rule of the
+// device type's settings.
+type HistoryFlag struct {
+	Section string `json:"section"`
+	Key     string `json:"key"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
 }
 
 // HistoryChange is one key whose value an update changed. Old and New are
@@ -419,6 +432,23 @@ func checkHistoryEntry(e *HistoryEntry) error {
 				return err
 			}
 			*v = c
+		}
+	}
+	if len(e.Flags) == 0 {
+		e.Flags = nil
+	}
+	for i, f := range e.Flags {
+		if f.Section != SectionDesired && f.Section != SectionReported {
+			return fmt.Errorf("flag %d: section %q: only %q and %q are accepted: %w", i, f.Section, SectionDesired, SectionReported, ErrInvalid)
+		}
+		if err := checkText(fmt.Sprintf("flag %d key", i), f.Key, maxChangeKeyLen, true); err != nil {
+			return err
+		}
+		if err := checkText(fmt.Sprintf("flag %d rule", i), f.Rule, maxNameLen, true); err != nil {
+			return err
+		}
+		if err := checkText(fmt.Sprintf("flag %d message", i), f.Message, maxDescriptionLen, true); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -37,6 +37,12 @@ const (
 	// bucketHistoryByTime indexes the whole fleet's history by time, for
 	// fleet-wide queries and retention: position → device NUL shadow.
 	bucketHistoryByTime = "history_by_time"
+	// bucketDeviceTypes holds device types and their settings schemas:
+	// name → DeviceType.
+	bucketDeviceTypes = "device_types"
+	// bucketPresence holds the last known connection state of each device,
+	// so that it survives a restart: device name → PresenceRecord.
+	bucketPresence = "presence"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -50,6 +56,7 @@ func allBuckets() []string {
 		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
+		bucketDeviceTypes, bucketPresence,
 	}
 }
 
@@ -68,6 +75,7 @@ func migrations() []migration {
 	return []migration{
 		{name: "create buckets", up: createBucketsV1},
 		{name: "create shadow and history buckets", up: createBucketsV2},
+		{name: "create device type and presence buckets", up: createBucketsV3},
 	}
 }
 
@@ -91,6 +99,16 @@ func createBucketsV2(tx *bolt.Tx) error {
 	for _, name := range []string{
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 	} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// createBucketsV3 adds the buckets of device types and of presence.
+func createBucketsV3(tx *bolt.Tx) error {
+	for _, name := range []string{bucketDeviceTypes, bucketPresence} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}

@@ -53,11 +53,23 @@ type DeltaPending struct {
 	At      time.Time
 }
 
+// SettingsViolated: a device reported values that break rules of its
+// type's settings. They are stored as reported; Keys names them
+// ("reported.chw_setpoint").
+type SettingsViolated struct {
+	Device  string
+	Shadow  string
+	Version int64
+	At      time.Time
+	Keys    []string
+}
+
 func (e DeviceConnected) DeviceName() string    { return e.Device }
 func (e DeviceDisconnected) DeviceName() string { return e.Device }
 func (e TelemetryRejected) DeviceName() string  { return e.Device }
 func (e ShadowUpdated) DeviceName() string      { return e.Device }
 func (e DeltaPending) DeviceName() string       { return e.Device }
+func (e SettingsViolated) DeviceName() string   { return e.Device }
 
 // Bus delivers events to subscribers. The zero value is not usable; use New.
 type Bus struct {

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DeviceType is a kind of equipment ("absorption-chiller", "iaq-sensor")
+// and the settings its classic shadow holds. Devices name their type in
+// Device.Type; a type nobody has defined has no settings schema.
+type DeviceType struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Settings    []Setting `json:"settings"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Setting is one key of a device type's desired state: its value's type and
+// the rules it must follow, and whether customers may change it. The store
+// keeps settings as given and checks only their shape; what the rules mean
+// is decided in package device, which compiles them.
+type Setting struct {
+	// Key is the key in state.desired; dots name keys of nested objects
+	// ("zone1.setpoint").
+	Key         string `json:"key"`
+	Type        string `json:"type"` // number, integer, string, boolean, object or array
+	Unit        string `json:"unit,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Minimum, Maximum and Step (a value must be a multiple of it) apply
+	// to numbers and integers.
+	Minimum *float64 `json:"minimum,omitempty"`
+	Maximum *float64 `json:"maximum,omitempty"`
+	Step    *float64 `json:"step,omitempty"`
+	// Enum lists the allowed values, each a JSON value.
+	Enum []json.RawMessage `json:"enum,omitempty"`
+	// Schema is a JSON Schema the value must match, for objects and arrays
+	// whose shape the fields above cannot say (an operating program).
+	Schema json.RawMessage `json:"schema,omitempty"`
+	// CustomerEditable lets a customer change the key, within its rules.
+	CustomerEditable bool `json:"customer_editable"`
+}
+
+// Setting value types.
+const (
+	SettingNumber  = "number"
+	SettingInteger = "integer"
+	SettingString  = "string"
+	SettingBoolean = "boolean"
+	SettingObject  = "object"
+	SettingArray   = "array"
+)
+
+// Limits of a device type.
+const (
+	// MaxSettings bounds the settings of one device type.
+	MaxSettings = 256
+	// maxSettingSchema bounds a setting's JSON Schema.
+	maxSettingSchema = 16 << 10
+	// maxDescriptionLen bounds descriptions.
+	maxDescriptionLen = 1024
+)
+
+// PutDeviceType creates a device type or replaces the one of the same name,
+// keeping its CreatedAt. It returns the stored record.
+func (s *Store) PutDeviceType(t DeviceType) (DeviceType, error) {
+	if err := checkDeviceType(t); err != nil {
+		return DeviceType{}, fmt.Errorf("put device type %q: %w", t.Name, err)
+	}
+	at := now()
+	t.UpdatedAt = at
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketDeviceTypes))
+		var old DeviceType
+		ok, err := getJSON(b, []byte(t.Name), &old)
+		if err != nil {
+			return err
+		}
+		t.CreatedAt = at
+		if ok {
+			t.CreatedAt = old.CreatedAt
+		}
+		return putJSON(b, []byte(t.Name), t)
+	})
+	if err != nil {
+		return DeviceType{}, fmt.Errorf("put device type %q: %w", t.Name, err)
+	}
+	return t, nil
+}
+
+// GetDeviceType returns the device type name.
+func (s *Store) GetDeviceType(name string) (DeviceType, error) {
+	var t DeviceType
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket([]byte(bucketDeviceTypes)), []byte(name), &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return DeviceType{}, fmt.Errorf("get device type %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// ListDeviceTypes returns every device type, sorted by name.
+func (s *Store) ListDeviceTypes() ([]DeviceType, error) {
+	var out []DeviceType
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[DeviceType](tx.Bucket([]byte(bucketDeviceTypes)), nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list device types: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteDeviceType removes a device type. It refuses with ErrInvalid while
+// devices still name it, since they would silently lose their settings
+// schema.
+func (s *Store) DeleteDeviceType(name string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketDeviceTypes))
+		if b.Get([]byte(name)) == nil {
+			return ErrNotFound
+		}
+		n, err := countDevicesOfType(tx, name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d devices are of this type: %w", n, ErrInvalid)
+		}
+		return b.Delete([]byte(name))
+	})
+	if err != nil {
+		return fmt.Errorf("delete device type %q: %w", name, err)
+	}
+	return nil
+}
+
+// countDevicesOfType reads every device; deleting a type is rare and a
+// fleet of ten thousand devices is read in milliseconds, so no index is
+// kept for it.
+func countDevicesOfType(tx *bolt.Tx, typ string) (int, error) {
+	n := 0
+	err := tx.Bucket([]byte(bucketDevices)).ForEach(func(k, v []byte) error {
+		var d struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(v, &d); err != nil {
+			return fmt.Errorf("cannot decode device %q: %w", k, err)
+		}
+		if d.Type == typ {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func checkDeviceType(t DeviceType) error {
+	if err := checkSlug("device type name", t.Name); err != nil {
+		return err
+	}
+	if err := checkText("description", t.Description, maxDescriptionLen, false); err != nil {
+		return err
+	}
+	if len(t.Settings) > MaxSettings {
+		return fmt.Errorf("%d settings, at most %d are accepted: %w", len(t.Settings), MaxSettings, ErrInvalid)
+	}
+	seen := make(map[string]bool, len(t.Settings))
+	for i, st := range t.Settings {
+		if err := checkSetting(st); err != nil {
+			return fmt.Errorf("setting %d: %w", i+1, err)
+		}
+		if seen[st.Key] {
+			return fmt.Errorf("setting %q is defined twice: %w", st.Key, ErrInvalid)
+		}
+		seen[st.Key] = true
+	}
+	return nil
+}
+
+func checkSetting(st Setting) error {
+	if err := checkText("key", st.Key, maxNameLen, true); err != nil {
+		return err
+	}
+	switch st.Type {
+	case SettingNumber, SettingInteger, SettingString, SettingBoolean, SettingObject, SettingArray:
+	default:
+		return fmt.Errorf("setting %q has type %q; number, integer, string, boolean, object or array is accepted: %w", st.Key, st.Type, ErrInvalid)
+	}
+	if err := checkText("unit", st.Unit, maxNameLen, false); err != nil {
+		return fmt.Errorf("setting %q: %w", st.Key, err)
+	}
+	if err := checkText("description", st.Description, maxDescriptionLen, false); err != nil {
+		return fmt.Errorf("setting %q: %w", st.Key, err)
+	}
+	if len(st.Schema) > maxSettingSchema {
+		return fmt.Errorf("setting %q has a schema of %d bytes, at most %d are accepted: %w", st.Key, len(st.Schema), maxSettingSchema, ErrInvalid)
+	}
+	for _, v := range st.Enum {
+		if !json.Valid(v) {
+			return fmt.Errorf("setting %q has an allowed value that is not JSON: %w", st.Key, ErrInvalid)
+		}
+	}
+	if len(st.Schema) > 0 && !json.Valid(st.Schema) {
+		return fmt.Errorf("setting %q has a schema that is not JSON: %w", st.Key, ErrInvalid)
+	}
+	return nil
+}
