@@ -565,7 +565,9 @@ func (b *Broker) disconnect(cl *mqtt.Client, code packets.Code) {
 
 // track records that cl authenticated as device name with credential
 // cred. Entries of connections that ended without mochi reporting it (a
-// CONNACK that could not be written) are pruned on the way.
+// CONNACK that could not be written) are pruned on the way, with their
+// revoking mark, which sessionEnded never saw; so at most one such mark
+// per device outlives its connection.
 func (b *Broker) track(cl *mqtt.Client, name, cred string) {
 	b.sessionsMu.Lock()
 	defer b.sessionsMu.Unlock()
@@ -577,6 +579,7 @@ func (b *Broker) track(cl *mqtt.Client, name, cred string) {
 	for old := range m {
 		if old.Closed() {
 			delete(m, old)
+			b.revoking.Delete(old)
 		}
 	}
 	m[cl] = cred
