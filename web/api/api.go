@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 )
@@ -78,6 +79,20 @@ type Shadows interface {
 	Update(thing, name string, body []byte, by device.Actor, now time.Time) ([]byte, error)
 	Get(thing, name string) (shadow.Document, error)
 	Delete(thing, name string, by device.Actor, now time.Time) ([]byte, error)
+	// Violations lists the reported values of a shadow that break a rule
+	// of the device type's settings.
+	Violations(thing, name string, doc shadow.Document) ([]settings.Violation, error)
+}
+
+// DeviceTypes is the catalogue of device types and their settings;
+// device.DeviceTypes implements it. Put refuses settings that do not
+// compile with an error wrapping store.ErrInvalid.
+type DeviceTypes interface {
+	Put(t store.DeviceType) (store.DeviceType, error)
+	Get(name string) (store.DeviceType, error)
+	List() ([]store.DeviceType, error)
+	Delete(name string) error
+	SettingsOf(device string) (*settings.Schema, string, error)
 }
 
 // ErrTelemetryUnavailable is what a Telemetry implementation wraps when it
@@ -153,13 +168,16 @@ func principal(r *http.Request) Principal {
 // Telemetry may be nil: the telemetry and Prometheus routes then answer 503.
 // Shadows may be nil: the shadow routes then answer 503. Presence may be
 // nil: devices are then shown without their connection state and the
-// online filter answers 503. Logger defaults to discarding; Now to time.Now.
+// online filter answers 503. Types may be nil: the device type and
+// settings routes then answer 503. Logger defaults to discarding; Now to
+// time.Now.
 type Deps struct {
 	Store     Store
 	Registry  Registry
 	Telemetry Telemetry
 	Shadows   Shadows
 	Presence  Presence
+	Types     DeviceTypes
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -171,6 +189,7 @@ type API struct {
 	telemetry Telemetry
 	shadows   Shadows
 	presence  Presence
+	types     DeviceTypes
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -190,6 +209,7 @@ func New(d Deps) *API {
 		telemetry: d.Telemetry,
 		shadows:   d.Shadows,
 		presence:  d.Presence,
+		types:     d.Types,
 		logger:    d.Logger,
 		now:       d.Now,
 	}
@@ -260,7 +280,16 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 					r.With(a.requireOperator).Delete("/", a.deleteShadow)
 					r.Get("/history", a.listShadowHistory)
 				})
+				r.With(a.requireTypes).Get("/settings", a.showDeviceSettings)
 			})
+		})
+
+		r.Route("/device-types", func(r chi.Router) {
+			r.Use(a.requireOperator, a.requireTypes)
+			r.Get("/", a.listDeviceTypes)
+			r.Get("/{type}", a.showDeviceType)
+			r.Put("/{type}", a.putDeviceType)
+			r.Delete("/{type}", a.deleteDeviceType)
 		})
 
 		r.Route("/tokens", func(r chi.Router) {

@@ -98,8 +98,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if !opts.noTelemetry {
 		deps.Telemetry = e.telemetry
 	}
+	types := device.NewDeviceTypes(st, reg.Type)
+	deps.Types = types
 	if !opts.noShadows {
-		deps.Shadows = device.NewShadows(st, e.published, nil, shadow.Limits{}, logger)
+		svc := device.NewShadows(st, e.published, nil, shadow.Limits{}, logger)
+		svc.UseSettings(types)
+		deps.Shadows = svc
 	}
 	e.api = api.New(deps)
 	e.seed(t)

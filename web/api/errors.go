@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 )
@@ -73,6 +74,9 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Violations lists each value that broke a rule of a device type's
+	// settings, when that is why a shadow update was refused.
+	Violations []settings.Violation `json:"violations,omitempty"`
 }
 
 // writeError is the one place that turns an error into a response. Errors
@@ -107,6 +111,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			code = codeConflict
 		case http.StatusRequestEntityTooLarge:
 			code = codeTooLarge
+		case http.StatusForbidden:
+			code = codeForbidden
 		default:
 			a.logger.Error("shadow request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
@@ -129,7 +135,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		a.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+	detail := errorDetail{Code: code, Message: message}
+	var ve *settings.Error
+	if status == http.StatusBadRequest && errors.As(err, &ve) {
+		detail.Violations = ve.Violations
+	}
+	writeJSON(w, status, errorBody{Error: detail})
 }
 
 func (a *API) routeNotFound(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +173,7 @@ func missingReference(field, name string, err error) error {
 // with as they are become 500.
 func shadowErrorStatus(code int) int {
 	switch code {
-	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge:
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge:
 		return code
 	}
 	return http.StatusInternalServerError

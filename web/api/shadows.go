@@ -16,44 +16,74 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
-// msgCustomerShadowWrite is the answer to a customer token that tries to
-// change a shadow. Customers will be allowed the keys a device type's
-// settings schema marks as theirs; until a schema can say so, no key is.
-const msgCustomerShadowWrite = "customers may change only the settings a device type's schema marks as customer-editable; no schema defines any yet"
-
 // shadowName is the ?name= of a shadow route: "" is the classic shadow.
 func shadowName(r *http.Request) string { return r.URL.Query().Get("name") }
 
 // shadowActor is who a change through the API is recorded as: the token's
-// name, or "local" for the admin socket, on the api channel.
+// name, or "local" for the admin socket, on the api channel. A customer's
+// token is restricted to the settings customers may change.
 func shadowActor(p Principal) device.Actor {
 	name := "local"
 	if p.TokenID != "" {
 		name = "token:" + p.Name
 	}
-	return device.Actor{Name: name, Channel: device.ChannelAPI}
+	return device.Actor{Name: name, Channel: device.ChannelAPI, Restricted: !p.operator()}
 }
 
 // showShadow: GET /api/v1/devices/{name}/shadow[?name=S]. The answer is
 // AWS's get/accepted document, delta included, so clients written for AWS
-// read it as they are.
+// read it as they are; when reported values break rules of the device
+// type's settings, a "violations" list is added beside it.
 func (a *API) showShadow(w http.ResponseWriter, r *http.Request) {
-	doc, err := a.shadows.Get(scopedDevice(r).Name, shadowName(r))
+	thing, name := scopedDevice(r).Name, shadowName(r)
+	doc, err := a.shadows.Get(thing, name)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeRawJSON(w, http.StatusOK, shadow.GetResponse(doc, "", a.now().Unix()))
+	body := shadow.GetResponse(doc, "", a.now().Unix())
+	vs, err := a.shadows.Violations(thing, name, doc)
+	if err != nil {
+		// The document is still worth showing; the flags are missing.
+		a.logger.Warn("cannot check shadow against settings", "device", thing, "shadow", name, "error", err)
+	}
+	if len(vs) > 0 {
+		if body, err = withField(body, "violations", vs); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	writeRawJSON(w, http.StatusOK, body)
+}
+
+// withField adds a field at the end of a JSON object, keeping the order of
+// the others.
+func withField(obj []byte, name string, v any) ([]byte, error) {
+	val, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", name, err)
+	}
+	obj = bytes.TrimSpace(obj)
+	if len(obj) < 2 || obj[len(obj)-1] != '}' {
+		return nil, fmt.Errorf("add %s: not a JSON object", name)
+	}
+	out := append([]byte(nil), obj[:len(obj)-1]...)
+	if len(bytes.TrimSpace(out)) > 1 {
+		out = append(out, ',')
+	}
+	out = strconv.AppendQuote(out, name)
+	out = append(out, ':')
+	out = append(out, val...)
+	return append(out, '}'), nil
 }
 
 // updateShadow: PATCH /api/v1/devices/{name}/shadow[?name=S] with an AWS
-// update document. The answer is the update/accepted document.
+// update document. The answer is the update/accepted document. Operators
+// may change anything; a customer's token only the desired values the
+// device type's settings mark customer-editable, within their rules (403
+// otherwise, see device.Actor).
 func (a *API) updateShadow(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !p.operator() {
-		a.writeError(w, r, forbidden(msgCustomerShadowWrite))
-		return
-	}
 	body, err := readJSONBody(r)
 	if err != nil {
 		a.writeError(w, r, err)
@@ -108,6 +138,16 @@ type historyEntryJSON struct {
 	Shadow  string              `json:"shadow"`
 	Update  json.RawMessage     `json:"update"`
 	Changes []historyChangeJSON `json:"changes"`
+	// Flags are values of the update that break a rule of the device
+	// type's settings, stored as sent.
+	Flags []historyFlagJSON `json:"flags,omitempty"`
+}
+
+type historyFlagJSON struct {
+	Section string `json:"section"`
+	Key     string `json:"key"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
 }
 
 type historyChangeJSON struct {
@@ -143,6 +183,9 @@ func newHistoryEntryJSON(e store.HistoryEntry) historyEntryJSON {
 			Old:     rawOrNull(c.Old),
 			New:     rawOrNull(c.New),
 		})
+	}
+	for _, f := range e.Flags {
+		out.Flags = append(out.Flags, historyFlagJSON(f))
 	}
 	return out
 }

@@ -115,7 +115,7 @@ func TestShadowTenancy(t *testing.T) {
 			status: http.StatusOK, contains: []string{`"actor":"token:operator-token"`}, notContains: []string{"globex-only"}},
 		{name: "customer may not patch own", method: http.MethodPatch, path: acmeShadow, as: asAcme,
 			body:   `{"state":{"desired":{"setpoint":30}}}`,
-			status: http.StatusForbidden, contains: []string{`"code":"forbidden"`, "no schema defines any yet"}},
+			status: http.StatusForbidden, contains: []string{`"code":"forbidden"`, `device type \"boiler\" is not defined, so no settings are marked customer-editable`}},
 		{name: "customer may not delete own", method: http.MethodDelete, path: acmeShadow, as: asAcme,
 			status: http.StatusForbidden, contains: []string{`"code":"forbidden"`}},
 		{name: "other customer's shadow", method: http.MethodGet, path: globexShadow, as: asAcme,
