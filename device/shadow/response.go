@@ -8,9 +8,9 @@ import (
 // Wire shapes. Fields follow AWS's documents; omitempty drops absent
 // sections and an unused clientToken, as AWS omits them.
 type stateJSON struct {
-	Desired  map[string]any `json:"desired,omitempty"`
-	Reported map[string]any `json:"reported,omitempty"`
-	Delta    map[string]any `json:"delta,omitempty"`
+	Desired  object `json:"desired,omitempty"`
+	Reported object `json:"reported,omitempty"`
+	Delta    object `json:"delta,omitempty"`
 }
 
 type documentJSON struct {
@@ -21,19 +21,19 @@ type documentJSON struct {
 }
 
 type acceptedJSON struct {
-	State       map[string]any `json:"state"`
-	Metadata    map[string]any `json:"metadata"`
-	Version     int64          `json:"version"`
-	Timestamp   int64          `json:"timestamp"`
-	ClientToken string         `json:"clientToken,omitempty"`
+	State       object `json:"state"`
+	Metadata    object `json:"metadata"`
+	Version     int64  `json:"version"`
+	Timestamp   int64  `json:"timestamp"`
+	ClientToken string `json:"clientToken,omitempty"`
 }
 
 type deltaJSON struct {
-	State       map[string]any `json:"state"`
-	Metadata    map[string]any `json:"metadata"`
-	Version     int64          `json:"version"`
-	Timestamp   int64          `json:"timestamp"`
-	ClientToken string         `json:"clientToken,omitempty"`
+	State       object `json:"state"`
+	Metadata    object `json:"metadata"`
+	Version     int64  `json:"version"`
+	Timestamp   int64  `json:"timestamp"`
+	ClientToken string `json:"clientToken,omitempty"`
 }
 
 type snapshotJSON struct {

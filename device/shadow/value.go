@@ -1,7 +1,6 @@
 package shadow
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -9,17 +8,14 @@ import (
 )
 
 // marshal encodes v compactly without escaping <, > and &, as AWS does; the
-// escaped form would also count against MaxStateBytes for no reason.
+// escaped form would also count against MaxStateBytes for no reason. The
+// wire shapes and trees write themselves (encode.go) with the output
+// encoding/json would give.
 func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		// Every value encoded here is built from decoded JSON, strings and
-		// integers, which always encode.
-		panic(fmt.Sprintf("encode shadow document: %v", err))
+	if a, ok := v.(appender); ok {
+		return a.appendTo(make([]byte, 0, 512))
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return appendValue(make([]byte, 0, 256), v)
 }
 
 // stateSize is the size MaxStateBytes limits: the compact encoding of the
