@@ -90,6 +90,15 @@ func (b *Broker) sessionEstablished(cl *mqtt.Client) {
 	}
 	c := conn{session: b.sessionSeq.Add(1), principal: b.credential(cl)}
 	b.conns.Store(cl, c)
+	// mochi runs this hook after the CONNACK, so a connection can be taken
+	// over by a newer one, which may already be recorded with a lower
+	// number, before its own hook runs. Such a connection is closed by
+	// now and is not recorded; one closed after this check is closed by a
+	// connection whose hook, and number, come later.
+	if cl.Closed() {
+		b.conns.Delete(cl)
+		return
+	}
 	now := time.Now()
 	if b.presence != nil {
 		b.presence.Connected(cl.ID, c.session, cl.Net.Remote, cl.Properties.ProtocolVersion, now)

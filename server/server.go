@@ -37,6 +37,7 @@ type Server struct {
 	tsdb      *tsdb.DB
 	telemetry *device.Telemetry
 	shadows   *device.Shadows
+	types     *device.DeviceTypes
 	presence  *device.Presence
 	broker    *broker.Broker
 	api       *api.API
@@ -102,6 +103,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		{"server certificate", s.startTLS},
 		{"housekeeping", s.startHousekeeping},
 		{"time-series store", s.startTSDB},
+		{"presence", s.startPresence},
 		{"broker", s.startBroker},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
@@ -226,6 +228,50 @@ func (s *Server) startTSDB(context.Context) error {
 	return nil
 }
 
+// presenceFlushInterval is how often the presence of devices that changed
+// is saved: a crash loses at most this much of it.
+const presenceFlushInterval = 10 * time.Second
+
+// startPresence restores the presence saved by the previous run, before the
+// broker accepts connections, and saves what changes every
+// presenceFlushInterval in one write, off the MQTT path. Its stop step runs
+// after the broker's, so the final save holds every device's
+// server_shutdown.
+func (s *Server) startPresence(context.Context) error {
+	recs, err := s.store.ListPresence()
+	if err != nil {
+		return err
+	}
+	p := device.NewPresence(s.events)
+	p.Restore(recs)
+	s.presence = p
+	s.logger.Info("presence restored", "devices", len(recs))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(presenceFlushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := p.Flush(s.store); err != nil {
+				s.logger.Warn("presence not saved; retrying at the next flush", "error", err)
+			}
+		}
+	}()
+	s.onStop("presence", func(context.Context) error {
+		cancel()
+		<-done
+		return p.Flush(s.store)
+	})
+	return nil
+}
+
 func (s *Server) startBroker(ctx context.Context) error {
 	mqttTLS := s.tls.Clone()
 	mqttTLS.ClientCAs = s.authority.Pool()
@@ -242,11 +288,12 @@ func (s *Server) startBroker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.types = device.NewDeviceTypes(s.store, s.registry.Type)
 	s.shadows = device.NewShadows(s.store, b, s.events, shadow.Limits{}, s.logger.With("component", "shadows"))
+	s.shadows.UseSettings(s.types)
 	if err := b.SetShadows(s.shadows); err != nil {
 		return err
 	}
-	s.presence = device.NewPresence(s.events)
 	if err := b.SetPresence(s.presence); err != nil {
 		return err
 	}

@@ -169,10 +169,10 @@ func (s *Store) UpdateDevice(name string, fn func(*Device) error) (Device, error
 	return out, nil
 }
 
-// DeleteDevice removes a device, its index entry and its shadows. Its
-// shadow history is kept: it is the record of who changed what, which an
-// audit still needs after the device is gone, and it leaves with the
-// retention of PruneHistory like every other entry.
+// DeleteDevice removes a device, its index entry, its shadows and its
+// saved presence. Its shadow history is kept: it is the record of who
+// changed what, which an audit still needs after the device is gone, and it
+// leaves with the retention of PruneHistory like every other entry.
 func (s *Store) DeleteDevice(name string) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		d, err := getDevice(tx, name)
@@ -180,6 +180,9 @@ func (s *Store) DeleteDevice(name string) error {
 			return err
 		}
 		if err := deleteShadows(tx, name); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(bucketPresence)).Delete([]byte(name)); err != nil {
 			return err
 		}
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {

@@ -26,6 +26,12 @@ type deviceJSON struct {
 	LastSeen       *time.Time `json:"last_seen,omitempty"`
 	ConnectedAt    *time.Time `json:"connected_at,omitempty"`
 	DisconnectedAt *time.Time `json:"disconnected_at,omitempty"`
+	// DisconnectReason says why the last session ended, while offline:
+	// clean, keepalive_timeout, error, taken_over, credential_revoked,
+	// server_shutdown or server_restart.
+	DisconnectReason string `json:"disconnect_reason,omitempty"`
+	RemoteAddress    string `json:"remote_address,omitempty"` // of the current or last session
+	MQTTVersion      string `json:"mqtt_version,omitempty"`   // "3.1.1" or "5"
 }
 
 type credentialJSON struct {
@@ -80,7 +86,23 @@ func (a *API) withPresence(out deviceJSON) deviceJSON {
 	out.LastSeen = timePtr(info.LastSeen)
 	out.ConnectedAt = timePtr(info.ConnectedAt)
 	out.DisconnectedAt = timePtr(info.DisconnectedAt)
+	out.DisconnectReason = info.Reason
+	out.RemoteAddress = info.Remote
+	out.MQTTVersion = mqttVersion(info.Protocol)
 	return out
+}
+
+// mqttVersion names an MQTT protocol level as people write it.
+func mqttVersion(level byte) string {
+	switch level {
+	case 3:
+		return "3.1"
+	case 4:
+		return "3.1.1"
+	case 5:
+		return "5"
+	}
+	return ""
 }
 
 func timePtr(t time.Time) *time.Time {

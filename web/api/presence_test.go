@@ -54,11 +54,15 @@ func TestDevicePresence(t *testing.T) {
 		LastSeen       *time.Time `json:"last_seen"`
 		ConnectedAt    *time.Time `json:"connected_at"`
 		DisconnectedAt *time.Time `json:"disconnected_at"`
+		Reason         string     `json:"disconnect_reason"`
+		Remote         string     `json:"remote_address"`
+		MQTTVersion    string     `json:"mqtt_version"`
 	}
 	yes, no := true, false
 	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
-	up := state{Name: "up-1", Online: &yes, LastSeen: at(time.Minute), ConnectedAt: at(0)}
-	down := state{Name: "down-1", Online: &no, LastSeen: at(0), ConnectedAt: at(0), DisconnectedAt: at(2 * time.Minute)}
+	up := state{Name: "up-1", Online: &yes, LastSeen: at(time.Minute), ConnectedAt: at(0), Remote: "10.0.0.1:5000", MQTTVersion: "3.1.1"}
+	down := state{Name: "down-1", Online: &no, LastSeen: at(0), ConnectedAt: at(0), DisconnectedAt: at(2 * time.Minute),
+		Reason: device.ReasonKeepaliveTimeout, Remote: "10.0.0.2:5000", MQTTVersion: "5"}
 	never := state{Name: "never-1", Online: &no}
 
 	tests := []struct {
