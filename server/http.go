@@ -23,6 +23,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Telemetry: telemetryReader{s.tsdb},
 		Shadows:   s.shadows,
 		Presence:  s.presence,
+		Types:     s.types,
 		Logger:    s.logger.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)

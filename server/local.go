@@ -16,7 +16,7 @@ import (
 // OpenLocal opens the data directory of a server that is not running and
 // returns the API handler an admin socket would serve, acting as a local
 // operator, so admin commands take one path whether or not a server runs.
-// Telemetry routes answer 503 there. close releases the store's lock.
+// Telemetry and shadow routes answer 503 there. close releases the store's lock.
 func OpenLocal(dataDir string, logger *slog.Logger) (h http.Handler, close func() error, err error) {
 	cfg := DefaultConfig()
 	cfg.DataDir = dataDir
@@ -37,6 +37,11 @@ func OpenLocal(dataDir string, logger *slog.Logger) (h http.Handler, close func(
 		st.Close()
 		return nil, nil, err
 	}
-	a := api.New(api.Deps{Store: st, Registry: reg, Logger: logger.With("component", "api")})
+	a := api.New(api.Deps{
+		Store:    st,
+		Registry: reg,
+		Types:    device.NewDeviceTypes(st, reg.Type),
+		Logger:   logger.With("component", "api"),
+	})
 	return a.LocalHandler(), st.Close, nil
 }

@@ -42,6 +42,7 @@ func commands() []command {
 		{"customer", "add or list customers: customer add NAME | customer list", runCustomer},
 		{"site", "add or list sites: site add --customer C NAME | site list --customer C", runSite},
 		{"device", "add, list, show, rotate, revoke or delete devices", runDevice},
+		{"device-type", "define device types and their settings: device-type put NAME --file F | list | show NAME | delete NAME", runDeviceType},
 		{"token", "create, list or delete API tokens: token create --role operator|customer", runToken},
 		{"user", "add or list users: user add EMAIL --role operator|customer", runUser},
 		{"loadgen", "drive N TLS devices publishing telemetry and report throughput and latency", runLoadgen},

@@ -124,6 +124,20 @@ func adminScenario(t *testing.T, dir string) {
 	if code != 0 || !strings.Contains(out, "chiller-1") || strings.Contains(out, "chiller-2") {
 		t.Errorf("device list: exit %d:\n%s", code, out)
 	}
+	code, out, errOut = runCLI(t, `{"description": "Absorption chiller", "settings": [{"key": "chw_setpoint", "type": "number", "minimum": 5, "maximum": 12, "customer_editable": true}]}`,
+		env, "device-type", "put", "chiller", "--file", "-")
+	if code != 0 || !strings.Contains(out, "device type chiller stored with 1 settings") {
+		t.Errorf("device-type put: exit %d: %s %s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, `{"settings": [{"key": "chw_setpoint", "type": "number", "minimum": 12, "maximum": 5}]}`,
+		env, "device-type", "put", "chiller", "--file", "-")
+	if code != 1 || !strings.Contains(errOut, "minimum 12 is above maximum 5") {
+		t.Errorf("device-type put of impossible settings: exit %d: %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, "", env, "device-type", "list")
+	if code != 0 || !strings.Contains(out, "chiller") || !strings.Contains(out, "Absorption chiller") {
+		t.Errorf("device-type list: exit %d:\n%s", code, out)
+	}
 	code, out, errOut = runCLI(t, "", env, "token", "create", "--role", "customer", "--customer", "acme", "--name", "grafana")
 	if code != 0 {
 		t.Fatalf("token create: exit %d: %s", code, errOut)
