@@ -233,15 +233,8 @@ func (a acceptedJSON) appendTo(dst []byte) []byte {
 	})
 }
 
-func (d deltaJSON) appendTo(dst []byte) []byte {
-	return object1(dst, func(w *writer) {
-		w.obj("state", d.State, false)
-		w.obj("metadata", d.Metadata, false)
-		w.int("version", d.Version)
-		w.int("timestamp", d.Timestamp)
-		w.str("clientToken", d.ClientToken, true)
-	})
-}
+// A delta message has the shape of an accepted one.
+func (d deltaJSON) appendTo(dst []byte) []byte { return acceptedJSON(d).appendTo(dst) }
 
 func (s snapshotJSON) appendTo(dst []byte) []byte {
 	return object1(dst, func(w *writer) {

@@ -322,6 +322,17 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 	return r
 }
 
+// unlessMissing serves next, or 503 when the server was built without the
+// part a route needs; what names the part ("telemetry is").
+func (a *API) unlessMissing(missing bool, what string, next http.Handler) http.Handler {
+	if !missing {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, unavailable(what+" not available on this server"))
+	})
+}
+
 // limitBody caps how much of a request body handlers can read; reading past
 // the cap fails with *http.MaxBytesError, which writeError answers with 413.
 func limitBody(n int64) func(http.Handler) http.Handler {

@@ -259,11 +259,5 @@ func (a *API) listShadowHistory(w http.ResponseWriter, r *http.Request) {
 // requireShadows answers 503 when the server runs without the shadow
 // service.
 func (a *API) requireShadows(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.shadows == nil {
-			a.writeError(w, r, unavailable("device shadows are not available on this server"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return a.unlessMissing(a.shadows == nil, "device shadows are", next)
 }

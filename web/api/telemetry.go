@@ -319,11 +319,5 @@ func stepValues(series []Series) map[int64]stepValue {
 
 // requireTelemetry answers 503 when the server runs without telemetry.
 func (a *API) requireTelemetry(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.telemetry == nil {
-			a.writeError(w, r, unavailable("telemetry is not available on this server"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return a.unlessMissing(a.telemetry == nil, "telemetry is", next)
 }

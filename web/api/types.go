@@ -139,11 +139,5 @@ func (a *API) showDeviceSettings(w http.ResponseWriter, r *http.Request) {
 
 // requireTypes answers 503 when the server runs without device types.
 func (a *API) requireTypes(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.types == nil {
-			a.writeError(w, r, unavailable("device types are not available on this server"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return a.unlessMissing(a.types == nil, "device types are", next)
 }
