@@ -8,8 +8,10 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
-// BenchmarkPutShadowWithHistory is one accepted shadow update: the version
-// check, the shadow, a history entry with its indexes, and the fsync.
+// BenchmarkPutShadowWithHistory is one accepted shadow update made by a
+// writer alone: the version check, the shadow, a history entry with its
+// indexes, and the fsync, after the batch delay in which no other write
+// joined (see BenchmarkPutShadowParallel for many writers).
 func BenchmarkPutShadowWithHistory(b *testing.B) {
 	s, _ := shadowFleet(b)
 	v := int64(0)

@@ -92,45 +92,64 @@ func (s *Store) ListShadows(device string) ([]Shadow, error) {
 // name the same device, shadow and version as s. A zero UpdatedAt, or a
 // zero time in h, is set to the current time. The write is durable when
 // PutShadow returns.
+//
+// Writes of different shadows made at the same time share one transaction
+// and one fsync (see batch), because a fleet reporting its settings would
+// otherwise queue behind one fsync per update. A write that fails, a
+// version conflict above all, fails alone: the others of its transaction
+// are written as if it had never been made.
 func (s *Store) PutShadow(sh Shadow, expectVersion int64, h *HistoryEntry) error {
-	err := s.putShadow(sh, expectVersion, h)
+	write, err := shadowWrite(sh, expectVersion, h)
+	if err == nil {
+		err = s.batch(write)
+	}
 	if err != nil {
 		return fmt.Errorf("put shadow %q of device %q: %w", sh.Name, sh.Device, err)
 	}
 	return nil
 }
 
-func (s *Store) putShadow(sh Shadow, expectVersion int64, h *HistoryEntry) error {
+// shadowWrite checks a write of PutShadow and returns the transaction that
+// makes it. Checking and encoding happen here, once, so that a refused
+// document never joins a batch and the transaction, which holds bbolt's
+// only writer lock, does no more than read the stored version and put.
+// The returned function may run several times, in batches rolled back
+// because another write in them failed; it changes nothing but tx.
+func shadowWrite(sh Shadow, expectVersion int64, h *HistoryEntry) (func(tx *bolt.Tx) error, error) {
 	if err := checkShadow(sh); err != nil {
-		return err
+		return nil, err
 	}
 	if expectVersion < 0 {
-		return fmt.Errorf("expected version %d is negative: %w", expectVersion, ErrInvalid)
+		return nil, fmt.Errorf("expected version %d is negative: %w", expectVersion, ErrInvalid)
 	}
 	if sh.Version <= expectVersion {
-		return fmt.Errorf("version %d does not follow the expected version %d: %w", sh.Version, expectVersion, ErrInvalid)
+		return nil, fmt.Errorf("version %d does not follow the expected version %d: %w", sh.Version, expectVersion, ErrInvalid)
 	}
 	if h != nil {
 		if h.Device != sh.Device || h.Shadow != sh.Name || h.Version != sh.Version {
-			return fmt.Errorf("history entry names device %q, shadow %q, version %d, but the shadow is device %q, shadow %q, version %d: %w",
+			return nil, fmt.Errorf("history entry names device %q, shadow %q, version %d, but the shadow is device %q, shadow %q, version %d: %w",
 				h.Device, h.Shadow, h.Version, sh.Device, sh.Name, sh.Version, ErrInvalid)
 		}
 	}
 	doc, err := compactJSON("document", sh.Doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sh.Doc = doc
 	if sh.UpdatedAt.IsZero() {
 		sh.UpdatedAt = now()
 	}
 	sh.UpdatedAt = sh.UpdatedAt.UTC()
-	return s.update(func(tx *bolt.Tx) error {
+	key := shadowKey(sh.Device, sh.Name)
+	data, err := json.Marshal(sh)
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode %q: %w", key, err)
+	}
+	return func(tx *bolt.Tx) error {
 		if _, err := getDevice(tx, sh.Device); err != nil {
 			return fmt.Errorf("device %q: %w", sh.Device, err)
 		}
 		b := tx.Bucket([]byte(bucketShadows))
-		key := shadowKey(sh.Device, sh.Name)
 		var cur Shadow
 		if _, err := getJSON(b, key, &cur); err != nil {
 			return err
@@ -138,24 +157,34 @@ func (s *Store) putShadow(sh Shadow, expectVersion int64, h *HistoryEntry) error
 		if cur.Version != expectVersion {
 			return fmt.Errorf("stored version is %d, the write expected %d: %w", cur.Version, expectVersion, ErrVersionConflict)
 		}
-		if err := putJSON(b, key, sh); err != nil {
-			return err
+		if err := b.Put(key, data); err != nil {
+			return fmt.Errorf("cannot write %q: %w", key, err)
 		}
 		if h != nil {
 			return appendHistory(tx, *h)
 		}
 		return nil
-	})
+	}, nil
 }
 
 // DeleteShadow removes an existing shadow of an existing device and appends
 // h to the history in the same transaction; h, when given, must name the
-// same device and shadow.
+// same device and shadow. Like PutShadow, it shares its transaction with
+// the shadow writes made at the same time, and is durable when it returns.
 func (s *Store) DeleteShadow(device, name string, h *HistoryEntry) error {
-	err := s.update(func(tx *bolt.Tx) error {
-		if h != nil && (h.Device != device || h.Shadow != name) {
-			return fmt.Errorf("history entry names device %q, shadow %q: %w", h.Device, h.Shadow, ErrInvalid)
-		}
+	err := s.deleteShadow(device, name, h)
+	if err != nil {
+		return fmt.Errorf("delete shadow %q of device %q: %w", name, device, err)
+	}
+	return nil
+}
+
+func (s *Store) deleteShadow(device, name string, h *HistoryEntry) error {
+	// Checked before joining a batch, which a failing call rolls back.
+	if h != nil && (h.Device != device || h.Shadow != name) {
+		return fmt.Errorf("history entry names device %q, shadow %q: %w", h.Device, h.Shadow, ErrInvalid)
+	}
+	return s.batch(func(tx *bolt.Tx) error {
 		if _, err := getDevice(tx, device); err != nil {
 			return fmt.Errorf("device %q: %w", device, err)
 		}
@@ -172,10 +201,6 @@ func (s *Store) DeleteShadow(device, name string, h *HistoryEntry) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("delete shadow %q of device %q: %w", name, device, err)
-	}
-	return nil
 }
 
 // deleteShadows removes every shadow of a device, inside the transaction

@@ -232,6 +232,166 @@ func TestShadowConcurrentWritersOneWins(t *testing.T) {
 	}
 }
 
+// TestShadowBatchedWritesFailAlone starts many writes of many devices at
+// the same moment, so that bbolt joins them into shared transactions, and
+// checks that a write refused inside a transaction (a version conflict, a
+// device that does not exist, a history entry the store refuses) fails
+// alone: every other write of its batch is stored with its history entry,
+// and nothing of a refused one is.
+func TestShadowBatchedWritesFailAlone(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	mustOK(t, s.CreateCustomer(store.Customer{Name: "a"}))
+	const devices = 48
+	dev := func(i int) string { return fmt.Sprintf("dev-%02d", i) }
+	// Set up in parallel too: a lone PutShadow waits out the batch delay.
+	var setup sync.WaitGroup
+	for i := range devices {
+		setup.Go(func() {
+			err := s.CreateDevice(store.Device{Name: dev(i), Customer: "a"})
+			if err == nil {
+				err = s.PutShadow(store.Shadow{Device: dev(i), Version: 1, Doc: doc(1)}, 0, nil)
+			}
+			if err == nil {
+				err = s.PutShadow(store.Shadow{Device: dev(i), Name: "old", Version: 1, Doc: doc(1)}, 0, nil)
+			}
+			if err != nil {
+				t.Errorf("set up %s: %v", dev(i), err)
+			}
+		})
+	}
+	setup.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// A write either has a fixed outcome (want), or races with the other
+	// write of its pair for the same version (race): exactly one wins.
+	type write struct {
+		actor  string
+		race   int // 0: none; writes with the same race number compete
+		want   error
+		do     func(h *store.HistoryEntry) error
+		device string
+		shadow string
+		ver    int64
+	}
+	var ws []write
+	put := func(device, shadow string, expect int64, actor string, race int, want error) {
+		ws = append(ws, write{actor: actor, race: race, want: want, device: device, shadow: shadow, ver: expect + 1,
+			do: func(h *store.HistoryEntry) error {
+				return s.PutShadow(store.Shadow{Device: device, Name: shadow, Version: expect + 1, Doc: doc(int(expect + 1))}, expect, h)
+			}})
+	}
+	for i := range devices {
+		d := dev(i)
+		put(d, "", 1, "device:"+d, 0, nil)
+		switch i % 4 {
+		case 0: // a writer that read before version 1 was written, and a new shadow
+			put(d, "old", 0, "user:stale@a.example", 0, store.ErrVersionConflict)
+			put(d, "named", 0, "user:first@a.example", 0, nil)
+		case 1: // two writers that read the same version of one shadow
+			put(d, "old", 1, "user:left@a.example", i, nil)
+			put(d, "old", 1, "user:right@a.example", i, nil)
+		case 2: // a history entry the store refuses after the shadow is put
+			put(d, "bad", 0, "", 0, store.ErrInvalid)
+		case 3: // a delete, and a device that does not exist
+			ws = append(ws, write{actor: "user:del@a.example", want: nil, device: d, shadow: "old", ver: 1,
+				do: func(h *store.HistoryEntry) error { return s.DeleteShadow(d, "old", h) }})
+			put("ghost-"+d, "", 0, "user:ghost@a.example", 0, store.ErrNotFound)
+		}
+	}
+
+	commits := s.CommittedWrites()
+	errs := make([]error, len(ws))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() {
+			h := entry(w.device, w.shadow, w.ver, w.actor)
+			<-start
+			errs[i] = w.do(h)
+		})
+	}
+	close(start)
+	wg.Wait()
+	commits = s.CommittedWrites() - commits
+
+	var accepted []store.HistoryEntry
+	winners := map[int]int{}
+	for i, w := range ws {
+		err := errs[i]
+		switch {
+		case w.race != 0 && err == nil:
+			winners[w.race]++
+		case w.race != 0:
+			if !errors.Is(err, store.ErrVersionConflict) {
+				t.Errorf("%s by %q: %v, want success or a version conflict", w.device, w.actor, err)
+			}
+			continue
+		case w.want == nil && err != nil:
+			t.Errorf("%s/%s by %q: %v, want success", w.device, w.shadow, w.actor, err)
+		case w.want != nil && !errors.Is(err, w.want):
+			t.Errorf("%s/%s by %q: %v, want %v", w.device, w.shadow, w.actor, err, w.want)
+		}
+		if err == nil {
+			accepted = append(accepted, *entry(w.device, w.shadow, w.ver, w.actor))
+		}
+	}
+	for race, n := range winners {
+		if n != 1 {
+			t.Errorf("%d writers of %s won, want exactly 1", n, dev(race))
+		}
+	}
+	if len(winners) != devices/4 {
+		t.Errorf("%d races had a winner, want %d", len(winners), devices/4)
+	}
+
+	// Every accepted write, and no other, has its history entry.
+	byKey := func(e store.HistoryEntry) string {
+		return fmt.Sprintf("%s/%s/%d/%s", e.Device, e.Shadow, e.Version, e.Actor)
+	}
+	sortEntries := cmpopts.SortSlices(func(a, b store.HistoryEntry) bool { return byKey(a) < byKey(b) })
+	if diff := cmp.Diff(accepted, allHistory(t, s), sortEntries, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("history (-accepted writes +stored):\n%s", diff)
+	}
+	// The shadows say the same.
+	for i := range devices {
+		d := dev(i)
+		got, err := s.GetShadow(d, "")
+		mustOK(t, err)
+		if got.Version != 2 {
+			t.Errorf("%s: version %d, want 2", d, got.Version)
+		}
+		list, err := s.ListShadows(d)
+		mustOK(t, err)
+		want := map[int][]string{0: {"", "named", "old"}, 1: {"", "old"}, 2: {"", "old"}, 3: {""}}[i%4]
+		if diff := cmp.Diff(want, names(list, func(sh store.Shadow) string { return sh.Name })); diff != "" {
+			t.Errorf("shadows of %s (-want +got):\n%s", d, diff)
+		}
+	}
+	// The writes shared transactions: refused calls roll back and run
+	// again alone without committing, so each commit is a batch.
+	t.Logf("%d writes, %d accepted, %d commits", len(ws), len(accepted), commits)
+	if commits >= len(accepted) {
+		t.Errorf("%d commits for %d accepted writes: the writes were not batched", commits, len(accepted))
+	}
+}
+
+// TestShadowWritesOnReadOnlyStore: the batched writes keep the read-only
+// guard of every other write.
+func TestShadowWritesOnReadOnlyStore(t *testing.T) {
+	t.Parallel()
+	s, path := shadowFleet(t)
+	mustOK(t, s.PutShadow(store.Shadow{Device: "d1", Version: 1, Doc: doc(1)}, 0, nil))
+	mustOK(t, s.Close())
+	ro, err := store.Open(path, store.Options{ReadOnly: true})
+	mustOK(t, err)
+	defer ro.Close()
+	wantErr(t, ro.PutShadow(store.Shadow{Device: "d1", Version: 2, Doc: doc(2)}, 1, entry("d1", "", 2, "device:d1")), store.ErrReadOnly)
+	wantErr(t, ro.DeleteShadow("d1", "", nil), store.ErrReadOnly)
+}
+
 func TestDeleteShadow(t *testing.T) {
 	t.Parallel()
 	s, _ := shadowFleet(t)
@@ -339,7 +499,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	mustOK(t, err)
 	defer s.Close()
 	got := take(t, s)
-	want.Version = 2
+	want.Version = store.LatestSchemaVersion()
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("after migration (-want +got):\n%s", diff)
 	}

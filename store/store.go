@@ -140,6 +140,22 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	return s.db.Update(fn)
 }
 
+// batch is update for writes that many goroutines make at the same time,
+// such as shadow updates from a fleet of devices: bbolt joins concurrent
+// calls into one transaction, so they share one commit and its fsync, and
+// each returns only after that commit, as durable as with update. The price
+// is latency: a call waits up to bbolt's MaxBatchDelay (10 ms) for others to
+// join. fn may run more than once, in transactions that are rolled back, so
+// it must have no effect outside tx. When fn fails, the transaction of the
+// whole batch is rolled back, the other calls run again without it, and fn
+// runs once more alone, so its error reaches only its own caller.
+func (s *Store) batch(fn func(tx *bolt.Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.db.Batch(fn)
+}
+
 // checkBuckets makes sure every bucket of the current schema exists, so the
 // record code can use tx.Bucket without nil checks.
 func (s *Store) checkBuckets() error {

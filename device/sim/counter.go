@@ -129,7 +129,7 @@ func Count(ctx context.Context, broker string, tlsConf *tls.Config, filter strin
 	if err != nil {
 		return nil, fmt.Errorf("count: %w", err)
 	}
-	if err := subscribe(ctx, s, filter, opts.QoS, opts.ConnectTimeout); err != nil {
+	if err := subscribe(ctx, s, opts.QoS, opts.ConnectTimeout, filter); err != nil {
 		s.close(nil)
 		return nil, fmt.Errorf("count %q: %w", filter, err)
 	}
@@ -139,10 +139,11 @@ func Count(ctx context.Context, broker string, tlsConf *tls.Config, filter strin
 	return c, nil
 }
 
-// subscribe sends SUBSCRIBE and waits for its SUBACK.
-func subscribe(ctx context.Context, s *session, filter string, qos byte, timeout time.Duration) error {
+// subscribe sends one SUBSCRIBE for filters and waits for its SUBACK,
+// which must grant every one of them.
+func subscribe(ctx context.Context, s *session, qos byte, timeout time.Duration, filters ...string) error {
 	const id = 1
-	if err := s.write(func(b []byte) []byte { return appendSubscribe(b, id, filter, qos) }); err != nil {
+	if err := s.write(func(b []byte) []byte { return appendSubscribe(b, id, qos, filters...) }); err != nil {
 		return fmt.Errorf("send SUBSCRIBE: %w", err)
 	}
 	deadline := time.Now().Add(timeout)
@@ -161,8 +162,13 @@ func subscribe(ctx context.Context, s *session, filter string, qos byte, timeout
 	if p.kind != packetSuback || p.id != id {
 		return fmt.Errorf("read SUBACK: got packet type %d id %d", p.kind, p.id)
 	}
-	if p.code > 2 {
-		return fmt.Errorf("subscription refused (return code %#x)", p.code)
+	if len(p.codes) != len(filters) {
+		return fmt.Errorf("read SUBACK: %d return codes for %d filters", len(p.codes), len(filters))
+	}
+	for i, code := range p.codes {
+		if code > 2 {
+			return fmt.Errorf("subscription to %q refused (return code %#x)", filters[i], code)
+		}
 	}
 	if !stop() {
 		return context.Cause(ctx)
@@ -191,13 +197,10 @@ func (c *Counter) readLoop() {
 			if c.onMessage != nil {
 				c.onMessage(string(p.topic), p.payload)
 			}
-			if p.qos() > 0 {
-				id := p.id
-				if err := c.s.write(func(b []byte) []byte { return appendPuback(b, id) }); err != nil {
-					c.err = fmt.Errorf("acknowledge PUBLISH: %w", err)
-					c.s.close(c.err)
-					return
-				}
+			if err := c.s.acknowledge(p); err != nil {
+				c.err = err
+				c.s.close(err)
+				return
 			}
 		case packetPingresp, packetSuback:
 		default:

@@ -1,6 +1,7 @@
 // Package sim simulates devices against an MQTT broker: today a load
 // generator that measures how many telemetry messages a broker takes and how
-// quickly it acknowledges them, later the base of a fleet simulator.
+// quickly it acknowledges them, and how quickly Hearth answers shadow
+// updates; later the base of a fleet simulator.
 //
 // RunLoad connects many devices, each with its own credentials (a client
 // certificate, a secret or both, exactly as Hearth provisions them), and
@@ -17,6 +18,14 @@
 // because system calls dominate; unpaced, where the generator must not be
 // what limits the measurement, paho needed about 1.5 times the CPU per
 // message and reached about three quarters of the rate (BenchmarkPublish).
+//
+// RunShadowLoad simulates devices that keep their settings in a shadow
+// through the AWS IoT shadow topics: every device subscribes to its
+// update/accepted, update/rejected and update/delta topics and publishes a
+// reported update at a fixed interval, while an API client PATCHes desired
+// values. It measures two round trips,
+// update → accepted (matched by clientToken) and PATCH → delta (matched by
+// the desired value), each in its own histogram.
 //
 // Provision creates the devices through Hearth's HTTP API, and
 // SaveCredentials and LoadCredentials keep their credentials between runs,

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -120,38 +119,31 @@ func RunLoad(ctx context.Context, cfg LoadConfig, logger *slog.Logger) (LoadResu
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &loadRun{
-		cfg:     cfg,
-		logger:  logger,
-		epoch:   time.Now(),
-		stop:    make(chan struct{}),
-		drain:   make(chan struct{}),
-		allGone: make(chan struct{}),
-	}
+	r := &loadRun{cfg: cfg, logger: logger, runClock: newRunClock()}
 	r.period = r.devicePeriod()
 
-	connected, err := r.connectAll(ctx)
+	fd := fleetDial{cfg: cfg, readBuf: publisherReadBuffer, maxBody: publisherMaxBody}
+	connected, failed, took, err := connectFleet(ctx, fd, r.epoch, logger, r.open)
+	r.connectFailed, r.connectTime = failed, took
 	if err != nil {
-		return r.result(connected), err
+		r.closeAll(connected)
+		return r.result(nil), err
 	}
 	logger.Info("devices connected", "connected", len(connected), "failed", r.connectFailed,
 		"connect_time", r.connectTime)
 
-	r.start = time.Since(r.epoch)
-	r.alive.Store(int64(len(connected)))
-	var wg sync.WaitGroup
-	for i, d := range connected {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.publishLoop(r, r.offset(i, len(connected)))
-			if r.alive.Add(-1) == 0 {
-				close(r.allGone)
-			}
-		}()
-	}
-	stopDrain := r.supervise(ctx, connected)
-	wg.Wait()
+	wait := r.launch(len(connected), func(i int) {
+		connected[i].publishLoop(r, offset(r.period, i, len(connected)))
+	})
+	stopDrain := r.supervise(ctx, cfg.Duration, cfg.DrainTimeout, cfg.Progress, func(elapsed time.Duration) {
+		var sent, acked uint64
+		for _, d := range connected {
+			sent += d.sent.Load()
+			acked += d.acked.Load()
+		}
+		logger.Info("load progress", "elapsed", elapsed, "sent", sent, "acked", acked)
+	})
+	wait()
 	stopDrain()
 	res := r.result(connected)
 	if res.Dropped > 0 {
@@ -236,20 +228,13 @@ func (c LoadConfig) withDefaults() (LoadConfig, error) {
 
 // loadRun is the shared state of one RunLoad call.
 type loadRun struct {
+	runClock
 	cfg    LoadConfig
 	logger *slog.Logger
-	epoch  time.Time // the clock every session of the run measures against
 	period time.Duration
 
 	connectFailed int
 	connectTime   time.Duration
-
-	start   time.Duration // since epoch, when sending began
-	stopped time.Duration // since epoch, when sending stopped
-	stop    chan struct{} // closed when sending must stop
-	drain   chan struct{} // closed when waiting for PUBACKs must stop
-	alive   atomic.Int64  // devices whose publishLoop has not returned
-	allGone chan struct{} // closed when alive drops to 0
 }
 
 // devicePeriod is the interval between two messages of one device; 0 means
@@ -265,105 +250,12 @@ func (r *loadRun) devicePeriod() time.Duration {
 	return max(time.Duration(sec*float64(time.Second)), 1)
 }
 
-// offset staggers the first message of device i of n across one period, so
-// that the devices together send at an even rate instead of in bursts.
-func (r *loadRun) offset(i, n int) time.Duration {
-	if r.period == 0 {
-		return 0
-	}
-	return time.Duration(float64(r.period) * float64(i) / float64(n))
-}
-
-// connectAll connects the devices with at most ConnectConcurrency dials at
-// a time and returns the connected ones, each with its reader running.
-func (r *loadRun) connectAll(ctx context.Context) ([]*loadDevice, error) {
-	began := time.Now()
-	jobs := make(chan int)
-	results := make([]*loadDevice, len(r.cfg.Devices))
-	errs := make([]error, len(r.cfg.Devices))
-	var wg sync.WaitGroup
-	for range min(r.cfg.ConnectConcurrency, len(r.cfg.Devices)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				results[i], errs[i] = r.connect(ctx, i)
-			}
-		}()
-	}
-feed:
-	for i := range r.cfg.Devices {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	r.connectTime = time.Since(began)
-
-	var connected []*loadDevice
-	var firstErr error
-	for i, d := range results {
-		switch {
-		case d != nil:
-			connected = append(connected, d)
-		case errs[i] != nil:
-			r.connectFailed++
-			r.logger.Debug("device failed to connect", "device", r.cfg.Devices[i].Name, "error", errs[i])
-			if firstErr == nil {
-				firstErr = errs[i]
-			}
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		r.closeAll(connected)
-		return nil, fmt.Errorf("connect devices: %w", err)
-	}
-	if len(connected) == 0 {
-		return nil, fmt.Errorf("connect devices: none of %d connected: %w", len(r.cfg.Devices), firstErr)
-	}
-	if r.connectFailed > 0 {
-		r.logger.Warn("devices failed to connect", "failed", r.connectFailed, "first_error", firstErr)
-	}
-	return connected, nil
-}
-
-func (r *loadRun) connect(ctx context.Context, i int) (*loadDevice, error) {
-	cred := r.cfg.Devices[i]
-	dc := dialConfig{
-		broker: r.cfg.Broker,
-		connect: connectOptions{
-			clientID:  cred.Name,
-			keepAlive: uint16(r.cfg.KeepAlive / time.Second),
-		},
-		timeout: r.cfg.ConnectTimeout,
-		readBuf: publisherReadBuffer,
-		maxBody: publisherMaxBody,
-		epoch:   r.epoch,
-	}
-	if cred.Secret != "" {
-		dc.connect.username, dc.connect.password = cred.Name, cred.Secret
-	}
-	if r.cfg.TLS != nil {
-		dc.tls = r.cfg.TLS.Clone()
-		if dc.tls.ServerName == "" {
-			host, _, _ := net.SplitHostPort(r.cfg.Broker)
-			dc.tls.ServerName = host
-		}
-		if cred.Certificate != nil {
-			dc.tls.Certificates = []tls.Certificate{*cred.Certificate}
-		}
-	}
-	s, err := dial(ctx, dc)
-	if err != nil {
-		return nil, err
-	}
+// open makes a connected session device i of the run and starts its reader.
+func (r *loadRun) open(_ context.Context, i int, s *session) (*loadDevice, error) {
 	d := &loadDevice{
-		name:       cred.Name,
+		name:       r.cfg.Devices[i].Name,
 		s:          s,
-		topic:      r.cfg.Topic(cred.Name),
+		topic:      r.cfg.Topic(r.cfg.Devices[i].Name),
 		gen:        newPayloadGen(r.cfg.Metrics, uint64(i)),
 		ids:        make(chan uint16, r.cfg.Inflight),
 		sentAt:     make([]atomic.Int64, r.cfg.Inflight+1),
@@ -375,56 +267,6 @@ func (r *loadRun) connect(ctx context.Context, i int) (*loadDevice, error) {
 	}
 	go d.readLoop()
 	return d, nil
-}
-
-// supervise ends sending after Duration, when ctx ends or when every
-// connection is lost, and logs progress meanwhile. It returns once sending
-// stopped; the wait for PUBACKs then ends after DrainTimeout or when ctx
-// ends, and the returned function releases the timers once every device is
-// done.
-func (r *loadRun) supervise(ctx context.Context, devices []*loadDevice) (release func()) {
-	end := time.NewTimer(r.cfg.Duration)
-	defer end.Stop()
-	var progress <-chan time.Time
-	if r.cfg.Progress > 0 {
-		t := time.NewTicker(r.cfg.Progress)
-		defer t.Stop()
-		progress = t.C
-	}
-	cancelled := false
-wait:
-	for {
-		select {
-		case <-end.C:
-			break wait
-		case <-r.allGone:
-			break wait
-		case <-ctx.Done():
-			cancelled = true
-			break wait
-		case <-progress:
-			var sent, acked uint64
-			for _, d := range devices {
-				sent += d.sent.Load()
-				acked += d.acked.Load()
-			}
-			r.logger.Info("load progress", "elapsed", time.Since(r.epoch)-r.start, "sent", sent, "acked", acked)
-		}
-	}
-	r.stopped = time.Since(r.epoch)
-	close(r.stop)
-	var once sync.Once
-	endDrain := func() { once.Do(func() { close(r.drain) }) }
-	if cancelled {
-		endDrain()
-		return func() {}
-	}
-	timer := time.AfterFunc(r.cfg.DrainTimeout, endDrain)
-	stopOnCancel := context.AfterFunc(ctx, endDrain)
-	return func() {
-		timer.Stop()
-		stopOnCancel()
-	}
 }
 
 func (r *loadRun) closeAll(devices []*loadDevice) {
@@ -512,30 +354,22 @@ type loadDevice struct {
 func (d *loadDevice) publishLoop(r *loadRun, offset time.Duration) {
 	defer d.finish()
 	begin := r.epoch.Add(r.start + offset)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	timer := idleTimer()
 	defer timer.Stop()
 	for k := time.Duration(0); ; k++ {
+		w := waitedDue
 		if r.period > 0 {
-			if wait := time.Until(begin.Add(k * r.period)); wait > 0 {
-				timer.Reset(wait)
-				select {
-				case <-timer.C:
-				case <-r.stop:
-					d.awaitAcks(r)
-					return
-				case <-d.readerDone:
-					return
-				}
-			}
+			w = r.waitUntil(timer, begin.Add(k*r.period), d.readerDone)
 		}
 		var id uint16
-		select {
-		case id = <-d.ids:
-		case <-r.stop:
+		if w == waitedDue {
+			id, w = r.takeID(d.ids, d.readerDone)
+		}
+		switch w {
+		case waitedStop:
 			d.awaitAcks(r)
 			return
-		case <-d.readerDone:
+		case waitedGone:
 			return
 		}
 		select {
@@ -621,12 +455,9 @@ func (d *loadDevice) readLoop() {
 		case packetPublish:
 			// Nothing subscribes for a load device, but a broker may still
 			// deliver; acknowledge so that it does not resend.
-			if p.qos() > 0 {
-				id := p.id
-				if err := d.s.write(func(b []byte) []byte { return appendPuback(b, id) }); err != nil {
-					d.fail(fmt.Errorf("acknowledge PUBLISH: %w", err))
-					return
-				}
+			if err := d.s.acknowledge(p); err != nil {
+				d.fail(err)
+				return
 			}
 		default:
 			d.fail(fmt.Errorf("unexpected packet type %d from broker", p.kind))

@@ -36,6 +36,7 @@ type packet struct {
 	flags          byte   // low nibble of the first byte
 	id             uint16 // PUBACK, SUBACK, PUBLISH with QoS > 0
 	code           byte   // CONNACK return code, SUBACK first return code
+	codes          []byte // SUBACK: the return code of each filter, in order
 	sessionPresent bool   // CONNACK
 	topic          []byte // PUBLISH
 	payload        []byte // PUBLISH
@@ -122,6 +123,7 @@ func decodeBody(first byte, body []byte) (packet, error) {
 		}
 		p.id = binary.BigEndian.Uint16(body)
 		p.code = body[2]
+		p.codes = body[2:]
 	case packetPingresp:
 		if p.flags != 0 || len(body) != 0 {
 			return p, fmt.Errorf("%w: PINGRESP flags %#x length %d", errMalformed, p.flags, len(body))
@@ -236,14 +238,21 @@ func appendPuback(b []byte, id uint16) []byte {
 	return binary.BigEndian.AppendUint16(append(b, packetPuback<<4, 2), id)
 }
 
-// appendSubscribe appends a SUBSCRIBE for one filter; its fixed-header flags
-// must be 0b0010.
-func appendSubscribe(b []byte, id uint16, filter string, qos byte) []byte {
+// appendSubscribe appends a SUBSCRIBE for one or more filters, all with the
+// same QoS; its fixed-header flags must be 0b0010.
+func appendSubscribe(b []byte, id uint16, qos byte, filters ...string) []byte {
+	n := 2
+	for _, f := range filters {
+		n += 2 + len(f) + 1
+	}
 	b = append(b, packetSubscribe<<4|0x02)
-	b = appendRemainingLength(b, 2+2+len(filter)+1)
+	b = appendRemainingLength(b, n)
 	b = binary.BigEndian.AppendUint16(b, id)
-	b = appendString(b, filter)
-	return append(b, qos)
+	for _, f := range filters {
+		b = appendString(b, f)
+		b = append(b, qos)
+	}
+	return b
 }
 
 func appendPingreq(b []byte) []byte { return append(b, packetPingreq<<4, 0) }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -161,32 +160,14 @@ func Provision(ctx context.Context, api APIClientConfig, customer, prefix string
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	creds := make([]Credentials, n)
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				c, err := createDevice(ctx, api, hc, customer, DeviceName(prefix, i))
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				creds[i] = c
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
+	parallel(ctx, n, workers, func(i int) {
+		c, err := createDevice(ctx, api, hc, customer, DeviceName(prefix, i))
+		if err != nil {
+			cancel(err)
+			return
 		}
-	}
-	close(jobs)
-	wg.Wait()
+		creds[i] = c
+	})
 	if err := context.Cause(ctx); err != nil {
 		return nil, fmt.Errorf("provision devices %s-*: %w", prefix, err)
 	}

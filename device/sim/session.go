@@ -143,6 +143,19 @@ func (s *session) write(fill func([]byte) []byte) error {
 	return err
 }
 
+// acknowledge answers a PUBLISH of QoS 1 with its PUBACK, so that the
+// broker does not send it again; QoS 0 needs no answer.
+func (s *session) acknowledge(p packet) error {
+	if p.qos() == 0 {
+		return nil
+	}
+	id := p.id
+	if err := s.write(func(b []byte) []byte { return appendPuback(b, id) }); err != nil {
+		return fmt.Errorf("acknowledge PUBLISH: %w", err)
+	}
+	return nil
+}
+
 // keepAliveLoop sends PINGREQ when the client has been quiet for half the
 // keepalive period and closes the session when the broker has been silent
 // for one and a half periods. It ends when the session closes.

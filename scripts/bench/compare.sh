@@ -45,13 +45,10 @@ OUT=${OUT:-}
 HEARTH_BIN=${HEARTH_BIN:-}
 PERF=${PERF:-0}
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+bench=compare
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 customer=bench
-
-die() {
-	echo "compare: $*" >&2
-	exit 1
-}
 
 # seconds turns a Go duration of hours, minutes and seconds (30s, 1m30s) or
 # a plain number of seconds into whole seconds, rounded up.
@@ -83,13 +80,6 @@ done
 # Connecting, draining and counting come on top of the load itself.
 run_limit=$((duration_s + 180))
 
-# listening tells whether something listens on 127.0.0.1:$1, without
-# connecting: a probe connection would show up as a TLS error in a log.
-listening() {
-	local hex
-	hex=$(printf '%04X' "$1")
-	grep -Eqi "^ *[0-9]+: (0100007F|00000000):$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp
-}
 for p in "$HEARTH_HTTP_PORT" "$HEARTH_MQTT_PORT" "$MOSQUITTO_PORT"; do
 	if listening "$p"; then die "port $p on 127.0.0.1 is in use; set HEARTH_HTTP_PORT, HEARTH_MQTT_PORT or MOSQUITTO_PORT"; fi
 done
@@ -102,54 +92,10 @@ if (($(ulimit -n) < DEVICES + 512)); then
 	ulimit -n $((DEVICES + 512))
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for _ in $(seq 50); do
-		local alive=0
-		for p in "${pids[@]}"; do if kill -0 "$p" 2>/dev/null; then alive=1; fi; done
-		((alive)) || break
-		sleep 0.1
-	done
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# forget removes a stopped process from the ones cleanup ends.
-forget() {
-	local p keep=()
-	for p in "${pids[@]}"; do if [[ $p != "$1" ]]; then keep+=("$p"); fi; done
-	pids=("${keep[@]}")
-}
-
-# stop ends one process started here and waits for it, at most 30 s.
-stop() {
-	kill "$1" 2>/dev/null || true
-	for _ in $(seq 300); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	forget "$1"
-}
-
 # jnum prints the number of key "$1" in the flat JSON file $2.
 jnum() {
 	awk -v k="\"$1\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$2"
 }
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# Busy and total clock ticks of the whole machine.
-machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-hz=$(getconf CLK_TCK)
-cores=$(nproc)
 
 # sample writes "seconds rss_kib" of process $1 to file $2 every 0.2 s
 # until the process $3 ends, so that the peak resident memory and the moment
@@ -188,7 +134,6 @@ usage_end() {
 # loadgen_cpu_s prints the load generator's own CPU seconds from its JSON
 # report (nanoseconds there).
 loadgen_cpu_s() { awk -v n="$(jnum CPU "$1")" 'BEGIN { printf "%.1f", n / 1e9 }'; }
-ms() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1e6 }'; }
 round() { awk -v n="$1" 'BEGIN { printf "%.0f", n }'; }
 
 # run_load starts the load generator in the background with the given
@@ -246,38 +191,14 @@ peak_rss() { awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$1"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 echo "== machine: $cores cores, $(uptime | sed 's/.*load average/load average/')"
-if [[ -n $HEARTH_BIN ]]; then
-	cp "$HEARTH_BIN" "$work/hearth"
-else
-	echo "== building hearth"
-	(cd "$root" && go build -o "$work/hearth" .)
-fi
+get_hearth
 load_desc="$DEVICES TLS devices (client certificates), $METRICS metrics per message, target $RATE msgs/s for $DURATION, QoS 1, inflight $INFLIGHT"
 
 ################################################################ Hearth
 echo
 echo "================ Hearth"
 data=$work/hearth-data
-api=https://127.0.0.1:$HEARTH_HTTP_PORT
-"$work/hearth" serve --data "$data" --http "127.0.0.1:$HEARTH_HTTP_PORT" --mqtt "127.0.0.1:$HEARTH_MQTT_PORT" \
-	--log-level warn >"$work/hearth-serve.log" 2>&1 &
-hearth_pid=$!
-pids+=("$hearth_pid")
-hearth_started=$(date +%s)
-for _ in $(seq 300); do
-	if [[ -e $data/tls/ca.pem ]] && curl -sf --cacert "$data/tls/ca.pem" "$api/readyz" >/dev/null 2>&1; then break; fi
-	kill -0 "$hearth_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if ! curl -sf --cacert "$data/tls/ca.pem" "$api/readyz" >/dev/null 2>&1; then
-	cat "$work/hearth-serve.log" >&2
-	die "hearth did not become ready"
-fi
-echo "== $("$work/hearth" version 2>/dev/null | head -1 || echo hearth) ready: https 127.0.0.1:$HEARTH_HTTP_PORT, mqtts 127.0.0.1:$HEARTH_MQTT_PORT (pid $hearth_pid)"
-
-token=$(timeout 30 "$work/hearth" token create --data "$data" --role operator --name bench 2>/dev/null | tail -n 1)
-[[ -n $token ]] || die "hearth token create printed no token"
-export HEARTH_LOADGEN_TOKEN=$token
+start_hearth "$data" "$work/hearth-serve.log"
 
 echo "== provisioning $DEVICES devices for customer $customer"
 timeout 600 "$work/hearth" loadgen provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \

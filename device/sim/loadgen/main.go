@@ -1,11 +1,12 @@
 // Package loadgen is the `hearth loadgen` command: it drives package sim from
 // a shell. It issues certificates for runs against a plain broker, provisions
-// devices on Hearth, runs a bounded MQTT load and counts what a broker
-// delivers.
+// devices on Hearth, runs a bounded MQTT load of telemetry or of device
+// shadow traffic, and counts what a broker delivers.
 //
 //	loadgen certs     -dir D -devices N            CA, server certificate, device and subscriber credentials
 //	loadgen provision -api URL -creds D -devices N create devices on Hearth, save their credentials
 //	loadgen run       -broker H:P -creds D         publish telemetry, print throughput and latency
+//	loadgen shadow    -broker H:P -creds D -api URL  update shadows, PATCH desired values, print round trips
 //	loadgen count     -broker H:P -filter F        subscribe and count deliveries
 //
 // Every flag can also be set as HEARTH_LOADGEN_<FLAG> (upper case, dashes as
@@ -37,6 +38,7 @@ commands:
   certs      issue a CA, a broker certificate and device credentials for a plain broker
   provision  create devices through Hearth's API and save their credentials
   run        connect devices and publish telemetry for a bounded time
+  shadow     connect devices, update their shadows and PATCH desired values for a bounded time
   count      subscribe to a topic filter and count what the broker delivers
 
 "hearth loadgen <command> -h" lists a command's flags.`
@@ -51,6 +53,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"certs":     runCerts,
 		"provision": runProvision,
 		"run":       runLoad,
+		"shadow":    runShadow,
 		"count":     runCount,
 	}
 	cmd, ok := cmds[args[0]]
@@ -242,39 +245,132 @@ func (b *brokerFlags) tls(creds []sim.Credentials) (*tls.Config, error) {
 	return cfg, err
 }
 
-func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// fleetFlags are the flags of the commands that connect simulated
+// devices: which devices, how they connect, and how the result is shown.
+type fleetFlags struct {
+	broker             brokerFlags
+	creds              string
+	devices            int
+	auth               string
+	connectConcurrency int
+	keepAlive          time.Duration
+	connectTimeout     time.Duration
+	drain              time.Duration
+	progress           time.Duration
+	asJSON             bool
+	logLevel           string
+}
+
+// newFleetCommand returns the flag set of a command that connects devices
+// and may use the API, with the flags both kinds of command share;
+// awaited names what -drain waits for.
+func newFleetCommand(name, awaited string, stderr io.Writer) (*flag.FlagSet, *fleetFlags, *apiFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var broker brokerFlags
-	broker.register(fs)
+	var fleet fleetFlags
+	fleet.register(fs, awaited)
 	var api apiFlags
 	api.register(fs)
-	credsDir := fs.String("creds", "", "directory with saved device credentials (required)")
-	devices := fs.Int("devices", 0, "use only the first N devices (0 = all)")
-	auth := fs.String("auth", "any", "credentials to present: any (whatever is saved), cert or secret")
+	return fs, &fleet, &api
+}
+
+// parse parses the command line and builds the logger it asks for.
+func (f *fleetFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (*slog.Logger, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return newLogger(stderr, f.logLevel)
+}
+
+// register adds the flags; awaited names what -drain waits for.
+func (f *fleetFlags) register(fs *flag.FlagSet, awaited string) {
+	f.broker.register(fs)
+	fs.StringVar(&f.creds, "creds", "", "directory with saved device credentials (required)")
+	fs.IntVar(&f.devices, "devices", 0, "use only the first N devices (0 = all)")
+	fs.StringVar(&f.auth, "auth", "any", "credentials to present: any (whatever is saved), cert or secret")
+	fs.IntVar(&f.connectConcurrency, "connect-concurrency", sim.DefaultConnectConcurrency, "devices connecting at the same time")
+	fs.DurationVar(&f.keepAlive, "keepalive", sim.DefaultKeepAlive, "MQTT keepalive")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", sim.DefaultConnectTimeout, "limit for one device's connect")
+	fs.DurationVar(&f.drain, "drain", sim.DefaultDrainTimeout, "how long to wait for outstanding "+awaited)
+	fs.DurationVar(&f.progress, "progress", 5*time.Second, "interval of progress lines (0 = none)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// load reads the devices' credentials and the broker's TLS settings; cmd
+// names the command in errors.
+func (f *fleetFlags) load(cmd string) ([]sim.Credentials, *tls.Config, error) {
+	if f.creds == "" {
+		return nil, nil, fmt.Errorf("%s: -creds is required", cmd)
+	}
+	creds, err := sim.LoadCredentials(f.creds)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.devices < 0 || f.devices > len(creds) {
+		return nil, nil, fmt.Errorf("%s: -devices %d, but %s holds %d", cmd, f.devices, f.creds, len(creds))
+	}
+	if f.devices > 0 {
+		creds = creds[:f.devices]
+	}
+	if creds, err = selectAuth(cmd, creds, f.auth); err != nil {
+		return nil, nil, err
+	}
+	tlsConf, err := f.broker.tls(creds)
+	if err != nil {
+		return nil, nil, err
+	}
+	return creds, tlsConf, nil
+}
+
+// cost is the load generator's own CPU time and peak memory over a run,
+// so that a report shows whether the generator, not the server, was the
+// limit.
+type cost struct {
+	CPU        time.Duration `json:",omitempty"`
+	CPUPercent float64       `json:",omitempty"`
+	MaxRSS     int64         `json:",omitempty"` // bytes
+}
+
+// measure runs run and returns what it cost this process.
+func measure(run func()) cost {
+	cpuBefore, _, ok := processUsage()
+	began := time.Now()
+	run()
+	wall := time.Since(began)
+	cpuAfter, maxRSS, _ := processUsage()
+	if !ok {
+		return cost{}
+	}
+	cpu := cpuAfter - cpuBefore
+	return cost{CPU: cpu, CPUPercent: 100 * cpu.Seconds() / wall.Seconds(), MaxRSS: maxRSS}
+}
+
+func (u cost) print(w io.Writer) {
+	if u.CPU > 0 {
+		fmt.Fprintf(w, "loadgen cpu  %v (%.0f%% of one core over connect and run), peak memory %d MiB\n",
+			u.CPU.Round(time.Millisecond), u.CPUPercent, u.MaxRSS>>20)
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, fleet, api := newFleetCommand("run", "acknowledgements", stderr)
 	metrics := fs.Int("metrics", sim.DefaultMetrics, "values per message")
 	rate := fs.Float64("rate", 1000, "messages per second across all devices (0 = as fast as inflight allows)")
 	duration := fs.Duration("duration", 30*time.Second, "how long to publish")
 	qos := fs.Int("qos", 1, "QoS of each publish (only 1 is offered)")
 	inflight := fs.Int("inflight", sim.DefaultInflight, "most unacknowledged publishes per device")
-	connectConcurrency := fs.Int("connect-concurrency", sim.DefaultConnectConcurrency, "devices connecting at the same time")
 	topic := fs.String("topic", "hearth/things/{name}/telemetry", "telemetry topic; {name} is the device name")
-	keepAlive := fs.Duration("keepalive", sim.DefaultKeepAlive, "MQTT keepalive")
-	connectTimeout := fs.Duration("connect-timeout", sim.DefaultConnectTimeout, "limit for one device's connect")
-	drain := fs.Duration("drain", sim.DefaultDrainTimeout, "how long to wait for outstanding acknowledgements")
-	progress := fs.Duration("progress", 5*time.Second, "interval of progress lines (0 = none)")
 	customer := fs.String("customer", "", "with -api: the devices' customer, to count the samples Hearth stored during the run")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	logger, err := newLogger(stderr, *logLevel)
+	logger, err := fleet.parse(fs, args, stderr)
 	if err != nil {
 		return err
-	}
-	if *credsDir == "" {
-		return fmt.Errorf("run: -creds is required")
 	}
 	if *qos != 1 {
 		return fmt.Errorf("run: -qos %d: only 1 is offered", *qos)
@@ -282,25 +378,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !strings.Contains(*topic, "{name}") {
 		return fmt.Errorf("run: -topic %q must contain {name}, or all devices would share one topic", *topic)
 	}
-	creds, err := sim.LoadCredentials(*credsDir)
-	if err != nil {
-		return err
-	}
-	if *devices < 0 || *devices > len(creds) {
-		return fmt.Errorf("run: -devices %d, but %s holds %d", *devices, *credsDir, len(creds))
-	}
-	if *devices > 0 {
-		creds = creds[:*devices]
-	}
-	if creds, err = selectAuth(creds, *auth); err != nil {
-		return err
-	}
-	tlsConf, err := broker.tls(creds)
+	creds, tlsConf, err := fleet.load("run")
 	if err != nil {
 		return err
 	}
 	cfg := sim.LoadConfig{
-		Broker:             broker.addr,
+		Broker:             fleet.broker.addr,
 		TLS:                tlsConf,
 		Devices:            creds,
 		Metrics:            *metrics,
@@ -308,58 +391,52 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Duration:           *duration,
 		QoS:                byte(*qos),
 		Inflight:           *inflight,
-		ConnectConcurrency: *connectConcurrency,
+		ConnectConcurrency: fleet.connectConcurrency,
 		Topic:              func(d string) string { return strings.ReplaceAll(*topic, "{name}", d) },
-		KeepAlive:          *keepAlive,
-		ConnectTimeout:     *connectTimeout,
-		DrainTimeout:       *drain,
-		Progress:           *progress,
+		KeepAlive:          fleet.keepAlive,
+		ConnectTimeout:     fleet.connectTimeout,
+		DrainTimeout:       fleet.drain,
+		Progress:           fleet.progress,
 	}
-	cpuBefore, _, haveCPU := processUsage()
 	began := time.Now()
-	res, runErr := sim.RunLoad(ctx, cfg, logger)
-	wall := time.Since(began)
-	cpuAfter, maxRSS, _ := processUsage()
+	var res sim.LoadResult
+	var runErr error
+	used := measure(func() { res, runErr = sim.RunLoad(ctx, cfg, logger) })
 	if runErr != nil && res.Connected == 0 {
 		return runErr
 	}
-	out := report{LoadResult: res, Devices: len(creds), Metrics: *metrics, Rate: *rate}
-	if haveCPU {
-		out.CPU = cpuAfter - cpuBefore
-		out.CPUPercent = 100 * out.CPU.Seconds() / wall.Seconds()
-		out.MaxRSS = maxRSS
-	}
+	out := report{LoadResult: res, Devices: len(creds), Metrics: *metrics, Rate: *rate, cost: used}
 	if api.url != "" && *customer != "" && runErr == nil {
-		stored, err := storedSamples(ctx, api, *customer, began, logger)
+		stored, err := storedSamples(ctx, *api, *customer, began, logger)
 		if err != nil {
 			return err
 		}
 		out.Stored = &stored
 	}
-	if err := out.print(stdout, *asJSON); err != nil {
+	if err := out.print(stdout, fleet.asJSON); err != nil {
 		return err
 	}
 	return runErr
 }
 
 // selectAuth keeps only the kind of credentials the run should present.
-func selectAuth(creds []sim.Credentials, auth string) ([]sim.Credentials, error) {
+func selectAuth(cmd string, creds []sim.Credentials, auth string) ([]sim.Credentials, error) {
 	out := make([]sim.Credentials, len(creds))
 	for i, c := range creds {
 		switch auth {
 		case "any":
 		case "cert":
 			if c.Certificate == nil {
-				return nil, fmt.Errorf("run: -auth cert, but device %q has no certificate", c.Name)
+				return nil, fmt.Errorf("%s: -auth cert, but device %q has no certificate", cmd, c.Name)
 			}
 			c.Secret = ""
 		case "secret":
 			if c.Secret == "" {
-				return nil, fmt.Errorf("run: -auth secret, but device %q has no secret", c.Name)
+				return nil, fmt.Errorf("%s: -auth secret, but device %q has no secret", cmd, c.Name)
 			}
 			c.Certificate = nil
 		default:
-			return nil, fmt.Errorf("run: -auth %q: want any, cert or secret", auth)
+			return nil, fmt.Errorf("%s: -auth %q: want any, cert or secret", cmd, auth)
 		}
 		out[i] = c
 	}
@@ -403,20 +480,16 @@ func storedSamples(ctx context.Context, api apiFlags, customer string, began tim
 // report is what run prints.
 type report struct {
 	sim.LoadResult
-	Devices    int
-	Metrics    int
-	Rate       float64
-	CPU        time.Duration `json:",omitempty"`
-	CPUPercent float64       `json:",omitempty"`
-	MaxRSS     int64         `json:",omitempty"` // bytes
-	Stored     *float64      `json:",omitempty"`
+	Devices int
+	Metrics int
+	Rate    float64
+	cost
+	Stored *float64 `json:",omitempty"`
 }
 
 func (r report) print(w io.Writer, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return printJSON(w, r)
 	}
 	fmt.Fprintf(w, "devices      %d connected, %d failed to connect, %d dropped (connect took %v)\n",
 		r.Connected, r.ConnectFailed, r.Dropped, r.ConnectTime.Round(time.Millisecond))
@@ -426,10 +499,7 @@ func (r report) print(w io.Writer, asJSON bool) error {
 		r.MsgsPerSec, r.Rate, r.SamplesPerSec, r.Metrics)
 	fmt.Fprintf(w, "latency      p50 %v  p99 %v  max %v\n",
 		r.LatencyP50.Round(time.Microsecond), r.LatencyP99.Round(time.Microsecond), r.LatencyMax.Round(time.Microsecond))
-	if r.CPU > 0 {
-		fmt.Fprintf(w, "loadgen cpu  %v (%.0f%% of one core over connect and run), peak memory %d MiB\n",
-			r.CPU.Round(time.Millisecond), r.CPUPercent, r.MaxRSS>>20)
-	}
+	r.cost.print(w)
 	if r.Stored != nil {
 		fmt.Fprintf(w, "stored       %.0f samples (acknowledged %d)\n", *r.Stored, r.Acked*uint64(r.Metrics))
 	}
