@@ -43,6 +43,10 @@ const (
 	// bucketPresence holds the last known connection state of each device,
 	// so that it survives a restart: device name → PresenceRecord.
 	bucketPresence = "presence"
+	// bucketSessions holds signed-in browser sessions: SHA-256 of the
+	// session token → expiry (big-endian unix nanoseconds) and the
+	// session's data, so the file never holds a usable token.
+	bucketSessions = "sessions"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -56,7 +60,7 @@ func allBuckets() []string {
 		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
-		bucketDeviceTypes, bucketPresence,
+		bucketDeviceTypes, bucketPresence, bucketSessions,
 	}
 }
 
@@ -76,6 +80,7 @@ func migrations() []migration {
 		{name: "create buckets", up: createBucketsV1},
 		{name: "create shadow and history buckets", up: createBucketsV2},
 		{name: "create device type and presence buckets", up: createBucketsV3},
+		{name: "create the session bucket", up: createBucketsV4},
 	}
 }
 
@@ -109,6 +114,16 @@ func createBucketsV2(tx *bolt.Tx) error {
 // createBucketsV3 adds the buckets of device types and of presence.
 func createBucketsV3(tx *bolt.Tx) error {
 	for _, name := range []string{bucketDeviceTypes, bucketPresence} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// createBucketsV4 adds the bucket of browser sessions.
+func createBucketsV4(tx *bolt.Tx) error {
+	for _, name := range []string{bucketSessions} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}
