@@ -120,12 +120,22 @@ type Series struct {
 // store.RoleCustomer; Customer is set exactly for customers. Name and TokenID
 // say which token (or "local" for LocalHandler) made the request, for logs
 // and audit records.
+//
+// User is set for a person signed in to the pages (their e-mail); changes
+// they make are recorded as "user:EMAIL".
 type Principal struct {
 	Role     string
 	Customer string
 	Name     string
 	TokenID  string
+	User     string
 }
+
+// Valid reports whether p is a principal the API and the pages can scope.
+func (p Principal) Valid() bool { return p.valid() }
+
+// Operator reports whether p sees everything.
+func (p Principal) Operator() bool { return p.operator() }
 
 // valid reports whether p is a role the API knows how to scope. A customer
 // principal without a customer would otherwise be scoped to nothing, which

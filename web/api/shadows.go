@@ -20,14 +20,17 @@ import (
 func shadowName(r *http.Request) string { return r.URL.Query().Get("name") }
 
 // shadowActor is who a change through the API is recorded as: the token's
-// name, or "local" for the admin socket, on the api channel. A customer's
-// token is restricted to the settings customers may change.
+// name, or "local" for the admin socket, on the api channel; a person
+// signed in to the pages as "user:EMAIL" on the page channel. A customer
+// is restricted to the settings customers may change.
 func shadowActor(p Principal) device.Actor {
-	name := "local"
-	if p.TokenID != "" {
-		name = "token:" + p.Name
+	switch {
+	case p.User != "":
+		return device.Actor{Name: "user:" + p.User, Channel: device.ChannelPage, Restricted: !p.operator()}
+	case p.TokenID != "":
+		return device.Actor{Name: "token:" + p.Name, Channel: device.ChannelAPI, Restricted: !p.operator()}
 	}
-	return device.Actor{Name: name, Channel: device.ChannelAPI, Restricted: !p.operator()}
+	return device.Actor{Name: "local", Channel: device.ChannelAPI, Restricted: !p.operator()}
 }
 
 // showShadow: GET /api/v1/devices/{name}/shadow[?name=S]. The answer is
@@ -234,20 +237,14 @@ func (a *API) listShadowHistory(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	// History is kept by device name and outlives a deleted device. A
-	// customer sees only what happened since this device was registered,
-	// never what an earlier device of the same name (perhaps another
-	// customer's) recorded.
-	if !principal(r).operator() && q.From.Before(d.CreatedAt) {
-		q.From = d.CreatedAt
-	}
-	var entries []store.HistoryEntry
-	var next string
-	if q.To.IsZero() || q.To.After(q.From) {
-		if entries, next, err = a.store.History(q); err != nil {
-			a.writeError(w, r, err)
-			return
-		}
+	// History is kept by device name and outlives a deleted device; the
+	// scope shows a customer only what happened since this device was
+	// registered, never what an earlier device of the same name (perhaps
+	// another customer's) recorded.
+	entries, next, err := a.Scope(principal(r)).History(d.Name, q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
 	out := shadowHistoryJSON{Entries: make([]historyEntryJSON, 0, len(entries)), NextCursor: next}
 	for _, e := range entries {
