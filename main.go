@@ -5,6 +5,9 @@ package main
 
 import (
 	"os"
+	// The pages show times in a configured zone (--timezone); the
+	// container image has no zoneinfo, so the binary carries it.
+	_ "time/tzdata"
 
 	"github.com/hearthiot/hearth/server/cli"
 )

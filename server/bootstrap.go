@@ -56,7 +56,7 @@ func (s *Server) printBanner() {
 	tlsAddr, plainAddr := s.broker.Addrs()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  Hearth %s is ready.\n", s.version)
-	fmt.Fprintf(&b, "    Status page:       https://%s/\n", displayAddr(s.HTTPAddr()))
+	fmt.Fprintf(&b, "    Dashboard:         https://%s/\n", displayAddr(s.HTTPAddr()))
 	fmt.Fprintf(&b, "    API:               https://%s/api/v1\n", displayAddr(s.HTTPAddr()))
 	if tlsAddr != nil {
 		fmt.Fprintf(&b, "    MQTT over TLS:     mqtts://%s\n", displayAddr(tlsAddr))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"time"
 )
@@ -20,6 +21,8 @@ type Config struct {
 	TSDB      TSDBConfig
 	Telemetry TelemetryConfig
 
+	Web WebConfig
+
 	// HistoryRetention is how long the history of shadow changes is kept.
 	HistoryRetention time.Duration
 
@@ -32,6 +35,36 @@ type Config struct {
 // HTTPConfig configures the HTTPS listener for the API and pages.
 type HTTPConfig struct {
 	Addr string // e.g. ":8443"; always TLS
+}
+
+// WebConfig configures the pages: time zone, sessions and single sign-on.
+type WebConfig struct {
+	// TimeZone is the IANA zone pages show times in ("Asia/Tokyo");
+	// "Local" is the machine's.
+	TimeZone string
+	// PublicURL is how browsers reach Hearth (https://hearth.example:8443);
+	// the single sign-on callback and logout addresses are built from it.
+	PublicURL string
+	// SessionIdle and SessionAbsolute end a session after so long without
+	// a request, and after so long in any case.
+	SessionIdle, SessionAbsolute time.Duration
+	// SSO is an OpenID Connect provider; Issuer "" turns it off.
+	SSO SSOConfig
+}
+
+// SSOConfig is one OpenID Connect provider and how its users map to
+// Hearth's roles.
+type SSOConfig struct {
+	Name         string // shown on the sign-in page and used in its URLs
+	Issuer       string
+	ClientID     string
+	ClientSecret string // never logged
+	GroupsClaim  string
+	// GroupsOperator is the group that makes someone an operator;
+	// GroupsCustomerPrefix followed by a customer's name makes someone
+	// that customer's user. Others need a user created with their e-mail.
+	GroupsOperator       string
+	GroupsCustomerPrefix string
 }
 
 // MQTTConfig configures the device-facing broker.
@@ -84,8 +117,15 @@ func DefaultConfig() Config {
 			ReceiveMaximum:    64,
 			ClientBufferBytes: 4 << 10,
 		},
-		TSDB:             TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
-		Telemetry:        TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
+		TSDB:      TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
+		Telemetry: TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
+		Web: WebConfig{
+			TimeZone:        "Local",
+			PublicURL:       "https://localhost:8443",
+			SessionIdle:     2 * time.Hour,
+			SessionAbsolute: 12 * time.Hour,
+			SSO:             SSOConfig{Name: "sso", GroupsClaim: "groups"},
+		},
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
 		AdminEmail:       "admin@hearth.local",
 		ShutdownTimeout:  30 * time.Second,
@@ -115,8 +155,36 @@ func (c Config) Validate() error {
 		return fmt.Errorf("telemetry maximum metrics per device must be at least 1")
 	case c.Telemetry.MaxFuture < 0 || c.Telemetry.MaxFuture > maxTelemetryFuture:
 		return fmt.Errorf("telemetry maximum future %s is out of range: 0 to %s", c.Telemetry.MaxFuture, maxTelemetryFuture)
+	case c.Web.SessionIdle < time.Minute || c.Web.SessionAbsolute < c.Web.SessionIdle:
+		return fmt.Errorf("session timeouts: idle %s must be at least 1m and at most the absolute %s", c.Web.SessionIdle, c.Web.SessionAbsolute)
+	}
+	if _, err := time.LoadLocation(c.Web.TimeZone); err != nil {
+		return fmt.Errorf("time zone %q: %w", c.Web.TimeZone, err)
+	}
+	if u, err := url.Parse(c.Web.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("public URL %q: an https://host[:port] address is expected", c.Web.PublicURL)
+	}
+	if sso := c.Web.SSO; sso.Issuer != "" {
+		if sso.ClientID == "" || sso.ClientSecret == "" {
+			return fmt.Errorf("single sign-on: a client id and secret are needed with the issuer %q", sso.Issuer)
+		}
+		if !validSSOName(sso.Name) {
+			return fmt.Errorf("single sign-on name %q: 1 to 32 of a-z, 0-9 and '-'", sso.Name)
+		}
 	}
 	return nil
+}
+
+func validSSOName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Paths inside the data directory.

@@ -44,6 +44,12 @@ type hearth struct {
 // unless the test stops it first.
 func startHearth(t *testing.T, dir string) *hearth {
 	t.Helper()
+	return startHearthWith(t, dir, nil)
+}
+
+// startHearthWith is startHearth with a change to the configuration.
+func startHearthWith(t *testing.T, dir string, configure func(*server.Config)) *hearth {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
@@ -53,6 +59,9 @@ func startHearth(t *testing.T, dir string) *hearth {
 	cfg.Telemetry.MaxBatch = 50
 	cfg.TSDB.MemoryBytes = 128 << 20
 	cfg.ShutdownTimeout = 20 * time.Second
+	if configure != nil {
+		configure(&cfg)
+	}
 	console := &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(cfg, "test", logger, console)

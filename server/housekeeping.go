@@ -9,9 +9,9 @@ import (
 // deleted. Pruning runs in small batches, so shadow writes go on meanwhile.
 const historyPruneInterval = 6 * time.Hour
 
-// startHousekeeping runs the periodic maintenance of the store: today,
-// deleting shadow history older than the configured retention, once at
-// start and then every historyPruneInterval.
+// startHousekeeping runs the periodic maintenance of the store: deleting
+// shadow history older than the configured retention and expired page
+// sessions, once at start and then every historyPruneInterval.
 func (s *Server) startHousekeeping(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -21,6 +21,7 @@ func (s *Server) startHousekeeping(context.Context) error {
 		defer t.Stop()
 		for {
 			s.pruneHistory(time.Now())
+			s.pruneSessions(time.Now())
 			select {
 			case <-ctx.Done():
 				return
@@ -47,5 +48,28 @@ func (s *Server) pruneHistory(now time.Time) {
 	}
 	if n > 0 {
 		s.logger.Info("pruned shadow history", "deleted", n, "before", before.UTC().Format(time.RFC3339))
+	}
+}
+
+// sessionPruneBatch bounds one transaction of session pruning.
+const sessionPruneBatch = 1000
+
+// pruneSessions deletes page sessions that have expired; the store already
+// refuses them, this only frees their space. A failure is logged.
+func (s *Server) pruneSessions(now time.Time) {
+	total := 0
+	for {
+		n, err := s.store.PruneSessions(now, sessionPruneBatch)
+		total += n
+		if err != nil {
+			s.logger.Error("prune sessions", "error", err, "deleted", total)
+			return
+		}
+		if n < sessionPruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		s.logger.Info("pruned expired sessions", "deleted", total)
 	}
 }

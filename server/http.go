@@ -26,6 +26,11 @@ func (s *Server) startHTTP(context.Context) error {
 		Types:     s.types,
 		Logger:    s.logger.With("component", "api"),
 	})
+	pages, err := s.newUI()
+	if err != nil {
+		return err
+	}
+	s.ui = pages
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %q: %w", s.cfg.HTTP.Addr, err)
@@ -64,10 +69,11 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/metrics", s.metrics)
-	r.Get("/", s.status)
+	r.Get("/status", s.status)
 	api := s.api.Handler()
 	r.Handle("/api/*", api)
 	r.Handle("/prometheus/*", api)
+	r.Handle("/*", s.ui.Handler())
 	return r
 }
 

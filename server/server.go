@@ -22,6 +22,7 @@ import (
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/web/api"
+	"github.com/hearthiot/hearth/web/ui"
 )
 
 // Server is one running Hearth: every component built from one Config.
@@ -41,6 +42,7 @@ type Server struct {
 	presence  *device.Presence
 	broker    *broker.Broker
 	api       *api.API
+	ui        *ui.UI
 	http      *http.Server
 	httpLn    net.Listener
 	admin     *adminSocket

@@ -30,6 +30,17 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.DurationVar(&cfg.Telemetry.MaxFuture, "telemetry-max-future", cfg.Telemetry.MaxFuture, "how far ahead of the server's clock a telemetry timestamp may be")
 	fs.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "e-mail of the first operator account, created on the first start")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on a graceful stop")
+	fs.StringVar(&cfg.Web.TimeZone, "timezone", cfg.Web.TimeZone, "IANA time `zone` of the pages, e.g. Asia/Tokyo; Local is the machine's")
+	fs.StringVar(&cfg.Web.PublicURL, "public-url", cfg.Web.PublicURL, "`URL` browsers reach Hearth at; single sign-on redirects are built from it")
+	fs.DurationVar(&cfg.Web.SessionIdle, "session-idle", cfg.Web.SessionIdle, "a page session ends after this long without a request")
+	fs.DurationVar(&cfg.Web.SessionAbsolute, "session-max", cfg.Web.SessionAbsolute, "a page session ends this long after sign-in")
+	fs.StringVar(&cfg.Web.SSO.Issuer, "oidc-issuer", cfg.Web.SSO.Issuer, "OpenID Connect issuer `URL` for single sign-on (off when empty)")
+	fs.StringVar(&cfg.Web.SSO.Name, "oidc-name", cfg.Web.SSO.Name, "`name` of the single sign-on provider on the sign-in page")
+	fs.StringVar(&cfg.Web.SSO.ClientID, "oidc-client-id", cfg.Web.SSO.ClientID, "OpenID Connect client `id`")
+	fs.StringVar(&cfg.Web.SSO.ClientSecret, "oidc-client-secret", cfg.Web.SSO.ClientSecret, "OpenID Connect client `secret` (prefer HEARTH_OIDC_CLIENT_SECRET)")
+	fs.StringVar(&cfg.Web.SSO.GroupsClaim, "oidc-groups-claim", cfg.Web.SSO.GroupsClaim, "ID token `claim` listing the person's groups")
+	fs.StringVar(&cfg.Web.SSO.GroupsOperator, "oidc-operator-group", cfg.Web.SSO.GroupsOperator, "`group` whose members are operators")
+	fs.StringVar(&cfg.Web.SSO.GroupsCustomerPrefix, "oidc-customer-group-prefix", cfg.Web.SSO.GroupsCustomerPrefix, "group `prefix`: PREFIX+CUSTOMER makes members that customer's users")
 	return fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
 		fs.String("log-format", "text", "log `format`: text or json")
 }

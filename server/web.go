@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/hearthiot/hearth/web/auth"
+	"github.com/hearthiot/hearth/web/ui"
+	"github.com/hearthiot/hearth/web/ui/static"
+)
+
+// newUI builds the pages over the API the server already built.
+func (s *Server) newUI() (*ui.UI, error) {
+	assets, err := static.New()
+	if err != nil {
+		return nil, fmt.Errorf("load page assets: %w", err)
+	}
+	loc, err := time.LoadLocation(s.cfg.Web.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
+	}
+	d := ui.Deps{
+		API:                  s.api,
+		Users:                s.store,
+		Sessions:             s.store,
+		Assets:               assets,
+		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
+		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
+		Location:             loc,
+		IdleTimeout:          s.cfg.Web.SessionIdle,
+		AbsoluteTimeout:      s.cfg.Web.SessionAbsolute,
+		Logger:               s.logger.With("component", "ui"),
+	}
+	if sso := s.cfg.Web.SSO; sso.Issuer != "" {
+		base, err := url.Parse(s.cfg.Web.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("public URL: %w", err)
+		}
+		d.SSO = append(d.SSO, &lazySSO{cfg: auth.OIDCConfig{
+			Name:         sso.Name,
+			Issuer:       sso.Issuer,
+			ClientID:     sso.ClientID,
+			ClientSecret: sso.ClientSecret,
+			RedirectURL:  base.JoinPath("login", "sso", sso.Name, "callback").String(),
+			GroupsClaim:  sso.GroupsClaim,
+		}, logger: s.logger.With("component", "sso", "provider", sso.Name)})
+	}
+	return ui.New(d), nil
+}
+
+// lazySSO discovers its provider on first use rather than at start, so
+// Hearth starts while the identity provider is down; a failed discovery
+// is tried again at most every ssoRetry.
+type lazySSO struct {
+	cfg    auth.OIDCConfig
+	logger interface {
+		Warn(msg string, args ...any)
+	}
+
+	mu       sync.Mutex
+	p        *auth.OIDCProvider
+	lastFail time.Time
+	lastErr  error
+}
+
+const ssoRetry = 30 * time.Second
+
+func (l *lazySSO) provider(ctx context.Context) (*auth.OIDCProvider, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p != nil {
+		return l.p, nil
+	}
+	if !l.lastFail.IsZero() && time.Since(l.lastFail) < ssoRetry {
+		return nil, l.lastErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := auth.NewOIDCProvider(ctx, l.cfg)
+	if err != nil {
+		l.lastFail, l.lastErr = time.Now(), err
+		l.logger.Warn("single sign-on provider not reachable", "error", err)
+		return nil, err
+	}
+	l.p = p
+	return p, nil
+}
+
+func (l *lazySSO) Name() string { return l.cfg.Name }
+
+func (l *lazySSO) Start() (string, auth.Pending, error) {
+	p, err := l.provider(context.Background())
+	if err != nil {
+		return "", auth.Pending{}, err
+	}
+	return p.Start()
+}
+
+func (l *lazySSO) Finish(ctx context.Context, query url.Values, pending auth.Pending) (auth.Identity, error) {
+	p, err := l.provider(ctx)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	return p.Finish(ctx, query, pending)
+}
+
+func (l *lazySSO) EndSessionURL(idToken, postLogoutRedirect string) (string, bool) {
+	p, err := l.provider(context.Background())
+	if err != nil {
+		return "", false
+	}
+	return p.EndSessionURL(idToken, postLogoutRedirect)
+}

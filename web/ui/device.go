@@ -1,0 +1,570 @@
+package ui
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/api"
+)
+
+// Chart ranges offered as buttons; the URL keeps the choice (?range=) or
+// an explicit from/to (unix milliseconds), so a view can be shared.
+var ranges = []struct {
+	Key string
+	D   time.Duration
+}{
+	{"1h", time.Hour}, {"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour},
+	{"30d", 30 * 24 * time.Hour}, {"1y", 365 * 24 * time.Hour},
+}
+
+// Bounds of chart requests.
+const (
+	defaultRange  = 24 * time.Hour
+	maxRange      = 5 * 366 * 24 * time.Hour
+	maxChartPts   = 2000
+	defaultPoints = 1000
+	maxMetrics    = 8
+	historyRows   = 20
+)
+
+// chartRange reads the range of a device page or chart request: a range
+// key, from and to in unix milliseconds, or from_local and to_local as a
+// datetime-local form sends them, in the page's time zone.
+func chartRange(q url.Values, now time.Time, loc *time.Location) (from, to time.Time, key string, err error) {
+	for _, name := range []string{"from", "to"} {
+		if s := q.Get(name + "_local"); s != "" && q.Get(name) == "" {
+			lt, perr := time.ParseInLocation("2006-01-02T15:04", s, loc)
+			if perr != nil {
+				return time.Time{}, time.Time{}, "", fmt.Errorf("%s %q is not a date and time", name, s)
+			}
+			q.Set(name, strconv.FormatInt(lt.UnixMilli(), 10))
+		}
+	}
+	to = now
+	key = q.Get("range")
+	if key == "" && q.Get("from") == "" {
+		key = "24h"
+	}
+	for _, rg := range ranges {
+		if rg.Key == key {
+			return now.Add(-rg.D), now, key, nil
+		}
+	}
+	parse := func(name string) (time.Time, error) {
+		s := q.Get(name)
+		if s == "" {
+			return time.Time{}, nil
+		}
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 || ms > 253402300799999 {
+			return time.Time{}, fmt.Errorf("%s %q is not a time in unix milliseconds", name, s)
+		}
+		return time.UnixMilli(ms), nil
+	}
+	if from, err = parse("from"); err != nil {
+		return
+	}
+	t2, err := parse("to")
+	if err != nil {
+		return
+	}
+	if !t2.IsZero() {
+		to = t2
+	}
+	if from.IsZero() {
+		from = to.Add(-defaultRange)
+	}
+	if !from.Before(to) || to.Sub(from) > maxRange {
+		return time.Time{}, time.Time{}, "", errors.New("the range must start before it ends and span at most 5 years")
+	}
+	return from, to, "", nil
+}
+
+// chartMetrics are the metrics a chart shows: ?metrics=a,b, or the
+// device's known readings (at most 4), else its first metrics.
+func chartMetrics(q url.Values, rs []reading) []string {
+	if s := q.Get("metrics"); s != "" {
+		ms := strings.Split(s, ",")
+		if len(ms) > maxMetrics {
+			ms = ms[:maxMetrics]
+		}
+		return ms
+	}
+	var out []string
+	for _, r := range rs {
+		if len(out) == 4 {
+			break
+		}
+		out = append(out, r.Metric)
+	}
+	return out
+}
+
+// devicePageData is everything the device page shows.
+type devicePageData struct {
+	Device    api.DeviceView
+	Readings  []reading
+	Metrics   []string
+	RangeKey  string
+	From, To  time.Time
+	SeriesURL string
+	CSVURL    string
+	Settings  []settingField
+	Flash     string
+	FlashErr  bool
+	History   []historyRow
+	Violation []string
+}
+
+func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	sc := u.scope(r)
+	d, err := sc.Device(chi.URLParam(r, "name"))
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	from, to, key, err := chartRange(q, u.now(), u.loc)
+	if err != nil {
+		u.fail(w, r, badRequest(err.Error()))
+		return
+	}
+	data := devicePageData{Device: d, Readings: u.readings(v, sc, d.Name, 0), RangeKey: key, From: from, To: to}
+	data.Metrics = chartMetrics(q, data.Readings)
+	params := url.Values{"metrics": {strings.Join(data.Metrics, ",")}, "from": {ms(from)}, "to": {ms(to)}}
+	base := "/devices/" + url.PathEscape(d.Name)
+	data.SeriesURL = base + "/series?" + params.Encode()
+	data.CSVURL = base + "/export.csv?" + params.Encode()
+	if data.Settings, data.Violation, err = u.settingFields(v, sc, d.Name); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	data.Flash = u.sessions.PopString(r.Context(), keyFlash)
+	data.FlashErr = strings.HasPrefix(data.Flash, "!")
+	data.Flash = strings.TrimPrefix(data.Flash, "!")
+	if data.History, err = u.historyRows(v, sc, d.Name); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, devicePage(v, data))
+}
+
+// showLive is the live-values fragment the device page refreshes.
+func (u *UI) showLive(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	sc := u.scope(r)
+	d, err := sc.Device(chi.URLParam(r, "name"))
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, liveValues(v, d, u.readings(v, sc, d.Name, 0)))
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func joinMetrics(ms []string) string { return strings.Join(ms, ",") }
+
+// localInput writes a time for a datetime-local input in the page's zone.
+func localInput(v view, ts time.Time) string { return ts.In(v.loc).Format("2006-01-02T15:04") }
+
+// bound writes a setting's minimum or maximum for an input; "" when unset.
+func bound(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f, 'f', -1, 64)
+}
+
+// stepOf is the step attribute of a number input: the setting's step, 1
+// for integers, "any" otherwise.
+func stepOf(f settingField) string {
+	switch {
+	case f.Step != nil:
+		return bound(f.Step)
+	case f.Type == store.SettingInteger:
+		return "1"
+	}
+	return "any"
+}
+
+func unixMilli(v int64) time.Time { return time.UnixMilli(v) }
+
+// seriesJSON is the chart data the page's script draws.
+type seriesJSON struct {
+	From   int64        `json:"from"`
+	To     int64        `json:"to"`
+	Series []seriesLine `json:"series"`
+}
+
+type seriesLine struct {
+	Metric string     `json:"metric"`
+	Label  string     `json:"label"`
+	Unit   string     `json:"unit"`
+	T      []int64    `json:"t"`
+	V      []*float64 `json:"v"`
+}
+
+// chartData queries the metrics of a chart or CSV request, one average
+// per step, the step chosen so that each series has about points points.
+func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
+	v := u.view(r)
+	sc := u.scope(r)
+	name := chi.URLParam(r, "name")
+	q := r.URL.Query()
+	from, to, _, err := chartRange(q, u.now(), u.loc)
+	if err != nil {
+		return seriesJSON{}, badRequest(err.Error())
+	}
+	points := defaultPoints
+	if s := q.Get("points"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 10 || n > maxChartPts {
+			return seriesJSON{}, badRequest(fmt.Sprintf("points %q: a whole number from 10 to %d", s, maxChartPts))
+		}
+		points = n
+	}
+	metrics := chartMetrics(q, nil)
+	step := to.Sub(from) / time.Duration(points)
+	step = max(step.Truncate(time.Second), time.Second)
+	out := seriesJSON{From: from.UnixMilli(), To: to.UnixMilli(), Series: []seriesLine{}}
+	for _, m := range metrics {
+		pts, err := sc.Series(r.Context(), name, m, from, to, step)
+		if err != nil {
+			return seriesJSON{}, err
+		}
+		line := seriesLine{Metric: m, Label: metricLabel(v.Lang, m), Unit: metricUnit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts))}
+		for i, p := range pts {
+			line.T[i] = p.Timestamp
+			val := p.Value
+			line.V[i] = &val
+		}
+		out.Series = append(out.Series, line)
+	}
+	return out, nil
+}
+
+func (u *UI) series(w http.ResponseWriter, r *http.Request) {
+	data, err := u.chartData(r)
+	if err != nil {
+		status, msg := u.api.ErrorStatus(r, err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(data)
+}
+
+// exportCSV writes what the chart shows: one row per time, one column per
+// metric, times in the page's time zone.
+func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	data, err := u.chartData(r)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	rows := map[int64][]string{}
+	var times []int64
+	for i, s := range data.Series {
+		for j, ts := range s.T {
+			row, ok := rows[ts]
+			if !ok {
+				row = make([]string, len(data.Series))
+				rows[ts] = row
+				times = append(times, ts)
+			}
+			row[i] = formatValue(*s.V[j])
+		}
+	}
+	slices.Sort(times)
+	name := chi.URLParam(r, "name")
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeFileName(name)+".csv"))
+	cw := csv.NewWriter(w)
+	header := []string{"time (" + v.Zone() + ")"}
+	for _, s := range data.Series {
+		col := s.Metric
+		if s.Unit != "" {
+			col += " (" + s.Unit + ")"
+		}
+		header = append(header, col)
+	}
+	_ = cw.Write(header)
+	for _, ts := range times {
+		_ = cw.Write(append([]string{time.UnixMilli(ts).In(u.loc).Format(time.RFC3339)}, rows[ts]...))
+	}
+	cw.Flush()
+}
+
+func safeFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// settingField is one setting on the device page's form.
+type settingField struct {
+	store.Setting
+	Label    string
+	Input    string // number, select, checkbox, text
+	Options  []string
+	Reported string
+	Desired  string
+	Value    string // what the form shows: desired, else reported
+	Editable bool
+	Flagged  bool
+}
+
+// settingFields lists the settings the person may see on the form:
+// customers the customer-editable ones, operators all simple ones.
+func (u *UI) settingFields(v view, sc api.Scope, name string) ([]settingField, []string, error) {
+	sch, _, err := sc.Settings(name)
+	if err != nil || sch == nil {
+		return nil, nil, err
+	}
+	doc, vs, err := sc.Shadow(name, "")
+	var se *shadow.Error
+	if errors.As(err, &se) && se.Code == http.StatusNotFound {
+		err = nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	flagged := map[string]bool{}
+	var msgs []string
+	for _, vi := range vs {
+		flagged[vi.Key] = true
+		msgs = append(msgs, vi.Message)
+	}
+	var out []settingField
+	for _, st := range sch.Settings() {
+		if st.Type == store.SettingObject || st.Type == store.SettingArray {
+			continue
+		}
+		if !v.Operator && !st.CustomerEditable {
+			continue
+		}
+		f := settingField{Setting: st, Label: st.Key, Editable: true, Flagged: flagged[st.Key]}
+		if st.Description != "" {
+			f.Label = st.Description
+		}
+		f.Reported = display(lookup(doc.State.Reported, st.Key))
+		f.Desired = display(lookup(doc.State.Desired, st.Key))
+		f.Value = f.Desired
+		if f.Value == "" {
+			f.Value = f.Reported
+		}
+		switch {
+		case len(st.Enum) > 0:
+			f.Input = "select"
+			for _, e := range st.Enum {
+				var s any
+				if json.Unmarshal(e, &s) == nil {
+					f.Options = append(f.Options, display(s))
+				}
+			}
+		case st.Type == store.SettingBoolean:
+			f.Input = "checkbox"
+		case st.Type == store.SettingNumber || st.Type == store.SettingInteger:
+			f.Input = "number"
+		default:
+			f.Input = "text"
+		}
+		out = append(out, f)
+	}
+	return out, msgs, nil
+}
+
+func lookup(m map[string]any, key string) any {
+	var cur any = m
+	for _, part := range strings.Split(key, ".") {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = obj[part]
+	}
+	return cur
+}
+
+// display writes a shadow value for a form: strings bare, the rest JSON.
+func display(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// saveSettings turns the settings form into a desired update of the
+// classic shadow, with only the values that changed, through the same
+// scope as the API: customers are held to their settings, every value to
+// its rules, and the history names the person.
+func (u *UI) saveSettings(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	sc := u.scope(r)
+	name := chi.URLParam(r, "name")
+	back := "/devices/" + url.PathEscape(name) + "#settings"
+	fields, _, err := u.settingFields(v, sc, name)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		u.fail(w, r, badRequest("the form could not be read"))
+		return
+	}
+	desired := map[string]any{}
+	var problems []string
+	for _, f := range fields {
+		raw, present := r.PostForm["s."+f.Key]
+		if f.Input == "checkbox" {
+			val := present && len(raw) > 0 && raw[0] == "on"
+			if f.Value == "" && !val || f.Value == strconv.FormatBool(val) {
+				continue
+			}
+			nest(desired, f.Key, val)
+			continue
+		}
+		if !present || len(raw) == 0 || raw[0] == f.Value || raw[0] == "" && f.Value == "" {
+			continue
+		}
+		val, err := formValue(f.Setting, raw[0])
+		if err != nil {
+			problems = append(problems, f.Key+": "+err.Error())
+			continue
+		}
+		nest(desired, f.Key, val)
+	}
+	if len(problems) > 0 {
+		u.sessions.Put(r.Context(), keyFlash, "!"+v.T("device.settings.error", strings.Join(problems, "; ")))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if len(desired) == 0 {
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	body, err := json.Marshal(map[string]any{"state": map[string]any{"desired": desired}})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if _, err := sc.UpdateShadow(name, "", body); err != nil {
+		// A refusal the person can act on (a rule, a key they may not
+		// change) is shown on the form; anything else is an error page.
+		var se *shadow.Error
+		if !errors.As(err, &se) || se.Code >= 500 {
+			u.fail(w, r, err)
+			return
+		}
+		u.sessions.Put(r.Context(), keyFlash, "!"+v.T("device.settings.error", se.Message))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	u.sessions.Put(r.Context(), keyFlash, v.T("device.settings.saved"))
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// formValue reads a form value as the setting's type; the rules (range,
+// step, allowed values) are the shadow service's to check.
+func formValue(st store.Setting, s string) (any, error) {
+	s = strings.TrimSpace(s)
+	switch st.Type {
+	case store.SettingNumber, store.SettingInteger:
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			return nil, fmt.Errorf("%q is not a number", s)
+		}
+		return json.Number(s), nil
+	case store.SettingBoolean:
+		return s == "on" || s == "true", nil
+	}
+	if len(st.Enum) > 0 {
+		// Allowed values are JSON; the form shows them as display does.
+		for _, e := range st.Enum {
+			var x any
+			if json.Unmarshal(e, &x) == nil && display(x) == s {
+				return x, nil
+			}
+		}
+	}
+	return s, nil
+}
+
+// nest sets a dotted key in m: nest(m, "zone1.setpoint", 21).
+func nest(m map[string]any, key string, v any) {
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = v
+}
+
+// historyRow is one change on the device page.
+type historyRow struct {
+	When    string
+	Who     string
+	Changes []string
+}
+
+func (u *UI) historyRows(v view, sc api.Scope, name string) ([]historyRow, error) {
+	entries, _, err := sc.History(name, store.HistoryQuery{Limit: historyRows})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]historyRow, 0, len(entries))
+	for _, e := range entries {
+		row := historyRow{When: v.Time(e.Time), Who: actorLabel(e.Actor)}
+		for _, c := range e.Changes {
+			row.Changes = append(row.Changes, fmt.Sprintf("%s.%s: %s → %s", c.Section, c.Key, string(c.Old), string(c.New)))
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// actorLabel shows who made a change: the person's e-mail, the device's
+// name, the token's name.
+func actorLabel(a string) string {
+	for _, prefix := range []string{"user:", "device:", "token:"} {
+		if s, ok := strings.CutPrefix(a, prefix); ok {
+			return s
+		}
+	}
+	return a
+}
+
+// badRequest is an error the API's mapping answers with 400.
+func badRequest(msg string) error { return fmt.Errorf("%s: %w", msg, store.ErrInvalid) }

@@ -1,0 +1,17 @@
+// Package ui serves Hearth's pages: sign-in (local accounts and OpenID
+// Connect single sign-on), the customer dashboard (overview, sites,
+// devices with live values, charts, settings and their history) and the
+// operator pages.
+//
+// Pages are rendered on the server with templ; htmx refreshes parts of a
+// page and uPlot draws charts, both embedded (package static), so a page
+// needs nothing from the internet and no JavaScript build step.
+//
+// The package decides nothing about tenancy itself: every record a page
+// shows or changes comes through web/api's Scope for the signed-in
+// principal, the same layer the REST routes use. Sessions live on the
+// server (package store), in cookies that are Secure, HttpOnly and
+// SameSite=Lax, with an idle and an absolute timeout; state-changing
+// requests must come from Hearth's own pages (net/http's
+// CrossOriginProtection).
+package ui

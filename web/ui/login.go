@@ -1,0 +1,305 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/auth"
+)
+
+// How a session's role was decided.
+const (
+	sourceUser   = "user"   // a user stored in Hearth, looked up at every request
+	sourceGroups = "groups" // the provider's groups claim, fixed for the session
+)
+
+// maxPasswordLen bounds what is hashed for a sign-in attempt.
+const maxPasswordLen = 1024
+
+// loginData is what the sign-in page shows.
+type loginData struct {
+	Next      string
+	Email     string
+	Message   string
+	Providers []string
+}
+
+func (u *UI) showLogin(w http.ResponseWriter, r *http.Request) {
+	if _, ok := u.principal(r); ok {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	v := u.view(r)
+	u.render(w, r, http.StatusOK, loginPage(v, u.loginForm(r, "")))
+}
+
+// loginForm is what the sign-in page shows: the providers, the local form
+// and a message.
+func (u *UI) loginForm(r *http.Request, message string) loginData {
+	d := loginData{Next: safeNext(r.URL.Query().Get("next")), Message: message}
+	if r.Method == http.MethodPost {
+		d.Next = safeNext(r.PostFormValue("next"))
+		d.Email = r.PostFormValue("email")
+	}
+	if msg := u.sessions.PopString(r.Context(), keyFlash); msg != "" && d.Message == "" {
+		d.Message = msg
+	}
+	for _, p := range u.sso {
+		d.Providers = append(d.Providers, p.Name())
+	}
+	return d
+}
+
+// login signs in with a local account. Every failure reads the same, so
+// the page does not tell which e-mail addresses have accounts.
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	password := r.PostFormValue("password")
+	usr, err := u.users.GetUser(email)
+	ok := false
+	switch {
+	case err == nil && usr.PasswordHash != "" && len(password) <= maxPasswordLen:
+		ok, err = auth.VerifyPassword(usr.PasswordHash, password)
+		if err != nil {
+			u.logger.Error("cannot verify password", "error", err)
+		}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		u.logger.Error("cannot read user", "error", err)
+	}
+	if !ok {
+		u.logger.Info("sign-in refused", "remote", clientIP(r))
+		u.render(w, r, http.StatusUnauthorized, loginPage(v, u.loginForm(r, t(v.Lang, "login.failed"))))
+		return
+	}
+	if err := u.startSession(r, usr.Email, sourceUser, "", "", "", ""); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.logger.Info("signed in", "user", usr.Email, "how", "password")
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// startSession renews the session token (so a token planted before sign-in
+// is worth nothing after it) and records who signed in.
+func (u *UI) startSession(r *http.Request, email, source, role, customer, provider, idToken string) error {
+	ctx := r.Context()
+	if err := u.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	u.sessions.Remove(ctx, keyPending)
+	u.sessions.Put(ctx, keyEmail, email)
+	u.sessions.Put(ctx, keySource, source)
+	u.sessions.Put(ctx, keyRole, role)
+	u.sessions.Put(ctx, keyCustomer, customer)
+	u.sessions.Put(ctx, keyProvider, provider)
+	u.sessions.Put(ctx, keyIDToken, idToken)
+	return nil
+}
+
+func (u *UI) provider(name string) (SSO, bool) {
+	for _, p := range u.sso {
+		if p.Name() == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// startSSO sends the browser to the provider, keeping state, nonce and the
+// PKCE verifier in the session until it comes back.
+func (u *UI) startSSO(w http.ResponseWriter, r *http.Request) {
+	p, ok := u.provider(chi.URLParam(r, "provider"))
+	if !ok {
+		u.notFound(w, r)
+		return
+	}
+	authURL, pending, err := p.Start()
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	b, err := json.Marshal(pendingSignIn{Provider: p.Name(), Pending: pending, Next: safeNext(r.URL.Query().Get("next"))})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.sessions.Put(r.Context(), keyPending, string(b))
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+type pendingSignIn struct {
+	Provider string       `json:"provider"`
+	Pending  auth.Pending `json:"pending"`
+	Next     string       `json:"next"`
+}
+
+// finishSSO checks the provider's answer and signs the person in, or shows
+// why not. A pending sign-in is used once: a replayed callback finds none.
+func (u *UI) finishSSO(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	ctx := r.Context()
+	p, ok := u.provider(chi.URLParam(r, "provider"))
+	if !ok {
+		u.notFound(w, r)
+		return
+	}
+	raw := u.sessions.PopString(ctx, keyPending)
+	var pending pendingSignIn
+	if raw == "" || json.Unmarshal([]byte(raw), &pending) != nil || pending.Provider != p.Name() {
+		u.logger.Info("single sign-on refused: no sign-in pending in this session", "provider", p.Name(), "remote", clientIP(r))
+		u.render(w, r, http.StatusBadRequest, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_failed", p.Name()))))
+		return
+	}
+	id, err := p.Finish(ctx, r.URL.Query(), pending.Pending)
+	if err != nil {
+		u.logger.Info("single sign-on refused", "provider", p.Name(), "remote", clientIP(r), "error", err)
+		u.render(w, r, http.StatusBadRequest, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_failed", p.Name()))))
+		return
+	}
+	email := strings.ToLower(id.Email)
+	source, role, customer := u.mapIdentity(id)
+	if source == "" {
+		u.logger.Info("single sign-on: no access", "provider", p.Name(), "user", email, "subject", id.Subject)
+		u.render(w, r, http.StatusForbidden, noAccessPage(v, email))
+		return
+	}
+	if err := u.startSession(r, email, source, role, customer, p.Name(), id.IDToken); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.logger.Info("signed in", "user", email, "how", "sso", "provider", p.Name())
+	http.Redirect(w, r, safeNext(pending.Next), http.StatusSeeOther)
+}
+
+// mapIdentity decides who a person signed in through a provider is: a
+// user stored with their (verified) e-mail, else what their groups claim
+// gives; source is "" when neither admits them.
+func (u *UI) mapIdentity(id auth.Identity) (source, role, customer string) {
+	email := strings.ToLower(id.Email)
+	if email != "" && id.EmailVerified {
+		if _, err := u.users.GetUser(email); err == nil {
+			return sourceUser, "", ""
+		}
+	}
+	if email == "" {
+		return "", "", ""
+	}
+	for _, g := range id.Groups {
+		if u.groupsOp != "" && g == u.groupsOp {
+			return sourceGroups, store.RoleOperator, ""
+		}
+	}
+	for _, g := range id.Groups {
+		if c, ok := strings.CutPrefix(g, u.groupsCu); ok && u.groupsCu != "" && c != "" {
+			return sourceGroups, store.RoleCustomer, c
+		}
+	}
+	return "", "", ""
+}
+
+// logout ends the session here and, for a provider that has one, at the
+// provider's end-session endpoint.
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	provider := u.sessions.GetString(ctx, keyProvider)
+	idToken := u.sessions.GetString(ctx, keyIDToken)
+	email := u.sessions.GetString(ctx, keyEmail)
+	if err := u.sessions.Destroy(ctx); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if email != "" {
+		u.logger.Info("signed out", "user", email)
+	}
+	if p, ok := u.provider(provider); ok && idToken != "" {
+		if end, ok := p.EndSessionURL(idToken, absoluteURL(r, "/login")); ok {
+			http.Redirect(w, r, end, http.StatusSeeOther)
+			return
+		}
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// absoluteURL is path on the host the request came to.
+func absoluteURL(r *http.Request, path string) string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host + path
+}
+
+// loginLimiter bounds sign-in attempts per client address: a burst of 10,
+// then one every 6 s, so guessing passwords is slow without locking
+// anyone out for long.
+type loginLimiter struct {
+	now func() time.Time
+	mu  sync.Mutex
+	by  map[string]*rate.Limiter
+}
+
+const (
+	loginBurst        = 10
+	loginEvery        = 6 * time.Second
+	maxLimitedClients = 10_000
+)
+
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	return &loginLimiter{now: now, by: map[string]*rate.Limiter{}}
+}
+
+func (l *loginLimiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.by[key]
+	if !ok {
+		if len(l.by) >= maxLimitedClients {
+			// Forget limiters that are full again; they would allow a
+			// whole burst anyway.
+			for k, v := range l.by {
+				if v.TokensAt(l.now()) >= loginBurst {
+					delete(l.by, k)
+				}
+			}
+			if len(l.by) >= maxLimitedClients {
+				clear(l.by)
+			}
+		}
+		lim = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
+		l.by[key] = lim
+	}
+	return lim.AllowN(l.now(), 1)
+}
+
+func (u *UI) limitLogins(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !u.limiter.allow(clientIP(r)) {
+			v := u.view(r)
+			w.Header().Set("Retry-After", "60")
+			u.logger.Warn("sign-in attempts limited", "remote", clientIP(r))
+			u.render(w, r, http.StatusTooManyRequests, loginPage(v, u.loginForm(r, t(v.Lang, "login.limited"))))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the address the request came from; Hearth is reached
+// directly, so the connection's address is the client's.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,79 @@
+package ui
+
+import "strings"
+
+// metricInfo is how the pages label and judge a metric they know; other
+// metrics show under their own name.
+type metricInfo struct {
+	Unit string
+	// band judges a value: "good", "fair" or "poor", "" for no judgement.
+	band func(v float64) string
+	// Key marks the readings shown on overview cards, in this order.
+	Key int
+}
+
+// knownMetrics are the readings of the equipment Hearth's customers run:
+// air-quality sensors and absorption chiller-heaters. The names are the
+// telemetry metric names devices send.
+var knownMetrics = map[string]metricInfo{
+	"co2_ppm":        {Unit: "ppm", band: co2Band, Key: 1},
+	"temperature_c":  {Unit: "°C", Key: 2},
+	"humidity_pct":   {Unit: "%", band: humidityBand, Key: 3},
+	"chw_supply_c":   {Unit: "°C", Key: 4},
+	"chw_return_c":   {Unit: "°C", Key: 5},
+	"hw_supply_c":    {Unit: "°C", Key: 6},
+	"hw_return_c":    {Unit: "°C", Key: 7},
+	"load_pct":       {Unit: "%"},
+	"gas_m3h":        {Unit: "m³/h"},
+	"outside_temp_c": {Unit: "°C"},
+	"chw_setpoint_c": {Unit: "°C"},
+	"running":        {},
+	"fault":          {band: faultBand},
+}
+
+// co2Band: under 1000 ppm is good indoor air, under 1500 acceptable.
+func co2Band(v float64) string {
+	switch {
+	case v < 1000:
+		return "good"
+	case v < 1500:
+		return "fair"
+	}
+	return "poor"
+}
+
+// humidityBand: 40–60 % is comfortable, 30–70 % acceptable.
+func humidityBand(v float64) string {
+	switch {
+	case v >= 40 && v <= 60:
+		return "good"
+	case v >= 30 && v <= 70:
+		return "fair"
+	}
+	return "poor"
+}
+
+func faultBand(v float64) string {
+	if v != 0 {
+		return "poor"
+	}
+	return "good"
+}
+
+// metricLabel is a metric's label in language l from the catalogue
+// ("metric.co2_ppm"), or its name made readable.
+func metricLabel(l, name string) string {
+	if _, ok := catalogue["metric."+name]; ok {
+		return t(l, "metric."+name)
+	}
+	return strings.ReplaceAll(name, "_", " ")
+}
+
+func metricUnit(name string) string { return knownMetrics[name].Unit }
+
+func metricBand(name string, v float64) string {
+	if m, ok := knownMetrics[name]; ok && m.band != nil {
+		return m.band(v)
+	}
+	return ""
+}

@@ -1,0 +1,232 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/api"
+	"github.com/hearthiot/hearth/web/auth"
+)
+
+// UserStore finds the people who may sign in; *store.Store implements it.
+type UserStore interface {
+	GetUser(email string) (store.User, error)
+}
+
+// Assets are the embedded browser files; *static.Assets implements it.
+type Assets interface {
+	URL(name string) string
+	Handler() http.Handler
+}
+
+// SSO is one OpenID Connect provider; *auth.OIDCProvider implements it.
+type SSO interface {
+	Name() string
+	Start() (authURL string, pending auth.Pending, err error)
+	Finish(ctx context.Context, query url.Values, pending auth.Pending) (auth.Identity, error)
+	EndSessionURL(idToken, postLogoutRedirect string) (string, bool)
+}
+
+// Deps are what the pages work with. API, Users, Sessions and Assets are
+// required.
+type Deps struct {
+	API      *api.API
+	Users    UserStore
+	Sessions SessionStore
+	Assets   Assets
+	// SSO lists the single sign-on providers, shown on the sign-in page in
+	// this order; an SSO name must be unique.
+	SSO []SSO
+	// GroupsOperator is the groups claim value that makes a signed-in
+	// person an operator, and GroupsCustomerPrefix followed by a customer
+	// name makes them that customer's user ("hearth-customer:acme").
+	// People without such a group need a user an operator created with
+	// their e-mail. Empty values turn group mapping off.
+	GroupsOperator       string
+	GroupsCustomerPrefix string
+	// Location is the default time zone of the pages (Asia/Tokyo, ...);
+	// nil is UTC.
+	Location *time.Location
+	// InsecureCookies drops the Secure flag and the __Host- cookie prefix,
+	// for tests over plain HTTP only; Hearth serves pages over TLS.
+	InsecureCookies bool
+	IdleTimeout     time.Duration // default DefaultIdleTimeout
+	AbsoluteTimeout time.Duration // default DefaultAbsoluteTimeout
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// UI serves the pages.
+type UI struct {
+	api      *api.API
+	users    UserStore
+	assets   Assets
+	sso      []SSO
+	groupsOp string
+	groupsCu string
+	loc      *time.Location
+	logger   *slog.Logger
+	now      func() time.Time
+	sessions *scs.SessionManager
+	limiter  *loginLimiter
+	handler  http.Handler
+}
+
+// New builds the pages. It panics when a required dependency is missing,
+// a wiring mistake no request could recover from.
+func New(d Deps) *UI {
+	if d.API == nil || d.Users == nil || d.Sessions == nil || d.Assets == nil {
+		panic("ui.New: Deps.API, Users, Sessions and Assets are required")
+	}
+	u := &UI{
+		api:      d.API,
+		users:    d.Users,
+		assets:   d.Assets,
+		sso:      d.SSO,
+		groupsOp: d.GroupsOperator,
+		groupsCu: d.GroupsCustomerPrefix,
+		loc:      d.Location,
+		logger:   d.Logger,
+		now:      d.Now,
+	}
+	if u.loc == nil {
+		u.loc = time.UTC
+	}
+	if u.logger == nil {
+		u.logger = slog.New(slog.DiscardHandler)
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	idle, absolute := d.IdleTimeout, d.AbsoluteTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	if absolute <= 0 {
+		absolute = DefaultAbsoluteTimeout
+	}
+	u.sessions = newSessions(d.Sessions, idle, absolute, !d.InsecureCookies, u.now)
+	u.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		u.logger.Error("session store failed", "path", r.URL.Path, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+	u.limiter = newLoginLimiter(u.now)
+	u.handler = u.routes()
+	return u
+}
+
+// Handler serves every page route and the static files.
+func (u *UI) Handler() http.Handler { return u.handler }
+
+func (u *UI) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Handle("/static/*", u.assets.Handler())
+	r.Group(func(r chi.Router) {
+		r.Use(u.pageHeaders)
+		r.Use(http.NewCrossOriginProtection().Handler)
+		r.Use(u.sessions.LoadAndSave)
+		r.Get("/login", u.showLogin)
+		r.With(u.limitLogins).Post("/login", u.login)
+		r.Get("/login/sso/{provider}", u.startSSO)
+		r.Get("/login/sso/{provider}/callback", u.finishSSO)
+		r.Post("/logout", u.logout)
+		r.Group(func(r chi.Router) {
+			r.Use(u.requireSignIn)
+			r.Get("/", u.showOverview)
+			r.Get("/sites/{customer}/{site}", u.showSite)
+			r.Get("/devices/{name}", u.showDevice)
+			r.Get("/devices/{name}/live", u.showLive)
+			r.Get("/devices/{name}/series", u.series)
+			r.Get("/devices/{name}/export.csv", u.exportCSV)
+			r.Post("/devices/{name}/settings", u.saveSettings)
+		})
+	})
+	return r
+}
+
+// pageHeaders sets what every page answer carries: no caching of pages
+// that hold a customer's data, and a content security policy that lets the
+// page load only Hearth's own files.
+func (u *UI) pageHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
+			"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type principalKey struct{}
+
+// requireSignIn lets signed-in people through with their principal, and
+// sends others to the sign-in page (htmx requests get a full-page
+// redirect instead of a fragment).
+func (u *UI) requireSignIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := u.principal(r)
+		if !ok {
+			target := "/login?next=" + url.QueryEscape(r.URL.RequestURI())
+			if r.Header.Get("HX-Request") == "true" {
+				w.Header().Set("HX-Redirect", target)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// principal is who the session belongs to. A stored user's current role
+// and customer apply, so an operator's change to a user takes effect at
+// the next request; a deleted user is signed out. People admitted by a
+// groups claim keep what the claim gave them for the session.
+func (u *UI) principal(r *http.Request) (api.Principal, bool) {
+	ctx := r.Context()
+	email := u.sessions.GetString(ctx, keyEmail)
+	if email == "" {
+		return api.Principal{}, false
+	}
+	p := api.Principal{Name: email, User: email}
+	switch u.sessions.GetString(ctx, keySource) {
+	case sourceGroups:
+		p.Role, p.Customer = u.sessions.GetString(ctx, keyRole), u.sessions.GetString(ctx, keyCustomer)
+	default:
+		usr, err := u.users.GetUser(email)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				u.logger.Error("cannot read user", "error", err)
+			}
+			_ = u.sessions.Destroy(ctx)
+			return api.Principal{}, false
+		}
+		p.Role, p.Customer = usr.Role, usr.Customer
+	}
+	return p, p.Valid()
+}
+
+// scope is what the signed-in principal of r may see and do.
+func (u *UI) scope(r *http.Request) api.Scope {
+	p, _ := r.Context().Value(principalKey{}).(api.Principal)
+	return u.api.Scope(p)
+}
+
+// safeNext keeps a post-sign-in redirect on this site: a path, never a
+// URL to another host.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}

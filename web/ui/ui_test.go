@@ -1,0 +1,494 @@
+package ui_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/api"
+	"github.com/hearthiot/hearth/web/auth"
+	"github.com/hearthiot/hearth/web/auth/oidctest"
+	"github.com/hearthiot/hearth/web/ui"
+	"github.com/hearthiot/hearth/web/ui/static"
+)
+
+const (
+	acmeUser   = "fm@acme.example"
+	globexUser = "fm@globex.example"
+	opUser     = "ops@hearth.example"
+	password   = "correct horse battery staple"
+)
+
+// clock is a settable time for session expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is the pages over a real store, registry, shadow service and API,
+// served over real HTTP.
+type env struct {
+	t     *testing.T
+	st    *store.Store
+	reg   *device.Registry
+	types *device.DeviceTypes
+	srv   *httptest.Server
+	clock *clock
+}
+
+type envOptions struct {
+	sso []ui.SSO
+}
+
+func newEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "hearth.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	authority, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := device.NewRegistry(st, authority, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := device.NewDeviceTypes(st, reg.Type)
+	shadows := device.NewShadows(st, nopPublisher{}, nil, shadow.Limits{}, logger)
+	shadows.UseSettings(types)
+	presence := device.NewPresence(nil)
+	a := api.New(api.Deps{Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Logger: logger})
+	assets, err := static.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Now()}
+	pages := ui.New(ui.Deps{
+		API: a, Users: st, Sessions: st, Assets: assets, SSO: opts.sso,
+		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
+		Location: time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
+	})
+	e := &env{t: t, st: st, reg: reg, types: types, clock: c, srv: httptest.NewServer(pages.Handler())}
+	t.Cleanup(e.srv.Close)
+	e.seed()
+	presence.Connected("acme-chiller-1", 1, "192.0.2.1:1000", 4, time.Now())
+	return e
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(string, []byte, byte) error { return nil }
+
+func (e *env) seed() {
+	t := e.t
+	for _, c := range []struct{ customer, site, device string }{
+		{"acme", "tokyo-tower", "acme-chiller-1"},
+		{"globex", "osaka-dome", "globex-chiller-9"},
+	} {
+		if _, err := e.reg.CreateCustomer(store.Customer{Name: c.customer}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.reg.CreateSite(store.Site{Customer: c.customer, Name: c.site}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.reg.CreateDevice(device.DeviceSpec{Name: c.device, Customer: c.customer, Site: c.site, Type: "chiller"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lo, hi, step := 5.0, 12.0, 0.5
+	if _, err := e.types.Put(store.DeviceType{Name: "chiller", Settings: []store.Setting{
+		{Key: "chw_setpoint", Type: store.SettingNumber, Unit: "°C", Minimum: &lo, Maximum: &hi, Step: &step, CustomerEditable: true, Description: "Chilled water set-point"},
+		{Key: "max_load", Type: store.SettingInteger},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{
+		{Email: acmeUser, Role: store.RoleCustomer, Customer: "acme", PasswordHash: hash},
+		{Email: globexUser, Role: store.RoleCustomer, Customer: "globex", PasswordHash: hash},
+		{Email: opUser, Role: store.RoleOperator, PasswordHash: hash},
+	} {
+		if err := e.st.CreateUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// browser is an HTTP client with cookies that does not follow redirects,
+// so tests see them.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+type response struct {
+	status   int
+	body     string
+	location string
+	header   http.Header
+}
+
+func (e *env) get(c *http.Client, path string) response {
+	e.t.Helper()
+	return e.do(c, http.MethodGet, path, nil, nil)
+}
+
+func (e *env) post(c *http.Client, path string, form url.Values) response {
+	e.t.Helper()
+	return e.do(c, http.MethodPost, path, form, map[string]string{"Origin": e.srv.URL})
+}
+
+func (e *env) do(c *http.Client, method, path string, form url.Values, header map[string]string) response {
+	e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
+}
+
+func (e *env) signIn(email string) *http.Client {
+	e.t.Helper()
+	c := e.browser()
+	r := e.post(c, "/login", url.Values{"email": {email}, "password": {password}, "next": {"/"}})
+	if r.status != http.StatusSeeOther || r.location != "/" {
+		e.t.Fatalf("sign in as %s: %d %s %s", email, r.status, r.location, r.body)
+	}
+	return c
+}
+
+func TestLocalSignIn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.browser()
+	if r := e.get(c, "/devices/acme-chiller-1"); r.status != http.StatusSeeOther || r.location != "/login?next=%2Fdevices%2Facme-chiller-1" {
+		t.Fatalf("signed out: %d to %q, want the sign-in page", r.status, r.location)
+	}
+	r := e.post(c, "/login", url.Values{"email": {acmeUser}, "password": {"wrong"}})
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, "The e-mail or the password is wrong.") {
+		t.Errorf("wrong password: %d", r.status)
+	}
+	r = e.post(c, "/login", url.Values{"email": {"nobody@acme.example"}, "password": {password}})
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, "The e-mail or the password is wrong.") {
+		t.Errorf("unknown user: %d", r.status)
+	}
+	r = e.post(c, "/login", url.Values{"email": {acmeUser}, "password": {password}, "next": {"https://evil.example/"}})
+	if r.status != http.StatusSeeOther || r.location != "/" {
+		t.Errorf("a next URL on another host: redirect to %q, want /", r.location)
+	}
+	cookie := r.header.Get("Set-Cookie")
+	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(cookie, attr) {
+			t.Errorf("session cookie %q lacks %s", cookie, attr)
+		}
+	}
+	r = e.get(c, "/")
+	if r.status != http.StatusOK || !strings.Contains(r.body, "tokyo-tower") || strings.Contains(r.body, "osaka-dome") {
+		t.Errorf("overview: %d\n%s", r.status, r.body)
+	}
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("page headers: CSP %q, Cache-Control %q", csp, r.header.Get("Cache-Control"))
+	}
+	r = e.post(c, "/logout", url.Values{})
+	if r.status != http.StatusSeeOther || r.location != "/login" {
+		t.Errorf("logout: %d to %q", r.status, r.location)
+	}
+	if r := e.get(c, "/"); r.status != http.StatusSeeOther {
+		t.Errorf("after logout: %d, want a redirect to sign in", r.status)
+	}
+}
+
+// TestTenancyPages: a customer asking for another customer's objects, on
+// every page route, gets 404 and nothing of theirs.
+func TestTenancyPages(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	for _, path := range []string{
+		"/devices/globex-chiller-9",
+		"/devices/globex-chiller-9/live",
+		"/devices/globex-chiller-9/series?metrics=co2_ppm",
+		"/devices/globex-chiller-9/export.csv?metrics=co2_ppm",
+		"/sites/globex/osaka-dome",
+	} {
+		r := e.get(c, path)
+		if r.status != http.StatusNotFound || strings.Contains(r.body, "globex") || strings.Contains(r.body, "osaka") {
+			t.Errorf("GET %s: %d, want 404 without globex's names:\n%s", path, r.status, r.body)
+		}
+	}
+	r := e.post(c, "/devices/globex-chiller-9/settings", url.Values{"s.chw_setpoint": {"7"}})
+	if r.status != http.StatusNotFound {
+		t.Errorf("POST globex's settings: %d, want 404", r.status)
+	}
+	if _, err := e.st.GetShadow("globex-chiller-9", ""); err == nil {
+		t.Error("a customer wrote another customer's shadow")
+	}
+	for _, path := range []string{"/", "/sites/acme/tokyo-tower", "/devices/acme-chiller-1"} {
+		if r := e.get(c, path); r.status != http.StatusOK || strings.Contains(r.body, "globex") {
+			t.Errorf("GET %s: %d, or it names globex", path, r.status)
+		}
+	}
+	op := e.signIn(opUser)
+	if r := e.get(op, "/"); !strings.Contains(r.body, "osaka-dome") || !strings.Contains(r.body, "tokyo-tower") {
+		t.Error("an operator's overview lacks a customer's site")
+	}
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	for _, h := range []map[string]string{
+		{"Origin": "https://evil.example"},
+		{"Sec-Fetch-Site": "cross-site"},
+	} {
+		r := e.do(c, http.MethodPost, "/devices/acme-chiller-1/settings", url.Values{"s.chw_setpoint": {"7"}}, h)
+		if r.status != http.StatusForbidden {
+			t.Errorf("cross-origin POST with %v: %d, want 403", h, r.status)
+		}
+	}
+	if _, err := e.st.GetShadow("acme-chiller-1", ""); err == nil {
+		t.Error("a cross-origin POST changed the shadow")
+	}
+}
+
+func TestSettingsForm(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	r := e.get(c, "/devices/acme-chiller-1")
+	if !strings.Contains(r.body, `name="s.chw_setpoint"`) || strings.Contains(r.body, `name="s.max_load"`) {
+		t.Fatalf("a customer's form must offer chw_setpoint only:\n%s", r.body)
+	}
+	if !strings.Contains(r.body, `min="5"`) || !strings.Contains(r.body, `max="12"`) || !strings.Contains(r.body, `step="0.5"`) {
+		t.Error("the set-point input lacks its range")
+	}
+	r = e.post(c, "/devices/acme-chiller-1/settings", url.Values{"s.chw_setpoint": {"7.5"}, "s.max_load": {"10"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", r.status, r.body)
+	}
+	sh, err := e.st.GetShadow("acme-chiller-1", "")
+	if err != nil || !strings.Contains(string(sh.Doc), `"chw_setpoint":7.5`) || strings.Contains(string(sh.Doc), "max_load") {
+		t.Fatalf("shadow after save: %s, %v", sh.Doc, err)
+	}
+	h, _, err := e.st.History(store.HistoryQuery{Device: "acme-chiller-1"})
+	if err != nil || len(h) != 1 || h[0].Actor != "user:"+acmeUser || h[0].Channel != "page" {
+		t.Errorf("history: %+v %v", h, err)
+	}
+	r = e.get(c, "/devices/acme-chiller-1")
+	if !strings.Contains(r.body, "Saved.") || !strings.Contains(r.body, acmeUser) || !strings.Contains(r.body, "desired.chw_setpoint: null → 7.5") {
+		t.Errorf("device page after save lacks the notice or the history row")
+	}
+	e.post(c, "/devices/acme-chiller-1/settings", url.Values{"s.chw_setpoint": {"20"}})
+	r = e.get(c, "/devices/acme-chiller-1")
+	if !strings.Contains(r.body, "Not saved: desired.chw_setpoint: 20 is above the maximum 12 °C") {
+		t.Errorf("an out-of-range value must be refused with the rule:\n%s", r.body)
+	}
+	if h, _, _ := e.st.History(store.HistoryQuery{Device: "acme-chiller-1"}); len(h) != 1 {
+		t.Errorf("a refused value reached the history: %d entries", len(h))
+	}
+}
+
+func TestSessionTimeouts(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	e.clock.add(ui.DefaultIdleTimeout + time.Minute)
+	if r := e.get(c, "/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Errorf("after the idle timeout: %d %q, want the sign-in page", r.status, r.location)
+	}
+	c = e.signIn(acmeUser)
+	for range 13 {
+		e.clock.add(time.Hour)
+		if r := e.get(c, "/"); r.status != http.StatusOK {
+			break
+		}
+	}
+	if r := e.get(c, "/"); r.status != http.StatusSeeOther {
+		t.Errorf("after the absolute timeout a busy session still works: %d", r.status)
+	}
+	// A deleted user is signed out at the next request.
+	c = e.signIn(acmeUser)
+	if err := e.st.DeleteUser(acmeUser); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.get(c, "/"); r.status != http.StatusSeeOther {
+		t.Errorf("a deleted user still sees pages: %d", r.status)
+	}
+}
+
+func TestSignInAttemptsLimited(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.browser()
+	var last response
+	for range 11 {
+		last = e.post(c, "/login", url.Values{"email": {acmeUser}, "password": {"guess"}})
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Errorf("11th attempt in a row: %d, want 429 with Retry-After", last.status)
+	}
+}
+
+func TestJapanese(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.browser()
+	r := e.do(c, http.MethodGet, "/login", nil, map[string]string{"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.5"})
+	if !strings.Contains(r.body, `lang="ja"`) || !strings.Contains(r.body, "ログイン") {
+		t.Errorf("Japanese sign-in page:\n%s", r.body)
+	}
+}
+
+// ssoEnv is the pages with a real OpenID provider.
+func ssoEnv(t *testing.T, users ...oidctest.User) (*env, *oidctest.Provider) {
+	t.Helper()
+	p := oidctest.Start(t, users...)
+	// The pages' address is known only once they listen; the provider
+	// takes clients at any time.
+	sso := &lateSSO{}
+	e := newEnv(t, envOptions{sso: []ui.SSO{sso}})
+	callback := e.srv.URL + "/login/sso/acme-sso/callback"
+	id, secret := p.RegisterClient(callback, e.srv.URL+"/login")
+	prov, err := auth.NewOIDCProvider(context.Background(), auth.OIDCConfig{
+		Name: "acme-sso", Issuer: p.Issuer(), ClientID: id, ClientSecret: secret, RedirectURL: callback,
+		Scopes: []string{"openid", "email", "profile", oidctest.GroupsScope},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sso.OIDCProvider = prov
+	return e, p
+}
+
+// lateSSO is an SSO whose provider is set after the pages are built.
+type lateSSO struct{ *auth.OIDCProvider }
+
+func (l *lateSSO) Name() string { return "acme-sso" }
+
+func (e *env) ssoSignIn(c *http.Client, p *oidctest.Provider, user oidctest.User) (response, string) {
+	e.t.Helper()
+	r := e.get(c, "/login/sso/acme-sso?next=%2Fdevices%2Facme-chiller-1")
+	if r.status != http.StatusSeeOther {
+		e.t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	callback, err := p.LoginAs(&http.Client{Jar: c.Jar, Timeout: 10 * time.Second}, r.location, user.Username, user.Password)
+	if err != nil {
+		e.t.Fatalf("provider login: %v", err)
+	}
+	u, _ := url.Parse(callback)
+	return e.get(c, u.RequestURI()), u.RequestURI()
+}
+
+func TestSSO(t *testing.T) {
+	alice := oidctest.DefaultUser()
+	alice.Email = acmeUser
+	bob := oidctest.User{Username: "bob", Password: "pw-bob-123456", Email: "bob@acme.example", EmailVerified: true, GivenName: "Bob", Groups: []string{"hearth-customer:acme"}}
+	eve := oidctest.User{Username: "eve", Password: "pw-eve-123456", Email: "eve@elsewhere.example", EmailVerified: true, GivenName: "Eve"}
+	e, p := ssoEnv(t, alice, bob, eve)
+
+	c := e.browser()
+	r, callback := e.ssoSignIn(c, p, alice)
+	if r.status != http.StatusSeeOther || r.location != "/devices/acme-chiller-1" {
+		t.Fatalf("callback: %d to %q: %s", r.status, r.location, r.body)
+	}
+	if r := e.get(c, "/devices/acme-chiller-1"); r.status != http.StatusOK || !strings.Contains(r.body, acmeUser) {
+		t.Errorf("device page after single sign-on: %d", r.status)
+	}
+	// The same callback again: the pending sign-in was used up.
+	if r := e.get(e.browser(), callback); r.status != http.StatusBadRequest {
+		t.Errorf("replayed callback in another browser: %d, want 400", r.status)
+	}
+	if r := e.get(c, callback); r.status != http.StatusBadRequest {
+		t.Errorf("replayed callback: %d, want 400", r.status)
+	}
+
+	// Admitted by the groups claim.
+	c2 := e.browser()
+	if r, _ := e.ssoSignIn(c2, p, bob); r.status != http.StatusSeeOther {
+		t.Fatalf("groups user: %d %s", r.status, r.body)
+	}
+	if r := e.get(c2, "/"); r.status != http.StatusOK || !strings.Contains(r.body, "tokyo-tower") || strings.Contains(r.body, "osaka") {
+		t.Errorf("groups user's overview: %d", r.status)
+	}
+
+	// Nobody Hearth knows: a clear page, not an error.
+	if r, _ := e.ssoSignIn(e.browser(), p, eve); r.status != http.StatusForbidden || !strings.Contains(r.body, "eve@elsewhere.example") || !strings.Contains(r.body, "no access") {
+		t.Errorf("unknown user: %d\n%s", r.status, r.body)
+	}
+
+	// A wrong state is refused.
+	c3 := e.browser()
+	start := e.get(c3, "/login/sso/acme-sso")
+	cb, err := p.LoginAs(&http.Client{Jar: c3.Jar, Timeout: 10 * time.Second}, start.location, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(cb)
+	q := u.Query()
+	q.Set("state", "forged")
+	u.RawQuery = q.Encode()
+	if r := e.get(c3, u.RequestURI()); r.status != http.StatusBadRequest {
+		t.Errorf("wrong state: %d, want 400", r.status)
+	}
+
+	// Logout goes through the provider's end-session endpoint.
+	r = e.post(c, "/logout", url.Values{})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, p.Issuer()) || !strings.Contains(r.location, "id_token_hint=") {
+		t.Errorf("logout: %d to %q, want the provider's end-session endpoint", r.status, r.location)
+	}
+}
+
+func TestSeriesNeedsTelemetry(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	r := e.get(c, "/devices/acme-chiller-1/series?metrics=co2_ppm")
+	var body map[string]string
+	if r.status != http.StatusServiceUnavailable || json.Unmarshal([]byte(r.body), &body) != nil || body["error"] == "" {
+		t.Errorf("series without telemetry: %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{"?points=5", "?from=abc", "?from=2000&to=1000", "?metrics=bad-name"} {
+		if r := e.get(c, "/devices/acme-chiller-1/series"+bad); r.status != http.StatusBadRequest && r.status != http.StatusServiceUnavailable {
+			t.Errorf("series%s: %d, want 400", bad, r.status)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+)
+
+// view is what every page template needs: the language, who is signed in,
+// the time zone and the asset URLs.
+type view struct {
+	Lang     string
+	User     string
+	Operator bool
+	Path     string
+	loc      *time.Location
+	assets   Assets
+}
+
+func (u *UI) view(r *http.Request) view {
+	v := view{Lang: lang("", r), Path: r.URL.Path, loc: u.loc, assets: u.assets}
+	if p, ok := u.principal(r); ok {
+		v.User, v.Operator = p.User, p.Operator()
+	}
+	return v
+}
+
+// T is the message key in the page's language.
+func (v view) T(key string, args ...any) string { return t(v.Lang, key, args...) }
+
+// Asset is the content-hashed URL of an embedded file.
+func (v view) Asset(name string) string { return v.assets.URL(name) }
+
+// Time writes t in the page's time zone.
+func (v view) Time(ts time.Time) string {
+	if ts.IsZero() {
+		return "—"
+	}
+	return ts.In(v.loc).Format("2006-01-02 15:04:05")
+}
+
+// Zone is the name of the page's time zone.
+func (v view) Zone() string { return v.loc.String() }
+
+// render writes a page; a template that fails is logged and answered 500
+// before anything was sent.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		u.fail(w, r, fmt.Errorf("render %s: %w", r.URL.Path, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail answers an error the way the API would classify it: a record that
+// does not exist (or is another customer's) is a 404 page, a server fault
+// a 500 page with a generic text, logged.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := u.api.ErrorStatus(r, err)
+	v := u.view(r)
+	if status == http.StatusNotFound {
+		msg = v.T("error.notfound")
+	}
+	var buf bytes.Buffer
+	if rerr := errorPage(v, status, msg).Render(r.Context(), &buf); rerr != nil {
+		u.logger.Error("render error page", "error", errors.Join(err, rerr))
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	u.render(w, r, http.StatusNotFound, errorPage(v, http.StatusNotFound, v.T("error.notfound")))
+}
+
+// formatValue writes a reading without noise: at most 3 decimals, no
+// trailing zeros.
+func formatValue(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "—"
+	}
+	s := strconv.FormatFloat(f, 'f', 3, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// current marks the link of the page or range being shown, for assistive
+// technology and the stylesheet: aria-current="page" or "true".
+func current(on bool, value string) templ.Attributes {
+	if !on {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"aria-current": value}
+}
