@@ -27,7 +27,7 @@ func buildHearth(t *testing.T) string {
 	return bin
 }
 
-var statusLine = regexp.MustCompile(`Status page:\s+https://(\S+)/`)
+var dashboardLine = regexp.MustCompile(`Dashboard:\s+https://(\S+)/`)
 
 // startBinary runs `hearth` (no command: serve) and waits for its banner.
 func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console, logs *syncBuffer, httpAddr string) {
@@ -51,7 +51,7 @@ func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console, logs *s
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			console.Write([]byte(sc.Text() + "\n"))
-			if m := statusLine.FindStringSubmatch(sc.Text()); m != nil {
+			if m := dashboardLine.FindStringSubmatch(sc.Text()); m != nil {
 				addr = m[1]
 			}
 			if strings.Contains(sc.Text(), "Data directory:") { // the banner's last line
