@@ -20,6 +20,7 @@ import (
 // UserStore finds the people who may sign in; *store.Store implements it.
 type UserStore interface {
 	GetUser(email string) (store.User, error)
+	UpdateUser(email string, fn func(*store.User) error) (store.User, error)
 }
 
 // Assets are the embedded browser files; *static.Assets implements it.
@@ -141,6 +142,8 @@ func (u *UI) routes() http.Handler {
 		r.Post("/logout", u.logout)
 		r.Group(func(r chi.Router) {
 			r.Use(u.requireSignIn)
+			r.Get("/password", u.showPassword)
+			r.With(u.limitLogins).Post("/password", u.changePassword)
 			r.Get("/", u.showOverview)
 			r.Get("/sites/{customer}/{site}", u.showSite)
 			r.Get("/devices/{name}", u.showDevice)
@@ -173,7 +176,12 @@ type principalKey struct{}
 // redirect instead of a fragment).
 func (u *UI) requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := u.principal(r)
+		p, mustChange, ok := u.account(r)
+		if ok && mustChange && r.URL.Path != "/password" {
+			// A one-time password is good for choosing a new one only.
+			http.Redirect(w, r, "/password", http.StatusSeeOther)
+			return
+		}
 		if !ok {
 			target := "/login?next=" + url.QueryEscape(r.URL.RequestURI())
 			if r.Header.Get("HX-Request") == "true" {
@@ -193,11 +201,19 @@ func (u *UI) requireSignIn(next http.Handler) http.Handler {
 // the next request; a deleted user is signed out. People admitted by a
 // groups claim keep what the claim gave them for the session.
 func (u *UI) principal(r *http.Request) (api.Principal, bool) {
+	p, _, ok := u.account(r)
+	return p, ok
+}
+
+// account is principal, and whether the person must choose a new
+// password before anything else.
+func (u *UI) account(r *http.Request) (api.Principal, bool, bool) {
 	ctx := r.Context()
 	email := u.sessions.GetString(ctx, keyEmail)
 	if email == "" {
-		return api.Principal{}, false
+		return api.Principal{}, false, false
 	}
+	mustChange := false
 	p := api.Principal{Name: email, User: email}
 	switch u.sessions.GetString(ctx, keySource) {
 	case sourceGroups:
@@ -209,11 +225,12 @@ func (u *UI) principal(r *http.Request) (api.Principal, bool) {
 				u.logger.Error("cannot read user", "error", err)
 			}
 			_ = u.sessions.Destroy(ctx)
-			return api.Principal{}, false
+			return api.Principal{}, false, false
 		}
 		p.Role, p.Customer = usr.Role, usr.Customer
+		mustChange = usr.MustChangePassword && u.sessions.GetString(ctx, keyProvider) == ""
 	}
-	return p, p.Valid()
+	return p, mustChange, p.Valid()
 }
 
 // scope is what the signed-in principal of r may see and do.

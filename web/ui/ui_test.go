@@ -492,3 +492,40 @@ func TestSeriesNeedsTelemetry(t *testing.T) {
 		}
 	}
 }
+
+func TestOneTimePasswordMustBeChanged(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if _, err := e.st.UpdateUser(opUser, func(u *store.User) error { u.MustChangePassword = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(opUser)
+	if r := e.get(c, "/"); r.status != http.StatusSeeOther || r.location != "/password" {
+		t.Fatalf("with a one-time password: %d to %q, want /password", r.status, r.location)
+	}
+	newPW := "a new and longer passphrase"
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"current": {"wrong"}, "new": {newPW}, "again": {newPW}}, "The current password is wrong."},
+		{url.Values{"current": {password}, "new": {"short"}, "again": {"short"}}, "at least 12 characters"},
+		{url.Values{"current": {password}, "new": {newPW}, "again": {newPW + "x"}}, "The two new passwords differ."},
+		{url.Values{"current": {password}, "new": {password}, "again": {password}}, "must differ from the current one"},
+	} {
+		if r := e.post(c, "/password", tc.form); r.status != http.StatusBadRequest || !strings.Contains(r.body, tc.want) {
+			t.Errorf("change with %v: %d, want 400 saying %q", tc.form, r.status, tc.want)
+		}
+	}
+	if r := e.post(c, "/password", url.Values{"current": {password}, "new": {newPW}, "again": {newPW}}); r.status != http.StatusSeeOther || r.location != "/" {
+		t.Fatalf("change: %d to %q", r.status, r.location)
+	}
+	if r := e.get(c, "/"); r.status != http.StatusOK {
+		t.Errorf("after the change: %d", r.status)
+	}
+	if r := e.post(e.browser(), "/login", url.Values{"email": {opUser}, "password": {password}}); r.status != http.StatusUnauthorized {
+		t.Errorf("the old password still signs in: %d", r.status)
+	}
+	if r := e.post(e.browser(), "/login", url.Values{"email": {opUser}, "password": {newPW}}); r.status != http.StatusSeeOther {
+		t.Errorf("the new password does not sign in: %d", r.status)
+	}
+}
