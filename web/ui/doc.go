@@ -3,7 +3,9 @@
 // devices with live values, charts, settings and their history) and the
 // operator pages.
 //
-// Pages are rendered on the server with templ; htmx refreshes parts of a
+// Pages are rendered on the server with templ (pages.templ; the generated
+// pages_templ.go is committed: run `go tool templ generate` at the
+// repository's root after a change, which CI checks); htmx refreshes parts of a
 // page and uPlot draws charts, both embedded (package static), so a page
 // needs nothing from the internet and no JavaScript build step.
 //
