@@ -10,8 +10,8 @@ import (
 const historyPruneInterval = 6 * time.Hour
 
 // startHousekeeping runs the periodic maintenance of the store: deleting
-// shadow history older than the configured retention and expired page
-// sessions, once at start and then every historyPruneInterval.
+// shadow history and audit entries older than the configured retention,
+// and expired page sessions, once at start and then every historyPruneInterval.
 func (s *Server) startHousekeeping(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -22,6 +22,7 @@ func (s *Server) startHousekeeping(context.Context) error {
 		for {
 			s.pruneHistory(time.Now())
 			s.pruneSessions(time.Now())
+			s.pruneAudit(time.Now())
 			select {
 			case <-ctx.Done():
 				return
@@ -71,5 +72,26 @@ func (s *Server) pruneSessions(now time.Time) {
 	}
 	if total > 0 {
 		s.logger.Info("pruned expired sessions", "deleted", total)
+	}
+}
+
+// pruneAudit deletes audit entries older than the history retention; the
+// audit log and the history of changes are kept as long.
+func (s *Server) pruneAudit(now time.Time) {
+	before := now.Add(-s.cfg.HistoryRetention)
+	total := 0
+	for {
+		n, err := s.store.PruneAudit(before, sessionPruneBatch)
+		total += n
+		if err != nil {
+			s.logger.Error("prune audit log", "error", err, "deleted", total)
+			return
+		}
+		if n < sessionPruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		s.logger.Info("pruned audit log", "deleted", total)
 	}
 }

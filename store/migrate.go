@@ -47,6 +47,10 @@ const (
 	// session token → expiry (big-endian unix nanoseconds) and the
 	// session's data, so the file never holds a usable token.
 	bucketSessions = "sessions"
+	// bucketAudit holds what operators did: position (big-endian time in
+	// nanoseconds, then a sequence number) → AuditEntry, so the log reads
+	// in time order.
+	bucketAudit = "audit"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -60,7 +64,7 @@ func allBuckets() []string {
 		bucketMeta, bucketCustomers, bucketSites, bucketDevices,
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
-		bucketDeviceTypes, bucketPresence, bucketSessions,
+		bucketDeviceTypes, bucketPresence, bucketSessions, bucketAudit,
 	}
 }
 
@@ -81,6 +85,7 @@ func migrations() []migration {
 		{name: "create shadow and history buckets", up: createBucketsV2},
 		{name: "create device type and presence buckets", up: createBucketsV3},
 		{name: "create the session bucket", up: createBucketsV4},
+		{name: "create the audit bucket", up: createBucketsV5},
 	}
 }
 
@@ -127,6 +132,14 @@ func createBucketsV4(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// createBucketsV5 adds the bucket of the audit log.
+func createBucketsV5(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists([]byte(bucketAudit)); err != nil {
+		return fmt.Errorf("create bucket %q: %w", bucketAudit, err)
 	}
 	return nil
 }

@@ -266,3 +266,14 @@ type errorRecorder struct {
 func (e *errorRecorder) Header() http.Header         { return e.header }
 func (e *errorRecorder) WriteHeader(status int)      { e.status = status }
 func (e *errorRecorder) Write(b []byte) (int, error) { return e.body.Write(b) }
+
+// Audit returns the audit log, newest first; operators only.
+func (s Scope) Audit(q store.AuditQuery) ([]store.AuditEntry, string, error) {
+	if err := s.check(); err != nil {
+		return nil, "", err
+	}
+	if !s.p.operator() {
+		return nil, "", forbidden("the audit log is for operators")
+	}
+	return s.a.store.Audit(q)
+}

@@ -34,6 +34,9 @@ type Store interface {
 	ListSites(customer string) ([]store.Site, error)
 
 	History(q store.HistoryQuery) ([]store.HistoryEntry, string, error)
+
+	AppendAudit(e store.AuditEntry) error
+	Audit(q store.AuditQuery) ([]store.AuditEntry, string, error)
 }
 
 // Registry is the device registry: it creates customers, sites and devices
@@ -260,6 +263,8 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(limitBody(maxJSONBody))
+		r.Use(a.auditOperators)
+		r.With(a.requireOperator).Get("/audit", a.listAudit)
 
 		r.Route("/customers", func(r chi.Router) {
 			r.With(a.requireOperator).Post("/", a.createCustomer)

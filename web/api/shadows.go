@@ -24,13 +24,11 @@ func shadowName(r *http.Request) string { return r.URL.Query().Get("name") }
 // signed in to the pages as "user:EMAIL" on the page channel. A customer
 // is restricted to the settings customers may change.
 func shadowActor(p Principal) device.Actor {
-	switch {
-	case p.User != "":
-		return device.Actor{Name: "user:" + p.User, Channel: device.ChannelPage, Restricted: !p.operator()}
-	case p.TokenID != "":
-		return device.Actor{Name: "token:" + p.Name, Channel: device.ChannelAPI, Restricted: !p.operator()}
+	channel := device.ChannelAPI
+	if p.User != "" {
+		channel = device.ChannelPage
 	}
-	return device.Actor{Name: "local", Channel: device.ChannelAPI, Restricted: !p.operator()}
+	return device.Actor{Name: actorName(p), Channel: channel, Restricted: !p.operator()}
 }
 
 // showShadow: GET /api/v1/devices/{name}/shadow[?name=S]. The answer is
