@@ -94,6 +94,11 @@ type User struct {
 	PasswordHash       string    `json:"password_hash,omitempty"` // PHC string, argon2id
 	MustChangePassword bool      `json:"must_change_password,omitempty"`
 	CreatedAt          time.Time `json:"created_at"`
+	// Language ("en", "ja") and TimeZone (IANA, "Asia/Tokyo") are the
+	// person's choices for the pages; empty follows the browser and the
+	// server's default.
+	Language string `json:"language,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.

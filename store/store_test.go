@@ -425,3 +425,20 @@ func TestInterruptedMigrationKeepsOldVersionAndData(t *testing.T) {
 	}
 	checkUnmigrated(t, path, want)
 }
+
+func TestUserPreferences(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	mustOK(t, s.CreateUser(store.User{Email: "ops@hearth.example", Role: store.RoleOperator, Language: "ja", TimeZone: "Asia/Tokyo"}))
+	u, err := s.GetUser("ops@hearth.example")
+	mustOK(t, err)
+	if u.Language != "ja" || u.TimeZone != "Asia/Tokyo" {
+		t.Errorf("preferences = %q, %q", u.Language, u.TimeZone)
+	}
+	if _, err := s.UpdateUser("ops@hearth.example", func(u *store.User) error { u.Language = "fr"; return nil }); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("language fr: %v, want ErrInvalid", err)
+	}
+	if err := s.CreateUser(store.User{Email: "x@hearth.example", Role: store.RoleOperator, TimeZone: "Asia/\x00"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a control character in the zone: %v, want ErrInvalid", err)
+	}
+}

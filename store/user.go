@@ -19,6 +19,9 @@ func (s *Store) CreateUser(u User) error {
 	if err := checkRoleFields(u.Role, u.Customer); err != nil {
 		return fmt.Errorf("create user %q: %w", u.Email, err)
 	}
+	if err := checkPreferences(u); err != nil {
+		return fmt.Errorf("create user %q: %w", u.Email, err)
+	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now()
 	}
@@ -86,6 +89,9 @@ func (s *Store) UpdateUser(email string, fn func(*User) error) (User, error) {
 		}
 		u.Email = old.Email
 		if err := checkRoleFields(u.Role, u.Customer); err != nil {
+			return err
+		}
+		if err := checkPreferences(u); err != nil {
 			return err
 		}
 		if err := checkRoleCustomer(tx, u.Customer); err != nil {

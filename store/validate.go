@@ -105,6 +105,17 @@ func normalizeEmail(s string) (string, error) {
 
 // checkRoleFields checks the rule shared by users and tokens without looking
 // at the file: a known role, a customer exactly when the role needs one.
+// checkPreferences checks a user's language and time zone: whether the
+// zone exists is the pages' question, the store keeps short text only.
+func checkPreferences(u User) error {
+	switch u.Language {
+	case "", "en", "ja":
+	default:
+		return fmt.Errorf("language %q: en or ja is accepted: %w", u.Language, ErrInvalid)
+	}
+	return checkText("time zone", u.TimeZone, maxSlugLen, false)
+}
+
 func checkRoleFields(role, customer string) error {
 	switch role {
 	case RoleOperator:
