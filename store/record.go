@@ -85,11 +85,36 @@ const (
 	RoleCustomer = "customer"
 )
 
+// Access levels within a role. An operator is an admin (everything,
+// including users and API tokens) or an operator (everything else); a
+// customer's user is an admin, an editor (changes the settings customers
+// may change) or a viewer (reads only). Empty is the role's default:
+// admin for operators, editor for customers.
+const (
+	AccessAdmin    = "admin"
+	AccessOperator = "operator"
+	AccessEditor   = "editor"
+	AccessViewer   = "viewer"
+)
+
+// EffectiveAccess is the access level a role and a stored level give,
+// with the role's default for an empty one.
+func EffectiveAccess(role, access string) string {
+	if access != "" {
+		return access
+	}
+	if role == RoleOperator {
+		return AccessAdmin
+	}
+	return AccessEditor
+}
+
 // User is a person who signs in to the pages. Customer is set for customer
 // roles and empty for operators.
 type User struct {
 	Email              string    `json:"email"`
 	Role               string    `json:"role"`
+	Access             string    `json:"access,omitempty"` // see AccessAdmin; empty is the role's default
 	Customer           string    `json:"customer,omitempty"`
 	PasswordHash       string    `json:"password_hash,omitempty"` // PHC string, argon2id
 	MustChangePassword bool      `json:"must_change_password,omitempty"`
@@ -106,6 +131,7 @@ type Token struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
+	Access    string    `json:"access,omitempty"` // see AccessAdmin; empty is the role's default
 	Customer  string    `json:"customer,omitempty"`
 	Hash      []byte    `json:"hash"`
 	CreatedAt time.Time `json:"created_at"`

@@ -442,3 +442,33 @@ func TestUserPreferences(t *testing.T) {
 		t.Errorf("a control character in the zone: %v, want ErrInvalid", err)
 	}
 }
+
+func TestAccessLevelsFollowRoles(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	mustOK(t, s.CreateCustomer(store.Customer{Name: "acme"}))
+	for _, tc := range []struct {
+		role, customer, access string
+		ok                     bool
+	}{
+		{store.RoleOperator, "", "", true},
+		{store.RoleOperator, "", store.AccessOperator, true},
+		{store.RoleOperator, "", store.AccessViewer, false},
+		{store.RoleCustomer, "acme", store.AccessViewer, true},
+		{store.RoleCustomer, "acme", store.AccessAdmin, true},
+		{store.RoleCustomer, "acme", store.AccessOperator, false},
+		{store.RoleCustomer, "acme", "root", false},
+	} {
+		email := tc.role + "-" + tc.access + "@x.example"
+		err := s.CreateUser(store.User{Email: email, Role: tc.role, Customer: tc.customer, Access: tc.access})
+		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("user %s/%s: %v", tc.role, tc.access, err)
+		}
+	}
+	if got := store.EffectiveAccess(store.RoleCustomer, ""); got != store.AccessEditor {
+		t.Errorf("a customer's default access = %q", got)
+	}
+	if got := store.EffectiveAccess(store.RoleOperator, ""); got != store.AccessAdmin {
+		t.Errorf("an operator's default access = %q", got)
+	}
+}

@@ -138,5 +138,8 @@ func checkToken(t Token) error {
 	if len(t.Hash) != tokenHashLen {
 		return fmt.Errorf("hash is %d bytes, expected the %d bytes of a SHA-256: %w", len(t.Hash), tokenHashLen, ErrInvalid)
 	}
-	return checkRoleFields(t.Role, t.Customer)
+	if err := checkRoleFields(t.Role, t.Customer); err != nil {
+		return err
+	}
+	return checkAccess(t.Role, t.Access)
 }

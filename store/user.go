@@ -22,6 +22,9 @@ func (s *Store) CreateUser(u User) error {
 	if err := checkPreferences(u); err != nil {
 		return fmt.Errorf("create user %q: %w", u.Email, err)
 	}
+	if err := checkAccess(u.Role, u.Access); err != nil {
+		return fmt.Errorf("create user %q: %w", u.Email, err)
+	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now()
 	}
@@ -92,6 +95,9 @@ func (s *Store) UpdateUser(email string, fn func(*User) error) (User, error) {
 			return err
 		}
 		if err := checkPreferences(u); err != nil {
+			return err
+		}
+		if err := checkAccess(u.Role, u.Access); err != nil {
 			return err
 		}
 		if err := checkRoleCustomer(tx, u.Customer); err != nil {

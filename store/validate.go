@@ -116,6 +116,18 @@ func checkPreferences(u User) error {
 	return checkText("time zone", u.TimeZone, maxSlugLen, false)
 }
 
+// checkAccess checks an access level against its role.
+func checkAccess(role, access string) error {
+	switch {
+	case access == "":
+	case role == RoleOperator && (access == AccessAdmin || access == AccessOperator):
+	case role == RoleCustomer && (access == AccessAdmin || access == AccessEditor || access == AccessViewer):
+	default:
+		return fmt.Errorf("access %q for role %q: operators are admin or operator, customers admin, editor or viewer: %w", access, role, ErrInvalid)
+	}
+	return nil
+}
+
 func checkRoleFields(role, customer string) error {
 	switch role {
 	case RoleOperator:

@@ -283,6 +283,7 @@ func runToken(ctx context.Context, io IO, args []string) error {
 	fs := newFlagSet("token", io)
 	af.bind(fs)
 	role := fs.String("role", "", "operator or customer (create)")
+	access := fs.String("access", "", "operators: admin (default) or operator; customers: admin, editor (default) or viewer (create)")
 	customer := fs.String("customer", "", "customer the token is limited to (create, role customer)")
 	name := fs.String("name", "", "what the token is for, e.g. grafana (create)")
 	verb, pos, err := parseAdmin(fs, io, args, "create", "list", "delete")
@@ -303,7 +304,7 @@ func runToken(ctx context.Context, io IO, args []string) error {
 			ID    string `json:"id"`
 			Token string `json:"token"`
 		}
-		body := map[string]string{"role": *role, "customer": *customer, "name": *name}
+		body := map[string]string{"role": *role, "access": *access, "customer": *customer, "name": *name}
 		if err := c.call(ctx, "POST", "/api/v1/tokens", body, &res); err != nil {
 			return err
 		}
@@ -332,6 +333,7 @@ func runUser(ctx context.Context, io IO, args []string) error {
 	fs := newFlagSet("user", io)
 	af.bind(fs)
 	role := fs.String("role", "", "operator or customer (add)")
+	access := fs.String("access", "", "operators: admin (default) or operator; customers: admin, editor (default) or viewer (add)")
 	customer := fs.String("customer", "", "customer of a customer user (add)")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (add); otherwise one is generated and printed")
 	verb, pos, err := parseAdmin(fs, io, args, "add", "list")
@@ -361,7 +363,7 @@ func runUser(ctx context.Context, io IO, args []string) error {
 			Email    string `json:"email"`
 			Password string `json:"password"`
 		}
-		body := map[string]string{"email": pos[0], "role": *role, "customer": *customer, "password": password}
+		body := map[string]string{"email": pos[0], "role": *role, "access": *access, "customer": *customer, "password": password}
 		if err := c.call(ctx, "POST", "/api/v1/users", body, &res); err != nil {
 			return err
 		}
@@ -379,7 +381,7 @@ func runUser(ctx context.Context, io IO, args []string) error {
 		}
 		for _, u := range list {
 			customer, _ := u["customer"].(string)
-			fmt.Fprintf(io.Stdout, "%v\t%v\t%s\n", u["email"], u["role"], customer)
+			fmt.Fprintf(io.Stdout, "%v\t%v\t%v\t%s\n", u["email"], u["role"], u["access"], customer)
 		}
 	}
 	return nil

@@ -207,6 +207,9 @@ func (s Scope) UpdateShadow(name, shadowName string, body []byte) ([]byte, error
 	if _, err := s.Device(name); err != nil {
 		return nil, err
 	}
+	if !s.p.MayChangeSettings() {
+		return nil, &shadow.Error{Code: http.StatusForbidden, Message: "viewers may read settings but not change them"}
+	}
 	if s.a.shadows == nil {
 		return nil, unavailable("device shadows are not available on this server")
 	}

@@ -132,7 +132,21 @@ type Principal struct {
 	Name     string
 	TokenID  string
 	User     string
+	// Access is the level within the role (store.AccessAdmin, …); empty
+	// is the role's default.
+	Access string
 }
+
+// Level is the principal's effective access level.
+func (p Principal) Level() string { return store.EffectiveAccess(p.Role, p.Access) }
+
+// MayChangeSettings reports whether p may change shadows' desired state:
+// every operator, and customers' admins and editors (not viewers).
+func (p Principal) MayChangeSettings() bool { return p.Level() != store.AccessViewer }
+
+// Admin reports whether p is an operator admin, who alone manages users
+// and API tokens.
+func (p Principal) Admin() bool { return p.operator() && p.Level() == store.AccessAdmin }
 
 // Valid reports whether p is a principal the API and the pages can scope.
 func (p Principal) Valid() bool { return p.valid() }
@@ -308,14 +322,14 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		})
 
 		r.Route("/tokens", func(r chi.Router) {
-			r.Use(a.requireOperator)
+			r.Use(a.requireAdmin)
 			r.Post("/", a.createToken)
 			r.Get("/", a.listTokens)
 			r.Delete("/{id}", a.deleteToken)
 		})
 
 		r.Route("/users", func(r chi.Router) {
-			r.Use(a.requireOperator)
+			r.Use(a.requireAdmin)
 			r.Post("/", a.createUser)
 			r.Get("/", a.listUsers)
 			r.Delete("/{email}", a.deleteUser)

@@ -58,13 +58,25 @@ func (a *API) authenticate(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
-	p := Principal{Role: t.Role, Customer: t.Customer, Name: t.Name, TokenID: t.ID}
+	p := Principal{Role: t.Role, Customer: t.Customer, Name: t.Name, TokenID: t.ID, Access: t.Access}
 	if !p.valid() {
 		a.logger.Warn("token refused: role and customer do not fit",
 			"token_id", t.ID, "role", t.Role, "customer", t.Customer)
 		return Principal{}, unauthorized("invalid_token", "bearer token: its role cannot be used")
 	}
 	return p, nil
+}
+
+// requireAdmin lets only operator admins through: users and API tokens
+// decide who may do anything, so plain operators may not change them.
+func (a *API) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !principal(r).Admin() {
+			a.writeError(w, r, forbidden("this needs an operator token with admin access"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // requireOperator lets only operators through.

@@ -90,7 +90,7 @@ func (a *API) updateShadow(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	accepted, err := a.shadows.Update(scopedDevice(r).Name, shadowName(r), body, shadowActor(p), a.now())
+	accepted, err := a.Scope(p).UpdateShadow(scopedDevice(r).Name, shadowName(r), body)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

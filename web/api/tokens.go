@@ -13,6 +13,7 @@ type tokenJSON struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
+	Access    string    `json:"access"`
 	Customer  string    `json:"customer"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -23,6 +24,7 @@ type createdTokenJSON struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Role     string `json:"role"`
+	Access   string `json:"access"`
 	Customer string `json:"customer"`
 	Token    string `json:"token"`
 }
@@ -30,6 +32,7 @@ type createdTokenJSON struct {
 // createTokenRequest is the body of POST /api/v1/tokens.
 type createTokenRequest struct {
 	Role     string `json:"role"`
+	Access   string `json:"access"`
 	Customer string `json:"customer"`
 	Name     string `json:"name"`
 }
@@ -50,6 +53,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		ID:        id,
 		Name:      req.Name,
 		Role:      req.Role,
+		Access:    req.Access,
 		Customer:  req.Customer,
 		Hash:      hash,
 		CreatedAt: a.now().UTC(),
@@ -62,6 +66,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		ID:       t.ID,
 		Name:     t.Name,
 		Role:     t.Role,
+		Access:   store.EffectiveAccess(t.Role, t.Access),
 		Customer: t.Customer,
 		Token:    secret,
 	})
@@ -76,7 +81,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]tokenJSON, 0, len(tokens))
 	for _, t := range tokens {
-		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Customer: t.Customer, CreatedAt: t.CreatedAt})
+		out = append(out, tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Access: store.EffectiveAccess(t.Role, t.Access), Customer: t.Customer, CreatedAt: t.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

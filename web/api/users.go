@@ -21,6 +21,7 @@ const (
 type userJSON struct {
 	Email              string    `json:"email"`
 	Role               string    `json:"role"`
+	Access             string    `json:"access"`
 	Customer           string    `json:"customer"`
 	MustChangePassword bool      `json:"must_change_password"`
 	CreatedAt          time.Time `json:"created_at"`
@@ -30,6 +31,7 @@ func newUserJSON(u store.User) userJSON {
 	return userJSON{
 		Email:              u.Email,
 		Role:               u.Role,
+		Access:             store.EffectiveAccess(u.Role, u.Access),
 		Customer:           u.Customer,
 		MustChangePassword: u.MustChangePassword,
 		CreatedAt:          u.CreatedAt,
@@ -47,6 +49,7 @@ type createdUserJSON struct {
 type createUserRequest struct {
 	Email    string `json:"email"`
 	Role     string `json:"role"`
+	Access   string `json:"access"`
 	Customer string `json:"customer"`
 	Password string `json:"password"`
 }
@@ -83,6 +86,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	err = a.store.CreateUser(store.User{
 		Email:              req.Email,
 		Role:               req.Role,
+		Access:             req.Access,
 		Customer:           req.Customer,
 		PasswordHash:       hash,
 		MustChangePassword: generated,
