@@ -44,7 +44,7 @@ func TestAccessLevels(t *testing.T) {
 			body: `{"role": "operator", "name": "escalate"}`, status: http.StatusForbidden},
 		{name: "nor list them", method: http.MethodGet, path: "/api/v1/tokens", as: asPlainOp, status: http.StatusForbidden},
 		{name: "an admin creates a viewer", method: http.MethodPost, path: "/api/v1/users", as: asOperator,
-			body: `{"email": "v@acme.example", "role": "customer", "customer": "acme", "access": "viewer"}`,
+			body:   `{"email": "v@acme.example", "role": "customer", "customer": "acme", "access": "viewer"}`,
 			status: http.StatusCreated, contains: []string{`"access":"viewer"`}},
 		{name: "an access the role does not have", method: http.MethodPost, path: "/api/v1/tokens", as: asOperator,
 			body: `{"role": "customer", "customer": "acme", "access": "operator"}`, status: http.StatusBadRequest,
