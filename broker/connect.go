@@ -207,3 +207,61 @@ func (b *Broker) connackSent(cl *mqtt.Client, pk packets.Packet) packets.Packet 
 	}
 	return pk
 }
+
+// predecessorWait bounds how long a reconnecting device waits for its
+// previous connection to finish ending, which takes as long as the
+// disconnect hooks. A connection that mochi never finishes (its CONNACK
+// could not be written) costs its device this wait once.
+const predecessorWait = 3 * time.Second
+
+// settlePredecessor closes a race in mochi (v2.7.9) that loses a device
+// reconnecting with the same client id. When a connection whose session
+// ends with it finishes, mochi runs the OnDisconnect hooks, then, unless
+// the connection was taken over, removes the client *id* from its client
+// list. A new connection marks the old one taken over only when it looks
+// for the previous session, right after this hook; if the old connection
+// checked before that, its removal can land after the new client was
+// added, and the new connection stays open but receives nothing: not its
+// shadow deltas, not its jobs. The window is short, but a busy box with
+// devices that reconnect at once does hit it.
+//
+// So the new connection closes a live predecessor itself, as mochi is about
+// to (reason: taken over), and waits until mochi has dropped a predecessor
+// whose session ends with its connection. A predecessor with a persistent
+// session stays listed for mochi to hand over, and is not waited for.
+func (b *Broker) settlePredecessor(cl *mqtt.Client) {
+	old, ok := b.server.Clients.Get(cl.ID)
+	if !ok || old == cl || old.IsTakenOver() {
+		return
+	}
+	if !old.Closed() {
+		_ = b.server.DisconnectClient(old, packets.ErrSessionTakenOver)
+	}
+	// Read only once old is closed: mochi's last write to its properties
+	// (a DISCONNECT's session expiry) happens before it closes.
+	if !sessionEndsWithConnection(old) {
+		return
+	}
+	deadline := time.Now().Add(predecessorWait)
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
+		if cur, ok := b.server.Clients.Get(cl.ID); !ok || cur != old || old.IsTakenOver() {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.warnLimited("mqtt previous connection still listed", "it did not finish ending in time",
+				"device", cl.ID, "remote", cl.Net.Remote, "previous_remote", old.Net.Remote, "waited", predecessorWait)
+			return
+		}
+		time.Sleep(pause)
+	}
+}
+
+// sessionEndsWithConnection reports whether mochi discards cl's session when
+// its connection ends: MQTT 5 with a session expiry of 0, or 3.1.1 with the
+// clean session flag, as mochi decides it in attachClient.
+func sessionEndsWithConnection(cl *mqtt.Client) bool {
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval == 0
+	}
+	return cl.Properties.Clean
+}

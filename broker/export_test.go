@@ -12,3 +12,9 @@ func (b *Broker) SubscribeInline(filter string, fn func(topic string, payload []
 		fn(pk.TopicName, pk.Payload)
 	})
 }
+
+// AddHook attaches a test's own mochi hook beside the broker's, to hold a
+// connection at a chosen point.
+func (b *Broker) AddHook(h mqtt.Hook) error {
+	return b.server.AddHook(h, nil)
+}

@@ -18,7 +18,7 @@ func (h *hook) Provides(event byte) bool {
 	switch event {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnDisconnect,
 		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPublish, mqtt.OnSubscribed,
-		mqtt.OnSessionEstablished:
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished:
 		return true
 	}
 	return false
@@ -35,6 +35,13 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // Being the only auth hook, it is the only way in.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 	return h.b.tracked(cl)
+}
+
+// OnSessionEstablish runs after authentication and before mochi looks for
+// the device's previous session: a reconnecting device waits there until
+// its previous connection has finished ending (see settlePredecessor).
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	h.b.settlePredecessor(cl)
 }
 
 // OnSessionEstablished records the device as connected once its CONNACK
