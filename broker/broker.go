@@ -172,6 +172,9 @@ type Broker struct {
 	// deltaWaits holds, per client, the shadows whose pending delta is
 	// sent once its SUBACK is written.
 	deltaWaits sync.Map // *mqtt.Client → deltaWait
+	// packetIDs maps the packet identifiers freePacketID gave requests
+	// to the ones their devices chose, until the answer is written.
+	packetIDs sync.Map // packetIDKey → uint16
 
 	// conns holds each established device connection's session number;
 	// sessionSeq hands them out.

@@ -22,8 +22,13 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	if b.presence != nil {
 		b.presence.Seen(cl.ID, time.Now())
 	}
-	if pk.FixedHeader.Type == packets.Subscribe {
+	switch pk.FixedHeader.Type {
+	case packets.Subscribe:
+		b.freePacketID(cl, &pk)
 		return b.subscribeRead(cl, pk)
+	case packets.Unsubscribe:
+		b.freePacketID(cl, &pk)
+		return pk, nil
 	}
 	if pk.FixedHeader.Type != packets.Publish {
 		return pk, nil
@@ -77,6 +82,12 @@ func (b *Broker) disconnected(cl *mqtt.Client, err error) {
 	b.sessionEnded(cl, err)
 	b.untrack(cl)
 	b.deltaWaits.Delete(cl)
+	b.packetIDs.Range(func(k, _ any) bool {
+		if k.(packetIDKey).cl == cl {
+			b.packetIDs.Delete(k)
+		}
+		return true
+	})
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		b.refusedPublishes.Add(1)
 		b.warnLimited("mqtt publish refused", packets.ErrPacketTooLarge.Reason,
@@ -85,10 +96,45 @@ func (b *Broker) disconnected(cl *mqtt.Client, err error) {
 }
 
 func (b *Broker) packetEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack {
+	switch pk.FixedHeader.Type {
+	case packets.Connack:
 		return b.connackSent(cl, pk)
+	case packets.Suback, packets.Unsuback:
+		if id, ok := b.packetIDs.LoadAndDelete(packetIDKey{cl, pk.PacketID}); ok {
+			pk.PacketID = id.(uint16)
+		}
 	}
 	return pk
+}
+
+// packetIDKey names a SUBSCRIBE or UNSUBSCRIBE whose packet identifier
+// freePacketID replaced.
+type packetIDKey struct {
+	cl *mqtt.Client
+	id uint16
+}
+
+// freePacketID works around mochi (v2.7.9) refusing a SUBSCRIBE or
+// UNSUBSCRIBE with 0x91 "packet identifier in use" when its identifier is
+// that of a QoS 1 message the server sent and the device has not
+// acknowledged yet. Client and server number their packets independently
+// (MQTT 5 section 2.2.1), so such a request is valid, and common: a pending
+// shadow delta goes out right after the first SUBACK, and an SDK that
+// numbers from 1 sends its next SUBSCRIBE with the same identifier. mochi
+// keeps only the server's messages under those numbers here, since QoS 2,
+// whose incoming identifiers it would also keep, is refused. So the request
+// is handed to mochi under a free identifier, and its SUBACK or UNSUBACK
+// goes out with the device's own again (packetEncode).
+func (b *Broker) freePacketID(cl *mqtt.Client, pk *packets.Packet) {
+	if _, inUse := cl.State.Inflight.Get(pk.PacketID); !inUse {
+		return
+	}
+	id, err := cl.NextPacketID()
+	if err != nil {
+		return // every identifier is in use; mochi refuses the request
+	}
+	b.packetIDs.Store(packetIDKey{cl, uint16(id)}, pk.PacketID)
+	pk.PacketID = uint16(id)
 }
 
 // publish applies the topic rules to a device's PUBLISH and stores

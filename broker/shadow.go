@@ -104,7 +104,11 @@ func (b *Broker) subscribedShadows(cl *mqtt.Client, pk packets.Packet, reasonCod
 		}
 	}
 	if len(names) > 0 {
-		b.deltaWaits.Store(cl, deltaWait{packetID: pk.PacketID, shadows: names})
+		id := pk.PacketID // as the SUBACK will carry it
+		if orig, ok := b.packetIDs.Load(packetIDKey{cl, id}); ok {
+			id = orig.(uint16)
+		}
+		b.deltaWaits.Store(cl, deltaWait{packetID: id, shadows: names})
 	}
 }
 

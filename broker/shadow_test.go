@@ -309,3 +309,89 @@ func deltaName(topic string) string {
 	}
 	return ""
 }
+
+// A device may number its SUBSCRIBE and UNSUBSCRIBE like a QoS 1 message
+// the server sent it and it has not acknowledged yet: the two sides number
+// their packets independently. It happens right after connecting, when a
+// pending delta follows the first SUBACK; each request is answered under
+// the device's own number, and a pending delta still follows its SUBACK.
+func TestSubscribeWithIdentifierOfUnackedMessage(t *testing.T) {
+	svc := &fakeShadows{pending: map[string]string{"": `{"state":{"t":22}}`, "cfg": `{"state":{"m":2}}`}}
+	f := newShadowFixture(t, svc)
+	d := f.newDevice(t, "me")
+	conn, err := f.dial(f.certOpts(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(wait))
+	write := func(p *packets.ControlPacket) {
+		t.Helper()
+		if _, err := p.WriteTo(conn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(typ byte) *packets.ControlPacket {
+		t.Helper()
+		p, err := packets.ReadPacket(conn)
+		if err != nil || p.Type != typ {
+			t.Fatalf("read %v %v, want packet type %d", p, err, typ)
+		}
+		return p
+	}
+	subscribe := func(id uint16, filter string) *packets.Suback {
+		t.Helper()
+		sub := packets.NewControlPacket(packets.SUBSCRIBE)
+		sub.Content.(*packets.Subscribe).PacketID = id
+		sub.Content.(*packets.Subscribe).Subscriptions = []packets.SubOptions{{Topic: filter, QoS: 1}}
+		write(sub)
+		ack := read(packets.SUBACK).Content.(*packets.Suback)
+		if ack.PacketID != id || len(ack.Reasons) != 1 || ack.Reasons[0] != 1 {
+			t.Fatalf("SUBSCRIBE %d %s answered with SUBACK %d %v, want %d [1]", id, filter, ack.PacketID, ack.Reasons, id)
+		}
+		return ack
+	}
+	unacked := func(topic string) uint16 {
+		t.Helper()
+		pub := read(packets.PUBLISH).Content.(*packets.Publish)
+		if pub.Topic != topic || pub.QoS != 1 {
+			t.Fatalf("received %s at QoS %d, want %s at QoS 1", pub.Topic, pub.QoS, topic)
+		}
+		return pub.PacketID
+	}
+
+	connect := packets.NewControlPacket(packets.CONNECT)
+	connect.Content.(*packets.Connect).ClientID = "me"
+	connect.Content.(*packets.Connect).CleanStart = true
+	write(connect)
+	read(packets.CONNACK)
+
+	subscribe(1, "$aws/things/me/shadow/update/delta")
+	first := unacked("$aws/things/me/shadow/update/delta")
+	// The next subscription reuses the number of the delta still unacked,
+	// and is followed by its own pending delta.
+	subscribe(first, "$aws/things/me/shadow/name/cfg/update/delta")
+	second := unacked("$aws/things/me/shadow/name/cfg/update/delta")
+
+	unsub := packets.NewControlPacket(packets.UNSUBSCRIBE)
+	unsub.Content.(*packets.Unsubscribe).PacketID = second
+	unsub.Content.(*packets.Unsubscribe).Topics = []string{"$aws/things/me/shadow/name/cfg/update/delta"}
+	write(unsub)
+	if ack := read(packets.UNSUBACK).Content.(*packets.Unsuback); ack.PacketID != second || len(ack.Reasons) != 1 || ack.Reasons[0] != 0 {
+		t.Fatalf("UNSUBSCRIBE %d answered with UNSUBACK %d %v, want %d [0]", second, ack.PacketID, ack.Reasons, second)
+	}
+
+	// Acknowledged at last, both messages are done with: a message on the
+	// first subscription arrives, and nothing is sent again.
+	for _, id := range []uint16{first, second} {
+		ack := packets.NewControlPacket(packets.PUBACK)
+		ack.Content.(*packets.Puback).PacketID = id
+		write(ack)
+	}
+	if err := f.broker.Publish("$aws/things/me/shadow/update/delta", []byte(`{"state":{"t":23}}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	if pub := read(packets.PUBLISH).Content.(*packets.Publish); string(pub.Payload) != `{"state":{"t":23}}` {
+		t.Errorf("received %s %q, want the new delta", pub.Topic, pub.Payload)
+	}
+}
