@@ -363,7 +363,7 @@ func (u *UI) settingFields(v view, sc api.Scope, name string) ([]settingField, [
 		if !v.Operator && !st.CustomerEditable {
 			continue
 		}
-		f := settingField{Setting: st, Label: st.Key, Editable: true, Flagged: flagged[st.Key]}
+		f := settingField{Setting: st, Label: st.Key, Editable: sc.Principal().MayChangeSettings(), Flagged: flagged[st.Key]}
 		if st.Description != "" {
 			f.Label = st.Description
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -80,6 +81,7 @@ type UI struct {
 	sessions *scs.SessionManager
 	limiter  *loginLimiter
 	handler  http.Handler
+	zones    sync.Map // time zone name → *time.Location
 }
 
 // New builds the pages. It panics when a required dependency is missing,
@@ -142,6 +144,9 @@ func (u *UI) routes() http.Handler {
 		r.Post("/logout", u.logout)
 		r.Group(func(r chi.Router) {
 			r.Use(u.requireSignIn)
+			r.Use(u.auditOperators)
+			r.Get("/account", u.showAccount)
+			r.Post("/account", u.saveAccount)
 			r.Get("/password", u.showPassword)
 			r.With(u.limitLogins).Post("/password", u.changePassword)
 			r.Get("/", u.showOverview)
@@ -151,6 +156,12 @@ func (u *UI) routes() http.Handler {
 			r.Get("/devices/{name}/series", u.series)
 			r.Get("/devices/{name}/export.csv", u.exportCSV)
 			r.Post("/devices/{name}/settings", u.saveSettings)
+			r.Route("/admin", func(r chi.Router) {
+				r.Use(u.requireOperator)
+				u.fleetRoutes(r)
+				u.configRoutes(r)
+				r.Get("/audit", u.showAudit)
+			})
 		})
 	})
 	return r
@@ -176,8 +187,9 @@ type principalKey struct{}
 // redirect instead of a fragment).
 func (u *UI) requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, mustChange, ok := u.account(r)
-		if ok && mustChange && r.URL.Path != "/password" {
+		a, ok := u.account(r)
+		p := a.Principal
+		if ok && a.mustChange && r.URL.Path != "/password" {
 			// A one-time password is good for choosing a new one only.
 			http.Redirect(w, r, "/password", http.StatusSeeOther)
 			return
@@ -192,7 +204,8 @@ func (u *UI) requireSignIn(next http.Handler) http.Handler {
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		ctx := context.WithValue(r.Context(), principalKey{}, p)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, accountKey{}, a)))
 	})
 }
 
@@ -201,23 +214,38 @@ func (u *UI) requireSignIn(next http.Handler) http.Handler {
 // the next request; a deleted user is signed out. People admitted by a
 // groups claim keep what the claim gave them for the session.
 func (u *UI) principal(r *http.Request) (api.Principal, bool) {
-	p, _, ok := u.account(r)
-	return p, ok
+	a, ok := u.account(r)
+	return a.Principal, ok
 }
 
-// account is principal, and whether the person must choose a new
-// password before anything else.
-func (u *UI) account(r *http.Request) (api.Principal, bool, bool) {
+// account is who is signed in, with their page preferences.
+type account struct {
+	api.Principal
+	// mustChange: the person signed in with a one-time password and must
+	// choose a new one before anything else.
+	mustChange bool
+	// stored: a user record exists, so preferences can be saved.
+	stored             bool
+	language, timeZone string
+}
+
+type accountKey struct{}
+
+// account reads the session's person, once per request: requireSignIn
+// keeps it in the request's context for the handlers and the view.
+func (u *UI) account(r *http.Request) (account, bool) {
 	ctx := r.Context()
+	if a, ok := ctx.Value(accountKey{}).(account); ok {
+		return a, true
+	}
 	email := u.sessions.GetString(ctx, keyEmail)
 	if email == "" {
-		return api.Principal{}, false, false
+		return account{}, false
 	}
-	mustChange := false
-	p := api.Principal{Name: email, User: email}
+	a := account{Principal: api.Principal{Name: email, User: email}}
 	switch u.sessions.GetString(ctx, keySource) {
 	case sourceGroups:
-		p.Role, p.Customer = u.sessions.GetString(ctx, keyRole), u.sessions.GetString(ctx, keyCustomer)
+		a.Role, a.Customer = u.sessions.GetString(ctx, keyRole), u.sessions.GetString(ctx, keyCustomer)
 	default:
 		usr, err := u.users.GetUser(email)
 		if err != nil {
@@ -225,12 +253,25 @@ func (u *UI) account(r *http.Request) (api.Principal, bool, bool) {
 				u.logger.Error("cannot read user", "error", err)
 			}
 			_ = u.sessions.Destroy(ctx)
-			return api.Principal{}, false, false
+			return account{}, false
 		}
-		p.Role, p.Customer = usr.Role, usr.Customer
-		mustChange = usr.MustChangePassword && u.sessions.GetString(ctx, keyProvider) == ""
+		a.Role, a.Customer, a.Access = usr.Role, usr.Customer, usr.Access
+		a.mustChange = usr.MustChangePassword && u.sessions.GetString(ctx, keyProvider) == ""
+		a.stored, a.language, a.timeZone = true, usr.Language, usr.TimeZone
 	}
-	return p, mustChange, p.Valid()
+	return a, a.Valid()
+}
+
+// requireOperator keeps the operator pages to operators; a customer gets
+// the same 404 as for a page that does not exist.
+func (u *UI) requireOperator(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, _ := r.Context().Value(principalKey{}).(api.Principal); !p.Operator() {
+			u.notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // scope is what the signed-in principal of r may see and do.

@@ -529,3 +529,55 @@ func TestOneTimePasswordMustBeChanged(t *testing.T) {
 		t.Errorf("the new password does not sign in: %d", r.status)
 	}
 }
+
+func TestAccountPreferences(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	for _, bad := range []url.Values{
+		{"language": {"fr"}, "timezone": {""}},
+		{"language": {"ja"}, "timezone": {"Mars/Olympus"}},
+	} {
+		if r := e.post(c, "/account", bad); r.status != http.StatusBadRequest {
+			t.Errorf("save %v: %d, want 400", bad, r.status)
+		}
+	}
+	if r := e.post(c, "/account", url.Values{"language": {"ja"}, "timezone": {"Asia/Tokyo"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d", r.status)
+	}
+	r := e.get(c, "/account")
+	if !strings.Contains(r.body, `lang="ja"`) || !strings.Contains(r.body, "保存しました。") || !strings.Contains(r.body, `value="Asia/Tokyo"`) {
+		t.Errorf("account page after saving Japanese and Tokyo:\n%s", r.body)
+	}
+	// The live values' times follow the person's zone: UTC+9.
+	r = e.get(c, "/devices/acme-chiller-1")
+	// The device connected when the test began, a moment ago.
+	jst := time.FixedZone("JST", 9*3600)
+	a, b := time.Now().In(jst).Format("2006-01-02 15:"), time.Now().Add(-time.Minute).In(jst).Format("2006-01-02 15:")
+	if !strings.Contains(r.body, a) && !strings.Contains(r.body, b) {
+		t.Errorf("device page does not show times in Asia/Tokyo (want %q…)", a)
+	}
+}
+
+func TestViewerReadsSettingsOnly(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const viewer = "viewer@acme.example"
+	if err := e.st.CreateUser(store.User{Email: viewer, Role: store.RoleCustomer, Customer: "acme", Access: store.AccessViewer, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(viewer)
+	r := e.get(c, "/devices/acme-chiller-1")
+	if !strings.Contains(r.body, `name="s.chw_setpoint"`) || !strings.Contains(r.body, "disabled") || !strings.Contains(r.body, "not change them") {
+		t.Errorf("a viewer's device page must show the settings read-only")
+	}
+	e.post(c, "/devices/acme-chiller-1/settings", url.Values{"s.chw_setpoint": {"9"}})
+	if r := e.get(c, "/devices/acme-chiller-1"); !strings.Contains(r.body, "viewers may read settings but not change them") {
+		t.Error("a viewer's change is not refused with a reason")
+	}
+	if _, err := e.st.GetShadow("acme-chiller-1", ""); err == nil {
+		t.Error("a viewer changed the shadow")
+	}
+}

@@ -26,10 +26,30 @@ type view struct {
 
 func (u *UI) view(r *http.Request) view {
 	v := view{Lang: lang("", r), Path: r.URL.Path, loc: u.loc, assets: u.assets}
-	if p, ok := u.principal(r); ok {
-		v.User, v.Operator = p.User, p.Operator()
+	if a, ok := u.account(r); ok {
+		v.User, v.Operator = a.User, a.Operator()
+		v.Lang = lang(a.language, r)
+		if a.timeZone != "" {
+			if loc, err := u.location(a.timeZone); err == nil {
+				v.loc = loc
+			}
+		}
 	}
 	return v
+}
+
+// location loads a time zone once and keeps it: pages ask on every
+// request, and parsing the zone data each time would be waste.
+func (u *UI) location(name string) (*time.Location, error) {
+	if l, ok := u.zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	u.zones.Store(name, loc)
+	return loc, nil
 }
 
 // T is the message key in the page's language.
@@ -108,4 +128,16 @@ func current(on bool, value string) templ.Attributes {
 		return templ.Attributes{}
 	}
 	return templ.Attributes{"aria-current": value}
+}
+
+// adminLinks are the operator pages in the navigation.
+var adminLinks = []struct{ Path, Key string }{
+	{"/admin/devices", "nav.devices"},
+	{"/admin/customers", "nav.customers"},
+	{"/admin/health", "nav.health"},
+	{"/admin/history", "nav.history"},
+	{"/admin/types", "nav.types"},
+	{"/admin/users", "nav.users"},
+	{"/admin/tokens", "nav.tokens"},
+	{"/admin/audit", "nav.audit"},
 }

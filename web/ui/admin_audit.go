@@ -1,0 +1,68 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/api"
+)
+
+// auditMessages are the audit page's messages.
+var auditMessages = map[string]tr{
+	"audit.title":   {"Audit log", "操作ログ"},
+	"audit.none":    {"Nothing recorded.", "記録はありません。"},
+	"audit.when":    {"When", "日時"},
+	"audit.who":     {"Who", "操作者"},
+	"audit.channel": {"Channel", "経路"},
+	"audit.action":  {"Action", "操作"},
+	"audit.status":  {"Result", "結果"},
+	"audit.from":    {"From", "送信元"},
+	"audit.actor":   {"Actor", "操作者"},
+	"audit.filter":  {"Filter", "絞り込み"},
+	"audit.more":    {"Older entries", "さらに古い記録"},
+}
+
+// auditOperators records every change an operator makes on the pages, as
+// the API records theirs, so the audit log covers both ways in.
+func (u *UI) auditOperators(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := r.Context().Value(principalKey{}).(api.Principal)
+		if !api.Changes(r.Method) || !p.Operator() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &api.StatusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.Status == 0 {
+			rec.Status = http.StatusOK
+		}
+		u.api.RecordAudit(p, api.AuditChannelPage, r, rec.Status)
+	})
+}
+
+// auditPage is what the audit page shows.
+type auditPage struct {
+	Actor   string
+	Entries []store.AuditEntry
+	Next    string // URL of the next page, "" after the last
+}
+
+// showAudit: /admin/audit[?actor=&cursor=], newest first.
+func (u *UI) showAudit(w http.ResponseWriter, r *http.Request) {
+	v := u.view(r)
+	q := r.URL.Query()
+	entries, next, err := u.scope(r).Audit(store.AuditQuery{Actor: q.Get("actor"), Cursor: q.Get("cursor"), Limit: 100})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := auditPage{Actor: q.Get("actor"), Entries: entries}
+	if next != "" {
+		d.Next = "/admin/audit?" + url.Values{"actor": {d.Actor}, "cursor": {next}}.Encode()
+	}
+	u.render(w, r, http.StatusOK, auditList(v, d))
+}
+
+func statusText(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }

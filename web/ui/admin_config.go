@@ -1,0 +1,903 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hearthiot/hearth/device/settings"
+	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/api"
+)
+
+// configMessages are the operator configuration pages' messages.
+var configMessages = map[string]tr{
+	"config.yes":              {"yes", "はい"},
+	"config.no":               {"no", "いいえ"},
+	"config.none":             {"—", "—"},
+	"config.delete":           {"Delete", "削除"},
+	"config.cancel":           {"Cancel", "キャンセル"},
+	"config.not_saved":        {"Not saved: %s", "保存できませんでした: %s"},
+	"config.shown_once":       {"Copy it now: it is shown only this once and cannot be shown again.", "今すぐコピーしてください。表示されるのはこの一度だけで、再表示はできません。"},
+	"config.role":             {"Role", "ロール"},
+	"config.role.operator":    {"Operator", "運用担当"},
+	"config.role.customer":    {"Customer", "顧客"},
+	"config.access":           {"Access", "権限"},
+	"config.access.default":   {"The role's default (operator: admin, customer: editor)", "ロールの既定（運用担当: admin、顧客: editor）"},
+	"config.access.hint":      {"Operators: admin (also users and API tokens) or operator. Customers: admin, editor or viewer (reads only).", "運用担当: admin（ユーザーと API トークンも管理）または operator。顧客: admin、editor、viewer（閲覧のみ）。"},
+	"config.customer":         {"Customer", "顧客"},
+	"config.customer.hint":    {"Only for the customer role.", "顧客ロールの場合のみ。"},
+	"config.created_at":       {"Created", "作成日時"},
+	"config.create":           {"Create", "作成"},
+	"config.users.title":      {"Users", "ユーザー"},
+	"config.users.none":       {"No users.", "ユーザーはいません。"},
+	"config.users.email":      {"E-mail", "メールアドレス"},
+	"config.users.must":       {"Must change password", "パスワード変更待ち"},
+	"config.users.new":        {"New user", "ユーザーの追加"},
+	"config.users.new_hint":   {"A one-time password is generated; the person must choose a new one at first sign-in.", "使い捨てのパスワードが生成されます。初回ログイン時に新しいパスワードの設定が必要です。"},
+	"config.users.created":    {"User %s created. One-time password:", "ユーザー %s を作成しました。使い捨てパスワード:"},
+	"config.users.delete":     {"Delete user %s?", "ユーザー %s を削除しますか？"},
+	"config.users.deleted":    {"User %s deleted.", "ユーザー %s を削除しました。"},
+	"config.users.self":       {"This is you: you may not delete your own user.", "ご自身のユーザーは削除できません。"},
+	"config.tokens.title":     {"API tokens", "API トークン"},
+	"config.tokens.none":      {"No API tokens.", "API トークンはありません。"},
+	"config.tokens.id":        {"ID", "ID"},
+	"config.tokens.name":      {"Name", "名前"},
+	"config.tokens.name_hint": {"History and the audit log name the token by it, as token:NAME.", "変更履歴と操作ログでは token:名前 として記録されます。"},
+	"config.tokens.new":       {"New API token", "API トークンの作成"},
+	"config.tokens.created":   {"API token %s created. Token:", "API トークン %s を作成しました。トークン:"},
+	"config.tokens.delete":    {"Delete API token %s (%s)? It stops working at once.", "API トークン %s（%s）を削除しますか？直ちに使えなくなります。"},
+	"config.tokens.deleted":   {"API token %s deleted.", "API トークン %s を削除しました。"},
+	"config.types.title":      {"Device types", "機器種別"},
+	"config.types.none":       {"No device types.", "機器種別はありません。"},
+	"config.types.name":       {"Name", "名前"},
+	"config.types.name_hint":  {"Letters, digits, '.', '_' and '-'; devices name their type by it.", "英字、数字、「.」「_」「-」。機器はこの名前で種別を指定します。"},
+	"config.types.desc":       {"Description", "説明"},
+	"config.types.count":      {"Settings", "設定項目数"},
+	"config.types.updated":    {"Updated", "更新日時"},
+	"config.types.new":        {"New device type", "機器種別の追加"},
+	"config.types.edit":       {"Device type %s", "機器種別 %s"},
+	"config.types.json":       {"Settings (JSON)", "設定項目（JSON）"},
+	"config.types.json_hint":  {"A JSON array of settings: key, type (number, integer, string, boolean, object, array), unit, description, minimum, maximum, step, enum, schema, customer_editable. [] for a type whose devices take none.", "設定項目の JSON 配列: key、type（number、integer、string、boolean、object、array）、unit、description、minimum、maximum、step、enum、schema、customer_editable。設定を持たない種別は []。"},
+	"config.types.save":       {"Save", "保存"},
+	"config.types.change":     {"Change the type", "種別の変更"},
+	"config.types.saved":      {"Saved. The settings apply from the next update of each device of this type.", "保存しました。この種別の各機器の次回更新から適用されます。"},
+	"config.types.created":    {"Device type %s created.", "機器種別 %s を作成しました。"},
+	"config.types.current":    {"Current settings", "現在の設定項目"},
+	"config.types.no_setting": {"This type takes no settings.", "この種別に設定項目はありません。"},
+	"config.types.key":        {"Key", "キー"},
+	"config.types.type":       {"Type", "型"},
+	"config.types.unit":       {"Unit", "単位"},
+	"config.types.min":        {"Minimum", "最小"},
+	"config.types.max":        {"Maximum", "最大"},
+	"config.types.step":       {"Step", "刻み"},
+	"config.types.enum":       {"Allowed values", "許可値"},
+	"config.types.editable":   {"Customer may change", "顧客による変更"},
+	"config.types.schema":     {"JSON Schema", "JSON Schema"},
+	"config.types.delete":     {"Delete device type %s?", "機器種別 %s を削除しますか？"},
+	"config.types.deleted":    {"Device type %s deleted.", "機器種別 %s を削除しました。"},
+	"config.types.delete_it":  {"Delete this type", "この種別を削除"},
+	"config.shadow.title":     {"Shadow of %s", "%s のシャドウ"},
+	"config.shadow.named":     {"Shadow %s of %s", "%[2]s のシャドウ %[1]s"},
+	"config.shadow.name":      {"Shadow name", "シャドウ名"},
+	"config.shadow.name_hint": {"Empty: the classic shadow.", "空欄の場合はクラシックシャドウ。"},
+	"config.shadow.open":      {"Open", "表示"},
+	"config.shadow.absent":    {"This shadow does not exist yet; an update creates it.", "このシャドウはまだありません。更新すると作成されます。"},
+	"config.shadow.version":   {"Version %d", "バージョン %d"},
+	"config.shadow.desired":   {"Desired", "要求値（desired）"},
+	"config.shadow.reported":  {"Reported", "報告値（reported）"},
+	"config.shadow.delta":     {"Delta: not yet applied by the device", "差分（delta）: 機器が未適用"},
+	"config.shadow.empty":     {"Empty.", "なし。"},
+	"config.shadow.violation": {"Reported values out of the type's rules", "種別のルールから外れた報告値"},
+	"config.shadow.update":    {"Update document", "更新ドキュメント"},
+	"config.shadow.upd_hint":  {"An AWS IoT update document: {\"state\": {\"desired\": {...}}}. null deletes a key. It is checked against the device type's settings.", "AWS IoT の更新ドキュメント: {\"state\": {\"desired\": {...}}}。null でキーを削除します。機器種別の設定項目で検査されます。"},
+	"config.shadow.expect":    {"Expected version", "想定バージョン"},
+	"config.shadow.exp_hint":  {"Refuses the update if the shadow has changed since this version; empty applies it to whatever is current.", "このバージョン以降にシャドウが変わっていれば更新を拒否します。空欄の場合は現在の内容に適用します。"},
+	"config.shadow.bad_ver":   {"Not saved: expected version %q is not a whole number from 0.", "保存できませんでした: 想定バージョン %q は 0 以上の整数ではありません。"},
+	"config.shadow.conflict":  {"Not applied: the shadow changed meanwhile and is now at version %d. Review it above and apply again.", "適用できませんでした: シャドウが更新され、現在はバージョン %d です。上の内容を確認して再度適用してください。"},
+	"config.shadow.apply":     {"Apply", "適用"},
+	"config.shadow.applied":   {"Applied: the shadow is at version %d; the device receives the delta.", "適用しました。シャドウはバージョン %d です。機器に差分が送られます。"},
+	"config.shadow.history":   {"This device's history", "この機器の変更履歴"},
+	"config.history.title":    {"History", "変更履歴"},
+	"config.history.device":   {"Device", "機器"},
+	"config.history.actor":    {"Who", "変更者"},
+	"config.history.actor_h":  {"As recorded: user:EMAIL, token:NAME, device:NAME, scheduler, local.", "記録どおりに: user:メール、token:名前、device:名前、scheduler、local。"},
+	"config.history.from":     {"From", "開始"},
+	"config.history.to":       {"To", "終了"},
+	"config.history.zone":     {"Times are in %s.", "時刻は %s です。"},
+	"config.history.filter":   {"Filter", "絞り込み"},
+	"config.history.all":      {"Show all", "すべて表示"},
+	"config.history.none":     {"No changes recorded.", "変更履歴はありません。"},
+	"config.history.when":     {"When", "日時"},
+	"config.history.shadow":   {"Shadow", "シャドウ"},
+	"config.history.channel":  {"Channel", "経路"},
+	"config.history.version":  {"Version", "バージョン"},
+	"config.history.what":     {"Change", "変更内容"},
+	"config.history.flag":     {"Out of range: %s", "範囲外: %s"},
+	"config.history.more":     {"Older changes", "さらに古い変更"},
+	"config.history.bad_time": {"%s %q is not a date and time.", "%s %q は日時ではありません。"},
+	"config.history.classic":  {"classic", "クラシック"},
+}
+
+// Bounds of the configuration pages.
+const (
+	// configShadowFormLimit bounds the shadow editor's form. It is above the
+	// largest update the shadow service accepts, so that a document too
+	// large for the service is refused by it with the text kept on the
+	// page, rather than lost with the form.
+	configShadowFormLimit = 256 << 10
+	// configTypeFormLimit bounds the device type form: 256 settings with their
+	// JSON Schemas fit.
+	configTypeFormLimit = 4 << 20
+	// configHistoryRows is the page size of the fleet's history.
+	configHistoryRows = 50
+)
+
+// config serves the operator pages for users, API tokens, device types,
+// shadows and the fleet's history.
+type config struct {
+	*UI
+}
+
+// configRoutes registers the operator pages for users, API tokens, device
+// types and shadows, under /admin.
+func (u *UI) configRoutes(r chi.Router) {
+	c := &config{UI: u}
+	r.Get("/users", c.showUsers)
+	r.Post("/users", c.createUser)
+	c.deletion(r, "/users/{email}/delete", "email", "config.users.deleted", "/admin/users", c.userConfirm, api.Scope.DeleteUser)
+	r.Get("/tokens", c.showTokens)
+	r.Post("/tokens", c.createToken)
+	c.deletion(r, "/tokens/{id}/delete", "id", "config.tokens.deleted", "/admin/tokens", c.tokenConfirm, api.Scope.DeleteToken)
+	r.Get("/types", c.showTypes)
+	r.Get("/types/new", c.showNewType)
+	r.Post("/types/new", c.createType)
+	r.Get("/types/{type}", c.showType)
+	r.Post("/types/{type}", c.saveType)
+	c.deletion(r, "/types/{type}/delete", "type", "config.types.deleted", "/admin/types", c.typeConfirm, api.Scope.DeleteDeviceType)
+	r.Get("/devices/{name}/shadow", c.showShadow)
+	r.Post("/devices/{name}/shadow", c.updateShadow)
+	r.Get("/history", c.showHistory)
+}
+
+// configParam is a decoded path parameter: chi hands parameters over as
+// they were escaped when the request's path had escapes.
+func configParam(r *http.Request, key string) string {
+	v := chi.URLParam(r, key)
+	if r.URL.RawPath == "" {
+		return v
+	}
+	if s, err := url.PathUnescape(v); err == nil {
+		return s
+	}
+	return v
+}
+
+// notice takes the message a redirect left for the page; a leading "!"
+// marks an error.
+func (c *config) notice(r *http.Request) (msg string, isErr bool) {
+	msg = c.sessions.PopString(r.Context(), keyFlash)
+	return strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
+}
+
+// refusal reads an error of a change the way the API answers it: ok with
+// the status and message when the person can act on it from the form
+// they sent (400, 409, 413); otherwise it has answered with the error
+// page, once, so that the API's mapping logs a fault once.
+func (c *config) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
+	status, msg := c.api.ErrorStatus(r, err)
+	switch status {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
+		// The store's sentinel ends its messages with ": invalid", which
+		// the page's "Not saved: …" already says.
+		return status, strings.TrimSuffix(msg, ": "+store.ErrInvalid.Error()), true
+	}
+	v := c.view(r)
+	if status == http.StatusNotFound {
+		msg = v.T("error.notfound")
+	}
+	c.render(w, r, status, errorPage(v, status, msg))
+	return 0, "", false
+}
+
+// configConfirmData is a confirmation page before a delete: the question,
+// where the form posts, where Cancel goes, and why the delete cannot be
+// done when it cannot.
+type configConfirmData struct {
+	Title    string
+	Question string
+	Action   string
+	Back     string
+	Error    string
+	Blocked  bool // the delete is known to be refused: no Delete button
+}
+
+// deletion registers a delete behind a confirmation page at path: GET
+// asks, POST deletes. confirm finds the record, or answers 404, and words
+// the question; remove deletes the record the path parameter param names.
+// After the delete the browser goes back to list with the message doneKey;
+// a refusal shows the confirmation page again with the reason, a fault the
+// error page.
+func (c *config) deletion(rt chi.Router, path, param, doneKey, list string,
+	confirm func(w http.ResponseWriter, r *http.Request) (configConfirmData, bool),
+	remove func(sc api.Scope, name string) error) {
+	rt.Get(path, func(w http.ResponseWriter, r *http.Request) {
+		if d, ok := confirm(w, r); ok {
+			c.render(w, r, http.StatusOK, configConfirmPage(c.view(r), d))
+		}
+	})
+	rt.Post(path, func(w http.ResponseWriter, r *http.Request) {
+		d, ok := confirm(w, r)
+		if !ok {
+			return
+		}
+		name := configParam(r, param)
+		c.deleted(w, r, d, remove(c.scope(r), name), c.view(r).T(doneKey, name), list)
+	})
+}
+
+// deleted finishes a delete: see deletion.
+func (c *config) deleted(w http.ResponseWriter, r *http.Request, d configConfirmData, err error, done, list string) {
+	if err != nil {
+		status, msg, ok := c.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		d.Error, d.Blocked = msg, true
+		c.render(w, r, status, configConfirmPage(c.view(r), d))
+		return
+	}
+	c.sessions.Put(r.Context(), keyFlash, done)
+	http.Redirect(w, r, list, http.StatusSeeOther)
+}
+
+// configAccount is the new-user or new-token form, kept when it is
+// refused: Name is the user's e-mail or the token's name.
+type configAccount struct {
+	Name, Role, Access, Customer string
+}
+
+// readAccount reads the new-user or new-token form. The form offers the
+// customer field to every role; an operator belongs to none, whatever was
+// left selected.
+func readAccount(r *http.Request, nameField string) (configAccount, string) {
+	f := configAccount{
+		Name: strings.TrimSpace(r.PostFormValue(nameField)), Role: r.PostFormValue("role"),
+		Access: r.PostFormValue("access"), Customer: r.PostFormValue("customer"),
+	}
+	customer := f.Customer
+	if f.Role == store.RoleOperator {
+		customer = ""
+	}
+	return f, customer
+}
+
+// configAccounts is what the users and the API tokens pages show besides
+// their list: the form, and the outcome of the last one sent.
+type configAccounts struct {
+	Customers []store.Customer
+	Form      configAccount
+	Error     string
+	Notice    string
+	NoticeErr bool
+	// Created and Secret are the user or token just created and its
+	// one-time password or token, shown in the answer to the form and
+	// never again.
+	Created string
+	Secret  string
+}
+
+// accountsPage is the users or the API tokens page, with its list read
+// through sc.
+type accountsPage func(sc api.Scope, v view, a configAccounts) (templ.Component, error)
+
+func usersPage(sc api.Scope, v view, a configAccounts) (templ.Component, error) {
+	users, err := sc.Users()
+	if err != nil {
+		return nil, err
+	}
+	return configUsersPage(v, a, users), nil
+}
+
+func tokensPage(sc api.Scope, v view, a configAccounts) (templ.Component, error) {
+	tokens, err := sc.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	return configTokensPage(v, a, tokens), nil
+}
+
+// accounts answers the users or the API tokens page with a, after
+// checking that the person may see it.
+func (c *config) accounts(w http.ResponseWriter, r *http.Request, status int, a configAccounts, page accountsPage) {
+	sc := c.scope(r)
+	customers, err := sc.Customers()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	a.Customers = customers
+	if a.Form.Role == "" {
+		a.Form.Role = store.RoleCustomer
+	}
+	comp, err := page(sc, c.view(r), a)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, status, comp)
+}
+
+// showUsers: /admin/users, every user and the form to add one.
+func (c *config) showUsers(w http.ResponseWriter, r *http.Request) {
+	var a configAccounts
+	a.Notice, a.NoticeErr = c.notice(r)
+	c.accounts(w, r, http.StatusOK, a, usersPage)
+}
+
+// showTokens: /admin/tokens, every API token and the form to add one.
+func (c *config) showTokens(w http.ResponseWriter, r *http.Request) {
+	var a configAccounts
+	a.Notice, a.NoticeErr = c.notice(r)
+	c.accounts(w, r, http.StatusOK, a, tokensPage)
+}
+
+// createAccount runs the new-user or new-token form: create makes the
+// record and returns its name and secret. The secret is in this answer
+// only: it is never put in the session or a URL, which a redirect would
+// need.
+func (c *config) createAccount(w http.ResponseWriter, r *http.Request, nameField string,
+	create func(f configAccount, customer string) (name, secret string, err error), page accountsPage) {
+	form, customer := readAccount(r, nameField)
+	var a configAccounts
+	name, secret, err := create(form, customer)
+	status := http.StatusCreated
+	if err != nil {
+		var msg string
+		var ok bool
+		if status, msg, ok = c.refusal(w, r, err); !ok {
+			return
+		}
+		a.Form, a.Error = form, c.view(r).T("config.not_saved", msg)
+	} else {
+		a.Created, a.Secret = name, secret
+	}
+	c.accounts(w, r, status, a, page)
+}
+
+// createUser adds a user with a generated one-time password, which the
+// user must change at first sign-in.
+func (c *config) createUser(w http.ResponseWriter, r *http.Request) {
+	c.createAccount(w, r, "email", func(f configAccount, customer string) (string, string, error) {
+		u, password, err := c.scope(r).CreateUser(api.UserSpec{Email: f.Name, Role: f.Role, Access: f.Access, Customer: customer})
+		return u.Email, password, err
+	}, usersPage)
+}
+
+// createToken adds an API token.
+func (c *config) createToken(w http.ResponseWriter, r *http.Request) {
+	c.createAccount(w, r, "name", func(f configAccount, customer string) (string, string, error) {
+		t, secret, err := c.scope(r).CreateToken(api.TokenSpec{Name: f.Name, Role: f.Role, Access: f.Access, Customer: customer})
+		return t.Name, secret, err
+	}, tokensPage)
+}
+
+// userConfirm is the confirmation of deleting the user of the request;
+// deleting oneself is refused up front.
+func (c *config) userConfirm(w http.ResponseWriter, r *http.Request) (configConfirmData, bool) {
+	v := c.view(r)
+	email := configParam(r, "email")
+	users, err := c.scope(r).Users()
+	if err != nil {
+		c.fail(w, r, err)
+		return configConfirmData{}, false
+	}
+	for _, x := range users {
+		if !strings.EqualFold(x.Email, email) {
+			continue
+		}
+		d := configConfirmData{
+			Title: v.T("config.users.title"), Question: v.T("config.users.delete", x.Email),
+			Action: "/admin/users/" + url.PathEscape(x.Email) + "/delete", Back: "/admin/users",
+		}
+		if strings.EqualFold(x.Email, v.User) {
+			d.Error, d.Blocked = v.T("config.users.self"), true
+		}
+		return d, true
+	}
+	c.notFound(w, r)
+	return configConfirmData{}, false
+}
+
+// tokenConfirm is the confirmation of deleting the token of the request;
+// the question names it as the list does.
+func (c *config) tokenConfirm(w http.ResponseWriter, r *http.Request) (configConfirmData, bool) {
+	v := c.view(r)
+	id := configParam(r, "id")
+	tokens, err := c.scope(r).Tokens()
+	if err != nil {
+		c.fail(w, r, err)
+		return configConfirmData{}, false
+	}
+	for _, t := range tokens {
+		if t.ID == id {
+			return configConfirmData{
+				Title: v.T("config.tokens.title"), Question: v.T("config.tokens.delete", t.Name, t.ID),
+				Action: "/admin/tokens/" + url.PathEscape(id) + "/delete", Back: "/admin/tokens",
+			}, true
+		}
+	}
+	c.notFound(w, r)
+	return configConfirmData{}, false
+}
+
+// configTypesData is what the device types page shows.
+type configTypesData struct {
+	Types     []store.DeviceType
+	Notice    string
+	NoticeErr bool
+}
+
+// showTypes: /admin/types, every device type.
+func (c *config) showTypes(w http.ResponseWriter, r *http.Request) {
+	types, err := c.scope(r).DeviceTypes()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := configTypesData{Types: types}
+	d.Notice, d.NoticeErr = c.notice(r)
+	c.render(w, r, http.StatusOK, configTypesPage(c.view(r), d))
+}
+
+// configSettingRow is one setting in the readable table of a device type.
+type configSettingRow struct {
+	Key, Type, Unit, Description string
+	Min, Max, Step               string
+	Enum                         string
+	Schema                       bool
+	CustomerEditable             bool
+}
+
+func configSettingRows(sts []store.Setting) []configSettingRow {
+	out := make([]configSettingRow, 0, len(sts))
+	for _, st := range sts {
+		enum := make([]string, len(st.Enum))
+		for i, e := range st.Enum {
+			enum[i] = string(e)
+		}
+		out = append(out, configSettingRow{
+			Key: st.Key, Type: st.Type, Unit: st.Unit, Description: st.Description,
+			Min: bound(st.Minimum), Max: bound(st.Maximum), Step: bound(st.Step),
+			Enum: strings.Join(enum, ", "), Schema: len(st.Schema) > 0, CustomerEditable: st.CustomerEditable,
+		})
+	}
+	return out
+}
+
+// configTypeData is what the page of one device type, or of a new one,
+// shows. Settings is the textarea's JSON, as stored or as the person sent
+// it; Current are the stored settings.
+type configTypeData struct {
+	New         bool
+	Name        string
+	Description string
+	Settings    string
+	Current     []configSettingRow
+	Error       string
+	Notice      string
+	NoticeErr   bool
+}
+
+// configPrettySettings writes settings for the textarea, a field a line.
+func configPrettySettings(sts []store.Setting) (string, error) {
+	if sts == nil {
+		sts = []store.Setting{}
+	}
+	b, err := json.MarshalIndent(sts, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode settings: %w", err)
+	}
+	return string(b), nil
+}
+
+// showNewType: /admin/types/new, the form for a new device type.
+func (c *config) showNewType(w http.ResponseWriter, r *http.Request) {
+	if _, err := c.scope(r).DeviceTypes(); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, configTypePage(c.view(r), configTypeData{New: true, Settings: "[]"}))
+}
+
+// readTypeForm reads the device type form: the description and the
+// settings' JSON as sent, and the settings parsed, or why they cannot be.
+func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, []store.Setting, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, configTypeFormLimit)
+	if err := r.ParseForm(); err != nil {
+		return configTypeData{}, nil, err
+	}
+	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Settings: r.PostFormValue("settings")}
+	sts, err := api.ParseSettings([]byte(d.Settings))
+	return d, sts, err
+}
+
+// createType stores a new device type; a refusal keeps what was typed.
+func (c *config) createType(w http.ResponseWriter, r *http.Request) {
+	v := c.view(r)
+	d, sts, err := readTypeForm(w, r)
+	d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
+	if err == nil {
+		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts})
+	}
+	if err != nil {
+		status, msg, ok := c.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		d.Error = v.T("config.not_saved", msg)
+		c.render(w, r, status, configTypePage(v, d))
+		return
+	}
+	c.sessions.Put(r.Context(), keyFlash, v.T("config.types.created", d.Name))
+	http.Redirect(w, r, "/admin/types/"+url.PathEscape(d.Name), http.StatusSeeOther)
+}
+
+// showType: /admin/types/{type}, the type's settings as a table and as
+// JSON to edit.
+func (c *config) showType(w http.ResponseWriter, r *http.Request) {
+	t, err := c.scope(r).DeviceType(configParam(r, "type"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	js, err := configPrettySettings(t.Settings)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(t.Settings)}
+	d.Notice, d.NoticeErr = c.notice(r)
+	c.render(w, r, http.StatusOK, configTypePage(c.view(r), d))
+}
+
+// saveType replaces a device type's description and settings through the
+// same device type catalogue as the API; a refusal names the setting and
+// the rule and keeps what was typed.
+func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
+	v := c.view(r)
+	sc := c.scope(r)
+	cur, err := sc.DeviceType(configParam(r, "type"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d, sts, err := readTypeForm(w, r)
+	d.Name, d.Current = cur.Name, configSettingRows(cur.Settings)
+	if err == nil {
+		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts})
+	}
+	if err != nil {
+		status, msg, ok := c.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		d.Error = v.T("config.not_saved", msg)
+		c.render(w, r, status, configTypePage(v, d))
+		return
+	}
+	c.sessions.Put(r.Context(), keyFlash, v.T("config.types.saved"))
+	http.Redirect(w, r, "/admin/types/"+url.PathEscape(cur.Name), http.StatusSeeOther)
+}
+
+// typeConfirm is the confirmation of deleting the type of the request.
+func (c *config) typeConfirm(w http.ResponseWriter, r *http.Request) (configConfirmData, bool) {
+	v := c.view(r)
+	t, err := c.scope(r).DeviceType(configParam(r, "type"))
+	if err != nil {
+		c.fail(w, r, err)
+		return configConfirmData{}, false
+	}
+	back := "/admin/types/" + url.PathEscape(t.Name)
+	return configConfirmData{
+		Title: v.T("config.types.title"), Question: v.T("config.types.delete", t.Name), Action: back + "/delete", Back: back,
+	}, true
+}
+
+// configShadowData is what the shadow editor shows.
+type configShadowData struct {
+	Device  string
+	Shadow  string // "" is the classic shadow
+	Exists  bool
+	Version int64
+	// Desired, Reported and Delta are pretty JSON, "" when empty.
+	Desired, Reported, Delta string
+	Violations               []settings.Violation
+	// Update and Expect are the form: the update document and the
+	// expected version, as sent or prefilled from the shadow.
+	Update    string
+	Expect    string
+	Error     string
+	Notice    string
+	NoticeErr bool
+}
+
+// URL is the editor's own address, for its form and the redirect after it.
+func (d configShadowData) URL() string { return configShadowLink(d.Device, d.Shadow) }
+
+// configShadowTitle names the shadow the editor shows.
+func configShadowTitle(v view, d configShadowData) string {
+	if d.Shadow == "" {
+		return v.T("config.shadow.title", d.Device)
+	}
+	return v.T("config.shadow.named", d.Shadow, d.Device)
+}
+
+// configShadowLink is the editor of a device's shadow.
+func configShadowLink(device, name string) string {
+	p := "/admin/devices/" + url.PathEscape(device) + "/shadow"
+	if name != "" {
+		p += "?" + url.Values{"name": {name}}.Encode()
+	}
+	return p
+}
+
+// configPretty writes a section of a shadow for reading; "" when empty.
+func configPretty(m map[string]any) (string, error) {
+	if len(m) == 0 {
+		return "", nil
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode shadow section: %w", err)
+	}
+	return string(b), nil
+}
+
+// loadShadow fills d with the shadow's current state and returns its
+// desired section; a shadow that does not exist yet is an empty one.
+func (c *config) loadShadow(sc api.Scope, d *configShadowData) (map[string]any, error) {
+	doc, vs, err := sc.Shadow(d.Device, d.Shadow)
+	var se *shadow.Error
+	if errors.As(err, &se) && se.Code == http.StatusNotFound {
+		// Only the shadow is missing: Shadow answers a device that is
+		// not there with the API's 404, which is no *shadow.Error.
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Exists, d.Version, d.Violations = true, doc.Version, vs
+	for _, s := range []struct {
+		dst *string
+		m   map[string]any
+	}{{&d.Desired, doc.State.Desired}, {&d.Reported, doc.State.Reported}, {&d.Delta, shadow.Delta(doc)}} {
+		if *s.dst, err = configPretty(s.m); err != nil {
+			return nil, err
+		}
+	}
+	return doc.State.Desired, nil
+}
+
+// showShadow: /admin/devices/{name}/shadow[?name=S], the shadow's desired,
+// reported and delta state, what breaks the type's rules, and a form for
+// an update document that starts from the current desired state.
+func (c *config) showShadow(w http.ResponseWriter, r *http.Request) {
+	d := configShadowData{Device: configParam(r, "name"), Shadow: r.URL.Query().Get("name")}
+	desired, err := c.loadShadow(c.scope(r), &d)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if desired == nil {
+		desired = map[string]any{}
+	}
+	b, err := json.MarshalIndent(map[string]any{"state": map[string]any{"desired": desired}}, "", "  ")
+	if err != nil {
+		c.fail(w, r, fmt.Errorf("encode update document of %q: %w", d.Device, err))
+		return
+	}
+	d.Update = string(b)
+	if d.Exists {
+		d.Expect = strconv.FormatInt(d.Version, 10)
+	}
+	d.Notice, d.NoticeErr = c.notice(r)
+	c.render(w, r, http.StatusOK, configShadowPage(c.view(r), d))
+}
+
+// configWithVersion sets the version of an update document, so that the
+// shadow service refuses it when the shadow has moved past that version.
+// A body that is not a JSON object is left as it is, for the service to
+// refuse in its own words.
+func configWithVersion(body []byte, version int64) []byte {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil || doc == nil {
+		return body
+	}
+	doc["version"] = json.RawMessage(strconv.FormatInt(version, 10))
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// updateShadow applies the editor's update document through the same
+// scope as the API: checked against the device type's settings, recorded
+// in the history as the signed-in person on the page channel, and the
+// device gets the delta. A refusal is shown with the document kept.
+func (c *config) updateShadow(w http.ResponseWriter, r *http.Request) {
+	v := c.view(r)
+	sc := c.scope(r)
+	d := configShadowData{Device: configParam(r, "name"), Shadow: r.URL.Query().Get("name")}
+	r.Body = http.MaxBytesReader(w, r.Body, configShadowFormLimit)
+	if err := r.ParseForm(); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d.Update, d.Expect = r.PostFormValue("update"), strings.TrimSpace(r.PostFormValue("version"))
+	body := []byte(d.Update)
+	status := http.StatusOK
+	if d.Expect != "" {
+		n, err := strconv.ParseInt(d.Expect, 10, 64)
+		if err != nil || n < 0 {
+			status, d.Error = http.StatusBadRequest, v.T("config.shadow.bad_ver", d.Expect)
+		} else {
+			body = configWithVersion(body, n)
+		}
+	}
+	var accepted []byte
+	if d.Error == "" {
+		var err error
+		if accepted, err = sc.UpdateShadow(d.Device, d.Shadow, body); err != nil {
+			var msg string
+			var ok bool
+			if status, msg, ok = c.refusal(w, r, err); !ok {
+				return
+			}
+			d.Error = v.T("config.not_saved", msg)
+		}
+	}
+	if d.Error != "" {
+		expect := d.Expect
+		if _, err := c.loadShadow(sc, &d); err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if status == http.StatusConflict {
+			// The document was meant for an older version: say which is
+			// current, and offer it for the next try.
+			d.Error = v.T("config.shadow.conflict", d.Version)
+			expect = strconv.FormatInt(d.Version, 10)
+		}
+		d.Expect = expect
+		c.render(w, r, status, configShadowPage(v, d))
+		return
+	}
+	var res struct {
+		Version int64 `json:"version"`
+	}
+	if err := json.Unmarshal(accepted, &res); err != nil {
+		c.fail(w, r, fmt.Errorf("decode accepted document of %q: %w", d.Device, err))
+		return
+	}
+	c.sessions.Put(r.Context(), keyFlash, v.T("config.shadow.applied", res.Version))
+	http.Redirect(w, r, d.URL(), http.StatusSeeOther)
+}
+
+// configHistoryRow is one change on the fleet's history page.
+type configHistoryRow struct {
+	When, Device, Shadow, Actor, Channel string
+	Version                              int64
+	Changes                              []string
+	Flags                                []string
+}
+
+// configHistoryData is what the fleet's history page shows: the filter as
+// typed, the entries, and the address of the next page.
+type configHistoryData struct {
+	Device, Actor, From, To string
+	Rows                    []configHistoryRow
+	Next                    string
+	Error                   string
+}
+
+// historyTime reads a datetime-local filter in the page's time zone, the
+// zone its times are shown in; the zero time when it is empty, and ok
+// false when it is not a date and time.
+func historyTime(v view, s string) (t time.Time, ok bool) {
+	if s == "" {
+		return time.Time{}, true
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04", s, v.loc)
+	return t, err == nil
+}
+
+// showHistory: /admin/history, the shadow history of the whole fleet,
+// newest first, filtered by device, actor and time (from inclusive, to
+// exclusive), a page at a time.
+func (c *config) showHistory(w http.ResponseWriter, r *http.Request) {
+	v := c.view(r)
+	q := r.URL.Query()
+	d := configHistoryData{
+		Device: strings.TrimSpace(q.Get("device")), Actor: strings.TrimSpace(q.Get("actor")),
+		From: q.Get("from"), To: q.Get("to"),
+	}
+	from, okFrom := historyTime(v, d.From)
+	to, okTo := historyTime(v, d.To)
+	switch {
+	case !okFrom:
+		d.Error = v.T("config.history.bad_time", v.T("config.history.from"), d.From)
+	case !okTo:
+		d.Error = v.T("config.history.bad_time", v.T("config.history.to"), d.To)
+	}
+	if d.Error != "" {
+		c.render(w, r, http.StatusBadRequest, configHistoryPage(v, d))
+		return
+	}
+	entries, next, err := c.scope(r).FleetHistory(store.HistoryQuery{
+		Device: d.Device, Actor: d.Actor, From: from, To: to, Cursor: q.Get("cursor"), Limit: configHistoryRows,
+	})
+	if err != nil {
+		status, msg, ok := c.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		d.Error = msg
+		c.render(w, r, status, configHistoryPage(v, d))
+		return
+	}
+	for _, e := range entries {
+		row := configHistoryRow{
+			When: v.Time(e.Time), Device: e.Device, Shadow: e.Shadow, Actor: e.Actor, Channel: e.Channel, Version: e.Version,
+		}
+		for _, ch := range e.Changes {
+			row.Changes = append(row.Changes, fmt.Sprintf("%s.%s: %s → %s", ch.Section, ch.Key, string(ch.Old), string(ch.New)))
+		}
+		for _, f := range e.Flags {
+			row.Flags = append(row.Flags, f.Message)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	if next != "" {
+		d.Next = "/admin/history?" + url.Values{
+			"device": {d.Device}, "actor": {d.Actor}, "from": {d.From}, "to": {d.To}, "cursor": {next},
+		}.Encode()
+	}
+	c.render(w, r, http.StatusOK, configHistoryPage(v, d))
+}
+
+// configHistoryLink is the history page filtered by one field: what a
+// click on a device or an actor in the table means.
+func configHistoryLink(field, value string) string {
+	return "/admin/history?" + url.Values{field: {value}}.Encode()
+}
+
+// configYesNo writes a flag for a table.
+func configYesNo(v view, b bool) string {
+	if b {
+		return v.T("config.yes")
+	}
+	return v.T("config.no")
+}
+
+// configOrNone writes "—" for an empty cell.
+func configOrNone(v view, s string) string {
+	if s == "" {
+		return v.T("config.none")
+	}
+	return s
+}
+
+// configAccessLevels are the access levels the forms offer; the store
+// checks which fit the role.
+var configAccessLevels = []string{store.AccessAdmin, store.AccessOperator, store.AccessEditor, store.AccessViewer}
