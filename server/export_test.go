@@ -1,0 +1,7 @@
+package server
+
+import "github.com/hearthiot/hearth/store/tsdb"
+
+// TSDBForTest is the running server's time-series store, so that tests and
+// benchmarks can load telemetry in bulk and make it searchable at once.
+func (s *Server) TSDBForTest() *tsdb.DB { return s.tsdb }
