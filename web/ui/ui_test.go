@@ -59,6 +59,8 @@ type env struct {
 
 type envOptions struct {
 	sso []ui.SSO
+	// sessions, when set, wraps the store the pages keep sessions in.
+	sessions func(ui.SessionStore) ui.SessionStore
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -88,8 +90,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Now()}
+	var sessions ui.SessionStore = st
+	if opts.sessions != nil {
+		sessions = opts.sessions(st)
+	}
 	pages := ui.New(ui.Deps{
-		API: a, Users: st, Sessions: st, Assets: assets, SSO: opts.sso,
+		API: a, Users: st, Sessions: sessions, Assets: assets, SSO: opts.sso,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Location: time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
@@ -579,5 +585,21 @@ func TestViewerReadsSettingsOnly(t *testing.T) {
 	}
 	if _, err := e.st.GetShadow("acme-chiller-1", ""); err == nil {
 		t.Error("a viewer changed the shadow")
+	}
+}
+
+// Pages, live fragments and chart data are sent compressed to a browser
+// that accepts it; the static files carry their own precompressed copies.
+func TestPagesCompressed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	for _, path := range []string{"/", "/devices/acme-chiller-1", "/devices/acme-chiller-1/live"} {
+		r := e.do(c, http.MethodGet, path, nil, map[string]string{"Accept-Encoding": "gzip"})
+		if r.status != http.StatusOK || r.header.Get("Content-Encoding") != "gzip" || !strings.Contains(strings.Join(r.header.Values("Vary"), ","), "Accept-Encoding") {
+			t.Errorf("GET %s: %d, Content-Encoding %q, Vary %q; want gzip", path, r.status, r.header.Get("Content-Encoding"), r.header.Values("Vary"))
+		}
+	}
+	if r := e.get(c, "/"); r.status != http.StatusOK || !strings.Contains(r.body, "<html") {
+		t.Errorf("GET / without asking for gzip: %d, not the page", r.status)
 	}
 }
