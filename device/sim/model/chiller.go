@@ -1,0 +1,224 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Chiller modes, as devices report them in state.reported.mode.
+const (
+	ModeCooling = "cooling"
+	ModeHeating = "heating"
+	ModeOff     = "off"
+)
+
+// Chiller fault codes (0 is none).
+const (
+	FaultNone = iota
+	FaultFlame
+	FaultCoolingWater
+	FaultGeneratorTemp
+)
+
+// FaultText names a fault code.
+func FaultText(code int) string {
+	switch code {
+	case FaultNone:
+		return ""
+	case FaultFlame:
+		return "burner flame failure"
+	case FaultCoolingWater:
+		return "low cooling water flow"
+	case FaultGeneratorTemp:
+		return "high generator temperature"
+	}
+	return "unknown fault"
+}
+
+// ChillerSettings are what an operator or a program sets on a chiller.
+type ChillerSettings struct {
+	Mode        string  // ModeCooling, ModeHeating or ModeOff
+	ChwSetpoint float64 // chilled water supply set-point, °C (5–12)
+	HwSetpoint  float64 // hot water supply set-point, °C (40–60)
+}
+
+// DefaultChillerSettings is how a chiller leaves the factory.
+var DefaultChillerSettings = ChillerSettings{Mode: ModeCooling, ChwSetpoint: 7, HwSetpoint: 55}
+
+// ChillerReadings are one set of a chiller's measurements.
+type ChillerReadings struct {
+	Mode                 string
+	Running              bool
+	Fault                int
+	ChwSupply, ChwReturn float64 // °C
+	HwSupply, HwReturn   float64 // °C
+	LoadPct              float64 // delivered heat or cold over capacity, %
+	GasM3h               float64 // gas burnt, m³/h
+	OutsideC             float64 // °C, from the unit's own sensor
+	ChwSetpoint          float64 // °C, the set-point in effect
+	HwSetpoint           float64 // °C
+}
+
+// Values are the readings as telemetry metrics, named as Hearth's pages
+// know them.
+func (r ChillerReadings) Values() map[string]float64 {
+	running := 0.0
+	if r.Running {
+		running = 1
+	}
+	return map[string]float64{
+		"chw_supply_c": r.ChwSupply, "chw_return_c": r.ChwReturn,
+		"hw_supply_c": r.HwSupply, "hw_return_c": r.HwReturn,
+		"load_pct": r.LoadPct, "gas_m3h": r.GasM3h, "outside_temp_c": r.OutsideC,
+		"chw_setpoint_c": r.ChwSetpoint, "hw_setpoint_c": r.HwSetpoint,
+		"running": running, "fault": float64(r.Fault),
+	}
+}
+
+// Chiller is a direct-fired absorption chiller-heater on a building's
+// water loop: it cools water in summer and heats it in winter by burning
+// gas.
+//
+// The building asks for heat or cold in proportion to the people in it and
+// to the outside temperature's distance from a comfortable balance point.
+// The machine delivers up to its capacity, which shrinks when the
+// chilled-water set-point is lowered (the absorber works against a lower
+// evaporator pressure) and in hot weather (warmer cooling water); past it
+// the supply water drifts from its set-point. The return water is warmer
+// (cooling) or cooler (heating) than the supply by the load over the
+// loop's fixed flow. Gas follows the delivered load over the machine's
+// efficiency: a cooling COP of about 1.2 at 7 °C, 3 % worse for each degree
+// colder, and a heating efficiency of 88 %. A stopped machine's water
+// drifts toward the plant room's temperature. Faults stop it for half an
+// hour to two hours, about once a month.
+type Chiller struct {
+	// CapacityKW is the cooling capacity at 7 °C; heating is 80 % of it.
+	CapacityKW float64
+	Building   Building
+	Climate    Climate
+
+	rnd     *rand.Rand
+	weather weather
+	last    time.Time
+	started bool
+
+	chwSupply, chwReturn, hwSupply, hwReturn float64
+	load                                     float64 // kW delivered
+	fault                                    int
+	faultUntil                               time.Time
+}
+
+// NewChiller is a chiller of the given building with a size and quirks
+// drawn from seed.
+func NewChiller(seed uint64, b Building) *Chiller {
+	r := newRand(seed)
+	return &Chiller{
+		CapacityKW: 350 + 50*float64(r.IntN(10)), // 350–800 kW
+		Building:   b,
+		Climate:    Tokyo,
+		rnd:        r,
+	}
+}
+
+const (
+	designDeltaK   = 5.0 // supply-return difference at full load
+	gasKWhPerM3    = 12.5
+	heatingEffic   = 0.88
+	coolingCOP7    = 1.2
+	supplyTau      = 6 * time.Minute
+	idleTau        = 40 * time.Minute
+	faultsPerMonth = 1.0
+)
+
+// Step advances the chiller to local time t under settings s and returns
+// what its sensors read then.
+func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
+	dt := t.Sub(c.last)
+	if !c.started {
+		dt = maxStep
+	}
+	dt = max(0, min(dt, maxStep))
+	c.last = t
+	c.weather.step(c.rnd, dt)
+	outside := c.Climate.OutsideC(t) + c.weather.offset
+	occupancy := Occupancy(c.Building, t)
+
+	// Faults come and go.
+	if c.fault != FaultNone && !t.Before(c.faultUntil) {
+		c.fault = FaultNone
+	}
+	running := s.Mode == ModeCooling || s.Mode == ModeHeating
+	if running && c.fault == FaultNone && c.started && c.rnd.Float64() < faultsPerMonth*dt.Hours()/(30*24) {
+		c.fault = 1 + c.rnd.IntN(3)
+		c.faultUntil = t.Add(30*time.Minute + time.Duration(c.rnd.IntN(90))*time.Minute)
+	}
+	running = running && c.fault == FaultNone
+
+	plantRoom := 0.5*outside + 0.5*20
+	var demand, capacity float64
+	switch {
+	case running && s.Mode == ModeCooling:
+		demand = c.CapacityKW * clamp(0.1+0.5*occupancy+0.04*math.Max(0, outside-18), 0.05, 1.3)
+		capacity = c.CapacityKW * (1 - 0.03*math.Max(0, 7-s.ChwSetpoint) + 0.01*math.Max(0, s.ChwSetpoint-7)) *
+			(1 - 0.012*math.Max(0, outside-32))
+	case running && s.Mode == ModeHeating:
+		demand = 0.8 * c.CapacityKW * clamp(0.1+0.35*occupancy+0.05*math.Max(0, 16-outside), 0.05, 1.3)
+		capacity = 0.8 * c.CapacityKW
+	}
+	delivered := math.Min(demand, capacity)
+	c.load = follow(c.load, delivered, dt, supplyTau)
+	if !c.started {
+		c.load = delivered
+	}
+
+	switch {
+	case running && s.Mode == ModeCooling:
+		// Short of capacity, the supply rises by the heat left behind.
+		target := s.ChwSetpoint + designDeltaK*math.Max(0, demand-capacity)/c.CapacityKW
+		c.chwSupply = c.settle(c.chwSupply, target, dt, supplyTau)
+		c.chwReturn = c.chwSupply + designDeltaK*c.load/c.CapacityKW
+		c.hwSupply = c.settle(c.hwSupply, plantRoom, dt, idleTau)
+		c.hwReturn = c.settle(c.hwReturn, plantRoom, dt, idleTau)
+	case running && s.Mode == ModeHeating:
+		target := s.HwSetpoint - designDeltaK*math.Max(0, demand-capacity)/(0.8*c.CapacityKW)
+		c.hwSupply = c.settle(c.hwSupply, target, dt, supplyTau)
+		c.hwReturn = c.hwSupply - designDeltaK*c.load/(0.8*c.CapacityKW)
+		c.chwSupply = c.settle(c.chwSupply, plantRoom, dt, idleTau)
+		c.chwReturn = c.settle(c.chwReturn, plantRoom, dt, idleTau)
+	default:
+		for _, v := range []*float64{&c.chwSupply, &c.chwReturn, &c.hwSupply, &c.hwReturn} {
+			*v = c.settle(*v, plantRoom, dt, idleTau)
+		}
+	}
+	c.started = true
+
+	var gas float64
+	switch {
+	case running && s.Mode == ModeCooling:
+		cop := coolingCOP7 * (1 - 0.03*(7-s.ChwSetpoint))
+		gas = c.load / (cop * gasKWhPerM3)
+	case running && s.Mode == ModeHeating:
+		gas = c.load / (heatingEffic * gasKWhPerM3)
+	}
+	mode := s.Mode
+	if mode == "" {
+		mode = ModeOff
+	}
+	noise := func(v float64) float64 { return round(v+0.03*c.rnd.NormFloat64(), 2) }
+	return ChillerReadings{
+		Mode: mode, Running: running, Fault: c.fault,
+		ChwSupply: noise(c.chwSupply), ChwReturn: noise(c.chwReturn),
+		HwSupply: noise(c.hwSupply), HwReturn: noise(c.hwReturn),
+		LoadPct: round(100*c.load/c.CapacityKW, 1), GasM3h: round(gas, 2),
+		OutsideC: noise(outside), ChwSetpoint: s.ChwSetpoint, HwSetpoint: s.HwSetpoint,
+	}
+}
+
+// settle is follow, except that the first step starts at the target.
+func (c *Chiller) settle(v, target float64, dt, tau time.Duration) float64 {
+	if !c.started {
+		return target
+	}
+	return follow(v, target, dt, tau)
+}
