@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -40,9 +41,15 @@ type APIClientConfig struct {
 	CA *x509.CertPool
 	// Concurrency bounds parallel requests (DefaultAPIConcurrency when 0).
 	Concurrency int
+	// HTTPClient, when set, sends the requests instead of a client built
+	// from CA, such as one over Hearth's local admin socket.
+	HTTPClient *http.Client
 }
 
 func (c APIClientConfig) client() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: c.CA, MinVersion: tls.VersionTLS12}
 	tr.MaxIdleConnsPerHost = max(c.Concurrency, DefaultAPIConcurrency)
@@ -113,6 +120,8 @@ func (c APIClientConfig) do(ctx context.Context, hc *http.Client, method, path s
 type createDeviceRequest struct {
 	Name     string `json:"name"`
 	Customer string `json:"customer"`
+	Site     string `json:"site,omitempty"`
+	Type     string `json:"type,omitempty"`
 }
 
 type createDeviceResponse struct {
@@ -132,6 +141,24 @@ func DeviceName(prefix string, i int) string { return fmt.Sprintf("%s-%05d", pre
 // the server but are not returned, so a retry needs a new prefix. Save the
 // result with SaveCredentials: the API hands out secrets only once.
 func Provision(ctx context.Context, api APIClientConfig, customer, prefix string, n int) ([]Credentials, error) {
+	return ProvisionDevices(ctx, api, ProvisionSpec{Customer: customer, Prefix: prefix, N: n})
+}
+
+// ProvisionSpec says which devices ProvisionDevices creates.
+type ProvisionSpec struct {
+	Customer string
+	// Site, when set, is created for the customer if it is not there and
+	// holds the devices; empty puts them on the customer's default site.
+	Site string
+	// Type, when set, is the devices' type, which must exist.
+	Type   string
+	Prefix string
+	N      int
+}
+
+// ProvisionDevices is Provision with a site and a type for the devices.
+func ProvisionDevices(ctx context.Context, api APIClientConfig, spec ProvisionSpec) ([]Credentials, error) {
+	customer, prefix, n := spec.Customer, spec.Prefix, spec.N
 	if api.BaseURL == "" {
 		return nil, fmt.Errorf("provision: no API base URL")
 	}
@@ -151,17 +178,25 @@ func Provision(ctx context.Context, api APIClientConfig, customer, prefix string
 	hc := api.client()
 	defer hc.CloseIdleConnections()
 
-	// 201 created the customer, 409 means it was there already; both will do.
+	// 201 created the customer or site, 409 means it was there already;
+	// both will do.
 	if _, err := api.do(ctx, hc, http.MethodPost, "/api/v1/customers", map[string]string{"name": customer}, nil,
 		http.StatusCreated, http.StatusConflict); err != nil {
 		return nil, fmt.Errorf("provision customer %q: %w", customer, err)
+	}
+	if spec.Site != "" {
+		if _, err := api.do(ctx, hc, http.MethodPost, "/api/v1/customers/"+url.PathEscape(customer)+"/sites", map[string]string{"name": spec.Site}, nil,
+			http.StatusCreated, http.StatusConflict); err != nil {
+			return nil, fmt.Errorf("provision site %q of customer %q: %w", spec.Site, customer, err)
+		}
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	creds := make([]Credentials, n)
 	parallel(ctx, n, workers, func(i int) {
-		c, err := createDevice(ctx, api, hc, customer, DeviceName(prefix, i))
+		req := createDeviceRequest{Name: DeviceName(prefix, i), Customer: customer, Site: spec.Site, Type: spec.Type}
+		c, err := createDevice(ctx, api, hc, req)
 		if err != nil {
 			cancel(err)
 			return
@@ -174,9 +209,31 @@ func Provision(ctx context.Context, api APIClientConfig, customer, prefix string
 	return creds, nil
 }
 
-func createDevice(ctx context.Context, api APIClientConfig, hc *http.Client, customer, name string) (Credentials, error) {
+// EnsureDeviceType creates the device type of kind (see DeviceType) through
+// the API unless a type of that name exists; an existing type is left as
+// the operator made it.
+func EnsureDeviceType(ctx context.Context, api APIClientConfig, kind Kind) error {
+	name, doc := DeviceType(kind)
+	hc := api.client()
+	defer hc.CloseIdleConnections()
+	path := "/api/v1/device-types/" + url.PathEscape(name)
+	status, err := api.do(ctx, hc, http.MethodGet, path, nil, nil, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return fmt.Errorf("look up device type %q: %w", name, err)
+	}
+	if status == http.StatusOK {
+		return nil
+	}
+	if _, err := api.do(ctx, hc, http.MethodPut, path, doc, nil, http.StatusCreated, http.StatusOK); err != nil {
+		return fmt.Errorf("create device type %q: %w", name, err)
+	}
+	return nil
+}
+
+func createDevice(ctx context.Context, api APIClientConfig, hc *http.Client, req createDeviceRequest) (Credentials, error) {
+	name := req.Name
 	var out createDeviceResponse
-	_, err := api.do(ctx, hc, http.MethodPost, "/api/v1/devices", createDeviceRequest{Name: name, Customer: customer}, &out,
+	_, err := api.do(ctx, hc, http.MethodPost, "/api/v1/devices", req, &out,
 		http.StatusCreated)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict {
