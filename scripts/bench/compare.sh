@@ -143,7 +143,7 @@ run_load() {
 	local broker_pid=$1 name=$2
 	shift 2
 	: >"$work/$name.rss"
-	timeout -k 10 "$run_limit" "$work/hearth" loadgen run -metrics "$METRICS" -rate "$RATE" -duration "$DURATION" \
+	timeout -k 10 "$run_limit" "$work/hearth" simulate load run -metrics "$METRICS" -rate "$RATE" -duration "$DURATION" \
 		-qos 1 -inflight "$INFLIGHT" -progress 10s -json "$@" >"$work/$name.json" 2>"$work/$name.log" &
 	lg_pid=$!
 	pids+=("$lg_pid")
@@ -201,7 +201,7 @@ data=$work/hearth-data
 start_hearth "$data" "$work/hearth-serve.log"
 
 echo "== provisioning $DEVICES devices for customer $customer"
-timeout 600 "$work/hearth" loadgen provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \
+timeout 600 "$work/hearth" simulate load provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \
 	-devices "$DEVICES" -customer "$customer"
 
 # Let the provisioning garbage settle before the baseline.
@@ -213,7 +213,7 @@ echo "== hearth resident memory before devices connect: $(mib "$hearth_rss_idle"
 # connect and send almost nothing (one message per second across all of
 # them) while the RSS is read, then disconnect.
 echo "== connecting $DEVICES devices with almost no traffic, to measure memory per connection"
-timeout -k 10 "$run_limit" "$work/hearth" loadgen run -broker "127.0.0.1:$HEARTH_MQTT_PORT" -ca "$data/tls/ca.pem" \
+timeout -k 10 "$run_limit" "$work/hearth" simulate load run -broker "127.0.0.1:$HEARTH_MQTT_PORT" -ca "$data/tls/ca.pem" \
 	-creds "$work/creds" -auth cert -metrics "$METRICS" -rate 1 -duration 6s -qos 1 -progress 0 -json \
 	>"$work/idle.json" 2>"$work/idle.log" &
 idle_pid=$!
@@ -306,7 +306,7 @@ fi
 echo
 echo "================ mosquitto"
 echo "== issuing a CA, the broker certificate and $DEVICES device certificates"
-"$work/hearth" loadgen certs -dir "$work/pki" -devices "$DEVICES" -hosts 127.0.0.1
+"$work/hearth" simulate load certs -dir "$work/pki" -devices "$DEVICES" -hosts 127.0.0.1
 {
 	echo "listener $MOSQUITTO_PORT 127.0.0.1"
 	echo "cafile $work/pki/ca.pem"
@@ -338,7 +338,7 @@ fi
 mosquitto_version=$("$mosquitto_bin" -h 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 echo "== mosquitto $mosquitto_version listening on 127.0.0.1:$MOSQUITTO_PORT (pid $mosquitto_pid)"
 
-"$work/hearth" loadgen count -broker "127.0.0.1:$MOSQUITTO_PORT" -ca "$work/pki/ca.pem" -creds "$work/pki/subscriber" \
+"$work/hearth" simulate load count -broker "127.0.0.1:$MOSQUITTO_PORT" -ca "$work/pki/ca.pem" -creds "$work/pki/subscriber" \
 	-filter 'hearth/things/+/telemetry' -idle 3s -duration "$((run_limit + 30))s" -ready-file "$work/ready" -json \
 	>"$work/count.json" 2>"$work/count.log" &
 counter_pid=$!

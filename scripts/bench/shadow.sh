@@ -5,7 +5,7 @@
 #   round trips  device update → its update/accepted, and API PATCH of a
 #                desired value → the device receiving its update/delta,
 #                p50/p90/p99/max, with counts, errors and missing replies
-#                (from `hearth loadgen shadow`, whose full report follows);
+#                (from `hearth simulate load shadow`, whose full report follows);
 #   hearth       CPU (percent of one core) and resident memory over the load;
 #   store        write transactions committed per second against shadow
 #                writes per second: how many writes one commit, and its
@@ -81,12 +81,12 @@ data=$work/data
 start_hearth "$data" "$work/serve.log"
 
 echo "== provisioning $DEVICES devices"
-timeout 600 "$work/hearth" loadgen provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \
+timeout 600 "$work/hearth" simulate load provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \
 	-devices "$DEVICES" -customer bench
 sleep 2
 
 echo "== load: $DEVICES TLS devices, a reported update every $UPDATE_INTERVAL each, a desired PATCH every $DESIRED_INTERVAL each, for $DURATION"
-timeout -k 10 $((duration_s + 300)) "$work/hearth" loadgen shadow -broker "127.0.0.1:$HEARTH_MQTT_PORT" \
+timeout -k 10 $((duration_s + 300)) "$work/hearth" simulate load shadow -broker "127.0.0.1:$HEARTH_MQTT_PORT" \
 	-creds "$work/creds" -auth cert -api "$api" -api-ca "$data/tls/ca.pem" -duration "$DURATION" \
 	-update-interval "$UPDATE_INTERVAL" -desired-interval "$DESIRED_INTERVAL" -progress 10s -json \
 	>"$work/shadow.json" 2>"$work/shadow.log" &

@@ -45,7 +45,8 @@ func commands() []command {
 		{"device-type", "define device types and their settings: device-type put NAME --file F | list | show NAME | delete NAME", runDeviceType},
 		{"token", "create, list or delete API tokens: token create --role operator|customer", runToken},
 		{"user", "add or list users: user add EMAIL --role operator|customer", runUser},
-		{"loadgen", "drive N TLS devices publishing telemetry and report throughput and latency", runLoadgen},
+		{"simulate", "run simulated devices against Hearth; simulate modbus: a Modbus device; simulate load: the load generator", runSimulate},
+		{"agent", "run the gateway agent: poll Modbus equipment and connect it to Hearth (--config FILE)", runAgent},
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package loadgen is the `hearth loadgen` command: it drives package sim from
+// Package loadgen is the load generator, `hearth simulate load`: it drives package sim from
 // a shell. It issues certificates for runs against a plain broker, provisions
 // devices on Hearth, runs a bounded MQTT load of telemetry or of device
 // shadow traffic, and counts what a broker delivers.
@@ -32,7 +32,7 @@ import (
 	"github.com/hearthiot/hearth/device/sim"
 )
 
-const usage = `usage: hearth loadgen <command> [flags]
+const usage = `usage: hearth simulate load <command> [flags]
 
 commands:
   certs      issue a CA, a broker certificate and device credentials for a plain broker
@@ -41,7 +41,7 @@ commands:
   shadow     connect devices, update their shadows and PATCH desired values for a bounded time
   count      subscribe to a topic filter and count what the broker delivers
 
-"hearth loadgen <command> -h" lists a command's flags.`
+"hearth simulate load <command> -h" lists a command's flags.`
 
 // Run runs one loadgen command; args start with the command name.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/store"
+)
+
+// hearth simulate provisions its devices through the running server's
+// admin socket on the first run, keeps their credentials, reuses them on
+// the second run, and its devices' telemetry is acknowledged.
+func TestSimulateFleet(t *testing.T) {
+	dir := t.TempDir()
+	cfg := server.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.MQTT.Addr = "127.0.0.1:0"
+	cfg.TSDB.MemoryBytes = 64 << 20
+	srv, err := server.New(cfg, "test", slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	mqtt, _ := srv.MQTTAddrs()
+	creds := filepath.Join(t.TempDir(), "creds")
+	args := []string{"simulate", "--data", dir, "--server", mqtt.String(), "--devices", "4", "--creds", creds,
+		"--interval", "100ms", "--duration", "2s", "--progress", "0", "--log-level", "warn"}
+
+	code, stdout, stderr := runCLI(t, "", nil, args...)
+	if code != 0 {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "provisioned 4 devices for customer demo") {
+		t.Errorf("first run did not say it provisioned the devices:\n%s", stdout)
+	}
+	m := regexp.MustCompile(`4/4 connected, (\d+) telemetry messages \((\d+) acknowledged`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no fleet summary with every device connected:\n%s", stdout)
+	}
+	if sent, _ := strconv.Atoi(m[1]); sent < 20 {
+		t.Errorf("4 devices at 100 ms sent %d messages in 2 s", sent)
+	}
+	if acked, _ := strconv.Atoi(m[2]); acked == 0 {
+		t.Error("nothing was acknowledged")
+	}
+	devs, err := srv.Store().ListDevices(store.DeviceFilter{Customer: "demo"})
+	if err != nil || len(devs) != 4 {
+		t.Fatalf("devices of demo: %d, %v", len(devs), err)
+	}
+	types := map[string]int{}
+	for _, d := range devs {
+		types[d.Type]++
+	}
+	if types["chiller"] != 1 || types["iaq"] != 3 {
+		t.Errorf("device types %v, want one chiller and three sensors", types)
+	}
+
+	code, stdout, stderr = runCLI(t, "", nil, args...)
+	if code != 0 || strings.Contains(stdout, "provisioned") || !strings.Contains(stdout, "4/4 connected") {
+		t.Errorf("second run: exit %d, want the saved devices reused\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", nil, append(args[:len(args):len(args)], "--devices", "5")...); code != 2 || !strings.Contains(stderr, "holds 4 devices") {
+		t.Errorf("asking for 5 of a directory of 4: exit %d: %s", code, stderr)
+	}
+}
