@@ -41,6 +41,9 @@ type FleetDevice struct {
 	// Seed draws the equipment's size and quirks; devices of the same
 	// seed and kind behave alike.
 	Seed uint64
+	// Location is where the building is, whose clock its people and
+	// weather follow; time.Local when nil.
+	Location *time.Location
 }
 
 // FleetConfig describes a simulated fleet.
@@ -58,6 +61,9 @@ type FleetConfig struct {
 	// the first time it connects, stepped through its model at Interval,
 	// as a device back-fills after an outage.
 	Backfill time.Duration
+	// BackfillStep is the time between two back-filled samples (Interval
+	// when 0).
+	BackfillStep time.Duration
 	// BackfillBatch is the most samples one back-fill message carries
 	// (DefaultBackfillBatch when 0); lower it for a broker with a smaller
 	// payload limit.
@@ -117,6 +123,9 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultFleetInterval
 	}
+	if cfg.BackfillStep <= 0 {
+		cfg.BackfillStep = cfg.Interval
+	}
 	if cfg.BackfillBatch <= 0 {
 		cfg.BackfillBatch = DefaultBackfillBatch
 	}
@@ -153,7 +162,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 			b = model.Office
 		}
 		sd := &simDevice{
-			f: f, i: i, spec: d, eq: newEquipment(d.Kind, b, d.Seed),
+			f: f, i: i, spec: d, eq: newEquipment(d.Kind, b, d.Seed, d.Location),
 			dial:     fleetDial{cfg: LoadConfig{Broker: cfg.Broker, TLS: cfg.TLS, Devices: []Credentials{d.Credentials}, KeepAlive: cfg.KeepAlive, ConnectTimeout: cfg.ConnectTimeout}, readBuf: fleetReadBuffer, maxBody: fleetMaxBody}.dialConfig(0, epoch),
 			dials:    dials,
 			backfill: cfg.Backfill,
@@ -266,18 +275,28 @@ func (d *simDevice) connect(ctx context.Context) (*session, error) {
 // sends, while this one sends telemetry and program steps on time.
 func (d *simDevice) serve(ctx context.Context, s *session) error {
 	readErr := make(chan error, 1)
-	go func() { readErr <- d.readLoop(s) }()
+	gotShadow := make(chan struct{})
+	go func() { readErr <- d.readLoop(s, gotShadow) }()
 	stopWatch := context.AfterFunc(ctx, func() { s.disconnect() })
 	defer stopWatch()
 	defer s.close(nil)
 
-	if err := d.publish(s, d.topic("get"), []byte(`{"clientToken":"sim-get"}`)); err != nil {
-		return err
-	}
+	// Report what it holds, which also makes the shadow exist, then ask
+	// for the whole shadow: the broker handles the two in this order.
 	if err := d.report(s, d.eq.reported(), nil); err != nil {
 		return err
 	}
+	if err := d.publish(s, d.topic("get"), []byte(`{"clientToken":"sim-get"}`)); err != nil {
+		return err
+	}
 	if d.backfill > 0 {
+		// The history follows the program, which comes with the shadow.
+		select {
+		case <-gotShadow:
+		case <-time.After(d.dial.timeout):
+		case err := <-readErr:
+			return err
+		}
 		if err := d.sendBackfill(s, d.backfill); err != nil {
 			return err
 		}
@@ -342,7 +361,7 @@ type telemetrySample struct {
 // batches, stepping the model through it.
 func (d *simDevice) sendBackfill(s *session, span time.Duration) error {
 	now := d.f.cfg.Now()
-	interval := d.f.cfg.Interval
+	interval := d.f.cfg.BackfillStep
 	size := d.f.cfg.BackfillBatch
 	batch := make([]telemetrySample, 0, size)
 	flush := func() error {
@@ -362,8 +381,7 @@ func (d *simDevice) sendBackfill(s *session, span time.Duration) error {
 		return nil
 	}
 	for t := now.Add(-span).Truncate(interval); t.Before(now); t = t.Add(interval) {
-		values, _ := d.eq.sample(t)
-		batch = append(batch, telemetrySample{TS: t.UnixMilli(), Values: values})
+		batch = append(batch, telemetrySample{TS: t.UnixMilli(), Values: d.eq.sampleFollowing(t)})
 		if len(batch) == size {
 			if err := flush(); err != nil {
 				return err
@@ -407,8 +425,10 @@ func (d *simDevice) publish(s *session, topic string, payload []byte) error {
 // readLoop reads until the connection ends: acknowledgements are counted,
 // and desired state (a delta, or the whole shadow) is applied and the
 // result reported.
-func (d *simDevice) readLoop(s *session) error {
+func (d *simDevice) readLoop(s *session, gotShadow chan<- struct{}) error {
 	deltaTopic, getTopic := d.topic("update/delta"), d.topic("get/accepted")
+	var once sync.Once
+	defer once.Do(func() { close(gotShadow) })
 	for {
 		p, err := s.read()
 		if err != nil {
@@ -450,7 +470,11 @@ func (d *simDevice) readLoop(s *session) error {
 		default:
 			continue
 		}
-		if report := d.eq.applyDesired(desired, d.f.cfg.Now()); report != nil {
+		report := d.eq.applyDesired(desired, d.f.cfg.Now())
+		if string(p.topic) == getTopic {
+			once.Do(func() { close(gotShadow) })
+		}
+		if report != nil {
 			if err := d.report(s, report, nil); err != nil {
 				return err
 			}

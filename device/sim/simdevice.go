@@ -58,6 +58,7 @@ const firmware = "sim-1.0.0"
 // and publishes what it returns. Its methods are safe for concurrent use.
 type equipment struct {
 	kind Kind
+	loc  *time.Location // where the equipment is: its days and seasons
 
 	mu       sync.Mutex
 	chiller  *model.Chiller
@@ -71,8 +72,11 @@ type equipment struct {
 	stepAt time.Time
 }
 
-func newEquipment(kind Kind, b model.Building, seed uint64) *equipment {
-	e := &equipment{kind: kind, settings: model.DefaultChillerSettings}
+func newEquipment(kind Kind, b model.Building, seed uint64, loc *time.Location) *equipment {
+	if loc == nil {
+		loc = time.Local
+	}
+	e := &equipment{kind: kind, loc: loc, settings: model.DefaultChillerSettings}
 	switch kind {
 	case KindChiller:
 		e.chiller = model.NewChiller(seed, b)
@@ -87,6 +91,7 @@ func newEquipment(kind Kind, b model.Building, seed uint64) *equipment {
 func (e *equipment) sample(t time.Time) (values map[string]float64, report map[string]any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	t = t.In(e.loc)
 	if e.iaq != nil {
 		return e.iaq.Step(t).Values(), nil
 	}
@@ -96,6 +101,27 @@ func (e *equipment) sample(t time.Time) (values map[string]float64, report map[s
 		report = map[string]any{keyRunning: r.Running, keyFault: r.Fault}
 	}
 	return r.Values(), report
+}
+
+// sampleFollowing is sample for history: the settings in effect at t are
+// those the program gives then, over the ones held now, so that a
+// back-filled week shows the machine starting and stopping on schedule.
+func (e *equipment) sampleFollowing(t time.Time) map[string]float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t = t.In(e.loc)
+	if e.iaq != nil {
+		return e.iaq.Step(t).Values()
+	}
+	held := e.settings
+	if e.prog != nil {
+		for k, v := range e.prog.Settings(t) {
+			e.setLocked(k, v)
+		}
+	}
+	r := e.chiller.Step(t, e.settings)
+	e.settings = held
+	return r.Values()
 }
 
 // reported is the whole reported state, sent once connected: the settings

@@ -37,20 +37,20 @@ func TestEquipmentApplyDesired(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEquipment(KindChiller, model.Office, 1)
+			e := newEquipment(KindChiller, model.Office, 1, time.UTC)
 			got := e.applyDesired(desired(t, tt.doc), now)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("report (-want +got):\n%s", diff)
 			}
 		})
 	}
-	if got := newEquipment(KindIAQ, model.Office, 1).applyDesired(desired(t, `{"mode": "off"}`), now); got != nil {
+	if got := newEquipment(KindIAQ, model.Office, 1, time.UTC).applyDesired(desired(t, `{"mode": "off"}`), now); got != nil {
 		t.Errorf("a sensor reported settings: %v", got)
 	}
 }
 
 func TestEquipmentProgram(t *testing.T) {
-	e := newEquipment(KindChiller, model.Office, 1)
+	e := newEquipment(KindChiller, model.Office, 1, time.UTC)
 	at := func(h, m int) time.Time { return time.Date(2026, 12, 2, h, m, 0, 0, time.UTC) }
 	prog := `{"program": {"date": "2026-12-02", "steps": [
 		{"at": "07:00", "set": {"mode": "heating", "hw_setpoint_c": 50}},
@@ -93,7 +93,7 @@ func TestEquipmentProgram(t *testing.T) {
 }
 
 func TestEquipmentSample(t *testing.T) {
-	c := newEquipment(KindChiller, model.Hotel, 3)
+	c := newEquipment(KindChiller, model.Hotel, 3, time.UTC)
 	values, report := c.sample(time.Date(2026, 8, 5, 14, 0, 0, 0, time.UTC))
 	for _, k := range []string{"chw_supply_c", "chw_return_c", "load_pct", "gas_m3h", "running"} {
 		if _, ok := values[k]; !ok {
@@ -106,7 +106,7 @@ func TestEquipmentSample(t *testing.T) {
 	if _, again := c.sample(time.Date(2026, 8, 5, 14, 1, 0, 0, time.UTC)); again != nil {
 		t.Errorf("an unchanged running state was reported again: %v", again)
 	}
-	values, _ = newEquipment(KindIAQ, model.School, 3).sample(time.Date(2026, 8, 5, 10, 0, 0, 0, time.UTC))
+	values, _ = newEquipment(KindIAQ, model.School, 3, time.UTC).sample(time.Date(2026, 8, 5, 10, 0, 0, 0, time.UTC))
 	if _, ok := values["co2_ppm"]; !ok || len(values) != 3 {
 		t.Errorf("sensor telemetry %v", values)
 	}
