@@ -64,6 +64,9 @@ func (s *Server) printBanner() {
 	if plainAddr != nil {
 		fmt.Fprintf(&b, "    MQTT (plain):      mqtt://%s\n", displayAddr(plainAddr))
 	}
+	if s.cfg.Demo.Enabled {
+		fmt.Fprintf(&b, "    Demo:              customer %q, %d simulated devices on %d sites\n", demoCustomer, len(demoDevices()), len(demoSites))
+	}
 	fmt.Fprintf(&b, "    CA certificate:    %s\n", s.cfg.caFile())
 	fmt.Fprintf(&b, "    Data directory:    %s\n\n", s.cfg.DataDir)
 	fmt.Fprint(s.console, b.String())

@@ -23,6 +23,9 @@ type Config struct {
 
 	Web WebConfig
 
+	// Demo runs simulated devices of a demo customer in this process.
+	Demo DemoConfig
+
 	// HistoryRetention is how long the history of shadow changes is kept.
 	HistoryRetention time.Duration
 
@@ -126,6 +129,7 @@ func DefaultConfig() Config {
 			SessionAbsolute: 12 * time.Hour,
 			SSO:             SSOConfig{Name: "sso", GroupsClaim: "groups"},
 		},
+		Demo:             DemoConfig{Interval: 15 * time.Second},
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
 		AdminEmail:       "admin@hearth.local",
 		ShutdownTimeout:  30 * time.Second,
@@ -141,6 +145,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("HTTP address must be set")
 	case c.MQTT.Addr == "" && c.MQTT.PlainAddr == "":
 		return fmt.Errorf("at least one MQTT listener must be set")
+	case c.Demo.Enabled && c.MQTT.Addr == "":
+		return fmt.Errorf("the demo's devices connect over MQTT/TLS: set an MQTT address")
+	case c.Demo.Enabled && c.Demo.Interval < 100*time.Millisecond:
+		return fmt.Errorf("demo interval %s is too short: the minimum is 100ms", c.Demo.Interval)
 	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
 		return fmt.Errorf("TLS certificate and key files must be given together")
 	case c.HistoryRetention < 24*time.Hour:

@@ -109,6 +109,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		{"broker", s.startBroker},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
+		{"first operator", func(context.Context) error { return s.bootstrap() }},
+		{"demo", s.startDemo},
 	}
 	for _, st := range steps {
 		t0 := time.Now()
@@ -116,9 +118,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("start %s: %w", st.name, err)
 		}
 		s.logger.Info("started", "step", st.name, "duration", time.Since(t0).Round(time.Microsecond))
-	}
-	if err := s.bootstrap(); err != nil {
-		return err
 	}
 	s.ready.Store(true)
 	s.logger.Info("ready", "duration", time.Since(s.started).Round(time.Millisecond))

@@ -28,6 +28,8 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.IntVar(&cfg.Telemetry.MaxBatch, "telemetry-max-batch", cfg.Telemetry.MaxBatch, "most entries in one back-fill telemetry array")
 	fs.IntVar(&cfg.Telemetry.MaxMetrics, "telemetry-max-metrics", cfg.Telemetry.MaxMetrics, "most distinct metric names one device may use (each is a time series)")
 	fs.DurationVar(&cfg.Telemetry.MaxFuture, "telemetry-max-future", cfg.Telemetry.MaxFuture, "how far ahead of the server's clock a telemetry timestamp may be")
+	fs.BoolVar(&cfg.Demo.Enabled, "demo", cfg.Demo.Enabled, "seed a demo customer with four sites and run their simulated chillers and sensors in this process")
+	fs.DurationVar(&cfg.Demo.Interval, "demo-interval", cfg.Demo.Interval, "time between two readings of one demo device")
 	fs.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "e-mail of the first operator account, created on the first start")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on a graceful stop")
 	fs.StringVar(&cfg.Web.TimeZone, "timezone", cfg.Web.TimeZone, "IANA time `zone` of the pages, e.g. Asia/Tokyo; Local is the machine's")

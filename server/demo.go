@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/program"
+	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/auth"
+)
+
+// DemoConfig turns on the demo: a customer with four sites of simulated
+// equipment, run inside this process over the real MQTT listener.
+type DemoConfig struct {
+	Enabled bool
+	// Interval between two readings of one simulated device.
+	Interval time.Duration
+}
+
+// Demo data. The sites are in Japan, so the equipment follows Tokyo's
+// clock and climate whatever the machine's time zone.
+const (
+	demoCustomer = "demo"
+	demoEmail    = "demo@hearth.local"
+	demoZone     = "Asia/Tokyo"
+	// demoHistory is what each demo device back-fills when it is created,
+	// so that the charts have a week to show from the first minute.
+	demoHistory     = 7 * 24 * time.Hour
+	demoHistoryStep = time.Minute
+)
+
+var demoSites = []struct {
+	name, display string
+	building      model.Building
+	rooms         []string
+}{
+	{"shinjuku-hotel", "Hotel Sakura Shinjuku", model.Hotel, []string{"lobby", "banquet", "restaurant"}},
+	{"marunouchi-office", "Marunouchi Office Tower", model.Office, []string{"floor-12", "meeting-a", "meeting-b"}},
+	{"yokohama-clinic", "Yokohama Bay Clinic", model.Hospital, []string{"waiting-room", "ward-3", "outpatient"}},
+	{"kyoto-school", "Kyoto Gakuen School", model.School, []string{"classroom-1a", "classroom-2b", "library"}},
+}
+
+// demoDevice is one device of the demo, as seeded.
+type demoDevice struct {
+	name, site string
+	kind       sim.Kind
+	building   model.Building
+}
+
+func demoDevices() []demoDevice {
+	var out []demoDevice
+	for _, s := range demoSites {
+		out = append(out, demoDevice{s.name + "-chiller", s.name, sim.KindChiller, s.building})
+		for _, r := range s.rooms {
+			out = append(out, demoDevice{s.name + "-iaq-" + r, s.name, sim.KindIAQ, s.building})
+		}
+	}
+	return out
+}
+
+// startDemo seeds the demo customer, its sites, device types, devices and
+// a customer account (each only when missing, so a restart keeps what an
+// operator changed), and starts the simulated fleet. The devices'
+// credentials are kept in DATA/demo, since Hearth hands out secrets only
+// once; a device whose credentials were lost gets new ones.
+func (s *Server) startDemo(ctx context.Context) error {
+	if !s.cfg.Demo.Enabled {
+		return nil
+	}
+	loc, err := time.LoadLocation(demoZone)
+	if err != nil {
+		return fmt.Errorf("load time zone %s: %w", demoZone, err)
+	}
+	if err := s.seedDemo(); err != nil {
+		return err
+	}
+	creds, fresh, err := s.demoCredentials()
+	if err != nil {
+		return err
+	}
+	byName := map[string]sim.Credentials{}
+	for _, c := range creds {
+		byName[c.Name] = c
+	}
+	var devices []sim.FleetDevice
+	for i, d := range demoDevices() {
+		devices = append(devices, sim.FleetDevice{Credentials: byName[d.name], Kind: d.kind, Building: d.building, Seed: uint64(i + 1), Location: loc})
+	}
+	tlsAddr, _ := s.broker.Addrs()
+	if tlsAddr == nil {
+		return errors.New("the demo connects over MQTT/TLS, which is turned off (--mqtt)")
+	}
+	cfg := sim.FleetConfig{
+		Broker:   loopback(tlsAddr),
+		TLS:      &tls.Config{RootCAs: s.authority.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12},
+		Devices:  devices,
+		Interval: s.cfg.Demo.Interval,
+	}
+	if fresh {
+		cfg.Backfill, cfg.BackfillStep = demoHistory, demoHistoryStep
+		// Within the broker's limits: a chiller's sample takes about 250
+		// bytes of JSON.
+		cfg.BackfillBatch = max(1, min(sim.DefaultBackfillBatch, s.cfg.Telemetry.MaxBatch, s.cfg.MQTT.MaxPayload/400))
+	}
+	fleet, err := sim.StartFleet(ctx, cfg, s.logger.With("component", "demo"))
+	if err != nil {
+		return fmt.Errorf("start the simulated devices: %w", err)
+	}
+	s.onStop("demo", fleet.Stop)
+	s.logger.Info("demo devices started", "customer", demoCustomer, "devices", len(devices), "interval", cfg.Interval)
+	return nil
+}
+
+// loopback is the address to dial a listener bound to addr from this
+// machine: a wildcard address is reached on 127.0.0.1.
+func loopback(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// seedDemo creates what the demo needs and is missing.
+func (s *Server) seedDemo() error {
+	for _, k := range []sim.Kind{sim.KindChiller, sim.KindIAQ} {
+		name, doc := sim.DeviceType(k)
+		if _, err := s.types.Get(name); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("read device type %q: %w", name, err)
+		}
+		dt := store.DeviceType{Name: name}
+		if err := json.Unmarshal(doc, &dt); err != nil {
+			return fmt.Errorf("decode demo device type %q: %w", name, err)
+		}
+		if _, err := s.types.Put(dt); err != nil {
+			return fmt.Errorf("create device type %q: %w", name, err)
+		}
+	}
+	if _, err := s.registry.CreateCustomer(store.Customer{Name: demoCustomer, DisplayName: "Sakura Facilities (demo)"}); err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("create demo customer: %w", err)
+	}
+	for _, site := range demoSites {
+		if _, err := s.registry.CreateSite(store.Site{Customer: demoCustomer, Name: site.name, DisplayName: site.display}); err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("create demo site %q: %w", site.name, err)
+		}
+	}
+	return s.seedDemoUser()
+}
+
+// seedDemoUser creates the demo customer's facility manager, whose
+// one-time password is printed once, like the first operator's.
+func (s *Server) seedDemoUser() error {
+	if _, err := s.store.GetUser(demoEmail); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read demo user: %w", err)
+	}
+	password := auth.GeneratePassword()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("hash demo user password: %w", err)
+	}
+	err = s.store.CreateUser(store.User{
+		Email: demoEmail, Role: store.RoleCustomer, Customer: demoCustomer, Access: store.AccessAdmin,
+		PasswordHash: hash, MustChangePassword: true, CreatedAt: time.Now().UTC(),
+	})
+	if errors.Is(err, store.ErrExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create demo user: %w", err)
+	}
+	fmt.Fprintf(s.console, "\n"+
+		"  Demo customer account (the password is shown only this once):\n"+
+		"    email:    %s\n"+
+		"    password: %s\n", demoEmail, password)
+	return nil
+}
+
+// demoCredentials returns every demo device's credentials, creating the
+// devices that are missing and issuing new credentials to those whose
+// saved ones are gone. fresh is true when any device was created: the
+// fleet then back-fills history.
+func (s *Server) demoCredentials() (creds []sim.Credentials, fresh bool, err error) {
+	dir := filepath.Join(s.cfg.DataDir, "demo")
+	saved, err := sim.LoadCredentials(dir)
+	if err != nil && !errors.Is(err, sim.ErrNoCredentials) && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, err
+	}
+	have := map[string]sim.Credentials{}
+	for _, c := range saved {
+		have[c.Name] = c
+	}
+	changed := false
+	for _, d := range demoDevices() {
+		var iss device.Issued
+		_, err := s.registry.Device(d.name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			typ, _ := sim.DeviceType(d.kind)
+			if iss, err = s.registry.CreateDevice(device.DeviceSpec{Name: d.name, Customer: demoCustomer, Site: d.site, Type: typ}); err != nil {
+				return nil, false, fmt.Errorf("create demo device %q: %w", d.name, err)
+			}
+			fresh = true
+			if d.kind == sim.KindChiller {
+				if err := s.demoProgram(d); err != nil {
+					return nil, false, err
+				}
+			}
+		case err != nil:
+			return nil, false, fmt.Errorf("read demo device %q: %w", d.name, err)
+		default:
+			if c, ok := have[d.name]; ok && s.registry.HasActiveCredential(d.name) {
+				creds = append(creds, c)
+				continue
+			}
+			if iss, err = s.registry.RotateCredentials(d.name); err != nil {
+				return nil, false, fmt.Errorf("issue credentials to demo device %q: %w", d.name, err)
+			}
+		}
+		changed = true
+		creds = append(creds, sim.Credentials{Name: d.name, Secret: iss.Secret})
+	}
+	if changed {
+		if err := sim.SaveCredentials(dir, creds); err != nil {
+			return nil, false, err
+		}
+	}
+	return creds, fresh, nil
+}
+
+// demoProgram gives a demo chiller its daily program, as the scheduler
+// would: on in the building's hours, cooling from May to October and
+// heating otherwise, starting a week back so the back-filled history
+// follows it too.
+func (s *Server) demoProgram(d demoDevice) error {
+	loc, _ := time.LoadLocation(demoZone)
+	now := time.Now().In(loc)
+	mode := model.ModeHeating
+	if m := now.Month(); m >= time.May && m <= time.October {
+		mode = model.ModeCooling
+	}
+	type step struct {
+		At  string         `json:"at"`
+		Set map[string]any `json:"set"`
+	}
+	var steps []step
+	switch d.building {
+	case model.Hotel:
+		steps = []step{{"06:00", map[string]any{"mode": mode, "chw_setpoint_c": 7}}, {"23:00", map[string]any{"chw_setpoint_c": 9}}}
+	case model.Hospital:
+		steps = []step{{"00:00", map[string]any{"mode": mode, "chw_setpoint_c": 8}}, {"08:00", map[string]any{"chw_setpoint_c": 7}}, {"20:00", map[string]any{"chw_setpoint_c": 8}}}
+	default:
+		steps = []step{{"07:00", map[string]any{"mode": mode}}, {"20:00", map[string]any{"mode": model.ModeOff}}}
+	}
+	prog := map[string]any{"date": now.Add(-demoHistory).Format(time.DateOnly), "tz": demoZone, "steps": steps}
+	body, err := json.Marshal(map[string]any{"state": map[string]any{"desired": map[string]any{program.Key: prog}}})
+	if err != nil {
+		return fmt.Errorf("encode demo program: %w", err)
+	}
+	if _, err := s.shadows.Update(d.name, "", body, device.Actor{Name: "scheduler", Channel: device.ChannelScheduler}, time.Now()); err != nil {
+		return fmt.Errorf("give demo device %q its program: %w", d.name, err)
+	}
+	return nil
+}
