@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"math"
 	"net/http"
 	"slices"
 
@@ -27,6 +28,13 @@ type siteCard struct {
 	Devices, Online       int
 	Offline               []string // names of offline devices
 	Readings              []reading
+	// Attention lists the devices needing a look, each with why.
+	Attention []attention
+}
+
+// attention is a device on a site card that needs a look.
+type attention struct {
+	Device, Why string
 }
 
 // deviceRow is one device of a site page.
@@ -91,22 +99,123 @@ func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 		bySite[k] = append(bySite[k], d)
 	}
 	cards := make([]siteCard, 0, len(sites))
+	var empty []siteCard
 	for _, s := range sites {
 		c := siteCard{Customer: s.Customer, Name: s.Name, Title: siteTitle(s, v.Operator)}
-		for _, d := range bySite[[2]string{s.Customer, s.Name}] {
-			c.Devices++
-			if d.Presence.Online {
-				c.Online++
-			} else {
-				c.Offline = append(c.Offline, d.Name)
-			}
-			if len(c.Readings) < 3 {
-				c.Readings = append(c.Readings, u.readings(v, sc, d.Name, 3-len(c.Readings))...)
-			}
+		u.summarise(v, sc, &c, bySite[[2]string{s.Customer, s.Name}])
+		if c.Devices == 0 {
+			empty = append(empty, c)
+			continue
 		}
 		cards = append(cards, c)
 	}
+	// A site without devices (a customer's default site, say) is noise
+	// beside ones with devices; alone, it says where devices will show.
+	if len(cards) == 0 {
+		cards = empty
+	}
 	u.render(w, r, http.StatusOK, overviewPage(v, cards))
+}
+
+// summarise fills a site card from its devices' state and latest values:
+// the highest CO2 of its rooms, the rooms' average temperature and
+// humidity, and its chillers' supply water (chilled, or hot when heating);
+// and what needs attention: a device offline, a room whose CO2 is in the
+// poor band, a fault.
+func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceView) {
+	var (
+		co2Max, co2Dev = math.Inf(-1), ""
+		co2Rooms       int
+		temp, hum      []float64
+		chw, hw        []float64
+		heating        bool
+		others         []reading
+	)
+	for _, d := range devices {
+		c.Devices++
+		if d.Presence.Online {
+			c.Online++
+		} else {
+			c.Offline = append(c.Offline, d.Name)
+			c.Attention = append(c.Attention, attention{d.Name, v.T("site.why.offline")})
+		}
+		latest, err := sc.LatestOf(d)
+		if err != nil {
+			u.logger.Warn("cannot read latest values", "device", d.Name, "error", err)
+			continue
+		}
+		values := map[string]float64{}
+		for _, l := range latest {
+			values[l.Metric] = l.Value
+		}
+		if co2, ok := values["co2_ppm"]; ok {
+			co2Rooms++
+			if co2 > co2Max {
+				co2Max, co2Dev = co2, d.Name
+			}
+			if co2Band(co2) == "poor" {
+				c.Attention = append(c.Attention, attention{d.Name, v.T("site.why.co2", formatValue(co2))})
+			}
+		}
+		if t, ok := values["temperature_c"]; ok {
+			temp = append(temp, t)
+		}
+		if h, ok := values["humidity_pct"]; ok {
+			hum = append(hum, h)
+		}
+		if f, ok := values["fault"]; ok && f != 0 {
+			c.Attention = append(c.Attention, attention{d.Name, v.T("site.why.fault", formatValue(f))})
+		}
+		if x, ok := values["chw_supply_c"]; ok {
+			chw = append(chw, x)
+			if h, ok := values["hw_supply_c"]; ok {
+				hw = append(hw, h)
+				heating = heating || h > x+15 // a machine in heating mode
+			}
+		}
+		if len(values) > 0 && len(others) < 3 && !slices.ContainsFunc([]string{"co2_ppm", "chw_supply_c"}, func(m string) bool { _, ok := values[m]; return ok }) {
+			others = append(others, u.readings(v, sc, d.Name, 3-len(others))...)
+		}
+	}
+	add := func(metric, label string, val float64) {
+		c.Readings = append(c.Readings, reading{Metric: metric, Label: label, Value: formatValue(math.Round(val*10) / 10),
+			Unit: metricUnit(metric), Band: metricBand(metric, val)})
+	}
+	if co2Dev != "" {
+		label := metricLabel(v.Lang, "co2_ppm")
+		if co2Rooms > 1 {
+			label = v.T("site.highest", label)
+		}
+		add("co2_ppm", label, co2Max)
+	}
+	avg := func(metric string, xs []float64) {
+		if len(xs) == 0 {
+			return
+		}
+		label := metricLabel(v.Lang, metric)
+		if len(xs) > 1 {
+			label = v.T("site.average", label)
+		}
+		add(metric, label, mean(xs))
+	}
+	avg("temperature_c", temp)
+	avg("humidity_pct", hum)
+	if heating {
+		avg("hw_supply_c", hw)
+	} else {
+		avg("chw_supply_c", chw)
+	}
+	if len(c.Readings) == 0 {
+		c.Readings = others
+	}
+}
+
+func mean(xs []float64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }
 
 func siteTitle(s store.Site, operator bool) string {
