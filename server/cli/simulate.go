@@ -63,6 +63,7 @@ func runSimulateFleet(ctx context.Context, io IO, args []string) error {
 	data := fs.String("data", "data", "data `directory` of a Hearth on this machine, for its admin socket and CA")
 	duration := fs.Duration("duration", 0, "stop after this long (default: run until interrupted)")
 	progress := fs.Duration("progress", 30*time.Second, "how often to log what the fleet did (0: never)")
+	provisionOnly := fs.Bool("provision", false, "provision the devices (unless --creds holds them), then exit")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	if err := parse(fs, args, io); err != nil {
 		return err
@@ -119,6 +120,9 @@ func runSimulateFleet(ctx context.Context, io IO, args []string) error {
 		*backfill = 0 // the devices sent their history on their first run
 	}
 
+	if *provisionOnly {
+		return nil
+	}
 	pool, err := readCA(*caFile, *data)
 	if err != nil {
 		if pool, err = sim.CAPool(saved); err != nil {
