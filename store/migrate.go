@@ -51,6 +51,9 @@ const (
 	// nanoseconds, then a sequence number) → AuditEntry, so the log reads
 	// in time order.
 	bucketAudit = "audit"
+	// bucketSSOProviders holds the OpenID Connect providers operators
+	// configured: name → SSOProvider.
+	bucketSSOProviders = "sso_providers"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -65,6 +68,7 @@ func allBuckets() []string {
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 		bucketDeviceTypes, bucketPresence, bucketSessions, bucketAudit,
+		bucketSSOProviders,
 	}
 }
 
@@ -86,6 +90,7 @@ func migrations() []migration {
 		{name: "create device type and presence buckets", up: createBucketsV3},
 		{name: "create the session bucket", up: createBucketsV4},
 		{name: "create the audit bucket", up: createBucketsV5},
+		{name: "create the single sign-on provider bucket", up: createBucketsV6},
 	}
 }
 
@@ -140,6 +145,14 @@ func createBucketsV4(tx *bolt.Tx) error {
 func createBucketsV5(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists([]byte(bucketAudit)); err != nil {
 		return fmt.Errorf("create bucket %q: %w", bucketAudit, err)
+	}
+	return nil
+}
+
+// createBucketsV6 adds the bucket of single sign-on providers.
+func createBucketsV6(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists([]byte(bucketSSOProviders)); err != nil {
+		return fmt.Errorf("create bucket %q: %w", bucketSSOProviders, err)
 	}
 	return nil
 }

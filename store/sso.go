@@ -1,0 +1,140 @@
+package store
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SSOProvider is an OpenID Connect provider that operators configured
+// through the API or the pages, beside the one the command line may name.
+// People sign in at /login/sso/{Name}, and the provider sends them back to
+// /login/sso/{Name}/callback.
+type SSOProvider struct {
+	Name string `json:"name"`
+	// DisplayName labels the sign-in button; empty shows Name.
+	DisplayName string `json:"display_name,omitempty"`
+	// Issuer is the provider's issuer URL, from which its endpoints are
+	// discovered.
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	// ClientSecret is never shown once stored.
+	ClientSecret string `json:"client_secret"`
+	// GroupsClaim is the ID token claim listing a person's groups; empty is
+	// the server's default.
+	GroupsClaim string    `json:"groups_claim,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+const maxURLLen = 2048
+
+// checkSSOProvider checks what can be checked without the network. The
+// name is a path segment of the callback URL: 1 to 64 of [a-z0-9-].
+func checkSSOProvider(p SSOProvider) error {
+	if err := checkSlug("provider name", p.Name); err != nil {
+		return err
+	}
+	if strings.Trim(p.Name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return fmt.Errorf("provider name %q: only lower-case letters a-z, digits and '-' are accepted: %w", p.Name, ErrInvalid)
+	}
+	if err := checkText("display name", p.DisplayName, maxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkText("issuer", p.Issuer, maxURLLen, true); err != nil {
+		return err
+	}
+	u, err := url.Parse(p.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("issuer %q: an http or https URL without query or fragment is accepted: %w", p.Issuer, ErrInvalid)
+	}
+	if err := checkText("client id", p.ClientID, maxURLLen, true); err != nil {
+		return err
+	}
+	if err := checkText("client secret", p.ClientSecret, maxURLLen, true); err != nil {
+		return err
+	}
+	return checkText("groups claim", p.GroupsClaim, maxNameLen, false)
+}
+
+// PutSSOProvider creates a provider or replaces the one of the same name,
+// keeping its CreatedAt; an empty ClientSecret keeps the stored one, so a
+// form need not ask for it again. It returns the stored record.
+func (s *Store) PutSSOProvider(p SSOProvider) (SSOProvider, error) {
+	at := now()
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSSOProviders))
+		var old SSOProvider
+		ok, err := getJSON(b, []byte(p.Name), &old)
+		if err != nil {
+			return err
+		}
+		p.CreatedAt, p.UpdatedAt = at, at
+		if ok {
+			p.CreatedAt = old.CreatedAt
+			if p.ClientSecret == "" {
+				p.ClientSecret = old.ClientSecret
+			}
+		}
+		if err := checkSSOProvider(p); err != nil {
+			return err
+		}
+		return putJSON(b, []byte(p.Name), p)
+	})
+	if err != nil {
+		return SSOProvider{}, fmt.Errorf("put single sign-on provider %q: %w", p.Name, err)
+	}
+	return p, nil
+}
+
+// GetSSOProvider returns the provider name.
+func (s *Store) GetSSOProvider(name string) (SSOProvider, error) {
+	var p SSOProvider
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket([]byte(bucketSSOProviders)), []byte(name), &p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return SSOProvider{}, fmt.Errorf("get single sign-on provider %q: %w", name, err)
+	}
+	return p, nil
+}
+
+// ListSSOProviders returns every provider, sorted by name.
+func (s *Store) ListSSOProviders() ([]SSOProvider, error) {
+	var out []SSOProvider
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[SSOProvider](tx.Bucket([]byte(bucketSSOProviders)), nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list single sign-on providers: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSSOProvider removes a provider. Sessions it signed in stay until
+// they end; people it admitted as users keep their accounts.
+func (s *Store) DeleteSSOProvider(name string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSSOProviders))
+		if b.Get([]byte(name)) == nil {
+			return ErrNotFound
+		}
+		return b.Delete([]byte(name))
+	})
+	if err != nil {
+		return fmt.Errorf("delete single sign-on provider %q: %w", name, err)
+	}
+	return nil
+}
