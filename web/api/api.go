@@ -328,6 +328,14 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 			r.Delete("/{id}", a.deleteToken)
 		})
 
+		r.Route("/sso-providers", func(r chi.Router) {
+			r.Use(a.requireAdmin)
+			r.Get("/", a.listSSOProviders)
+			r.Get("/{name}", a.showSSOProvider)
+			r.Put("/{name}", a.putSSOProvider)
+			r.Delete("/{name}", a.deleteSSOProvider)
+		})
+
 		r.Route("/users", func(r chi.Router) {
 			r.Use(a.requireAdmin)
 			r.Post("/", a.createUser)
