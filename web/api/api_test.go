@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/device"
@@ -645,7 +647,46 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", "/api/v1/users", "", 403},
 		{"POST", "/api/v1/users", `{"email":"x@globex.example","role":"customer","customer":"globex"}`, 403},
 		{"DELETE", "/api/v1/users/" + globexUser, "", 403},
+		{"GET", dev + "/shadow", "", 404},
+		{"PATCH", dev + "/shadow", `{"state":{"desired":{"x":1}}}`, 404},
+		{"DELETE", dev + "/shadow", "", 404},
+		{"GET", dev + "/shadow/history", "", 404},
+		{"GET", dev + "/settings", "", 404},
+		{"GET", "/api/v1/audit", "", 403},
+		{"GET", "/api/v1/device-types", "", 403},
+		{"GET", "/api/v1/device-types/chiller", "", 403},
+		{"PUT", "/api/v1/device-types/chiller", `{"settings":[]}`, 403},
+		{"DELETE", "/api/v1/device-types/chiller", "", 403},
+		{"GET", "/api/v1/sso-providers", "", 403},
+		{"GET", "/api/v1/sso-providers/globex-sso", "", 403},
+		{"PUT", "/api/v1/sso-providers/globex-sso", `{"issuer":"https://idp.example","client_id":"c","client_secret":"s"}`, 403},
+		{"DELETE", "/api/v1/sso-providers/globex-sso", "", 403},
 	}
+	// The Prometheus API answers a customer, restricted to its own series
+	// (checked below through the scope the engine was handed).
+	for _, ep := range []string{"query?query=up", "query_range?query=up", "labels", "series?match[]=up", "label/device/values", "status/buildinfo"} {
+		for _, m := range []string{"GET", "POST"} {
+			if m == "POST" && ep == "status/buildinfo" {
+				continue
+			}
+			routes = append(routes, struct {
+				method, path, body string
+				status             int
+			}{m, "/prometheus/api/v1/" + ep, "", 200})
+		}
+	}
+	checkMatrixCoversRoutes(t, e, func(yield func(method, path string) bool) {
+		for _, rt := range routes {
+			if !yield(rt.method, rt.path) {
+				return
+			}
+		}
+		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites"} {
+			if !yield("GET", p) {
+				return
+			}
+		}
+	})
 	for _, rt := range routes {
 		sc := scenario{name: rt.method + " " + rt.path, method: rt.method, path: rt.path, as: asAcme, body: rt.body, status: rt.status}
 		// Only the request line may name globex; the answer never does.
@@ -675,8 +716,38 @@ func TestTenancyMatrix(t *testing.T) {
 	if _, err := e.store.GetToken(e.tokenIDs[asGlobex]); err != nil {
 		t.Errorf("globex token after the matrix: %v", err)
 	}
-	if queries, _ := e.telemetry.recorded(); len(queries) != 0 {
+	queries, scopes := e.telemetry.recorded()
+	if len(queries) != 0 {
 		t.Errorf("telemetry was queried for another customer's device: %q", queries)
+	}
+	for _, sc := range scopes {
+		if !strings.HasSuffix(sc, "|"+acme) {
+			t.Errorf("a Prometheus request of acme's was answered with the scope %q", sc)
+		}
+	}
+}
+
+// checkMatrixCoversRoutes fails for every route of the API that no request
+// of the tenancy matrix exercises, so a new route cannot be left out.
+func checkMatrixCoversRoutes(t *testing.T, e *env, requests func(yield func(method, path string) bool)) {
+	t.Helper()
+	routes, ok := e.api.Handler().(chi.Routes)
+	if !ok {
+		t.Fatal("the API handler is not a chi router; the matrix cannot list its routes")
+	}
+	err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		pattern := "^" + regexp.MustCompile(`\\\{[^}]+\}`).ReplaceAllString(regexp.QuoteMeta(strings.TrimSuffix(route, "/")), "[^/]+") + "/?$"
+		re := regexp.MustCompile(pattern)
+		for m, p := range requests {
+			if path, _, _ := strings.Cut(p, "?"); m == method && re.MatchString(path) {
+				return nil
+			}
+		}
+		t.Errorf("the tenancy matrix does not try %s %s", method, route)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,111 @@
+package ui_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// TestTenancyPageMatrix asks, as a customer of acme, for every page route
+// with another customer's objects in it: each answers 404 (the operator
+// pages as if they did not exist), nothing of globex is in the answer and
+// nothing of globex changes. The routes are listed from the router, so a
+// new page that is not in the matrix fails the test.
+func TestTenancyPageMatrix(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(acmeUser)
+	globexNames := []string{"globex", "osaka"}
+	const dev = "/devices/globex-chiller-9"
+	const adev = "/admin/devices/globex-chiller-9"
+	matrix := []struct{ method, path string }{
+		{"GET", dev}, {"GET", dev + "/live"}, {"GET", dev + "/series?metrics=co2_ppm"},
+		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"POST", dev + "/settings"},
+		{"GET", "/sites/globex/osaka-dome"},
+		{"GET", "/admin/audit"}, {"GET", "/admin/health"}, {"GET", "/admin/history?device=globex-chiller-9"},
+		{"GET", "/admin/customers"}, {"POST", "/admin/customers"},
+		{"GET", "/admin/customers/globex"}, {"POST", "/admin/customers/globex/sites"},
+		{"GET", "/admin/customers/globex/delete"}, {"POST", "/admin/customers/globex/delete"},
+		{"GET", "/admin/customers/globex/sites/osaka-dome/delete"}, {"POST", "/admin/customers/globex/sites/osaka-dome/delete"},
+		{"GET", "/admin/devices"}, {"POST", "/admin/devices"},
+		{"GET", adev}, {"GET", adev + "/credentials"}, {"POST", adev + "/credentials.zip"},
+		{"GET", adev + "/delete"}, {"POST", adev + "/delete"},
+		{"GET", adev + "/revoke"}, {"POST", adev + "/revoke"},
+		{"GET", adev + "/rotate"}, {"POST", adev + "/rotate"},
+		{"GET", adev + "/shadow"}, {"POST", adev + "/shadow"},
+		{"GET", "/admin/sso"}, {"POST", "/admin/sso"}, {"GET", "/admin/sso/globex-sso"},
+		{"GET", "/admin/sso/globex-sso/delete"}, {"POST", "/admin/sso/globex-sso/delete"},
+		{"GET", "/admin/tokens"}, {"POST", "/admin/tokens"},
+		{"GET", "/admin/tokens/globex-token/delete"}, {"POST", "/admin/tokens/globex-token/delete"},
+		{"GET", "/admin/types"}, {"GET", "/admin/types/new"}, {"POST", "/admin/types/new"},
+		{"GET", "/admin/types/chiller"}, {"POST", "/admin/types/chiller"},
+		{"GET", "/admin/types/chiller/delete"}, {"POST", "/admin/types/chiller/delete"},
+		{"GET", "/admin/users"}, {"POST", "/admin/users"},
+		{"GET", "/admin/users/" + globexUser + "/delete"}, {"POST", "/admin/users/" + globexUser + "/delete"},
+	}
+	// Routes that hold nothing of another customer: the person's own
+	// pages, signing in and out, and the static files.
+	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*"}
+
+	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
+		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
+		"issuer": {"https://idp.example"}, "client_id": {"c"}, "client_secret": {"s"}}
+	for _, rt := range matrix {
+		var r response
+		if rt.method == "GET" {
+			r = e.get(c, rt.path)
+		} else {
+			r = e.post(c, rt.path, form)
+		}
+		leaked := ""
+		for _, n := range globexNames {
+			if strings.Contains(r.body, n) {
+				leaked = n
+			}
+		}
+		if r.status != http.StatusNotFound || leaked != "" {
+			t.Errorf("%s %s as acme: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, r.status, leaked)
+		}
+	}
+
+	routes, ok := e.srv.Config.Handler.(chi.Routes)
+	if !ok {
+		t.Fatal("the pages' handler is not a chi router; the matrix cannot list its routes")
+	}
+	braces := regexp.MustCompile(`\\\{[^}]+\}`)
+	err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		for _, o := range own {
+			if route == o {
+				return nil
+			}
+		}
+		re := regexp.MustCompile("^" + braces.ReplaceAllString(regexp.QuoteMeta(route), "[^/]+") + "$")
+		for _, rt := range matrix {
+			if path, _, _ := strings.Cut(rt.path, "?"); rt.method == method && re.MatchString(path) {
+				return nil
+			}
+		}
+		t.Errorf("the page tenancy matrix does not try %s %s", method, route)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Nothing of globex changed.
+	if _, err := e.st.GetShadow("globex-chiller-9", ""); err == nil {
+		t.Error("acme wrote globex's shadow")
+	}
+	if _, err := e.st.GetCustomer("globex"); err != nil {
+		t.Errorf("globex after the matrix: %v", err)
+	}
+	if d, err := e.reg.Device("globex-chiller-9"); err != nil || !e.reg.HasActiveCredential(d.Name) {
+		t.Errorf("globex's device after the matrix: %v", err)
+	}
+	if _, err := e.st.GetUser(globexUser); err != nil {
+		t.Errorf("globex's user after the matrix: %v", err)
+	}
+}
