@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"time"
 
+	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/auth"
 	"github.com/hearthiot/hearth/web/ui"
 	"github.com/hearthiot/hearth/web/ui/static"
@@ -48,15 +50,83 @@ func (s *Server) newUI() (*ui.UI, error) {
 			GroupsClaim:  sso.GroupsClaim,
 		}, logger: s.logger.With("component", "sso", "provider", sso.Name)})
 	}
+	base, err := url.Parse(s.cfg.Web.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("public URL: %w", err)
+	}
+	stored := &storedSSO{st: s.store, base: base, defaultGroups: s.cfg.Web.SSO.GroupsClaim, logger: s.logger.With("component", "sso"), cache: map[string]*lazySSO{}}
+	d.MoreSSO = stored.providers
+	d.PublicURL = s.cfg.Web.PublicURL
 	return ui.New(d), nil
+}
+
+// sameOIDC reports whether two provider configurations that storedSSO
+// builds (without scopes or an HTTP client) are the same.
+func sameOIDC(a, b auth.OIDCConfig) bool {
+	return a.Name == b.Name && a.Issuer == b.Issuer && a.ClientID == b.ClientID &&
+		a.ClientSecret == b.ClientSecret && a.RedirectURL == b.RedirectURL && a.GroupsClaim == b.GroupsClaim
+}
+
+// storedSSO is the single sign-on providers operators configured through
+// the API or the pages. It reads them at every sign-in, so a change takes
+// effect at once, and keeps each provider it built (and the discovery it
+// did) while its configuration stays the same.
+type storedSSO struct {
+	st interface {
+		ListSSOProviders() ([]store.SSOProvider, error)
+	}
+	base          *url.URL
+	defaultGroups string
+	logger        *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]*lazySSO // by name
+}
+
+func (s *storedSSO) providers() []ui.SSO {
+	list, err := s.st.ListSSOProviders()
+	if err != nil {
+		s.logger.Error("cannot read single sign-on providers", "error", err)
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ui.SSO, 0, len(list))
+	seen := make(map[string]bool, len(list))
+	for _, p := range list {
+		groups := p.GroupsClaim
+		if groups == "" {
+			groups = s.defaultGroups
+		}
+		cfg := auth.OIDCConfig{
+			Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
+			RedirectURL: s.base.JoinPath("login", "sso", p.Name, "callback").String(),
+			GroupsClaim: groups,
+		}
+		l, ok := s.cache[p.Name]
+		if !ok || !sameOIDC(l.cfg, cfg) {
+			l = &lazySSO{cfg: cfg, logger: s.logger.With("provider", p.Name)}
+			s.cache[p.Name] = l
+		}
+		l.display = p.DisplayName
+		seen[p.Name] = true
+		out = append(out, l)
+	}
+	for name := range s.cache {
+		if !seen[name] {
+			delete(s.cache, name)
+		}
+	}
+	return out
 }
 
 // lazySSO discovers its provider on first use rather than at start, so
 // Hearth starts while the identity provider is down; a failed discovery
 // is tried again at most every ssoRetry.
 type lazySSO struct {
-	cfg    auth.OIDCConfig
-	logger interface {
+	cfg     auth.OIDCConfig
+	display string // the sign-in button's label; empty shows the name
+	logger  interface {
 		Warn(msg string, args ...any)
 	}
 
@@ -90,6 +160,9 @@ func (l *lazySSO) provider(ctx context.Context) (*auth.OIDCProvider, error) {
 }
 
 func (l *lazySSO) Name() string { return l.cfg.Name }
+
+// DisplayName labels the provider's sign-in button.
+func (l *lazySSO) DisplayName() string { return l.display }
 
 func (l *lazySSO) Start() (string, auth.Pending, error) {
 	p, err := l.provider(context.Background())

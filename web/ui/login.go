@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +31,7 @@ type loginData struct {
 	Next      string
 	Email     string
 	Message   string
-	Providers []string
+	Providers []ssoButton
 }
 
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request) {
@@ -53,10 +54,32 @@ func (u *UI) loginForm(r *http.Request, message string) loginData {
 	if msg := u.sessions.PopString(r.Context(), keyFlash); msg != "" && d.Message == "" {
 		d.Message = msg
 	}
-	for _, p := range u.sso {
-		d.Providers = append(d.Providers, p.Name())
+	for _, p := range u.providers() {
+		label := p.Name()
+		if dn, ok := p.(interface{ DisplayName() string }); ok && dn.DisplayName() != "" {
+			label = dn.DisplayName()
+		}
+		d.Providers = append(d.Providers, ssoButton{Name: p.Name(), Label: label})
 	}
 	return d
+}
+
+// ssoButton is one provider on the sign-in page.
+type ssoButton struct{ Name, Label string }
+
+// providers lists every single sign-on provider: the fixed ones, then the
+// configured ones whose names are free.
+func (u *UI) providers() []SSO {
+	if u.moreSSO == nil {
+		return u.sso
+	}
+	out := slices.Clone(u.sso)
+	for _, p := range u.moreSSO() {
+		if !slices.ContainsFunc(out, func(q SSO) bool { return q.Name() == p.Name() }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // login signs in with a local account. Every failure reads the same, so
@@ -107,7 +130,7 @@ func (u *UI) startSession(r *http.Request, email, source, role, customer, provid
 }
 
 func (u *UI) provider(name string) (SSO, bool) {
-	for _, p := range u.sso {
+	for _, p := range u.providers() {
 		if p.Name() == name {
 			return p, true
 		}

@@ -32,6 +32,8 @@ type Assets interface {
 }
 
 // SSO is one OpenID Connect provider; *auth.OIDCProvider implements it.
+// A provider that also has a DisplayName() string method is labelled by it
+// on the sign-in page.
 type SSO interface {
 	Name() string
 	Start() (authURL string, pending auth.Pending, err error)
@@ -49,6 +51,14 @@ type Deps struct {
 	// SSO lists the single sign-on providers, shown on the sign-in page in
 	// this order; an SSO name must be unique.
 	SSO []SSO
+	// PublicURL is the address browsers reach Hearth at, from which the
+	// single sign-on page shows redirect URIs; empty uses each request's
+	// host.
+	PublicURL string
+	// MoreSSO, when set, lists more providers, asked at every sign-in, so
+	// that providers operators configure while Hearth runs take effect at
+	// once. Those whose name an SSO provider has are left out.
+	MoreSSO func() []SSO
 	// GroupsOperator is the groups claim value that makes a signed-in
 	// person an operator, and GroupsCustomerPrefix followed by a customer
 	// name makes them that customer's user ("hearth-customer:acme").
@@ -70,19 +80,21 @@ type Deps struct {
 
 // UI serves the pages.
 type UI struct {
-	api      *api.API
-	users    UserStore
-	assets   Assets
-	sso      []SSO
-	groupsOp string
-	groupsCu string
-	loc      *time.Location
-	logger   *slog.Logger
-	now      func() time.Time
-	sessions *scs.SessionManager
-	limiter  *loginLimiter
-	handler  http.Handler
-	zones    sync.Map // time zone name → *time.Location
+	api       *api.API
+	users     UserStore
+	assets    Assets
+	sso       []SSO
+	moreSSO   func() []SSO
+	publicURL string
+	groupsOp  string
+	groupsCu  string
+	loc       *time.Location
+	logger    *slog.Logger
+	now       func() time.Time
+	sessions  *scs.SessionManager
+	limiter   *loginLimiter
+	handler   http.Handler
+	zones     sync.Map // time zone name → *time.Location
 }
 
 // New builds the pages. It panics when a required dependency is missing,
@@ -92,15 +104,17 @@ func New(d Deps) *UI {
 		panic("ui.New: Deps.API, Users, Sessions and Assets are required")
 	}
 	u := &UI{
-		api:      d.API,
-		users:    d.Users,
-		assets:   d.Assets,
-		sso:      d.SSO,
-		groupsOp: d.GroupsOperator,
-		groupsCu: d.GroupsCustomerPrefix,
-		loc:      d.Location,
-		logger:   d.Logger,
-		now:      d.Now,
+		api:       d.API,
+		users:     d.Users,
+		assets:    d.Assets,
+		sso:       d.SSO,
+		moreSSO:   d.MoreSSO,
+		publicURL: d.PublicURL,
+		groupsOp:  d.GroupsOperator,
+		groupsCu:  d.GroupsCustomerPrefix,
+		loc:       d.Location,
+		logger:    d.Logger,
+		now:       d.Now,
 	}
 	if u.loc == nil {
 		u.loc = time.UTC
@@ -166,6 +180,7 @@ func (u *UI) routes() http.Handler {
 				r.Use(u.requireOperator)
 				u.fleetRoutes(r)
 				u.configRoutes(r)
+				u.ssoRoutes(r)
 				r.Get("/audit", u.showAudit)
 			})
 		})

@@ -139,5 +139,6 @@ var adminLinks = []struct{ Path, Key string }{
 	{"/admin/types", "nav.types"},
 	{"/admin/users", "nav.users"},
 	{"/admin/tokens", "nav.tokens"},
+	{"/admin/sso", "nav.sso"},
 	{"/admin/audit", "nav.audit"},
 }

@@ -1,0 +1,106 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/auth/oidctest"
+)
+
+// A provider an operator configures through the API while Hearth runs is
+// on the sign-in page at once, and a person signs in through it; an edit
+// applies from the next sign-in, and once deleted it is gone from the page
+// and its callback no longer signs anyone in.
+func TestConfiguredSSOProvider(t *testing.T) {
+	alice := oidctest.DefaultUser()
+	alice.Email = "fm@acme.example"
+	provider := oidctest.Start(t, alice)
+	addr := freeAddr(t)
+	public := "https://" + addr
+	clientID, secret := provider.RegisterClient(public+"/login/sso/acme-okta/callback", public+"/login")
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.HTTP.Addr = addr
+		c.Web.PublicURL = public
+	})
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "acme")
+	if st := h.adminCall("POST", "/api/v1/users", map[string]string{"email": alice.Email, "role": "customer", "customer": "acme"}, nil); st != http.StatusCreated {
+		t.Fatalf("create the user: %d", st)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.caPool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) (int, string, string) {
+		t.Helper()
+		resp, err := browser.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	if _, _, page := get(public + "/login"); strings.Contains(page, "/login/sso/") {
+		t.Fatal("the sign-in page offers single sign-on before any provider is configured")
+	}
+
+	// A wrong secret first: the provider refuses the code exchange.
+	body := map[string]string{"display_name": "Acme Okta", "issuer": provider.Issuer(), "client_id": clientID, "client_secret": "wrong"}
+	if st := h.apiCall(op, "PUT", "/api/v1/sso-providers/acme-okta", body, nil); st != http.StatusCreated {
+		t.Fatalf("configure the provider: %d", st)
+	}
+	signIn := func() (int, string) {
+		t.Helper()
+		st, loc, _ := get(public + "/login/sso/acme-okta?next=%2F")
+		if st != http.StatusSeeOther {
+			t.Fatalf("start single sign-on: %d", st)
+		}
+		callback, err := provider.LoginAs(&http.Client{Jar: jar, Timeout: 10 * time.Second}, loc, alice.Username, alice.Password)
+		if err != nil {
+			t.Fatalf("sign in at the provider: %v", err)
+		}
+		st, loc, _ = get(callback)
+		return st, loc
+	}
+	if _, _, page := get(public + "/login"); !strings.Contains(page, "Sign in with Acme Okta") {
+		t.Fatalf("the sign-in page lacks the configured provider:\n%s", page)
+	}
+	if st, _ := signIn(); st != http.StatusBadRequest {
+		t.Errorf("sign-in with a wrong client secret: %d, want 400", st)
+	}
+
+	// The right secret: the next sign-in uses it.
+	body["client_secret"] = secret
+	if st := h.apiCall(op, "PUT", "/api/v1/sso-providers/acme-okta", body, nil); st != http.StatusOK {
+		t.Fatalf("fix the secret: %d", st)
+	}
+	if st, loc := signIn(); st != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("sign-in through the configured provider: %d to %q", st, loc)
+	}
+	if st, _, page := get(public + "/"); st != http.StatusOK || !strings.Contains(page, alice.Email) {
+		t.Errorf("overview after single sign-on: %d", st)
+	}
+
+	// Deleted: gone from the page, and its sign-in path is not found.
+	if st := h.apiCall(op, "DELETE", "/api/v1/sso-providers/acme-okta", nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete the provider: %d", st)
+	}
+	jar2, _ := cookiejar.New(nil)
+	browser.Jar = jar2
+	if _, _, page := get(public + "/login"); strings.Contains(page, "Acme Okta") {
+		t.Error("a deleted provider is still on the sign-in page")
+	}
+	if st, _, _ := get(public + "/login/sso/acme-okta?next=" + url.QueryEscape("/")); st != http.StatusNotFound {
+		t.Errorf("signing in through a deleted provider: %d, want 404", st)
+	}
+}

@@ -1,0 +1,175 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hearthiot/hearth/web/api"
+)
+
+// ssoMessages are the single sign-on page's messages.
+var ssoMessages = map[string]tr{
+	"nav.sso":          {"Single sign-on", "シングルサインオン"},
+	"sso.title":        {"Single sign-on", "シングルサインオン"},
+	"sso.intro":        {"OpenID Connect providers people sign in with. Register Hearth at each as a confidential web client with the redirect URI shown, and the sign-in page as the post-logout redirect URI. A change applies from the next sign-in.", "ログインに使う OpenID Connect プロバイダーです。各プロバイダーに Hearth を機密 Web クライアントとして、表示のリダイレクト URI とログアウト後のリダイレクト URI（ログインページ）で登録してください。変更は次回のログインから有効です。"},
+	"sso.fixed":        {"Set on the command line, and not editable here: %s.", "コマンドラインで設定（ここでは編集不可）: %s。"},
+	"sso.none":         {"No providers configured here.", "ここで設定したプロバイダーはありません。"},
+	"sso.name":         {"Name", "名前"},
+	"sso.name_hint":    {"Lower-case letters, digits and '-'; part of the redirect URI, so it cannot change.", "英小文字、数字、「-」。リダイレクト URI の一部のため変更できません。"},
+	"sso.display":      {"Button label", "ボタンの表示名"},
+	"sso.display_hint": {"Shown as \"Sign in with …\"; empty shows the name.", "「… でログイン」と表示されます。空欄の場合は名前。"},
+	"sso.issuer":       {"Issuer URL", "発行者 URL"},
+	"sso.issuer_hint":  {"The provider's issuer; its endpoints are discovered from ISSUER/.well-known/openid-configuration.", "プロバイダーの発行者。エンドポイントは ISSUER/.well-known/openid-configuration から取得します。"},
+	"sso.client":       {"Client ID", "クライアント ID"},
+	"sso.secret":       {"Client secret", "クライアントシークレット"},
+	"sso.secret_set":   {"set", "設定済み"},
+	"sso.secret_hint":  {"Never shown again once saved. Leave empty to keep the stored one.", "保存後は表示されません。空欄の場合は保存済みの値を使います。"},
+	"sso.groups":       {"Groups claim", "グループクレーム"},
+	"sso.groups_hint":  {"The ID token claim listing a person's groups, which map them to operators or a customer; empty is the server's default.", "所属グループを示す ID トークンのクレーム。運用担当または顧客への割り当てに使います。空欄の場合はサーバーの既定値。"},
+	"sso.redirect":     {"Redirect URI", "リダイレクト URI"},
+	"sso.edit":         {"Edit", "編集"},
+	"sso.new":          {"New provider", "プロバイダーの追加"},
+	"sso.change":       {"Provider %s", "プロバイダー %s"},
+	"sso.save":         {"Save", "保存"},
+	"sso.saved":        {"Provider %s saved; it is on the sign-in page.", "プロバイダー %s を保存しました。ログインページに表示されます。"},
+	"sso.delete":       {"Delete provider %s? Nobody can sign in through it any more; sessions it began stay until they end.", "プロバイダー %s を削除しますか？このプロバイダーではログインできなくなります。開始済みのセッションは終了まで有効です。"},
+	"sso.deleted":      {"Provider %s deleted.", "プロバイダー %s を削除しました。"},
+	"sso.name_fixed":   {"A provider of this name is set on the command line.", "この名前のプロバイダーはコマンドラインで設定されています。"},
+}
+
+// ssoPage serves /admin/sso: the providers operators configure, for
+// operator admins, as with users and tokens.
+type ssoPage struct {
+	*UI
+	c *config
+}
+
+// ssoData is what the page shows besides the list: the form, filled when
+// editing or after a refusal, and the outcome of the last change.
+type ssoData struct {
+	Providers []api.SSOProvider
+	Fixed     []string // providers set on the command line
+	Form      api.SSOProviderSpec
+	Editing   bool
+	Error     string
+	Notice    string
+	NoticeErr bool
+	// Redirect is the redirect URI of a provider name.
+	Redirect func(name string) string
+}
+
+func (u *UI) ssoRoutes(r chi.Router) {
+	p := &ssoPage{UI: u, c: &config{UI: u}}
+	r.Get("/sso", p.showProviders)
+	r.Post("/sso", p.saveProvider)
+	r.Get("/sso/{name}", p.editProvider)
+	p.c.deletion(r, "/sso/{name}/delete", "name", "sso.deleted", "/admin/sso", p.confirmDelete, api.Scope.DeleteSSOProvider)
+}
+
+// redirectURI is where a provider sends people back: the public URL when
+// one is configured, else the address this request came to.
+func (p *ssoPage) redirectURI(r *http.Request) func(string) string {
+	base := p.publicURL
+	if base == "" {
+		base = "https://" + r.Host
+	}
+	return func(name string) string {
+		u, err := url.Parse(base)
+		if err != nil {
+			return ""
+		}
+		return u.JoinPath("login", "sso", name, "callback").String()
+	}
+}
+
+func (p *ssoPage) fixedNames() []string {
+	out := make([]string, 0, len(p.sso))
+	for _, s := range p.sso {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+// render answers the page with d and the list read through the person's
+// scope, which refuses anyone but operator admins.
+func (p *ssoPage) render(w http.ResponseWriter, r *http.Request, status int, d ssoData) {
+	list, err := p.scope(r).SSOProviders()
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d.Providers, d.Fixed, d.Redirect = list, p.fixedNames(), p.redirectURI(r)
+	p.UI.render(w, r, status, ssoProvidersPage(p.view(r), d))
+}
+
+// showProviders: GET /admin/sso, the list and the form for a new one.
+func (p *ssoPage) showProviders(w http.ResponseWriter, r *http.Request) {
+	var d ssoData
+	d.Notice, d.NoticeErr = p.c.notice(r)
+	p.render(w, r, http.StatusOK, d)
+}
+
+// editProvider: GET /admin/sso/{name}, the form filled with the provider.
+func (p *ssoPage) editProvider(w http.ResponseWriter, r *http.Request) {
+	sp, err := p.scope(r).SSOProvider(configParam(r, "name"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d := ssoData{Editing: true, Form: api.SSOProviderSpec{
+		Name: sp.Name, DisplayName: sp.DisplayName, Issuer: sp.Issuer, ClientID: sp.ClientID, GroupsClaim: sp.GroupsClaim,
+	}}
+	p.render(w, r, http.StatusOK, d)
+}
+
+// saveProvider: POST /admin/sso creates or changes the provider the form
+// names. The secret is never put back into the form.
+func (p *ssoPage) saveProvider(w http.ResponseWriter, r *http.Request) {
+	v := p.view(r)
+	spec := api.SSOProviderSpec{
+		Name:         strings.TrimSpace(r.PostFormValue("name")),
+		DisplayName:  strings.TrimSpace(r.PostFormValue("display_name")),
+		Issuer:       strings.TrimSpace(r.PostFormValue("issuer")),
+		ClientID:     strings.TrimSpace(r.PostFormValue("client_id")),
+		ClientSecret: r.PostFormValue("client_secret"),
+		GroupsClaim:  strings.TrimSpace(r.PostFormValue("groups_claim")),
+	}
+	editing := r.PostFormValue("editing") == "true"
+	refuse := func(status int, msg string) {
+		spec.ClientSecret = ""
+		p.render(w, r, status, ssoData{Form: spec, Editing: editing, Error: v.T("config.not_saved", msg)})
+	}
+	for _, name := range p.fixedNames() {
+		if name == spec.Name {
+			refuse(http.StatusConflict, v.T("sso.name_fixed"))
+			return
+		}
+	}
+	if _, _, err := p.scope(r).PutSSOProvider(spec); err != nil {
+		status, msg, ok := p.c.refusal(w, r, err)
+		if ok {
+			refuse(status, msg)
+		}
+		return
+	}
+	p.sessions.Put(r.Context(), keyFlash, v.T("sso.saved", spec.Name))
+	http.Redirect(w, r, "/admin/sso", http.StatusSeeOther)
+}
+
+// confirmDelete is the question before deleting the provider of the
+// request.
+func (p *ssoPage) confirmDelete(w http.ResponseWriter, r *http.Request) (configConfirmData, bool) {
+	v := p.view(r)
+	sp, err := p.scope(r).SSOProvider(configParam(r, "name"))
+	if err != nil {
+		p.fail(w, r, err)
+		return configConfirmData{}, false
+	}
+	return configConfirmData{
+		Title: v.T("sso.title"), Question: v.T("sso.delete", sp.Name),
+		Action: "/admin/sso/" + url.PathEscape(sp.Name) + "/delete", Back: "/admin/sso",
+	}, true
+}
