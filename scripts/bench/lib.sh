@@ -82,12 +82,14 @@ get_hearth() {
 # HTTPS on $HEARTH_HTTP_PORT and MQTT/TLS on $HEARTH_MQTT_PORT, with its log
 # in file $2; waits until /readyz answers; and creates an operator API
 # token. It sets hearth_pid, hearth_started, api and token, and exports the
-# token as HEARTH_LOADGEN_TOKEN for the load generator.
+# token as HEARTH_LOADGEN_TOKEN for the load generator. HEARTH_SERVE_FLAGS
+# adds flags to serve.
 start_hearth() {
 	local data=$1 log=$2
 	api=https://127.0.0.1:$HEARTH_HTTP_PORT
+	# shellcheck disable=SC2086 # HEARTH_SERVE_FLAGS is a list of flags
 	"$work/hearth" serve --data "$data" --http "127.0.0.1:$HEARTH_HTTP_PORT" --mqtt "127.0.0.1:$HEARTH_MQTT_PORT" \
-		--log-level warn >"$log" 2>&1 &
+		--log-level warn ${HEARTH_SERVE_FLAGS:-} >"$log" 2>&1 &
 	hearth_pid=$!
 	pids+=("$hearth_pid")
 	hearth_started=$(date +%s)
