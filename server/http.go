@@ -24,6 +24,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Shadows:   s.shadows,
 		Presence:  s.presence,
 		Types:     s.types,
+		Polling:   s.poll,
 		Logger:    s.logger.With("component", "api"),
 	})
 	pages, err := s.newUI()

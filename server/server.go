@@ -18,6 +18,7 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
@@ -41,6 +42,7 @@ type Server struct {
 	types     *device.DeviceTypes
 	presence  *device.Presence
 	broker    *broker.Broker
+	poll      *poll.Service
 	api       *api.API
 	ui        *ui.UI
 	http      *http.Server
@@ -107,6 +109,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		{"time-series store", s.startTSDB},
 		{"presence", s.startPresence},
 		{"broker", s.startBroker},
+		{"polling", s.startPolling},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
 		{"first operator", func(context.Context) error { return s.bootstrap() }},
@@ -304,6 +307,35 @@ func (s *Server) startBroker(ctx context.Context) error {
 	s.broker = b
 	s.registry.OnChange(b.CredentialsChanged)
 	s.onStop("broker", b.Stop)
+	return nil
+}
+
+// startPolling starts direct polling of the devices that have a register
+// map; a change of a device (deleted, say) makes it look again.
+func (s *Server) startPolling(ctx context.Context) error {
+	logger := s.logger.With("component", "poll")
+	p, err := poll.New(poll.Deps{
+		Maps: s.store, Telemetry: s.telemetry, Shadows: s.shadows, Presence: s.presence, Events: s.events, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	s.poll = p
+	s.registry.OnChange(func(name string) {
+		// Not on the registry's goroutine: stopping a poller waits for
+		// its round in flight.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := p.Reload(ctx, name); err != nil {
+				logger.Error("cannot reload polling", "device", name, "error", err)
+			}
+		}()
+	})
+	s.onStop("polling", p.Stop)
 	return nil
 }
 

@@ -185,6 +185,9 @@ func (s *Store) DeleteDevice(name string) error {
 		if err := tx.Bucket([]byte(bucketPresence)).Delete([]byte(name)); err != nil {
 			return err
 		}
+		if err := tx.Bucket([]byte(bucketPollMaps)).Delete([]byte(name)); err != nil {
+			return err
+		}
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {
 			return err
 		}

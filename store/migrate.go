@@ -54,6 +54,9 @@ const (
 	// bucketSSOProviders holds the OpenID Connect providers operators
 	// configured: name → SSOProvider.
 	bucketSSOProviders = "sso_providers"
+	// bucketPollMaps holds the register maps of devices Hearth polls over
+	// Modbus TCP itself: device name → PollMap.
+	bucketPollMaps = "poll_maps"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -68,7 +71,7 @@ func allBuckets() []string {
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 		bucketDeviceTypes, bucketPresence, bucketSessions, bucketAudit,
-		bucketSSOProviders,
+		bucketSSOProviders, bucketPollMaps,
 	}
 }
 
@@ -91,6 +94,7 @@ func migrations() []migration {
 		{name: "create the session bucket", up: createBucketsV4},
 		{name: "create the audit bucket", up: createBucketsV5},
 		{name: "create the single sign-on provider bucket", up: createBucketsV6},
+		{name: "create the register map bucket", up: createBucketsV7},
 	}
 }
 
@@ -153,6 +157,14 @@ func createBucketsV5(tx *bolt.Tx) error {
 func createBucketsV6(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists([]byte(bucketSSOProviders)); err != nil {
 		return fmt.Errorf("create bucket %q: %w", bucketSSOProviders, err)
+	}
+	return nil
+}
+
+// createBucketsV7 adds the bucket of register maps of polled devices.
+func createBucketsV7(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists([]byte(bucketPollMaps)); err != nil {
+		return fmt.Errorf("create bucket %q: %w", bucketPollMaps, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -205,8 +206,10 @@ type Deps struct {
 	Shadows   Shadows
 	Presence  Presence
 	Types     DeviceTypes
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Polling, when set, is told of register map changes.
+	Polling Polling
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // API serves the REST and Prometheus APIs.
@@ -217,6 +220,7 @@ type API struct {
 	shadows   Shadows
 	presence  Presence
 	types     DeviceTypes
+	polling   Polling
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -237,6 +241,7 @@ func New(d Deps) *API {
 		shadows:   d.Shadows,
 		presence:  d.Presence,
 		types:     d.Types,
+		polling:   d.Polling,
 		logger:    d.Logger,
 		now:       d.Now,
 	}
@@ -276,7 +281,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 	r.Use(authenticate)
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(limitBody(maxJSONBody))
+		r.Use(limitRequestBody)
 		r.Use(a.auditOperators)
 		r.With(a.requireOperator).Get("/audit", a.listAudit)
 
@@ -310,6 +315,12 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 					r.Get("/history", a.listShadowHistory)
 				})
 				r.With(a.requireTypes).Get("/settings", a.showDeviceSettings)
+				r.Route("/modbus", func(r chi.Router) {
+					r.Use(a.requireOperator)
+					r.Get("/", a.showPollMap)
+					r.Put("/", a.putPollMap)
+					r.Delete("/", a.deletePollMap)
+				})
 			})
 		})
 
@@ -372,6 +383,20 @@ func (a *API) unlessMissing(missing bool, what string, next http.Handler) http.H
 
 // limitBody caps how much of a request body handlers can read; reading past
 // the cap fails with *http.MaxBytesError, which writeError answers with 413.
+// limitRequestBody bounds every JSON API request body to maxJSONBody, and
+// a register map, which is YAML and may describe a thousand points, to
+// what the store keeps.
+func limitRequestBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int64(maxJSONBody)
+		if r.Method == http.MethodPut && strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/modbus") {
+			n = store.MaxPollMapSize
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
@@ -77,6 +79,15 @@ type errorDetail struct {
 	// Violations lists each value that broke a rule of a device type's
 	// settings, when that is why a shadow update was refused.
 	Violations []settings.Violation `json:"violations,omitempty"`
+	// Problems lists what is wrong with a register map, each with its
+	// line, when that is why it was refused.
+	Problems []mapProblem `json:"problems,omitempty"`
+}
+
+// mapProblem is one problem of a register map.
+type mapProblem struct {
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
 }
 
 // writeError is the one place that turns an error into a response. Errors
@@ -116,6 +127,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		default:
 			a.logger.Error("shadow request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
+	case errors.As(err, new(*modbus.MapError)), errors.Is(err, poll.ErrRTU):
+		status, code, message = http.StatusBadRequest, codeInvalid, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, code, message = http.StatusNotFound, codeNotFound, err.Error()
 	case errors.Is(err, store.ErrExists):
@@ -139,6 +152,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *settings.Error
 	if status == http.StatusBadRequest && errors.As(err, &ve) {
 		detail.Violations = ve.Violations
+	}
+	var me *modbus.MapError
+	if status == http.StatusBadRequest && errors.As(err, &me) {
+		for _, p := range me.Problems {
+			detail.Problems = append(detail.Problems, mapProblem{Line: p.Line, Message: p.Message})
+		}
 	}
 	writeJSON(w, status, errorBody{Error: detail})
 }
