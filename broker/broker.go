@@ -151,9 +151,11 @@ type Broker struct {
 	// presence records connects, disconnects and messages; nil until
 	// SetPresence.
 	presence PresenceRecorder
-	log      *slog.Logger
-	limiter  *logLimiter
-	server   *mqtt.Server
+	// deviceEvents takes device events; nil until SetDeviceEvents.
+	deviceEvents EventIngester
+	log          *slog.Logger
+	limiter      *logLimiter
+	server       *mqtt.Server
 
 	tlsListener   *listener // nil when TLSAddr is ""
 	plainListener *listener // nil when PlainAddr is ""

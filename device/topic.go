@@ -67,7 +67,20 @@ func validNameFast(name string) bool {
 const (
 	telemetrySuffix         = "/telemetry"
 	telemetryRejectedSuffix = "/telemetry/rejected"
+	eventsSuffix            = "/events"
 )
+
+// EventsTopic is the topic a device publishes its events on: faults,
+// refused settings, recoveries ({"level", "code", "message"}).
+func EventsTopic(thing string) string {
+	return PrefixHearth + "/" + thing + eventsSuffix
+}
+
+// IsEventsTopic reports whether topic is exactly the events topic of
+// thing.
+func IsEventsTopic(thing, topic string) bool {
+	return topic == EventsTopic(thing) && validNameFast(thing)
+}
 
 // TelemetryTopic is the topic a device publishes its measurements on.
 func TelemetryTopic(thing string) string {

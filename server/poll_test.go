@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/modbus"
 	"github.com/hearthiot/hearth/device/modbus/modbussim"
 	"github.com/hearthiot/hearth/device/sim"
@@ -117,8 +118,10 @@ func TestDirectPolling(t *testing.T) {
 		t.Errorf("history has no entry by the device over modbus: %+v", entries)
 	}
 
-	// The equipment goes away: the device goes offline; a set-point
-	// changed meanwhile is written when it is back.
+	// The equipment goes away: the device goes offline, with an event on
+	// the bus; a set-point changed meanwhile is written when it is back.
+	faults := h.srv.Events().Subscribe(64)
+	defer faults.Close()
 	if err := equipment.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +136,15 @@ func TestDirectPolling(t *testing.T) {
 		d := shadowOf()
 		return online() && d.State.Reported["chw_setpoint_c"] == 9.0 && len(d.State.Delta) == 0
 	})
+	var codes []string
+	for len(faults.C()) > 0 {
+		if de, ok := (<-faults.C()).(events.DeviceEvent); ok && de.Device == "plant-chiller" {
+			codes = append(codes, de.Code)
+		}
+	}
+	if s := strings.Join(codes, " "); !strings.Contains(s, "modbus_connect") || !strings.Contains(s, "modbus_recovered") {
+		t.Errorf("device events while the equipment was away: %v; want modbus_connect, then modbus_recovered", codes)
+	}
 
 	// Wrong maps are refused whole, with their lines; the good one stays.
 	st, body := h.putMap(op, "plant-chiller", "source:\n  tcp: "+equipment.Addr()+"\npoints:\n  - metric: x\n    function: holding\n    address: 1\n    type: int17\n")

@@ -301,6 +301,9 @@ func (s *Server) startBroker(ctx context.Context) error {
 	if err := b.SetPresence(s.presence); err != nil {
 		return err
 	}
+	if err := b.SetDeviceEvents(device.NewDeviceEvents(s.events)); err != nil {
+		return err
+	}
 	if err := b.Start(ctx); err != nil {
 		return err
 	}

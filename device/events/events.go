@@ -64,6 +64,19 @@ type SettingsViolated struct {
 	Keys    []string
 }
 
+// DeviceEvent: a device told of something that happened to it — a fault
+// of its equipment, a setting it could not apply, a recovery — on its
+// events topic, or Hearth's own poller did for a polled device.
+type DeviceEvent struct {
+	Device  string
+	At      time.Time
+	Level   string // info, warning or error
+	Code    string // e.g. modbus_timeout, setting_out_of_range
+	Message string
+	Source  string // "mqtt", or "modbus" for a device Hearth polls
+}
+
+func (e DeviceEvent) DeviceName() string        { return e.Device }
 func (e DeviceConnected) DeviceName() string    { return e.Device }
 func (e DeviceDisconnected) DeviceName() string { return e.Device }
 func (e TelemetryRejected) DeviceName() string  { return e.Device }

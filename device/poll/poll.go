@@ -322,8 +322,9 @@ func (p *polled) round(r modbus.Round) {
 	}
 	if len(r.Faults) > 0 {
 		p.fault(r.Faults[0], false)
-	} else {
+	} else if p.lastKind != "" {
 		p.lastKind = ""
+		p.event(device.LevelInfo, "modbus_recovered", "every point is read again", now)
 	}
 	if !p.online.Load() {
 		p.session = uint64(now.UnixNano())
@@ -351,14 +352,24 @@ func (p *polled) round(r modbus.Round) {
 	}
 }
 
-// fault logs a fault when its kind differs from the last one, so that a
-// device that stays unreachable is one line, not one a round.
+// fault logs a fault, and publishes it as the device's event, when its
+// kind differs from the last one, so that a device that stays unreachable
+// is one line and one event, not one a round.
 func (p *polled) fault(f *modbus.Fault, whole bool) {
 	if f.Kind == p.lastKind {
 		return
 	}
 	p.lastKind = f.Kind
 	p.logger.Warn("modbus fault", "kind", string(f.Kind), "whole_round", whole, "error", f.Error())
+	p.event(device.LevelWarning, "modbus_"+string(f.Kind), f.Error(), p.s.d.Now())
+}
+
+// event publishes a device event on the bus, as a gateway's events over
+// MQTT are.
+func (p *polled) event(level, code, msg string, at time.Time) {
+	if p.s.d.Events != nil {
+		p.s.d.Events.Publish(events.DeviceEvent{Device: p.name, At: at, Level: level, Code: code, Message: msg, Source: Channel})
+	}
 }
 
 func disconnectReason(f *modbus.Fault) string {

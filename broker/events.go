@@ -1,0 +1,49 @@
+package broker
+
+import (
+	"errors"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// EventIngester takes the events devices publish on
+// hearth/things/{name}/events; device.DeviceEvents implements it. The
+// error says what was wrong with the payload.
+type EventIngester interface {
+	Ingest(thing string, payload []byte, now time.Time) error
+}
+
+// SetDeviceEvents hands the broker what takes device events. Like
+// SetShadows it must be called before Start. Without it, device events are
+// delivered to subscribers only.
+func (b *Broker) SetDeviceEvents(e EventIngester) error {
+	b.lifeMu.Lock()
+	defer b.lifeMu.Unlock()
+	if b.started {
+		return errors.New("set device events: the mqtt broker is already started")
+	}
+	b.deviceEvents = e
+	return nil
+}
+
+// eventPublish hands a device's event to the ingester. A malformed event
+// is refused as telemetry is: an MQTT 5 client at QoS 1 gets PUBACK 0x99
+// with the reason; otherwise it is acknowledged and dropped, so that a
+// device does not send it forever.
+func (b *Broker) eventPublish(cl *mqtt.Client, pk packets.Packet, negativeAck bool) error {
+	if b.deviceEvents == nil {
+		return nil
+	}
+	err := b.deviceEvents.Ingest(cl.ID, pk.Payload, time.Now())
+	if err == nil {
+		return nil
+	}
+	b.refusedPublishes.Add(1)
+	b.warnLimited("mqtt device event refused", "", "device", cl.ID, "error", err)
+	if negativeAck {
+		return packets.Code{Code: packets.ErrPayloadFormatInvalid.Code, Reason: err.Error()}
+	}
+	return packets.CodeSuccessIgnore
+}
