@@ -93,17 +93,7 @@ func (s *Store) PutDeviceType(t DeviceType) (DeviceType, error) {
 
 // GetDeviceType returns the device type name.
 func (s *Store) GetDeviceType(name string) (DeviceType, error) {
-	var t DeviceType
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket([]byte(bucketDeviceTypes)), []byte(name), &t)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNotFound
-		}
-		return nil
-	})
+	t, err := getRecord[DeviceType](s, bucketDeviceTypes, name)
 	if err != nil {
 		return DeviceType{}, fmt.Errorf("get device type %q: %w", name, err)
 	}
@@ -112,12 +102,7 @@ func (s *Store) GetDeviceType(name string) (DeviceType, error) {
 
 // ListDeviceTypes returns every device type, sorted by name.
 func (s *Store) ListDeviceTypes() ([]DeviceType, error) {
-	var out []DeviceType
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[DeviceType](tx.Bucket([]byte(bucketDeviceTypes)), nil)
-		return err
-	})
+	out, err := listRecords[DeviceType](s, bucketDeviceTypes)
 	if err != nil {
 		return nil, fmt.Errorf("list device types: %w", err)
 	}

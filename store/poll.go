@@ -48,17 +48,7 @@ func (s *Store) PutPollMap(device, text string) (PollMap, error) {
 
 // GetPollMap returns the register map of device.
 func (s *Store) GetPollMap(device string) (PollMap, error) {
-	var pm PollMap
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket([]byte(bucketPollMaps)), []byte(device), &pm)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNotFound
-		}
-		return nil
-	})
+	pm, err := getRecord[PollMap](s, bucketPollMaps, device)
 	if err != nil {
 		return PollMap{}, fmt.Errorf("get register map of %q: %w", device, err)
 	}
@@ -67,12 +57,7 @@ func (s *Store) GetPollMap(device string) (PollMap, error) {
 
 // ListPollMaps returns every device's register map, sorted by device.
 func (s *Store) ListPollMaps() ([]PollMap, error) {
-	var out []PollMap
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[PollMap](tx.Bucket([]byte(bucketPollMaps)), nil)
-		return err
-	})
+	out, err := listRecords[PollMap](s, bucketPollMaps)
 	if err != nil {
 		return nil, fmt.Errorf("list register maps: %w", err)
 	}
@@ -81,14 +66,7 @@ func (s *Store) ListPollMaps() ([]PollMap, error) {
 
 // DeletePollMap stops a device from being polled.
 func (s *Store) DeletePollMap(device string) error {
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketPollMaps))
-		if b.Get([]byte(device)) == nil {
-			return ErrNotFound
-		}
-		return b.Delete([]byte(device))
-	})
-	if err != nil {
+	if err := s.deleteRecord(bucketPollMaps, device); err != nil {
 		return fmt.Errorf("delete register map of %q: %w", device, err)
 	}
 	return nil

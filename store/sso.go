@@ -92,17 +92,7 @@ func (s *Store) PutSSOProvider(p SSOProvider) (SSOProvider, error) {
 
 // GetSSOProvider returns the provider name.
 func (s *Store) GetSSOProvider(name string) (SSOProvider, error) {
-	var p SSOProvider
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket([]byte(bucketSSOProviders)), []byte(name), &p)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNotFound
-		}
-		return nil
-	})
+	p, err := getRecord[SSOProvider](s, bucketSSOProviders, name)
 	if err != nil {
 		return SSOProvider{}, fmt.Errorf("get single sign-on provider %q: %w", name, err)
 	}
@@ -111,12 +101,7 @@ func (s *Store) GetSSOProvider(name string) (SSOProvider, error) {
 
 // ListSSOProviders returns every provider, sorted by name.
 func (s *Store) ListSSOProviders() ([]SSOProvider, error) {
-	var out []SSOProvider
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[SSOProvider](tx.Bucket([]byte(bucketSSOProviders)), nil)
-		return err
-	})
+	out, err := listRecords[SSOProvider](s, bucketSSOProviders)
 	if err != nil {
 		return nil, fmt.Errorf("list single sign-on providers: %w", err)
 	}
@@ -126,14 +111,7 @@ func (s *Store) ListSSOProviders() ([]SSOProvider, error) {
 // DeleteSSOProvider removes a provider. Sessions it signed in stay until
 // they end; people it admitted as users keep their accounts.
 func (s *Store) DeleteSSOProvider(name string) error {
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketSSOProviders))
-		if b.Get([]byte(name)) == nil {
-			return ErrNotFound
-		}
-		return b.Delete([]byte(name))
-	})
-	if err != nil {
+	if err := s.deleteRecord(bucketSSOProviders, name); err != nil {
 		return fmt.Errorf("delete single sign-on provider %q: %w", name, err)
 	}
 	return nil

@@ -209,6 +209,43 @@ func listJSON[T any](b *bolt.Bucket, prefix []byte) ([]T, error) {
 	return out, nil
 }
 
+// getRecord reads the record under key of bucket, or ErrNotFound, for the
+// records that are one JSON value under their name.
+func getRecord[T any](s *Store, bucket, key string) (T, error) {
+	var r T
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket([]byte(bucket)), []byte(key), &r)
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		return err
+	})
+	return r, err
+}
+
+// listRecords reads every record of bucket, in key order.
+func listRecords[T any](s *Store, bucket string) ([]T, error) {
+	var out []T
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[T](tx.Bucket([]byte(bucket)), nil)
+		return err
+	})
+	return out, err
+}
+
+// deleteRecord removes the record under key of bucket, or answers
+// ErrNotFound.
+func (s *Store) deleteRecord(bucket, key string) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b.Get([]byte(key)) == nil {
+			return ErrNotFound
+		}
+		return b.Delete([]byte(key))
+	})
+}
+
 // now is the creation time given to records that arrive without one. UTC
 // drops the monotonic reading, so the value compares equal after a round
 // trip through the file.
