@@ -163,7 +163,10 @@ func TestAdminCommandsWithoutServer(t *testing.T) {
 	}
 }
 
-func TestAdminCommandsWhileServing(t *testing.T) {
+// serving starts a server on a new data directory, on loopback ports,
+// stopped when the test ends.
+func serving(t *testing.T) (*server.Server, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dir
@@ -177,13 +180,18 @@ func TestAdminCommandsWhileServing(t *testing.T) {
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := srv.Stop(ctx); err != nil {
 			t.Error(err)
 		}
-	}()
+	})
+	return srv, dir
+}
+
+func TestAdminCommandsWhileServing(t *testing.T) {
+	_, dir := serving(t)
 	// The server holds bbolt's lock, so success here means the commands
 	// went through the admin socket.
 	adminScenario(t, dir)

@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"context"
-	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -18,26 +14,7 @@ import (
 // admin socket on the first run, keeps their credentials, reuses them on
 // the second run, and its devices' telemetry is acknowledged.
 func TestSimulateFleet(t *testing.T) {
-	dir := t.TempDir()
-	cfg := server.DefaultConfig()
-	cfg.DataDir = dir
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.MQTT.Addr = "127.0.0.1:0"
-	cfg.TSDB.MemoryBytes = 64 << 20
-	srv, err := server.New(cfg, "test", slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	srv, dir := serving(t)
 	mqtt, _ := srv.MQTTAddrs()
 	creds := filepath.Join(t.TempDir(), "creds")
 	args := []string{"simulate", "--data", dir, "--server", mqtt.String(), "--devices", "4", "--creds", creds,

@@ -124,15 +124,7 @@ func TestConfigPagesHiddenFromCustomers(t *testing.T) {
 // tokens, as on the REST API.
 func TestConfigAdminOnly(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const plain = "plain@hearth.example"
-	if err := e.st.CreateUser(store.User{Email: plain, Role: store.RoleOperator, Access: store.AccessOperator, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	c := e.signIn(plain)
+	c := e.signInPlainOperator()
 	for _, path := range []string{"/admin/users", "/admin/tokens"} {
 		if r := e.get(c, path); r.status != http.StatusForbidden || !strings.Contains(r.body, "operator admins") {
 			t.Errorf("GET %s as a plain operator: %d, want 403 saying who may", path, r.status)
@@ -655,4 +647,19 @@ func FuzzParseSettings(f *testing.F) {
 			t.Fatalf("ParseSettings(%q) does not read back: %s, then %s", s, b, b2)
 		}
 	})
+}
+
+// signInPlainOperator adds an operator without admin access and signs in
+// as them.
+func (e *env) signInPlainOperator() *http.Client {
+	e.t.Helper()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	const plain = "plain@hearth.example"
+	if err := e.st.CreateUser(store.User{Email: plain, Role: store.RoleOperator, Access: store.AccessOperator, PasswordHash: hash}); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.signIn(plain)
 }

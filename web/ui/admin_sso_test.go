@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/auth"
 	"github.com/hearthiot/hearth/web/ui"
 )
 
@@ -73,16 +71,8 @@ func TestSSOPage(t *testing.T) {
 // in. Customers do not see the page at all.
 func TestSSOPageAdminOnly(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const plain = "plain@hearth.example"
-	if err := e.st.CreateUser(store.User{Email: plain, Role: store.RoleOperator, Access: store.AccessOperator, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
 	form := url.Values{"name": {"x"}, "issuer": {"https://x.example"}, "client_id": {"c"}, "client_secret": {"s"}}
-	c := e.signIn(plain)
+	c := e.signInPlainOperator()
 	if r := e.get(c, "/admin/sso"); r.status != http.StatusForbidden {
 		t.Errorf("a plain operator: %d, want 403", r.status)
 	}
