@@ -80,6 +80,15 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	// A site's chiller shows its supply, return and their difference, its
+	// mode and whether it runs; its rooms their air.
+	site := getPage(t, signIn(t, h.https, h.caPool, email, password), h.https+"/sites/demo/marunouchi-office")
+	for _, want := range []string{"Supply–return difference", "Mode", "State", "CO2", "marunouchi-office-iaq-meeting-a"} {
+		if !strings.Contains(site, want) {
+			t.Errorf("the office's site page lacks %q", want)
+		}
+	}
+
 	h.stop()
 	h = startHearthWith(t, dir, demo)
 	if strings.Contains(h.console.String(), "demo@hearth.local") {

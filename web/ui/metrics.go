@@ -27,6 +27,7 @@ var knownMetrics = map[string]metricInfo{
 	"gas_m3h":        {Unit: "m³/h"},
 	"outside_temp_c": {Unit: "°C"},
 	"chw_setpoint_c": {Unit: "°C"},
+	"hw_setpoint_c":  {Unit: "°C"},
 	"running":        {},
 	"fault":          {band: faultBand},
 }

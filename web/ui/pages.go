@@ -210,6 +210,76 @@ func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceVi
 	}
 }
 
+// deviceReadings are a device's readings as its site's table shows them.
+// A chiller-heater shows what its operator looks at: the supply and return
+// water of the mode it runs in and their difference, the mode, the
+// set-point in effect, the load, whether it runs, and a fault when it has
+// one. Other devices show all their readings.
+func (u *UI) deviceReadings(v view, sc api.Scope, d api.DeviceView) []reading {
+	latest, err := sc.LatestOf(d)
+	if err != nil {
+		u.logger.Warn("cannot read latest values", "device", d.Name, "error", err)
+		return nil
+	}
+	values := map[string]float64{}
+	for _, l := range latest {
+		values[l.Metric] = l.Value
+	}
+	if _, ok := values["chw_supply_c"]; !ok {
+		return u.readings(v, sc, d.Name, 0)
+	}
+	mode := ""
+	if doc, _, err := sc.Shadow(d.Name, ""); err == nil {
+		mode, _ = doc.State.Reported["mode"].(string)
+	}
+	heating := mode == "heating"
+	if mode == "" {
+		heating = values["hw_supply_c"] > values["chw_supply_c"]+15
+	}
+	var out []reading
+	add := func(metric, label string, val float64, band string) {
+		out = append(out, reading{Metric: metric, Label: label, Value: formatValue(math.Round(val*10) / 10), Unit: metricUnit(metric), Band: band})
+	}
+	supply, ret, setpoint := "chw_supply_c", "chw_return_c", "chw_setpoint_c"
+	if heating {
+		supply, ret, setpoint = "hw_supply_c", "hw_return_c", "hw_setpoint_c"
+	}
+	for _, m := range []string{supply, ret} {
+		if x, ok := values[m]; ok {
+			add(m, metricLabel(v.Lang, m), x, "")
+		}
+	}
+	if s, ok := values[supply]; ok {
+		if r, ok := values[ret]; ok {
+			out = append(out, reading{Metric: "delta_t", Label: v.T("site.delta_t"), Value: formatValue(math.Round(math.Abs(r-s)*10) / 10), Unit: "K"})
+		}
+	}
+	if mode != "" {
+		label := mode
+		if _, known := catalogue["mode."+mode]; known {
+			label = v.T("mode." + mode)
+		}
+		out = append(out, reading{Metric: "mode", Label: v.T("site.mode"), Value: label})
+	}
+	if x, ok := values[setpoint]; ok {
+		add(setpoint, metricLabel(v.Lang, setpoint), x, "")
+	}
+	if x, ok := values["load_pct"]; ok {
+		add("load_pct", metricLabel(v.Lang, "load_pct"), x, "")
+	}
+	if x, ok := values["running"]; ok {
+		label := v.T("site.stopped")
+		if x != 0 {
+			label = v.T("site.running")
+		}
+		out = append(out, reading{Metric: "running", Label: v.T("site.state"), Value: label})
+	}
+	if x, ok := values["fault"]; ok && x != 0 {
+		out = append(out, reading{Metric: "fault", Label: metricLabel(v.Lang, "fault"), Value: formatValue(x), Band: "poor"})
+	}
+	return out
+}
+
 func mean(xs []float64) float64 {
 	var sum float64
 	for _, x := range xs {
@@ -253,7 +323,7 @@ func (u *UI) showSite(w http.ResponseWriter, r *http.Request) {
 	for _, d := range devices {
 		rows = append(rows, deviceRow{
 			Name: d.Name, Type: d.Type, Online: d.Presence.Online, Known: !d.Presence.ConnectedAt.IsZero(),
-			LastSeen: v.Time(d.Presence.LastSeen), Readings: u.readings(v, sc, d.Name, 0),
+			LastSeen: v.Time(d.Presence.LastSeen), Readings: u.deviceReadings(v, sc, d),
 		})
 	}
 	u.render(w, r, http.StatusOK, sitePage(v, siteTitle(sites[i], v.Operator), rows))
