@@ -205,3 +205,12 @@ func (c Config) SocketPath() string { return SocketPath(c.DataDir) }
 // SocketPath is the admin socket of a server running on dataDir. Its file
 // permissions (owner only) are its authentication.
 func SocketPath(dataDir string) string { return filepath.Join(dataDir, "hearth.sock") }
+
+// fixedSSO names the single sign-on provider the command line sets, if
+// any.
+func (c Config) fixedSSO() []string {
+	if c.Web.SSO.Issuer == "" {
+		return nil
+	}
+	return []string{c.Web.SSO.Name}
+}

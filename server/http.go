@@ -25,6 +25,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Presence:  s.presence,
 		Types:     s.types,
 		Polling:   s.poll,
+		FixedSSO:  s.cfg.fixedSSO(),
 		Logger:    s.logger.With("component", "api"),
 	})
 	pages, err := s.newUI()

@@ -91,6 +91,35 @@ func TestConfiguredSSOProvider(t *testing.T) {
 		t.Errorf("overview after single sign-on: %d", st)
 	}
 
+	// A provider limited to another customer vouches for that customer's
+	// people only: acme's user signed in through it has no access.
+	h.addCustomer(op, "globex")
+	gID, gSecret := provider.RegisterClient(public+"/login/sso/globex-okta/callback", public+"/login")
+	if st := h.apiCall(op, "PUT", "/api/v1/sso-providers/globex-okta", map[string]string{
+		"issuer": provider.Issuer(), "client_id": gID, "client_secret": gSecret, "customer": "globex"}, nil); st != http.StatusCreated {
+		t.Fatalf("configure globex's provider: %d", st)
+	}
+	if st := h.apiCall(op, "PUT", "/api/v1/sso-providers/nowhere", map[string]string{
+		"issuer": provider.Issuer(), "client_id": gID, "client_secret": gSecret, "customer": "initech"}, nil); st != http.StatusBadRequest {
+		t.Errorf("a provider for a customer that does not exist: %d, want 400", st)
+	}
+	jarG, _ := cookiejar.New(nil)
+	browser.Jar = jarG
+	st, loc, _ := get(public + "/login/sso/globex-okta?next=%2F")
+	if st != http.StatusSeeOther {
+		t.Fatalf("start globex sign-in: %d", st)
+	}
+	cb, err := provider.LoginAs(&http.Client{Jar: jarG, Timeout: 10 * time.Second}, loc, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, page := get(cb); st != http.StatusForbidden || !strings.Contains(page, alice.Email) {
+		t.Errorf("acme's user through globex's provider: %d, want 403 no access", st)
+	}
+	if st, _, _ := get(public + "/"); st != http.StatusSeeOther {
+		t.Errorf("after the refused sign-in the overview answers %d, want a redirect to sign in", st)
+	}
+
 	// Deleted: gone from the page, and its sign-in path is not found.
 	if st := h.apiCall(op, "DELETE", "/api/v1/sso-providers/acme-okta", nil, nil); st != http.StatusNoContent {
 		t.Fatalf("delete the provider: %d", st)

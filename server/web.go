@@ -104,11 +104,12 @@ func (s *storedSSO) providers() []ui.SSO {
 			GroupsClaim: groups,
 		}
 		l, ok := s.cache[p.Name]
-		if !ok || !sameOIDC(l.cfg, cfg) {
-			l = &lazySSO{cfg: cfg, logger: s.logger.With("provider", p.Name)}
+		// A provider is never changed once built (sign-ins read it without
+		// a lock): a change of any field builds a new one.
+		if !ok || !sameOIDC(l.cfg, cfg) || l.display != p.DisplayName || l.customer != p.Customer {
+			l = &lazySSO{cfg: cfg, display: p.DisplayName, customer: p.Customer, logger: s.logger.With("provider", p.Name)}
 			s.cache[p.Name] = l
 		}
-		l.display = p.DisplayName
 		seen[p.Name] = true
 		out = append(out, l)
 	}
@@ -126,7 +127,10 @@ func (s *storedSSO) providers() []ui.SSO {
 type lazySSO struct {
 	cfg     auth.OIDCConfig
 	display string // the sign-in button's label; empty shows the name
-	logger  interface {
+	// customer is the one customer whose people the provider signs in;
+	// empty trusts it with every user (the operators' own provider).
+	customer string
+	logger   interface {
 		Warn(msg string, args ...any)
 	}
 
@@ -163,6 +167,9 @@ func (l *lazySSO) Name() string { return l.cfg.Name }
 
 // DisplayName labels the provider's sign-in button.
 func (l *lazySSO) DisplayName() string { return l.display }
+
+// Customer is the one customer the provider may sign people in for.
+func (l *lazySSO) Customer() string { return l.customer }
 
 func (l *lazySSO) Start() (string, auth.Pending, error) {
 	p, err := l.provider(context.Background())

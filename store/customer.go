@@ -88,6 +88,13 @@ func (s *Store) DeleteCustomer(name string) error {
 		if n := countOwned(tokens, func(t Token) string { return t.Customer }, name); n > 0 {
 			return fmt.Errorf("customer still has %d API tokens: %w", n, ErrInvalid)
 		}
+		providers, err := listJSON[SSOProvider](tx.Bucket([]byte(bucketSSOProviders)), nil)
+		if err != nil {
+			return err
+		}
+		if n := countOwned(providers, func(p SSOProvider) string { return p.Customer }, name); n > 0 {
+			return fmt.Errorf("customer still has %d single sign-on providers: %w", n, ErrInvalid)
+		}
 		if err := deletePrefix(tx.Bucket([]byte(bucketSites)), sitePrefix(name)); err != nil {
 			return err
 		}

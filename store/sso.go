@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -25,9 +27,15 @@ type SSOProvider struct {
 	ClientSecret string `json:"client_secret"`
 	// GroupsClaim is the ID token claim listing a person's groups; empty is
 	// the server's default.
-	GroupsClaim string    `json:"groups_claim,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	GroupsClaim string `json:"groups_claim,omitempty"`
+	// Customer is the one customer whose people the provider may sign in:
+	// users of that customer, and the groups claim for that customer only.
+	// Empty makes it an identity provider of the operators' own, trusted
+	// like the command line's: any user, operators and every customer's
+	// group.
+	Customer  string    `json:"customer,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 const maxURLLen = 2048
@@ -54,16 +62,35 @@ func checkSSOProvider(p SSOProvider) error {
 	if err := checkText("client id", p.ClientID, maxURLLen, true); err != nil {
 		return err
 	}
-	if err := checkText("client secret", p.ClientSecret, maxURLLen, true); err != nil {
+	if err := checkSecret("client secret", p.ClientSecret, maxURLLen); err != nil {
 		return err
 	}
 	return checkText("groups claim", p.GroupsClaim, maxNameLen, false)
 }
 
+// checkSecret is checkText for a secret: its messages never quote it.
+func checkSecret(field, s string, max int) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%s is empty: %w", field, ErrInvalid)
+	case len(s) > max:
+		return fmt.Errorf("%s is %d bytes long, at most %d are accepted: %w", field, len(s), max, ErrInvalid)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s is not valid UTF-8: %w", field, ErrInvalid)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return fmt.Errorf("%s contains white space or a control character (copied with a line break?): %w", field, ErrInvalid)
+		}
+	}
+	return nil
+}
+
 // PutSSOProvider creates a provider or replaces the one of the same name,
 // keeping its CreatedAt; an empty ClientSecret keeps the stored one, so a
-// form need not ask for it again. It returns the stored record.
-func (s *Store) PutSSOProvider(p SSOProvider) (SSOProvider, error) {
+// form need not ask for it again. It returns the stored record and
+// whether it was created.
+func (s *Store) PutSSOProvider(p SSOProvider) (_ SSOProvider, created bool, _ error) {
 	at := now()
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketSSOProviders))
@@ -82,12 +109,16 @@ func (s *Store) PutSSOProvider(p SSOProvider) (SSOProvider, error) {
 		if err := checkSSOProvider(p); err != nil {
 			return err
 		}
+		if p.Customer != "" && !customerExists(tx, p.Customer) {
+			return fmt.Errorf("customer %q: %w", p.Customer, ErrNotFound)
+		}
+		created = !ok
 		return putJSON(b, []byte(p.Name), p)
 	})
 	if err != nil {
-		return SSOProvider{}, fmt.Errorf("put single sign-on provider %q: %w", p.Name, err)
+		return SSOProvider{}, false, fmt.Errorf("put single sign-on provider %q: %w", p.Name, err)
 	}
-	return p, nil
+	return p, created, nil
 }
 
 // GetSSOProvider returns the provider name.

@@ -208,8 +208,11 @@ type Deps struct {
 	Types     DeviceTypes
 	// Polling, when set, is told of register map changes.
 	Polling Polling
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// FixedSSO names the single sign-on providers the command line sets;
+	// a configured provider may not take their names.
+	FixedSSO []string
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // API serves the REST and Prometheus APIs.
@@ -221,6 +224,7 @@ type API struct {
 	presence  Presence
 	types     DeviceTypes
 	polling   Polling
+	fixedSSO  []string
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -242,6 +246,7 @@ func New(d Deps) *API {
 		presence:  d.Presence,
 		types:     d.Types,
 		polling:   d.Polling,
+		fixedSSO:  d.FixedSSO,
 		logger:    d.Logger,
 		now:       d.Now,
 	}

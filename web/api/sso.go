@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hearthiot/hearth/store"
@@ -12,7 +14,7 @@ import (
 // *store.Store implements it. Deps does not require it: a store without it
 // makes these routes and Scope methods answer 503.
 type ssoProviderStore interface {
-	PutSSOProvider(p store.SSOProvider) (store.SSOProvider, error)
+	PutSSOProvider(p store.SSOProvider) (store.SSOProvider, bool, error)
 	GetSSOProvider(name string) (store.SSOProvider, error)
 	ListSSOProviders() ([]store.SSOProvider, error)
 	DeleteSSOProvider(name string) error
@@ -21,20 +23,23 @@ type ssoProviderStore interface {
 // SSOProvider is a configured single sign-on provider as the API and the
 // pages show it: never with its client secret, only whether one is set.
 type SSOProvider struct {
-	Name            string    `json:"name"`
-	DisplayName     string    `json:"display_name,omitempty"`
-	Issuer          string    `json:"issuer"`
-	ClientID        string    `json:"client_id"`
-	ClientSecretSet bool      `json:"client_secret_set"`
-	GroupsClaim     string    `json:"groups_claim,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Name            string `json:"name"`
+	DisplayName     string `json:"display_name,omitempty"`
+	Issuer          string `json:"issuer"`
+	ClientID        string `json:"client_id"`
+	ClientSecretSet bool   `json:"client_secret_set"`
+	GroupsClaim     string `json:"groups_claim,omitempty"`
+	// Customer is the one customer whose people the provider signs in;
+	// empty for an identity provider of the operators' own.
+	Customer  string    `json:"customer,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func newSSOProvider(p store.SSOProvider) SSOProvider {
 	return SSOProvider{
 		Name: p.Name, DisplayName: p.DisplayName, Issuer: p.Issuer, ClientID: p.ClientID,
-		ClientSecretSet: p.ClientSecret != "", GroupsClaim: p.GroupsClaim,
+		ClientSecretSet: p.ClientSecret != "", GroupsClaim: p.GroupsClaim, Customer: p.Customer,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -48,6 +53,9 @@ type SSOProviderSpec struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	GroupsClaim  string `json:"groups_claim"`
+	// Customer limits the provider to one customer's people; empty trusts
+	// it like the command line's provider (any user, operators too).
+	Customer string `json:"customer"`
 }
 
 // ssoProviders is the store of providers, for operator admins only: a
@@ -103,17 +111,17 @@ func (s Scope) PutSSOProvider(spec SSOProviderSpec) (SSOProvider, bool, error) {
 	if err != nil {
 		return SSOProvider{}, false, err
 	}
-	_, err = st.GetSSOProvider(spec.Name)
-	created := errors.Is(err, store.ErrNotFound)
-	if err != nil && !created {
-		return SSOProvider{}, false, err
+	if slices.Contains(s.a.fixedSSO, spec.Name) {
+		return SSOProvider{}, false, &apiError{status: http.StatusConflict, code: codeExists,
+			message: fmt.Sprintf("provider %q is set on the command line; choose another name", spec.Name)}
 	}
-	p, err := st.PutSSOProvider(store.SSOProvider{
+	p, created, err := st.PutSSOProvider(store.SSOProvider{
 		Name: spec.Name, DisplayName: spec.DisplayName, Issuer: spec.Issuer,
 		ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, GroupsClaim: spec.GroupsClaim,
+		Customer: spec.Customer,
 	})
 	if err != nil {
-		return SSOProvider{}, false, err
+		return SSOProvider{}, false, missingReference("customer", spec.Customer, err)
 	}
 	return newSSOProvider(p), created, nil
 }

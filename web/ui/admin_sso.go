@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 )
 
@@ -51,6 +52,7 @@ type ssoPage struct {
 // editing or after a refusal, and the outcome of the last change.
 type ssoData struct {
 	Providers []api.SSOProvider
+	Customers []store.Customer
 	Fixed     []string // providers set on the command line
 	Form      api.SSOProviderSpec
 	Editing   bool
@@ -96,12 +98,18 @@ func (p *ssoPage) fixedNames() []string {
 // render answers the page with d and the list read through the person's
 // scope, which refuses anyone but operator admins.
 func (p *ssoPage) render(w http.ResponseWriter, r *http.Request, status int, d ssoData) {
-	list, err := p.scope(r).SSOProviders()
+	sc := p.scope(r)
+	list, err := sc.SSOProviders()
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	d.Providers, d.Fixed, d.Redirect = list, p.fixedNames(), p.redirectURI(r)
+	customers, err := sc.Customers()
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d.Providers, d.Customers, d.Fixed, d.Redirect = list, customers, p.fixedNames(), p.redirectURI(r)
 	p.UI.render(w, r, status, ssoProvidersPage(p.view(r), d))
 }
 
@@ -121,6 +129,7 @@ func (p *ssoPage) editProvider(w http.ResponseWriter, r *http.Request) {
 	}
 	d := ssoData{Editing: true, Form: api.SSOProviderSpec{
 		Name: sp.Name, DisplayName: sp.DisplayName, Issuer: sp.Issuer, ClientID: sp.ClientID, GroupsClaim: sp.GroupsClaim,
+		Customer: sp.Customer,
 	}}
 	p.render(w, r, http.StatusOK, d)
 }
@@ -136,6 +145,7 @@ func (p *ssoPage) saveProvider(w http.ResponseWriter, r *http.Request) {
 		ClientID:     strings.TrimSpace(r.PostFormValue("client_id")),
 		ClientSecret: r.PostFormValue("client_secret"),
 		GroupsClaim:  strings.TrimSpace(r.PostFormValue("groups_claim")),
+		Customer:     r.PostFormValue("customer"),
 	}
 	editing := r.PostFormValue("editing") == "true"
 	refuse := func(status int, msg string) {

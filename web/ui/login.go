@@ -190,7 +190,11 @@ func (u *UI) finishSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(id.Email)
-	source, role, customer := u.mapIdentity(id)
+	limit := ""
+	if c, ok := p.(interface{ Customer() string }); ok {
+		limit = c.Customer()
+	}
+	source, role, customer := u.mapIdentity(id, limit)
 	if source == "" {
 		u.logger.Info("single sign-on: no access", "provider", p.Name(), "user", email, "subject", id.Subject)
 		u.render(w, r, http.StatusForbidden, noAccessPage(v, email))
@@ -206,11 +210,19 @@ func (u *UI) finishSSO(w http.ResponseWriter, r *http.Request) {
 
 // mapIdentity decides who a person signed in through a provider is: a
 // user stored with their (verified) e-mail, else what their groups claim
-// gives; source is "" when neither admits them.
-func (u *UI) mapIdentity(id auth.Identity) (source, role, customer string) {
+// gives; source is "" when neither admits them. A provider limited to one
+// customer (limit) admits only that customer's users and its group: a
+// company's identity provider vouches for its own people, not for
+// another customer's or for operators.
+func (u *UI) mapIdentity(id auth.Identity, limit string) (source, role, customer string) {
 	email := strings.ToLower(id.Email)
 	if email != "" && id.EmailVerified {
-		if _, err := u.users.GetUser(email); err == nil {
+		if usr, err := u.users.GetUser(email); err == nil {
+			if limit != "" && (usr.Role != store.RoleCustomer || usr.Customer != limit) {
+				u.logger.Warn("single sign-on refused: the provider may not sign in this user",
+					"user", email, "role", usr.Role, "user_customer", usr.Customer, "provider_customer", limit)
+				return "", "", ""
+			}
 			return sourceUser, "", ""
 		}
 	}
@@ -218,12 +230,12 @@ func (u *UI) mapIdentity(id auth.Identity) (source, role, customer string) {
 		return "", "", ""
 	}
 	for _, g := range id.Groups {
-		if u.groupsOp != "" && g == u.groupsOp {
+		if u.groupsOp != "" && g == u.groupsOp && limit == "" {
 			return sourceGroups, store.RoleOperator, ""
 		}
 	}
 	for _, g := range id.Groups {
-		if c, ok := strings.CutPrefix(g, u.groupsCu); ok && u.groupsCu != "" && c != "" {
+		if c, ok := strings.CutPrefix(g, u.groupsCu); ok && u.groupsCu != "" && c != "" && (limit == "" || c == limit) {
 			return sourceGroups, store.RoleCustomer, c
 		}
 	}

@@ -33,7 +33,9 @@ type Assets interface {
 
 // SSO is one OpenID Connect provider; *auth.OIDCProvider implements it.
 // A provider that also has a DisplayName() string method is labelled by it
-// on the sign-in page.
+// on the sign-in page. One that has a Customer() string method naming a
+// customer signs in only that customer's people: its users, and the
+// groups claim for that customer; never an operator.
 type SSO interface {
 	Name() string
 	Start() (authURL string, pending auth.Pending, err error)
