@@ -121,6 +121,10 @@ func (s *Server) startDemo(ctx context.Context) error {
 	return nil
 }
 
+// demoDir keeps the demo devices' credentials; its credentials file marks
+// the demo customer as the demo's own.
+func (s *Server) demoDir() string { return filepath.Join(s.cfg.DataDir, "demo") }
+
 // loopback is the address to dial a listener bound to addr from this
 // machine: a wildcard address is reached on 127.0.0.1.
 func loopback(addr net.Addr) string {
@@ -151,7 +155,16 @@ func (s *Server) seedDemo() error {
 			return fmt.Errorf("create device type %q: %w", name, err)
 		}
 	}
-	if _, err := s.registry.CreateCustomer(store.Customer{Name: demoCustomer, DisplayName: "Sakura Facilities (demo)"}); err != nil && !errors.Is(err, store.ErrExists) {
+	_, err := s.registry.CreateCustomer(store.Customer{Name: demoCustomer, DisplayName: "Sakura Facilities (demo)"})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		// The demo's own customer has the demo's credentials file; one of
+		// that name without it is somebody's real customer, which the
+		// demo must not take over.
+		if _, statErr := os.Stat(filepath.Join(s.demoDir(), "credentials.json")); statErr != nil {
+			return fmt.Errorf("a customer named %q exists that the demo did not create; run without --demo, or rename that customer", demoCustomer)
+		}
+	case err != nil:
 		return fmt.Errorf("create demo customer: %w", err)
 	}
 	for _, site := range demoSites {
@@ -197,7 +210,7 @@ func (s *Server) seedDemoUser() error {
 // saved ones are gone. fresh is true when any device was created: the
 // fleet then back-fills history.
 func (s *Server) demoCredentials() (creds []sim.Credentials, fresh bool, err error) {
-	dir := filepath.Join(s.cfg.DataDir, "demo")
+	dir := s.demoDir()
 	saved, err := sim.LoadCredentials(dir)
 	if err != nil && !errors.Is(err, sim.ErrNoCredentials) && !errors.Is(err, os.ErrNotExist) {
 		return nil, false, err
@@ -209,7 +222,10 @@ func (s *Server) demoCredentials() (creds []sim.Credentials, fresh bool, err err
 	changed := false
 	for _, d := range demoDevices() {
 		var iss device.Issued
-		_, err := s.registry.Device(d.name)
+		existing, err := s.registry.Device(d.name)
+		if err == nil && existing.Customer != demoCustomer {
+			return nil, false, fmt.Errorf("a device named %q belongs to customer %q; the demo does not take it over: run without --demo, or rename that device", d.name, existing.Customer)
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			typ, _ := sim.DeviceType(d.kind)

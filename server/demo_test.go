@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,4 +113,43 @@ func getPage(t *testing.T, c *http.Client, u string) string {
 		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// The demo never takes over a real customer or device that has one of its
+// names.
+func TestDemoLeavesRealRecordsAlone(t *testing.T) {
+	demo := func(c *server.Config) { c.Demo.Enabled = true }
+	h := startHearth(t, t.TempDir())
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "demo")
+	dir := h.dir
+	h.stop()
+	cfg := server.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.HTTP.Addr, cfg.MQTT.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.TSDB.MemoryBytes = 64 << 20
+	demo(&cfg)
+	srv, err := server.New(cfg, "test", slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "did not create") {
+		t.Errorf("start with a real customer named demo: %v, want a refusal", err)
+	}
+
+	h = startHearth(t, t.TempDir())
+	op = h.token(store.RoleOperator, "")
+	h.addCustomer(op, "acme")
+	h.addDevice(op, "kyoto-school-chiller", "acme")
+	dir = h.dir
+	h.stop()
+	cfg.DataDir = dir
+	srv, err = server.New(cfg, "test", slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `belongs to customer "acme"`) {
+		t.Errorf("start with acme's device named like a demo device: %v, want a refusal", err)
+	}
 }
