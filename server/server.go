@@ -327,17 +327,7 @@ func (s *Server) startPolling(ctx context.Context) error {
 		return err
 	}
 	s.poll = p
-	s.registry.OnChange(func(name string) {
-		// Not on the registry's goroutine: stopping a poller waits for
-		// its round in flight.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := p.Reload(ctx, name); err != nil {
-				logger.Error("cannot reload polling", "device", name, "error", err)
-			}
-		}()
-	})
+	s.registry.OnChange(p.Changed)
 	s.onStop("polling", p.Stop)
 	return nil
 }

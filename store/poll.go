@@ -22,28 +22,31 @@ type PollMap struct {
 const MaxPollMapSize = 1 << 20
 
 // PutPollMap sets the register map of an existing device, replacing any
-// it had. Whether the map makes sense is the caller's question; the store
-// checks only that it is text of a bounded size.
-func (s *Store) PutPollMap(device, text string) (PollMap, error) {
+// it had, and reports whether the device had none. Whether the map makes
+// sense is the caller's question; the store checks only that it is text
+// of a bounded size.
+func (s *Store) PutPollMap(device, text string) (_ PollMap, created bool, _ error) {
 	switch {
 	case text == "":
-		return PollMap{}, fmt.Errorf("put register map of %q: the map is empty: %w", device, ErrInvalid)
+		return PollMap{}, false, fmt.Errorf("put register map of %q: the map is empty: %w", device, ErrInvalid)
 	case len(text) > MaxPollMapSize:
-		return PollMap{}, fmt.Errorf("put register map of %q: %d bytes, at most %d are accepted: %w", device, len(text), MaxPollMapSize, ErrInvalid)
+		return PollMap{}, false, fmt.Errorf("put register map of %q: %d bytes, at most %d are accepted: %w", device, len(text), MaxPollMapSize, ErrInvalid)
 	case !utf8.ValidString(text):
-		return PollMap{}, fmt.Errorf("put register map of %q: not valid UTF-8: %w", device, ErrInvalid)
+		return PollMap{}, false, fmt.Errorf("put register map of %q: not valid UTF-8: %w", device, ErrInvalid)
 	}
 	pm := PollMap{Device: device, Map: text, UpdatedAt: now()}
 	err := s.update(func(tx *bolt.Tx) error {
 		if _, err := getDevice(tx, device); err != nil {
 			return err
 		}
-		return putJSON(tx.Bucket([]byte(bucketPollMaps)), []byte(device), pm)
+		b := tx.Bucket([]byte(bucketPollMaps))
+		created = b.Get([]byte(device)) == nil
+		return putJSON(b, []byte(device), pm)
 	})
 	if err != nil {
-		return PollMap{}, fmt.Errorf("put register map of %q: %w", device, err)
+		return PollMap{}, false, fmt.Errorf("put register map of %q: %w", device, err)
 	}
-	return pm, nil
+	return pm, created, nil
 }
 
 // GetPollMap returns the register map of device.

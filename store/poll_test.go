@@ -14,9 +14,9 @@ func TestPollMaps(t *testing.T) {
 	mustOK(t, s.CreateCustomer(store.Customer{Name: "acme"}))
 	mustOK(t, s.CreateDevice(store.Device{Name: "plc-1", Customer: "acme", Site: store.DefaultSite}))
 	text := "# chiller controller\nsource:\n  tcp: 10.0.0.5:502\n"
-	pm, err := s.PutPollMap("plc-1", text)
+	pm, created, err := s.PutPollMap("plc-1", text)
 	mustOK(t, err)
-	if pm.Map != text || pm.UpdatedAt.IsZero() {
+	if !created || pm.Map != text || pm.UpdatedAt.IsZero() {
 		t.Errorf("put: %+v", pm)
 	}
 	got, err := s.GetPollMap("plc-1")
@@ -24,11 +24,14 @@ func TestPollMaps(t *testing.T) {
 	if got.Map != text {
 		t.Errorf("get: %q, want the text as written", got.Map)
 	}
-	if _, err := s.PutPollMap("nobody", text); !errors.Is(err, store.ErrNotFound) {
+	if _, created, err := s.PutPollMap("plc-1", text+"# again\n"); err != nil || created {
+		t.Errorf("replace: created %v, %v", created, err)
+	}
+	if _, _, err := s.PutPollMap("nobody", text); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("map of a device that does not exist: %v", err)
 	}
 	for _, bad := range []string{"", strings.Repeat("x", store.MaxPollMapSize+1), "\xff\xfe"} {
-		if _, err := s.PutPollMap("plc-1", bad); !errors.Is(err, store.ErrInvalid) {
+		if _, _, err := s.PutPollMap("plc-1", bad); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("map of %d bytes: %v, want ErrInvalid", len(bad), err)
 		}
 	}

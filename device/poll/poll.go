@@ -99,11 +99,18 @@ type Service struct {
 	d      Deps
 	logger *slog.Logger
 
+	// reloadMu makes reloads one at a time, each reading the stored map
+	// inside it, so that the last to run polls with the newest map
+	// whatever order they were asked in. It is held while a poller stops;
+	// mu is not.
+	reloadMu sync.Mutex
+
 	mu      sync.Mutex
 	started bool
 	devices map[string]*polled
 	sub     *events.Subscription
 	done    chan struct{}
+	changes sync.WaitGroup // reloads Changed started
 }
 
 // New builds the service; nothing is polled until Start.
@@ -151,10 +158,14 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop stops every poller and waits for them, bounded by ctx.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
+	s.started = false
+	s.mu.Unlock()
+	s.changes.Wait() // no reload starts a poller after this
+	s.mu.Lock()
 	devices := s.devices
 	s.devices = map[string]*polled{}
 	sub, done := s.sub, s.done
-	s.started, s.sub = false, nil
+	s.sub = nil
 	s.mu.Unlock()
 	if sub != nil {
 		sub.Close()
@@ -171,36 +182,65 @@ func (s *Service) Stop(ctx context.Context) error {
 
 // Reload makes polling of device follow its stored map: started, restarted
 // with the new map, or stopped when it has none (or the device is gone).
-// The API calls it after a change of a map, the registry after a change
-// of a device.
+// The API calls it after a change of a map.
 func (s *Service) Reload(ctx context.Context, name string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	pm, err := s.d.Maps.GetPollMap(name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("reload polling of %q: %w", name, err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.started {
+		s.mu.Unlock()
 		return nil
 	}
-	if old, ok := s.devices[name]; ok {
-		if err == nil && old.text == pm.Map {
-			return nil // unchanged
-		}
-		delete(s.devices, name)
+	old, ok := s.devices[name]
+	if ok && err == nil && old.text == pm.Map {
+		s.mu.Unlock()
+		return nil // unchanged
+	}
+	delete(s.devices, name)
+	s.mu.Unlock()
+
+	var errs []error
+	if ok {
 		// A new map takes the old one's place; no map ends polling.
 		reason := device.ReasonTakenOver
 		if errors.Is(err, store.ErrNotFound) {
 			reason = device.ReasonClean
 		}
 		if stopErr := old.stop(ctx, reason); stopErr != nil {
-			return fmt.Errorf("reload polling of %q: %w", name, stopErr)
+			// It finishes in the background; the new map is polled anyway.
+			errs = append(errs, fmt.Errorf("reload polling of %q: %w", name, stopErr))
 		}
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	if err == nil {
+		s.mu.Lock()
+		if s.started {
+			errs = append(errs, s.startLocked(ctx, pm))
+		}
+		s.mu.Unlock()
 	}
-	return s.startLocked(ctx, pm)
+	return errors.Join(errs...)
+}
+
+// Changed is Reload for a change of a device (deleted, say), which the
+// registry reports on its own goroutine: the reload runs in the
+// background, bounded in time, and Stop waits for it.
+func (s *Service) Changed(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return
+	}
+	s.changes.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Reload(ctx, name); err != nil {
+			s.logger.Error("cannot reload polling", "device", name, "error", err)
+		}
+	})
 }
 
 // Polled lists the devices being polled.
@@ -388,14 +428,22 @@ func (p *polled) report(reported map[string]any, now time.Time) error {
 	return err
 }
 
+// deltaRecheck is how often a writer looks for a pending delta without
+// being woken: the event bus drops events for a subscriber that falls
+// behind, and a delta must not wait for the next change to be written.
+const deltaRecheck = time.Minute
+
 // writeLoop writes pending desired settings to the equipment whenever a
 // delta may be pending, one device at a time.
 func (p *polled) writeLoop() {
+	tick := time.NewTicker(deltaRecheck)
+	defer tick.Stop()
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-p.writes:
+		case <-tick.C:
 		}
 		if err := p.applyDelta(); err != nil && p.ctx.Err() == nil {
 			p.logger.Warn("desired settings not written", "error", err)

@@ -389,12 +389,14 @@ func (a *API) unlessMissing(missing bool, what string, next http.Handler) http.H
 // limitBody caps how much of a request body handlers can read; reading past
 // the cap fails with *http.MaxBytesError, which writeError answers with 413.
 // limitRequestBody bounds every JSON API request body to maxJSONBody, and
-// a register map, which is YAML and may describe a thousand points, to
-// what the store keeps.
+// a register map (PUT /api/v1/devices/{name}/modbus), which is YAML and
+// may describe a thousand points, to what the store keeps. A device name
+// has no '/', so the path has exactly this shape.
 func limitRequestBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int64(maxJSONBody)
-		if r.Method == http.MethodPut && strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/modbus") {
+		path := strings.TrimSuffix(r.URL.Path, "/")
+		if r.Method == http.MethodPut && strings.HasPrefix(path, "/api/v1/devices/") && strings.Count(path, "/") == 5 && strings.HasSuffix(path, "/modbus") {
 			n = store.MaxPollMapSize
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, n)
@@ -402,6 +404,7 @@ func limitRequestBody(next http.Handler) http.Handler {
 	})
 }
 
+// limitBody bounds the request bodies of the routes it guards to n bytes.
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,7 +17,7 @@ import (
 // implements it. Deps does not require it: without it these routes answer
 // 503.
 type pollMapStore interface {
-	PutPollMap(device, text string) (store.PollMap, error)
+	PutPollMap(device, text string) (store.PollMap, bool, error)
 	GetPollMap(device string) (store.PollMap, error)
 	DeletePollMap(device string) error
 }
@@ -96,8 +96,7 @@ func (a *API) putPollMap(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	_, getErr := st.GetPollMap(d.Name)
-	pm, err := st.PutPollMap(d.Name, string(body))
+	pm, created, err := st.PutPollMap(d.Name, string(body))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -111,7 +110,7 @@ func (a *API) putPollMap(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	status := http.StatusOK
-	if errors.Is(getErr, store.ErrNotFound) {
+	if created {
 		status = http.StatusCreated
 	}
 	writeJSON(w, status, out)
