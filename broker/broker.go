@@ -153,6 +153,8 @@ type Broker struct {
 	presence PresenceRecorder
 	// deviceEvents takes device events; nil until SetDeviceEvents.
 	deviceEvents EventIngester
+	// eventLimits bound each connection's device events.
+	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
 	log          *slog.Logger
 	limiter      *logLimiter
 	server       *mqtt.Server

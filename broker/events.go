@@ -6,6 +6,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/time/rate"
 )
 
 // EventIngester takes the events devices publish on
@@ -14,6 +15,15 @@ import (
 type EventIngester interface {
 	Ingest(thing string, payload []byte, now time.Time) error
 }
+
+// A device may send events at eventRate a second on average, with bursts
+// of eventBurst: enough for a gateway to send what it kept through an
+// outage, not enough to crowd the event bus that rules and pollers read.
+// Past it an event is refused (MQTT 5: 0x97 quota exceeded).
+const (
+	eventRate  = rate.Limit(5)
+	eventBurst = 300
+)
 
 // SetDeviceEvents hands the broker what takes device events. Like
 // SetShadows it must be called before Start. Without it, device events are
@@ -35,6 +45,16 @@ func (b *Broker) SetDeviceEvents(e EventIngester) error {
 func (b *Broker) eventPublish(cl *mqtt.Client, pk packets.Packet, negativeAck bool) error {
 	if b.deviceEvents == nil {
 		return nil
+	}
+	lim, _ := b.eventLimits.LoadOrStore(cl, rate.NewLimiter(eventRate, eventBurst))
+	if !lim.(*rate.Limiter).Allow() {
+		b.refusedPublishes.Add(1)
+		b.warnLimited("mqtt device event refused", "more events than a device may send",
+			"device", cl.ID, "rate_per_second", float64(eventRate), "burst", eventBurst)
+		if negativeAck {
+			return packets.ErrQuotaExceeded
+		}
+		return packets.CodeSuccessIgnore
 	}
 	err := b.deviceEvents.Ingest(cl.ID, pk.Payload, time.Now())
 	if err == nil {

@@ -17,7 +17,7 @@ import (
 func TestDeviceEvents(t *testing.T) {
 	e := newEnv(t)
 	bus := events.New()
-	sub := bus.Subscribe(8)
+	sub := bus.Subscribe(512)
 	defer sub.Close()
 	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, &spyIngester{}, slog.New(newLogSink()),
 		func(b *broker.Broker) error { return b.SetDeviceEvents(device.NewDeviceEvents(bus)) })
@@ -55,5 +55,15 @@ func TestDeviceEvents(t *testing.T) {
 	case ev := <-sub.C():
 		t.Errorf("a refused event reached the bus: %+v", ev)
 	case <-time.After(100 * time.Millisecond):
+	}
+
+	// A flood is cut off: past the burst, MQTT 5 gets 0x97.
+	var quota bool
+	for i := 0; i < 400 && !quota; i++ {
+		resp, _ := c5.publish(t, "hearth/things/gw-1/events", `{"level": "info", "code": "flood"}`, 1)
+		quota = resp != nil && resp.ReasonCode == 0x97
+	}
+	if !quota {
+		t.Error("400 events at once were all taken; want the flood refused with 0x97")
 	}
 }

@@ -82,6 +82,7 @@ func (b *Broker) disconnected(cl *mqtt.Client, err error) {
 	b.sessionEnded(cl, err)
 	b.untrack(cl)
 	b.deltaWaits.Delete(cl)
+	b.eventLimits.Delete(cl)
 	b.packetIDs.Range(func(k, _ any) bool {
 		if k.(packetIDKey).cl == cl {
 			b.packetIDs.Delete(k)
