@@ -155,9 +155,9 @@ type Broker struct {
 	deviceEvents EventIngester
 	// eventLimits bound each connection's device events.
 	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
-	log          *slog.Logger
-	limiter      *logLimiter
-	server       *mqtt.Server
+	log         *slog.Logger
+	limiter     *logLimiter
+	server      *mqtt.Server
 
 	tlsListener   *listener // nil when TLSAddr is ""
 	plainListener *listener // nil when PlainAddr is ""
