@@ -128,7 +128,6 @@ func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceVi
 		co2Rooms       int
 		temp, hum      []float64
 		chw, hw        []float64
-		heating        bool
 		others         []reading
 	)
 	for _, d := range devices {
@@ -167,10 +166,11 @@ func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceVi
 			c.Attention = append(c.Attention, attention{d.Name, v.T("site.why.fault", formatValue(f))})
 		}
 		if x, ok := values["chw_supply_c"]; ok {
-			chw = append(chw, x)
-			if h, ok := values["hw_supply_c"]; ok {
+			// Each machine counts with the water of the mode it runs in.
+			if h, hot := values["hw_supply_c"]; hot && u.heating(sc, d, values) {
 				hw = append(hw, h)
-				heating = heating || h > x+15 // a machine in heating mode
+			} else {
+				chw = append(chw, x)
 			}
 		}
 		if len(values) > 0 && len(others) < 3 && !slices.ContainsFunc([]string{"co2_ppm", "chw_supply_c"}, func(m string) bool { _, ok := values[m]; return ok }) {
@@ -200,11 +200,8 @@ func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceVi
 	}
 	avg("temperature_c", temp)
 	avg("humidity_pct", hum)
-	if heating {
-		avg("hw_supply_c", hw)
-	} else {
-		avg("chw_supply_c", chw)
-	}
+	avg("chw_supply_c", chw)
+	avg("hw_supply_c", hw)
 	if len(c.Readings) == 0 {
 		c.Readings = others
 	}
@@ -228,14 +225,8 @@ func (u *UI) deviceReadings(v view, sc api.Scope, d api.DeviceView) []reading {
 	if _, ok := values["chw_supply_c"]; !ok {
 		return u.readings(v, sc, d.Name, 0)
 	}
-	mode := ""
-	if doc, _, err := sc.Shadow(d.Name, ""); err == nil {
-		mode, _ = doc.State.Reported["mode"].(string)
-	}
-	heating := mode == "heating"
-	if mode == "" {
-		heating = values["hw_supply_c"] > values["chw_supply_c"]+15
-	}
+	mode := reportedMode(sc, d)
+	heating := heatingFrom(mode, values)
 	var out []reading
 	add := func(metric, label string, val float64, band string) {
 		out = append(out, reading{Metric: metric, Label: label, Value: formatValue(math.Round(val*10) / 10), Unit: metricUnit(metric), Band: band})
@@ -278,6 +269,30 @@ func (u *UI) deviceReadings(v view, sc api.Scope, d api.DeviceView) []reading {
 		out = append(out, reading{Metric: "fault", Label: metricLabel(v.Lang, "fault"), Value: formatValue(x), Band: "poor"})
 	}
 	return out
+}
+
+// reportedMode is the mode a device reports in its shadow, "" when none.
+func reportedMode(sc api.Scope, d api.DeviceView) string {
+	doc, _, err := sc.Shadow(d.Name, "")
+	if err != nil {
+		return ""
+	}
+	mode, _ := doc.State.Reported["mode"].(string)
+	return mode
+}
+
+// heating tells whether a chiller-heater runs in heating mode: as it
+// reports, or, for one that reports no mode, from its hot water being far
+// warmer than its chilled water.
+func (u *UI) heating(sc api.Scope, d api.DeviceView, values map[string]float64) bool {
+	return heatingFrom(reportedMode(sc, d), values)
+}
+
+func heatingFrom(mode string, values map[string]float64) bool {
+	if mode != "" {
+		return mode == "heating"
+	}
+	return values["hw_supply_c"] > values["chw_supply_c"]+15
 }
 
 func mean(xs []float64) float64 {
