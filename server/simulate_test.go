@@ -108,6 +108,16 @@ func TestSimulatedFleet(t *testing.T) {
 		return r["mode"] == "heating" && p["date"] == today && len(d) == 0
 	})
 
+	// Removing the program stops it: the device reports it gone.
+	if st := h.apiCall(op, "PATCH", "/api/v1/devices/"+chiller+"/shadow", map[string]any{"state": map[string]any{"desired": map[string]any{"program": nil}}}, nil); st != http.StatusOK {
+		t.Fatalf("PATCH program null: %d", st)
+	}
+	eventually(t, "the program gone from reported", func() bool {
+		r, _ := shadow()
+		_, has := r["program"]
+		return !has
+	})
+
 	// History names the operator's changes and the device's reports.
 	entries, _, err := h.srvStore().History(store.HistoryQuery{Device: chiller})
 	if err != nil {

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hearthiot/hearth/device/program"
 	"github.com/hearthiot/hearth/device/sim/model"
 )
 
@@ -81,8 +83,9 @@ type FleetStats struct {
 	// Connects counts successful connections, the first of each device
 	// included; ConnectFailures the attempts that failed.
 	Connects, ConnectFailures uint64
-	// Telemetry messages published and acknowledged by the broker, and the
-	// samples they carried.
+	// Telemetry messages published, and the samples they carried; Acked
+	// counts the broker's PUBACKs for everything the devices published
+	// (telemetry, reports and shadow requests).
 	Telemetry, Acked, Samples uint64
 	// Deltas received, Reports of reported state published.
 	Deltas, Reports uint64
@@ -203,8 +206,13 @@ type simDevice struct {
 	eq       *equipment
 	dial     dialConfig
 	dials    chan struct{} // bounds concurrent dials across the fleet
-	backfill time.Duration // still to send; zero once sent
-	nextID   atomic.Uint32
+	backfill time.Duration // history to send on the first connection; zero once sent
+	// backfillFrom is where the history still to send starts: set on the
+	// first connection and moved on with each batch written, so a
+	// back-fill cut short by a lost connection resumes there instead of
+	// stepping the model back in time.
+	backfillFrom time.Time
+	nextID       atomic.Uint32
 }
 
 func (d *simDevice) topic(suffix string) string {
@@ -264,7 +272,7 @@ func (d *simDevice) connect(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	// Ask for the shadow's deltas, and for the whole shadow once.
-	if err := subscribe(ctx, s, 1, d.dial.timeout, d.topic("update/delta"), d.topic("get/accepted")); err != nil {
+	if err := subscribe(ctx, s, 1, d.dial.timeout, d.topic("update/delta"), d.topic("get/accepted"), d.topic("update/accepted")); err != nil {
 		s.close(nil)
 		return nil, err
 	}
@@ -297,7 +305,10 @@ func (d *simDevice) serve(ctx context.Context, s *session) error {
 		case err := <-readErr:
 			return err
 		}
-		if err := d.sendBackfill(s, d.backfill); err != nil {
+		if d.backfillFrom.IsZero() {
+			d.backfillFrom = d.f.cfg.Now().Add(-d.backfill).Truncate(d.f.cfg.BackfillStep)
+		}
+		if err := d.sendBackfill(s); err != nil {
 			return err
 		}
 		d.backfill = 0
@@ -357,14 +368,14 @@ type telemetrySample struct {
 	Values map[string]float64 `json:"values"`
 }
 
-// sendBackfill publishes span of history before now, oldest first, in
-// batches, stepping the model through it.
-func (d *simDevice) sendBackfill(s *session, span time.Duration) error {
+// sendBackfill publishes the history from backfillFrom to now, oldest
+// first, in batches, stepping the model through it.
+func (d *simDevice) sendBackfill(s *session) error {
 	now := d.f.cfg.Now()
-	interval := d.f.cfg.BackfillStep
+	step := d.f.cfg.BackfillStep
 	size := d.f.cfg.BackfillBatch
 	batch := make([]telemetrySample, 0, size)
-	flush := func() error {
+	flush := func(next time.Time) error {
 		if len(batch) == 0 {
 			return nil
 		}
@@ -378,17 +389,19 @@ func (d *simDevice) sendBackfill(s *session, span time.Duration) error {
 		d.f.telemetry.Add(1)
 		d.f.samples.Add(uint64(len(batch)))
 		batch = batch[:0]
+		d.backfillFrom = next
 		return nil
 	}
-	for t := now.Add(-span).Truncate(interval); t.Before(now); t = t.Add(interval) {
+	t := d.backfillFrom
+	for ; t.Before(now); t = t.Add(step) {
 		batch = append(batch, telemetrySample{TS: t.UnixMilli(), Values: d.eq.sampleFollowing(t)})
 		if len(batch) == size {
-			if err := flush(); err != nil {
+			if err := flush(t.Add(step)); err != nil {
 				return err
 			}
 		}
 	}
-	return flush()
+	return flush(t)
 }
 
 // report publishes reported state, and removes the keys of clear from
@@ -426,7 +439,7 @@ func (d *simDevice) publish(s *session, topic string, payload []byte) error {
 // and desired state (a delta, or the whole shadow) is applied and the
 // result reported.
 func (d *simDevice) readLoop(s *session, gotShadow chan<- struct{}) error {
-	deltaTopic, getTopic := d.topic("update/delta"), d.topic("get/accepted")
+	deltaTopic, getTopic, acceptedTopic := d.topic("update/delta"), d.topic("get/accepted"), d.topic("update/accepted")
 	var once sync.Once
 	defer once.Do(func() { close(gotShadow) })
 	for {
@@ -467,6 +480,25 @@ func (d *simDevice) readLoop(s *session, gotShadow chan<- struct{}) error {
 				continue
 			}
 			desired = doc.State.Desired
+			if _, ok := desired[program.Key]; !ok && d.eq.hasProgram() {
+				// Removed while the device was away.
+				desired = maps.Clone(desired)
+				if desired == nil {
+					desired = map[string]any{}
+				}
+				desired[program.Key] = nil
+			}
+		case acceptedTopic:
+			// A delta never says that a desired key was removed; an
+			// accepted update that sets the program to null does.
+			if decodeJSON(p.payload, &doc) != nil {
+				continue
+			}
+			v, ok := doc.State.Desired[program.Key]
+			if !ok || v != nil {
+				continue
+			}
+			desired = map[string]any{program.Key: nil}
 		default:
 			continue
 		}

@@ -154,6 +154,10 @@ type ProvisionSpec struct {
 	Type   string
 	Prefix string
 	N      int
+	// Reuse takes over a device that already has its name, when it is of
+	// the same customer and type, by rotating its credentials: a run cut
+	// short can be run again. Otherwise such a device fails the run.
+	Reuse bool
 }
 
 // ProvisionDevices is Provision with a site and a type for the devices.
@@ -197,6 +201,9 @@ func ProvisionDevices(ctx context.Context, api APIClientConfig, spec ProvisionSp
 	parallel(ctx, n, workers, func(i int) {
 		req := createDeviceRequest{Name: DeviceName(prefix, i), Customer: customer, Site: spec.Site, Type: spec.Type}
 		c, err := createDevice(ctx, api, hc, req)
+		if errors.Is(err, ErrDeviceExists) && spec.Reuse {
+			c, err = reuseDevice(ctx, api, hc, req)
+		}
 		if err != nil {
 			cancel(err)
 			return
@@ -230,6 +237,28 @@ func EnsureDeviceType(ctx context.Context, api APIClientConfig, kind Kind) error
 	return nil
 }
 
+// reuseDevice issues new credentials to an existing device of the same
+// customer and type as req, and refuses any other.
+func reuseDevice(ctx context.Context, api APIClientConfig, hc *http.Client, req createDeviceRequest) (Credentials, error) {
+	path := "/api/v1/devices/" + url.PathEscape(req.Name)
+	var have struct {
+		Customer string `json:"customer"`
+		Type     string `json:"type"`
+	}
+	if _, err := api.do(ctx, hc, http.MethodGet, path, nil, &have, http.StatusOK); err != nil {
+		return Credentials{}, fmt.Errorf("look up existing device %q: %w", req.Name, err)
+	}
+	if have.Customer != req.Customer || have.Type != req.Type {
+		return Credentials{}, fmt.Errorf("device %q exists for customer %q with type %q, not %q and %q; it is not taken over: %w",
+			req.Name, have.Customer, have.Type, req.Customer, req.Type, ErrDeviceExists)
+	}
+	var out createDeviceResponse
+	if _, err := api.do(ctx, hc, http.MethodPost, path+"/credentials/rotate", nil, &out, http.StatusOK); err != nil {
+		return Credentials{}, fmt.Errorf("issue new credentials to device %q: %w", req.Name, err)
+	}
+	return credentialsOf(req.Name, out)
+}
+
 func createDevice(ctx context.Context, api APIClientConfig, hc *http.Client, req createDeviceRequest) (Credentials, error) {
 	name := req.Name
 	var out createDeviceResponse
@@ -242,6 +271,12 @@ func createDevice(ctx context.Context, api APIClientConfig, hc *http.Client, req
 	if err != nil {
 		return Credentials{}, fmt.Errorf("create device %q: %w", name, err)
 	}
+	return credentialsOf(name, out)
+}
+
+// credentialsOf turns the API's answer with a device's new credentials
+// into Credentials.
+func credentialsOf(name string, out createDeviceResponse) (Credentials, error) {
 	c := Credentials{Name: name, Secret: out.Secret}
 	if out.CAPEM != "" {
 		c.CAPEM = []byte(out.CAPEM)

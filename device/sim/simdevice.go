@@ -225,6 +225,13 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// hasProgram reports whether the device follows a program.
+func (e *equipment) hasProgram() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.prog != nil
+}
+
 // nextStep is when the program's next step begins; zero without a program.
 func (e *equipment) nextStep() time.Time {
 	e.mu.Lock()

@@ -241,8 +241,10 @@ func provisionFleet(ctx context.Context, api sim.APIClientConfig, kinds []sim.Ki
 			return nil, err
 		}
 		name, _ := sim.DeviceType(k)
+		// Reuse: a run cut short left devices whose secrets were not
+		// saved; they get new ones.
 		creds, err := sim.ProvisionDevices(ctx, api, sim.ProvisionSpec{
-			Customer: customer, Site: site, Type: name, Prefix: prefix + "-" + string(k), N: count[k],
+			Customer: customer, Site: site, Type: name, Prefix: prefix + "-" + string(k), N: count[k], Reuse: true,
 		})
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -47,6 +48,16 @@ func TestSimulateFleet(t *testing.T) {
 	}
 	if types["chiller"] != 1 || types["iaq"] != 3 {
 		t.Errorf("device types %v, want one chiller and three sensors", types)
+	}
+
+	// A run whose credentials were lost provisions the same devices
+	// again, with new credentials.
+	if err := os.RemoveAll(creds); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, "", nil, args...)
+	if code != 0 || !strings.Contains(stdout, "provisioned 4 devices") || !strings.Contains(stdout, "4/4 connected") {
+		t.Fatalf("a run after losing the credentials: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 
 	code, stdout, stderr = runCLI(t, "", nil, args...)
