@@ -155,6 +155,11 @@ type Broker struct {
 	deviceEvents EventIngester
 	// eventLimits bound each connection's device events.
 	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
+	// ending marks connections whose session ended with them, until
+	// mochi has dropped them (see settlePredecessor); endingSwept is when
+	// old marks were last forgotten, in unix nanoseconds.
+	ending      sync.Map // *mqtt.Client → time.Time
+	endingSwept atomic.Int64
 	log         *slog.Logger
 	limiter     *logLimiter
 	server      *mqtt.Server

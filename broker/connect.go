@@ -210,9 +210,13 @@ func (b *Broker) connackSent(cl *mqtt.Client, pk packets.Packet) packets.Packet 
 
 // predecessorWait bounds how long a reconnecting device waits for its
 // previous connection to finish ending, which takes as long as the
-// disconnect hooks. A connection that mochi never finishes (its CONNACK
-// could not be written) costs its device this wait once.
+// disconnect hooks.
 const predecessorWait = 3 * time.Second
+
+// endingKept is how long a connection stays marked as ending: mochi
+// removes it from its list microseconds after the disconnect hooks, so
+// a mark this old is of a connection long gone.
+const endingKept = 10 * time.Second
 
 // settlePredecessor closes a race in mochi (v2.7.9) that loses a device
 // reconnecting with the same client id. When a connection whose session
@@ -226,9 +230,13 @@ const predecessorWait = 3 * time.Second
 // devices that reconnect at once does hit it.
 //
 // So the new connection closes a live predecessor itself, as mochi is about
-// to (reason: taken over), and waits until mochi has dropped a predecessor
-// whose session ends with its connection. A predecessor with a persistent
-// session stays listed for mochi to hand over, and is not waited for.
+// to (reason: taken over), and waits until mochi has dropped it, for as
+// long as the predecessor is either still established (its disconnect
+// hooks have not run) or marked as ending with its session (they ran and
+// mochi said the session expires). A predecessor whose session outlives it
+// stays listed for mochi to hand over, and is not waited for; nor is one
+// that never got its CONNACK. The decision reads nothing of the old
+// client's properties, which its own goroutine may still be writing.
 func (b *Broker) settlePredecessor(cl *mqtt.Client) {
 	old, ok := b.server.Clients.Get(cl.ID)
 	if !ok || old == cl || old.IsTakenOver() {
@@ -237,14 +245,15 @@ func (b *Broker) settlePredecessor(cl *mqtt.Client) {
 	if !old.Closed() {
 		_ = b.server.DisconnectClient(old, packets.ErrSessionTakenOver)
 	}
-	// Read only once old is closed: mochi's last write to its properties
-	// (a DISCONNECT's session expiry) happens before it closes.
-	if !sessionEndsWithConnection(old) {
-		return
-	}
+	defer b.ending.Delete(old)
 	deadline := time.Now().Add(predecessorWait)
 	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
 		if cur, ok := b.server.Clients.Get(cl.ID); !ok || cur != old || old.IsTakenOver() {
+			return
+		}
+		_, ending := b.ending.Load(old)
+		_, established := b.conns.Load(old)
+		if !ending && !established {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -256,12 +265,18 @@ func (b *Broker) settlePredecessor(cl *mqtt.Client) {
 	}
 }
 
-// sessionEndsWithConnection reports whether mochi discards cl's session when
-// its connection ends: MQTT 5 with a session expiry of 0, or 3.1.1 with the
-// clean session flag, as mochi decides it in attachClient.
-func sessionEndsWithConnection(cl *mqtt.Client) bool {
-	if cl.Properties.ProtocolVersion == 5 {
-		return cl.Properties.Props.SessionExpiryInterval == 0
+// markEnding notes that cl's session ends with it, for settlePredecessor,
+// and forgets marks older than endingKept, at most once a second.
+func (b *Broker) markEnding(cl *mqtt.Client) {
+	now := time.Now()
+	b.ending.Store(cl, now)
+	if last := b.endingSwept.Load(); now.UnixNano()-last < int64(time.Second) || !b.endingSwept.CompareAndSwap(last, now.UnixNano()) {
+		return
 	}
-	return cl.Properties.Clean
+	b.ending.Range(func(k, v any) bool {
+		if now.Sub(v.(time.Time)) > endingKept {
+			b.ending.Delete(k)
+		}
+		return true
+	})
 }

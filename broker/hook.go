@@ -50,8 +50,8 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	h.b.sessionEstablished(cl)
 }
 
-func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	h.b.disconnected(cl, err)
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.b.disconnected(cl, err, expire)
 }
 
 // OnACLCheck decides subscriptions and deliveries. Publishes are decided

@@ -75,10 +75,17 @@ func (b *Broker) subscribeRead(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	return pk, packets.ErrRejectPacket
 }
 
-// disconnected forgets a connection. A packet larger than MaxPayload plus
+// disconnected forgets a connection; expire is mochi's word that the
+// session ends with it. A packet larger than MaxPayload plus
 // headroom ends the connection inside mochi before any hook sees it; it is
 // counted and logged here.
-func (b *Broker) disconnected(cl *mqtt.Client, err error) {
+func (b *Broker) disconnected(cl *mqtt.Client, err error, expire bool) {
+	if expire {
+		// Marked before the connection leaves conns, so that a
+		// reconnecting device always finds one of the two (see
+		// settlePredecessor).
+		b.markEnding(cl)
+	}
 	b.sessionEnded(cl, err)
 	b.untrack(cl)
 	b.deltaWaits.Delete(cl)
