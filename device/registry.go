@@ -191,6 +191,47 @@ func (r *Registry) CreateSite(s store.Site) (store.Site, error) {
 	return r.st.GetSite(s.Customer, s.Name)
 }
 
+// SetCustomerDisplayName changes the name a customer is shown by.
+func (r *Registry) SetCustomerDisplayName(name, display string) (store.Customer, error) {
+	return r.st.SetCustomerDisplayName(name, display)
+}
+
+// SetSiteDisplayName changes the name a site is shown by.
+func (r *Registry) SetSiteDisplayName(customer, name, display string) (store.Site, error) {
+	return r.st.SetSiteDisplayName(customer, name, display)
+}
+
+// DeviceChange is what an operator changes of a device; nil fields stay
+// as they are. A device keeps its name and customer.
+type DeviceChange struct {
+	Site       *string // another site of the device's customer
+	Type       *string // "" removes the type
+	Attributes map[string]string
+}
+
+// UpdateDevice applies change to the device and returns it as stored.
+// Moving it to a site that does not exist is store.ErrNotFound; rule
+// violations wrap ErrInvalid.
+func (r *Registry) UpdateDevice(name string, change DeviceChange) (store.Device, error) {
+	d, err := r.update(name, func(d *store.Device) error {
+		if change.Site != nil {
+			d.Site = *change.Site
+		}
+		if change.Type != nil {
+			d.Type = *change.Type
+		}
+		if change.Attributes != nil {
+			d.Attributes = change.Attributes
+		}
+		return validateSpec(DeviceSpec{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type, Attributes: d.Attributes})
+	})
+	if err != nil {
+		return store.Device{}, fmt.Errorf("update device %q: %w", name, err)
+	}
+	r.changed(name)
+	return d, nil
+}
+
 // CreateDevice validates spec, issues the device's first credentials (a
 // secret and a client certificate with CN = name) and stores the device.
 // Rule violations wrap ErrInvalid; a missing customer or site and a taken

@@ -166,3 +166,24 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 	}
 	return nil
 }
+
+// SetCustomerDisplayName changes the name a customer is shown by.
+func (s *Store) SetCustomerDisplayName(name, display string) (Customer, error) {
+	var out Customer
+	err := s.update(func(tx *bolt.Tx) error {
+		c, err := getCustomer(tx, name)
+		if err != nil {
+			return err
+		}
+		c.DisplayName = display
+		if err := checkCustomer(c); err != nil {
+			return err
+		}
+		out = c
+		return putJSON(tx.Bucket([]byte(bucketCustomers)), []byte(name), c)
+	})
+	if err != nil {
+		return Customer{}, fmt.Errorf("rename customer %q: %w", name, err)
+	}
+	return out, nil
+}

@@ -134,3 +134,28 @@ func siteNotFound(tx *bolt.Tx, customer string) error {
 	}
 	return ErrNotFound
 }
+
+// SetSiteDisplayName changes the name a site is shown by.
+func (s *Store) SetSiteDisplayName(customer, name, display string) (Site, error) {
+	var out Site
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSites))
+		key := siteKey(customer, name)
+		ok, err := getJSON(b, key, &out)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		out.DisplayName = display
+		if err := checkSite(out); err != nil {
+			return err
+		}
+		return putJSON(b, key, out)
+	})
+	if err != nil {
+		return Site{}, fmt.Errorf("rename site %q of customer %q: %w", name, customer, err)
+	}
+	return out, nil
+}

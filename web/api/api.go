@@ -48,6 +48,9 @@ type Registry interface {
 	CreateDevice(spec device.DeviceSpec) (device.Issued, error)
 	RotateCredentials(name string) (device.Issued, error)
 	RevokeCredentials(name, credentialID string) (store.Device, error)
+	UpdateDevice(name string, change device.DeviceChange) (store.Device, error)
+	SetCustomerDisplayName(name, display string) (store.Customer, error)
+	SetSiteDisplayName(customer, name, display string) (store.Site, error)
 	DeleteDevice(name string) error
 	Device(name string) (store.Device, error)
 	Devices(f store.DeviceFilter) ([]store.Device, error)
@@ -296,8 +299,10 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 			r.Route("/{customer}", func(r chi.Router) {
 				r.Use(a.scopeCustomer)
 				r.Get("/", a.showCustomer)
+				r.With(a.requireOperator).Patch("/", a.renameCustomer)
 				r.With(a.requireOperator).Post("/sites", a.createSite)
 				r.Get("/sites", a.listSites)
+				r.With(a.requireOperator).Patch("/sites/{site}", a.renameSite)
 			})
 		})
 
@@ -307,6 +312,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 			r.Route("/{name}", func(r chi.Router) {
 				r.Use(a.scopeDevice)
 				r.Get("/", a.showDevice)
+				r.With(a.requireOperator).Patch("/", a.updateDevice)
 				r.With(a.requireOperator).Delete("/", a.deleteDevice)
 				r.With(a.requireOperator).Post("/credentials/rotate", a.rotateCredentials)
 				r.With(a.requireOperator).Post("/credentials/revoke", a.revokeCredentials)

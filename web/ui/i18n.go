@@ -53,7 +53,7 @@ func t(l, key string, args ...any) string {
 
 // catalogue holds every message: the customer pages' here, the operator
 // pages' beside their code.
-var catalogue = mergeMessages(pageMessages, fleetMessages, configMessages, auditMessages, ssoMessages)
+var catalogue = mergeMessages(pageMessages, fleetMessages, configMessages, auditMessages, ssoMessages, editMessages)
 
 func mergeMessages(parts ...map[string]tr) map[string]tr {
 	out := map[string]tr{}

@@ -183,6 +183,7 @@ func (u *UI) routes() http.Handler {
 				u.fleetRoutes(r)
 				u.configRoutes(r)
 				u.ssoRoutes(r)
+				u.editRoutes(r)
 				r.Get("/audit", u.showAudit)
 			})
 		})
