@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 )
 
@@ -175,9 +176,9 @@ func (p *Point) scaled(raw float64) float64 {
 }
 
 // Registers is the wire form of an engineering value: (value − offset) ÷
-// scale, rounded to the nearest raw value for integer types. For a bit it
-// is one byte, 0 or 1. It checks only what the type can hold; the rules of
-// a setting are checked by Client.Write.
+// scale, rounded to the nearest raw value for integer types (see rawStep).
+// For a bit it is one byte, 0 or 1. It checks only what the type can hold;
+// the rules of a setting are checked by Client.Write.
 func (p *Point) Registers(value float64) ([]byte, error) {
 	if p.Type == Bool {
 		switch value {
@@ -190,11 +191,45 @@ func (p *Point) Registers(value float64) ([]byte, error) {
 	}
 	raw := (value - p.Offset) / p.Scale
 	if p.Type != Float32 {
-		raw = math.Round(raw)
+		raw = rawStep(value, p.Offset, p.Scale)
 	}
 	b, err := Encode(p.Type, p.WordOrder, p.ByteOrder, raw)
 	if err != nil {
 		return nil, fmt.Errorf("point %s: %v: %w", p.Name(), value, err)
 	}
 	return b, nil
+}
+
+// rawStep is (value − offset) ÷ scale rounded to the nearest whole number,
+// halves away from zero, computed on the decimal texts of the three numbers
+// (as roundTo rounds through decimal text) rather than in binary floating
+// point: a set-point of 4.05 in tenths is 40.5 steps and becomes 41, where
+// floating point makes it 40.49999999999999 and 40.
+func rawStep(value, offset, scale float64) float64 {
+	v, okV := decimal(value)
+	o, okO := decimal(offset)
+	sc, okS := decimal(scale)
+	if !okV || !okO || !okS || sc.Sign() == 0 {
+		return math.Round((value - offset) / scale)
+	}
+	q := new(big.Rat).Sub(v, o)
+	q.Quo(q, sc)
+	// ⌊|q| + ½⌋ = ⌊(2·|num| + den) ÷ 2·den⌋, with the sign put back.
+	num, den := q.Num(), q.Denom()
+	n := new(big.Int).Abs(num)
+	n.Lsh(n, 1).Add(n, den)
+	n.Quo(n, new(big.Int).Lsh(den, 1))
+	if num.Sign() < 0 {
+		n.Neg(n)
+	}
+	f, _ := new(big.Float).SetInt(n).Float64()
+	return f
+}
+
+// decimal is the exact value of the shortest decimal text of x.
+func decimal(x float64) (*big.Rat, bool) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil, false
+	}
+	return new(big.Rat).SetString(strconv.FormatFloat(x, 'g', -1, 64))
 }

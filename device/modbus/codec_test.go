@@ -188,9 +188,28 @@ func TestPointValueScaleAndOffset(t *testing.T) {
 func TestPointRegistersRoundsToTheNearestRawValue(t *testing.T) {
 	t.Parallel()
 	p := modbus.Point{Metric: "x", Type: modbus.Int16, Scale: 0.1}
-	for in, want := range map[float64][]byte{7.25: {0, 73}, 7.24: {0, 72}, -7.25: {0xFF, 0xB7}} {
+	// 4.05 and 0.15 are halfway between two steps in decimal, but not in
+	// binary floating point, where 4.05 ÷ 0.1 is 40.49999999999999: they
+	// round away from zero like 7.25 does.
+	for in, want := range map[float64][]byte{7.25: {0, 73}, 7.24: {0, 72}, -7.25: {0xFF, 0xB7},
+		4.05: {0, 41}, -4.05: {0xFF, 0xD7}, 0.15: {0, 2}, 4.04: {0, 40}, 4.06: {0, 41}} {
 		if got, err := p.Registers(in); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("Registers(%v) = % x, %v; want % x", in, got, err, want)
+		}
+	}
+	// The same with hundredths and an offset, and with a scale above one.
+	for _, c := range []struct {
+		point modbus.Point
+		in    float64
+		want  []byte
+	}{
+		{modbus.Point{Metric: "k", Type: modbus.Uint16, Scale: 0.01, Offset: -273.15}, 1.005, []byte{0x6B, 0x18}}, // 27415.5 → 27416
+		{modbus.Point{Metric: "h", Type: modbus.Int16, Scale: 0.01}, 1.005, []byte{0, 101}},                       // 100.5, not 100.49999999999999
+		{modbus.Point{Metric: "t", Type: modbus.Uint16, Scale: 10}, 45, []byte{0, 5}},                             // 4.5 → 5
+		{modbus.Point{Metric: "w", Type: modbus.Int32, Scale: 0.001}, -2.0005, []byte{0xFF, 0xFF, 0xF8, 0x2F}},    // -2000.5 → -2001
+	} {
+		if got, err := c.point.Registers(c.in); err != nil || !bytes.Equal(got, c.want) {
+			t.Errorf("point %s: Registers(%v) = % x, %v; want % x", c.point.Name(), c.in, got, err, c.want)
 		}
 	}
 	if _, err := p.Registers(4000); err == nil || !strings.Contains(err.Error(), "point x: 4000") {

@@ -17,9 +17,10 @@ import (
 // components in order and stops them in reverse, each bounded by its own
 // context, and a caller needs a moment after which no report arrives any
 // more (the gateway agent must not publish after its MQTT client is
-// gone). Stop is that moment: it returns once the round in flight, bounded
-// by the source's timeout, has been reported, and the connection is
-// closed.
+// gone). Stop is that moment: it returns once the round in flight has
+// ended, bounded by the source's timeout, and the connection is closed.
+// A round that Stop cuts short is dropped, not reported: a report holds
+// only whole rounds, and none comes after Stop returns.
 type Poller struct {
 	c      *Client
 	report func(Round)
@@ -94,9 +95,10 @@ func (p *Poller) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends polling, waits for the round in flight to be reported and
-// closes the connection. If ctx ends first it returns ctx's error; the
-// poller then finishes in the background.
+// Stop ends polling, waits for the round in flight to end and closes the
+// connection. The round Stop cuts short is dropped, not reported. If ctx
+// ends first it returns ctx's error; the poller then finishes in the
+// background.
 func (p *Poller) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	cancel, done := p.cancel, p.done
