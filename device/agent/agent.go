@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -66,13 +65,13 @@ func New(cfg Config, eq Equipment, logger *slog.Logger, opts Options) (*Agent, e
 	out := newOutbox()
 	inbox := make(chan shadowMsg, 16)
 	sampled := make(chan struct{}, 1)
-	rejected := new(atomic.Uint64)
-	ctl, err := newController(eq, sp, out, logger.With("component", "equipment"), opts.Now, cfg.Spool.Dir, cfg.Telemetry.Interval, inbox, sampled, rejected)
+	counts := new(counters)
+	ctl, err := newController(eq, sp, out, logger.With("component", "equipment"), opts.Now, cfg.Spool.Dir, cfg.Telemetry.Interval, inbox, sampled, counts)
 	if err != nil {
 		sp.Close()
 		return nil, err
 	}
-	l.spool, l.out, l.inbox, l.sampled, l.rejected = sp, out, inbox, sampled, rejected
+	l.spool, l.out, l.inbox, l.sampled, l.counts = sp, out, inbox, sampled, counts
 	return &Agent{cfg: cfg, logger: logger, spool: sp, ctl: ctl, link: l}, nil
 }
 

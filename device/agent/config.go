@@ -118,13 +118,54 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-func errAt(n *yaml.Node, path, format string, args ...any) error {
+func errAt(n *yaml.Node, path, format string, args ...any) *ConfigError {
 	e := &ConfigError{Path: path, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
 	}
 	return e
 }
+
+// maxConfigProblems bounds how many problems one ConfigErrors lists.
+const maxConfigProblems = 50
+
+// ConfigErrors lists what is wrong with a configuration file, each problem
+// with its line, so that a whole file can be fixed in one go. Unwrap gives
+// the problems, so errors.As finds the first *ConfigError.
+type ConfigErrors struct {
+	Problems []*ConfigError
+	// More counts problems past the ones listed.
+	More int
+}
+
+// Error reads one problem a line.
+func (e *ConfigErrors) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.Error())
+	}
+	if e.More > 0 {
+		b.WriteByte('\n')
+		if len(e.Problems) > 0 && e.Problems[0].File != "" {
+			b.WriteString(e.Problems[0].File + ": ")
+		}
+		fmt.Fprintf(&b, "and %d more problems", e.More)
+	}
+	return b.String()
+}
+
+func (e *ConfigErrors) Unwrap() []error {
+	out := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p
+	}
+	return out
+}
+
+func oneProblem(e *ConfigError) *ConfigErrors { return &ConfigErrors{Problems: []*ConfigError{e}} }
 
 // LoadConfig reads and checks the configuration file at path. Relative
 // file and directory names in it are taken from the file's directory.
@@ -135,10 +176,14 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg, err := ParseConfig(b)
 	if err != nil {
-		var ce *ConfigError
+		var ce *ConfigErrors
 		if errors.As(err, &ce) {
-			ce.File = path
-			return Config{}, ce
+			for _, p := range ce.Problems {
+				p.File = path
+			}
+			// What could be read goes back too, so that a caller can
+			// check the register map in the same pass.
+			return cfg, ce
 		}
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -157,32 +202,34 @@ const maxConfigBytes = 4 << 20
 
 // ParseConfig reads a configuration from YAML. Every key is checked: an
 // unknown key, a value of the wrong kind or out of range, or a missing
-// required one is refused with its line and what is accepted. The modbus
-// section is kept as a node for the Modbus package to read.
+// required one is refused with its line and what is accepted. Every
+// problem found is in the returned *ConfigErrors, together with what
+// could be read, which must not be run with. The modbus section is kept
+// as a node for the Modbus package to read.
 func ParseConfig(b []byte) (Config, error) {
 	if len(b) > maxConfigBytes {
-		return Config{}, &ConfigError{Message: fmt.Sprintf("the file is %d bytes; at most %d are accepted", len(b), maxConfigBytes)}
+		return Config{}, oneProblem(&ConfigError{Message: fmt.Sprintf("the file is %d bytes; at most %d are accepted", len(b), maxConfigBytes)})
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, yamlError(err)
+		return Config{}, oneProblem(yamlError(err))
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return Config{}, &ConfigError{Message: "the file is empty; it needs at least device, hearth, spool and modbus"}
+		return Config{}, oneProblem(&ConfigError{Message: "the file is empty; it needs at least device, hearth, spool and modbus"})
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return Config{}, yamlError(err)
+			return Config{}, oneProblem(yamlError(err))
 		}
-		return Config{}, &ConfigError{Line: next.Line, Message: "a second YAML document; the configuration is one document"}
+		return Config{}, oneProblem(&ConfigError{Line: next.Line, Message: "a second YAML document; the configuration is one document"})
 	}
 	cfg := DefaultConfig()
 	p := parser{}
 	p.root(&cfg, doc.Content[0])
-	if p.err != nil {
-		return Config{}, p.err
+	if len(p.problems) > 0 {
+		return cfg, &ConfigErrors{Problems: p.problems, More: p.more}
 	}
 	return cfg, nil
 }
@@ -199,14 +246,25 @@ func yamlError(err error) *ConfigError {
 	return &ConfigError{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
-// parser walks the document and keeps the first error.
-type parser struct{ err error }
-
-func (p *parser) fail(err error) {
-	if p.err == nil {
-		p.err = err
-	}
+// parser walks the document and collects every problem. A value that is
+// wrong is left at its default and the walk goes on; a check that needs
+// several values is made only when they were all read.
+type parser struct {
+	problems []*ConfigError
+	more     int
 }
+
+func (p *parser) failAt(n *yaml.Node, path, format string, args ...any) {
+	if len(p.problems) >= maxConfigProblems {
+		p.more++
+		return
+	}
+	p.problems = append(p.problems, errAt(n, path, format, args...))
+}
+
+// count is how many problems were found so far, so that a caller can tell
+// whether a part of the file read without any.
+func (p *parser) count() int { return len(p.problems) + p.more }
 
 // field is one key of a mapping: its value node and dotted path.
 type field struct {
@@ -216,11 +274,12 @@ type field struct {
 }
 
 // mapping reads a mapping node whose keys must be among known, refusing
-// anything else; it returns the fields present by key.
+// anything else; it returns the fields present by key, and nil when n is
+// no mapping.
 func (p *parser) mapping(n *yaml.Node, path string, known ...string) map[string]field {
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
-		p.fail(errAt(n, path, "%s; want a mapping of %s", describe(n), strings.Join(known, ", ")))
+		p.failAt(n, path, "%s; want a mapping of %s", describe(n), strings.Join(known, ", "))
 		return nil
 	}
 	out := make(map[string]field, len(n.Content)/2)
@@ -232,20 +291,20 @@ func (p *parser) mapping(n *yaml.Node, path string, known ...string) map[string]
 			full = path + "." + name
 		}
 		if k.Kind != yaml.ScalarNode {
-			p.fail(errAt(k, path, "a key is %s; keys are names", describe(k)))
-			return nil
+			p.failAt(k, path, "a key is %s; keys are names", describe(k))
+			continue
 		}
 		if !slices.Contains(known, name) {
 			where := "at the top level"
 			if path != "" {
 				where = "in " + path
 			}
-			p.fail(errAt(k, "", "unknown key %q %s; accepted are %s", name, where, strings.Join(known, ", ")))
-			return nil
+			p.failAt(k, "", "unknown key %q %s; accepted are %s", name, where, strings.Join(known, ", "))
+			continue
 		}
 		if prev, dup := out[name]; dup {
-			p.fail(errAt(k, full, "appears twice (first at line %d)", prev.key.Line))
-			return nil
+			p.failAt(k, full, "appears twice (first at line %d)", prev.key.Line)
+			continue
 		}
 		out[name] = field{key: k, val: v, path: full}
 	}
@@ -254,32 +313,28 @@ func (p *parser) mapping(n *yaml.Node, path string, known ...string) map[string]
 
 func (p *parser) root(cfg *Config, n *yaml.Node) {
 	f := p.mapping(n, "", "device", "hearth", "spool", "telemetry", "log", "modbus")
-	if p.err != nil {
+	if f == nil {
 		return
 	}
-	d, ok := f["device"]
-	if !ok {
-		p.fail(errAt(n, "device", "missing; give the device's name as Hearth knows it (the MQTT client id)"))
-		return
-	}
-	cfg.Device = p.str(d)
-	if p.err == nil {
-		if err := device.ValidName(cfg.Device); err != nil {
-			p.fail(errAt(d.val, d.path, "%s", strings.TrimSuffix(err.Error(), ": "+device.ErrInvalid.Error())))
+	if d, ok := f["device"]; !ok {
+		p.failAt(n, "device", "missing; give the device's name as Hearth knows it (the MQTT client id)")
+	} else if name, ok := p.str(d); ok {
+		if err := device.ValidName(name); err != nil {
+			p.failAt(d.val, d.path, "%s", strings.TrimSuffix(err.Error(), ": "+device.ErrInvalid.Error()))
+		} else {
+			cfg.Device = name
 		}
 	}
-	h, ok := f["hearth"]
-	if !ok {
-		p.fail(errAt(n, "hearth", "missing; give at least hearth.address and the device's credentials"))
-		return
+	if h, ok := f["hearth"]; !ok {
+		p.failAt(n, "hearth", "missing; give at least hearth.address and the device's credentials")
+	} else {
+		p.hearth(&cfg.Hearth, h)
 	}
-	p.hearth(&cfg.Hearth, h)
-	s, ok := f["spool"]
-	if !ok {
-		p.fail(errAt(n, "spool", "missing; give at least spool.dir, the directory samples wait in"))
-		return
+	if s, ok := f["spool"]; !ok {
+		p.failAt(n, "spool", "missing; give at least spool.dir, the directory samples wait in")
+	} else {
+		p.spool(&cfg.Spool, s)
 	}
-	p.spool(&cfg.Spool, s)
 	if t, ok := f["telemetry"]; ok {
 		p.telemetry(&cfg.Telemetry, t)
 	}
@@ -288,11 +343,11 @@ func (p *parser) root(cfg *Config, n *yaml.Node) {
 	}
 	m, ok := f["modbus"]
 	if !ok {
-		p.fail(errAt(n, "modbus", "missing; give the equipment's connection and register map"))
+		p.failAt(n, "modbus", "missing; give the equipment's connection and register map")
 		return
 	}
 	if mv := deref(m.val); mv.Kind != yaml.MappingNode {
-		p.fail(errAt(mv, m.path, "%s; want a mapping (the equipment's connection and register map)", describe(mv)))
+		p.failAt(mv, m.path, "%s; want a mapping (the equipment's connection and register map)", describe(mv))
 		return
 	}
 	cfg.Modbus = deref(m.val)
@@ -301,20 +356,20 @@ func (p *parser) root(cfg *Config, n *yaml.Node) {
 func (p *parser) hearth(h *HearthConfig, fl field) {
 	f := p.mapping(fl.val, fl.path, "address", "server_name", "plain", "ca_file", "certificate_file", "key_file",
 		"secret", "secret_file", "keepalive", "connect_timeout", "reconnect")
-	if p.err != nil {
+	if f == nil {
 		return
 	}
-	a, ok := f["address"]
-	if !ok {
-		p.fail(errAt(fl.val, fl.path+".address", "missing; give Hearth's MQTT address as host:port, e.g. hearth.example.net:8883"))
-		return
-	}
-	h.Address = p.str(a)
-	if p.err == nil {
-		if host, port, err := net.SplitHostPort(h.Address); err != nil || host == "" || !validPort(port) {
-			p.fail(errAt(a.val, a.path, "%q is not host:port; e.g. hearth.example.net:8883", h.Address))
+	if a, ok := f["address"]; !ok {
+		p.failAt(fl.val, fl.path+".address", "missing; give Hearth's MQTT address as host:port, e.g. hearth.example.net:8883")
+	} else if addr, ok := p.str(a); ok {
+		if host, port, err := net.SplitHostPort(addr); err != nil || host == "" || !validPort(port) {
+			p.failAt(a.val, a.path, "%q is not host:port; e.g. hearth.example.net:8883", addr)
+		} else {
+			h.Address = addr
 		}
 	}
+	// The credentials are checked together once each of them is read.
+	before := p.count()
 	p.optStr(f, "server_name", &h.ServerName)
 	p.optBool(f, "plain", &h.Plain)
 	p.optStr(f, "ca_file", &h.CAFile)
@@ -322,36 +377,39 @@ func (p *parser) hearth(h *HearthConfig, fl field) {
 	p.optStr(f, "key_file", &h.KeyFile)
 	p.optStr(f, "secret", &h.Secret)
 	p.optStr(f, "secret_file", &h.SecretFile)
+	credentials := p.count() == before
 	p.optDuration(f, "keepalive", &h.KeepAlive, time.Second, 18*time.Hour)
 	p.optDuration(f, "connect_timeout", &h.ConnectTimeout, time.Second, 10*time.Minute)
 	if r, ok := f["reconnect"]; ok {
-		rf := p.mapping(r.val, r.path, "min", "max")
-		p.optDuration(rf, "min", &h.Reconnect.Min, 10*time.Millisecond, time.Hour)
-		p.optDuration(rf, "max", &h.Reconnect.Max, 10*time.Millisecond, 24*time.Hour)
-		if p.err == nil && h.Reconnect.Max < h.Reconnect.Min {
-			p.fail(errAt(r.val, r.path, "max %s is below min %s", h.Reconnect.Max, h.Reconnect.Min))
+		if rf := p.mapping(r.val, r.path, "min", "max"); rf != nil {
+			before := p.count()
+			p.optDuration(rf, "min", &h.Reconnect.Min, 10*time.Millisecond, time.Hour)
+			p.optDuration(rf, "max", &h.Reconnect.Max, 10*time.Millisecond, 24*time.Hour)
+			if p.count() == before && h.Reconnect.Max < h.Reconnect.Min {
+				p.failAt(r.val, r.path, "max %s is below min %s", h.Reconnect.Max, h.Reconnect.Min)
+			}
 		}
 	}
-	if p.err != nil {
+	if !credentials {
 		return
 	}
 	cert := h.CertificateFile != "" || h.KeyFile != ""
 	secret := h.Secret != "" || h.SecretFile != ""
 	switch {
 	case h.CertificateFile != "" && h.KeyFile == "":
-		p.fail(errAt(f["certificate_file"].key, fl.path+".key_file", "missing; certificate_file needs the key_file of its private key"))
+		p.failAt(f["certificate_file"].key, fl.path+".key_file", "missing; certificate_file needs the key_file of its private key")
 	case h.KeyFile != "" && h.CertificateFile == "":
-		p.fail(errAt(f["key_file"].key, fl.path+".certificate_file", "missing; key_file needs the certificate_file it belongs to"))
+		p.failAt(f["key_file"].key, fl.path+".certificate_file", "missing; key_file needs the certificate_file it belongs to")
 	case h.Secret != "" && h.SecretFile != "":
-		p.fail(errAt(f["secret_file"].key, fl.path, "both secret and secret_file are given; give one"))
+		p.failAt(f["secret_file"].key, fl.path, "both secret and secret_file are given; give one")
 	case cert && secret:
-		p.fail(errAt(fl.key, fl.path, "both a certificate and a secret are given; give certificate_file and key_file, or secret or secret_file"))
+		p.failAt(fl.key, fl.path, "both a certificate and a secret are given; give certificate_file and key_file, or secret or secret_file")
 	case !cert && !secret:
-		p.fail(errAt(fl.key, fl.path, "no credentials; give certificate_file and key_file, or secret or secret_file"))
+		p.failAt(fl.key, fl.path, "no credentials; give certificate_file and key_file, or secret or secret_file")
 	case h.Plain && cert:
-		p.fail(errAt(f["plain"].key, fl.path+".plain", "plain MQTT has no TLS, so no client certificate; use secret or secret_file"))
+		p.failAt(f["plain"].key, fl.path+".plain", "plain MQTT has no TLS, so no client certificate; use secret or secret_file")
 	case !h.Plain && h.CAFile == "":
-		p.fail(errAt(fl.key, fl.path+".ca_file", "missing; give the file of Hearth's CA certificate (ca.pem)"))
+		p.failAt(fl.key, fl.path+".ca_file", "missing; give the file of Hearth's CA certificate (ca.pem)")
 	}
 }
 
@@ -362,26 +420,28 @@ func validPort(s string) bool {
 
 func (p *parser) spool(s *SpoolConfig, fl field) {
 	f := p.mapping(fl.val, fl.path, "dir", "max_samples", "max_bytes")
-	if p.err != nil {
+	if f == nil {
 		return
 	}
-	d, ok := f["dir"]
-	if !ok {
-		p.fail(errAt(fl.val, fl.path+".dir", "missing; give the directory samples wait in until Hearth has them"))
-		return
-	}
-	if s.Dir = p.str(d); p.err == nil && s.Dir == "" {
-		p.fail(errAt(d.val, d.path, "is empty; give a directory"))
+	if d, ok := f["dir"]; !ok {
+		p.failAt(fl.val, fl.path+".dir", "missing; give the directory samples wait in until Hearth has them")
+	} else if dir, ok := p.str(d); ok {
+		if dir == "" {
+			p.failAt(d.val, d.path, "is empty; give a directory")
+		}
+		s.Dir = dir
 	}
 	p.optInt(f, "max_samples", &s.MaxSamples, 1, 100_000_000)
 	if b, ok := f["max_bytes"]; ok {
-		s.MaxBytes = p.size(b, 64<<10, 1<<40)
+		if v, ok := p.size(b, 64<<10, 1<<40); ok {
+			s.MaxBytes = v
+		}
 	}
 }
 
 func (p *parser) telemetry(t *TelemetryConfig, fl field) {
 	f := p.mapping(fl.val, fl.path, "interval", "batch")
-	if p.err != nil {
+	if f == nil {
 		return
 	}
 	p.optDuration(f, "interval", &t.Interval, 100*time.Millisecond, 24*time.Hour)
@@ -390,14 +450,18 @@ func (p *parser) telemetry(t *TelemetryConfig, fl field) {
 
 func (p *parser) log(l *LogConfig, fl field) {
 	f := p.mapping(fl.val, fl.path, "level", "format")
-	if p.err != nil {
+	if f == nil {
 		return
 	}
 	if v, ok := f["level"]; ok {
-		l.Level = p.oneOf(v, "debug", "info", "warn", "error")
+		if level, ok := p.oneOf(v, "debug", "info", "warn", "error"); ok {
+			l.Level = level
+		}
 	}
 	if v, ok := f["format"]; ok {
-		l.Format = p.oneOf(v, "text", "json")
+		if format, ok := p.oneOf(v, "text", "json"); ok {
+			l.Format = format
+		}
 	}
 }
 
@@ -405,29 +469,31 @@ func (p *parser) log(l *LogConfig, fl field) {
 func (p *parser) scalar(fl field, want string) (*yaml.Node, bool) {
 	n := deref(fl.val)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.fail(errAt(n, fl.path, "%s; want %s", describe(n), want))
+		p.failAt(n, fl.path, "%s; want %s", describe(n), want)
 		return nil, false
 	}
 	return n, true
 }
 
-func (p *parser) str(fl field) string {
+func (p *parser) str(fl field) (string, bool) {
 	n, ok := p.scalar(fl, "a string")
 	if !ok {
-		return ""
+		return "", false
 	}
-	return n.Value
+	return n.Value, true
 }
 
 func (p *parser) optStr(f map[string]field, key string, dst *string) {
-	if fl, ok := f[key]; ok && p.err == nil {
-		*dst = p.str(fl)
+	if fl, ok := f[key]; ok {
+		if v, ok := p.str(fl); ok {
+			*dst = v
+		}
 	}
 }
 
 func (p *parser) optBool(f map[string]field, key string, dst *bool) {
 	fl, ok := f[key]
-	if !ok || p.err != nil {
+	if !ok {
 		return
 	}
 	n, ok := p.scalar(fl, "true or false")
@@ -440,13 +506,13 @@ func (p *parser) optBool(f map[string]field, key string, dst *bool) {
 	case "false":
 		*dst = false
 	default:
-		p.fail(errAt(n, fl.path, "%q is not true or false", n.Value))
+		p.failAt(n, fl.path, "%q is not true or false", n.Value)
 	}
 }
 
 func (p *parser) optInt(f map[string]field, key string, dst *int, lo, hi int) {
 	fl, ok := f[key]
-	if !ok || p.err != nil {
+	if !ok {
 		return
 	}
 	n, ok := p.scalar(fl, "a whole number")
@@ -456,9 +522,9 @@ func (p *parser) optInt(f map[string]field, key string, dst *int, lo, hi int) {
 	v, err := strconv.Atoi(strings.ReplaceAll(n.Value, "_", ""))
 	switch {
 	case err != nil:
-		p.fail(errAt(n, fl.path, "%q is not a whole number", n.Value))
+		p.failAt(n, fl.path, "%q is not a whole number", n.Value)
 	case v < lo || v > hi:
-		p.fail(errAt(n, fl.path, "%d is out of range; accepted are %d to %d", v, lo, hi))
+		p.failAt(n, fl.path, "%d is out of range; accepted are %d to %d", v, lo, hi)
 	default:
 		*dst = v
 	}
@@ -466,7 +532,7 @@ func (p *parser) optInt(f map[string]field, key string, dst *int, lo, hi int) {
 
 func (p *parser) optDuration(f map[string]field, key string, dst *time.Duration, lo, hi time.Duration) {
 	fl, ok := f[key]
-	if !ok || p.err != nil {
+	if !ok {
 		return
 	}
 	n, ok := p.scalar(fl, "a duration like 30s or 5m")
@@ -476,43 +542,43 @@ func (p *parser) optDuration(f map[string]field, key string, dst *time.Duration,
 	d, err := time.ParseDuration(n.Value)
 	switch {
 	case err != nil:
-		p.fail(errAt(n, fl.path, "%q is not a duration; write it like 500ms, 30s, 5m or 1h", n.Value))
+		p.failAt(n, fl.path, "%q is not a duration; write it like 500ms, 30s, 5m or 1h", n.Value)
 	case d < lo || d > hi:
-		p.fail(errAt(n, fl.path, "%s is out of range; accepted are %s to %s", d, lo, hi))
+		p.failAt(n, fl.path, "%s is out of range; accepted are %s to %s", d, lo, hi)
 	default:
 		*dst = d
 	}
 }
 
-func (p *parser) oneOf(fl field, accepted ...string) string {
+func (p *parser) oneOf(fl field, accepted ...string) (string, bool) {
 	n, ok := p.scalar(fl, "one of "+strings.Join(accepted, ", "))
 	if !ok {
-		return ""
+		return "", false
 	}
 	if !slices.Contains(accepted, n.Value) {
-		p.fail(errAt(n, fl.path, "%q is not accepted; use %s", n.Value, strings.Join(accepted, ", ")))
-		return ""
+		p.failAt(n, fl.path, "%q is not accepted; use %s", n.Value, strings.Join(accepted, ", "))
+		return "", false
 	}
-	return n.Value
+	return n.Value, true
 }
 
 // size reads a byte count: a whole number, or one with a unit (KiB, MiB,
 // GiB, KB, MB, GB).
-func (p *parser) size(fl field, lo, hi int64) int64 {
+func (p *parser) size(fl field, lo, hi int64) (int64, bool) {
 	n, ok := p.scalar(fl, "a size like 64MiB")
 	if !ok {
-		return 0
+		return 0, false
 	}
 	v, err := ParseSize(n.Value)
 	switch {
 	case err != nil:
-		p.fail(errAt(n, fl.path, "%v", err))
+		p.failAt(n, fl.path, "%v", err)
 	case v < lo || v > hi:
-		p.fail(errAt(n, fl.path, "%d bytes is out of range; accepted are %s to %s", v, formatSize(lo), formatSize(hi)))
+		p.failAt(n, fl.path, "%d bytes is out of range; accepted are %s to %s", v, formatSize(lo), formatSize(hi))
 	default:
-		return v
+		return v, true
 	}
-	return 0
+	return 0, false
 }
 
 // ParseSize reads a byte count such as 65536, 64KiB or 10MB.

@@ -151,6 +151,63 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
+// TestParseConfigEveryProblem: a file with several mistakes gets all of
+// them at once, each with its line, so that --check shows what to fix in
+// one go.
+func TestParseConfigEveryProblem(t *testing.T) {
+	file := fullConfig
+	for from, to := range map[string]string{
+		"device: chiller-1":     "device: chiller/1",
+		"  keepalive: 45s":      "  keep_alive: 45s",
+		"  connect_timeout: 5s": "  connect_timeout: soon",
+		"  max_samples: 20160":  "  max_samples: 0",
+		"  interval: 30s":       "  interval: 10ms",
+		"  level: debug":        "  level: loud",
+	} {
+		if !strings.Contains(file, from) {
+			t.Fatalf("fixture lacks %q", from)
+		}
+		file = strings.Replace(file, from, to, 1)
+	}
+	_, err := agent.ParseConfig([]byte(file))
+	var ces *agent.ConfigErrors
+	if !errors.As(err, &ces) {
+		t.Fatalf("error %v (%T); want a *ConfigErrors", err, err)
+	}
+	var got []string
+	for _, p := range ces.Problems {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`line 2: device: name "chiller/1" has '/' at byte 7; only letters, digits, ':', '_' and '-' are allowed`,
+		`line 9: unknown key "keep_alive" in hearth; accepted are address, server_name, plain, ca_file, certificate_file, key_file, secret, secret_file, keepalive, connect_timeout, reconnect`,
+		`line 10: hearth.connect_timeout: "soon" is not a duration; write it like 500ms, 30s, 5m or 1h`,
+		`line 16: spool.max_samples: 0 is out of range; accepted are 1 to 100000000`,
+		`line 19: telemetry.interval: 10ms is out of range; accepted are 100ms to 24h0m0s`,
+		`line 22: log.level: "loud" is not accepted; use debug, info, warn, error`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if err.Error() != strings.Join(want, "\n") {
+		t.Errorf("error text %q; want one problem a line", err)
+	}
+	// errors.As still finds the first problem by itself.
+	var ce *agent.ConfigError
+	if !errors.As(err, &ce) || ce.Line != 2 {
+		t.Errorf("first problem %v; want the one at line 2", ce)
+	}
+
+	// A section that is wrong as a whole is one problem, not one per key
+	// it lacks; the sections after it are still checked.
+	_, err = agent.ParseConfig([]byte(strings.Replace(strings.Replace(fullConfig, "spool:\n  dir: /var/lib/hearth-agent\n  max_samples: 20160\n  max_bytes: 32MiB", "spool: [x]", 1),
+		"batch: 200", "batch: many", 1)))
+	if !errors.As(err, &ces) || len(ces.Problems) != 2 || !strings.Contains(ces.Problems[0].Message, "a list; want a mapping of dir") ||
+		!strings.Contains(ces.Problems[1].Message, `"many" is not a whole number`) {
+		t.Errorf("error %v; want the spool section and telemetry.batch", err)
+	}
+}
+
 func TestLoadConfigPaths(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "agent.yaml")
@@ -166,9 +223,11 @@ func TestLoadConfigPaths(t *testing.T) {
 	if cfg.Hearth.CertificateFile != filepath.Join(dir, "certificate.pem") || cfg.Hearth.CAFile != "/etc/hearth-agent/ca.pem" {
 		t.Errorf("paths %q, %q", cfg.Hearth.CertificateFile, cfg.Hearth.CAFile)
 	}
-	os.WriteFile(path, []byte(strings.Replace(fullConfig, "batch: 200", "batch: -1", 1)), 0o600)
-	if _, err := agent.LoadConfig(path); err == nil || !strings.HasPrefix(err.Error(), path+":20: telemetry.batch: -1 is out of range") {
-		t.Errorf("error %v; want it to name the file and line", err)
+	os.WriteFile(path, []byte(strings.Replace(strings.Replace(fullConfig, "batch: 200", "batch: -1", 1), "format: json", "format: xml", 1)), 0o600)
+	_, err = agent.LoadConfig(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+":20: telemetry.batch: -1 is out of range") ||
+		!strings.Contains(err.Error(), "\n"+path+`:23: log.format: "xml" is not accepted`) {
+		t.Errorf("error %v; want each problem to name the file and line", err)
 	}
 }
 

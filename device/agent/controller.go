@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hearthiot/hearth/device/program"
@@ -21,6 +20,7 @@ const (
 	MetricSpoolBacklog      = "agent_spool_backlog"            // samples waiting to be sent when this one was taken
 	MetricSpoolDropped      = "agent_spool_dropped_total"      // samples dropped from the full spool since the agent started
 	MetricTelemetryRejected = "agent_telemetry_rejected_total" // samples Hearth refused for good since the agent started
+	MetricEventsRefused     = "agent_events_refused_total"     // device events Hearth refused since the agent started
 )
 
 // shadowMsg is a shadow message for the controller: a whole document
@@ -44,7 +44,7 @@ type controller struct {
 	interval time.Duration
 	inbox    <-chan shadowMsg
 	sampled  chan<- struct{} // told after each sample is spooled
-	rejected *atomic.Uint64  // samples Hearth refused, counted by the link
+	counts   *counters       // what Hearth refused, counted by the link
 
 	prog *localProgram
 	// known is what the agent last reported (or read in the shadow) for
@@ -55,14 +55,30 @@ type controller struct {
 	// refused remembers, per key, the desired value last refused, so that
 	// the same refusal raises one event, not one per reconnect.
 	refused map[string]string
+	// pending holds the program's settings that are due but not yet held,
+	// because writing them failed; they are written again at every poll.
+	// pendingUpTo is the time the program's steps are due up to while any
+	// are pending (zero when none are): it becomes prog.applied, on disk,
+	// once none are, so that a restart meanwhile applies them again.
+	pending     map[string]any
+	pendingUpTo time.Time
 }
 
+// outcome is what became of a desired value.
+type outcome int
+
+const (
+	outcomeHeld    outcome = iota // the equipment holds it
+	outcomeRefused                // the setting does not take it, or the equipment holds another: writing it again changes nothing
+	outcomeFailed                 // writing it failed: writing it again may succeed
+)
+
 func newController(eq Equipment, sp *Spool, out *outbox, logger *slog.Logger, now func() time.Time, dir string, interval time.Duration,
-	inbox <-chan shadowMsg, sampled chan<- struct{}, rejected *atomic.Uint64) (*controller, error) {
+	inbox <-chan shadowMsg, sampled chan<- struct{}, counts *counters) (*controller, error) {
 	c := &controller{
 		eq: eq, settings: map[string]Setting{}, spool: sp, out: out, logger: logger, now: now, dir: dir,
-		interval: interval, inbox: inbox, sampled: sampled, rejected: rejected,
-		known: map[string]any{}, faults: map[string]string{}, refused: map[string]string{},
+		interval: interval, inbox: inbox, sampled: sampled, counts: counts,
+		known: map[string]any{}, faults: map[string]string{}, refused: map[string]string{}, pending: map[string]any{},
 	}
 	for _, s := range eq.Settings() {
 		if s.Key == program.Key {
@@ -119,7 +135,7 @@ func (c *controller) poll(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	c.trackFaults(p.Faults)
+	c.trackFaults(p.Faults, p.Read)
 	changed := map[string]any{}
 	for k, v := range p.Settings {
 		if k == program.Key {
@@ -140,7 +156,8 @@ func (c *controller) poll(ctx context.Context) {
 	values[MetricModbusFaults] = float64(c.faultsTotal)
 	values[MetricSpoolBacklog] = float64(st.Samples)
 	values[MetricSpoolDropped] = float64(st.Dropped)
-	values[MetricTelemetryRejected] = float64(c.rejected.Load())
+	values[MetricTelemetryRejected] = float64(c.counts.rejected.Load())
+	values[MetricEventsRefused] = float64(c.counts.eventsRefused.Load())
 
 	ts := c.spool.NextTimestamp(c.now().UnixMilli())
 	payload, err := json.Marshal(struct {
@@ -167,8 +184,10 @@ func (c *controller) poll(ctx context.Context) {
 
 // trackFaults counts failed reads and raises an event when points start
 // failing, change how they fail, or recover: one event per kind and poll,
-// so a lost connection is one event, not one per point.
-func (c *controller) trackFaults(faults []Fault) {
+// so a lost connection is one event, not one per point. A point recovers
+// only when it is read again: one that was not tried (not due, or the poll
+// ran out of time before it) still counts as failing.
+func (c *controller) trackFaults(faults []Fault, read []string) {
 	c.faultsTotal += uint64(len(faults))
 	now := map[string]Fault{}
 	for _, f := range faults {
@@ -181,12 +200,14 @@ func (c *controller) trackFaults(faults []Fault) {
 		}
 	}
 	var recovered []string
-	for p := range c.faults {
-		if _, still := now[p]; !still {
-			recovered = append(recovered, p)
+	for _, p := range read {
+		if _, failed := c.faults[p]; failed {
+			if _, still := now[p]; !still {
+				recovered = append(recovered, p)
+				delete(c.faults, p)
+			}
 		}
 	}
-	clear(c.faults)
 	for p, f := range now {
 		c.faults[p] = f.Kind
 	}
@@ -238,6 +259,7 @@ func (c *controller) applyShadow(ctx context.Context, st ShadowState) {
 	case c.prog != nil:
 		// The program was taken out of desired: stop following it.
 		c.prog = nil
+		c.clearPending()
 		if err := saveProgram(c.dir, nil); err != nil {
 			c.logger.Error("operating program not removed", "error", err)
 		}
@@ -252,7 +274,7 @@ func (c *controller) applyShadow(ctx context.Context, st ShadowState) {
 		if k == program.Key {
 			continue
 		}
-		if held, ok := c.applyDesired(ctx, k, st.Desired[k]); ok {
+		if held, ok, _ := c.applyDesired(ctx, k, st.Desired[k]); ok {
 			report[k] = held
 		}
 	}
@@ -299,7 +321,7 @@ func (c *controller) applyDelta(ctx context.Context, d Delta) {
 			c.out.requestGet()
 			continue
 		}
-		if held, ok := c.applyDesired(ctx, k, d.State[k]); ok {
+		if held, ok, _ := c.applyDesired(ctx, k, d.State[k]); ok {
 			report[k] = held
 		}
 	}
@@ -307,36 +329,39 @@ func (c *controller) applyDelta(ctx context.Context, d Delta) {
 }
 
 // applyDesired applies one desired setting and returns what to report:
-// what the equipment holds afterwards. A value it cannot apply raises an
-// event and reports what the equipment really holds.
-func (c *controller) applyDesired(ctx context.Context, key string, v any) (any, bool) {
+// what the equipment holds afterwards, and what became of the value. A
+// value it cannot apply raises an event and reports what the equipment
+// really holds.
+func (c *controller) applyDesired(ctx context.Context, key string, v any) (any, bool, outcome) {
 	s, ok := c.settings[key]
 	if !ok {
 		c.refuse(key, v, LevelWarning, CodeSettingUnknown,
 			fmt.Sprintf("desired %s is not a writable point of the register map; accepted are %s", key, strings.Join(slices.Sorted(maps.Keys(c.settings)), ", ")))
-		return nil, false
+		return nil, false, outcomeRefused
 	}
 	val, err := s.Check(v)
 	if err != nil {
 		c.refuse(key, v, LevelWarning, CodeSettingOutOfRange, "desired "+err.Error()+"; not written")
-		return c.readHeld(ctx, key)
+		held, ok := c.readHeld(ctx, key)
+		return held, ok, outcomeRefused
 	}
 	if cur, err := c.eq.ReadSetting(ctx, key); err == nil && sameValue(cur, val) {
 		delete(c.refused, key)
-		return cur, true
+		return cur, true, outcomeHeld
 	}
 	held, err := c.eq.WriteSetting(ctx, key, val)
 	if err != nil {
 		c.refuse(key, v, LevelError, CodeSettingNotApplied, fmt.Sprintf("desired %s %s not written: %v", key, describeValue(v), err))
-		return c.readHeld(ctx, key)
+		held, ok := c.readHeld(ctx, key)
+		return held, ok, outcomeFailed
 	}
 	if !sameValue(held, val) {
 		c.refuse(key, v, LevelWarning, CodeSettingNotHeld, fmt.Sprintf("%s written as %s, but the equipment holds %s", key, describeValue(val), describeValue(held)))
-		return held, true
+		return held, true, outcomeRefused
 	}
 	delete(c.refused, key)
 	c.logger.Info("setting applied", "setting", key, "value", held)
-	return held, true
+	return held, true, outcomeHeld
 }
 
 func (c *controller) readHeld(ctx context.Context, key string) (any, bool) {
@@ -377,14 +402,34 @@ func (c *controller) adoptProgram(ctx context.Context, raw any, report map[strin
 		c.logger.Error("operating program not saved", "error", err)
 	}
 	c.prog = lp
+	c.clearPending()
 	delete(c.refused, program.Key)
 	set := p.Settings(now)
 	c.logger.Info("operating program received", "date", p.Date, "tz", p.Location().String(), "steps", len(p.Steps))
 	for _, k := range slices.Sorted(maps.Keys(set)) {
-		if held, ok := c.applyDesired(ctx, k, set[k]); ok {
+		held, ok, res := c.applyDesired(ctx, k, set[k])
+		if ok {
 			report[k] = held
 		}
+		if res == outcomeFailed {
+			// Written again at the next polls, as a step's setting is.
+			c.pending[k], c.pendingUpTo = set[k], now
+		}
 	}
+}
+
+func (c *controller) clearPending() {
+	clear(c.pending)
+	c.pendingUpTo = time.Time{}
+}
+
+// dueFrom is the time the program's steps are applied up to, or due up to
+// while some of their settings are pending.
+func (c *controller) dueFrom() time.Time {
+	if !c.pendingUpTo.IsZero() {
+		return c.pendingUpTo
+	}
+	return c.prog.applied
 }
 
 // catchUp applies the program's steps that began since it last did, on
@@ -392,34 +437,54 @@ func (c *controller) adoptProgram(ctx context.Context, raw any, report map[strin
 // written, reported, and cleared from desired, so that a value set by
 // hand before the step does not override the program when the shadow is
 // read again.
+//
+// A setting whose write fails stays pending and is written again at every
+// poll until the equipment holds it; only then is it reported as applied
+// and cleared from desired. The program file says the steps are applied
+// only once none of their settings is pending, so that an agent that stops
+// or crashes before applies them again at start.
 func (c *controller) catchUp(ctx context.Context) {
 	if c.prog == nil {
 		return
 	}
 	now := c.now()
-	set, due := dueSettings(c.prog.prog, c.prog.applied, now)
-	if !due {
-		return
+	set, due := dueSettings(c.prog.prog, c.dueFrom(), now)
+	if due {
+		maps.Copy(c.pending, set)
+		c.pendingUpTo = now
 	}
-	c.prog.applied = now
-	if err := saveProgram(c.dir, c.prog); err != nil {
-		c.logger.Error("operating program not saved", "error", err)
+	if c.pendingUpTo.IsZero() {
+		return
 	}
 	report := map[string]any{}
 	var applied, parts []string
-	for _, k := range slices.Sorted(maps.Keys(set)) {
-		held, ok := c.applyDesired(ctx, k, set[k])
-		if !ok {
-			continue
+	for _, k := range slices.Sorted(maps.Keys(c.pending)) {
+		held, ok, res := c.applyDesired(ctx, k, c.pending[k])
+		if known, was := c.known[k]; ok && (res == outcomeHeld || !was || !sameValue(known, held)) {
+			report[k] = held
 		}
-		report[k] = held
-		if sameValue(held, set[k]) {
+		switch res {
+		case outcomeHeld:
 			applied = append(applied, k)
+			parts = append(parts, fmt.Sprintf("%s=%s", k, describeValue(held)))
+			delete(c.pending, k)
+		case outcomeRefused:
+			// The event says why; writing it again changes nothing.
+			delete(c.pending, k)
 		}
-		parts = append(parts, fmt.Sprintf("%s=%s", k, describeValue(held)))
 	}
-	c.logger.Info("operating program step applied", "settings", strings.Join(parts, " "))
-	c.event(LevelInfo, CodeProgramStep, "operating program step applied: "+strings.Join(parts, ", "))
+	if len(c.pending) == 0 {
+		c.prog.applied, c.pendingUpTo = c.pendingUpTo, time.Time{}
+		if err := saveProgram(c.dir, c.prog); err != nil {
+			c.logger.Error("operating program not saved", "error", err)
+		}
+	} else if due {
+		c.logger.Warn("operating program settings not applied; writing them again at every poll", "settings", strings.Join(slices.Sorted(maps.Keys(c.pending)), ","))
+	}
+	if len(applied) > 0 {
+		c.logger.Info("operating program step applied", "settings", strings.Join(parts, " "))
+		c.event(LevelInfo, CodeProgramStep, "operating program step applied: "+strings.Join(parts, ", "))
+	}
 	c.report(report, applied...)
 }
 
@@ -429,7 +494,7 @@ func (c *controller) untilStep() time.Duration {
 	if c.prog == nil {
 		return time.Hour
 	}
-	next, ok := c.prog.prog.Next(c.prog.applied)
+	next, ok := c.prog.prog.Next(c.dueFrom())
 	if !ok {
 		return time.Hour
 	}

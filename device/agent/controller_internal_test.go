@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,10 +19,12 @@ import (
 
 // fakeEquipment holds settings in memory, as a controller would.
 type fakeEquipment struct {
+	points   []string // every point, as a poll names them
 	values   map[string]float64
 	held     map[string]any
 	settings []Setting
 	faults   []Fault
+	untried  map[string]bool // points a poll does not get to
 	writes   []string
 	fail     map[string]error // WriteSetting fails for these keys
 	clamp    map[string]any   // WriteSetting holds this instead
@@ -29,6 +32,7 @@ type fakeEquipment struct {
 
 func newFake() *fakeEquipment {
 	return &fakeEquipment{
+		points: []string{"chw_supply_c", "chw_return_c", "hw_supply_c", "gas_m3h", "chw_setpoint_c", "mode", "run_enable"},
 		values: map[string]float64{"chw_supply_c": 7.2},
 		held:   map[string]any{"chw_setpoint_c": 7.0, "mode": "cooling", "run_enable": true},
 		settings: []Setting{
@@ -36,12 +40,18 @@ func newFake() *fakeEquipment {
 			{Key: "mode", Min: math.NaN(), Max: math.NaN(), Values: []string{"off", "cooling", "heating"}},
 			{Key: "run_enable", Min: math.NaN(), Max: math.NaN(), Bool: true},
 		},
-		fail: map[string]error{}, clamp: map[string]any{},
+		untried: map[string]bool{}, fail: map[string]error{}, clamp: map[string]any{},
 	}
 }
 
 func (f *fakeEquipment) Poll(context.Context) Poll {
-	return Poll{Values: f.values, Settings: f.held, Faults: f.faults}
+	p := Poll{Values: f.values, Settings: f.held, Faults: f.faults}
+	for _, pt := range f.points {
+		if !f.untried[pt] && !slices.ContainsFunc(f.faults, func(x Fault) bool { return x.Point == pt }) {
+			p.Read = append(p.Read, pt)
+		}
+	}
+	return p
 }
 func (f *fakeEquipment) Settings() []Setting { return f.settings }
 func (f *fakeEquipment) ReadSetting(_ context.Context, k string) (any, error) {
@@ -78,7 +88,7 @@ func newTestController(t *testing.T, dir string, eq Equipment, clock *testClock,
 	}
 	t.Cleanup(func() { sp.Close() })
 	c, err := newController(eq, sp, newOutbox(), slog.New(slog.DiscardHandler), clock.now, dir, time.Minute,
-		make(chan shadowMsg), make(chan struct{}, 1), new(atomic.Uint64))
+		make(chan shadowMsg), make(chan struct{}, 1), new(counters))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,5 +377,172 @@ func TestPollReportsChanges(t *testing.T) {
 	c.poll(ctx)
 	if rep, _ := takeReport(c); !cmp.Equal(rep, map[string]any{"mode": "off"}) {
 		t.Errorf("report %v; want mode off", rep)
+	}
+}
+
+// savedApplied is the time the program file says steps are applied up to.
+func savedApplied(t *testing.T, dir string) time.Time {
+	t.Helper()
+	lp, err := loadProgram(dir)
+	if err != nil || lp == nil {
+		t.Fatalf("program file: %v, %v", lp, err)
+	}
+	return lp.applied
+}
+
+// TestProgramStepRetried: a step's setting whose write fails is not said
+// to be applied, stays in desired, and is written again at the next polls
+// until the equipment holds it; only then does the program file say the
+// step is applied, so an agent that stops before applies it at start.
+func TestProgramStepRetried(t *testing.T) {
+	dir := t.TempDir()
+	eq := newFake()
+	clock := &testClock{}
+	adopted := time.Date(2026, 12, 2, 6, 30, 0, 0, time.UTC)
+	clock.set(adopted)
+	c := newTestController(t, dir, eq, clock, SpoolOptions{})
+	ctx := context.Background()
+	prog := map[string]any{"date": "2026-12-02", "tz": "UTC", "steps": []any{
+		map[string]any{"at": "00:00", "set": map[string]any{"mode": "off"}},
+		map[string]any{"at": "07:00", "set": map[string]any{"mode": "cooling", "chw_setpoint_c": 6.5}},
+	}}
+	c.applyShadow(ctx, ShadowState{Desired: map[string]any{"program": prog}, Version: 3})
+	takeReport(c)
+	takeEvents(c)
+
+	eq.fail["chw_setpoint_c"] = errors.New("write holding register 1 of unit 1: no answer within 1s")
+	clock.set(time.Date(2026, 12, 2, 7, 0, 5, 0, time.UTC))
+	c.catchUp(ctx)
+	rep, clears := takeReport(c)
+	// chw_setpoint_c still holds the 7 reported before: nothing new.
+	if diff := cmp.Diff(map[string]any{"mode": "cooling"}, rep); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if !cmp.Equal(clears, []string{"mode"}) {
+		t.Errorf("desired cleared %v; want mode only: chw_setpoint_c is not held", clears)
+	}
+	ev := takeEvents(c)
+	if got := codes(ev); !cmp.Equal(got, []string{CodeSettingNotApplied, CodeProgramStep}) {
+		t.Fatalf("events %v; want setting_not_applied, program_step", got)
+	}
+	if ev[1].Message != `operating program step applied: mode="cooling"` {
+		t.Errorf("step event %q; want it to name only what is held", ev[1].Message)
+	}
+	if got := savedApplied(t, dir); !got.Equal(adopted) {
+		t.Errorf("program file says applied up to %s; want %s while a setting is not held", got, adopted)
+	}
+
+	// The next poll: still failing; nothing new is said.
+	clock.add(time.Minute)
+	c.catchUp(ctx)
+	if rep, clears := takeReport(c); rep != nil || clears != nil {
+		t.Errorf("a failed retry reported %v, cleared %v", rep, clears)
+	}
+	if ev := takeEvents(c); len(ev) != 0 {
+		t.Errorf("a failed retry raised %v", codes(ev))
+	}
+
+	// The equipment answers again: the setting is written and cleared.
+	delete(eq.fail, "chw_setpoint_c")
+	clock.add(time.Minute)
+	c.catchUp(ctx)
+	rep, clears = takeReport(c)
+	if !cmp.Equal(rep, map[string]any{"chw_setpoint_c": 6.5}) || !cmp.Equal(clears, []string{"chw_setpoint_c"}) || eq.held["chw_setpoint_c"] != 6.5 {
+		t.Errorf("retry: report %v, cleared %v, held %v; want 6.5 written, reported and cleared", rep, clears, eq.held["chw_setpoint_c"])
+	}
+	if ev := takeEvents(c); len(ev) != 1 || ev[0].Message != "operating program step applied: chw_setpoint_c=6.5" {
+		t.Errorf("events %+v; want one program_step for chw_setpoint_c", ev)
+	}
+	if got, want := savedApplied(t, dir), time.Date(2026, 12, 2, 7, 0, 5, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("program file says applied up to %s; want %s", got, want)
+	}
+	eq.writes = nil
+	clock.add(time.Minute)
+	c.catchUp(ctx)
+	if rep, _ := takeReport(c); rep != nil || len(eq.writes) != 0 {
+		t.Errorf("after the step was held: report %v, writes %v", rep, eq.writes)
+	}
+}
+
+// TestProgramStepAfterRestart: an agent that stops while a step's setting
+// is not held applies the step again when it starts.
+func TestProgramStepAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	eq := newFake()
+	clock := &testClock{}
+	clock.set(time.Date(2026, 12, 2, 6, 30, 0, 0, time.UTC))
+	c := newTestController(t, dir, eq, clock, SpoolOptions{})
+	ctx := context.Background()
+	prog := map[string]any{"date": "2026-12-02", "tz": "UTC", "steps": []any{
+		map[string]any{"at": "07:00", "set": map[string]any{"chw_setpoint_c": 6.5}},
+	}}
+	c.applyShadow(ctx, ShadowState{Desired: map[string]any{"program": prog}, Version: 3})
+	eq.fail["chw_setpoint_c"] = errors.New("connection refused")
+	clock.set(time.Date(2026, 12, 2, 7, 0, 5, 0, time.UTC))
+	c.catchUp(ctx)
+	c.spool.Close()
+
+	delete(eq.fail, "chw_setpoint_c")
+	clock.add(time.Minute)
+	c2 := newTestController(t, dir, eq, clock, SpoolOptions{})
+	c2.catchUp(ctx)
+	if rep, clears := takeReport(c2); !cmp.Equal(rep, map[string]any{"chw_setpoint_c": 6.5}) || !cmp.Equal(clears, []string{"chw_setpoint_c"}) {
+		t.Errorf("after the restart: report %v, cleared %v; want the 07:00 step applied", rep, clears)
+	}
+	if eq.held["chw_setpoint_c"] != 6.5 {
+		t.Errorf("held %v; want 6.5", eq.held["chw_setpoint_c"])
+	}
+}
+
+// TestProgramAdoptionRetried: a setting of a program just received whose
+// write fails is written again at the next poll.
+func TestProgramAdoptionRetried(t *testing.T) {
+	eq := newFake()
+	clock := &testClock{}
+	clock.set(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC))
+	c := newTestController(t, t.TempDir(), eq, clock, SpoolOptions{})
+	ctx := context.Background()
+	prog := map[string]any{"date": "2026-12-02", "tz": "UTC", "steps": []any{
+		map[string]any{"at": "07:00", "set": map[string]any{"chw_setpoint_c": 6.5}},
+	}}
+	eq.fail["chw_setpoint_c"] = errors.New("connection refused")
+	c.applyShadow(ctx, ShadowState{Desired: map[string]any{"program": prog}, Version: 3})
+	takeReport(c)
+	delete(eq.fail, "chw_setpoint_c")
+	clock.add(time.Minute)
+	c.catchUp(ctx)
+	if rep, _ := takeReport(c); !cmp.Equal(rep, map[string]any{"chw_setpoint_c": 6.5}) || eq.held["chw_setpoint_c"] != 6.5 {
+		t.Errorf("retry: report %v, held %v; want 6.5", rep, eq.held["chw_setpoint_c"])
+	}
+}
+
+// TestFaultsRecoverOnlyWhenRead: a poll that runs out of time before it
+// gets to a failing point does not count the point as recovered; it
+// recovers when it is read.
+func TestFaultsRecoverOnlyWhenRead(t *testing.T) {
+	eq := newFake()
+	clock := &testClock{}
+	clock.set(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	c := newTestController(t, t.TempDir(), eq, clock, SpoolOptions{})
+	ctx := context.Background()
+	eq.faults = []Fault{
+		{Point: "chw_return_c", Kind: FaultTimeout, Message: "read input registers 1-1 of unit 1: no answer within 1s"},
+		{Point: "hw_supply_c", Kind: FaultTimeout, Message: "read input registers 2-2 of unit 1: no answer within 1s"},
+	}
+	c.poll(ctx)
+	takeEvents(c)
+
+	// The equipment answers again, but the poll ends before hw_supply_c.
+	eq.faults, eq.untried["hw_supply_c"] = nil, true
+	clock.add(time.Minute)
+	c.poll(ctx)
+	if ev := takeEvents(c); len(ev) != 1 || ev[0].Code != CodeModbusRecovered || ev[0].Message != "point chw_return_c read again" {
+		t.Errorf("events %+v; want chw_return_c recovered, and only it", ev)
+	}
+	delete(eq.untried, "hw_supply_c")
+	clock.add(time.Minute)
+	c.poll(ctx)
+	if ev := takeEvents(c); len(ev) != 1 || ev[0].Message != "point hw_supply_c read again" {
+		t.Errorf("events %+v; want hw_supply_c recovered once it is read", ev)
 	}
 }

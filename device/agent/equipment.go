@@ -36,6 +36,11 @@ type Poll struct {
 	// them: a number, a name or true/false.
 	Settings map[string]any
 	Faults   []Fault
+	// Read names the points read, as Faults names them. A point that
+	// failed before recovers when it is read again; one neither read nor
+	// failed (not due, or a poll that ran out of time before it) is still
+	// taken to fail.
+	Read []string
 }
 
 // Fault kinds, as the device events name them (modbus_timeout, …).

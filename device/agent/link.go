@@ -24,8 +24,10 @@ const (
 	// defaultMaxPacket is assumed when Hearth's CONNACK names no maximum
 	// packet size: Hearth's default payload limit.
 	defaultMaxPacket = 128 << 10
-	// serverHeadroom is what Hearth's maximum packet size allows besides the
-	// payload; the payload of a message is kept below the maximum by this.
+	// serverHeadroom is the least that Hearth's maximum packet size keeps
+	// for what a PUBLISH carries besides the payload; the payload of a
+	// message is kept below the maximum by this, or by an eighth of the
+	// maximum when that is more.
 	serverHeadroom = 8 << 10
 	// packetTimeout bounds the wait for a PUBACK or SUBACK.
 	packetTimeout = 30 * time.Second
@@ -35,10 +37,14 @@ const (
 	// rejectedEventEvery bounds how often samples refused for good raise an
 	// event; the counter metric counts every one.
 	rejectedEventEvery = 10 * time.Minute
+	// refusedLogEvery bounds how often device events Hearth refused are
+	// logged; the counter metric counts every one.
+	refusedLogEvery = time.Minute
 )
 
 // MQTT 5 reason codes the agent tells apart.
 const (
+	reasonQuotaExceeded        = 0x97
 	reasonPayloadFormatInvalid = 0x99
 )
 
@@ -58,13 +64,23 @@ type link struct {
 	sampled  <-chan struct{}
 	logger   *slog.Logger
 	batch    int
-	rejected *atomic.Uint64
+	counts   *counters
 
 	limit     int // samples per message now; halved when Hearth refuses
 	lastEvent time.Time
 	since     int // samples refused since the last telemetry_rejected event
-	tokens    atomic.Uint64
-	connected atomic.Bool
+	// lastEventRefusedLog and eventsRefusedSince rate-limit the log of
+	// device events Hearth refused.
+	lastEventRefusedLog time.Time
+	eventsRefusedSince  int
+	tokens              atomic.Uint64
+	connected           atomic.Bool
+}
+
+// counters are what the link counts for the samples the controller takes.
+type counters struct {
+	rejected      atomic.Uint64 // samples Hearth refused for good
+	eventsRefused atomic.Uint64 // device events Hearth refused
 }
 
 // run keeps a connection to Hearth until ctx ends.
@@ -98,13 +114,16 @@ func (l *link) run(ctx context.Context) {
 // session is one connection: it returns how long it was up (0 when it
 // never was) and why it ended.
 func (l *link) session(ctx context.Context) (time.Duration, error) {
-	conn, err := l.dial(ctx)
+	// connect_timeout bounds TCP, TLS and the CONNACK together.
+	cctx, cancel := context.WithTimeout(ctx, l.cfg.ConnectTimeout)
+	defer cancel()
+	conn, err := l.dial(cctx)
 	if err != nil {
 		return 0, err
 	}
 	var (
 		mu        sync.Mutex
-		endReason error
+		endReason error // what paho reported: the server's DISCONNECT, or a broken connection
 	)
 	setEnd := func(err error) {
 		mu.Lock()
@@ -132,7 +151,6 @@ func (l *link) session(ctx context.Context) (time.Duration, error) {
 		cp.Username, cp.UsernameFlag = l.username, true
 		cp.Password, cp.PasswordFlag = l.password, true
 	}
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.ConnectTimeout)
 	ack, err := c.Connect(cctx, cp)
 	cancel()
 	if err != nil {
@@ -173,6 +191,13 @@ func (l *link) session(ctx context.Context) (time.Duration, error) {
 	case err = <-errs:
 	case <-sctx.Done():
 	}
+	// The agent ends the session itself when it stops, or for a reason of
+	// its own (Hearth refused what it must send). Its reason is then the
+	// one: what paho reports after it is only the connection the agent
+	// closed ("use of closed network connection", EOF). An error that the
+	// connection going away caused leaves the reason to paho's report.
+	var lost lostError
+	own := ctx.Err() != nil || err != nil && !errors.Is(err, context.Canceled) && !errors.As(err, &lost)
 	stop()
 	// On a graceful stop this tells Hearth, so that the device shows
 	// offline with reason clean; on a broken connection it only closes it.
@@ -181,7 +206,7 @@ func (l *link) session(ctx context.Context) (time.Duration, error) {
 	<-c.Done()
 	mu.Lock()
 	defer mu.Unlock()
-	if endReason != nil {
+	if endReason != nil && !own {
 		err = endReason
 	}
 	if err == nil || errors.Is(err, context.Canceled) {
@@ -190,9 +215,16 @@ func (l *link) session(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), err
 }
 
+// lostError marks an error that the connection going away caused (a
+// publish that got no PUBACK): paho's own report of why it went away says
+// more, and wins over it.
+type lostError struct{ err error }
+
+func (e lostError) Error() string { return e.err.Error() }
+func (e lostError) Unwrap() error { return e.err }
+
+// dial opens the connection to Hearth, TLS included, within ctx.
 func (l *link) dial(ctx context.Context) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.ConnectTimeout)
-	defer cancel()
 	nd := &net.Dialer{KeepAlive: 30 * time.Second}
 	if l.tls == nil {
 		conn, err := nd.DialContext(ctx, "tcp", l.cfg.Address)
@@ -236,7 +268,7 @@ func (l *link) subscribe(ctx context.Context, c *paho.Client) error {
 	}
 	sa, err := c.Subscribe(ctx, sub)
 	if sa == nil {
-		return fmt.Errorf("subscribe to the shadow: %w", err)
+		return lostError{fmt.Errorf("subscribe to the shadow: %w", err)}
 	}
 	for i, code := range sa.Reasons {
 		if code >= 0x80 && i < len(filters) {
@@ -371,36 +403,75 @@ func (l *link) sendEvents(ctx context.Context, c *paho.Client) error {
 		if dropped > 0 {
 			d := Event{Level: LevelWarning, Code: CodeEventsDropped, TS: e.TS,
 				Message: fmt.Sprintf("%d events were dropped while Hearth could not be reached; the %d newest were kept", dropped, maxQueuedEvents)}
-			b, _ := json.Marshal(d)
-			if err := l.publish(ctx, c, topic, b); err != nil {
+			if err := l.sendEvent(ctx, c, topic, d); err != nil {
 				return err
 			}
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
-		}
-		if err := l.publish(ctx, c, topic, b); err != nil {
+		if err := l.sendEvent(ctx, c, topic, e); err != nil {
 			return err
 		}
 		l.out.eventSent(e)
-		l.logger.Info("device event sent", "level", e.Level, "code", e.Code, "message", e.Message)
 	}
+}
+
+// sendEvent publishes one event. An event Hearth refuses for what it is
+// (0x99: its message, level, code or time is not accepted) or for how many
+// came (0x97: more than a device may send) is dropped and counted: sending
+// it again would be refused again, and ending the session over it would
+// only send it first after the reconnect.
+func (l *link) sendEvent(ctx context.Context, c *paho.Client, topic string, e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	pr, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: b})
+	if pr == nil {
+		return lostError{fmt.Errorf("publish on %s: %w", topic, err)}
+	}
+	switch pr.ReasonCode {
+	case reasonPayloadFormatInvalid, reasonQuotaExceeded:
+		l.counts.eventsRefused.Add(1)
+		l.eventRefused(e, pr)
+		return nil
+	}
+	if pr.ReasonCode >= 0x80 {
+		return refusedError(topic, pr)
+	}
+	l.logger.Info("device event sent", "level", e.Level, "code", e.Code, "message", e.Message)
+	return nil
+}
+
+// eventRefused logs an event Hearth refused: the first one, then at most
+// one line every refusedLogEvery with the count since, so that an agent
+// over its quota does not flood its own log.
+func (l *link) eventRefused(e Event, pr *paho.PublishResponse) {
+	l.eventsRefusedSince++
+	now := time.Now()
+	if now.Sub(l.lastEventRefusedLog) < refusedLogEvery {
+		return
+	}
+	l.logger.Warn("device event refused by hearth and dropped", "code", e.Code, "reason_code", fmt.Sprintf("%#02x", pr.ReasonCode),
+		"reason", reasonString(pr), "refused", l.eventsRefusedSince, "refused_total", l.counts.eventsRefused.Load())
+	l.lastEventRefusedLog, l.eventsRefusedSince = now, 0
 }
 
 // publish sends one message with QoS 1 and waits for the PUBACK.
 func (l *link) publish(ctx context.Context, c *paho.Client, topic string, payload []byte) error {
 	pr, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload})
 	if pr == nil {
-		return fmt.Errorf("publish on %s: %w", topic, err)
+		return lostError{fmt.Errorf("publish on %s: %w", topic, err)}
 	}
 	if pr.ReasonCode >= 0x80 {
-		// Hearth takes shadow requests and events from the device on its
-		// own topics; a refusal is a bug or a revoked device, and retrying
+		// Hearth takes shadow requests from the device on its own
+		// topics; a refusal is a bug or a revoked device, and retrying
 		// on a new connection is all that can be done.
-		return fmt.Errorf("publish on %s: refused with reason %#02x %s", topic, pr.ReasonCode, reasonString(pr))
+		return refusedError(topic, pr)
 	}
 	return nil
+}
+
+func refusedError(topic string, pr *paho.PublishResponse) error {
+	return fmt.Errorf("publish on %s: refused with reason %#02x %s", topic, pr.ReasonCode, reasonString(pr))
 }
 
 func reasonString(pr *paho.PublishResponse) string {
@@ -439,10 +510,10 @@ func (l *link) sendTelemetry(ctx context.Context, c *paho.Client, maxPacket int)
 		payload := batchPayload(recs)
 		if len(recs) == 1 && len(payload) > maxPayload {
 			// Hearth would end the connection over it, every time.
-			if err := l.spool.Ack(recs[0].Seq); err != nil {
-				return fmt.Errorf("acknowledge samples in the spool: %w", err)
+			if err := l.ack(recs[0].Seq); err != nil {
+				return err
 			}
-			l.rejected.Add(1)
+			l.counts.rejected.Add(1)
 			l.sampleRejected(recs[0], fmt.Sprintf("the sample is %d bytes; Hearth takes messages of at most %d", len(payload), maxPayload))
 			continue
 		}
@@ -453,12 +524,12 @@ func (l *link) sendTelemetry(ctx context.Context, c *paho.Client, maxPacket int)
 				// ended because of it: send less at once next time.
 				l.limit = max(1, len(recs)/2)
 			}
-			return fmt.Errorf("publish telemetry: %w", err)
+			return lostError{fmt.Errorf("publish telemetry: %w", err)}
 		}
 		switch {
 		case pr.ReasonCode < 0x80:
-			if err := l.spool.Ack(recs[len(recs)-1].Seq); err != nil {
-				return fmt.Errorf("acknowledge samples in the spool: %w", err)
+			if err := l.ack(recs[len(recs)-1].Seq); err != nil {
+				return err
 			}
 			retries = 0
 			l.limit = min(l.batch, l.limit*2)
@@ -470,10 +541,10 @@ func (l *link) sendTelemetry(ctx context.Context, c *paho.Client, maxPacket int)
 			l.logger.Info("telemetry batch refused; sending fewer samples at once", "samples", len(recs), "limit", l.limit, "reason", reasonString(pr))
 		case pr.ReasonCode == reasonPayloadFormatInvalid:
 			// Hearth will never store this sample: drop it, count it, say so.
-			if err := l.spool.Ack(recs[0].Seq); err != nil {
-				return fmt.Errorf("acknowledge samples in the spool: %w", err)
+			if err := l.ack(recs[0].Seq); err != nil {
+				return err
 			}
-			l.rejected.Add(1)
+			l.counts.rejected.Add(1)
 			l.sampleRejected(recs[0], reasonString(pr))
 		default:
 			// Hearth could not store them now (0x80), or does not know
@@ -491,6 +562,23 @@ func (l *link) sendTelemetry(ctx context.Context, c *paho.Client, maxPacket int)
 			}
 		}
 	}
+}
+
+// ack removes the samples up to seq from the spool. A head the spool could
+// not write (a full disk) is logged and sending goes on: the samples are
+// out of the spool all the same, and the head on disk lagging behind costs
+// only samples sent again after a restart. Ending the session over it
+// would send the same samples again at once.
+func (l *link) ack(seq uint64) error {
+	err := l.spool.Ack(seq)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errSpoolClosed):
+		return fmt.Errorf("acknowledge samples in the spool: %w", err)
+	}
+	l.logger.Warn("spool head not saved; acknowledged samples may be sent again after a restart", "error", err)
+	return nil
 }
 
 // sampleRejected logs a sample Hearth refused for good, and raises an event

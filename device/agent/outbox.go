@@ -3,7 +3,10 @@ package agent
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Event levels.
@@ -111,8 +114,10 @@ func (o *outbox) reportSent(reported map[string]any, clears []string, gen uint64
 }
 
 // event queues a device event. When the queue is full, the oldest event
-// goes and is counted; the count is sent as an event of its own.
+// goes and is counted; the count is sent as an event of its own. The
+// message is made one Hearth takes (see eventMessage).
 func (o *outbox) event(e Event) {
+	e.Message = eventMessage(e.Message)
 	o.mu.Lock()
 	if len(o.events) >= maxQueuedEvents {
 		o.events = o.events[1:]
@@ -121,6 +126,34 @@ func (o *outbox) event(e Event) {
 	o.events = append(o.events, e)
 	o.mu.Unlock()
 	o.signal()
+}
+
+// maxEventMessage is the longest message Hearth takes in a device event,
+// in bytes.
+const maxEventMessage = 1 << 10
+
+// eventMessage makes msg a message Hearth takes in a device event: valid
+// UTF-8 without control characters other than newline and tab, of at most
+// maxEventMessage bytes. A longer one is cut at a character boundary and
+// ends in "…". A message is mostly the agent's own words, but it quotes
+// errors and values from the equipment, which may be anything.
+func eventMessage(msg string) string {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return ' '
+		}
+		return r
+	}, msg)
+	if len(msg) <= maxEventMessage {
+		return msg
+	}
+	const more = "…"
+	cut := maxEventMessage - len(more)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + more
 }
 
 // nextEvent is the oldest event waiting, and the number dropped before it.

@@ -198,15 +198,8 @@ func (s *Spool) load() error {
 			return fmt.Errorf("open segment for appending: %w", err)
 		}
 		s.w = f
-		if last.count > 0 {
-			rec, err := s.readLast(last)
-			if err != nil {
-				return err
-			}
-			s.lastTS = max(s.lastTS, rec.TS)
-		}
 	}
-	s.logger.Info("spool opened", "dir", s.dir, "samples", s.next-s.head, "segments", len(s.segs),
+	s.logger.Info("spool opened", "dir", s.dir, "samples", s.pending(s.head), "segments", len(s.segs),
 		"max_samples", s.opts.MaxSamples, "max_bytes", s.opts.MaxBytes)
 	return nil
 }
@@ -215,7 +208,12 @@ func (s *Spool) load() error {
 // that is torn (the end of the file cuts it short) or damaged (its checksum
 // or sequence number is wrong). Records are fsynced one by one, so only the
 // last one of the last segment can be torn by a crash; damage elsewhere is
-// the disk's, and is logged as such.
+// the disk's, and is logged as such. An error reading the file is returned
+// and nothing is truncated: a disk that fails to read now may read the same
+// records later.
+//
+// It also raises s.lastTS to the segment's timestamps, so that timestamps
+// keep increasing whatever segment is repaired or deleted later.
 func (s *Spool) check(path string, first uint64, last bool) (segment, error) {
 	seg := segment{first: first}
 	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
@@ -225,11 +223,14 @@ func (s *Spool) check(path string, first uint64, last bool) (segment, error) {
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 64<<10)
 	var hdr [segmentHeader]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[:len(segmentMagic)]) != segmentMagic {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil && !isShort(err) {
+		return seg, fmt.Errorf("read segment %q: %w", path, err)
+	} else if err != nil || string(hdr[:len(segmentMagic)]) != segmentMagic {
 		// The header is written and fsynced before any record, so only a
 		// segment created just before a crash can lack it, and it holds
-		// nothing yet.
-		if err := writeSegmentHeader(f, 0); err != nil {
+		// nothing yet. The timestamp floor of the segments before it goes
+		// into the new header, so that it outlives them.
+		if err := writeSegmentHeader(f, s.lastTS); err != nil {
 			return seg, fmt.Errorf("repair segment %q: %w", path, err)
 		}
 		s.logger.Warn("spool segment header repaired", "segment", path)
@@ -237,38 +238,54 @@ func (s *Spool) check(path string, first uint64, last bool) (segment, error) {
 		return seg, nil
 	}
 	s.lastTS = max(s.lastTS, int64(binary.LittleEndian.Uint64(hdr[len(segmentMagic):])))
-	off := int64(segmentHeader)
+	count, size, lastTS, damage, err := scanRecords(r, first)
+	if err != nil {
+		return seg, fmt.Errorf("read segment %q at offset %d: %w", path, segmentHeader+size, err)
+	}
+	seg.count, seg.size = count, segmentHeader+size
+	s.lastTS = max(s.lastTS, lastTS)
+	if damage != nil {
+		end, _ := f.Seek(0, io.SeekEnd)
+		if err := f.Truncate(seg.size); err != nil {
+			return seg, fmt.Errorf("truncate segment %q: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			return seg, fmt.Errorf("sync segment %q: %w", path, err)
+		}
+		msg := "spool torn record dropped"
+		if !last || !errors.Is(damage, errTorn) {
+			msg = "spool damaged records dropped"
+		}
+		s.logger.Warn(msg, "segment", path, "offset", seg.size, "bytes_dropped", end-seg.size, "error", damage)
+	}
+	return seg, nil
+}
+
+// scanRecords reads the records of a segment after its header, up to the
+// end of r or the first record that is torn or damaged: it returns how
+// many records are good, the bytes they take, the newest timestamp among
+// them, and what is wrong with the record after them (nil at a clean end).
+// err is an error reading r, which says nothing about the records.
+func scanRecords(r io.Reader, first uint64) (count uint64, size int64, lastTS int64, damage, err error) {
 	var buf []byte
 	for {
 		var rec Record
 		var n int
 		rec, n, buf, err = readRecord(r, buf)
-		if err == io.EOF {
-			break
+		switch {
+		case err == io.EOF:
+			return count, size, lastTS, nil, nil
+		case errors.Is(err, errTorn), errors.Is(err, errDamaged):
+			return count, size, lastTS, err, nil
+		case err != nil:
+			return count, size, lastTS, nil, err
+		case rec.Seq != first+count:
+			return count, size, lastTS, fmt.Errorf("%w: record has sequence number %d, want %d", errDamaged, rec.Seq, first+count), nil
 		}
-		if err == nil && rec.Seq != first+seg.count {
-			err = fmt.Errorf("record has sequence number %d, want %d", rec.Seq, first+seg.count)
-		}
-		if err != nil {
-			size, _ := f.Seek(0, io.SeekEnd)
-			if terr := f.Truncate(off); terr != nil {
-				return seg, fmt.Errorf("truncate segment %q: %w", path, terr)
-			}
-			if serr := f.Sync(); serr != nil {
-				return seg, fmt.Errorf("sync segment %q: %w", path, serr)
-			}
-			msg := "spool torn record dropped"
-			if !last {
-				msg = "spool damaged records dropped"
-			}
-			s.logger.Warn(msg, "segment", path, "offset", off, "bytes_dropped", size-off, "error", err)
-			break
-		}
-		seg.count++
-		off += int64(n)
+		count++
+		size += int64(n)
+		lastTS = max(lastTS, rec.TS)
 	}
-	seg.size = off
-	return seg, nil
 }
 
 // writeSegmentHeader empties a segment and writes its header: the magic
@@ -339,13 +356,14 @@ func (s *Spool) NextTimestamp(nowMS int64) int64 {
 }
 
 // makeRoom drops the oldest records until one more record of size bytes
-// fits the bounds.
+// fits the bounds. The records dropped are counted and logged; a head that
+// cannot be written then is logged with them, since the records are gone
+// from the spool all the same.
 func (s *Spool) makeRoom(size int64) error {
-	var drop uint64
-	if n := s.next - s.head; n+1 > uint64(s.opts.MaxSamples) {
-		drop = n + 1 - uint64(s.opts.MaxSamples)
+	newHead := s.head
+	if n := s.pending(s.head); n+1 > uint64(s.opts.MaxSamples) {
+		newHead = s.skip(s.head, n+1-uint64(s.opts.MaxSamples))
 	}
-	newHead := s.head + drop
 	// The byte bound counts whole segment files: the oldest segment goes
 	// when the files would grow past it.
 	total := size
@@ -359,14 +377,46 @@ func (s *Spool) makeRoom(size int64) error {
 	if newHead <= s.head {
 		return nil
 	}
-	n := newHead - s.head
-	if err := s.setHead(newHead); err != nil {
-		return err
-	}
+	n := s.pending(s.head) - s.pending(newHead)
+	err := s.setHead(newHead)
 	s.dropped += n
-	s.logger.Warn("spool full: oldest samples dropped", "dropped", n, "dropped_total", s.dropped,
-		"max_samples", s.opts.MaxSamples, "max_bytes", s.opts.MaxBytes)
+	attrs := []any{"dropped", n, "dropped_total", s.dropped, "max_samples", s.opts.MaxSamples, "max_bytes", s.opts.MaxBytes}
+	if err != nil {
+		attrs = append(attrs, "error", err)
+	}
+	s.logger.Warn("spool full: oldest samples dropped", attrs...)
 	return nil
+}
+
+// pending counts the records from seq on that the segments hold. Records
+// lost in a gap between two segments are not counted: they are not there
+// to send.
+func (s *Spool) pending(seq uint64) uint64 {
+	var n uint64
+	for _, seg := range s.segs {
+		if seg.end() > seq {
+			n += seg.end() - max(seg.first, seq)
+		}
+	}
+	return n
+}
+
+// skip is the sequence number n records after seq, counting only the
+// records the segments hold.
+func (s *Spool) skip(seq, n uint64) uint64 {
+	for _, seg := range s.segs {
+		if seg.end() <= seq {
+			continue
+		}
+		seq = max(seq, seg.first)
+		left := seg.end() - seq
+		if n < left {
+			return seq + n
+		}
+		n -= left
+		seq = seg.end()
+	}
+	return seq
 }
 
 // rotateIfFull starts a new segment when there is none or the last one is
@@ -470,7 +520,10 @@ func (s *Spool) readFrom(seg segment, seq uint64, n, maxBytes int, out []Record,
 }
 
 // Ack removes every record up to and including seq: Hearth has stored
-// them. The new head is on disk before Ack returns.
+// them. The new head is on disk before Ack returns, unless Ack returns an
+// error: the records are gone from the spool all the same (the next Peek
+// starts after them), but the head on disk may still point at them, which
+// costs only samples sent again after a restart.
 func (s *Spool) Ack(seq uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -483,14 +536,20 @@ func (s *Spool) Ack(seq uint64) error {
 	return s.setHead(seq + 1)
 }
 
-// setHead moves the head, writes it to disk and deletes the segments wholly
-// before it.
+// setHead moves the head, deletes the segments wholly before it, and then
+// writes it to disk. Deleting comes first so that a full disk, which may
+// have no room for a new head file, gets room from the segments: with the
+// head written first the spool could never shrink again. A crash between
+// the two leaves the old head on disk, before the oldest segment left,
+// which load reads as "from the oldest segment": records acknowledged
+// there are sent again, and Hearth keeps a sample sent twice once. The
+// head moves in memory whatever fails, so that sending goes on.
 func (s *Spool) setHead(head uint64) error {
-	if err := writeHead(s.dir, head); err != nil {
+	s.head = head
+	if err := s.removeAcknowledged(); err != nil {
 		return err
 	}
-	s.head = head
-	return s.removeAcknowledged()
+	return writeHead(s.dir, head)
 }
 
 // removeAcknowledged deletes segments whose records are all before head,
@@ -517,7 +576,7 @@ type SpoolStats struct {
 func (s *Spool) Stats() SpoolStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := SpoolStats{Samples: s.next - s.head, Segments: len(s.segs), Dropped: s.dropped}
+	st := SpoolStats{Samples: s.pending(s.head), Segments: len(s.segs), Dropped: s.dropped}
 	for _, seg := range s.segs {
 		st.Bytes += seg.size
 	}
@@ -548,28 +607,6 @@ func (s *Spool) Close() error {
 
 func (s *Spool) segPath(first uint64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", first, segmentSuffix))
-}
-
-// readLast returns the last record of seg.
-func (s *Spool) readLast(seg segment) (Record, error) {
-	f, err := os.Open(s.segPath(seg.first))
-	if err != nil {
-		return Record{}, fmt.Errorf("read last record: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	if _, err := r.Discard(int(segmentHeader)); err != nil {
-		return Record{}, fmt.Errorf("read last record: %w", err)
-	}
-	var rec Record
-	var buf []byte
-	for range seg.count {
-		if rec, _, buf, err = readRecord(r, buf); err != nil {
-			return Record{}, fmt.Errorf("read last record: %w", err)
-		}
-	}
-	rec.Payload = slices.Clone(rec.Payload)
-	return rec, nil
 }
 
 // segmentFiles lists the segment files of dir in order.
@@ -621,34 +658,52 @@ func appendRecord(b []byte, r Record) []byte {
 	return b
 }
 
-// errTorn marks a record cut short by the end of the file.
-var errTorn = errors.New("record is cut short")
+// errTorn marks a record cut short by the end of the file; errDamaged one
+// whose bytes are wrong. Both are about the data: an error reading the
+// file is neither.
+var (
+	errTorn    = errors.New("record is cut short")
+	errDamaged = errors.New("record is damaged")
+)
+
+// isShort reports whether a read error of io.ReadFull is the end of the
+// data rather than a failure to read it.
+func isShort(err error) bool {
+	return err == io.EOF || err == io.ErrUnexpectedEOF
+}
 
 // readRecord reads one record from r, reusing buf for it. It returns
-// io.EOF at a clean end, errTorn when the end cuts a record, and an error
-// naming the damage otherwise. The payload points into the returned buffer.
+// io.EOF at a clean end, errTorn when the end cuts a record, an error
+// wrapping errDamaged when the record's bytes are wrong, and any other
+// error of r as it is. The payload points into the returned buffer.
 func readRecord(r io.Reader, buf []byte) (Record, int, []byte, error) {
 	var hdr [recordHeader]byte
 	if n, err := io.ReadFull(r, hdr[:]); err != nil {
-		if n == 0 && err == io.EOF {
+		switch {
+		case n == 0 && err == io.EOF:
 			return Record{}, 0, buf, io.EOF
+		case isShort(err):
+			return Record{}, 0, buf, errTorn
 		}
-		return Record{}, 0, buf, errTorn
+		return Record{}, 0, buf, fmt.Errorf("read record: %w", err)
 	}
 	length := binary.LittleEndian.Uint32(hdr[0:])
 	if length > MaxRecordBytes {
-		return Record{}, 0, buf, fmt.Errorf("record length %d is over the maximum %d", length, MaxRecordBytes)
+		return Record{}, 0, buf, fmt.Errorf("%w: length %d is over the maximum %d", errDamaged, length, MaxRecordBytes)
 	}
 	if cap(buf) < int(length) {
 		buf = make([]byte, length)
 	}
 	buf = buf[:length]
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return Record{}, 0, buf, errTorn
+		if isShort(err) {
+			return Record{}, 0, buf, errTorn
+		}
+		return Record{}, 0, buf, fmt.Errorf("read record: %w", err)
 	}
 	crc := crc32.Update(crc32.Checksum(hdr[8:], castagnoli), castagnoli, buf)
 	if crc != binary.LittleEndian.Uint32(hdr[4:]) {
-		return Record{}, 0, buf, errors.New("record checksum does not match")
+		return Record{}, 0, buf, fmt.Errorf("%w: checksum does not match", errDamaged)
 	}
 	rec := Record{
 		Seq:     binary.LittleEndian.Uint64(hdr[8:]),

@@ -354,3 +354,115 @@ func recordBytes(t *testing.T, i int) []byte {
 	size := 24 + len(payload(i))
 	return b[len(b)-size:]
 }
+
+// TestSpoolAckWhenHeadCannotBeWritten: when the head file cannot be
+// replaced (a full disk refuses to create head.tmp; here a directory of
+// that name is in the way), Ack still deletes the segments it passed, so
+// the spool shrinks and the disk gets room back, and sending goes on after
+// the acknowledged records. The old head left on disk only makes a restart
+// send the oldest segment left again; nothing is skipped.
+func TestSpoolAckWhenHeadCannotBeWritten(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir, agent.SpoolOptions{MaxSamples: 160}) // segments of 16
+	appendN(t, s, 0, 40)
+	if names := segmentNames(t, dir); len(names) != 3 {
+		t.Fatalf("segments %v; want 3", names)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "head.tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(33); err == nil || !strings.Contains(err.Error(), "write head") {
+		t.Errorf("Ack with no room for the head: %v; want the head's error", err)
+	}
+	if names := segmentNames(t, dir); !cmp.Equal(names, []string{"00000000000000000032.seg"}) {
+		t.Errorf("segments after Ack %v; want the two acknowledged ones deleted", names)
+	}
+	if st := s.Stats(); st.Samples != 6 || st.Segments != 1 {
+		t.Errorf("stats %+v; want 6 samples in one segment", st)
+	}
+	if recs, err := s.Peek(100, 1<<20); err != nil || len(recs) != 6 || recs[0].Seq != 34 {
+		first := -1
+		if len(recs) > 0 {
+			first = int(recs[0].Seq)
+		}
+		t.Errorf("peek after Ack: %d records from %d, %v; want 6 from 34", len(recs), first, err)
+	}
+
+	// The agent stops (or crashes) before the head could be written.
+	s.Close()
+	if err := os.Remove(filepath.Join(dir, "head.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	s = openSpool(t, dir, agent.SpoolOptions{MaxSamples: 160})
+	if diff := cmp.Diff(seq(32, 40), drain(t, s, 100)); diff != "" {
+		t.Errorf("after reopening (-want +got):\n%s", diff)
+	}
+}
+
+// TestSpoolGap: records lost between two segments (a segment file the disk
+// lost) are not counted as waiting, and the bound drops only records that
+// are there.
+func TestSpoolGap(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir, agent.SpoolOptions{MaxSamples: 40}) // segments of 16
+	appendN(t, s, 0, 40)
+	s.Close()
+	names := segmentNames(t, dir)
+	if len(names) != 3 {
+		t.Fatalf("segments %v; want 3", names)
+	}
+	if err := os.Remove(filepath.Join(dir, names[1])); err != nil {
+		t.Fatal(err)
+	}
+	s = openSpool(t, dir, agent.SpoolOptions{MaxSamples: 40})
+	if st := s.Stats(); st.Samples != 24 || st.Dropped != 0 {
+		t.Errorf("stats %+v; want the 24 samples left, none dropped", st)
+	}
+	// 16 more fill the bound of 40 samples held; the one after drops one.
+	appendN(t, s, 40, 56)
+	if st := s.Stats(); st.Samples != 40 || st.Dropped != 0 {
+		t.Errorf("stats at the bound %+v; want 40 samples, none dropped", st)
+	}
+	appendN(t, s, 56, 57)
+	if st := s.Stats(); st.Samples != 40 || st.Dropped != 1 {
+		t.Errorf("stats past the bound %+v; want 40 samples, 1 dropped", st)
+	}
+	want := append(seq(1, 16), seq(32, 57)...)
+	if diff := cmp.Diff(want, drain(t, s, 7)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+}
+
+// TestSpoolRepairedHeaderKeepsTimestamps: a segment whose header a crash
+// cut short is repaired with the timestamp of the newest record before it,
+// so timestamps go on increasing, also once the older segments are gone.
+func TestSpoolRepairedHeaderKeepsTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir, agent.SpoolOptions{})
+	appendN(t, s, 0, 10)
+	s.Close()
+	// The next segment was being created when the power went.
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000000010.seg"), []byte("HSP"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = openSpool(t, dir, agent.SpoolOptions{})
+	if got := s.NextTimestamp(0); got != 1_000_000+10 {
+		t.Errorf("NextTimestamp after the repair = %d; want %d", got, 1_000_000+10)
+	}
+	if diff := cmp.Diff(seq(0, 10), drain(t, s, 100)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	s.Close()
+	// The first segment is acknowledged and deleted; the repaired header
+	// is all that remembers its timestamps.
+	if names := segmentNames(t, dir); !cmp.Equal(names, []string{"00000000000000000010.seg"}) {
+		t.Fatalf("segments %v; want the repaired one only", names)
+	}
+	s = openSpool(t, dir, agent.SpoolOptions{})
+	if got := s.NextTimestamp(0); got != 1_000_000+10 {
+		t.Errorf("NextTimestamp with only the repaired segment = %d; want %d", got, 1_000_000+10)
+	}
+	if _, err := s.Append(1_000_000+9, payload(9)); err == nil {
+		t.Error("append of a timestamp before the last one: no error")
+	}
+}

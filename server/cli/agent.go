@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hearthiot/hearth/device/agent"
@@ -24,13 +25,20 @@ func runAgent(ctx context.Context, io IO, args []string) error {
 	if *path == "" {
 		return fmt.Errorf("%w: --config FILE is required (or HEARTH_CONFIG)", errUsage)
 	}
-	cfg, err := agent.LoadConfig(*path)
-	if err != nil {
-		return err
+	// Every problem of the file and of its register map in one go.
+	cfg, cfgErr := agent.LoadConfig(*path)
+	if cfgErr != nil && !errors.As(cfgErr, new(*agent.ConfigErrors)) {
+		return cfgErr
 	}
-	m, err := modbus.ParseNode(cfg.Modbus, *path)
-	if err != nil {
-		return fmt.Errorf("register map:\n%w", err)
+	var m *modbus.Map
+	var mapErr error
+	if cfg.Modbus != nil {
+		if m, mapErr = modbus.ParseNode(cfg.Modbus, *path); mapErr != nil {
+			mapErr = fmt.Errorf("register map:\n%w", mapErr)
+		}
+	}
+	if err := errors.Join(cfgErr, mapErr); err != nil {
+		return err
 	}
 	if *check {
 		fmt.Fprintf(io.Stdout, "%s: device %s, %d points, %d writable settings: OK\n", *path, cfg.Device, len(m.Points), len(m.Writable()))

@@ -76,6 +76,17 @@ func TestAgentConfigErrors(t *testing.T) {
 			}
 		})
 	}
+	// Both at once: every problem of the file and of its map in one run.
+	path := writeAgentConfig(t, "127.0.0.1:1883", "127.0.0.1:1502", func(s string) string {
+		for _, tt := range tests {
+			s = strings.Replace(s, tt.from, tt.to, 1)
+		}
+		return s
+	})
+	code, _, stderr := runCLI(t, "", nil, "agent", "--config", path, "--check")
+	if code != 1 || !strings.Contains(stderr, tests[0].want) || !strings.Contains(stderr, tests[1].want) {
+		t.Errorf("two problems: exit %d, stderr %q; want both", code, stderr)
+	}
 }
 
 // TestAgentRuns: the command polls the equipment and spools samples while

@@ -61,10 +61,11 @@ func (e *Modbus) Poll(ctx context.Context) agent.Poll {
 		return agent.Poll{}
 	}
 	r := e.c.Read(ctx, points...)
+	p := agent.Poll{Values: r.Metrics(), Settings: r.Settings()}
 	for _, rd := range r.Readings {
 		e.last[rd.Point] = now
+		p.Read = append(p.Read, rd.Point.Name())
 	}
-	p := agent.Poll{Values: r.Metrics(), Settings: r.Settings()}
 	for _, f := range r.Faults {
 		for _, pt := range f.Points {
 			p.Faults = append(p.Faults, agent.Fault{Point: pt.Name(), Kind: string(f.Kind), Message: f.Error()})

@@ -119,3 +119,37 @@ func TestFault(t *testing.T) {
 		t.Errorf("hw_supply_c not read next to the failing point: %v", p.Values)
 	}
 }
+
+// TestPollCutShort: a poll whose time runs out in the middle of a round
+// names as read only the points it read; the points it did not get to are
+// neither read nor faults, so the agent does not take them as recovered.
+func TestPollCutShort(t *testing.T) {
+	eq, sim := chiller(t)
+	total := len(sim.RegisterMap().Points)
+	sim.SetDelay(150 * time.Millisecond) // each request takes that long
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	p := eq.Poll(ctx)
+	faulted := map[string]bool{}
+	for _, f := range p.Faults {
+		faulted[f.Point] = true
+	}
+	if len(p.Read) == 0 || len(p.Read)+len(faulted) >= total {
+		t.Fatalf("%d points read, %d failed of %d; want the round cut short after the first request", len(p.Read), len(faulted), total)
+	}
+	for _, name := range p.Read {
+		_, value := p.Values[name]
+		_, setting := p.Settings[name]
+		if faulted[name] || !value && !setting {
+			t.Errorf("point %s named as read: faulted %v, value %v, setting %v", name, faulted[name], value, setting)
+		}
+	}
+
+	// Without the delay every point is read, and named.
+	sim.SetDelay(0)
+	all, _ := chiller(t)
+	p = all.Poll(context.Background())
+	if len(p.Read) != total || len(p.Faults) != 0 {
+		t.Errorf("%d points read, %d faults; want all %d read", len(p.Read), len(p.Faults), total)
+	}
+}
