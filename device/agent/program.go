@@ -93,25 +93,10 @@ func saveProgram(dir string, lp *localProgram) error {
 	if err != nil {
 		return fmt.Errorf("save program: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := writeFileAtomic(dir, programFile, b); err != nil {
 		return fmt.Errorf("save program: %w", err)
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("save program: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // maxCatchUpSteps bounds the steps dueSettings walks through; past it the

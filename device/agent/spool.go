@@ -766,15 +766,25 @@ func decodeHead(b []byte) (uint64, bool) {
 	return binary.LittleEndian.Uint64(b[len(headMagic):]), true
 }
 
-// writeHead replaces the head file atomically: a new file, fsynced, renamed
-// over the old one, and the directory fsynced.
+// writeHead replaces the head file atomically.
 func writeHead(dir string, head uint64) error {
-	tmp := filepath.Join(dir, headFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := writeFileAtomic(dir, headFile, encodeHead(head)); err != nil {
 		return fmt.Errorf("write head: %w", err)
 	}
-	_, err = f.Write(encodeHead(head))
+	return nil
+}
+
+// writeFileAtomic replaces dir/name with data so that a crash leaves the
+// old file or the new one, never a part: a new file (mode 0600), fsynced,
+// renamed over the old one, and the directory fsynced.
+func writeFileAtomic(dir, name string, data []byte) error {
+	path := filepath.Join(dir, name)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -782,10 +792,10 @@ func writeHead(dir string, head uint64) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, headFile))
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return fmt.Errorf("write head: %w", err)
+		return err
 	}
 	return syncDir(dir)
 }
