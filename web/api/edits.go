@@ -16,6 +16,18 @@ type displayNameRequest struct {
 	DisplayName *string `json:"display_name"`
 }
 
+// decodeDisplayName reads a displayNameRequest, whose field is required.
+func decodeDisplayName(r *http.Request) (string, error) {
+	var req displayNameRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		return "", err
+	}
+	if req.DisplayName == nil {
+		return "", invalid(`field "display_name": required; "" shows the name`)
+	}
+	return *req.DisplayName, nil
+}
+
 // deviceChangeRequest is the body of PATCH /api/v1/devices/{name}: the
 // fields to change; absent ones stay.
 type deviceChangeRequest struct {
@@ -72,16 +84,12 @@ func (a *API) renameCustomer(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	var req displayNameRequest
-	if err := decodeJSON(r, &req, false); err != nil {
+	display, err := decodeDisplayName(r)
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.DisplayName == nil {
-		a.writeError(w, r, invalid(`field "display_name": required; "" shows the name`))
-		return
-	}
-	c, err := a.Scope(principal(r)).SetCustomerDisplayName(name, *req.DisplayName)
+	c, err := a.Scope(principal(r)).SetCustomerDisplayName(name, display)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -102,16 +110,12 @@ func (a *API) renameSite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	var req displayNameRequest
-	if err := decodeJSON(r, &req, false); err != nil {
+	display, err := decodeDisplayName(r)
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.DisplayName == nil {
-		a.writeError(w, r, invalid(`field "display_name": required; "" shows the name`))
-		return
-	}
-	st, err := a.Scope(principal(r)).SetSiteDisplayName(customer, site, *req.DisplayName)
+	st, err := a.Scope(principal(r)).SetSiteDisplayName(customer, site, display)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

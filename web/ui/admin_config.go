@@ -182,33 +182,6 @@ func configParam(r *http.Request, key string) string {
 	return v
 }
 
-// notice takes the message a redirect left for the page; a leading "!"
-// marks an error.
-func (c *config) notice(r *http.Request) (msg string, isErr bool) {
-	msg = c.sessions.PopString(r.Context(), keyFlash)
-	return strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
-}
-
-// refusal reads an error of a change the way the API answers it: ok with
-// the status and message when the person can act on it from the form
-// they sent (400, 409, 413); otherwise it has answered with the error
-// page, once, so that the API's mapping logs a fault once.
-func (c *config) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
-	status, msg := c.api.ErrorStatus(r, err)
-	switch status {
-	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
-		// The store's sentinel ends its messages with ": invalid", which
-		// the page's "Not saved: …" already says.
-		return status, strings.TrimSuffix(msg, ": "+store.ErrInvalid.Error()), true
-	}
-	v := c.view(r)
-	if status == http.StatusNotFound {
-		msg = v.T("error.notfound")
-	}
-	c.render(w, r, status, errorPage(v, status, msg))
-	return 0, "", false
-}
-
 // configConfirmData is a confirmation page before a delete: the question,
 // where the form posts, where Cancel goes, and why the delete cannot be
 // done when it cannot.
@@ -340,14 +313,14 @@ func (c *config) accounts(w http.ResponseWriter, r *http.Request, status int, a 
 // showUsers: /admin/users, every user and the form to add one.
 func (c *config) showUsers(w http.ResponseWriter, r *http.Request) {
 	var a configAccounts
-	a.Notice, a.NoticeErr = c.notice(r)
+	a.Notice, a.NoticeErr = c.flashed(r)
 	c.accounts(w, r, http.StatusOK, a, usersPage)
 }
 
 // showTokens: /admin/tokens, every API token and the form to add one.
 func (c *config) showTokens(w http.ResponseWriter, r *http.Request) {
 	var a configAccounts
-	a.Notice, a.NoticeErr = c.notice(r)
+	a.Notice, a.NoticeErr = c.flashed(r)
 	c.accounts(w, r, http.StatusOK, a, tokensPage)
 }
 
@@ -455,7 +428,7 @@ func (c *config) showTypes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := configTypesData{Types: types}
-	d.Notice, d.NoticeErr = c.notice(r)
+	d.Notice, d.NoticeErr = c.flashed(r)
 	c.render(w, r, http.StatusOK, configTypesPage(c.view(r), d))
 }
 
@@ -566,7 +539,7 @@ func (c *config) showType(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(t.Settings)}
-	d.Notice, d.NoticeErr = c.notice(r)
+	d.Notice, d.NoticeErr = c.flashed(r)
 	c.render(w, r, http.StatusOK, configTypePage(c.view(r), d))
 }
 
@@ -710,7 +683,7 @@ func (c *config) showShadow(w http.ResponseWriter, r *http.Request) {
 	if d.Exists {
 		d.Expect = strconv.FormatInt(d.Version, 10)
 	}
-	d.Notice, d.NoticeErr = c.notice(r)
+	d.Notice, d.NoticeErr = c.flashed(r)
 	c.render(w, r, http.StatusOK, configShadowPage(c.view(r), d))
 }
 

@@ -50,12 +50,42 @@ type editForm struct {
 }
 
 func (u *UI) editRoutes(r chi.Router) {
-	r.Get("/devices/{name}/edit", u.showDeviceEdit)
-	r.Post("/devices/{name}/edit", u.saveDeviceEdit)
-	r.Get("/customers/{customer}/edit", u.showCustomerEdit)
-	r.Post("/customers/{customer}/edit", u.saveCustomerEdit)
-	r.Get("/customers/{customer}/sites/{site}/edit", u.showSiteEdit)
-	r.Post("/customers/{customer}/sites/{site}/edit", u.saveSiteEdit)
+	u.editRoute(r, "/devices/{name}/edit", u.deviceEditForm, u.saveDevice)
+	u.editRoute(r, "/customers/{customer}/edit", u.customerEditForm, u.saveCustomer)
+	u.editRoute(r, "/customers/{customer}/sites/{site}/edit", u.siteEditForm, u.saveSite)
+}
+
+// editRoute registers an edit page at path: GET shows the form that load
+// fills from the record (or answers 404), POST fills it again, lets save
+// read what was sent into it and store it, and goes back to the record,
+// or shows the form as sent with why it was refused.
+func (u *UI) editRoute(r chi.Router, path string,
+	load func(w http.ResponseWriter, r *http.Request) (editForm, bool),
+	save func(r *http.Request, f *editForm) error) {
+	r.Get(path, func(w http.ResponseWriter, r *http.Request) {
+		if f, ok := load(w, r); ok {
+			u.render(w, r, http.StatusOK, editPage(u.view(r), f))
+		}
+	})
+	r.Post(path, func(w http.ResponseWriter, r *http.Request) {
+		f, ok := load(w, r)
+		if !ok {
+			return
+		}
+		v := u.view(r)
+		err := save(r, &f)
+		if err == nil {
+			u.sessions.Put(r.Context(), keyFlash, v.T("edit.saved"))
+			http.Redirect(w, r, f.Back, http.StatusSeeOther)
+			return
+		}
+		status, msg, ok := u.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		f.Error = v.T("config.not_saved", msg)
+		u.render(w, r, status, editPage(v, f))
+	})
 }
 
 // deviceEditForm is the device's edit form, filled with what it holds.
@@ -87,31 +117,19 @@ func (u *UI) deviceEditForm(w http.ResponseWriter, r *http.Request) (editForm, b
 	}, true
 }
 
-// showDeviceEdit: GET /admin/devices/{name}/edit.
-func (u *UI) showDeviceEdit(w http.ResponseWriter, r *http.Request) {
-	if f, ok := u.deviceEditForm(w, r); ok {
-		u.render(w, r, http.StatusOK, editPage(u.view(r), f))
-	}
-}
-
-// saveDeviceEdit: POST /admin/devices/{name}/edit moves the device, sets
-// its type and replaces its attributes.
-func (u *UI) saveDeviceEdit(w http.ResponseWriter, r *http.Request) {
-	f, ok := u.deviceEditForm(w, r)
-	if !ok {
-		return
-	}
-	v := u.view(r)
+// saveDevice moves the device, sets its type and replaces its attributes.
+func (u *UI) saveDevice(r *http.Request, f *editForm) error {
 	f.Site, f.Type, f.Attributes = r.PostFormValue("site"), r.PostFormValue("type"), r.PostFormValue("attributes")
-	attrs, err := parseAttributes(v, f.Attributes)
-	if err == nil {
-		_, err = u.scope(r).UpdateDevice(chi.URLParam(r, "name"), device.DeviceChange{Site: &f.Site, Type: &f.Type, Attributes: attrs})
-		if errors.Is(err, store.ErrNotFound) {
-			// The device was found above: what is missing is the site.
-			err = fmt.Errorf("site %q: the device's customer has no site of that name: %w", f.Site, store.ErrInvalid)
-		}
+	attrs, err := parseAttributes(u.view(r), f.Attributes)
+	if err != nil {
+		return err
 	}
-	u.finishEdit(w, r, f, err)
+	_, err = u.scope(r).UpdateDevice(chi.URLParam(r, "name"), device.DeviceChange{Site: &f.Site, Type: &f.Type, Attributes: attrs})
+	if errors.Is(err, store.ErrNotFound) {
+		// The device was found by the form: what is missing is the site.
+		err = fmt.Errorf("site %q: the device's customer has no site of that name: %w", f.Site, store.ErrInvalid)
+	}
+	return err
 }
 
 // parseAttributes reads key=value lines; blank lines are skipped.
@@ -131,24 +149,6 @@ func parseAttributes(v view, text string) (map[string]string, error) {
 	return out, nil
 }
 
-// finishEdit answers a sent edit form: back to the record with a notice,
-// or the form again, as sent, with why it was refused.
-func (u *UI) finishEdit(w http.ResponseWriter, r *http.Request, f editForm, err error) {
-	v := u.view(r)
-	if err == nil {
-		u.sessions.Put(r.Context(), keyFlash, v.T("edit.saved"))
-		http.Redirect(w, r, f.Back, http.StatusSeeOther)
-		return
-	}
-	c := &config{UI: u}
-	status, msg, ok := c.refusal(w, r, err)
-	if !ok {
-		return
-	}
-	f.Error = v.T("config.not_saved", msg)
-	u.render(w, r, status, editPage(v, f))
-}
-
 // customerEditForm is the customer's edit form.
 func (u *UI) customerEditForm(w http.ResponseWriter, r *http.Request) (editForm, bool) {
 	c, err := u.scope(r).Customer(chi.URLParam(r, "customer"))
@@ -163,22 +163,11 @@ func (u *UI) customerEditForm(w http.ResponseWriter, r *http.Request) (editForm,
 	}, true
 }
 
-// showCustomerEdit: GET /admin/customers/{customer}/edit.
-func (u *UI) showCustomerEdit(w http.ResponseWriter, r *http.Request) {
-	if f, ok := u.customerEditForm(w, r); ok {
-		u.render(w, r, http.StatusOK, editPage(u.view(r), f))
-	}
-}
-
-// saveCustomerEdit: POST /admin/customers/{customer}/edit.
-func (u *UI) saveCustomerEdit(w http.ResponseWriter, r *http.Request) {
-	f, ok := u.customerEditForm(w, r)
-	if !ok {
-		return
-	}
+// saveCustomer changes the customer's display name.
+func (u *UI) saveCustomer(r *http.Request, f *editForm) error {
 	f.DisplayName = strings.TrimSpace(r.PostFormValue("display_name"))
 	_, err := u.scope(r).SetCustomerDisplayName(chi.URLParam(r, "customer"), f.DisplayName)
-	u.finishEdit(w, r, f, err)
+	return err
 }
 
 // siteEditForm is the site's edit form.
@@ -202,20 +191,9 @@ func (u *UI) siteEditForm(w http.ResponseWriter, r *http.Request) (editForm, boo
 	}, true
 }
 
-// showSiteEdit: GET /admin/customers/{customer}/sites/{site}/edit.
-func (u *UI) showSiteEdit(w http.ResponseWriter, r *http.Request) {
-	if f, ok := u.siteEditForm(w, r); ok {
-		u.render(w, r, http.StatusOK, editPage(u.view(r), f))
-	}
-}
-
-// saveSiteEdit: POST /admin/customers/{customer}/sites/{site}/edit.
-func (u *UI) saveSiteEdit(w http.ResponseWriter, r *http.Request) {
-	f, ok := u.siteEditForm(w, r)
-	if !ok {
-		return
-	}
+// saveSite changes the site's display name.
+func (u *UI) saveSite(r *http.Request, f *editForm) error {
 	f.DisplayName = strings.TrimSpace(r.PostFormValue("display_name"))
 	_, err := u.scope(r).SetSiteDisplayName(chi.URLParam(r, "customer"), chi.URLParam(r, "site"), f.DisplayName)
-	u.finishEdit(w, r, f, err)
+	return err
 }

@@ -187,31 +187,12 @@ func fleetDevicePath(name string) string {
 	return "/admin/devices/" + url.PathEscape(name)
 }
 
-// flash takes the message a redirect left for the next page; a leading
-// "!" marks an error.
-func (f *fleet) flash(r *http.Request) (string, bool) {
-	msg := f.sessions.PopString(r.Context(), keyFlash)
-	return strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
-}
-
 // redirect leaves msg for the next page and sends the browser to path.
 func (f *fleet) redirect(w http.ResponseWriter, r *http.Request, path, msg string) {
 	if msg != "" {
 		f.sessions.Put(r.Context(), keyFlash, msg)
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
-}
-
-// refusal reads an error of a change the way the API answers it: ok with
-// the status and message when the person can act on it (a 4xx), else it
-// has answered with the error page (the API's mapping logged the fault).
-func (f *fleet) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
-	status, msg := f.api.ErrorStatus(r, err)
-	if status >= http.StatusInternalServerError {
-		f.render(w, r, status, errorPage(f.view(r), status, msg))
-		return 0, "", false
-	}
-	return status, msg, true
 }
 
 // reshow answers a create form the registry or store refused: page
@@ -311,7 +292,7 @@ func (f *fleet) showCustomers(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, err)
 		return
 	}
-	d.Flash, d.FlashErr = f.flash(r)
+	d.Flash, d.FlashErr = f.flashed(r)
 	f.render(w, r, http.StatusOK, fleetCustomersPage(f.view(r), d))
 }
 
@@ -391,7 +372,7 @@ func (f *fleet) showCustomer(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, err)
 		return
 	}
-	d.Flash, d.FlashErr = f.flash(r)
+	d.Flash, d.FlashErr = f.flashed(r)
 	f.render(w, r, http.StatusOK, fleetCustomerPage(f.view(r), d))
 }
 
@@ -569,7 +550,7 @@ func (f *fleet) showDevices(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, err)
 		return
 	}
-	d.Flash, d.FlashErr = f.flash(r)
+	d.Flash, d.FlashErr = f.flashed(r)
 	f.render(w, r, http.StatusOK, fleetDevicesPage(f.view(r), d))
 }
 
@@ -632,7 +613,7 @@ func (f *fleet) showFleetDevice(w http.ResponseWriter, r *http.Request) {
 	// Newest first: the ones in use are at the top.
 	slices.Reverse(d.Credentials)
 	_, _, d.Pending = f.issuedFor(r.Context(), dv.Name)
-	d.Flash, d.FlashErr = f.flash(r)
+	d.Flash, d.FlashErr = f.flashed(r)
 	f.render(w, r, http.StatusOK, fleetDevicePage(f.view(r), d))
 }
 

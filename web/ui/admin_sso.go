@@ -116,7 +116,7 @@ func (p *ssoPage) render(w http.ResponseWriter, r *http.Request, status int, d s
 // showProviders: GET /admin/sso, the list and the form for a new one.
 func (p *ssoPage) showProviders(w http.ResponseWriter, r *http.Request) {
 	var d ssoData
-	d.Notice, d.NoticeErr = p.c.notice(r)
+	d.Notice, d.NoticeErr = p.flashed(r)
 	p.render(w, r, http.StatusOK, d)
 }
 
@@ -159,7 +159,7 @@ func (p *ssoPage) saveProvider(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if _, _, err := p.scope(r).PutSSOProvider(spec); err != nil {
-		status, msg, ok := p.c.refusal(w, r, err)
+		status, msg, ok := p.refusal(w, r, err)
 		if ok {
 			refuse(status, msg)
 		}

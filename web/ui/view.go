@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+
+	"github.com/hearthiot/hearth/store"
 )
 
 // view is what every page template needs: the language, who is signed in,
@@ -87,6 +89,35 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, c templ.
 // a 500 page with a generic text, logged.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := u.api.ErrorStatus(r, err)
+	u.errorPage(w, r, err, status, msg)
+}
+
+// refusal reads an error of a change the way the API answers it: ok with
+// the status and message when the person can act on it from the form
+// they sent (400, 409, 413); anything else it has answered as fail does,
+// once, so that the API's mapping logs a fault once.
+func (u *UI) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
+	status, msg := u.api.ErrorStatus(r, err)
+	switch status {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
+		// The store's sentinel ends its messages with ": invalid", which
+		// the page's "Not saved: …" already says.
+		return status, strings.TrimSuffix(msg, ": "+store.ErrInvalid.Error()), true
+	}
+	u.errorPage(w, r, err, status, msg)
+	return 0, "", false
+}
+
+// flashed takes the message a redirect left for the page; a leading "!"
+// marks an error.
+func (u *UI) flashed(r *http.Request) (msg string, isErr bool) {
+	msg = u.sessions.PopString(r.Context(), keyFlash)
+	return strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
+}
+
+// errorPage answers the error page for status; a 404 says only that the
+// page is not there.
+func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, err error, status int, msg string) {
 	v := u.view(r)
 	if status == http.StatusNotFound {
 		msg = v.T("error.notfound")
