@@ -54,7 +54,7 @@ func ParseEvent(thing string, payload []byte, now time.Time) (events.DeviceEvent
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return refuse(`cannot parse %q: %v; send {"level", "code", "message", "ts"?}`, clipBytes(payload), err)
+		return refuse(`cannot parse %q: %v; send {"level", "code", "message", "ts"?}`, truncate(string(payload), 64), err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return refuse("text after the event object")
@@ -64,7 +64,7 @@ func ParseEvent(thing string, payload []byte, now time.Time) (events.DeviceEvent
 	case in.Level == nil:
 		return refuse(`no "level"; use info, warning or error`)
 	case *in.Level != LevelInfo && *in.Level != LevelWarning && *in.Level != LevelError:
-		return refuse("level %q: use info, warning or error", clipBytes([]byte(*in.Level)))
+		return refuse("level %q: use info, warning or error", truncate(*in.Level, 64))
 	}
 	e.Level = *in.Level
 	if in.Code == nil || *in.Code == "" || len(*in.Code) > maxEventCode || !eventCode(*in.Code) {
@@ -98,13 +98,6 @@ func eventCode(s string) bool {
 		}
 	}
 	return true
-}
-
-func clipBytes(b []byte) string {
-	if len(b) > 64 {
-		return string(b[:64]) + "…"
-	}
-	return string(b)
 }
 
 // DeviceEvents takes the events devices publish and hands them to the
