@@ -72,14 +72,19 @@ func (s *Server) printBanner() {
 	fmt.Fprint(s.console, b.String())
 }
 
-// displayAddr turns a wildcard listen address into one a person can open.
-func displayAddr(a net.Addr) string {
+// withHost turns a wildcard listen address into one with the given host: a
+// name a person can open, or the loopback address to dial from this machine.
+// A listener bound to one address keeps it.
+func withHost(a net.Addr, wildcard string) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return a.String()
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "localhost"
+		host = wildcard
 	}
 	return net.JoinHostPort(host, port)
 }
+
+// displayAddr is a listen address a person can open.
+func displayAddr(a net.Addr) string { return withHost(a, "localhost") }

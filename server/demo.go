@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -101,7 +100,7 @@ func (s *Server) startDemo(ctx context.Context) error {
 		return errors.New("the demo connects over MQTT/TLS, which is turned off (--mqtt)")
 	}
 	cfg := sim.FleetConfig{
-		Broker:   loopback(tlsAddr),
+		Broker:   withHost(tlsAddr, "127.0.0.1"),
 		TLS:      &tls.Config{RootCAs: s.authority.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12},
 		Devices:  devices,
 		Interval: s.cfg.Demo.Interval,
@@ -124,19 +123,6 @@ func (s *Server) startDemo(ctx context.Context) error {
 // demoDir keeps the demo devices' credentials; its credentials file marks
 // the demo customer as the demo's own.
 func (s *Server) demoDir() string { return filepath.Join(s.cfg.DataDir, "demo") }
-
-// loopback is the address to dial a listener bound to addr from this
-// machine: a wildcard address is reached on 127.0.0.1.
-func loopback(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
-}
 
 // seedDemo creates what the demo needs and is missing.
 func (s *Server) seedDemo() error {
