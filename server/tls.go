@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/hearthiot/hearth/internal/atomicfile"
 )
 
 const (
@@ -35,10 +37,10 @@ func (s *Server) serverTLSConfig() (*tls.Config, error) {
 			if err != nil {
 				return nil, fmt.Errorf("issue server certificate: %w", err)
 			}
-			if err := writeFileAtomic(keyFile, keyPEM, 0o600); err != nil {
+			if err := atomicfile.Write(keyFile, keyPEM, 0o600); err != nil {
 				return nil, err
 			}
-			if err := writeFileAtomic(certFile, certPEM, 0o644); err != nil {
+			if err := atomicfile.Write(certFile, certPEM, 0o644); err != nil {
 				return nil, err
 			}
 			s.logger.Info("issued server certificate", "hosts", hosts, "file", certFile)
@@ -93,33 +95,4 @@ func certCovers(file string, hosts []string, until time.Time) bool {
 		}
 	}
 	return true
-}
-
-// writeFileAtomic writes data to a temporary file, syncs it and renames it
-// over name, so a crash never leaves a half-written key or certificate.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/program"
+	"github.com/hearthiot/hearth/internal/atomicfile"
 )
 
 // programFile is where the operating program is kept, in the spool
@@ -83,7 +84,7 @@ func saveProgram(dir string, lp *localProgram) error {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove program: %w", err)
 		}
-		return syncDir(dir)
+		return atomicfile.SyncDir(dir)
 	}
 	raw, err := json.Marshal(lp.raw)
 	if err != nil {
@@ -93,7 +94,7 @@ func saveProgram(dir string, lp *localProgram) error {
 	if err != nil {
 		return fmt.Errorf("save program: %w", err)
 	}
-	if err := writeFileAtomic(dir, programFile, b); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, programFile), b, 0o600); err != nil {
 		return fmt.Errorf("save program: %w", err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/hearthiot/hearth/internal/atomicfile"
 )
 
 // Spool defaults: a week of one-minute samples.
@@ -437,7 +439,7 @@ func (s *Spool) rotateIfFull(size int64) error {
 		f.Close()
 		return fmt.Errorf("create segment: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -768,51 +770,8 @@ func decodeHead(b []byte) (uint64, bool) {
 
 // writeHead replaces the head file atomically.
 func writeHead(dir string, head uint64) error {
-	if err := writeFileAtomic(dir, headFile, encodeHead(head)); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, headFile), encodeHead(head), 0o600); err != nil {
 		return fmt.Errorf("write head: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces dir/name with data so that a crash leaves the
-// old file or the new one, never a part: a new file (mode 0600), fsynced,
-// renamed over the old one, and the directory fsynced.
-func writeFileAtomic(dir, name string, data []byte) error {
-	path := filepath.Join(dir, name)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a directory's entries (files created, renamed, removed)
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
 }

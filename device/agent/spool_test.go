@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,8 +358,8 @@ func recordBytes(t *testing.T, i int) []byte {
 }
 
 // TestSpoolAckWhenHeadCannotBeWritten: when the head file cannot be
-// replaced (a full disk refuses to create head.tmp; here a directory of
-// that name is in the way), Ack still deletes the segments it passed, so
+// replaced (a full disk; here a directory is in the way of the rename, and
+// the old head is put back afterwards), Ack still deletes the segments it passed, so
 // the spool shrinks and the disk gets room back, and sending goes on after
 // the acknowledged records. The old head left on disk only makes a restart
 // send the oldest segment left again; nothing is skipped.
@@ -368,7 +370,15 @@ func TestSpoolAckWhenHeadCannotBeWritten(t *testing.T) {
 	if names := segmentNames(t, dir); len(names) != 3 {
 		t.Fatalf("segments %v; want 3", names)
 	}
-	if err := os.Mkdir(filepath.Join(dir, "head.tmp"), 0o700); err != nil {
+	head := filepath.Join(dir, "head")
+	oldHead, err := os.ReadFile(head) // none yet: nothing was acknowledged
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(head); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(head, "in-the-way"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ack(33); err == nil || !strings.Contains(err.Error(), "write head") {
@@ -390,8 +400,22 @@ func TestSpoolAckWhenHeadCannotBeWritten(t *testing.T) {
 
 	// The agent stops (or crashes) before the head could be written.
 	s.Close()
-	if err := os.Remove(filepath.Join(dir, "head.tmp")); err != nil {
+	if err := os.RemoveAll(head); err != nil {
 		t.Fatal(err)
+	}
+	if oldHead != nil {
+		if err := os.WriteFile(head, oldHead, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "tmp") {
+			t.Errorf("temporary file %s left in the spool", e.Name())
+		}
 	}
 	s = openSpool(t, dir, agent.SpoolOptions{MaxSamples: 160})
 	if diff := cmp.Diff(seq(32, 40), drain(t, s, 100)); diff != "" {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/hearthiot/hearth/internal/atomicfile"
 )
 
 // credentialsFile is the one file SaveCredentials writes inside its
@@ -82,31 +84,7 @@ func SaveCredentials(dir string, creds []Credentials) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create credentials directory %q: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, credentialsFile+".*")
-	if err != nil {
-		return fmt.Errorf("create credentials file in %q: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("restrict credentials file %q: %w", tmp.Name(), err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write credentials file %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync credentials file %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close credentials file %q: %w", tmp.Name(), err)
-	}
-	path := filepath.Join(dir, credentialsFile)
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace credentials file %q: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(dir, credentialsFile), data, 0o600)
 }
 
 // LoadCredentials reads what SaveCredentials wrote to dir. A directory

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hearthiot/hearth/internal/atomicfile"
 )
 
 // latestFile holds the latest values between runs. A crash loses the updates
@@ -304,46 +306,9 @@ func loadLatest(dir string) (*latestCache, error) {
 // either the previous file or the new one, never a partial write.
 func (c *latestCache) persist(dir string) error {
 	c.dirty.Store(false)
-	if err := writeFileAtomic(dir, latestFile, c.encode()); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, latestFile), c.encode(), 0o640); err != nil {
 		c.dirty.Store(true)
 		return err
-	}
-	return nil
-}
-
-// writeFileAtomic writes name in dir through a temporary file that is synced,
-// renamed over name, and made durable by syncing the directory.
-func writeFileAtomic(dir, name string, data []byte) error {
-	path := filepath.Join(dir, name)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
 }
