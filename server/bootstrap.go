@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/auth"
 )
 
 // bootstrap creates the first operator account when the store has no users,
@@ -22,8 +22,8 @@ func (s *Server) bootstrap() error {
 	if len(users) > 0 {
 		return nil
 	}
-	password := auth.GeneratePassword()
-	hash, err := auth.HashPassword(password)
+	password := secret.GeneratePassword()
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		return fmt.Errorf("hash first operator password: %w", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/hearthiot/hearth/device/program"
 	"github.com/hearthiot/hearth/device/sim"
 	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/auth"
 )
 
 // DemoConfig turns on the demo: a customer with four sites of simulated
@@ -169,8 +169,8 @@ func (s *Server) seedDemoUser() error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("read demo user: %w", err)
 	}
-	password := auth.GeneratePassword()
-	hash, err := auth.HashPassword(password)
+	password := secret.GeneratePassword()
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		return fmt.Errorf("hash demo user password: %w", err)
 	}

@@ -14,12 +14,14 @@ const module = "github.com/hearthiot/hearth"
 // module it may import (besides its own subtree). Dependencies point one way:
 // store ← device ← broker, scheduler, web ← server ← main.
 var allowedImports = map[string][]string{
-	"store":      {},
-	"store/tsdb": {},
-	"device":     {"store"},
-	"broker":     {"device", "store"},
-	"scheduler":  {"device", "store"},
-	"web":        {"device", "store"},
+	"internal":   {},
+	"store":      {"internal"},
+	"store/tsdb": {"internal"},
+	"device":     {"store", "internal"},
+	"broker":     {"device", "store", "internal"},
+	"scheduler":  {"device", "store", "internal"},
+	"gate":       {"device", "store", "internal"},
+	"web":        {"gate", "device", "store", "internal"},
 	"server":     {"*"},
 	"":           {"server"}, // main.go
 }

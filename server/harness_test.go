@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,12 +163,17 @@ func doJSON(t *testing.T, c *http.Client, method, u, token string, in, out any) 
 }
 
 // token creates an API token over the admin socket.
+// tokenSeq numbers the tokens tests create.
+var tokenSeq atomic.Int64
+
 func (h *hearth) token(role, customer string) string {
 	h.t.Helper()
 	var res struct {
 		Token string `json:"token"`
 	}
-	if st := h.adminCall("POST", "/api/v1/tokens", map[string]string{"role": role, "customer": customer, "name": "test-" + role + customer}, &res); st != http.StatusCreated {
+	// Token names are unique per customer; a test may ask for several.
+	name := fmt.Sprintf("test-%s%s-%d", role, customer, tokenSeq.Add(1))
+	if st := h.adminCall("POST", "/api/v1/tokens", map[string]string{"role": role, "customer": customer, "name": name}, &res); st != http.StatusCreated {
 		h.t.Fatalf("create token: status %d", st)
 	}
 	return res.Token

@@ -13,21 +13,29 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/web/api"
 )
 
 func (s *Server) startHTTP(context.Context) error {
-	s.api = api.New(api.Deps{
-		Store:     s.store,
-		Registry:  s.registry,
-		Telemetry: telemetryReader{s.tsdb},
-		Shadows:   s.shadows,
-		Presence:  s.presence,
-		Types:     s.types,
-		Polling:   s.poll,
-		FixedSSO:  s.cfg.fixedSSO(),
-		Logger:    s.logger.With("component", "api"),
+	g, err := gate.New(gate.Deps{
+		Store:                s.store,
+		Registry:             s.registry,
+		Telemetry:            telemetryReader{s.tsdb},
+		Shadows:              s.shadows,
+		Presence:             s.presence,
+		Types:                s.types,
+		Polling:              s.poll,
+		FixedSSO:             s.cfg.fixedSSO(),
+		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
+		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
+		Logger:               s.logger.With("component", "gate"),
 	})
+	if err != nil {
+		return err
+	}
+	s.gate = g
+	s.api = api.New(g, s.logger.With("component", "api"))
 	pages, err := s.newUI()
 	if err != nil {
 		return err

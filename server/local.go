@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 )
@@ -37,11 +38,15 @@ func OpenLocal(dataDir string, logger *slog.Logger) (h http.Handler, close func(
 		st.Close()
 		return nil, nil, err
 	}
-	a := api.New(api.Deps{
+	g, err := gate.New(gate.Deps{
 		Store:    st,
 		Registry: reg,
 		Types:    device.NewDeviceTypes(st, reg.Type),
-		Logger:   logger.With("component", "api"),
+		Logger:   logger.With("component", "gate"),
 	})
-	return a.LocalHandler(), st.Close, nil
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return api.New(g, logger.With("component", "api")).LocalHandler(), st.Close, nil
 }

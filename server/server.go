@@ -20,6 +20,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/web/api"
@@ -43,6 +44,7 @@ type Server struct {
 	presence  *device.Presence
 	broker    *broker.Broker
 	poll      *poll.Service
+	gate      *gate.Gate
 	api       *api.API
 	ui        *ui.UI
 	http      *http.Server

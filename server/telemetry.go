@@ -1,15 +1,19 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store/tsdb"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // readingWriter stores decoded telemetry in the time-series store.
@@ -33,27 +37,62 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 // store; the API does not import it, so VictoriaMetrics stays out of web.
 type telemetryReader struct{ db *tsdb.DB }
 
-func (t telemetryReader) Latest(dev, customer string) []api.LatestValue {
+func (t telemetryReader) Latest(dev, customer string) []gate.LatestValue {
 	pts := t.db.Latest(dev, customer)
-	out := make([]api.LatestValue, len(pts))
+	out := make([]gate.LatestValue, len(pts))
 	for i, p := range pts {
-		out[i] = api.LatestValue(p)
+		out[i] = gate.LatestValue(p)
 	}
 	return out
 }
 
-func (t telemetryReader) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]api.Series, error) {
-	series, err := t.db.QueryRange(ctx, q, start, end, step)
+// Downsample asks the engine for the minimum, maximum and average of each
+// step in one pass (MetricsQL's rollup).
+func (t telemetryReader) Downsample(ctx context.Context, q gate.DownsampleQuery) ([]gate.Point, error) {
+	secs := max(int64(q.Step/time.Second), 1)
+	query := fmt.Sprintf("rollup({__name__=%s,device=%s,customer=%s}[%ds])",
+		strconv.Quote(q.Metric), strconv.Quote(q.Device), strconv.Quote(q.Customer), secs)
+	series, err := t.db.QueryRange(ctx, query, q.Start, q.End, time.Duration(secs)*time.Second)
 	if errors.Is(err, tsdb.ErrBusy) || errors.Is(err, tsdb.ErrClosed) {
-		return nil, fmt.Errorf("%w: %w", api.ErrTelemetryUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", gate.ErrTelemetryUnavailable, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.Series, len(series))
-	for i, s := range series {
-		out[i] = api.Series(s)
+	type acc struct {
+		sum, min, max float64
+		n, mins, maxs int
 	}
+	steps := map[int64]*acc{}
+	for _, s := range series {
+		for i, ts := range s.Timestamps {
+			v := s.Values[i]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			a := steps[ts]
+			if a == nil {
+				a = &acc{min: math.Inf(1), max: math.Inf(-1)}
+				steps[ts] = a
+			}
+			switch s.Labels["rollup"] {
+			case "min":
+				a.min, a.mins = min(a.min, v), a.mins+1
+			case "max":
+				a.max, a.maxs = max(a.max, v), a.maxs+1
+			case "avg":
+				a.sum, a.n = a.sum+v, a.n+1
+			}
+		}
+	}
+	out := make([]gate.Point, 0, len(steps))
+	for ts, a := range steps {
+		if a.n == 0 || a.mins == 0 || a.maxs == 0 {
+			continue
+		}
+		out = append(out, gate.Point{Timestamp: ts, Min: a.min, Avg: a.sum / float64(a.n), Max: a.max})
+	}
+	slices.SortFunc(out, func(x, y gate.Point) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
 	return out, nil
 }
 

@@ -25,16 +25,13 @@ func (s *Server) newUI() (*ui.UI, error) {
 		return nil, fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
 	}
 	d := ui.Deps{
-		API:                  s.api,
-		Users:                s.store,
-		Sessions:             s.store,
-		Assets:               assets,
-		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
-		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
-		Location:             loc,
-		IdleTimeout:          s.cfg.Web.SessionIdle,
-		AbsoluteTimeout:      s.cfg.Web.SessionAbsolute,
-		Logger:               s.logger.With("component", "ui"),
+		Gate:            s.gate,
+		Sessions:        s.store,
+		Assets:          assets,
+		Location:        loc,
+		IdleTimeout:     s.cfg.Web.SessionIdle,
+		AbsoluteTimeout: s.cfg.Web.SessionAbsolute,
+		Logger:          s.logger.With("component", "ui"),
 	}
 	if sso := s.cfg.Web.SSO; sso.Issuer != "" {
 		base, err := url.Parse(s.cfg.Web.PublicURL)

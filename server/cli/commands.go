@@ -285,7 +285,7 @@ func runToken(ctx context.Context, io IO, args []string) error {
 	role := fs.String("role", "", "operator or customer (create)")
 	access := fs.String("access", "", "operators: admin (default) or operator; customers: admin, editor (default) or viewer (create)")
 	customer := fs.String("customer", "", "customer the token is limited to (create, role customer)")
-	name := fs.String("name", "", "what the token is for, e.g. grafana (create)")
+	name := fs.String("name", "", "what the token is for, e.g. grafana; unique per customer (create, required)")
 	verb, pos, err := parseAdmin(fs, io, args, "create", "list", "delete")
 	if err != nil {
 		return err
@@ -297,8 +297,8 @@ func runToken(ctx context.Context, io IO, args []string) error {
 	defer c.close()
 	switch verb {
 	case "create":
-		if len(pos) != 0 || *role == "" {
-			return fmt.Errorf("%w: token create --role operator|customer [--customer C] [--name N]", errUsage)
+		if len(pos) != 0 || *role == "" || *name == "" {
+			return fmt.Errorf("%w: token create --role operator|customer --name N [--customer C]", errUsage)
 		}
 		var res struct {
 			ID    string `json:"id"`

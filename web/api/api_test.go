@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,9 +22,10 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
-	"github.com/hearthiot/hearth/web/auth"
 )
 
 // testNow is the clock of every test server.
@@ -71,7 +72,7 @@ type envOptions struct {
 	realClock   bool // the API's clock is time.Now, as the registry's is
 }
 
-func newEnv(t *testing.T, opts envOptions) *env {
+func newEnv(t testing.TB, opts envOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "hearth.db"), store.Options{})
@@ -93,7 +94,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		tokens:    map[string]string{},
 		tokenIDs:  map[string]string{},
 	}
-	deps := api.Deps{Store: st, Registry: reg, Logger: logger, Now: func() time.Time { return testNow }}
+	deps := gate.Deps{Store: st, Registry: reg, Logger: logger, Now: func() time.Time { return testNow }}
 	if opts.realClock {
 		deps.Now = time.Now
 	}
@@ -107,14 +108,18 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		svc.UseSettings(types)
 		deps.Shadows = svc
 	}
-	e.api = api.New(deps)
+	g, err := gate.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api = api.New(g, logger)
 	e.seed(t)
 	return e
 }
 
 // seed creates two customers with a site and a device each, a customer user,
 // and a token for the operator and for each customer.
-func (e *env) seed(t *testing.T) {
+func (e *env) seed(t testing.TB) {
 	t.Helper()
 	for _, c := range []struct{ customer, site, device string }{
 		{acme, acmeSite, acmeDevice},
@@ -138,12 +143,12 @@ func (e *env) seed(t *testing.T) {
 		{asAcme, store.RoleCustomer, acme},
 		{asGlobex, store.RoleCustomer, globex},
 	} {
-		secret, id, hash := auth.NewToken()
+		plain, id, hash := secret.NewToken()
 		err := e.store.CreateToken(store.Token{ID: id, Name: tok.name + "-token", Role: tok.role, Customer: tok.customer, Hash: hash})
 		if err != nil {
 			t.Fatalf("create token %q: %v", tok.name, err)
 		}
-		e.tokens[tok.name], e.tokenIDs[tok.name] = secret, id
+		e.tokens[tok.name], e.tokenIDs[tok.name] = plain, id
 	}
 }
 
@@ -174,7 +179,7 @@ func (e *env) run(t *testing.T, scenarios []scenario) {
 	}
 }
 
-func (e *env) do(t *testing.T, h http.Handler, sc scenario) *httptest.ResponseRecorder {
+func (e *env) do(t testing.TB, h http.Handler, sc scenario) *httptest.ResponseRecorder {
 	t.Helper()
 	var body io.Reader
 	if sc.body != "" {
@@ -185,11 +190,11 @@ func (e *env) do(t *testing.T, h http.Handler, sc scenario) *httptest.ResponseRe
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if sc.as != asNobody {
-		secret, ok := e.tokens[sc.as]
+		plain, ok := e.tokens[sc.as]
 		if !ok {
 			t.Fatalf("no token for %q", sc.as)
 		}
-		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Authorization", "Bearer "+plain)
 	}
 	for k, v := range sc.header {
 		if v == "" {
@@ -249,44 +254,37 @@ func (e *env) check(t *testing.T, sc scenario, rec *httptest.ResponseRecorder) {
 // values and records what it was asked.
 type fakeTelemetry struct {
 	mu      sync.Mutex
-	queries []string
+	queries []gate.DownsampleQuery
 	scopes  []string
 	err     error
 }
 
-func (f *fakeTelemetry) Latest(dev, customer string) []api.LatestValue {
+func (f *fakeTelemetry) Latest(dev, customer string) []gate.LatestValue {
 	if dev != acmeDevice && dev != globexDevice {
 		return nil
 	}
 	ts := testNow.Add(-30 * time.Second).UnixMilli()
-	return []api.LatestValue{
+	return []gate.LatestValue{
 		{Metric: "temp_c", Timestamp: ts, Value: 21.5},
 		{Metric: "co2_ppm", Timestamp: ts, Value: 612},
 	}
 }
 
-// QueryRange answers every query with one series of two steps whose value
-// depends on the rollup function: avg 20, min 18, max 23 in the first step.
-func (f *fakeTelemetry) QueryRange(_ context.Context, query string, start, end time.Time, step time.Duration) ([]api.Series, error) {
+// Downsample answers every query with two steps: avg 20, min 18, max 23
+// in the first, one more each in the second.
+func (f *fakeTelemetry) Downsample(_ context.Context, q gate.DownsampleQuery) ([]gate.Point, error) {
 	f.mu.Lock()
-	f.queries = append(f.queries, fmt.Sprintf("%s %d %d %s", query, start.UnixMilli(), end.UnixMilli(), step))
+	f.queries = append(f.queries, q)
 	err := f.err
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	base := map[string]float64{"avg_over_time": 20, "min_over_time": 18, "max_over_time": 23}
-	fn, _, _ := strings.Cut(query, "(")
-	v, ok := base[fn]
-	if !ok {
-		return nil, fmt.Errorf("fake telemetry: unexpected query %q", query)
-	}
-	t0 := start.UnixMilli()
-	return []api.Series{{
-		Labels:     map[string]string{"device": acmeDevice},
-		Timestamps: []int64{t0 + step.Milliseconds(), t0},
-		Values:     []float64{v + 1, v},
-	}}, nil
+	t0 := q.Start.UnixMilli()
+	return []gate.Point{
+		{Timestamp: t0, Avg: 20, Min: 18, Max: 23},
+		{Timestamp: t0 + q.Step.Milliseconds(), Avg: 21, Min: 19, Max: 24},
+	}, nil
 }
 
 func (f *fakeTelemetry) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string) {
@@ -300,7 +298,7 @@ func (f *fakeTelemetry) ServePrometheus(w http.ResponseWriter, r *http.Request, 
 	})
 }
 
-func (f *fakeTelemetry) recorded() (queries, scopes []string) {
+func (f *fakeTelemetry) recorded() (queries []gate.DownsampleQuery, scopes []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.queries), slices.Clone(f.scopes)
@@ -309,21 +307,31 @@ func (f *fakeTelemetry) recorded() (queries, scopes []string) {
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	deleted, _, hash := auth.NewToken()
+	deleted, _, hash := secret.NewToken()
 	if err := e.store.CreateToken(store.Token{ID: "gone", Role: store.RoleOperator, Hash: hash}); err != nil {
 		t.Fatalf("create token: %v", err)
 	}
 	if err := e.store.DeleteToken("gone"); err != nil {
 		t.Fatalf("delete token: %v", err)
 	}
-	unknown, _, _ := auth.NewToken()
+	unknown, _, _ := secret.NewToken()
 	challenge := `Bearer realm="hearth"`
 	invalidToken := `Bearer realm="hearth", error="invalid_token"`
 	e.run(t, []scenario{
 		{name: "no header", method: "GET", path: "/api/v1/devices", status: 401,
 			contains: []string{`"code":"unauthorized"`, "Authorization: Bearer"}, wantHeader: map[string]string{"WWW-Authenticate": challenge}},
-		{name: "basic scheme", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Basic b3BzOnNlY3JldA=="},
-			status: 401, contains: []string{"only the Bearer scheme"}, wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="hearth", error="invalid_request"`}},
+		{name: "basic with a password that is no token", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Basic b3BzOnNlY3JldA=="},
+			status: 401, contains: []string{"not a Hearth API token"}, wantHeader: map[string]string{"WWW-Authenticate": invalidToken}},
+		{name: "basic with the token as password", method: "GET", path: "/api/v1/devices",
+			header: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:"+e.tokens[asAcme]))},
+			status: 200, contains: []string{acmeDevice}, notContains: []string{globexDevice}},
+		{name: "basic with an empty user name", method: "GET", path: "/prometheus/api/v1/labels",
+			header: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+e.tokens[asAcme]))},
+			status: 200, contains: []string{`"customer":"acme"`}},
+		{name: "basic not base64", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Basic %%%"},
+			status: 401, contains: []string{"not base64"}, wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="hearth", error="invalid_request"`}},
+		{name: "other scheme", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Digest username=x"},
+			status: 401, contains: []string{"Bearer and Basic schemes"}, wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="hearth", error="invalid_request"`}},
 		{name: "not a hearth token", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Bearer abc"},
 			status: 401, wantHeader: map[string]string{"WWW-Authenticate": invalidToken}},
 		{name: "unknown token", method: "GET", path: "/api/v1/devices", header: map[string]string{"Authorization": "Bearer " + unknown},
@@ -527,7 +535,7 @@ func TestTokens(t *testing.T) {
 	if diff := cmp.Diff("grafana|customer|acme", created.Name+"|"+created.Role+"|"+created.Customer); diff != "" {
 		t.Errorf("created token (-want +got):\n%s", diff)
 	}
-	if !strings.HasPrefix(created.Token, auth.TokenPrefix) || created.ID == "" {
+	if !strings.HasPrefix(created.Token, secret.TokenPrefix) || created.ID == "" {
 		t.Fatalf("created token %+v: want an id and an hth_ secret", created)
 	}
 	e.tokens["grafana"] = created.Token
@@ -535,18 +543,28 @@ func TestTokens(t *testing.T) {
 		{name: "new token works", method: "GET", path: "/api/v1/devices", as: "grafana", status: 200, contains: []string{acmeDevice}, notContains: []string{globex}},
 		{name: "list", method: "GET", path: "/api/v1/tokens", as: asOperator, status: 200,
 			contains:    []string{`"id":"` + created.ID + `"`, `"name":"grafana"`, `"role":"customer"`, `"customer":"acme"`, `"created_at":"2026-11-05T08:00:00Z"`},
-			notContains: []string{created.Token, "hash", auth.TokenPrefix}},
+			notContains: []string{created.Token, "hash", secret.TokenPrefix}},
 		{name: "list as customer", method: "GET", path: "/api/v1/tokens", as: asAcme, status: 403},
 		{name: "create as customer", method: "POST", path: "/api/v1/tokens", as: asAcme, body: `{"role":"operator"}`, status: 403},
-		{name: "create operator token", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator"}`,
+		{name: "create operator token", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator","name":"ci"}`,
 			status: 201, contains: []string{`"role":"operator"`, `"customer":""`, `"token":"hth_`}},
-		{name: "unknown role", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"admin"}`,
+		{name: "a name is required", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator"}`,
+			status: 400, contains: []string{`field \"name\": required`}},
+		{name: "a blank name is no name", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator","name":"  "}`,
+			status: 400, contains: []string{`field \"name\": required`}},
+		{name: "names are unique per customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer","customer":"acme","name":"grafana"}`,
+			status: 409, contains: []string{`"code":"exists"`, `a token named \"grafana\" of customer acme exists`}},
+		{name: "another customer may use the name", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer","customer":"globex","name":"grafana"}`,
+			status: 201},
+		{name: "operators' names are unique too", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator","name":"ci"}`,
+			status: 409, contains: []string{"of the operators exists"}},
+		{name: "unknown role", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"admin","name":"x"}`,
 			status: 400, contains: []string{`field \"role\" \"admin\"`}},
-		{name: "customer role without customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer"}`,
+		{name: "customer role without customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer","name":"x"}`,
 			status: 400, contains: []string{`field \"customer\": required`}},
-		{name: "operator role with customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator","customer":"acme"}`,
+		{name: "operator role with customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"operator","customer":"acme","name":"x"}`,
 			status: 400, contains: []string{`field \"customer\": must be left out`}},
-		{name: "missing customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer","customer":"nobody"}`,
+		{name: "missing customer", method: "POST", path: "/api/v1/tokens", as: asOperator, body: `{"role":"customer","customer":"nobody","name":"x"}`,
 			status: 400, contains: []string{`no customer named \"nobody\"`}},
 		{name: "delete as customer", method: "DELETE", path: "/api/v1/tokens/" + created.ID, as: asAcme, status: 403},
 		{name: "delete", method: "DELETE", path: "/api/v1/tokens/" + created.ID, as: asOperator, status: 204},
@@ -609,7 +627,7 @@ func TestUsers(t *testing.T) {
 	if strings.Contains(u.PasswordHash, created.Password) {
 		t.Fatalf("stored password hash contains the password")
 	}
-	ok, err := auth.VerifyPassword(u.PasswordHash, created.Password)
+	ok, err := secret.VerifyPassword(u.PasswordHash, created.Password)
 	if err != nil || !ok {
 		t.Errorf("stored hash does not verify the generated password: %v, %v", ok, err)
 	}
@@ -621,8 +639,8 @@ func TestUsers(t *testing.T) {
 func TestTenancyMatrix(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	secret := globexSecretCredential(t, e)
-	globexNames := []string{globex, globexSite, globexDevice, globexUser, secret, e.tokenIDs[asGlobex]}
+	plain := globexSecretCredential(t, e)
+	globexNames := []string{globex, globexSite, globexDevice, globexUser, plain, e.tokenIDs[asGlobex]}
 	dev := "/api/v1/devices/" + globexDevice
 	routes := []struct {
 		method, path, body string
@@ -638,7 +656,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", dev, "", 404},
 		{"DELETE", dev, "", 404},
 		{"POST", dev + "/credentials/rotate", "", 404},
-		{"POST", dev + "/credentials/revoke", `{"credential_id":"` + secret + `"}`, 404},
+		{"POST", dev + "/credentials/revoke", `{"credential_id":"` + plain + `"}`, 404},
 		{"GET", dev + "/telemetry/latest", "", 404},
 		{"GET", dev + "/telemetry?metric=co2_ppm", "", 404},
 		{"GET", "/api/v1/tokens", "", 403},
@@ -656,7 +674,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"PATCH", "/api/v1/customers/globex", `{"display_name":"x"}`, 404},
 		{"PATCH", "/api/v1/customers/globex/sites/globex-plant", `{"display_name":"x"}`, 404},
 		{"GET", dev + "/modbus", "", 404},
-		{"PUT", dev + "/modbus", "", 404},
+		{"PUT", dev + "/modbus", "source: {tcp: 127.0.0.1:502}\n", 404},
 		{"DELETE", dev + "/modbus", "", 404},
 		{"GET", "/api/v1/audit", "", 403},
 		{"GET", "/api/v1/device-types", "", 403},
@@ -695,6 +713,9 @@ func TestTenancyMatrix(t *testing.T) {
 	})
 	for _, rt := range routes {
 		sc := scenario{name: rt.method + " " + rt.path, method: rt.method, path: rt.path, as: asAcme, body: rt.body, status: rt.status}
+		if strings.HasSuffix(rt.path, "/modbus") && rt.body != "" {
+			sc.header = map[string]string{"Content-Type": "application/yaml"}
+		}
 		// Only the request line may name globex; the answer never does.
 		sc.notContains = globexNames
 		t.Run(sc.name, func(t *testing.T) {
@@ -767,7 +788,7 @@ func globexSecretCredential(t *testing.T, e *env) string {
 	return d.Credentials[0].ID
 }
 
-func newRegistry(t *testing.T, st *store.Store, authority *ca.CA, logger *slog.Logger) *device.Registry {
+func newRegistry(t testing.TB, st *store.Store, authority *ca.CA, logger *slog.Logger) *device.Registry {
 	t.Helper()
 	reg, err := device.NewRegistry(st, authority, logger)
 	if err != nil {

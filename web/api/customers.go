@@ -43,15 +43,7 @@ func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.Name == "" {
-		a.writeError(w, r, invalid(`field "name": required; letters, digits, '.', '_' and '-' are accepted`))
-		return
-	}
-	c, err := a.registry.CreateCustomer(store.Customer{
-		Name:        req.Name,
-		DisplayName: req.DisplayName,
-		CreatedAt:   a.now().UTC(),
-	})
+	c, err := a.scope(r).CreateCustomer(req.Name, req.DisplayName)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -61,21 +53,10 @@ func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
 
 // listCustomers: GET /api/v1/customers. A customer sees only itself.
 func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	var customers []store.Customer
-	if p.operator() {
-		var err error
-		if customers, err = a.store.ListCustomers(); err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-	} else {
-		c, err := a.store.GetCustomer(p.Customer)
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		customers = []store.Customer{c}
+	customers, err := a.scope(r).Customers()
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
 	out := make([]customerJSON, 0, len(customers))
 	for _, c := range customers {
@@ -91,7 +72,7 @@ func (a *API) showCustomer(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	c, err := a.store.GetCustomer(name)
+	c, err := a.scope(r).Customer(name)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -111,16 +92,7 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.Name == "" {
-		a.writeError(w, r, invalid(`field "name": required; letters, digits, '.', '_' and '-' are accepted`))
-		return
-	}
-	s, err := a.registry.CreateSite(store.Site{
-		Customer:    customer,
-		Name:        req.Name,
-		DisplayName: req.DisplayName,
-		CreatedAt:   a.now().UTC(),
-	})
+	s, err := a.scope(r).CreateSite(customer, req.Name, req.DisplayName)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -135,7 +107,7 @@ func (a *API) listSites(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	sites, err := a.store.ListSites(customer)
+	sites, err := a.scope(r).Sites(customer)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -73,14 +74,15 @@ func newDeviceJSON(d store.Device) deviceJSON {
 	return out
 }
 
-// withPresence adds the device's connection state when the API has a
-// presence source. A device not heard from since Hearth started is offline
-// with no times.
-func (a *API) withPresence(out deviceJSON) deviceJSON {
-	if a.presence == nil {
+// newDeviceViewJSON is a device with its connection state, when the
+// server has a presence source. A device not heard from since Hearth
+// started is offline with no times.
+func newDeviceViewJSON(v gate.DeviceView) deviceJSON {
+	out := newDeviceJSON(v.Device)
+	if !v.HasPresence {
 		return out
 	}
-	info, _ := a.presence.Get(out.Name)
+	info := v.Presence
 	online := info.Online
 	out.Online = &online
 	out.LastSeen = timePtr(info.LastSeen)
@@ -113,16 +115,13 @@ func timePtr(t time.Time) *time.Time {
 }
 
 // onlineFilter reads the online query argument: nil when absent.
-func (a *API) onlineFilter(v string) (*bool, error) {
+func onlineFilter(v string) (*bool, error) {
 	if v == "" {
 		return nil, nil
 	}
 	want, err := strconv.ParseBool(v)
 	if err != nil {
-		return nil, invalid(`query argument "online": %q is not true or false`, v)
-	}
-	if a.presence == nil {
-		return nil, unavailable("connection state is not available")
+		return nil, gate.Invalid(`query argument "online": %q is not true or false`, v)
 	}
 	return &want, nil
 }
@@ -163,21 +162,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	switch {
-	case req.Name == "":
-		a.writeError(w, r, invalid(`field "name": required; it is the device's MQTT client id`))
-		return
-	case req.Customer == "":
-		a.writeError(w, r, invalid(`field "customer": required; the name of an existing customer`))
-		return
-	}
-	// A device needs an existing customer. Without this check a missing
-	// customer would read as a missing device.
-	if _, err := a.store.GetCustomer(req.Customer); err != nil {
-		a.writeError(w, r, missingReference("customer", req.Customer, err))
-		return
-	}
-	issued, err := a.registry.CreateDevice(device.DeviceSpec{
+	issued, err := a.scope(r).CreateDevice(device.DeviceSpec{
 		Name:       req.Name,
 		Customer:   req.Customer,
 		Site:       req.Site,
@@ -194,40 +179,49 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 // listDevices: GET /api/v1/devices?customer=&site=&online=.
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, err := deviceFilter(principal(r), q.Get("customer"), q.Get("site"))
+	online, err := onlineFilter(q.Get("online"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	online, err := a.onlineFilter(q.Get("online"))
+	views, err := a.scope(r).Devices(q.Get("customer"), q.Get("site"))
+	if err == nil && online != nil {
+		views, err = gate.OnlineOnly(views, *online)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	devices, err := a.registry.Devices(f)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	out := make([]deviceJSON, 0, len(devices))
-	for _, d := range devices {
-		dj := a.withPresence(newDeviceJSON(d))
-		if online != nil && *dj.Online != *online {
-			continue
-		}
-		out = append(out, dj)
+	out := make([]deviceJSON, 0, len(views))
+	for _, v := range views {
+		out = append(out, newDeviceViewJSON(v))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // showDevice: GET /api/v1/devices/{name}.
 func (a *API) showDevice(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.withPresence(newDeviceJSON(scopedDevice(r))))
+	name, err := pathParam(r, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	v, err := a.scope(r).Device(name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newDeviceViewJSON(v))
 }
 
 // deleteDevice: DELETE /api/v1/devices/{name}.
 func (a *API) deleteDevice(w http.ResponseWriter, r *http.Request) {
-	if err := a.registry.DeleteDevice(scopedDevice(r).Name); err != nil {
+	name, err := pathParam(r, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.scope(r).DeleteDevice(name); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -236,7 +230,12 @@ func (a *API) deleteDevice(w http.ResponseWriter, r *http.Request) {
 
 // rotateCredentials: POST /api/v1/devices/{name}/credentials/rotate.
 func (a *API) rotateCredentials(w http.ResponseWriter, r *http.Request) {
-	issued, err := a.registry.RotateCredentials(scopedDevice(r).Name)
+	name, err := pathParam(r, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	issued, err := a.scope(r).RotateCredentials(name)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -252,15 +251,20 @@ type revokeRequest struct {
 
 // revokeCredentials: POST /api/v1/devices/{name}/credentials/revoke.
 func (a *API) revokeCredentials(w http.ResponseWriter, r *http.Request) {
+	name, err := pathParam(r, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	var req revokeRequest
 	if err := decodeJSON(r, &req, true); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	d, err := a.registry.RevokeCredentials(scopedDevice(r).Name, req.CredentialID)
+	v, err := a.scope(r).RevokeCredentials(name, req.CredentialID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.withPresence(newDeviceJSON(d)))
+	writeJSON(w, http.StatusOK, newDeviceViewJSON(v))
 }

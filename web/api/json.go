@@ -8,8 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
-	"strings"
+
+	"github.com/hearthiot/hearth/gate"
 )
 
 // writeJSON answers with v as JSON. Answers may carry secrets (new tokens,
@@ -34,7 +34,7 @@ func decodeJSON(r *http.Request, dst any, optional bool) error {
 		if optional {
 			return nil
 		}
-		return invalid("request body is empty: a JSON object with the fields %s is expected", fieldList(dst))
+		return gate.EmptyJSON(dst, "request body")
 	}
 	if err := checkJSONContentType(r); err != nil {
 		return err
@@ -42,10 +42,10 @@ func decodeJSON(r *http.Request, dst any, optional bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return describeJSONError(err, dst)
+		return gate.JSONError(err, dst, "request body")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid("request body: unexpected data after the JSON object")
+		return gate.Invalid("request body: unexpected data after the JSON object")
 	}
 	return nil
 }
@@ -55,11 +55,7 @@ func decodeJSON(r *http.Request, dst any, optional bool) error {
 func checkJSONContentType(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return &apiError{
-			status:  http.StatusUnsupportedMediaType,
-			code:    codeUnsupportedMediaType,
-			message: fmt.Sprintf("content type %q: only application/json is accepted", ct),
-		}
+		return unsupportedMediaType("content type %q: only application/json is accepted", ct)
 	}
 	return nil
 }
@@ -78,71 +74,4 @@ func setJSONHeaders(w http.ResponseWriter) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-}
-
-// describeJSONError turns a decoding error into a message that says where
-// the body went wrong and what is accepted.
-func describeJSONError(err error, dst any) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return invalid("request body is not valid JSON at byte %d: %v", syntax.Offset, syntax)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("request body: the JSON ends early")
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return invalid("request body: a JSON object is expected, got %s", typ.Value)
-		}
-		return invalid("field %q: expected %s, got %s", typ.Field, jsonKind(typ.Type), typ.Value)
-	}
-	// encoding/json reports unknown fields only in its message.
-	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return invalid("field %s is not accepted; the accepted fields are %s", field, fieldList(dst))
-	}
-	return invalid("request body: %v", err)
-}
-
-// jsonKind names a Go type the way a JSON user would.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Map:
-		return "an object of " + strings.TrimPrefix(jsonKind(t.Elem()), "a ") + " values"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	}
-	return "an object"
-}
-
-// fieldList lists the JSON field names of the struct dst points to, for
-// messages that say what is accepted.
-func fieldList(dst any) string {
-	t := reflect.TypeOf(dst)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return "(none)"
-	}
-	var names []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names = append(names, `"`+name+`"`)
-	}
-	return strings.Join(names, ", ")
 }

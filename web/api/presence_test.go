@@ -13,6 +13,7 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 )
@@ -45,8 +46,15 @@ func TestDevicePresence(t *testing.T) {
 	p.Connected("down-1", 2, "10.0.0.2:5000", 5, t0)
 	p.Disconnected("down-1", 2, device.ReasonKeepaliveTimeout, t0.Add(2*time.Minute))
 
-	withPresence := api.New(api.Deps{Store: st, Registry: reg, Presence: p, Logger: logger}).LocalHandler()
-	without := api.New(api.Deps{Store: st, Registry: reg, Logger: logger}).LocalHandler()
+	newAPI := func(d gate.Deps) http.Handler {
+		g, err := gate.New(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return api.New(g, logger).LocalHandler()
+	}
+	withPresence := newAPI(gate.Deps{Store: st, Registry: reg, Presence: p, Logger: logger})
+	without := newAPI(gate.Deps{Store: st, Registry: reg, Logger: logger})
 
 	type state struct {
 		Name           string     `json:"name"`

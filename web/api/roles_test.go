@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/auth"
 )
 
 const (
@@ -17,11 +17,11 @@ const (
 // addToken gives env a token with an access level.
 func (e *env) addToken(t *testing.T, name, role, customer, access string) {
 	t.Helper()
-	secret, id, hash := auth.NewToken()
+	plain, id, hash := secret.NewToken()
 	if err := e.store.CreateToken(store.Token{ID: id, Name: name, Role: role, Customer: customer, Access: access, Hash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	e.tokens[name], e.tokenIDs[name] = secret, id
+	e.tokens[name], e.tokenIDs[name] = plain, id
 }
 
 func TestAccessLevels(t *testing.T) {
@@ -47,7 +47,7 @@ func TestAccessLevels(t *testing.T) {
 			body:   `{"email": "v@acme.example", "role": "customer", "customer": "acme", "access": "viewer"}`,
 			status: http.StatusCreated, contains: []string{`"access":"viewer"`}},
 		{name: "an access the role does not have", method: http.MethodPost, path: "/api/v1/tokens", as: asOperator,
-			body: `{"role": "customer", "customer": "acme", "access": "operator"}`, status: http.StatusBadRequest,
+			body: `{"role": "customer", "customer": "acme", "access": "operator", "name": "odd"}`, status: http.StatusBadRequest,
 			contains: []string{`access \"operator\" for role \"customer\"`}},
 		{name: "listed tokens show their access", method: http.MethodGet, path: "/api/v1/tokens", as: asOperator,
 			status: http.StatusOK, contains: []string{`"name":"acme-viewer","role":"customer","access":"viewer"`, `"name":"operator-token","role":"operator","access":"admin"`}},

@@ -11,43 +11,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 )
 
 // shadowName is the ?name= of a shadow route: "" is the classic shadow.
 func shadowName(r *http.Request) string { return r.URL.Query().Get("name") }
 
-// shadowActor is who a change through the API is recorded as: the token's
-// name, or "local" for the admin socket, on the api channel; a person
-// signed in to the pages as "user:EMAIL" on the page channel. A customer
-// is restricted to the settings customers may change.
-func shadowActor(p Principal) device.Actor {
-	channel := device.ChannelAPI
-	if p.User != "" {
-		channel = device.ChannelPage
-	}
-	return device.Actor{Name: actorName(p), Channel: channel, Restricted: !p.operator()}
-}
-
 // showShadow: GET /api/v1/devices/{name}/shadow[?name=S]. The answer is
 // AWS's get/accepted document, delta included, so clients written for AWS
 // read it as they are; when reported values break rules of the device
 // type's settings, a "violations" list is added beside it.
 func (a *API) showShadow(w http.ResponseWriter, r *http.Request) {
-	thing, name := scopedDevice(r).Name, shadowName(r)
-	doc, err := a.shadows.Get(thing, name)
+	thing, err := pathParam(r, "name")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	body := shadow.GetResponse(doc, "", a.now().Unix())
-	vs, err := a.shadows.Violations(thing, name, doc)
+	doc, vs, err := a.scope(r).Shadow(thing, shadowName(r))
 	if err != nil {
-		// The document is still worth showing; the flags are missing.
-		a.logger.Warn("cannot check shadow against settings", "device", thing, "shadow", name, "error", err)
+		a.writeError(w, r, err)
+		return
 	}
+	body := shadow.GetResponse(doc, "", a.gate.Now().Unix())
 	if len(vs) > 0 {
 		if body, err = withField(body, "violations", vs); err != nil {
 			a.writeError(w, r, err)
@@ -84,13 +71,17 @@ func withField(obj []byte, name string, v any) ([]byte, error) {
 // device type's settings mark customer-editable, within their rules (403
 // otherwise, see device.Actor).
 func (a *API) updateShadow(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+	thing, err := pathParam(r, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	body, err := readJSONBody(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	accepted, err := a.Scope(p).UpdateShadow(scopedDevice(r).Name, shadowName(r), body)
+	accepted, err := a.scope(r).UpdateShadow(thing, shadowName(r), body)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -101,7 +92,12 @@ func (a *API) updateShadow(w http.ResponseWriter, r *http.Request) {
 // deleteShadow: DELETE /api/v1/devices/{name}/shadow[?name=S]. The answer
 // is the delete/accepted document.
 func (a *API) deleteShadow(w http.ResponseWriter, r *http.Request) {
-	accepted, err := a.shadows.Delete(scopedDevice(r).Name, shadowName(r), shadowActor(principal(r)), a.now())
+	thing, err := pathParam(r, "name")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	accepted, err := a.scope(r).DeleteShadow(thing, shadowName(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -117,7 +113,7 @@ func readJSONBody(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("read request body: %w", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, invalid(`request body is empty: an update document such as {"state": {"desired": {"key": "value"}}} is expected`)
+		return nil, gate.Invalid(`request body is empty: an update document such as {"state": {"desired": {"key": "value"}}} is expected`)
 	}
 	if err := checkJSONContentType(r); err != nil {
 		return nil, err
@@ -170,7 +166,7 @@ func rawOrNull(v json.RawMessage) json.RawMessage {
 func newHistoryEntryJSON(e store.HistoryEntry) historyEntryJSON {
 	out := historyEntryJSON{
 		Version: e.Version,
-		Time:    formatMs(e.Time.UnixMilli()),
+		Time:    gate.FormatTime(e.Time),
 		Actor:   e.Actor,
 		Channel: e.Channel,
 		Shadow:  e.Shadow,
@@ -219,7 +215,7 @@ func parseHistoryQuery(deviceName string, v url.Values) (store.HistoryQuery, err
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > store.MaxHistoryLimit || strings.TrimLeft(s, "0123456789") != "" {
-			return q, invalid(`parameter "limit" %q: a whole number from 1 to %d is accepted`, s, store.MaxHistoryLimit)
+			return q, gate.Invalid(`parameter "limit" %q: a whole number from 1 to %d is accepted`, s, store.MaxHistoryLimit)
 		}
 		q.Limit = n
 	}
@@ -229,17 +225,17 @@ func parseHistoryQuery(deviceName string, v url.Values) (store.HistoryQuery, err
 // listShadowHistory: GET /api/v1/devices/{name}/shadow/history. Newest
 // first; next_cursor continues after the page and is "" after the last.
 func (a *API) listShadowHistory(w http.ResponseWriter, r *http.Request) {
-	d := scopedDevice(r)
-	q, err := parseHistoryQuery(d.Name, r.URL.Query())
+	thing, err := pathParam(r, "name")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	// History is kept by device name and outlives a deleted device; the
-	// scope shows a customer only what happened since this device was
-	// registered, never what an earlier device of the same name (perhaps
-	// another customer's) recorded.
-	entries, next, err := a.Scope(principal(r)).History(d.Name, q)
+	q, err := parseHistoryQuery(thing, r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	entries, next, err := a.scope(r).History(thing, q)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -249,10 +245,4 @@ func (a *API) listShadowHistory(w http.ResponseWriter, r *http.Request) {
 		out.Entries = append(out.Entries, newHistoryEntryJSON(e))
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// requireShadows answers 503 when the server runs without the shadow
-// service.
-func (a *API) requireShadows(next http.Handler) http.Handler {
-	return a.unlessMissing(a.shadows == nil, "device shadows are", next)
 }

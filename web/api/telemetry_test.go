@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hearthiot/hearth/web/api"
+	"github.com/hearthiot/hearth/gate"
 )
 
 func TestLatestTelemetry(t *testing.T) {
@@ -59,12 +58,10 @@ func TestQueryTelemetry(t *testing.T) {
 		t.Errorf("answer (-want +got):\n%s", diff)
 	}
 	queries, _ := e.telemetry.recorded()
-	end := testNow.UnixMilli()
-	wantQueries := []string{
-		fmt.Sprintf(`avg_over_time({__name__="co2_ppm",device="acme-boiler-1",customer="acme"}[60s]) %d %d 1m0s`, from, end),
-		fmt.Sprintf(`min_over_time({__name__="co2_ppm",device="acme-boiler-1",customer="acme"}[60s]) %d %d 1m0s`, from, end),
-		fmt.Sprintf(`max_over_time({__name__="co2_ppm",device="acme-boiler-1",customer="acme"}[60s]) %d %d 1m0s`, from, end),
-	}
+	wantQueries := []gate.DownsampleQuery{{
+		Device: acmeDevice, Customer: acme, Metric: "co2_ppm",
+		Start: time.UnixMilli(from).UTC(), End: testNow, Step: time.Minute,
+	}}
 	if diff := cmp.Diff(wantQueries, queries); diff != "" {
 		t.Errorf("queries (-want +got):\n%s", diff)
 	}
@@ -90,8 +87,8 @@ func TestQueryTelemetryScenarios(t *testing.T) {
 		{name: "zero step", method: "GET", path: path + "?metric=a&step=0", as: asAcme, status: 400, contains: []string{"whole seconds"}},
 		{name: "negative step", method: "GET", path: path + "?metric=a&step=-5s", as: asAcme, status: 400},
 	})
-	if queries, _ := e.telemetry.recorded(); len(queries) != 3 {
-		t.Errorf("%d queries ran, want 3 (only the valid request may query): %q", len(queries), queries)
+	if queries, _ := e.telemetry.recorded(); len(queries) != 1 {
+		t.Errorf("%d queries ran, want 1 (only the valid request may query): %v", len(queries), queries)
 	}
 }
 
@@ -105,7 +102,7 @@ func TestQueryTelemetryErrors(t *testing.T) {
 	}{
 		{"engine failure", errors.New("disk on fire /var/lib/secret"), 500, `"code":"internal"`},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), 503, `"code":"timeout"`},
-		{"busy", fmt.Errorf("acquire query slot: %w: too many concurrent queries", api.ErrTelemetryUnavailable), 503, `"code":"unavailable"`},
+		{"busy", fmt.Errorf("acquire query slot: %w: too many concurrent queries", gate.ErrTelemetryUnavailable), 503, `"code":"unavailable"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,39 +160,61 @@ func TestPrometheus(t *testing.T) {
 	}
 }
 
-func TestParseRangeQuery(t *testing.T) {
+// rangeAnswer asks for a telemetry history through the router and reads
+// the range and step of the answer; status is the answer's status.
+func rangeAnswer(t *testing.T, e *env, query string) (status int, from, to time.Time, step time.Duration, body string) {
+	t.Helper()
+	rec := e.do(t, e.api.Handler(), scenario{method: "GET", as: asAcme, path: "/api/v1/devices/" + acmeDevice + "/telemetry?" + query})
+	if rec.Code != http.StatusOK {
+		return rec.Code, time.Time{}, time.Time{}, 0, rec.Body.String()
+	}
+	var got struct {
+		From, To string
+		Step     int64
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("decode %s: %v", rec.Body, err)
+	}
+	from, err1 := time.Parse(time.RFC3339Nano, got.From)
+	to, err2 := time.Parse(time.RFC3339Nano, got.To)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("answer times %q %q: %v %v", got.From, got.To, err1, err2)
+	}
+	return rec.Code, from, to, time.Duration(got.Step) * time.Second, rec.Body.String()
+}
+
+// TestTelemetryRange: the parameters of a history request, their defaults
+// and bounds, as the answer reports the range it was computed for.
+func TestTelemetryRange(t *testing.T) {
 	t.Parallel()
+	e := newEnv(t, envOptions{})
 	now := testNow
 	hourAgo := now.Add(-time.Hour)
 	tests := []struct {
-		name  string
-		query string
-		want  api.ParsedRange
+		name     string
+		query    string
+		from, to time.Time
+		step     time.Duration
 	}{
-		{"defaults", "metric=a", api.ParsedRange{Metric: "a", From: hourAgo, To: now, Step: 5 * time.Second}},
-		{"unix ms", "metric=a&from=1793862000000&to=1793865600000&step=60", api.ParsedRange{Metric: "a", From: hourAgo, To: now, Step: time.Minute}},
-		{"rfc 3339 with offset", "metric=a&from=2026-11-05T16:00:00%2B09:00&step=1h", api.ParsedRange{Metric: "a", From: now.Add(-time.Hour), To: now, Step: time.Hour}},
-		{"only to", "metric=a&to=2026-11-04T00:00:00Z", api.ParsedRange{Metric: "a", From: time.Date(2026, 11, 3, 23, 0, 0, 0, time.UTC),
-			To: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), Step: 5 * time.Second}},
-		{"a day", "metric=a&from=2026-11-04T08:00:00Z", api.ParsedRange{Metric: "a", From: now.Add(-24 * time.Hour), To: now, Step: 2 * time.Minute}},
-		{"a year", "metric=a&from=2025-11-05T08:00:00Z", api.ParsedRange{Metric: "a", From: now.AddDate(-1, 0, 0), To: now, Step: 12 * time.Hour}},
-		{"ten years", "metric=a&from=2016-11-05T08:00:00Z", api.ParsedRange{Metric: "a", From: now.AddDate(-10, 0, 0), To: now, Step: 4 * 24 * time.Hour}},
-		{"one instant", "metric=a&from=1793865600000&to=1793865600000", api.ParsedRange{Metric: "a", From: now, To: now, Step: time.Second}},
-		{"exactly the limit", "metric=a&from=1793865600000&to=1793876599000&step=1", api.ParsedRange{Metric: "a", From: now, To: now.Add(10999 * time.Second), Step: time.Second}},
-		{"digits below milliseconds dropped", "metric=a&from=2026-11-05T07:00:00.123456Z", api.ParsedRange{Metric: "a", From: hourAgo.Add(123 * time.Millisecond), To: now, Step: 5 * time.Second}},
+		{"defaults", "metric=a", hourAgo, now, 5 * time.Second},
+		{"unix ms", "metric=a&from=1793862000000&to=1793865600000&step=60", hourAgo, now, time.Minute},
+		{"rfc 3339 with offset", "metric=a&from=2026-11-05T16:00:00%2B09:00&step=1h", now.Add(-time.Hour), now, time.Hour},
+		{"only to", "metric=a&to=2026-11-04T00:00:00Z", time.Date(2026, 11, 3, 23, 0, 0, 0, time.UTC), time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), 5 * time.Second},
+		{"a day", "metric=a&from=2026-11-04T08:00:00Z", now.Add(-24 * time.Hour), now, 2 * time.Minute},
+		{"a year", "metric=a&from=2025-11-05T08:00:00Z", now.AddDate(-1, 0, 0), now, 12 * time.Hour},
+		{"ten years", "metric=a&from=2016-11-05T08:00:00Z", now.AddDate(-10, 0, 0), now, 4 * 24 * time.Hour},
+		{"one instant", "metric=a&from=1793865600000&to=1793865600000", now, now, time.Second},
+		{"exactly the limit", "metric=a&from=1793865600000&to=1793876599000&step=1", now, now.Add(10999 * time.Second), time.Second},
+		{"digits below milliseconds dropped", "metric=a&from=2026-11-05T07:00:00.123456Z", hourAgo.Add(123 * time.Millisecond), now, 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
+			status, from, to, step, body := rangeAnswer(t, e, tt.query)
+			if status != http.StatusOK {
+				t.Fatalf("%s: status %d: %s", tt.query, status, body)
 			}
-			got, err := api.ParseRangeQuery(v, now)
-			if err != nil {
-				t.Fatalf("ParseRangeQuery(%s): %v", tt.query, err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("ParseRangeQuery(%s) (-want +got):\n%s", tt.query, diff)
+			if !from.Equal(tt.from) || !to.Equal(tt.to) || step != tt.step {
+				t.Errorf("%s: range %s to %s step %s; want %s to %s step %s", tt.query, from, to, step, tt.from, tt.to, tt.step)
 			}
 		})
 	}
@@ -211,17 +230,16 @@ func TestParseRangeQuery(t *testing.T) {
 		"metric=1a",
 		"metric=",
 	} {
-		v, _ := url.ParseQuery(q)
-		if got, err := api.ParseRangeQuery(v, now); api.ErrorStatus(err) != http.StatusBadRequest {
-			t.Errorf("ParseRangeQuery(%s) = %+v, %v; want a 400", q, got, err)
+		if status, _, _, _, body := rangeAnswer(t, e, q); status != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400: %s", q, status, body)
 		}
 	}
 }
 
-// FuzzParseRangeQuery checks the telemetry query parameters from any
-// client: whatever the parser accepts is a range the query engine can answer
-// within the point limit, and whatever it refuses is a 400.
-func FuzzParseRangeQuery(f *testing.F) {
+// FuzzTelemetryRange checks the telemetry query parameters from any
+// client: whatever is accepted is a range the query engine can answer
+// within the point limit, and whatever is refused is a 400 that says why.
+func FuzzTelemetryRange(f *testing.F) {
 	for _, seed := range [][4]string{
 		{"co2_ppm", "", "", ""},
 		{"co2_ppm", "2026-11-05T07:00:00Z", "2026-11-05T08:00:00Z", "60"},
@@ -236,8 +254,7 @@ func FuzzParseRangeQuery(f *testing.F) {
 	} {
 		f.Add(seed[0], seed[1], seed[2], seed[3])
 	}
-	metricRe := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	now := testNow
+	e := newEnv(f, envOptions{})
 	f.Fuzz(func(t *testing.T, metric, from, to, step string) {
 		v := url.Values{}
 		for k, s := range map[string]string{"metric": metric, "from": from, "to": to, "step": step} {
@@ -245,26 +262,24 @@ func FuzzParseRangeQuery(f *testing.F) {
 				v.Set(k, s)
 			}
 		}
-		got, err := api.ParseRangeQuery(v, now)
-		if err != nil {
-			if api.ErrorStatus(err) != http.StatusBadRequest {
-				t.Fatalf("%v: error %v is not a 400", v, err)
-			}
-			if !strings.Contains(err.Error(), "parameter") && !strings.Contains(err.Error(), "points") {
-				t.Fatalf("%v: message %q names no parameter", v, err)
+		status, gotFrom, gotTo, gotStep, body := rangeAnswer(t, e, v.Encode())
+		switch status {
+		case http.StatusOK:
+		case http.StatusBadRequest:
+			if !strings.Contains(body, "parameter") && !strings.Contains(body, "points") && !strings.Contains(body, "is after") {
+				t.Fatalf("%v: message %s says nothing of what was wrong", v, body)
 			}
 			return
+		default:
+			t.Fatalf("%v: status %d: %s", v, status, body)
 		}
-		if got.Metric != metric || !metricRe.MatchString(got.Metric) {
-			t.Fatalf("%v: metric %q accepted", v, got.Metric)
+		if gotFrom.After(gotTo) || gotFrom.Before(time.Unix(0, 0)) || gotTo.Year() > 9999 {
+			t.Fatalf("%v: range %s to %s accepted", v, gotFrom, gotTo)
 		}
-		if got.From.After(got.To) || got.From.Before(time.Unix(0, 0)) || got.To.Year() > 9999 {
-			t.Fatalf("%v: range %s to %s accepted", v, got.From, got.To)
+		if gotStep < time.Second || gotStep%time.Second != 0 {
+			t.Fatalf("%v: step %s accepted", v, gotStep)
 		}
-		if got.Step < time.Second || got.Step%time.Second != 0 {
-			t.Fatalf("%v: step %s accepted", v, got.Step)
-		}
-		points := (got.To.UnixMilli()-got.From.UnixMilli())/got.Step.Milliseconds() + 1
+		points := (gotTo.UnixMilli()-gotFrom.UnixMilli())/gotStep.Milliseconds() + 1
 		limit := int64(11000)
 		if step == "" {
 			limit = 1001

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/auth"
 )
 
 // tokenJSON is a token as listings show it: never its secret or hash.
@@ -31,10 +31,10 @@ type createdTokenJSON struct {
 
 // createTokenRequest is the body of POST /api/v1/tokens.
 type createTokenRequest struct {
+	Name     string `json:"name"`
 	Role     string `json:"role"`
 	Access   string `json:"access"`
 	Customer string `json:"customer"`
-	Name     string `json:"name"`
 }
 
 // createToken: POST /api/v1/tokens.
@@ -44,21 +44,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.checkRole(req.Role, req.Customer); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	secret, id, hash := auth.NewToken()
-	t := store.Token{
-		ID:        id,
-		Name:      req.Name,
-		Role:      req.Role,
-		Access:    req.Access,
-		Customer:  req.Customer,
-		Hash:      hash,
-		CreatedAt: a.now().UTC(),
-	}
-	if err := a.store.CreateToken(t); err != nil {
+	t, plain, err := a.scope(r).CreateToken(gate.TokenSpec(req))
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -68,13 +55,13 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		Role:     t.Role,
 		Access:   store.EffectiveAccess(t.Role, t.Access),
 		Customer: t.Customer,
-		Token:    secret,
+		Token:    plain,
 	})
 }
 
 // listTokens: GET /api/v1/tokens.
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
-	tokens, err := a.store.ListTokens()
+	tokens, err := a.scope(r).Tokens()
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -94,7 +81,7 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.store.DeleteToken(id); err != nil {
+	if err := a.scope(r).DeleteToken(id); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

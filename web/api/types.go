@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -34,7 +33,7 @@ type deviceTypeRequest struct {
 
 // listDeviceTypes: GET /api/v1/device-types.
 func (a *API) listDeviceTypes(w http.ResponseWriter, r *http.Request) {
-	types, err := a.types.List()
+	types, err := a.scope(r).DeviceTypes()
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -53,7 +52,7 @@ func (a *API) showDeviceType(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	t, err := a.types.Get(name)
+	t, err := a.scope(r).DeviceType(name)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -75,21 +74,14 @@ func (a *API) putDeviceType(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.Settings == nil {
-		a.writeError(w, r, invalid(`field "settings": required; a list of settings, empty for a type whose devices take none`))
-		return
-	}
-	status := http.StatusOK
-	if _, err := a.types.Get(name); errors.Is(err, store.ErrNotFound) {
-		status = http.StatusCreated
-	} else if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	t, err := a.types.Put(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings})
+	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 	}
 	writeJSON(w, status, newDeviceTypeJSON(t))
 }
@@ -102,7 +94,7 @@ func (a *API) deleteDeviceType(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.types.Delete(name); err != nil {
+	if err := a.scope(r).DeleteDeviceType(name); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -123,21 +115,20 @@ type deviceSettingsJSON struct {
 // the device's type, for anyone who may see the device: what each key
 // means, its rules, and whether customers may change it.
 func (a *API) showDeviceSettings(w http.ResponseWriter, r *http.Request) {
-	d := scopedDevice(r)
-	sch, typ, err := a.types.SettingsOf(d.Name)
+	name, err := pathParam(r, "name")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	out := deviceSettingsJSON{Device: d.Name, Type: typ, Settings: []store.Setting{}}
+	sch, typ, err := a.scope(r).Settings(name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := deviceSettingsJSON{Device: name, Type: typ, Settings: []store.Setting{}}
 	if sch != nil {
 		out.Defined = true
 		out.Settings = sch.Settings()
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// requireTypes answers 503 when the server runs without device types.
-func (a *API) requireTypes(next http.Handler) http.Handler {
-	return a.unlessMissing(a.types == nil, "device types are", next)
 }

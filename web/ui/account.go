@@ -1,10 +1,10 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
-	"time"
 
-	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/gate"
 )
 
 // commonZones are offered in the time zone field's suggestions; any IANA
@@ -24,7 +24,7 @@ type accountData struct {
 
 func (u *UI) accountData(r *http.Request) accountData {
 	a, _ := u.account(r)
-	return accountData{Language: a.language, TimeZone: a.timeZone, Stored: a.stored, Zones: commonZones, DefaultZone: u.loc.String()}
+	return accountData{Language: a.Language, TimeZone: a.TimeZone, Stored: a.Stored, Zones: commonZones, DefaultZone: u.loc.String()}
 }
 
 func (u *UI) showAccount(w http.ResponseWriter, r *http.Request) {
@@ -38,32 +38,21 @@ func (u *UI) showAccount(w http.ResponseWriter, r *http.Request) {
 func (u *UI) saveAccount(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
 	d := u.accountData(r)
-	if !d.Stored {
-		d.Message, d.Error = v.T("account.no_record"), true
-		u.render(w, r, http.StatusBadRequest, accountPage(v, d))
-		return
-	}
 	language, zone := r.PostFormValue("language"), r.PostFormValue("timezone")
 	d.Language, d.TimeZone = language, zone
-	switch language {
-	case "", "en", "ja":
-	default:
+	switch err := u.scope(r).SetPreferences(language, zone); {
+	case errors.Is(err, gate.ErrBadLanguage):
 		d.Message, d.Error = v.T("account.bad_language"), true
-	}
-	if zone != "" {
-		if _, err := time.LoadLocation(zone); err != nil || len(zone) > 64 {
-			d.Message, d.Error = v.T("account.bad_zone", zone), true
-		}
+	case errors.Is(err, gate.ErrBadTimeZone):
+		d.Message, d.Error = v.T("account.bad_zone", zone), true
+	case errors.Is(err, gate.ErrNoUserRecord):
+		d.Message, d.Error = v.T("account.no_record"), true
+	case err != nil:
+		u.fail(w, r, err)
+		return
 	}
 	if d.Error {
 		u.render(w, r, http.StatusBadRequest, accountPage(v, d))
-		return
-	}
-	if _, err := u.users.UpdateUser(v.User, func(x *store.User) error {
-		x.Language, x.TimeZone = language, zone
-		return nil
-	}); err != nil {
-		u.fail(w, r, err)
 		return
 	}
 	// The message is in the language just chosen.

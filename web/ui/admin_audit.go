@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // auditMessages are the audit page's messages.
@@ -22,24 +21,6 @@ var auditMessages = map[string]tr{
 	"audit.actor":   {"Actor", "操作者"},
 	"audit.filter":  {"Filter", "絞り込み"},
 	"audit.more":    {"Older entries", "さらに古い記録"},
-}
-
-// auditOperators records every change an operator makes on the pages, as
-// the API records theirs, so the audit log covers both ways in.
-func (u *UI) auditOperators(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := r.Context().Value(principalKey{}).(api.Principal)
-		if !api.Changes(r.Method) || !p.Operator() {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := &api.StatusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		if rec.Status == 0 {
-			rec.Status = http.StatusOK
-		}
-		u.api.RecordAudit(p, api.AuditChannelPage, r, rec.Status)
-	})
 }
 
 // auditPage is what the audit page shows.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // configMessages are the operator configuration pages' messages.
@@ -154,16 +154,16 @@ func (u *UI) configRoutes(r chi.Router) {
 	c := &config{UI: u}
 	r.Get("/users", c.showUsers)
 	r.Post("/users", c.createUser)
-	c.deletion(r, "/users/{email}/delete", "email", "config.users.deleted", "/admin/users", c.userConfirm, api.Scope.DeleteUser)
+	c.deletion(r, "/users/{email}/delete", "email", "config.users.deleted", "/admin/users", c.userConfirm, gate.Scope.DeleteUser)
 	r.Get("/tokens", c.showTokens)
 	r.Post("/tokens", c.createToken)
-	c.deletion(r, "/tokens/{id}/delete", "id", "config.tokens.deleted", "/admin/tokens", c.tokenConfirm, api.Scope.DeleteToken)
+	c.deletion(r, "/tokens/{id}/delete", "id", "config.tokens.deleted", "/admin/tokens", c.tokenConfirm, gate.Scope.DeleteToken)
 	r.Get("/types", c.showTypes)
 	r.Get("/types/new", c.showNewType)
 	r.Post("/types/new", c.createType)
 	r.Get("/types/{type}", c.showType)
 	r.Post("/types/{type}", c.saveType)
-	c.deletion(r, "/types/{type}/delete", "type", "config.types.deleted", "/admin/types", c.typeConfirm, api.Scope.DeleteDeviceType)
+	c.deletion(r, "/types/{type}/delete", "type", "config.types.deleted", "/admin/types", c.typeConfirm, gate.Scope.DeleteDeviceType)
 	r.Get("/devices/{name}/shadow", c.showShadow)
 	r.Post("/devices/{name}/shadow", c.updateShadow)
 	r.Get("/history", c.showHistory)
@@ -202,7 +202,7 @@ type configConfirmData struct {
 // error page.
 func (c *config) deletion(rt chi.Router, path, param, doneKey, list string,
 	confirm func(w http.ResponseWriter, r *http.Request) (configConfirmData, bool),
-	remove func(sc api.Scope, name string) error) {
+	remove func(sc gate.Scope, name string) error) {
 	rt.Get(path, func(w http.ResponseWriter, r *http.Request) {
 		if d, ok := confirm(w, r); ok {
 			c.render(w, r, http.StatusOK, configConfirmPage(c.view(r), d))
@@ -271,9 +271,9 @@ type configAccounts struct {
 
 // accountsPage is the users or the API tokens page, with its list read
 // through sc.
-type accountsPage func(sc api.Scope, v view, a configAccounts) (templ.Component, error)
+type accountsPage func(sc gate.Scope, v view, a configAccounts) (templ.Component, error)
 
-func usersPage(sc api.Scope, v view, a configAccounts) (templ.Component, error) {
+func usersPage(sc gate.Scope, v view, a configAccounts) (templ.Component, error) {
 	users, err := sc.Users()
 	if err != nil {
 		return nil, err
@@ -281,7 +281,7 @@ func usersPage(sc api.Scope, v view, a configAccounts) (templ.Component, error) 
 	return configUsersPage(v, a, users), nil
 }
 
-func tokensPage(sc api.Scope, v view, a configAccounts) (templ.Component, error) {
+func tokensPage(sc gate.Scope, v view, a configAccounts) (templ.Component, error) {
 	tokens, err := sc.Tokens()
 	if err != nil {
 		return nil, err
@@ -351,7 +351,7 @@ func (c *config) createAccount(w http.ResponseWriter, r *http.Request, nameField
 // user must change at first sign-in.
 func (c *config) createUser(w http.ResponseWriter, r *http.Request) {
 	c.createAccount(w, r, "email", func(f configAccount, customer string) (string, string, error) {
-		u, password, err := c.scope(r).CreateUser(api.UserSpec{Email: f.Name, Role: f.Role, Access: f.Access, Customer: customer})
+		u, password, err := c.scope(r).CreateUser(gate.UserSpec{Email: f.Name, Role: f.Role, Access: f.Access, Customer: customer})
 		return u.Email, password, err
 	}, usersPage)
 }
@@ -359,7 +359,7 @@ func (c *config) createUser(w http.ResponseWriter, r *http.Request) {
 // createToken adds an API token.
 func (c *config) createToken(w http.ResponseWriter, r *http.Request) {
 	c.createAccount(w, r, "name", func(f configAccount, customer string) (string, string, error) {
-		t, secret, err := c.scope(r).CreateToken(api.TokenSpec{Name: f.Name, Role: f.Role, Access: f.Access, Customer: customer})
+		t, secret, err := c.scope(r).CreateToken(gate.TokenSpec{Name: f.Name, Role: f.Role, Access: f.Access, Customer: customer})
 		return t.Name, secret, err
 	}, tokensPage)
 }
@@ -500,7 +500,7 @@ func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, []sto
 		return configTypeData{}, nil, err
 	}
 	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Settings: r.PostFormValue("settings")}
-	sts, err := api.ParseSettings([]byte(d.Settings))
+	sts, err := gate.ParseSettings([]byte(d.Settings))
 	return d, sts, err
 }
 
@@ -638,7 +638,7 @@ func configPretty(m map[string]any) (string, error) {
 
 // loadShadow fills d with the shadow's current state and returns its
 // desired section; a shadow that does not exist yet is an empty one.
-func (c *config) loadShadow(sc api.Scope, d *configShadowData) (map[string]any, error) {
+func (c *config) loadShadow(sc gate.Scope, d *configShadowData) (map[string]any, error) {
 	doc, vs, err := sc.Shadow(d.Device, d.Shadow)
 	var se *shadow.Error
 	if errors.As(err, &se) && se.Code == http.StatusNotFound {

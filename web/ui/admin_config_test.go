@@ -16,9 +16,9 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
-	"github.com/hearthiot/hearth/web/auth"
 )
 
 // configUsers is the e-mails of the stored users, in the store's order.
@@ -167,7 +167,7 @@ func TestConfigUsers(t *testing.T) {
 		store.User{Email: u.Email, Role: u.Role, Access: u.Access, Customer: u.Customer, MustChangePassword: u.MustChangePassword}); d != "" {
 		t.Errorf("stored user (-want +got):\n%s", d)
 	}
-	if ok, _ := auth.VerifyPassword(u.PasswordHash, oneTime); !ok {
+	if ok, _ := secret.VerifyPassword(u.PasswordHash, oneTime); !ok {
 		t.Error("the password shown does not match the stored hash")
 	}
 	if r := e.get(op, "/admin/users"); strings.Contains(r.body, oneTime) || !strings.Contains(r.body, "new.person@acme.example") {
@@ -261,13 +261,13 @@ func TestConfigTokens(t *testing.T) {
 	if r.status != http.StatusCreated || m == nil {
 		t.Fatalf("create token: %d, want 201 with the token:\n%s", r.status, r.body)
 	}
-	secret := html.UnescapeString(m[1])
-	tok, err := e.st.TokenByHash(auth.HashToken(secret))
+	plain := html.UnescapeString(m[1])
+	tok, err := e.st.TokenByHash(secret.HashToken(plain))
 	if err != nil || tok.Name != "grafana" || tok.Role != "customer" || tok.Customer != "acme" {
 		t.Fatalf("the token shown is not the one stored: %+v %v", tok, err)
 	}
 	r = e.get(op, "/admin/tokens")
-	if strings.Contains(r.body, secret) || !strings.Contains(r.body, tok.ID) || !strings.Contains(r.body, "grafana") {
+	if strings.Contains(r.body, plain) || !strings.Contains(r.body, tok.ID) || !strings.Contains(r.body, "grafana") {
 		t.Errorf("the list shows the secret again, or lacks the token:\n%s", r.body)
 	}
 
@@ -295,13 +295,13 @@ func TestConfigTokens(t *testing.T) {
 	if r := e.get(op, path); r.status != http.StatusOK || !strings.Contains(r.body, "Delete API token grafana") {
 		t.Errorf("delete confirmation: %d\n%s", r.status, r.body)
 	}
-	if _, err := e.st.TokenByHash(auth.HashToken(secret)); err != nil {
+	if _, err := e.st.TokenByHash(secret.HashToken(plain)); err != nil {
 		t.Fatal("the confirmation page deleted the token")
 	}
 	if r := e.post(op, path, url.Values{}); r.status != http.StatusSeeOther || r.location != "/admin/tokens" {
 		t.Fatalf("delete: %d to %q", r.status, r.location)
 	}
-	if _, err := e.st.TokenByHash(auth.HashToken(secret)); err == nil {
+	if _, err := e.st.TokenByHash(secret.HashToken(plain)); err == nil {
 		t.Error("the deleted token still works")
 	}
 	if r := e.post(op, path, url.Values{}); r.status != http.StatusNotFound {
@@ -628,7 +628,7 @@ func FuzzParseSettings(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		sts, err := api.ParseSettings([]byte(s))
+		sts, err := gate.ParseSettings([]byte(s))
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatalf("ParseSettings(%q): an error without a message", s)
@@ -639,7 +639,7 @@ func FuzzParseSettings(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseSettings(%q) accepted what cannot be written: %v", s, err)
 		}
-		again, err := api.ParseSettings(b)
+		again, err := gate.ParseSettings(b)
 		if err != nil {
 			t.Fatalf("ParseSettings(%q) accepted %s, which it then refuses: %v", s, b, err)
 		}
@@ -653,7 +653,7 @@ func FuzzParseSettings(f *testing.F) {
 // as them.
 func (e *env) signInPlainOperator() *http.Client {
 	e.t.Helper()
-	hash, err := auth.HashPassword(password)
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		e.t.Fatal(err)
 	}

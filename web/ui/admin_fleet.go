@@ -23,8 +23,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // fleetMessages are the operator fleet pages' messages.
@@ -494,7 +494,7 @@ type fleetDevicesData struct {
 // row is a device as fleet lists show it, with its reported firmware; a
 // shadow that cannot be read leaves the firmware blank rather than the
 // page.
-func (f *fleet) row(sc api.Scope, d api.DeviceView) fleetDeviceRow {
+func (f *fleet) row(sc gate.Scope, d gate.DeviceView) fleetDeviceRow {
 	fw, err := sc.ReportedFirmware(d.Name)
 	if err != nil {
 		f.logger.Warn("cannot read reported firmware", "device", d.Name, "error", err)
@@ -522,7 +522,7 @@ func (f *fleet) devicesData(r *http.Request) (fleetDevicesData, error) {
 	if err != nil {
 		return d, err
 	}
-	slices.SortFunc(devices, func(a, b api.DeviceView) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(devices, func(a, b gate.DeviceView) int { return cmp.Compare(a.Name, b.Name) })
 	for _, dv := range devices {
 		if !fleetMatches(d.Query, dv.Name, dv.Customer, dv.Site, dv.Type) || online != nil && dv.Presence.Online != *online {
 			continue
@@ -585,7 +585,7 @@ type fleetCredentialRow struct {
 
 // fleetDeviceData is what an operator's device page shows.
 type fleetDeviceData struct {
-	Device      api.DeviceView
+	Device      gate.DeviceView
 	Firmware    string
 	Attributes  [][2]string
 	Credentials []fleetCredentialRow
@@ -619,11 +619,11 @@ func (f *fleet) showFleetDevice(w http.ResponseWriter, r *http.Request) {
 
 // device loads the device a credentials or delete route names; false when
 // it has answered (404 or a fault).
-func (f *fleet) device(w http.ResponseWriter, r *http.Request) (api.DeviceView, bool) {
+func (f *fleet) device(w http.ResponseWriter, r *http.Request) (gate.DeviceView, bool) {
 	d, err := f.scope(r).Device(chi.URLParam(r, "name"))
 	if err != nil {
 		f.fail(w, r, err)
-		return api.DeviceView{}, false
+		return gate.DeviceView{}, false
 	}
 	return d, true
 }
@@ -1070,7 +1070,7 @@ func (f *fleet) showHealth(w http.ResponseWriter, r *http.Request) {
 		by[c.Name] = &d.Customers[i]
 	}
 	cutoff := f.now().Add(-stale)
-	var silent []api.DeviceView
+	var silent []gate.DeviceView
 	for _, dv := range devices {
 		// Every device has a customer (the store refuses deleting one
 		// that has devices); a missing one only goes uncounted by customer.
@@ -1091,7 +1091,7 @@ func (f *fleet) showHealth(w http.ResponseWriter, r *http.Request) {
 			silent = append(silent, dv)
 		}
 	}
-	slices.SortFunc(silent, func(a, b api.DeviceView) int {
+	slices.SortFunc(silent, func(a, b gate.DeviceView) int {
 		return cmp.Or(a.Presence.LastSeen.Compare(b.Presence.LastSeen), cmp.Compare(a.Name, b.Name))
 	})
 	d.StaleTotal = len(silent)

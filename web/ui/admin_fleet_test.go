@@ -133,7 +133,7 @@ func TestFleetCustomers(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"", http.StatusBadRequest, "customer name is empty"},
+		{"", http.StatusBadRequest, `field &#34;name&#34;: required`},
 		{"bad name!", http.StatusBadRequest, "only letters"},
 		{"acme", http.StatusConflict, "already exists"},
 	} {
@@ -168,7 +168,7 @@ func TestFleetSites(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"", http.StatusBadRequest, "site name is empty"},
+		{"", http.StatusBadRequest, `field &#34;name&#34;: required`},
 		{"kobe port", http.StatusBadRequest, "only letters"},
 		{"kobe-port", http.StatusConflict, "already exists"},
 	} {
@@ -500,12 +500,12 @@ func TestFleetCreateDeviceRefused(t *testing.T) {
 		status               int
 		want                 string
 	}{
-		{"", "acme", "", http.StatusBadRequest, "name is empty"},
+		{"", "acme", "", http.StatusBadRequest, `field &#34;name&#34;: required`},
 		{"bad name", "acme", "", http.StatusBadRequest, "only letters, digits"},
 		{"acme-chiller-1", "acme", "tokyo-tower", http.StatusConflict, "already exists"},
-		{"acme-new", "nobody", "", http.StatusBadRequest, `customer &#34;nobody&#34;: not found`},
+		{"acme-new", "nobody", "", http.StatusBadRequest, `field &#34;customer&#34;: no customer named &#34;nobody&#34;`},
 		{"acme-new", "acme", "nowhere", http.StatusBadRequest, `site &#34;nowhere&#34; of customer &#34;acme&#34;: not found`},
-		{"acme-new", "", "", http.StatusBadRequest, "customer name is empty"},
+		{"acme-new", "", "", http.StatusBadRequest, `field &#34;customer&#34;: required`},
 	} {
 		r := e.post(op, "/admin/devices", url.Values{"name": {tc.name}, "customer": {tc.customer}, "site": {tc.site}, "type": {"kept-type"}})
 		if r.status != tc.status || !strings.Contains(r.body, "Not created: ") || !strings.Contains(r.body, tc.want) {

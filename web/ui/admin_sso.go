@@ -7,8 +7,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // ssoMessages are the single sign-on page's messages.
@@ -51,10 +51,10 @@ type ssoPage struct {
 // ssoData is what the page shows besides the list: the form, filled when
 // editing or after a refusal, and the outcome of the last change.
 type ssoData struct {
-	Providers []api.SSOProvider
+	Providers []gate.SSOProvider
 	Customers []store.Customer
 	Fixed     []string // providers set on the command line
-	Form      api.SSOProviderSpec
+	Form      gate.SSOProviderSpec
 	Editing   bool
 	Error     string
 	Notice    string
@@ -68,7 +68,7 @@ func (u *UI) ssoRoutes(r chi.Router) {
 	r.Get("/sso", p.showProviders)
 	r.Post("/sso", p.saveProvider)
 	r.Get("/sso/{name}", p.editProvider)
-	p.c.deletion(r, "/sso/{name}/delete", "name", "sso.deleted", "/admin/sso", p.confirmDelete, api.Scope.DeleteSSOProvider)
+	p.c.deletion(r, "/sso/{name}/delete", "name", "sso.deleted", "/admin/sso", p.confirmDelete, gate.Scope.DeleteSSOProvider)
 }
 
 // redirectURI is where a provider sends people back: the public URL when
@@ -127,7 +127,7 @@ func (p *ssoPage) editProvider(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	d := ssoData{Editing: true, Form: api.SSOProviderSpec{
+	d := ssoData{Editing: true, Form: gate.SSOProviderSpec{
 		Name: sp.Name, DisplayName: sp.DisplayName, Issuer: sp.Issuer, ClientID: sp.ClientID, GroupsClaim: sp.GroupsClaim,
 		Customer: sp.Customer,
 	}}
@@ -138,7 +138,7 @@ func (p *ssoPage) editProvider(w http.ResponseWriter, r *http.Request) {
 // names. The secret is never put back into the form.
 func (p *ssoPage) saveProvider(w http.ResponseWriter, r *http.Request) {
 	v := p.view(r)
-	spec := api.SSOProviderSpec{
+	spec := gate.SSOProviderSpec{
 		Name:         strings.TrimSpace(r.PostFormValue("name")),
 		DisplayName:  strings.TrimSpace(r.PostFormValue("display_name")),
 		Issuer:       strings.TrimSpace(r.PostFormValue("issuer")),

@@ -5,15 +5,15 @@ package ui
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
 	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/hearthiot/hearth/web/api"
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+
+	"github.com/hearthiot/hearth/gate"
 )
 
 func ssoProvidersPage(v view, d ssoData) templ.Component {
@@ -692,7 +692,7 @@ func ssoProvidersPage(v view, d ssoData) templ.Component {
 	})
 }
 
-func ssoRow(v view, d ssoData, p api.SSOProvider) templ.Component {
+func ssoRow(v view, d ssoData, p gate.SSOProvider) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // Chart ranges offered as buttons; the URL keeps the choice (?range=) or
@@ -114,7 +114,7 @@ func chartMetrics(q url.Values, rs []reading) []string {
 
 // devicePageData is everything the device page shows.
 type devicePageData struct {
-	Device    api.DeviceView
+	Device    gate.DeviceView
 	Readings  []reading
 	Metrics   []string
 	RangeKey  string
@@ -242,14 +242,15 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 	step = max(step.Truncate(time.Second), time.Second)
 	out := seriesJSON{From: from.UnixMilli(), To: to.UnixMilli(), Series: []seriesLine{}}
 	for _, m := range metrics {
-		pts, err := sc.Series(r.Context(), name, m, from, to, step)
+		ts, err := sc.Telemetry(r.Context(), name, gate.TelemetryQuery{Metric: m, From: from, To: to, Step: step})
 		if err != nil {
 			return seriesJSON{}, err
 		}
+		pts := ts.Points
 		line := seriesLine{Metric: m, Label: metricLabel(v.Lang, m), Unit: metricUnit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts))}
 		for i, p := range pts {
 			line.T[i] = p.Timestamp
-			val := p.Value
+			val := p.Avg
 			line.V[i] = &val
 		}
 		out.Series = append(out.Series, line)
@@ -260,7 +261,7 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 func (u *UI) series(w http.ResponseWriter, r *http.Request) {
 	data, err := u.chartData(r)
 	if err != nil {
-		status, msg := u.api.ErrorStatus(r, err)
+		status, msg := u.errorStatus(r, err)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
@@ -336,7 +337,7 @@ type settingField struct {
 
 // settingFields lists the settings the person may see on the form:
 // customers the customer-editable ones, operators all simple ones.
-func (u *UI) settingFields(v view, sc api.Scope, name string) ([]settingField, []string, error) {
+func (u *UI) settingFields(v view, sc gate.Scope, name string) ([]settingField, []string, error) {
 	sch, _, err := sc.Settings(name)
 	if err != nil || sch == nil {
 		return nil, nil, err
@@ -480,12 +481,13 @@ func (u *UI) saveSettings(w http.ResponseWriter, r *http.Request) {
 	if _, err := sc.UpdateShadow(name, "", body); err != nil {
 		// A refusal the person can act on (a rule, a key they may not
 		// change) is shown on the form; anything else is an error page.
-		var se *shadow.Error
-		if !errors.As(err, &se) || se.Code >= 500 {
+		switch p := gate.Describe(err); p.Kind {
+		case gate.KindInvalid, gate.KindForbidden, gate.KindConflict, gate.KindTooLarge:
+			u.sessions.Put(r.Context(), keyFlash, "!"+v.T("device.settings.error", p.Message))
+		default:
 			u.fail(w, r, err)
 			return
 		}
-		u.sessions.Put(r.Context(), keyFlash, "!"+v.T("device.settings.error", se.Message))
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -539,7 +541,7 @@ type historyRow struct {
 	Changes []string
 }
 
-func (u *UI) historyRows(v view, sc api.Scope, name string) ([]historyRow, error) {
+func (u *UI) historyRows(v view, sc gate.Scope, name string) ([]historyRow, error) {
 	entries, _, err := sc.History(name, store.HistoryQuery{Limit: historyRows})
 	if err != nil {
 		return nil, err

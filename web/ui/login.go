@@ -2,8 +2,6 @@ package ui
 
 import (
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,18 +11,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/time/rate"
 
-	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/web/audit"
 	"github.com/hearthiot/hearth/web/auth"
 )
-
-// How a session's role was decided.
-const (
-	sourceUser   = "user"   // a user stored in Hearth, looked up at every request
-	sourceGroups = "groups" // the provider's groups claim, fixed for the session
-)
-
-// maxPasswordLen bounds what is hashed for a sign-in attempt.
-const maxPasswordLen = 1024
 
 // loginData is what the sign-in page shows.
 type loginData struct {
@@ -86,45 +76,33 @@ func (u *UI) providers() []SSO {
 // the page does not tell which e-mail addresses have accounts.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
-	email := strings.TrimSpace(r.PostFormValue("email"))
-	password := r.PostFormValue("password")
-	usr, err := u.users.GetUser(email)
-	ok := false
-	switch {
-	case err == nil && usr.PasswordHash != "" && len(password) <= maxPasswordLen:
-		ok, err = auth.VerifyPassword(usr.PasswordHash, password)
-		if err != nil {
-			u.logger.Error("cannot verify password", "error", err)
-		}
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		u.logger.Error("cannot read user", "error", err)
-	}
-	if !ok {
+	sess, err := u.gate.SignIn(r.PostFormValue("email"), r.PostFormValue("password"))
+	if err != nil {
 		u.logger.Info("sign-in refused", "remote", clientIP(r))
 		u.render(w, r, http.StatusUnauthorized, loginPage(v, u.loginForm(r, t(v.Lang, "login.failed"))))
 		return
 	}
-	if err := u.startSession(r, usr.Email, sourceUser, "", "", "", ""); err != nil {
+	if err := u.startSession(r, sess, ""); err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	u.logger.Info("signed in", "user", usr.Email, "how", "password")
+	u.logger.Info("signed in", "user", sess.Email, "how", "password")
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // startSession renews the session token (so a token planted before sign-in
 // is worth nothing after it) and records who signed in.
-func (u *UI) startSession(r *http.Request, email, source, role, customer, provider, idToken string) error {
+func (u *UI) startSession(r *http.Request, sess gate.Session, idToken string) error {
 	ctx := r.Context()
 	if err := u.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
 	u.sessions.Remove(ctx, keyPending)
-	u.sessions.Put(ctx, keyEmail, email)
-	u.sessions.Put(ctx, keySource, source)
-	u.sessions.Put(ctx, keyRole, role)
-	u.sessions.Put(ctx, keyCustomer, customer)
-	u.sessions.Put(ctx, keyProvider, provider)
+	u.sessions.Put(ctx, keyEmail, sess.Email)
+	u.sessions.Put(ctx, keySource, sess.Source)
+	u.sessions.Put(ctx, keyRole, sess.Role)
+	u.sessions.Put(ctx, keyCustomer, sess.Customer)
+	u.sessions.Put(ctx, keyProvider, sess.Provider)
 	u.sessions.Put(ctx, keyIDToken, idToken)
 	return nil
 }
@@ -189,57 +167,25 @@ func (u *UI) finishSSO(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusBadRequest, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_failed", p.Name()))))
 		return
 	}
-	email := strings.ToLower(id.Email)
 	limit := ""
 	if c, ok := p.(interface{ Customer() string }); ok {
 		limit = c.Customer()
 	}
-	source, role, customer := u.mapIdentity(id, limit)
-	if source == "" {
+	sess, err := u.gate.SignInWithIdentity(gate.Identity{
+		Provider: p.Name(), Email: id.Email, EmailVerified: id.EmailVerified, Groups: id.Groups,
+	}, limit)
+	if err != nil {
+		email := strings.ToLower(id.Email)
 		u.logger.Info("single sign-on: no access", "provider", p.Name(), "user", email, "subject", id.Subject)
 		u.render(w, r, http.StatusForbidden, noAccessPage(v, email))
 		return
 	}
-	if err := u.startSession(r, email, source, role, customer, p.Name(), id.IDToken); err != nil {
+	if err := u.startSession(r, sess, id.IDToken); err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	u.logger.Info("signed in", "user", email, "how", "sso", "provider", p.Name())
+	u.logger.Info("signed in", "user", sess.Email, "how", "sso", "provider", p.Name())
 	http.Redirect(w, r, safeNext(pending.Next), http.StatusSeeOther)
-}
-
-// mapIdentity decides who a person signed in through a provider is: a
-// user stored with their (verified) e-mail, else what their groups claim
-// gives; source is "" when neither admits them. A provider limited to one
-// customer (limit) admits only that customer's users and its group: a
-// company's identity provider vouches for its own people, not for
-// another customer's or for operators.
-func (u *UI) mapIdentity(id auth.Identity, limit string) (source, role, customer string) {
-	email := strings.ToLower(id.Email)
-	if email != "" && id.EmailVerified {
-		if usr, err := u.users.GetUser(email); err == nil {
-			if limit != "" && (usr.Role != store.RoleCustomer || usr.Customer != limit) {
-				u.logger.Warn("single sign-on refused: the provider may not sign in this user",
-					"user", email, "role", usr.Role, "user_customer", usr.Customer, "provider_customer", limit)
-				return "", "", ""
-			}
-			return sourceUser, "", ""
-		}
-	}
-	if email == "" {
-		return "", "", ""
-	}
-	for _, g := range id.Groups {
-		if u.groupsOp != "" && g == u.groupsOp && limit == "" {
-			return sourceGroups, store.RoleOperator, ""
-		}
-	}
-	for _, g := range id.Groups {
-		if c, ok := strings.CutPrefix(g, u.groupsCu); ok && u.groupsCu != "" && c != "" && (limit == "" || c == limit) {
-			return sourceGroups, store.RoleCustomer, c
-		}
-	}
-	return "", "", ""
 }
 
 // logout ends the session here and, for a provider that has one, at the
@@ -329,12 +275,5 @@ func (u *UI) limitLogins(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address the request came from; Hearth is reached
-// directly, so the connection's address is the client's.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the address the request came from.
+func clientIP(r *http.Request) string { return audit.RemoteHost(r) }

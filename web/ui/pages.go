@@ -8,8 +8,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 )
 
 // reading is one latest value as a page shows it.
@@ -46,7 +46,7 @@ type deviceRow struct {
 	Readings   []reading
 }
 
-func (u *UI) readings(v view, sc api.Scope, name string, max int) []reading {
+func (u *UI) readings(v view, sc gate.Scope, name string, max int) []reading {
 	latest, err := sc.Latest(name)
 	if err != nil {
 		u.logger.Warn("cannot read latest values", "device", name, "error", err)
@@ -93,7 +93,7 @@ func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	bySite := map[[2]string][]api.DeviceView{}
+	bySite := map[[2]string][]gate.DeviceView{}
 	for _, d := range devices {
 		k := [2]string{d.Customer, d.Site}
 		bySite[k] = append(bySite[k], d)
@@ -122,7 +122,7 @@ func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 // humidity, and its chillers' supply water (chilled, or hot when heating);
 // and what needs attention: a device offline, a room whose CO2 is in the
 // poor band, a fault.
-func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceView) {
+func (u *UI) summarise(v view, sc gate.Scope, c *siteCard, devices []gate.DeviceView) {
 	var (
 		co2Max, co2Dev = math.Inf(-1), ""
 		co2Rooms       int
@@ -212,7 +212,7 @@ func (u *UI) summarise(v view, sc api.Scope, c *siteCard, devices []api.DeviceVi
 // water of the mode it runs in and their difference, the mode, the
 // set-point in effect, the load, whether it runs, and a fault when it has
 // one. Other devices show all their readings.
-func (u *UI) deviceReadings(v view, sc api.Scope, d api.DeviceView) []reading {
+func (u *UI) deviceReadings(v view, sc gate.Scope, d gate.DeviceView) []reading {
 	latest, err := sc.LatestOf(d)
 	if err != nil {
 		u.logger.Warn("cannot read latest values", "device", d.Name, "error", err)
@@ -272,7 +272,7 @@ func (u *UI) deviceReadings(v view, sc api.Scope, d api.DeviceView) []reading {
 }
 
 // reportedMode is the mode a device reports in its shadow, "" when none.
-func reportedMode(sc api.Scope, d api.DeviceView) string {
+func reportedMode(sc gate.Scope, d gate.DeviceView) string {
 	doc, _, err := sc.Shadow(d.Name, "")
 	if err != nil {
 		return ""
@@ -284,7 +284,7 @@ func reportedMode(sc api.Scope, d api.DeviceView) string {
 // heating tells whether a chiller-heater runs in heating mode: as it
 // reports, or, for one that reports no mode, from its hot water being far
 // warmer than its chilled water.
-func (u *UI) heating(sc api.Scope, d api.DeviceView, values map[string]float64) bool {
+func (u *UI) heating(sc gate.Scope, d gate.DeviceView, values map[string]float64) bool {
 	return heatingFrom(reportedMode(sc, d), values)
 }
 

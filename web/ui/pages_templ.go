@@ -5,15 +5,15 @@ package ui
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
 	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/hearthiot/hearth/web/api"
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+
+	"github.com/hearthiot/hearth/gate"
 )
 
 func layout(v view, title string) templ.Component {
@@ -1342,7 +1342,7 @@ func status(v view, online, known bool) templ.Component {
 	})
 }
 
-func liveValues(v view, d api.DeviceView, rs []reading) templ.Component {
+func liveValues(v view, d gate.DeviceView, rs []reading) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

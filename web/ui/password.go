@@ -1,16 +1,11 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
-	"unicode/utf8"
 
-	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/auth"
+	"github.com/hearthiot/hearth/gate"
 )
-
-// minPasswordLen is the shortest password a person may choose; length
-// matters more than character classes (NIST SP 800-63B).
-const minPasswordLen = 12
 
 func (u *UI) showPassword(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
@@ -22,52 +17,31 @@ func (u *UI) showPassword(w http.ResponseWriter, r *http.Request) {
 // renews the session token.
 func (u *UI) changePassword(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
-	p, _ := u.principal(r)
 	current, next, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
-	usr, err := u.users.GetUser(p.User)
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	ok := false
-	if usr.PasswordHash != "" && len(current) <= maxPasswordLen {
-		if ok, err = auth.VerifyPassword(usr.PasswordHash, current); err != nil {
+	msg := ""
+	if next != again {
+		msg = v.T("password.mismatch")
+	} else {
+		switch err := u.scope(r).ChangePassword(current, next); {
+		case errors.Is(err, gate.ErrWrongPassword):
+			msg = v.T("password.wrong")
+		case errors.Is(err, gate.ErrShortPassword):
+			msg = v.T("password.short", gate.MinPasswordLen)
+		case errors.Is(err, gate.ErrSamePassword):
+			msg = v.T("password.same")
+		case err != nil:
 			u.fail(w, r, err)
 			return
 		}
 	}
-	msg := ""
-	switch {
-	case !ok:
-		msg = v.T("password.wrong")
-	case utf8.RuneCountInString(next) < minPasswordLen || len(next) > maxPasswordLen:
-		msg = v.T("password.short", minPasswordLen)
-	case next != again:
-		msg = v.T("password.mismatch")
-	case next == current:
-		msg = v.T("password.same")
-	}
 	if msg != "" {
 		u.render(w, r, http.StatusBadRequest, passwordPage(v, msg))
-		return
-	}
-	hash, err := auth.HashPassword(next)
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	if _, err := u.users.UpdateUser(p.User, func(x *store.User) error {
-		x.PasswordHash = hash
-		x.MustChangePassword = false
-		return nil
-	}); err != nil {
-		u.fail(w, r, err)
 		return
 	}
 	if err := u.sessions.RenewToken(r.Context()); err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	u.logger.Info("password changed", "user", p.User)
+	u.logger.Info("password changed", "user", v.User)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

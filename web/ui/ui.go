@@ -14,16 +14,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
-	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
+	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/web/audit"
 	"github.com/hearthiot/hearth/web/auth"
 )
-
-// UserStore finds the people who may sign in; *store.Store implements it.
-type UserStore interface {
-	GetUser(email string) (store.User, error)
-	UpdateUser(email string, fn func(*store.User) error) (store.User, error)
-}
 
 // Assets are the embedded browser files; *static.Assets implements it.
 type Assets interface {
@@ -43,11 +37,11 @@ type SSO interface {
 	EndSessionURL(idToken, postLogoutRedirect string) (string, bool)
 }
 
-// Deps are what the pages work with. API, Users, Sessions and Assets are
-// required.
+// Deps are what the pages work with. Gate, Sessions and Assets are
+// required. Every read and change of Hearth's state goes through Gate;
+// Sessions keeps only the pages' own browser sessions.
 type Deps struct {
-	API      *api.API
-	Users    UserStore
+	Gate     *gate.Gate
 	Sessions SessionStore
 	Assets   Assets
 	// SSO lists the single sign-on providers, shown on the sign-in page in
@@ -61,13 +55,6 @@ type Deps struct {
 	// that providers operators configure while Hearth runs take effect at
 	// once. Those whose name an SSO provider has are left out.
 	MoreSSO func() []SSO
-	// GroupsOperator is the groups claim value that makes a signed-in
-	// person an operator, and GroupsCustomerPrefix followed by a customer
-	// name makes them that customer's user ("hearth-customer:acme").
-	// People without such a group need a user an operator created with
-	// their e-mail. Empty values turn group mapping off.
-	GroupsOperator       string
-	GroupsCustomerPrefix string
 	// Location is the default time zone of the pages (Asia/Tokyo, ...);
 	// nil is UTC.
 	Location *time.Location
@@ -82,14 +69,11 @@ type Deps struct {
 
 // UI serves the pages.
 type UI struct {
-	api       *api.API
-	users     UserStore
+	gate      *gate.Gate
 	assets    Assets
 	sso       []SSO
 	moreSSO   func() []SSO
 	publicURL string
-	groupsOp  string
-	groupsCu  string
 	loc       *time.Location
 	logger    *slog.Logger
 	now       func() time.Time
@@ -102,18 +86,15 @@ type UI struct {
 // New builds the pages. It panics when a required dependency is missing,
 // a wiring mistake no request could recover from.
 func New(d Deps) *UI {
-	if d.API == nil || d.Users == nil || d.Sessions == nil || d.Assets == nil {
-		panic("ui.New: Deps.API, Users, Sessions and Assets are required")
+	if d.Gate == nil || d.Sessions == nil || d.Assets == nil {
+		panic("ui.New: Deps.Gate, Sessions and Assets are required")
 	}
 	u := &UI{
-		api:       d.API,
-		users:     d.Users,
+		gate:      d.Gate,
 		assets:    d.Assets,
 		sso:       d.SSO,
 		moreSSO:   d.MoreSSO,
 		publicURL: d.PublicURL,
-		groupsOp:  d.GroupsOperator,
-		groupsCu:  d.GroupsCustomerPrefix,
 		loc:       d.Location,
 		logger:    d.Logger,
 		now:       d.Now,
@@ -166,7 +147,7 @@ func (u *UI) routes() http.Handler {
 		r.Post("/logout", u.logout)
 		r.Group(func(r chi.Router) {
 			r.Use(u.requireSignIn)
-			r.Use(u.auditOperators)
+			r.Use(audit.Changes(gate.AuditChannelPage, func(r *http.Request) audit.Recorder { return u.scope(r) }))
 			r.Get("/account", u.showAccount)
 			r.Post("/account", u.saveAccount)
 			r.Get("/password", u.showPassword)
@@ -213,7 +194,7 @@ func (u *UI) requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := u.account(r)
 		p := a.Principal
-		if ok && a.mustChange && r.URL.Path != "/password" {
+		if ok && a.MustChangePassword && r.URL.Path != "/password" {
 			// A one-time password is good for choosing a new one only.
 			http.Redirect(w, r, "/password", http.StatusSeeOther)
 			return
@@ -237,26 +218,21 @@ func (u *UI) requireSignIn(next http.Handler) http.Handler {
 // and customer apply, so an operator's change to a user takes effect at
 // the next request; a deleted user is signed out. People admitted by a
 // groups claim keep what the claim gave them for the session.
-func (u *UI) principal(r *http.Request) (api.Principal, bool) {
+func (u *UI) principal(r *http.Request) (gate.Principal, bool) {
 	a, ok := u.account(r)
 	return a.Principal, ok
 }
 
 // account is who is signed in, with their page preferences.
 type account struct {
-	api.Principal
-	// mustChange: the person signed in with a one-time password and must
-	// choose a new one before anything else.
-	mustChange bool
-	// stored: a user record exists, so preferences can be saved.
-	stored             bool
-	language, timeZone string
+	gate.Account
 }
 
 type accountKey struct{}
 
 // account reads the session's person, once per request: requireSignIn
-// keeps it in the request's context for the handlers and the view.
+// keeps it in the request's context for the handlers and the view. A
+// session whose user is gone is ended.
 func (u *UI) account(r *http.Request) (account, bool) {
 	ctx := r.Context()
 	if a, ok := ctx.Value(accountKey{}).(account); ok {
@@ -266,31 +242,28 @@ func (u *UI) account(r *http.Request) (account, bool) {
 	if email == "" {
 		return account{}, false
 	}
-	a := account{Principal: api.Principal{Name: email, User: email}}
-	switch u.sessions.GetString(ctx, keySource) {
-	case sourceGroups:
-		a.Role, a.Customer = u.sessions.GetString(ctx, keyRole), u.sessions.GetString(ctx, keyCustomer)
-	default:
-		usr, err := u.users.GetUser(email)
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				u.logger.Error("cannot read user", "error", err)
-			}
-			_ = u.sessions.Destroy(ctx)
-			return account{}, false
+	a, err := u.gate.Account(gate.Session{
+		Email:    email,
+		Source:   u.sessions.GetString(ctx, keySource),
+		Role:     u.sessions.GetString(ctx, keyRole),
+		Customer: u.sessions.GetString(ctx, keyCustomer),
+		Provider: u.sessions.GetString(ctx, keyProvider),
+	})
+	if err != nil {
+		if !errors.Is(err, gate.ErrSignedOut) {
+			u.logger.Error("cannot read the session's user", "error", err)
 		}
-		a.Role, a.Customer, a.Access = usr.Role, usr.Customer, usr.Access
-		a.mustChange = usr.MustChangePassword && u.sessions.GetString(ctx, keyProvider) == ""
-		a.stored, a.language, a.timeZone = true, usr.Language, usr.TimeZone
+		_ = u.sessions.Destroy(ctx)
+		return account{}, false
 	}
-	return a, a.Valid()
+	return account{a}, true
 }
 
 // requireOperator keeps the operator pages to operators; a customer gets
 // the same 404 as for a page that does not exist.
 func (u *UI) requireOperator(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p, _ := r.Context().Value(principalKey{}).(api.Principal); !p.Operator() {
+		if p, _ := r.Context().Value(principalKey{}).(gate.Principal); !p.Operator() {
 			u.notFound(w, r)
 			return
 		}
@@ -299,9 +272,9 @@ func (u *UI) requireOperator(next http.Handler) http.Handler {
 }
 
 // scope is what the signed-in principal of r may see and do.
-func (u *UI) scope(r *http.Request) api.Scope {
-	p, _ := r.Context().Value(principalKey{}).(api.Principal)
-	return u.api.Scope(p)
+func (u *UI) scope(r *http.Request) gate.Scope {
+	p, _ := r.Context().Value(principalKey{}).(gate.Principal)
+	return u.gate.Scope(p)
 }
 
 // safeNext keeps a post-sign-in redirect on this site: a path, never a

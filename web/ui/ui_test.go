@@ -18,8 +18,9 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/web/api"
 	"github.com/hearthiot/hearth/web/auth"
 	"github.com/hearthiot/hearth/web/auth/oidctest"
 	"github.com/hearthiot/hearth/web/ui"
@@ -84,19 +85,27 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	shadows := device.NewShadows(st, nopPublisher{}, nil, shadow.Limits{}, logger)
 	shadows.UseSettings(types)
 	presence := device.NewPresence(nil)
-	a := api.New(api.Deps{Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Logger: logger})
+	// The gate keeps the real clock, as the registry does: history is
+	// shown from a device's creation on. The pages' clock moves sessions.
+	c := &clock{t: time.Now()}
+	g, err := gate.New(gate.Deps{
+		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types,
+		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
+		Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	assets, err := static.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Now()}
 	var sessions ui.SessionStore = st
 	if opts.sessions != nil {
 		sessions = opts.sessions(st)
 	}
 	pages := ui.New(ui.Deps{
-		API: a, Users: st, Sessions: sessions, Assets: assets, SSO: opts.sso,
-		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
+		Gate: g, Sessions: sessions, Assets: assets, SSO: opts.sso,
 		Location: time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
 	e := &env{t: t, st: st, reg: reg, types: types, clock: c, srv: httptest.NewServer(pages.Handler())}
@@ -133,7 +142,7 @@ func (e *env) seed() {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,9 +403,9 @@ func ssoEnv(t *testing.T, users ...oidctest.User) (*env, *oidctest.Provider) {
 	sso := &lateSSO{}
 	e := newEnv(t, envOptions{sso: []ui.SSO{sso}})
 	callback := e.srv.URL + "/login/sso/acme-sso/callback"
-	id, secret := p.RegisterClient(callback, e.srv.URL+"/login")
+	id, plain := p.RegisterClient(callback, e.srv.URL+"/login")
 	prov, err := auth.NewOIDCProvider(context.Background(), auth.OIDCConfig{
-		Name: "acme-sso", Issuer: p.Issuer(), ClientID: id, ClientSecret: secret, RedirectURL: callback,
+		Name: "acme-sso", Issuer: p.Issuer(), ClientID: id, ClientSecret: plain, RedirectURL: callback,
 		Scopes: []string{"openid", "email", "profile", oidctest.GroupsScope},
 	})
 	if err != nil {
@@ -566,7 +575,7 @@ func TestAccountPreferences(t *testing.T) {
 
 func TestViewerReadsSettingsOnly(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	hash, err := auth.HashPassword(password)
+	hash, err := secret.HashPassword(password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -30,9 +31,9 @@ func (u *UI) view(r *http.Request) view {
 	v := view{Lang: lang("", r), Path: r.URL.Path, loc: u.loc, assets: u.assets}
 	if a, ok := u.account(r); ok {
 		v.User, v.Operator = a.User, a.Operator()
-		v.Lang = lang(a.language, r)
-		if a.timeZone != "" {
-			if loc, err := u.location(a.timeZone); err == nil {
+		v.Lang = lang(a.Language, r)
+		if a.TimeZone != "" {
+			if loc, err := u.location(a.TimeZone); err == nil {
 				v.loc = loc
 			}
 		}
@@ -84,11 +85,25 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, c templ.
 	_, _ = w.Write(buf.Bytes())
 }
 
+// errorStatus is the HTTP status and message an error is answered with,
+// as the gate describes it for every channel; a fault the person did not
+// cause gets a generic message and is logged with its detail.
+func (u *UI) errorStatus(r *http.Request, err error) (int, string) {
+	p := gate.Describe(err)
+	switch {
+	case p.Internal:
+		u.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	case p.Warn:
+		u.logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	return p.Kind.Status(), p.Message
+}
+
 // fail answers an error the way the API would classify it: a record that
 // does not exist (or is another customer's) is a 404 page, a server fault
 // a 500 page with a generic text, logged.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := u.api.ErrorStatus(r, err)
+	status, msg := u.errorStatus(r, err)
 	u.errorPage(w, r, err, status, msg)
 }
 
@@ -97,7 +112,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 // they sent (400, 409, 413); anything else it has answered as fail does,
 // once, so that the API's mapping logs a fault once.
 func (u *UI) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
-	status, msg := u.api.ErrorStatus(r, err)
+	status, msg := u.errorStatus(r, err)
 	switch status {
 	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
 		// The store's sentinel ends its messages with ": invalid", which

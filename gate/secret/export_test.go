@@ -1,4 +1,4 @@
-package auth
+package secret
 
 // ReencodePHC parses s as VerifyPassword does and encodes the result again,
 // so that tests can check the parser without paying for argon2 each time.

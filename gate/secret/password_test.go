@@ -1,4 +1,4 @@
-package auth_test
+package secret_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hearthiot/hearth/web/auth"
+	"github.com/hearthiot/hearth/gate/secret"
 )
 
 // Vectors of the argon2 reference implementation (password "password", salt
@@ -20,14 +20,14 @@ const (
 func TestHashPasswordFormat(t *testing.T) {
 	t.Parallel()
 	phcRe := regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
-	a, err := auth.HashPassword("correct horse battery staple")
+	a, err := secret.HashPassword("correct horse battery staple")
 	if err != nil {
 		t.Fatalf("HashPassword: %v", err)
 	}
 	if !phcRe.MatchString(a) {
 		t.Errorf("HashPassword = %q, want the OWASP argon2id parameters with a 16-byte salt and a 32-byte key", a)
 	}
-	b, err := auth.HashPassword("correct horse battery staple")
+	b, err := secret.HashPassword("correct horse battery staple")
 	if err != nil {
 		t.Fatalf("HashPassword: %v", err)
 	}
@@ -38,11 +38,11 @@ func TestHashPasswordFormat(t *testing.T) {
 
 func TestVerifyPassword(t *testing.T) {
 	t.Parallel()
-	own, err := auth.HashPassword("s3cret pässword")
+	own, err := secret.HashPassword("s3cret pässword")
 	if err != nil {
 		t.Fatalf("HashPassword: %v", err)
 	}
-	empty, err := auth.HashPassword("")
+	empty, err := secret.HashPassword("")
 	if err != nil {
 		t.Fatalf("HashPassword: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestVerifyPassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := auth.VerifyPassword(tt.encoded, tt.pw)
+			got, err := secret.VerifyPassword(tt.encoded, tt.pw)
 			if err != nil {
 				t.Fatalf("VerifyPassword: %v", err)
 			}
@@ -115,8 +115,8 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ok, err := auth.VerifyPassword(tt.encoded, "password")
-			if !errors.Is(err, auth.ErrMalformedHash) {
+			ok, err := secret.VerifyPassword(tt.encoded, "password")
+			if !errors.Is(err, secret.ErrMalformedHash) {
 				t.Errorf("VerifyPassword(%q) error = %v, want ErrMalformedHash", tt.encoded, err)
 			}
 			if ok {
@@ -132,7 +132,7 @@ func TestGeneratePassword(t *testing.T) {
 	seen := map[string]bool{}
 	used := map[rune]bool{}
 	for range 200 {
-		pw := auth.GeneratePassword()
+		pw := secret.GeneratePassword()
 		if len(pw) != 20 {
 			t.Fatalf("GeneratePassword() = %q, %d characters, want 20", pw, len(pw))
 		}
@@ -174,9 +174,9 @@ func FuzzParsePHC(f *testing.F) {
 	}
 	boundsRe := regexp.MustCompile(`^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$`)
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := auth.ReencodePHC(s)
+		got, err := secret.ReencodePHC(s)
 		if err != nil {
-			if !errors.Is(err, auth.ErrMalformedHash) {
+			if !errors.Is(err, secret.ErrMalformedHash) {
 				t.Fatalf("parse %q: error %v does not wrap ErrMalformedHash", s, err)
 			}
 			return

@@ -1,0 +1,241 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/settings"
+	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/store"
+)
+
+// Store is what the gate keeps in the record store; *store.Store
+// implements it. Records with rules beyond the store's own (customers,
+// sites, devices) change through Registry.
+type Store interface {
+	CreateUser(u store.User) error
+	GetUser(email string) (store.User, error)
+	ListUsers() ([]store.User, error)
+	UpdateUser(email string, fn func(*store.User) error) (store.User, error)
+	DeleteUser(email string) error
+
+	CreateToken(t store.Token) error
+	TokenByHash(hash []byte) (store.Token, error)
+	ListTokens() ([]store.Token, error)
+	DeleteToken(id string) error
+
+	GetCustomer(name string) (store.Customer, error)
+	ListCustomers() ([]store.Customer, error)
+	ListSites(customer string) ([]store.Site, error)
+	DeleteCustomer(name string) error
+	DeleteSite(customer, name string) error
+
+	History(q store.HistoryQuery) ([]store.HistoryEntry, string, error)
+	AppendAudit(e store.AuditEntry) error
+	Audit(q store.AuditQuery) ([]store.AuditEntry, string, error)
+
+	PutSSOProvider(p store.SSOProvider) (store.SSOProvider, bool, error)
+	GetSSOProvider(name string) (store.SSOProvider, error)
+	ListSSOProviders() ([]store.SSOProvider, error)
+	DeleteSSOProvider(name string) error
+
+	PutPollMap(device, text string) (store.PollMap, bool, error)
+	GetPollMap(device string) (store.PollMap, error)
+	DeletePollMap(device string) error
+}
+
+// Registry is the device registry: it creates customers, sites and devices
+// and issues and revokes device credentials; *device.Registry implements
+// it.
+type Registry interface {
+	CreateCustomer(c store.Customer) (store.Customer, error)
+	CreateSite(s store.Site) (store.Site, error)
+	CreateDevice(spec device.DeviceSpec) (device.Issued, error)
+	RotateCredentials(name string) (device.Issued, error)
+	RevokeCredentials(name, credentialID string) (store.Device, error)
+	UpdateDevice(name string, change device.DeviceChange) (store.Device, error)
+	SetCustomerDisplayName(name, display string) (store.Customer, error)
+	SetSiteDisplayName(customer, name, display string) (store.Site, error)
+	DeleteDevice(name string) error
+	Device(name string) (store.Device, error)
+	Devices(f store.DeviceFilter) ([]store.Device, error)
+}
+
+// Telemetry reads stored telemetry. It is declared here, with its own value
+// types, so that the gate does not link the telemetry engine; the server
+// adapts the engine to it.
+type Telemetry interface {
+	// Latest returns the newest value of each metric of a device, as stored
+	// for its customer.
+	Latest(device, customer string) []LatestValue
+	// Downsample returns one metric of a device from start to end, one
+	// point per step with the minimum, average and maximum of the step's
+	// samples, computed by the engine in one pass.
+	Downsample(ctx context.Context, q DownsampleQuery) ([]Point, error)
+	// ServePrometheus answers one Prometheus HTTP API endpoint ("query",
+	// "query_range", "labels", "series" or "label/NAME/values"). A non-empty
+	// customer restricts every answer to that customer's series, whatever
+	// the request says; an empty customer is unrestricted.
+	ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string)
+}
+
+// Presence tells whether devices are connected; device.Presence implements
+// it. ok is false for a device not heard from since start.
+type Presence interface {
+	Get(name string) (device.PresenceInfo, bool)
+}
+
+// Shadows is the device shadow service, the one the MQTT topics use, so
+// that a change through the gate gets the same semantics, history and
+// device messages as one from a device. Errors it decides are
+// *shadow.Error with AWS's HTTP-like codes.
+type Shadows interface {
+	Update(thing, name string, body []byte, by device.Actor, now time.Time) ([]byte, error)
+	Get(thing, name string) (shadow.Document, error)
+	Delete(thing, name string, by device.Actor, now time.Time) ([]byte, error)
+	// Violations lists the reported values of a shadow that break a rule
+	// of the device type's settings.
+	Violations(thing, name string, doc shadow.Document) ([]settings.Violation, error)
+}
+
+// DeviceTypes is the catalogue of device types and their settings;
+// device.DeviceTypes implements it. Put refuses settings that do not
+// compile with an error wrapping store.ErrInvalid.
+type DeviceTypes interface {
+	Put(t store.DeviceType) (store.DeviceType, error)
+	Get(name string) (store.DeviceType, error)
+	List() ([]store.DeviceType, error)
+	Delete(name string) error
+	SettingsOf(device string) (*settings.Schema, string, error)
+}
+
+// Polling is the server's direct polling, told when a device's register
+// map changes so that it polls with the new one at once; *poll.Service
+// implements it.
+type Polling interface {
+	Reload(ctx context.Context, device string) error
+}
+
+// Deps are what the gate works with. Store and Registry are required. The
+// others may be nil on a server built without them: the operations that
+// need them then refuse with KindUnavailable.
+type Deps struct {
+	Store     Store
+	Registry  Registry
+	Telemetry Telemetry
+	Shadows   Shadows
+	Presence  Presence
+	Types     DeviceTypes
+	Polling   Polling
+	// FixedSSO names the single sign-on providers the command line sets;
+	// a configured provider may not take their names.
+	FixedSSO []string
+	// GroupsOperator is the groups claim value that makes a person signed
+	// in through single sign-on an operator, and GroupsCustomerPrefix
+	// followed by a customer name makes them that customer's user
+	// ("hearth-customer:acme"). Empty values turn group mapping off.
+	GroupsOperator       string
+	GroupsCustomerPrefix string
+	Logger               *slog.Logger
+	Now                  func() time.Time
+}
+
+// Gate is every operation a person or an API token may do: it decides who
+// may do it (roles, access levels, tenancy), then does it. The REST API and
+// the pages call the same methods, so they cannot disagree.
+type Gate struct {
+	store     Store
+	registry  Registry
+	telemetry Telemetry
+	shadows   Shadows
+	presence  Presence
+	types     DeviceTypes
+	polling   Polling
+	fixedSSO  []string
+	groupsOp  string
+	groupsCu  string
+	logger    *slog.Logger
+	now       func() time.Time
+}
+
+// New builds the gate.
+func New(d Deps) (*Gate, error) {
+	if d.Store == nil || d.Registry == nil {
+		return nil, errors.New("new gate: Deps.Store and Deps.Registry are required")
+	}
+	g := &Gate{
+		store:     d.Store,
+		registry:  d.Registry,
+		telemetry: d.Telemetry,
+		shadows:   d.Shadows,
+		presence:  d.Presence,
+		types:     d.Types,
+		polling:   d.Polling,
+		fixedSSO:  d.FixedSSO,
+		groupsOp:  d.GroupsOperator,
+		groupsCu:  d.GroupsCustomerPrefix,
+		logger:    d.Logger,
+		now:       d.Now,
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	return g, nil
+}
+
+// Scope is what one principal may see and do. Its methods decide access
+// first and act second; records of other customers answer like records
+// that do not exist.
+type Scope struct {
+	g *Gate
+	p Principal
+}
+
+// Scope returns what p may see and do.
+func (g *Gate) Scope(p Principal) Scope { return Scope{g: g, p: p} }
+
+// Principal is who the scope acts for.
+func (s Scope) Principal() Principal { return s.p }
+
+// check refuses a principal that is not valid.
+func (s Scope) check() error {
+	if !s.p.Valid() {
+		return ErrNoAccess
+	}
+	return nil
+}
+
+// operatorOnly refuses principals that are not operators; what names the
+// action for the message.
+func (s Scope) operatorOnly(what string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if !s.p.Operator() {
+		return Forbidden(what + " is for operators")
+	}
+	return nil
+}
+
+// adminOnly refuses principals that are not operator admins: users, API
+// tokens and single sign-on decide who may do anything.
+func (s Scope) adminOnly(what string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if !s.p.Admin() {
+		return Forbidden(what + " is for operator admins")
+	}
+	return nil
+}
+
+// Now is the gate's clock, for channels that stamp their answers with the
+// time the operation ran.
+func (g *Gate) Now() time.Time { return g.now() }

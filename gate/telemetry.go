@@ -1,0 +1,242 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LatestValue is the newest value of one metric.
+type LatestValue struct {
+	Metric    string
+	Timestamp int64 // unix milliseconds
+	Value     float64
+}
+
+// DownsampleQuery asks the engine for one metric of one device (as stored
+// for its customer), one point per step from Start to End.
+type DownsampleQuery struct {
+	Device, Customer, Metric string
+	Start, End               time.Time
+	Step                     time.Duration
+}
+
+// Point is one step of a downsampled series: the minimum, average and
+// maximum of the samples in the step.
+type Point struct {
+	Timestamp int64 // unix milliseconds, the step's end
+	Min       float64
+	Avg       float64
+	Max       float64
+}
+
+// Bounds of a telemetry history request.
+const (
+	// MaxPoints per series keeps one answer within what a chart can draw
+	// and what the query engine answers quickly; it is Prometheus' own
+	// limit, so clients written for Prometheus already respect it.
+	MaxPoints = 11000
+	// targetPoints is what the default step aims at: enough for a chart
+	// as wide as a screen.
+	targetPoints = 1000
+	// DefaultWindow is the range when the start is not given.
+	DefaultWindow = time.Hour
+	// MaxStep keeps the step within what time.Duration holds, with room.
+	MaxStep = 10 * 366 * 24 * time.Hour
+)
+
+// TelemetryQuery asks for one metric of a device over a time range. A zero
+// To is now, a zero From is DefaultWindow before To, and a zero Step is the
+// smallest round step that gives at most about 1000 points. Steps are
+// whole seconds.
+type TelemetryQuery struct {
+	Metric   string
+	From, To time.Time
+	Step     time.Duration
+}
+
+// TelemetrySeries is the answer to a TelemetryQuery, with the range and
+// step it was computed for.
+type TelemetrySeries struct {
+	Device, Metric string
+	From, To       time.Time
+	Step           time.Duration
+	Points         []Point
+}
+
+// ValidMetricName is the telemetry metric naming rule,
+// ^[A-Za-z_][A-Za-z0-9_]*$. Metric names are checked before they reach the
+// engine, never escaped into a query. Prometheus label names follow the
+// same rule.
+func ValidMetricName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// telemetry is the engine, or why there is none.
+func (s Scope) telemetry() (Telemetry, error) {
+	if s.g.telemetry == nil {
+		return nil, Unavailable("telemetry is not available on this server")
+	}
+	return s.g.telemetry, nil
+}
+
+// Latest returns the newest value of each metric of a device p may see,
+// sorted by metric, without values JSON cannot carry (NaN, infinities).
+func (s Scope) Latest(name string) ([]LatestValue, error) {
+	d, err := s.Device(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.telemetry(); err != nil {
+		return nil, err
+	}
+	return s.LatestOf(d)
+}
+
+// LatestOf is Latest for a device the scope has listed (Devices), without
+// reading the device again: a page that shows every device's values would
+// otherwise read each twice. A device of another customer is not found,
+// as in Latest. A server without telemetry has no values, so a page of
+// many devices shows them without readings rather than failing.
+func (s Scope) LatestOf(d DeviceView) ([]LatestValue, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if !s.p.Operator() && d.Customer != s.p.Customer {
+		return nil, NotFound("device")
+	}
+	if s.g.telemetry == nil {
+		return nil, nil
+	}
+	out := s.g.telemetry.Latest(d.Name, d.Customer)
+	out = slices.DeleteFunc(out, func(v LatestValue) bool { return math.IsNaN(v.Value) || math.IsInf(v.Value, 0) })
+	slices.SortFunc(out, func(x, y LatestValue) int { return strings.Compare(x.Metric, y.Metric) })
+	return out, nil
+}
+
+// Telemetry returns one metric of a device p may see, downsampled by the
+// engine to one point per step with each step's minimum, average and
+// maximum, so a chart gets as many points as it is wide whatever the range.
+func (s Scope) Telemetry(ctx context.Context, name string, q TelemetryQuery) (TelemetrySeries, error) {
+	d, err := s.Device(name)
+	if err != nil {
+		return TelemetrySeries{}, err
+	}
+	tm, err := s.telemetry()
+	if err != nil {
+		return TelemetrySeries{}, err
+	}
+	if !ValidMetricName(q.Metric) {
+		return TelemetrySeries{}, Invalid(`metric %q: a metric name is a letter or '_' followed by letters, digits and '_'`, q.Metric)
+	}
+	if q.To.IsZero() {
+		q.To = s.g.now()
+	}
+	if q.From.IsZero() {
+		q.From = q.To.Add(-DefaultWindow)
+	}
+	q.From, q.To = q.From.Truncate(time.Millisecond).UTC(), q.To.Truncate(time.Millisecond).UTC()
+	if q.From.Before(time.UnixMilli(0)) {
+		q.From = time.UnixMilli(0).UTC()
+	}
+	if q.From.After(q.To) {
+		return TelemetrySeries{}, Invalid(`"from" (%s) is after "to" (%s)`, FormatTime(q.From), FormatTime(q.To))
+	}
+	// Spans are counted in milliseconds: ten thousand years do not fit a
+	// time.Duration.
+	spanMs := q.To.UnixMilli() - q.From.UnixMilli()
+	switch {
+	case q.Step == 0:
+		q.Step = defaultStep(spanMs)
+	case q.Step < time.Second || q.Step > MaxStep || q.Step%time.Second != 0:
+		return TelemetrySeries{}, Invalid(`step %s: whole seconds from 1s to %d days are accepted`, q.Step, MaxStep/(24*time.Hour))
+	default:
+		if n := spanMs/q.Step.Milliseconds() + 1; n > MaxPoints {
+			return TelemetrySeries{}, Invalid(`from, to and step give %d points; at most %d points per series are accepted: raise "step" or narrow the range`, n, MaxPoints)
+		}
+	}
+	pts, err := tm.Downsample(ctx, DownsampleQuery{Device: d.Name, Customer: d.Customer, Metric: q.Metric, Start: q.From, End: q.To, Step: q.Step})
+	if err != nil {
+		return TelemetrySeries{}, fmt.Errorf("query %q of device %q: %w", q.Metric, d.Name, err)
+	}
+	return TelemetrySeries{Device: d.Name, Metric: q.Metric, From: q.From, To: q.To, Step: q.Step, Points: pts}, nil
+}
+
+// defaultStep is the smallest round step that cuts spanMs milliseconds
+// into at most targetPoints intervals; past a day it is whole days.
+func defaultStep(spanMs int64) time.Duration {
+	need := (spanMs + targetPoints*1000 - 1) / (targetPoints * 1000) // seconds, rounded up
+	// Round steps put chart points on round times.
+	for _, st := range [...]int64{
+		1, 2, 5, 10, 15, 30,
+		60, 2 * 60, 5 * 60, 10 * 60, 15 * 60, 30 * 60,
+		3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600,
+	} {
+		if st >= need {
+			return time.Duration(st) * time.Second
+		}
+	}
+	const day = 24 * 3600
+	return time.Duration((need+day-1)/day*day) * time.Second
+}
+
+// FormatTime writes a time as RFC 3339 with milliseconds in UTC, the form
+// every time in the API's answers takes.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// ServePrometheus answers one Prometheus HTTP API endpoint through the
+// query engine, restricted to p's customer's series whatever the request
+// says; operators see every series.
+func (s Scope) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	tm, err := s.telemetry()
+	if err != nil {
+		return err
+	}
+	customer := ""
+	if !s.p.Operator() {
+		customer = s.p.Customer
+	}
+	tm.ServePrometheus(w, r, endpoint, customer)
+	return nil
+}
+
+// ServePrometheusLabelValues answers /label/{label}/values, refusing a
+// label name that breaks the naming rule before it reaches the engine.
+func (s Scope) ServePrometheusLabelValues(w http.ResponseWriter, r *http.Request, label string) error {
+	if !ValidMetricName(label) {
+		return Invalid("label name %q: a letter or '_' followed by letters, digits and '_' is accepted", label)
+	}
+	return s.ServePrometheus(w, r, "label/"+label+"/values")
+}
+
+// PrometheusVersion is the Prometheus version whose HTTP API the engine
+// speaks, as VictoriaMetrics claims it; Grafana asks for it to pick which
+// Prometheus features to use.
+func (s Scope) PrometheusVersion() (string, error) {
+	if err := s.check(); err != nil {
+		return "", err
+	}
+	if _, err := s.telemetry(); err != nil {
+		return "", err
+	}
+	return "2.24.0", nil
+}
