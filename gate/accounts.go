@@ -142,6 +142,47 @@ func (s Scope) DeleteUser(email string) error {
 	return s.g.store.DeleteUser(email)
 }
 
+// ResetPassword gives a user a new one-time password, which they must
+// change at their next sign-in, and returns it, shown this once. It is the
+// way back for someone who lost theirs; their other sessions end only when
+// they next sign in, so disable the user first when the account may be in
+// the wrong hands.
+func (s Scope) ResetPassword(email string) (string, error) {
+	if err := s.adminOnly("resetting passwords"); err != nil {
+		return "", err
+	}
+	password := secret.GeneratePassword()
+	hash, err := secret.HashPassword(password)
+	if err != nil {
+		return "", fmt.Errorf("hash password of %q: %w", email, err)
+	}
+	if _, err := s.g.store.UpdateUser(email, func(u *store.User) error {
+		u.PasswordHash, u.MustChangePassword = hash, true
+		return nil
+	}); err != nil {
+		return "", err
+	}
+	return password, nil
+}
+
+// SetUserDisabled disables a user (they cannot sign in, and their sessions
+// end at their next request) or enables them again. A person may not
+// disable their own user, for the reason DeleteUser gives.
+func (s Scope) SetUserDisabled(email string, disabled bool) (store.User, error) {
+	if err := s.adminOnly("disabling users"); err != nil {
+		return store.User{}, err
+	}
+	if disabled && s.p.User != "" && strings.EqualFold(strings.TrimSpace(email), s.p.User) {
+		return store.User{}, Invalid("you may not disable your own user %q; another operator admin may", s.p.User)
+	}
+	u, err := s.g.store.UpdateUser(email, func(u *store.User) error {
+		u.Disabled = disabled
+		return nil
+	})
+	u.PasswordHash = ""
+	return u, err
+}
+
 // Tokens returns every API token, without their hashes.
 func (s Scope) Tokens() ([]store.Token, error) {
 	if err := s.adminOnly("managing API tokens"); err != nil {

@@ -89,6 +89,9 @@ func (g *Gate) Account(sess Session) (Account, error) {
 		if err != nil {
 			return Account{}, fmt.Errorf("read user of the session: %w", err)
 		}
+		if usr.Disabled {
+			return Account{}, ErrSignedOut
+		}
 		a.Role, a.Customer, a.Access = usr.Role, usr.Customer, usr.Access
 		a.MustChangePassword = usr.MustChangePassword && sess.Provider == ""
 		a.Stored, a.Language, a.TimeZone = true, usr.Language, usr.TimeZone
@@ -115,7 +118,7 @@ func (g *Gate) SignIn(email, password string) (Session, error) {
 			g.logger.Error("cannot read user", "error", err)
 		}
 		return Session{}, ErrSignInFailed
-	case usr.PasswordHash == "" || len(password) > MaxPasswordLen:
+	case usr.PasswordHash == "" || usr.Disabled || len(password) > MaxPasswordLen:
 		return Session{}, ErrSignInFailed
 	}
 	ok, err := secret.VerifyPassword(usr.PasswordHash, password)
@@ -154,6 +157,10 @@ func (g *Gate) SignInWithIdentity(id Identity, providerCustomer string) (Session
 	sess := Session{Email: email, Provider: id.Provider}
 	if id.EmailVerified {
 		if usr, err := g.store.GetUser(email); err == nil {
+			if usr.Disabled {
+				g.logger.Warn("single sign-on refused: the user is disabled", "user", email)
+				return Session{}, ErrIdentityRefused
+			}
 			if providerCustomer != "" && (usr.Role != store.RoleCustomer || usr.Customer != providerCustomer) {
 				g.logger.Warn("single sign-on refused: the provider may not sign in this user",
 					"user", email, "role", usr.Role, "user_customer", usr.Customer, "provider_customer", providerCustomer)

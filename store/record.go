@@ -124,6 +124,9 @@ type User struct {
 	// server's default.
 	Language string `json:"language,omitempty"`
 	TimeZone string `json:"time_zone,omitempty"`
+	// Disabled users cannot sign in, and their sessions end at their next
+	// request; the record, and what history says they did, stay.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.

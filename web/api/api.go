@@ -143,7 +143,9 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		r.Route("/users", func(r chi.Router) {
 			r.Post("/", a.createUser)
 			r.Get("/", a.listUsers)
+			r.Patch("/{email}", a.updateUser)
 			r.Delete("/{email}", a.deleteUser)
+			r.Post("/{email}/reset-password", a.resetPassword)
 		})
 	})
 

@@ -633,6 +633,44 @@ func TestUsers(t *testing.T) {
 	}
 }
 
+// TestUserResetAndDisable: a lost password has a way back (a new one-time
+// password), and a user can be disabled and enabled again without losing
+// the record.
+func TestUserResetAndDisable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	user := "boss@acme.example"
+	e.run(t, []scenario{
+		{name: "create", method: "POST", path: "/api/v1/users", as: asOperator,
+			body: `{"email":"` + user + `","role":"customer","customer":"acme","password":"long enough secret"}`, status: 201},
+		{name: "reset as customer", method: "POST", path: "/api/v1/users/" + user + "/reset-password", as: asAcme, status: 403},
+		{name: "reset a missing user", method: "POST", path: "/api/v1/users/nobody@acme.example/reset-password", as: asOperator, status: 404},
+	})
+	rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/users/" + user + "/reset-password", as: asOperator})
+	var reset struct{ Email, Password string }
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &reset) != nil || len(reset.Password) != 20 {
+		t.Fatalf("reset: %d %s", rec.Code, rec.Body)
+	}
+	u, err := e.store.GetUser(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := secret.VerifyPassword(u.PasswordHash, reset.Password); !ok || !u.MustChangePassword {
+		t.Errorf("after reset: the new password does not verify (%v) or need not be changed (%v)", ok, u.MustChangePassword)
+	}
+	if ok, _ := secret.VerifyPassword(u.PasswordHash, "long enough secret"); ok {
+		t.Error("the old password still verifies after a reset")
+	}
+	e.run(t, []scenario{
+		{name: "disable", method: "PATCH", path: "/api/v1/users/" + user, as: asOperator, body: `{"disabled":true}`,
+			status: 200, contains: []string{`"disabled":true`}, notContains: []string{"password_hash", "argon2"}},
+		{name: "listed as disabled", method: "GET", path: "/api/v1/users", as: asOperator, status: 200, contains: []string{`"email":"` + user + `"`, `"disabled":true`}},
+		{name: "the field is required", method: "PATCH", path: "/api/v1/users/" + user, as: asOperator, body: `{}`, status: 400, contains: []string{`field \"disabled\": required`}},
+		{name: "enable", method: "PATCH", path: "/api/v1/users/" + user, as: asOperator, body: `{"disabled":false}`, status: 200, contains: []string{`"disabled":false`}},
+		{name: "disable as customer", method: "PATCH", path: "/api/v1/users/" + user, as: asAcme, body: `{"disabled":true}`, status: 403},
+	})
+}
+
 // TestTenancyMatrix sends acme's token to every route with globex's
 // records: each must be refused, and no globex name may appear in any
 // answer.
@@ -665,6 +703,8 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", "/api/v1/users", "", 403},
 		{"POST", "/api/v1/users", `{"email":"x@globex.example","role":"customer","customer":"globex"}`, 403},
 		{"DELETE", "/api/v1/users/" + globexUser, "", 403},
+		{"PATCH", "/api/v1/users/" + globexUser, `{"disabled":true}`, 403},
+		{"POST", "/api/v1/users/" + globexUser + "/reset-password", "", 403},
 		{"GET", dev + "/shadow", "", 404},
 		{"PATCH", dev + "/shadow", `{"state":{"desired":{"x":1}}}`, 404},
 		{"DELETE", dev + "/shadow", "", 404},

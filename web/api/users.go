@@ -15,6 +15,7 @@ type userJSON struct {
 	Access             string    `json:"access"`
 	Customer           string    `json:"customer"`
 	MustChangePassword bool      `json:"must_change_password"`
+	Disabled           bool      `json:"disabled"`
 	CreatedAt          time.Time `json:"created_at"`
 }
 
@@ -25,6 +26,7 @@ func newUserJSON(u store.User) userJSON {
 		Access:             store.EffectiveAccess(u.Role, u.Access),
 		Customer:           u.Customer,
 		MustChangePassword: u.MustChangePassword,
+		Disabled:           u.Disabled,
 		CreatedAt:          u.CreatedAt,
 	}
 }
@@ -87,4 +89,51 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// userChangeRequest is the body of PATCH /api/v1/users/{email}.
+type userChangeRequest struct {
+	Disabled *bool `json:"disabled"`
+}
+
+// updateUser: PATCH /api/v1/users/{email} {"disabled": true|false}
+// disables a user (they cannot sign in; their sessions end at their next
+// request) or enables them again.
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
+	email, err := pathParam(r, "email")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var req userChangeRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Disabled == nil {
+		a.writeError(w, r, gate.Invalid(`field "disabled": required, true or false`))
+		return
+	}
+	u, err := a.scope(r).SetUserDisabled(email, *req.Disabled)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newUserJSON(u))
+}
+
+// resetPassword: POST /api/v1/users/{email}/reset-password gives the user
+// a new one-time password, answered this once as {"email","password"}.
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	email, err := pathParam(r, "email")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	password, err := a.scope(r).ResetPassword(email)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"email": email, "password": password})
 }
