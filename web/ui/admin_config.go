@@ -85,6 +85,24 @@ func (c *config) deletion(rt chi.Router, path, param, doneKey, list string,
 	})
 }
 
+// confirmOne words the confirmation of deleting one record of a list
+// read for it (err is the read's error): ask words the question about the
+// record the request names, and false for any other; a request that names
+// none is answered 404.
+func confirmOne[R any](c *config, w http.ResponseWriter, r *http.Request, list []R, err error, ask func(R) (configConfirmData, bool)) (configConfirmData, bool) {
+	if err != nil {
+		c.fail(w, r, err)
+		return configConfirmData{}, false
+	}
+	for _, x := range list {
+		if d, ok := ask(x); ok {
+			return d, true
+		}
+	}
+	c.notFound(w, r)
+	return configConfirmData{}, false
+}
+
 // deleted finishes a delete: see deletion.
 func (c *config) deleted(w http.ResponseWriter, r *http.Request, d configConfirmData, err error, done, list string) {
 	if err != nil {

@@ -12,7 +12,12 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
+// fleetNameForm is the form that creates a customer or a site.
 type fleetNameForm struct{ Name, DisplayName string }
+
+func readNameForm(r *http.Request) fleetNameForm {
+	return fleetNameForm{Name: strings.TrimSpace(r.PostFormValue("name")), DisplayName: strings.TrimSpace(r.PostFormValue("display_name"))}
+}
 
 type fleetCustomerRow struct {
 	Name, DisplayName string
@@ -21,28 +26,27 @@ type fleetCustomerRow struct {
 
 // fleetCustomersData is what the customer list shows.
 type fleetCustomersData struct {
-	Query    string
-	Rows     []fleetCustomerRow
-	Form     fleetNameForm
-	Error    string
-	Flash    string
-	FlashErr bool
+	Query string
+	Rows  []fleetCustomerRow
+	fleetOutcome[fleetNameForm]
 }
 
-func (f *fleet) customersData(r *http.Request) (fleetCustomersData, error) {
+// customersPage is the customer list the search of r asks for, with the
+// form that creates one.
+func (f *fleet) customersPage(r *http.Request, o fleetOutcome[fleetNameForm]) (templ.Component, error) {
 	sc := f.scope(r)
-	d := fleetCustomersData{Query: strings.TrimSpace(r.URL.Query().Get("q"))}
+	d := fleetCustomersData{Query: strings.TrimSpace(r.URL.Query().Get("q")), fleetOutcome: o}
 	customers, err := sc.Customers()
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	sites, err := sc.Sites("")
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	devices, err := sc.Devices("", "")
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	siteCount, deviceCount := map[string]int{}, map[string]int{}
 	for _, s := range sites {
@@ -56,32 +60,22 @@ func (f *fleet) customersData(r *http.Request) (fleetCustomersData, error) {
 			d.Rows = append(d.Rows, fleetCustomerRow{Name: c.Name, DisplayName: c.DisplayName, Sites: siteCount[c.Name], Devices: deviceCount[c.Name]})
 		}
 	}
-	return d, nil
+	return fleetCustomersPage(f.view(r), d), nil
 }
 
 // showCustomers: /admin/customers[?q=], with the form that creates one.
 func (f *fleet) showCustomers(w http.ResponseWriter, r *http.Request) {
-	d, err := f.customersData(r)
-	if err != nil {
-		f.fail(w, r, err)
-		return
-	}
-	d.Flash, d.FlashErr = f.flashed(r)
-	f.render(w, r, http.StatusOK, fleetCustomersPage(f.view(r), d))
+	showFormPage(f, w, r, fleetNameForm{}, f.customersPage)
 }
 
 // createCustomer stores a customer from the list's form; a refusal shows
 // the form again with what was typed and why.
 func (f *fleet) createCustomer(w http.ResponseWriter, r *http.Request) {
 	v := f.view(r)
-	form := fleetNameForm{Name: strings.TrimSpace(r.PostFormValue("name")), DisplayName: strings.TrimSpace(r.PostFormValue("display_name"))}
+	form := readNameForm(r)
 	c, err := f.scope(r).CreateCustomer(form.Name, form.DisplayName)
 	if err != nil {
-		f.reshow(w, r, err, func(msg string) (templ.Component, error) {
-			d, err := f.customersData(r)
-			d.Form, d.Error = form, msg
-			return fleetCustomersPage(v, d), err
-		})
+		refuseForm(f, w, r, err, form, f.customersPage)
 		return
 	}
 	f.redirect(w, r, fleetCustomerPath(c.Name), v.T("fleet.customer.created", c.Name))
@@ -98,10 +92,7 @@ type fleetCustomerData struct {
 	Customer store.Customer
 	Sites    []fleetSiteRow
 	Devices  int
-	Form     fleetNameForm
-	Error    string
-	Flash    string
-	FlashErr bool
+	fleetOutcome[fleetNameForm]
 }
 
 func (f *fleet) customerData(r *http.Request, name string) (fleetCustomerData, error) {
@@ -138,16 +129,20 @@ func (f *fleet) customerData(r *http.Request, name string) (fleetCustomerData, e
 	return d, nil
 }
 
-// showCustomer: /admin/customers/{customer}, its sites with their devices
-// and the form that creates a site.
-func (f *fleet) showCustomer(w http.ResponseWriter, r *http.Request) {
+// customerPage is the page of the customer r names: its sites with their
+// devices, and the form that creates a site.
+func (f *fleet) customerPage(r *http.Request, o fleetOutcome[fleetNameForm]) (templ.Component, error) {
 	d, err := f.customerData(r, chi.URLParam(r, "customer"))
 	if err != nil {
-		f.fail(w, r, err)
-		return
+		return nil, err
 	}
-	d.Flash, d.FlashErr = f.flashed(r)
-	f.render(w, r, http.StatusOK, fleetCustomerPage(f.view(r), d))
+	d.fleetOutcome = o
+	return fleetCustomerPage(f.view(r), d), nil
+}
+
+// showCustomer: /admin/customers/{customer}.
+func (f *fleet) showCustomer(w http.ResponseWriter, r *http.Request) {
+	showFormPage(f, w, r, fleetNameForm{}, f.customerPage)
 }
 
 func (f *fleet) confirmDeleteCustomer(w http.ResponseWriter, r *http.Request) {

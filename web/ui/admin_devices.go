@@ -34,10 +34,7 @@ type fleetDevicesData struct {
 	Rows          []fleetDeviceRow
 	Total         int // matching devices; Rows holds at most maxFleetRows
 	Customers     []string
-	Form          fleetDeviceForm
-	Error         string
-	Flash         string
-	FlashErr      bool
+	fleetOutcome[fleetDeviceForm]
 }
 
 // row is a device as fleet lists show it, with its reported firmware; a
@@ -54,22 +51,24 @@ func (f *fleet) row(sc api.Scope, d api.DeviceView) fleetDeviceRow {
 	}
 }
 
-func (f *fleet) devicesData(r *http.Request) (fleetDevicesData, error) {
+// devicesPage is the device list the search of r asks for, with the form
+// that creates one.
+func (f *fleet) devicesPage(r *http.Request, o fleetOutcome[fleetDeviceForm]) (templ.Component, error) {
 	v := f.view(r)
 	sc := f.scope(r)
 	q := r.URL.Query()
-	d := fleetDevicesData{Query: strings.TrimSpace(q.Get("q")), Online: q.Get("online"), Form: fleetDeviceForm{Site: store.DefaultSite}}
+	d := fleetDevicesData{Query: strings.TrimSpace(q.Get("q")), Online: q.Get("online"), fleetOutcome: o}
 	var online *bool
 	if d.Online != "" {
 		b, err := strconv.ParseBool(d.Online)
 		if err != nil {
-			return d, badRequest(v.T("fleet.bad_online", d.Online))
+			return nil, badRequest(v.T("fleet.bad_online", d.Online))
 		}
 		online = &b
 	}
 	devices, err := sc.Devices("", "")
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	slices.SortFunc(devices, func(a, b api.DeviceView) int { return cmp.Compare(a.Name, b.Name) })
 	for _, dv := range devices {
@@ -83,30 +82,23 @@ func (f *fleet) devicesData(r *http.Request) (fleetDevicesData, error) {
 	}
 	customers, err := sc.Customers()
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	for _, c := range customers {
 		d.Customers = append(d.Customers, c.Name)
 	}
-	return d, nil
+	return fleetDevicesPage(v, d), nil
 }
 
 // showDevices: /admin/devices[?q=&online=], with the form that creates
-// one.
+// one, in the default site unless changed.
 func (f *fleet) showDevices(w http.ResponseWriter, r *http.Request) {
-	d, err := f.devicesData(r)
-	if err != nil {
-		f.fail(w, r, err)
-		return
-	}
-	d.Flash, d.FlashErr = f.flashed(r)
-	f.render(w, r, http.StatusOK, fleetDevicesPage(f.view(r), d))
+	showFormPage(f, w, r, fleetDeviceForm{Site: store.DefaultSite}, f.devicesPage)
 }
 
 // createDevice registers a device from the list's form and sends the
 // browser to its new credentials; a refusal shows the form again.
 func (f *fleet) createDevice(w http.ResponseWriter, r *http.Request) {
-	v := f.view(r)
 	form := fleetDeviceForm{}
 	for _, fv := range []struct {
 		dst  *string
@@ -116,11 +108,7 @@ func (f *fleet) createDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	is, err := f.scope(r).CreateDevice(device.DeviceSpec{Name: form.Name, Customer: form.Customer, Site: form.Site, Type: form.Type})
 	if err != nil {
-		f.reshow(w, r, err, func(msg string) (templ.Component, error) {
-			d, err := f.devicesData(r)
-			d.Form, d.Error = form, msg
-			return fleetDevicesPage(v, d), err
-		})
+		refuseForm(f, w, r, err, form, f.devicesPage)
 		return
 	}
 	f.handOver(w, r, is)

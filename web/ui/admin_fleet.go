@@ -61,15 +61,42 @@ func (f *fleet) redirect(w http.ResponseWriter, r *http.Request, path, msg strin
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
-// reshow answers a create form the registry or store refused: page
-// builds the form's page again with the message of the refusal (and what
-// was typed), answered with the API's status; a fault is the error page.
-func (f *fleet) reshow(w http.ResponseWriter, r *http.Request, err error, page func(msg string) (templ.Component, error)) {
+// fleetOutcome is what a fleet page with a create form shows of the last
+// form: the form as it was sent and why it was refused, or the message
+// the redirect after a change left.
+type fleetOutcome[F any] struct {
+	Form     F
+	Error    string
+	Flash    string
+	FlashErr bool
+}
+
+// fleetFormPage draws a fleet page with a create form (the customers,
+// a customer's sites, the devices) with o, reading what else it shows
+// from the request.
+type fleetFormPage[F any] func(r *http.Request, o fleetOutcome[F]) (templ.Component, error)
+
+// showFormPage answers a page with its form, filled with form's defaults,
+// and the message a redirect left for it.
+func showFormPage[F any](f *fleet, w http.ResponseWriter, r *http.Request, form F, page fleetFormPage[F]) {
+	o := fleetOutcome[F]{Form: form}
+	o.Flash, o.FlashErr = f.flashed(r)
+	answerFormPage(f, w, r, http.StatusOK, page, o)
+}
+
+// refuseForm answers a create form the registry or store refused: its
+// page again with what was typed and why, with the API's status; a fault
+// is the error page.
+func refuseForm[F any](f *fleet, w http.ResponseWriter, r *http.Request, err error, form F, page fleetFormPage[F]) {
 	status, msg, ok := f.refusal(w, r, err)
 	if !ok {
 		return
 	}
-	c, err := page(f.view(r).T("fleet.not_created", msg))
+	answerFormPage(f, w, r, status, page, fleetOutcome[F]{Form: form, Error: f.view(r).T("fleet.not_created", msg)})
+}
+
+func answerFormPage[F any](f *fleet, w http.ResponseWriter, r *http.Request, status int, page fleetFormPage[F], o fleetOutcome[F]) {
+	c, err := page(r, o)
 	if err != nil {
 		f.fail(w, r, err)
 		return

@@ -4,9 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
-	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -15,14 +13,10 @@ import (
 func (f *fleet) createSite(w http.ResponseWriter, r *http.Request) {
 	v := f.view(r)
 	customer := chi.URLParam(r, "customer")
-	form := fleetNameForm{Name: strings.TrimSpace(r.PostFormValue("name")), DisplayName: strings.TrimSpace(r.PostFormValue("display_name"))}
+	form := readNameForm(r)
 	s, err := f.scope(r).CreateSite(customer, form.Name, form.DisplayName)
 	if err != nil {
-		f.reshow(w, r, err, func(msg string) (templ.Component, error) {
-			d, err := f.customerData(r, customer)
-			d.Form, d.Error = form, msg
-			return fleetCustomerPage(v, d), err
-		})
+		refuseForm(f, w, r, err, form, f.customerPage)
 		return
 	}
 	f.redirect(w, r, fleetCustomerPath(customer), v.T("fleet.site.created", s.Name))

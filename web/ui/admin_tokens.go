@@ -6,6 +6,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 )
 
@@ -38,18 +39,13 @@ func (c *config) tokenConfirm(w http.ResponseWriter, r *http.Request) (configCon
 	v := c.view(r)
 	id := configParam(r, "id")
 	tokens, err := c.scope(r).Tokens()
-	if err != nil {
-		c.fail(w, r, err)
-		return configConfirmData{}, false
-	}
-	for _, t := range tokens {
-		if t.ID == id {
-			return configConfirmData{
-				Title: v.T("config.tokens.title"), Question: v.T("config.tokens.delete", t.Name, t.ID),
-				Action: "/admin/tokens/" + url.PathEscape(id) + "/delete", Back: "/admin/tokens",
-			}, true
+	return confirmOne(c, w, r, tokens, err, func(t store.Token) (configConfirmData, bool) {
+		if t.ID != id {
+			return configConfirmData{}, false
 		}
-	}
-	c.notFound(w, r)
-	return configConfirmData{}, false
+		return configConfirmData{
+			Title: v.T("config.tokens.title"), Question: v.T("config.tokens.delete", t.Name, t.ID),
+			Action: "/admin/tokens/" + url.PathEscape(id) + "/delete", Back: "/admin/tokens",
+		}, true
+	})
 }

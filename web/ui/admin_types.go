@@ -106,25 +106,32 @@ func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, []sto
 	return d, sts, err
 }
 
-// createType stores a new device type; a refusal keeps what was typed.
-func (c *config) createType(w http.ResponseWriter, r *http.Request) {
-	v := c.view(r)
-	d, sts, err := readTypeForm(w, r)
-	d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
-	if err == nil {
-		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts})
-	}
+// typeSaved finishes the device type form d: a refusal (err) shows the
+// form again with what was typed and why; else the browser goes to the
+// type's page, which shows done.
+func (c *config) typeSaved(w http.ResponseWriter, r *http.Request, d configTypeData, err error, done string) {
 	if err != nil {
 		status, msg, ok := c.refusal(w, r, err)
 		if !ok {
 			return
 		}
+		v := c.view(r)
 		d.Error = v.T("config.not_saved", msg)
 		c.render(w, r, status, configTypePage(v, d))
 		return
 	}
-	c.sessions.Put(r.Context(), keyFlash, v.T("config.types.created", d.Name))
+	c.sessions.Put(r.Context(), keyFlash, done)
 	http.Redirect(w, r, "/admin/types/"+url.PathEscape(d.Name), http.StatusSeeOther)
+}
+
+// createType stores a new device type; a refusal keeps what was typed.
+func (c *config) createType(w http.ResponseWriter, r *http.Request) {
+	d, sts, err := readTypeForm(w, r)
+	d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
+	if err == nil {
+		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts})
+	}
+	c.typeSaved(w, r, d, err, c.view(r).T("config.types.created", d.Name))
 }
 
 // showType: /admin/types/{type}, the type's settings as a table and as
@@ -149,7 +156,6 @@ func (c *config) showType(w http.ResponseWriter, r *http.Request) {
 // same device type catalogue as the API; a refusal names the setting and
 // the rule and keeps what was typed.
 func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
-	v := c.view(r)
 	sc := c.scope(r)
 	cur, err := sc.DeviceType(configParam(r, "type"))
 	if err != nil {
@@ -161,17 +167,7 @@ func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts})
 	}
-	if err != nil {
-		status, msg, ok := c.refusal(w, r, err)
-		if !ok {
-			return
-		}
-		d.Error = v.T("config.not_saved", msg)
-		c.render(w, r, status, configTypePage(v, d))
-		return
-	}
-	c.sessions.Put(r.Context(), keyFlash, v.T("config.types.saved"))
-	http.Redirect(w, r, "/admin/types/"+url.PathEscape(cur.Name), http.StatusSeeOther)
+	c.typeSaved(w, r, d, err, c.view(r).T("config.types.saved"))
 }
 
 // typeConfirm is the confirmation of deleting the type of the request.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 )
 
@@ -40,13 +41,9 @@ func (c *config) userConfirm(w http.ResponseWriter, r *http.Request) (configConf
 	v := c.view(r)
 	email := configParam(r, "email")
 	users, err := c.scope(r).Users()
-	if err != nil {
-		c.fail(w, r, err)
-		return configConfirmData{}, false
-	}
-	for _, x := range users {
+	return confirmOne(c, w, r, users, err, func(x store.User) (configConfirmData, bool) {
 		if !strings.EqualFold(x.Email, email) {
-			continue
+			return configConfirmData{}, false
 		}
 		d := configConfirmData{
 			Title: v.T("config.users.title"), Question: v.T("config.users.delete", x.Email),
@@ -56,7 +53,5 @@ func (c *config) userConfirm(w http.ResponseWriter, r *http.Request) (configConf
 			d.Error, d.Blocked = v.T("config.users.self"), true
 		}
 		return d, true
-	}
-	c.notFound(w, r)
-	return configConfirmData{}, false
+	})
 }
