@@ -8,21 +8,6 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
-// auditMessages are the audit page's messages.
-var auditMessages = map[string]tr{
-	"audit.title":   {"Audit log", "操作ログ"},
-	"audit.none":    {"Nothing recorded.", "記録はありません。"},
-	"audit.when":    {"When", "日時"},
-	"audit.who":     {"Who", "操作者"},
-	"audit.channel": {"Channel", "経路"},
-	"audit.action":  {"Action", "操作"},
-	"audit.status":  {"Result", "結果"},
-	"audit.from":    {"From", "送信元"},
-	"audit.actor":   {"Actor", "操作者"},
-	"audit.filter":  {"Filter", "絞り込み"},
-	"audit.more":    {"Older entries", "さらに古い記録"},
-}
-
 // auditPage is what the audit page shows.
 type auditPage struct {
 	Actor   string

@@ -15,24 +15,6 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
-// editMessages are the operator edit forms' messages.
-var editMessages = map[string]tr{
-	"edit.edit":          {"Edit", "編集"},
-	"edit.save":          {"Save", "保存"},
-	"edit.saved":         {"Saved.", "保存しました。"},
-	"edit.device":        {"Edit device %s", "機器 %s の編集"},
-	"edit.customer":      {"Edit customer %s", "顧客 %s の編集"},
-	"edit.site":          {"Edit site %s", "サイト %s の編集"},
-	"edit.display_name":  {"Display name", "表示名"},
-	"edit.display_hint":  {"Shown on the pages instead of the name; empty shows the name, which cannot change.", "名前の代わりにページに表示されます。空欄の場合は名前を表示します（名前は変更できません）。"},
-	"edit.site_hint":     {"Another site of the same customer; a device stays with its customer.", "同じ顧客の別のサイト。機器の顧客は変更できません。"},
-	"edit.type_none":     {"— no type: no settings are checked", "— 種別なし: 設定を検査しない"},
-	"edit.type_hint":     {"The type's settings apply from the device's next shadow update.", "種別の設定項目は機器の次回のシャドウ更新から適用されます。"},
-	"edit.attributes":    {"Attributes", "属性"},
-	"edit.attr_hint":     {"One key=value a line, e.g. serial=A-123; they replace the ones the device has.", "1 行に 1 つの key=value（例: serial=A-123）。現在の属性を置き換えます。"},
-	"edit.attr_bad_line": {"line %d %q: write key=value", "%d 行目 %q: key=value の形で書いてください"},
-}
-
 // editForm is an edit page: the record's title, where the form posts and
 // where Cancel goes, the fields, and why the last one sent was refused.
 type editForm struct {

@@ -11,36 +11,6 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
-// ssoMessages are the single sign-on page's messages.
-var ssoMessages = map[string]tr{
-	"nav.sso":          {"Single sign-on", "シングルサインオン"},
-	"sso.title":        {"Single sign-on", "シングルサインオン"},
-	"sso.intro":        {"OpenID Connect providers people sign in with. Register Hearth at each as a confidential web client with the redirect URI shown, and the sign-in page as the post-logout redirect URI. A change applies from the next sign-in.", "ログインに使う OpenID Connect プロバイダーです。各プロバイダーに Hearth を機密 Web クライアントとして、表示のリダイレクト URI とログアウト後のリダイレクト URI（ログインページ）で登録してください。変更は次回のログインから有効です。"},
-	"sso.fixed":        {"Set on the command line, and not editable here: %s.", "コマンドラインで設定（ここでは編集不可）: %s。"},
-	"sso.none":         {"No providers configured here.", "ここで設定したプロバイダーはありません。"},
-	"sso.name":         {"Name", "名前"},
-	"sso.name_hint":    {"Lower-case letters, digits and '-'; part of the redirect URI, so it cannot change.", "英小文字、数字、「-」。リダイレクト URI の一部のため変更できません。"},
-	"sso.display":      {"Button label", "ボタンの表示名"},
-	"sso.display_hint": {"Shown as \"Sign in with …\"; empty shows the name.", "「… でログイン」と表示されます。空欄の場合は名前。"},
-	"sso.issuer":       {"Issuer URL", "発行者 URL"},
-	"sso.issuer_hint":  {"The provider's issuer; its endpoints are discovered from ISSUER/.well-known/openid-configuration.", "プロバイダーの発行者。エンドポイントは ISSUER/.well-known/openid-configuration から取得します。"},
-	"sso.client":       {"Client ID", "クライアント ID"},
-	"sso.secret":       {"Client secret", "クライアントシークレット"},
-	"sso.secret_set":   {"set", "設定済み"},
-	"sso.secret_hint":  {"Never shown again once saved. Leave empty to keep the stored one.", "保存後は表示されません。空欄の場合は保存済みの値を使います。"},
-	"sso.groups":       {"Groups claim", "グループクレーム"},
-	"sso.groups_hint":  {"The ID token claim listing a person's groups, which map them to operators or a customer; empty is the server's default.", "所属グループを示す ID トークンのクレーム。運用担当または顧客への割り当てに使います。空欄の場合はサーバーの既定値。"},
-	"sso.redirect":     {"Redirect URI", "リダイレクト URI"},
-	"sso.edit":         {"Edit", "編集"},
-	"sso.new":          {"New provider", "プロバイダーの追加"},
-	"sso.change":       {"Provider %s", "プロバイダー %s"},
-	"sso.save":         {"Save", "保存"},
-	"sso.saved":        {"Provider %s saved; it is on the sign-in page.", "プロバイダー %s を保存しました。ログインページに表示されます。"},
-	"sso.delete":       {"Delete provider %s? Nobody can sign in through it any more; sessions it began stay until they end.", "プロバイダー %s を削除しますか？このプロバイダーではログインできなくなります。開始済みのセッションは終了まで有効です。"},
-	"sso.deleted":      {"Provider %s deleted.", "プロバイダー %s を削除しました。"},
-	"sso.name_fixed":   {"A provider of this name is set on the command line.", "この名前のプロバイダーはコマンドラインで設定されています。"},
-}
-
 // ssoPage serves /admin/sso: the providers operators configure, for
 // operator admins, as with users and tokens.
 type ssoPage struct {

@@ -30,6 +30,9 @@ func TestSSOPage(t *testing.T) {
 	if strings.Contains(r.body, "first-secret") {
 		t.Error("the page shows the client secret")
 	}
+	if !strings.Contains(r.body, "Anyone, operators too") || strings.Contains(r.body, ">sso.") {
+		t.Errorf("page after create shows a message key, not its text:\n%s", r.body)
+	}
 	// The edit form is filled, without the secret; saving without one
 	// keeps it.
 	r = e.get(op, "/admin/sso/globex-entra")

@@ -7,7 +7,12 @@
 // pages_templ.go is committed: run `go tool templ generate` at the
 // repository's root after a change, which CI checks); htmx refreshes parts of a
 // page and uPlot draws charts, both embedded (package static), so a page
-// needs nothing from the internet and no JavaScript build step.
+// needs nothing from the internet and no JavaScript build step. Every
+// text a person reads is a message of the catalogue in messages/, one
+// file a language with the same keys (en.yaml, ja.yaml), embedded and
+// read with go-i18n; pages ask for a message by key with t or view.T,
+// and a new language is a new file (and its choice on the account
+// page).
 //
 // The package decides nothing about tenancy itself: every record a page
 // shows or changes comes through web/api's Scope for the signed-in

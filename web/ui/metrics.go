@@ -64,7 +64,7 @@ func faultBand(v float64) string {
 // metricLabel is a metric's label in language l from the catalogue
 // ("metric.co2_ppm"), or its name made readable.
 func metricLabel(l, name string) string {
-	if _, ok := catalogue["metric."+name]; ok {
+	if messages.has("metric." + name) {
 		return t(l, "metric."+name)
 	}
 	return strings.ReplaceAll(name, "_", " ")

@@ -247,7 +247,7 @@ func (u *UI) deviceReadings(v view, sc gate.Scope, d gate.DeviceView) []reading 
 	}
 	if mode != "" {
 		label := mode
-		if _, known := catalogue["mode."+mode]; known {
+		if messages.has("mode." + mode) {
 			label = v.T("mode." + mode)
 		}
 		out = append(out, reading{Metric: "mode", Label: v.T("site.mode"), Value: label})

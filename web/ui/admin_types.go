@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/store"
+)
+
+// configTypeFormLimit bounds the device type form: 256 settings with their
+// JSON Schemas fit.
+const configTypeFormLimit = 4 << 20
+
+// configTypesData is what the device types page shows.
+type configTypesData struct {
+	Types     []store.DeviceType
+	Notice    string
+	NoticeErr bool
+}
+
+// showTypes: /admin/types, every device type.
+func (c *config) showTypes(w http.ResponseWriter, r *http.Request) {
+	types, err := c.scope(r).DeviceTypes()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := configTypesData{Types: types}
+	d.Notice, d.NoticeErr = c.flashed(r)
+	c.render(w, r, http.StatusOK, configTypesPage(c.view(r), d))
+}
+
+// configSettingRow is one setting in the readable table of a device type.
+type configSettingRow struct {
+	Key, Type, Unit, Description string
+	Min, Max, Step               string
+	Enum                         string
+	Schema                       bool
+	CustomerEditable             bool
+}
+
+func configSettingRows(sts []store.Setting) []configSettingRow {
+	out := make([]configSettingRow, 0, len(sts))
+	for _, st := range sts {
+		enum := make([]string, len(st.Enum))
+		for i, e := range st.Enum {
+			enum[i] = string(e)
+		}
+		out = append(out, configSettingRow{
+			Key: st.Key, Type: st.Type, Unit: st.Unit, Description: st.Description,
+			Min: bound(st.Minimum), Max: bound(st.Maximum), Step: bound(st.Step),
+			Enum: strings.Join(enum, ", "), Schema: len(st.Schema) > 0, CustomerEditable: st.CustomerEditable,
+		})
+	}
+	return out
+}
+
+// configTypeData is what the page of one device type, or of a new one,
+// shows. Settings is the textarea's JSON, as stored or as the person sent
+// it; Current are the stored settings.
+type configTypeData struct {
+	New         bool
+	Name        string
+	Description string
+	Settings    string
+	Current     []configSettingRow
+	Error       string
+	Notice      string
+	NoticeErr   bool
+}
+
+// configPrettySettings writes settings for the textarea, a field a line.
+func configPrettySettings(sts []store.Setting) (string, error) {
+	if sts == nil {
+		sts = []store.Setting{}
+	}
+	b, err := json.MarshalIndent(sts, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode settings: %w", err)
+	}
+	return string(b), nil
+}
+
+// showNewType: /admin/types/new, the form for a new device type.
+func (c *config) showNewType(w http.ResponseWriter, r *http.Request) {
+	if _, err := c.scope(r).DeviceTypes(); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, configTypePage(c.view(r), configTypeData{New: true, Settings: "[]"}))
+}
+
+// readTypeForm reads the device type form: the description and the
+// settings' JSON as sent, and the settings parsed, or why they cannot be.
+func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, []store.Setting, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, configTypeFormLimit)
+	if err := r.ParseForm(); err != nil {
+		return configTypeData{}, nil, err
+	}
+	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Settings: r.PostFormValue("settings")}
+	sts, err := gate.ParseSettings([]byte(d.Settings))
+	return d, sts, err
+}
+
+// typeSaved finishes the device type form d: a refusal (err) shows the
+// form again with what was typed and why; else the browser goes to the
+// type's page, which shows done.
+func (c *config) typeSaved(w http.ResponseWriter, r *http.Request, d configTypeData, err error, done string) {
+	if err != nil {
+		status, msg, ok := c.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		v := c.view(r)
+		d.Error = v.T("config.not_saved", msg)
+		c.render(w, r, status, configTypePage(v, d))
+		return
+	}
+	c.sessions.Put(r.Context(), keyFlash, done)
+	http.Redirect(w, r, "/admin/types/"+url.PathEscape(d.Name), http.StatusSeeOther)
+}
+
+// createType stores a new device type; a refusal keeps what was typed.
+func (c *config) createType(w http.ResponseWriter, r *http.Request) {
+	d, sts, err := readTypeForm(w, r)
+	d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
+	if err == nil {
+		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts})
+	}
+	c.typeSaved(w, r, d, err, c.view(r).T("config.types.created", d.Name))
+}
+
+// showType: /admin/types/{type}, the type's settings as a table and as
+// JSON to edit.
+func (c *config) showType(w http.ResponseWriter, r *http.Request) {
+	t, err := c.scope(r).DeviceType(configParam(r, "type"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	js, err := configPrettySettings(t.Settings)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(t.Settings)}
+	d.Notice, d.NoticeErr = c.flashed(r)
+	c.render(w, r, http.StatusOK, configTypePage(c.view(r), d))
+}
+
+// saveType replaces a device type's description and settings through the
+// same device type catalogue as the API; a refusal names the setting and
+// the rule and keeps what was typed.
+func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
+	sc := c.scope(r)
+	cur, err := sc.DeviceType(configParam(r, "type"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d, sts, err := readTypeForm(w, r)
+	d.Name, d.Current = cur.Name, configSettingRows(cur.Settings)
+	if err == nil {
+		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts})
+	}
+	c.typeSaved(w, r, d, err, c.view(r).T("config.types.saved"))
+}
+
+// typeConfirm is the confirmation of deleting the type of the request.
+func (c *config) typeConfirm(w http.ResponseWriter, r *http.Request) (configConfirmData, bool) {
+	v := c.view(r)
+	t, err := c.scope(r).DeviceType(configParam(r, "type"))
+	if err != nil {
+		c.fail(w, r, err)
+		return configConfirmData{}, false
+	}
+	back := "/admin/types/" + url.PathEscape(t.Name)
+	return configConfirmData{
+		Title: v.T("config.types.title"), Question: v.T("config.types.delete", t.Name), Action: back + "/delete", Back: back,
+	}, true
+}

@@ -1,0 +1,205 @@
+package ui
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/store"
+)
+
+// Bounds of the credentials waiting for their download.
+const (
+	// issuedTTL is how long issued credentials wait for their download.
+	issuedTTL = 10 * time.Minute
+	// maxIssued bounds the credentials waiting across all sessions; at the
+	// bound the oldest gives way.
+	maxIssued = 256
+)
+
+// credentialsReadme tells how to connect with the files beside it.
+const credentialsReadme = `Credentials of device {device}, issued by Hearth on {issued}.
+
+Files
+  certificate.pem   the device's client certificate (CN = {device}), valid until {not_after}
+  private-key.pem   its private key: keep it secret, on the device only
+  ca.pem            Hearth's certificate authority, to check the server
+
+Hearth keeps neither the private key nor the secret. If they are lost,
+rotate the device's credentials on its page to get new ones.
+
+Connect over MQTT/TLS to {host}, port {port}, with client id {device}.
+With the certificate:
+
+  mosquitto_pub -h {host} -p {port} --cafile ca.pem \
+    --cert certificate.pem --key private-key.pem -i {device} \
+    -t 'hearth/things/{device}/telemetry' -m '{"temperature_c": 21.5}'
+
+Or with the secret the page showed once, instead of the certificate:
+
+  mosquitto_pub -h {host} -p {port} --cafile ca.pem -i {device} \
+    -u {device} -P 'SECRET' \
+    -t 'hearth/things/{device}/telemetry' -m '{"temperature_c": 21.5}'
+
+Topics of this device (it may use topics under its own name only)
+  hearth/things/{device}/telemetry              publish readings: {"metric": value, ...}
+  $aws/things/{device}/shadow/update            publish the settings it applied:
+                                                {"state": {"reported": {...}}}
+  $aws/things/{device}/shadow/update/delta      subscribe: settings to apply
+  $aws/things/{device}/shadow/get               publish "" to get the shadow,
+  $aws/things/{device}/shadow/get/accepted      and receive it here
+  $aws/things/{device}/jobs/notify-next         subscribe: firmware updates and other jobs
+`
+
+// credentialsZip packs issued credentials with a README for host.
+func credentialsZip(b issuedBundle, host string, now time.Time) ([]byte, error) {
+	notAfter := "-"
+	if !b.notAfter.IsZero() {
+		notAfter = b.notAfter.UTC().Format(time.DateOnly)
+	}
+	readme := strings.NewReplacer("{device}", b.device, "{host}", host, "{port}", mqttTLSPort,
+		"{issued}", b.issuedAt.UTC().Format(time.RFC3339), "{not_after}", notAfter).Replace(credentialsReadme)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, file := range []struct {
+		name, body string
+		private    bool
+	}{
+		{"certificate.pem", b.cert, false},
+		{"private-key.pem", b.key, true},
+		{"ca.pem", b.ca, false},
+		{"README.txt", readme, false},
+	} {
+		h := &zip.FileHeader{Name: file.name, Method: zip.Deflate, Modified: now}
+		h.SetMode(0o644)
+		if file.private {
+			h.SetMode(0o600)
+		}
+		fw, err := zw.CreateHeader(h)
+		if err != nil {
+			return nil, fmt.Errorf("write %s to the credentials zip: %w", file.name, err)
+		}
+		if _, err := io.WriteString(fw, file.body); err != nil {
+			return nil, fmt.Errorf("write %s to the credentials zip: %w", file.name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("close the credentials zip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// issuedBundle is credentials issued on a page, waiting for their one
+// download.
+type issuedBundle struct {
+	device            string
+	secret            string // "" once shown
+	cert, key, ca     string
+	issuedAt, expires time.Time
+	notAfter          time.Time // of the certificate
+}
+
+// issuedStore keeps newly issued credentials in memory until their
+// download. The private key and the secret must not reach a disk, and a
+// session is written to the store's file, so the session holds only the
+// bundle's random id. A bundle lives issuedTTL at most; at maxIssued the
+// one closest to expiry gives way.
+type issuedStore struct {
+	now func() time.Time
+	mu  sync.Mutex
+	by  map[string]issuedBundle
+}
+
+func newIssuedStore(now func() time.Time) *issuedStore {
+	return &issuedStore{now: now, by: map[string]issuedBundle{}}
+}
+
+// put keeps is and returns its id.
+func (s *issuedStore) put(is device.Issued) (string, error) {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("make an id for issued credentials: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	b := issuedBundle{
+		device: is.Device.Name, secret: is.Secret, cert: is.CertificatePEM, key: is.PrivateKeyPEM, ca: is.CAPEM,
+		issuedAt: now, expires: now.Add(issuedTTL),
+	}
+	for _, c := range is.Device.Credentials {
+		if c.Kind == store.CredentialCertificate && c.Active() {
+			b.notAfter = c.NotAfter
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.by {
+		if !now.Before(v.expires) {
+			delete(s.by, k)
+		}
+	}
+	for len(s.by) >= maxIssued {
+		oldest := ""
+		for k, v := range s.by {
+			if oldest == "" || v.expires.Before(s.by[oldest].expires) {
+				oldest = k
+			}
+		}
+		delete(s.by, oldest)
+	}
+	s.by[id] = b
+	return id, nil
+}
+
+// get returns the bundle id while it has not expired.
+func (s *issuedStore) get(id string) (issuedBundle, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live(id)
+}
+
+// live is get with s.mu held; it forgets an expired bundle.
+func (s *issuedStore) live(id string) (issuedBundle, bool) {
+	b, ok := s.by[id]
+	if ok && !s.now().Before(b.expires) {
+		delete(s.by, id)
+		return issuedBundle{}, false
+	}
+	return b, ok
+}
+
+// takeSecret returns the bundle's secret and forgets it, so it shows once.
+func (s *issuedStore) takeSecret(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.live(id)
+	if !ok {
+		return "", false
+	}
+	secret := b.secret
+	b.secret = ""
+	s.by[id] = b
+	return secret, true
+}
+
+// take returns the bundle and forgets it.
+func (s *issuedStore) take(id string) (issuedBundle, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.live(id)
+	delete(s.by, id)
+	return b, ok
+}
+
+func (s *issuedStore) drop(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.by, id)
+}
