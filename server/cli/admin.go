@@ -40,6 +40,9 @@ func openAdmin(dataDir string, logger *slog.Logger) (*adminClient, error) {
 		return &adminClient{http: &http.Client{Transport: tr, Timeout: 60 * time.Second}, close: func() error { tr.CloseIdleConnections(); return nil }}, nil
 	}
 	h, closeFn, err := server.OpenLocal(dataDir, logger)
+	if errors.Is(err, server.ErrNoInstallation) {
+		return nil, fmt.Errorf("no server answers on %s, and %w; point the command at Hearth's data directory with --data DIR or HEARTH_DATA=DIR", sock, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no server answers on %s, and the data directory cannot be opened: %w", sock, err)
 	}

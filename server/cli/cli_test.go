@@ -156,7 +156,7 @@ func adminScenario(t *testing.T, dir string) {
 }
 
 func TestAdminCommandsWithoutServer(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := installed(t, filepath.Join(t.TempDir(), "data"))
 	adminScenario(t, dir)
 	if _, err := os.Stat(server.SocketPath(dir)); err == nil {
 		t.Error("an admin socket exists though no server ran")
@@ -167,7 +167,33 @@ func TestAdminCommandsWithoutServer(t *testing.T) {
 // stopped when the test ends.
 func serving(t *testing.T) (*server.Server, string) {
 	t.Helper()
-	dir := t.TempDir()
+	srv, dir := startServer(t, t.TempDir())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv, dir
+}
+
+// installed is the data directory dir after a Hearth ran there once and
+// stopped, as an operator has it after the first start.
+func installed(t *testing.T, dir string) string {
+	t.Helper()
+	srv, _ := startServer(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startServer starts a server on data directory dir, on loopback ports.
+func startServer(t *testing.T, dir string) (*server.Server, string) {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
@@ -180,13 +206,6 @@ func serving(t *testing.T) (*server.Server, string) {
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Error(err)
-		}
-	})
 	return srv, dir
 }
 
@@ -214,7 +233,7 @@ func TestServeRefusesImpossibleSettings(t *testing.T) {
 // When the credential files cannot be written, the credentials are printed
 // instead: they exist only in this answer.
 func TestDeviceAddPrintsCredentialsItCannotWrite(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := installed(t, filepath.Join(t.TempDir(), "data"))
 	env := map[string]string{"HEARTH_DATA": dir}
 	if code, _, errOut := runCLI(t, "", env, "customer", "add", "acme"); code != 0 {
 		t.Fatal(errOut)
@@ -231,5 +250,45 @@ func TestDeviceAddPrintsCredentialsItCannotWrite(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestAdminCommandsNeverCreateAnInstallation: an admin command run where
+// no Hearth lives (another folder, no server) stops with an error that
+// says where it looked and how to point it, and creates nothing, least of
+// all a data directory with a CA of its own.
+func TestAdminCommandsNeverCreateAnInstallation(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"customer", "add", "x"},
+		{"device", "list"},
+		{"user", "list"},
+	} {
+		code, _, errOut := runCLI(t, "", nil, args...)
+		if code == 0 {
+			t.Errorf("%v succeeded in an empty folder", args)
+		}
+		for _, want := range []string{"no Hearth data directory", "looked in", "--data", "HEARTH_DATA"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%v: the error %q does not say %q", args, errOut, want)
+			}
+		}
+	}
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("admin commands created %d entries, first %q", len(entries), entries[0].Name())
+	}
+	// A folder that exists but holds no Hearth is refused the same way.
+	if err := os.Mkdir("data", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "", nil, "customer", "add", "x"); code == 0 || !strings.Contains(errOut, "hearth.db is missing") {
+		t.Errorf("an empty data folder: exit %d: %s", code, errOut)
+	}
+	if entries, _ := os.ReadDir("data"); len(entries) != 0 {
+		t.Errorf("admin commands wrote %d entries into an empty data folder", len(entries))
 	}
 }
