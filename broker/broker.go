@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,18 +140,34 @@ type Stats struct {
 	TLSHandshakeFailures uint64
 }
 
+// Deps are what the broker routes to, all built before it. Outbound, Auth
+// and Ingest are required.
+type Deps struct {
+	// Outbound is the sending side New binds to the broker; the services
+	// below answer devices through it.
+	Outbound *Outbound
+	Auth     Authenticator
+	Ingest   Ingester
+	// Shadows answers shadow requests; nil refuses them like a topic the
+	// device may not use.
+	Shadows ShadowService
+	// Presence records connects, disconnects and messages; nil leaves only
+	// the AWS lifecycle events published on $aws/events/presence/….
+	Presence PresenceRecorder
+	// DeviceEvents takes device events; nil delivers them to subscribers
+	// only.
+	DeviceEvents EventIngester
+}
+
 // Broker is the embedded MQTT broker.
 type Broker struct {
-	cfg    Config
-	auth   Authenticator
-	ingest Ingester
-	// shadows answers shadow requests; nil until SetShadows.
-	shadows ShadowService
-	// presence records connects, disconnects and messages; nil until
-	// SetPresence.
-	presence PresenceRecorder
-	// deviceEvents takes device events; nil until SetDeviceEvents.
-	deviceEvents EventIngester
+	cfg          Config
+	out          *Outbound
+	auth         Authenticator
+	ingest       Ingester
+	shadows      ShadowService    // nil: shadow requests refused
+	presence     PresenceRecorder // nil: lifecycle events only
+	deviceEvents EventIngester    // nil: delivered to subscribers only
 	// eventLimits bound each connection's device events.
 	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
 	// ending marks connections whose session ended with them, until
@@ -208,10 +223,11 @@ type Broker struct {
 }
 
 // New checks cfg, fills in defaults and builds a broker that is not yet
-// listening.
-func New(cfg Config, auth Authenticator, ingest Ingester, logger *slog.Logger) (*Broker, error) {
-	if auth == nil || ingest == nil || logger == nil {
-		return nil, errors.New("new mqtt broker: authenticator, ingester and logger are required")
+// listening, bound to deps.Outbound: what is published there reaches this
+// broker's subscribers while it runs.
+func New(cfg Config, deps Deps, logger *slog.Logger) (*Broker, error) {
+	if deps.Outbound == nil || deps.Auth == nil || deps.Ingest == nil || logger == nil {
+		return nil, errors.New("new mqtt broker: outbound, authenticator, ingester and logger are required")
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -219,12 +235,16 @@ func New(cfg Config, auth Authenticator, ingest Ingester, logger *slog.Logger) (
 	}
 
 	b := &Broker{
-		cfg:      cfg,
-		auth:     auth,
-		ingest:   ingest,
-		log:      logger,
-		limiter:  newLogLimiter(logBurst),
-		sessions: make(map[string]map[*mqtt.Client]string),
+		cfg:          cfg,
+		out:          deps.Outbound,
+		auth:         deps.Auth,
+		ingest:       deps.Ingest,
+		shadows:      deps.Shadows,
+		presence:     deps.Presence,
+		deviceEvents: deps.DeviceEvents,
+		log:          logger,
+		limiter:      newLogLimiter(logBurst),
+		sessions:     make(map[string]map[*mqtt.Client]string),
 	}
 
 	caps := mqtt.NewDefaultServerCapabilities()
@@ -265,6 +285,9 @@ func New(cfg Config, auth Authenticator, ingest Ingester, logger *slog.Logger) (
 	}
 	if cfg.PlainAddr != "" {
 		b.plainListener = newListener("plain", cfg.PlainAddr, nil, cfg.ConnectTimeout, b)
+	}
+	if err := deps.Outbound.bind(); err != nil {
+		return nil, fmt.Errorf("new mqtt broker: %w", err)
 	}
 	return b, nil
 }
@@ -380,7 +403,12 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 		added = append(added, l)
 	}
+	// The outbound goes live before the first device can connect, so that
+	// no answer to its first request is refused; mochi publishes to its
+	// (empty) topic tree before Serve as after.
+	b.out.live.Store(b)
 	if err := b.server.Serve(); err != nil {
+		b.out.live.Store(nil)
 		for _, a := range added {
 			a.Close(func(string) {})
 		}
@@ -431,6 +459,9 @@ func (b *Broker) Stop(ctx context.Context) error {
 		}
 		err = fmt.Errorf("stop mqtt broker: %w", ctx.Err())
 	}
+	// Ending sessions publish their lifecycle events until here; from now
+	// on the services' publishes are refused with ErrNotRunning.
+	b.out.live.Store(nil)
 	close(b.stopFlush)
 	<-b.flushDone
 	return err
@@ -485,15 +516,14 @@ func (b *Broker) Addrs() (tlsAddr, plainAddr net.Addr) {
 	return tlsAddr, plainAddr
 }
 
-// Publish sends a message from the server itself to whoever subscribed,
-// bypassing the topic rules that bind devices. Delivery is at most the
-// subscriber's QoS; the broker offers QoS 0 and 1.
-func (b *Broker) Publish(topic string, payload []byte, qos byte) error {
-	if topic == "" || strings.ContainsAny(topic, "+#") {
-		return fmt.Errorf("publish to %q: a topic name must be non-empty and have no wildcards", clip(topic))
-	}
-	if qos > 1 {
-		return fmt.Errorf("publish to %q: qos %d is not offered; use 0 or 1", clip(topic), qos)
+// send publishes a message from the server itself through mochi's inline
+// client. The broker's own messages (lifecycle events, pending deltas,
+// telemetry rejections) use it directly: they are sent from device
+// connections, which may still be ending while Stop runs; everyone else
+// goes through the Outbound.
+func (b *Broker) send(topic string, payload []byte, qos byte) error {
+	if err := checkPublish(topic, qos); err != nil {
+		return err
 	}
 	if err := b.server.Publish(topic, payload, false, qos); err != nil {
 		return fmt.Errorf("publish to %q: %w", clip(topic), err)

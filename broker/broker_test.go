@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hearthiot/hearth/broker"
 )
 
@@ -23,6 +25,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	noCAs.ClientCAs = nil
 	noCert := e.serverTLS.Clone()
 	noCert.Certificates = nil
+	deps := func() broker.Deps { return broker.Deps{Outbound: broker.NewOutbound(), Auth: e.reg, Ingest: ing} }
 
 	tests := []struct {
 		name string
@@ -46,16 +49,23 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := valid
 			tt.edit(&cfg)
-			_, err := broker.New(cfg, e.reg, ing, logger)
+			_, err := broker.New(cfg, deps(), logger)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New error = %v, want one mentioning %q", err, tt.want)
 			}
 		})
 	}
-	if _, err := broker.New(valid, nil, ing, logger); err == nil {
+	noAuth := deps()
+	noAuth.Auth = nil
+	if _, err := broker.New(valid, noAuth, logger); err == nil {
 		t.Error("New without an authenticator succeeded")
 	}
-	if _, err := broker.New(valid, e.reg, ing, logger); err != nil {
+	noOut := deps()
+	noOut.Outbound = nil
+	if _, err := broker.New(valid, noOut, logger); err == nil {
+		t.Error("New without an outbound succeeded")
+	}
+	if _, err := broker.New(valid, deps(), logger); err != nil {
 		t.Errorf("New with a valid config: %v", err)
 	}
 }
@@ -156,7 +166,8 @@ func TestStopBoundedByContext(t *testing.T) {
 	e := newEnv(t)
 	ing := &blockingIngester{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	defer close(ing.release)
-	b, err := broker.New(broker.Config{PlainAddr: "127.0.0.1:0"}, e.reg, ing, slog.New(slog.DiscardHandler))
+	b, err := broker.New(broker.Config{PlainAddr: "127.0.0.1:0"},
+		broker.Deps{Outbound: broker.NewOutbound(), Auth: e.reg, Ingest: ing}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +201,9 @@ func TestStartErrors(t *testing.T) {
 	defer busy.Close()
 	logger := slog.New(slog.DiscardHandler)
 
-	b, err := broker.New(broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS, PlainAddr: busy.Addr().String()}, e.reg, &spyIngester{}, logger)
+	out := broker.NewOutbound()
+	b, err := broker.New(broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS, PlainAddr: busy.Addr().String()},
+		broker.Deps{Outbound: out, Auth: e.reg, Ingest: &spyIngester{}}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,12 +218,69 @@ func TestStartErrors(t *testing.T) {
 		t.Fatalf("TLS address still held after the failed Start: %v", err)
 	}
 	ln.Close()
+	if err := out.Publish("hearth/things/ahu-1/cmd", []byte("on"), 1); !errors.Is(err, broker.ErrNotRunning) {
+		t.Errorf("publish after a failed Start = %v, want ErrNotRunning", err)
+	}
 	if err := b.Stop(t.Context()); err != nil {
 		t.Errorf("Stop after a failed Start: %v", err)
 	}
 
-	ok := startBroker(t, e, broker.Config{PlainAddr: "127.0.0.1:0"}, &spyIngester{}, logger)
+	ok := startBroker(t, e, broker.Config{PlainAddr: "127.0.0.1:0"}, broker.Deps{Ingest: &spyIngester{}}, logger)
 	if err := ok.Start(t.Context()); err == nil {
 		t.Error("second Start succeeded")
+	}
+}
+
+// The outbound publishes only while its broker runs, refusing before Start
+// and after Stop with ErrNotRunning, and serves one broker only.
+func TestOutbound(t *testing.T) {
+	e := newEnv(t)
+	logger := slog.New(slog.DiscardHandler)
+	out := broker.NewOutbound()
+	deps := broker.Deps{Outbound: out, Auth: e.reg, Ingest: &spyIngester{}}
+	const topic = "hearth/things/ahu-1/cmd"
+	publish := func(payload string) error { return out.Publish(topic, []byte(payload), 1) }
+
+	if err := publish("unbound"); !errors.Is(err, broker.ErrNotRunning) {
+		t.Errorf("publish without a broker = %v, want ErrNotRunning", err)
+	}
+	if _, err := broker.New(broker.Config{}, deps, logger); err == nil {
+		t.Fatal("New without a listener succeeded")
+	}
+	// The refused broker did not take the outbound.
+	b, err := broker.New(broker.Config{PlainAddr: "127.0.0.1:0"}, deps, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := broker.New(broker.Config{PlainAddr: "127.0.0.1:0"}, deps, logger); err == nil || !strings.Contains(err.Error(), "outbound") {
+		t.Errorf("a second broker on the same outbound: %v, want an error about the outbound", err)
+	}
+
+	got := make(chan string, 10)
+	if err := b.SubscribeInline(topic, func(_ string, p []byte) { got <- string(p) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish("before start"); !errors.Is(err, broker.ErrNotRunning) {
+		t.Errorf("publish before Start = %v, want ErrNotRunning", err)
+	}
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish("running"); err != nil {
+		t.Errorf("publish while running: %v", err)
+	}
+	if err := b.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish("after stop"); !errors.Is(err, broker.ErrNotRunning) {
+		t.Errorf("publish after Stop = %v, want ErrNotRunning", err)
+	}
+	close(got)
+	var delivered []string
+	for p := range got {
+		delivered = append(delivered, p)
+	}
+	if diff := cmp.Diff([]string{"running"}, delivered); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
 	}
 }

@@ -30,7 +30,7 @@ func BenchmarkTelemetryTLS(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			e := newEnv(b)
 			ing := &countingIngester{}
-			br := startBroker(b, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, ing, slog.New(slog.DiscardHandler))
+			br := startBroker(b, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, broker.Deps{Ingest: ing}, slog.New(slog.DiscardHandler))
 			tlsAddr, _ := br.Addrs()
 			f := &fixture{env: e, broker: br, tlsAddr: tlsAddr.String()}
 			conns := make([]*v5, clients)

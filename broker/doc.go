@@ -15,14 +15,16 @@
 // secret as the password. It may publish and subscribe only under its own
 // topics; telemetry on hearth/things/{name}/telemetry is stored before the
 // PUBACK is sent, so an acknowledged message is a stored one. Server-side
-// publishes (Publish) bypass the topic rules.
+// publishes go through an Outbound, made before the broker so that the
+// services the broker routes to can be built with it and handed to New;
+// they bypass the topic rules, and are refused with ErrNotRunning while the
+// broker does not run.
 //
 // Shadow requests ($aws/things/{name}/shadow[/name/{shadow}]/get|update|delete)
-// go to a ShadowService set with SetShadows before Start and are not
-// delivered to subscribers; the rest of the shadow topics (accepted,
-// rejected, delta, documents) only the server publishes. A device that
-// subscribes to its delta topic while a delta is pending receives it right
-// after the SUBACK.
+// go to the ShadowService in Deps and are not delivered to subscribers; the
+// rest of the shadow topics (accepted, rejected, delta, documents) only the
+// server publishes. A device that subscribes to its delta topic while a
+// delta is pending receives it right after the SUBACK.
 //
 // The package must not import web, scheduler or server, and must not log a
 // password or secret: CONNECT packets never reach a log line.

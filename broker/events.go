@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -24,19 +23,6 @@ const (
 	eventRate  = rate.Limit(5)
 	eventBurst = 300
 )
-
-// SetDeviceEvents hands the broker what takes device events. Like
-// SetShadows it must be called before Start. Without it, device events are
-// delivered to subscribers only.
-func (b *Broker) SetDeviceEvents(e EventIngester) error {
-	b.lifeMu.Lock()
-	defer b.lifeMu.Unlock()
-	if b.started {
-		return errors.New("set device events: the mqtt broker is already started")
-	}
-	b.deviceEvents = e
-	return nil
-}
 
 // eventPublish hands a device's event to the ingester. A malformed event
 // is refused as telemetry is: an MQTT 5 client at QoS 1 gets PUBACK 0x99

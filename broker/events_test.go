@@ -19,8 +19,8 @@ func TestDeviceEvents(t *testing.T) {
 	bus := events.New()
 	sub := bus.Subscribe(512)
 	defer sub.Close()
-	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, &spyIngester{}, slog.New(newLogSink()),
-		func(b *broker.Broker) error { return b.SetDeviceEvents(device.NewDeviceEvents(bus)) })
+	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS},
+		broker.Deps{Ingest: &spyIngester{}, DeviceEvents: device.NewDeviceEvents(bus)}, slog.New(newLogSink()))
 	tlsAddr, _ := b.Addrs()
 	f := &fixture{env: e, broker: b, logs: newLogSink(), tlsAddr: tlsAddr.String()}
 	gw := f.newDevice(t, "gw-1")

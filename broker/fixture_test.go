@@ -123,6 +123,7 @@ func issuedDevice(t testing.TB, name string, iss device.Issued) dev {
 type fixture struct {
 	*env
 	broker    *broker.Broker
+	out       *broker.Outbound
 	ingest    *spyIngester
 	stored    *memWriter
 	logs      *logSink
@@ -140,8 +141,9 @@ func newFixture(t testing.TB, edit func(*broker.Config)) *fixture {
 	if edit != nil {
 		edit(&cfg)
 	}
-	b := startBroker(t, e, cfg, spy, slog.New(logs))
-	f := &fixture{env: e, broker: b, ingest: spy, stored: stored, logs: logs}
+	out := broker.NewOutbound()
+	b := startBroker(t, e, cfg, broker.Deps{Outbound: out, Ingest: spy}, slog.New(logs))
+	f := &fixture{env: e, broker: b, out: out, ingest: spy, stored: stored, logs: logs}
 	tlsAddr, plainAddr := b.Addrs()
 	if tlsAddr != nil {
 		f.tlsAddr = tlsAddr.String()
@@ -152,10 +154,16 @@ func newFixture(t testing.TB, edit func(*broker.Config)) *fixture {
 	return f
 }
 
-// startBroker starts a broker on e's registry; each setup runs before Start.
-func startBroker(t testing.TB, e *env, cfg broker.Config, ing broker.Ingester, logger *slog.Logger, setup ...func(*broker.Broker) error) *broker.Broker {
+// startBroker starts a broker with deps, authenticating against e's
+// registry and, unless deps names one, publishing through an outbound of its
+// own; each setup runs before Start.
+func startBroker(t testing.TB, e *env, cfg broker.Config, deps broker.Deps, logger *slog.Logger, setup ...func(*broker.Broker) error) *broker.Broker {
 	t.Helper()
-	b, err := broker.New(cfg, e.reg, ing, logger)
+	deps.Auth = e.reg
+	if deps.Outbound == nil {
+		deps.Outbound = broker.NewOutbound()
+	}
+	b, err := broker.New(cfg, deps, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

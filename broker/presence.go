@@ -23,20 +23,6 @@ type PresenceRecorder interface {
 	Seen(name string, at time.Time)
 }
 
-// SetPresence hands the broker what records device connects, disconnects
-// and messages. Like SetShadows it must be called before Start, since
-// devices' goroutines read it without a lock. Without it the broker still
-// publishes the presence events on $aws/events/presence/….
-func (b *Broker) SetPresence(p PresenceRecorder) error {
-	b.lifeMu.Lock()
-	defer b.lifeMu.Unlock()
-	if b.started {
-		return errors.New("set presence recorder: the mqtt broker is already started")
-	}
-	b.presence = p
-	return nil
-}
-
 // Presence topics, as AWS IoT Core publishes them. Devices may neither
 // subscribe to nor publish on them: they tell of every device's
 // connection, and are meant for server-side consumers.
@@ -177,7 +163,7 @@ func (b *Broker) publishPresence(e presenceEvent) {
 	}
 	payload, err := json.Marshal(e)
 	if err == nil {
-		err = b.Publish(topic, payload, 1)
+		err = b.send(topic, payload, 1)
 	}
 	if err != nil && b.limiter.allow("mqtt presence event not sent") {
 		b.log.Error("mqtt presence event not sent", "device", e.ClientID, "event", e.EventType, "error", err)

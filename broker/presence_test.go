@@ -41,11 +41,8 @@ func newPresenceFixture(t *testing.T) *presenceFixture {
 	spy := &spyIngester{next: device.NewTelemetry(device.TelemetryLimits{}, e.reg, stored)}
 	logs := newLogSink()
 	p := device.NewPresence(nil)
-	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, spy, slog.New(logs),
-		func(b *broker.Broker) error { return b.SetPresence(p) })
-	if err := b.SetPresence(p); err == nil {
-		t.Error("SetPresence after Start: no error")
-	}
+	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS},
+		broker.Deps{Ingest: spy, Presence: p}, slog.New(logs))
 	pf := &presenceFixture{
 		fixture:  &fixture{env: e, broker: b, ingest: spy, stored: stored, logs: logs},
 		presence: p,

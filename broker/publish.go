@@ -245,7 +245,7 @@ type rejectionMessage struct {
 func (b *Broker) sendRejection(thing string, te *device.TelemetryError, now time.Time) {
 	payload, err := json.Marshal(rejectionMessage{Code: te.Code, Message: te.Message, Timestamp: now.UnixMilli()})
 	if err == nil {
-		err = b.server.Publish(device.TelemetryRejectedTopic(thing), payload, false, 1)
+		err = b.send(device.TelemetryRejectedTopic(thing), payload, 1)
 	}
 	if err != nil && b.limiter.allow("mqtt telemetry rejection not sent") {
 		b.log.Error("mqtt telemetry rejection not sent", "device", thing, "error", err)

@@ -80,7 +80,7 @@ func TestTopicRules(t *testing.T) {
 		if err := cc.publish(t, "hearth/things/ahu-3/state", "c is fine", 1); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.broker.Publish("hearth/things/ahu-2/cmd", []byte("marker"), 1); err != nil {
+		if err := f.out.Publish("hearth/things/ahu-2/cmd", []byte("marker"), 1); err != nil {
 			t.Fatal(err)
 		}
 		if p := cb.next(t); string(p.Payload) != "marker" {
@@ -126,7 +126,7 @@ func TestRetainedNotKept(t *testing.T) {
 	}
 	ca2 := f.mustV5(t, f.secretOpts(a))
 	ca2.subscribe(t, "hearth/things/rtu-1/config")
-	if err := f.broker.Publish("hearth/things/rtu-1/config", []byte("marker"), 1); err != nil {
+	if err := f.out.Publish("hearth/things/rtu-1/config", []byte("marker"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if p := ca2.next(t); string(p.Payload) != "marker" {
@@ -142,7 +142,7 @@ func TestServerPublish(t *testing.T) {
 	c := f.mustV5(t, f.certOpts(d))
 	topic := "$aws/things/fcu-1/shadow/update/delta"
 	c.subscribe(t, topic)
-	if err := f.broker.Publish(topic, []byte(`{"state":{"setpoint":21}}`), 1); err != nil {
+	if err := f.out.Publish(topic, []byte(`{"state":{"setpoint":21}}`), 1); err != nil {
 		t.Fatal(err)
 	}
 	p := c.next(t)
@@ -154,7 +154,7 @@ func TestServerPublish(t *testing.T) {
 		topic string
 		qos   byte
 	}{{"", 0}, {"hearth/things/+/cmd", 0}, {"hearth/#", 1}, {topic, 2}} {
-		if err := f.broker.Publish(tt.topic, nil, tt.qos); err == nil {
+		if err := f.out.Publish(tt.topic, nil, tt.qos); err == nil {
 			t.Errorf("Publish(%q, qos %d) succeeded, want an error", tt.topic, tt.qos)
 		}
 	}

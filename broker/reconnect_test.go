@@ -52,8 +52,9 @@ func TestReconnectWhileOldConnectionEnds(t *testing.T) {
 			e := newEnv(t)
 			gate := &endGate{device: "ahu-1", holding: make(chan struct{}), release: make(chan struct{})}
 			p := device.NewPresence(nil)
-			b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, &spyIngester{}, slog.New(newLogSink()),
-				func(b *broker.Broker) error { return b.SetPresence(p) },
+			out := broker.NewOutbound()
+			b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS},
+				broker.Deps{Outbound: out, Ingest: &spyIngester{}, Presence: p}, slog.New(newLogSink()),
 				func(b *broker.Broker) error { return b.AddHook(gate) })
 			tlsAddr, _ := b.Addrs()
 			f := &fixture{env: e, broker: b, logs: newLogSink(), tlsAddr: tlsAddr.String()}
@@ -111,7 +112,7 @@ func TestReconnectWhileOldConnectionEnds(t *testing.T) {
 			if rc != 1 {
 				t.Fatalf("subscribe: reason %#x", rc)
 			}
-			if err := b.Publish(topic, []byte(`{"state":{"fan":"on"}}`), 1); err != nil {
+			if err := out.Publish(topic, []byte(`{"state":{"fan":"on"}}`), 1); err != nil {
 				t.Fatal(err)
 			}
 			var got string

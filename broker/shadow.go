@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"slices"
 	"strings"
 
@@ -21,22 +20,6 @@ type ShadowService interface {
 	// PendingDelta returns the delta message to send when a device subscribes to
 	// .../update/delta while desired differs from reported; ok false when none is pending.
 	PendingDelta(thing, shadowName string) (payload []byte, ok bool)
-}
-
-// SetShadows hands the broker the service that answers shadow requests.
-// It is separate from New because the service publishes its replies
-// through the broker's Publish, so it is built after the broker; it must
-// be set before Start, since devices' goroutines read it without a lock.
-// Until it is set, shadow requests are refused like a topic the device may
-// not use.
-func (b *Broker) SetShadows(s ShadowService) error {
-	b.lifeMu.Lock()
-	defer b.lifeMu.Unlock()
-	if b.started {
-		return errors.New("set shadow service: the mqtt broker is already started")
-	}
-	b.shadows = s
-	return nil
 }
 
 // shadowPublish routes a PUBLISH a device made under
@@ -127,7 +110,7 @@ func (b *Broker) sentSuback(cl *mqtt.Client, pk packets.Packet) {
 		if !ok {
 			continue
 		}
-		if err := b.Publish(shadow.DeltaTopic(cl.ID, name), payload, 1); err != nil && b.limiter.allow("mqtt pending delta not sent") {
+		if err := b.send(shadow.DeltaTopic(cl.ID, name), payload, 1); err != nil && b.limiter.allow("mqtt pending delta not sent") {
 			b.log.Error("mqtt pending delta not sent", "device", cl.ID, "shadow", name, "error", err)
 		}
 	}

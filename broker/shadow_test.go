@@ -58,25 +58,22 @@ func (s *fakeShadows) seen() ([]request, []string) {
 	return append([]request(nil), s.requests...), append([]string(nil), s.asked...)
 }
 
-// newShadowFixture is newFixture with svc set as the shadow service before
-// the broker starts, as the server wires it; a nil svc leaves it unset.
+// newShadowFixture is newFixture with svc as the shadow service, built
+// before the broker and answering through its outbound, as the server wires
+// it; a nil svc leaves the broker without one.
 func newShadowFixture(t *testing.T, svc *fakeShadows) *fixture {
 	t.Helper()
 	e := newEnv(t)
 	logs := newLogSink()
-	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, &spyIngester{}, slog.New(logs),
-		func(b *broker.Broker) error {
-			if svc == nil {
-				return nil
-			}
-			svc.publish = b.Publish
-			return b.SetShadows(svc)
-		})
-	if err := b.SetShadows(svc); err == nil {
-		t.Error("SetShadows after Start succeeded, want an error")
+	out := broker.NewOutbound()
+	deps := broker.Deps{Outbound: out, Ingest: &spyIngester{}}
+	if svc != nil {
+		svc.publish = out.Publish
+		deps.Shadows = svc
 	}
+	b := startBroker(t, e, broker.Config{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS}, deps, slog.New(logs))
 	tlsAddr, _ := b.Addrs()
-	return &fixture{env: e, broker: b, logs: logs, tlsAddr: tlsAddr.String()}
+	return &fixture{env: e, broker: b, out: out, logs: logs, tlsAddr: tlsAddr.String()}
 }
 
 // A device's requests reach the shadow service with their parts and are
@@ -388,7 +385,7 @@ func TestSubscribeWithIdentifierOfUnackedMessage(t *testing.T) {
 		ack.Content.(*packets.Puback).PacketID = id
 		write(ack)
 	}
-	if err := f.broker.Publish("$aws/things/me/shadow/update/delta", []byte(`{"state":{"t":23}}`), 1); err != nil {
+	if err := f.out.Publish("$aws/things/me/shadow/update/delta", []byte(`{"state":{"t":23}}`), 1); err != nil {
 		t.Fatal(err)
 	}
 	if pub := read(packets.PUBLISH).Content.(*packets.Publish); string(pub.Payload) != `{"state":{"t":23}}` {

@@ -28,7 +28,10 @@ type ShadowStore interface {
 }
 
 // Publisher sends a message to the devices subscribed to topic; the broker's
-// server-side publish implements it, and applies the ACL to subscribers.
+// Outbound implements it, and applies the ACL to subscribers. An error means
+// the message was not sent (the broker was not running, say): Shadows logs
+// it and the stored change stands; a device reads it with get, or receives
+// its delta when it subscribes again.
 type Publisher interface {
 	Publish(topic string, payload []byte, qos byte) error
 }

@@ -42,7 +42,9 @@ type Server struct {
 	shadows   *device.Shadows
 	types     *device.DeviceTypes
 	presence  *device.Presence
+	devEvents *device.DeviceEvents
 	broker    *broker.Broker
+	out       *broker.Outbound // the broker's sending side, made before it
 	poll      *poll.Service
 	gate      *gate.Gate
 	api       *api.API
@@ -69,6 +71,11 @@ type stopStep struct {
 	fn   func(ctx context.Context) error
 }
 
+type startStep struct {
+	name string
+	fn   func(context.Context) error
+}
+
 // New checks the configuration. Nothing is opened until Start.
 func New(cfg Config, version string, logger *slog.Logger, console io.Writer) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -77,7 +84,7 @@ func New(cfg Config, version string, logger *slog.Logger, console io.Writer) (*S
 	if console == nil {
 		console = io.Discard
 	}
-	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New()}, nil
+	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New(), out: broker.NewOutbound()}, nil
 }
 
 // Events is the in-process event bus: device connects and disconnects,
@@ -98,26 +105,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	steps := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{"data directory", s.startDataDir},
-		{"store", s.startStore},
-		{"certificate authority", s.startCA},
-		{"registry", s.startRegistry},
-		{"server certificate", s.startTLS},
-		{"housekeeping", s.startHousekeeping},
-		{"time-series store", s.startTSDB},
-		{"presence", s.startPresence},
-		{"broker", s.startBroker},
-		{"polling", s.startPolling},
-		{"http", s.startHTTP},
-		{"admin socket", s.startAdmin},
-		{"first operator", func(context.Context) error { return s.bootstrap() }},
-		{"demo", s.startDemo},
-	}
-	for _, st := range steps {
+	for _, st := range s.startSteps() {
 		t0 := time.Now()
 		if err := st.fn(ctx); err != nil {
 			return fmt.Errorf("start %s: %w", st.name, err)
@@ -128,6 +116,32 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.logger.Info("ready", "duration", time.Since(s.started).Round(time.Millisecond))
 	s.printBanner()
 	return nil
+}
+
+// startSteps are Start's steps in order; docs/architecture.md lists their
+// names, and a test keeps the two the same. Everything the broker routes to
+// is built before it, publishing through the outbound made in New.
+func (s *Server) startSteps() []startStep {
+	return []startStep{
+		{"data directory", s.startDataDir},
+		{"store", s.startStore},
+		{"certificate authority", s.startCA},
+		{"registry", s.startRegistry},
+		{"server certificate", s.startTLS},
+		{"housekeeping", s.startHousekeeping},
+		{"time-series store", s.startTSDB},
+		{"telemetry ingest", s.startTelemetry},
+		{"device types", s.startDeviceTypes},
+		{"shadow service", s.startShadows},
+		{"device events", s.startDeviceEvents},
+		{"presence", s.startPresence},
+		{"broker", s.startBroker},
+		{"polling", s.startPolling},
+		{"http", s.startHTTP},
+		{"admin socket", s.startAdmin},
+		{"first operator", func(context.Context) error { return s.bootstrap() }},
+		{"demo", s.startDemo},
+	}
 }
 
 // Stop stops every started component in reverse start order, bounded by ctx.
@@ -225,12 +239,37 @@ func (s *Server) startTSDB(context.Context) error {
 	}
 	s.tsdb = db
 	s.onStop("time-series store", func(context.Context) error { return db.Close() })
+	return nil
+}
+
+// startTelemetry builds the ingest the broker hands telemetry to: decoded,
+// labelled from the registry, appended to the time-series store.
+func (s *Server) startTelemetry(context.Context) error {
 	s.telemetry = device.NewTelemetry(device.TelemetryLimits{
 		MaxBatch:   s.cfg.Telemetry.MaxBatch,
 		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
 		MaxFuture:  s.cfg.Telemetry.MaxFuture,
 		Retention:  s.cfg.TSDB.Retention,
-	}, s.registry, readingWriter{db}, device.WithEvents(s.events))
+	}, s.registry, readingWriter{s.tsdb}, device.WithEvents(s.events))
+	return nil
+}
+
+func (s *Server) startDeviceTypes(context.Context) error {
+	s.types = device.NewDeviceTypes(s.store, s.registry.Type)
+	return nil
+}
+
+// startShadows builds the shadow service, which answers devices through the
+// broker's outbound. Requests reach it only once the broker and the HTTP
+// listener run, which start after it and stop before it.
+func (s *Server) startShadows(context.Context) error {
+	s.shadows = device.NewShadows(s.store, s.out, s.events, shadow.Limits{}, s.logger.With("component", "shadows"))
+	s.shadows.UseSettings(s.types)
+	return nil
+}
+
+func (s *Server) startDeviceEvents(context.Context) error {
+	s.devEvents = device.NewDeviceEvents(s.events)
 	return nil
 }
 
@@ -278,6 +317,8 @@ func (s *Server) startPresence(context.Context) error {
 	return nil
 }
 
+// startBroker builds the broker with everything it routes to, bound to the
+// outbound the shadow service already publishes through, and starts it.
 func (s *Server) startBroker(ctx context.Context) error {
 	mqttTLS := s.tls.Clone()
 	mqttTLS.ClientCAs = s.authority.Pool()
@@ -290,20 +331,15 @@ func (s *Server) startBroker(ctx context.Context) error {
 		MaxClients:        s.cfg.MQTT.MaxClients,
 		ReceiveMaximum:    s.cfg.MQTT.ReceiveMaximum,
 		ClientBufferBytes: s.cfg.MQTT.ClientBufferBytes,
-	}, s.registry, s.telemetry, s.logger.With("component", "broker"))
+	}, broker.Deps{
+		Outbound:     s.out,
+		Auth:         s.registry,
+		Ingest:       s.telemetry,
+		Shadows:      s.shadows,
+		Presence:     s.presence,
+		DeviceEvents: s.devEvents,
+	}, s.logger.With("component", "broker"))
 	if err != nil {
-		return err
-	}
-	s.types = device.NewDeviceTypes(s.store, s.registry.Type)
-	s.shadows = device.NewShadows(s.store, b, s.events, shadow.Limits{}, s.logger.With("component", "shadows"))
-	s.shadows.UseSettings(s.types)
-	if err := b.SetShadows(s.shadows); err != nil {
-		return err
-	}
-	if err := b.SetPresence(s.presence); err != nil {
-		return err
-	}
-	if err := b.SetDeviceEvents(device.NewDeviceEvents(s.events)); err != nil {
 		return err
 	}
 	if err := b.Start(ctx); err != nil {
