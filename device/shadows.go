@@ -112,27 +112,38 @@ type keyLock struct {
 	refs int
 }
 
-// NewShadows returns the shadow service over st, publishing device messages
-// through pub and events through ev (nil: none), with the limits lim.
-func NewShadows(st ShadowStore, pub Publisher, ev EventPublisher, lim shadow.Limits, logger *slog.Logger) *Shadows {
+// ShadowDeps are what the shadow service works with. Store and Publisher
+// are required.
+type ShadowDeps struct {
+	Store ShadowStore
+	// Publisher sends the AWS reply messages to the devices.
+	Publisher Publisher
+	// Events, when set, takes an event for every accepted update.
+	Events EventPublisher
+	// Settings, when set, checks updates of classic shadows against the
+	// settings of the device's type (see Update).
+	Settings SettingsSource
+	Limits   shadow.Limits
+	Logger   *slog.Logger
+}
+
+// NewShadows returns the shadow service.
+func NewShadows(d ShadowDeps) *Shadows {
+	logger := d.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Shadows{
-		st:     st,
-		pub:    pub,
-		events: ev,
-		lim:    lim,
-		logger: logger,
-		now:    time.Now,
-		locks:  make(map[shadowKey]*keyLock),
+		st:       d.Store,
+		pub:      d.Publisher,
+		events:   d.Events,
+		settings: d.Settings,
+		lim:      d.Limits,
+		logger:   logger,
+		now:      time.Now,
+		locks:    make(map[shadowKey]*keyLock),
 	}
 }
-
-// UseSettings makes the service check updates of classic shadows against
-// the settings of the device's type (see Update). It must be called before
-// the service is used.
-func (s *Shadows) UseSettings(src SettingsSource) { s.settings = src }
 
 // lock takes the in-process lock of one shadow and returns its release.
 // Entries live only while someone holds or waits for them, so the map stays

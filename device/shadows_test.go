@@ -3,7 +3,6 @@ package device_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +68,7 @@ func field(t *testing.T, payload, name string) any {
 func newShadows(t *testing.T, f *fixture, lim shadow.Limits, ev device.EventPublisher) (*device.Shadows, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	return device.NewShadows(f.st, rec, ev, lim, slog.New(slog.DiscardHandler)), rec
+	return device.NewShadows(device.ShadowDeps{Store: f.st, Publisher: rec, Events: ev, Limits: lim}), rec
 }
 
 var (
@@ -518,7 +517,7 @@ func TestShadowsRace(t *testing.T) {
 			}
 			rs := &racingStore{Store: f.st, other: other}
 			rec := &recorder{}
-			svc := device.NewShadows(rs, rec, nil, shadow.Limits{}, slog.New(slog.DiscardHandler))
+			svc := device.NewShadows(device.ShadowDeps{Store: rs, Publisher: rec})
 			_, err := svc.Update("chiller-1", "", []byte(tc.body), operator, t0)
 			if rs.err != nil {
 				t.Fatal(rs.err)

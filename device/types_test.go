@@ -43,8 +43,8 @@ func settingsFixture(t *testing.T) (*fixture, *device.DeviceTypes, *device.Shado
 	}
 	bus := events.New()
 	sub := bus.Subscribe(16)
-	svc, rec := newShadows(t, f, shadow.Limits{}, bus)
-	svc.UseSettings(types)
+	rec := &recorder{}
+	svc := device.NewShadows(device.ShadowDeps{Store: f.st, Publisher: rec, Events: bus, Settings: types})
 	return f, types, svc, rec, sub
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
-	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
@@ -263,8 +262,9 @@ func (s *Server) startDeviceTypes(context.Context) error {
 // broker's outbound. Requests reach it only once the broker and the HTTP
 // listener run, which start after it and stop before it.
 func (s *Server) startShadows(context.Context) error {
-	s.shadows = device.NewShadows(s.store, s.out, s.events, shadow.Limits{}, s.logger.With("component", "shadows"))
-	s.shadows.UseSettings(s.types)
+	s.shadows = device.NewShadows(device.ShadowDeps{
+		Store: s.store, Publisher: s.out, Events: s.events, Settings: s.types, Logger: s.logger.With("component", "shadows"),
+	})
 	return nil
 }
 

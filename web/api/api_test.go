@@ -21,7 +21,6 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
-	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
@@ -104,8 +103,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	types := device.NewDeviceTypes(st, reg.Type)
 	deps.Types = types
 	if !opts.noShadows {
-		svc := device.NewShadows(st, e.published, nil, shadow.Limits{}, logger)
-		svc.UseSettings(types)
+		svc := device.NewShadows(device.ShadowDeps{Store: st, Publisher: e.published, Settings: types, Logger: logger})
 		deps.Shadows = svc
 	}
 	g, err := gate.New(deps)

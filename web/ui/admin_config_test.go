@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
@@ -53,8 +51,7 @@ func (e *env) configTokens() []string {
 // checked against its type's settings.
 func (e *env) configReport(name, reported string) {
 	e.t.Helper()
-	sh := device.NewShadows(e.st, nopPublisher{}, nil, shadow.Limits{}, slog.New(slog.DiscardHandler))
-	sh.UseSettings(e.types)
+	sh := device.NewShadows(device.ShadowDeps{Store: e.st, Publisher: nopPublisher{}, Settings: e.types})
 	body := `{"state":{"reported":` + reported + `}}`
 	if _, err := sh.Update(name, "", []byte(body), device.Actor{Name: "device:" + name, Channel: device.ChannelMQTT}, time.Now()); err != nil {
 		e.t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,7 +19,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -273,7 +271,7 @@ func TestFleetDeleteCustomer(t *testing.T) {
 // report makes a device report state the way it would over MQTT.
 func (e *env) report(name, reported string) {
 	e.t.Helper()
-	sh := device.NewShadows(e.st, nopPublisher{}, nil, shadow.Limits{}, slog.New(slog.DiscardHandler))
+	sh := device.NewShadows(device.ShadowDeps{Store: e.st, Publisher: nopPublisher{}})
 	body := `{"state":{"reported":` + reported + `}}`
 	if _, err := sh.Update(name, "", []byte(body), device.Actor{Name: "device:" + name, Channel: device.ChannelMQTT}, time.Now()); err != nil {
 		e.t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
-	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/store"
@@ -82,8 +81,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	types := device.NewDeviceTypes(st, reg.Type)
-	shadows := device.NewShadows(st, nopPublisher{}, nil, shadow.Limits{}, logger)
-	shadows.UseSettings(types)
+	shadows := device.NewShadows(device.ShadowDeps{Store: st, Publisher: nopPublisher{}, Settings: types, Logger: logger})
 	presence := device.NewPresence(nil)
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
