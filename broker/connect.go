@@ -110,7 +110,8 @@ func (b *Broker) full(id string) bool {
 }
 
 // authenticate checks the client certificate when one was presented, the
-// username and secret otherwise, and returns the credential ID.
+// username and secret otherwise, and returns the credential ID. With a
+// certificate the user name is not looked at.
 func (b *Broker) authenticate(cl *mqtt.Client, pk packets.Packet) (string, *refusal) {
 	id := pk.Connect.ClientIdentifier
 	if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
@@ -144,9 +145,11 @@ func (b *Broker) authenticateCertificate(id string, pk packets.Packet, st tls.Co
 	if name != id {
 		return "", notAuthorized("client id is not the certificate's device", fmt.Errorf("certificate is for device %q", name))
 	}
-	if u := string(pk.Connect.Username); u != "" && u != name {
-		return "", notAuthorized("username is not the certificate's device", nil)
-	}
+	// The certificate alone identifies the device. As on AWS IoT Core, a
+	// user name (and password) beside it is ignored: the AWS IoT Device
+	// SDKs send one by default for AWS's usage metrics
+	// ("?SDK=JavaScript&Version=2.2.16"), and firmware must connect with
+	// the SDKs' defaults.
 	return cred, nil
 }
 
