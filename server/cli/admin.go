@@ -155,6 +155,9 @@ func (a *adminFlags) open(io IO) (*adminClient, error) {
 // parseAdmin reads an admin command's verb, then its flags (bound to fs)
 // and positional arguments in any order.
 func parseAdmin(fs *flag.FlagSet, io IO, args []string, verbs ...string) (verb string, pos []string, err error) {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		return "", nil, parse(fs, args[:1], io)
+	}
 	verb, args, err = subcommand(args, verbs...)
 	if err != nil {
 		return "", nil, err

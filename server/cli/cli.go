@@ -38,13 +38,13 @@ func commands() []command {
 	return []command{
 		{"serve", "run Hearth (the default when no command is given)", runServe},
 		{"version", "print the version", runVersion},
-		{"healthcheck", "exit 0 when the local server answers /healthz (for container health checks)", runHealthcheck},
+		{"healthcheck", "exit 0 when the local server is ready, as /readyz answers (for container health checks)", runHealthcheck},
 		{"customer", "add or list customers: customer add NAME | customer list", runCustomer},
 		{"site", "add or list sites: site add --customer C NAME | site list --customer C", runSite},
 		{"device", "add, list, show, rotate, revoke or delete devices", runDevice},
 		{"device-type", "define device types and their settings: device-type put NAME --file F | list | show NAME | delete NAME", runDeviceType},
 		{"token", "create, list or delete API tokens: token create --role operator|customer", runToken},
-		{"user", "add or list users: user add EMAIL --role operator|customer", runUser},
+		{"user", "add, list, reset-password, disable, enable or delete users: user add EMAIL --role operator|customer", runUser},
 		{"simulate", "run simulated devices against Hearth; simulate modbus: a Modbus device; simulate load: the load generator", runSimulate},
 		{"agent", "run the gateway agent: poll Modbus equipment and connect it to Hearth (--config FILE)", runAgent},
 	}
@@ -55,21 +55,22 @@ func Main(args []string, io IO) int {
 	if io.Getenv == nil {
 		io.Getenv = os.Getenv
 	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			// "hearth help COMMAND" is "hearth COMMAND --help".
+			if len(args) > 1 && lookup(args[1]) != nil {
+				return Main([]string{args[1], "--help"}, io)
+			}
+			usage(io.Stdout)
+			return 0
+		}
+	}
 	name, rest := "serve", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, rest = args[0], args[1:]
 	}
-	if name == "help" || name == "-h" || name == "--help" {
-		usage(io.Stdout)
-		return 0
-	}
-	var cmd *command
-	for _, c := range commands() {
-		if c.name == name {
-			cmd = &c
-			break
-		}
-	}
+	cmd := lookup(name)
 	if cmd == nil {
 		fmt.Fprintf(io.Stderr, "hearth: unknown command %q\n\n", name)
 		usage(io.Stderr)
@@ -92,12 +93,22 @@ func Main(args []string, io IO) int {
 	}
 }
 
+// lookup finds a command by name; nil when there is none.
+func lookup(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return &c
+		}
+	}
+	return nil
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Hearth %s: a self-hosted IoT platform for energy services.\n\nUsage: hearth [command] [flags]\n\nCommands:\n", Version)
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'hearth COMMAND -h' for a command's flags. Every flag can also be set\nas a HEARTH_* environment variable (--mqtt-plain is HEARTH_MQTT_PLAIN); the flag wins.\n")
+	fmt.Fprintf(w, "\nRun 'hearth COMMAND --help' (or 'hearth help COMMAND') for a command's flags. Every\nflag can also be set as a HEARTH_* environment variable (--mqtt-plain is\nHEARTH_MQTT_PLAIN); the flag wins.\n")
 }
 
 // newFlagSet returns a FlagSet that reports errors instead of exiting, so
@@ -105,6 +116,15 @@ func usage(w io.Writer) {
 func newFlagSet(name string, io IO) *flag.FlagSet {
 	fs := flag.NewFlagSet("hearth "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: hearth %s [arguments] [flags]\n", name)
+		if c := lookup(name); c != nil {
+			fmt.Fprintf(w, "\n%s\n", c.summary)
+		}
+		fmt.Fprintf(w, "\nFlags (each also a HEARTH_* environment variable):\n")
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
@@ -122,6 +142,16 @@ func parse(fs *flag.FlagSet, args []string, io IO) error {
 	})
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", errUsage, errors.Join(errs...))
+	}
+	// Help asked for is an answer, on standard output; help after a
+	// mistake goes with the error to standard error.
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(io.Stdout)
+		}
+		if a == "--" {
+			break
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

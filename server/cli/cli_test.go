@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,11 @@ func adminScenario(t *testing.T, dir string) {
 	if code != 0 || !strings.Contains(out, "chiller-1") || strings.Contains(out, "chiller-2") {
 		t.Errorf("device list: exit %d:\n%s", code, out)
 	}
+	// The list says whether each device is connected and when it was
+	// last heard from; chiller-1 never connected.
+	if !strings.Contains(out, "STATE") || !strings.Contains(out, "LAST SEEN") || !regexp.MustCompile(`chiller-1\s+acme\s+default\s+chiller\s+offline\s+never`).MatchString(out) {
+		t.Errorf("device list lacks the connection state:\n%s", out)
+	}
 	code, out, errOut = runCLI(t, `{"description": "Absorption chiller", "settings": [{"key": "chw_setpoint", "type": "number", "minimum": 5, "maximum": 12, "customer_editable": true}]}`,
 		env, "device-type", "put", "chiller", "--file", "-")
 	if code != 0 || !strings.Contains(out, "device type chiller stored with 1 settings") {
@@ -148,6 +154,26 @@ func adminScenario(t *testing.T, dir string) {
 	code, out, errOut = runCLI(t, "s3cret-Passw0rd!\n", env, "user", "add", "fm@acme.example", "--role", "customer", "--customer", "acme", "--password-stdin")
 	if code != 0 || strings.Contains(out, "s3cret") {
 		t.Errorf("user add: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// A lost password has a way back: a new one-time password, the last
+	// line of standard output.
+	code, out, errOut = runCLI(t, "", env, "user", "reset-password", "fm@acme.example")
+	if pw := strings.TrimSpace(out); code != 0 || len(pw) != 20 || strings.Contains(pw, "\n") {
+		t.Errorf("user reset-password: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, step := range []struct{ verb, want string }{{"disable", "disabled"}, {"enable", "enabled"}} {
+		if code, _, errOut := runCLI(t, "", env, "user", step.verb, "fm@acme.example"); code != 0 {
+			t.Errorf("user %s: exit %d: %s", step.verb, code, errOut)
+		}
+		if code, out, _ := runCLI(t, "", env, "user", "list"); code != 0 || !regexp.MustCompile(`fm@acme.example\s.*\s`+step.want).MatchString(out) {
+			t.Errorf("user list after %s: exit %d:\n%s", step.verb, code, out)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", env, "user", "delete", "fm@acme.example"); code != 0 {
+		t.Errorf("user delete: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", env, "user", "reset-password", "fm@acme.example"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Errorf("user reset-password of a deleted user: exit %d: %s", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "", env, "device", "add", "bad/name", "--customer", "acme", "--out", filepath.Join(t.TempDir(), "x"))
 	if code != 1 || !strings.Contains(errOut, "name") {
@@ -290,5 +316,36 @@ func TestAdminCommandsNeverCreateAnInstallation(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir("data"); len(entries) != 0 {
 		t.Errorf("admin commands wrote %d entries into an empty data folder", len(entries))
+	}
+}
+
+// TestHelp: --help, -h and help print the same overview of commands, and
+// each command's --help its own flags, on standard output.
+func TestHelp(t *testing.T) {
+	_, overview, _ := runCLI(t, "", nil, "help")
+	if !strings.Contains(overview, "Commands:") || !strings.Contains(overview, "healthcheck") || !strings.Contains(overview, "agent") {
+		t.Fatalf("help: %q", overview)
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"-help"}} {
+		code, out, errOut := runCLI(t, "", nil, args...)
+		if code != 0 || out != overview || errOut != "" {
+			t.Errorf("%v: exit %d, stdout differs from help: %v, stderr %q", args, code, out != overview, errOut)
+		}
+	}
+	for _, args := range [][]string{{"device", "--help"}, {"help", "device"}, {"serve", "-h"}, {"healthcheck", "--help"}} {
+		name := args[0]
+		if name == "help" {
+			name = args[1]
+		}
+		code, out, errOut := runCLI(t, "", nil, args...)
+		if code != 0 || !strings.Contains(out, "Usage: hearth "+name+" [") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+		if !strings.Contains(out, "-data") && args[0] != "healthcheck" {
+			t.Errorf("%v: the command's flags are missing: %q", args, out)
+		}
+	}
+	if _, out, _ := runCLI(t, "", nil, "healthcheck", "--help"); !strings.Contains(out, "/readyz") || strings.Contains(out, "/healthz") {
+		t.Errorf("healthcheck's help does not name what it checks: %q", out)
 	}
 }

@@ -130,6 +130,8 @@ type deviceJSON struct {
 		CreatedAt time.Time  `json:"created_at"`
 		RevokedAt *time.Time `json:"revoked_at"`
 	} `json:"credentials"`
+	Online   *bool      `json:"online"`
+	LastSeen *time.Time `json:"last_seen"`
 }
 
 func runDevice(ctx context.Context, io IO, args []string) error {
@@ -227,7 +229,7 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 			return printJSON(io.Stdout, list)
 		}
 		tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tCUSTOMER\tSITE\tTYPE\tACTIVE CREDENTIALS\tCREATED")
+		fmt.Fprintln(tw, "NAME\tCUSTOMER\tSITE\tTYPE\tSTATE\tLAST SEEN\tACTIVE CREDENTIALS\tCREATED")
 		for _, d := range list {
 			active := 0
 			for _, cr := range d.Credentials {
@@ -235,7 +237,14 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 					active++
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.Name, d.Customer, d.Site, d.Type, active, d.CreatedAt.Format(time.RFC3339))
+			state, seen := "unknown", "never"
+			if d.Online != nil {
+				state = map[bool]string{true: "online", false: "offline"}[*d.Online]
+			}
+			if d.LastSeen != nil {
+				seen = d.LastSeen.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.Name, d.Customer, d.Site, d.Type, state, seen, active, d.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
 	}
@@ -336,12 +345,15 @@ func runUser(ctx context.Context, io IO, args []string) error {
 	access := fs.String("access", "", "operators: admin (default) or operator; customers: admin, editor (default) or viewer (add)")
 	customer := fs.String("customer", "", "customer of a customer user (add)")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (add); otherwise one is generated and printed")
-	verb, pos, err := parseAdmin(fs, io, args, "add", "list")
+	verb, pos, err := parseAdmin(fs, io, args, "add", "list", "reset-password", "disable", "enable", "delete")
 	if err != nil {
 		return err
 	}
 	if verb == "add" && (len(pos) != 1 || *role == "") {
 		return fmt.Errorf("%w: user add EMAIL --role operator|customer [--customer C] [--password-stdin]", errUsage)
+	}
+	if verb != "add" && verb != "list" && len(pos) != 1 {
+		return fmt.Errorf("%w: user %s EMAIL", errUsage, verb)
 	}
 	var password string
 	if *stdin {
@@ -381,8 +393,32 @@ func runUser(ctx context.Context, io IO, args []string) error {
 		}
 		for _, u := range list {
 			customer, _ := u["customer"].(string)
-			fmt.Fprintf(io.Stdout, "%v\t%v\t%v\t%s\n", u["email"], u["role"], u["access"], customer)
+			state := "enabled"
+			if d, _ := u["disabled"].(bool); d {
+				state = "disabled"
+			}
+			fmt.Fprintf(io.Stdout, "%v\t%v\t%v\t%s\t%s\n", u["email"], u["role"], u["access"], customer, state)
 		}
+	case "reset-password":
+		var res struct {
+			Password string `json:"password"`
+		}
+		if err := c.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(pos[0])+"/reset-password", nil, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stderr, "user %s must choose a new password at the next sign-in; the one-time password is shown only once:\n", pos[0])
+		fmt.Fprintln(io.Stdout, res.Password)
+	case "disable", "enable":
+		body := map[string]bool{"disabled": verb == "disable"}
+		if err := c.call(ctx, "PATCH", "/api/v1/users/"+url.PathEscape(pos[0]), body, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "user %s %sd\n", pos[0], verb)
+	case "delete":
+		if err := c.call(ctx, "DELETE", "/api/v1/users/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "user %s deleted\n", pos[0])
 	}
 	return nil
 }
