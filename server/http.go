@@ -35,7 +35,11 @@ func (s *Server) startHTTP(context.Context) error {
 		return err
 	}
 	s.gate = g
-	s.api = api.New(g, s.logger.With("component", "api"))
+	loc, err := time.LoadLocation(s.cfg.Web.TimeZone)
+	if err != nil {
+		return fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
+	}
+	s.api = api.New(g, api.Config{Location: loc, Logger: s.logger.With("component", "api")})
 	pages, err := s.newUI()
 	if err != nil {
 		return err

@@ -68,5 +68,5 @@ func OpenLocal(dataDir string, logger *slog.Logger) (h http.Handler, close func(
 		st.Close()
 		return nil, nil, err
 	}
-	return api.New(g, logger.With("component", "api")).LocalHandler(), st.Close, nil
+	return api.New(g, api.Config{Logger: logger.With("component", "api")}).LocalHandler(), st.Close, nil
 }

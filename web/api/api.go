@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -18,17 +19,30 @@ import (
 type API struct {
 	gate   *gate.Gate
 	logger *slog.Logger
+	loc    *time.Location
 
 	handler http.Handler
 	local   http.Handler
 }
 
-// New builds the API over g. A nil logger discards.
-func New(g *gate.Gate, logger *slog.Logger) *API {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// Config configures the API. Zero values take the defaults.
+type Config struct {
+	// Location is the time zone of CSV downloads that name none (tz=);
+	// default UTC. The server sets the pages' default zone, so a download
+	// from the API and one from the pages read alike.
+	Location *time.Location
+	Logger   *slog.Logger // default discards
+}
+
+// New builds the API over g.
+func New(g *gate.Gate, cfg Config) *API {
+	a := &API{gate: g, logger: cfg.Logger, loc: cfg.Location}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{gate: g, logger: logger}
+	if a.loc == nil {
+		a.loc = time.UTC
+	}
 	a.handler = a.routes(a.tokenAuth)
 	a.local = a.routes(asLocalOperator)
 	return a

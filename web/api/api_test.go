@@ -30,6 +30,17 @@ import (
 // testNow is the clock of every test server.
 var testNow = time.Date(2026, 11, 5, 8, 0, 0, 0, time.UTC)
 
+// tokyo is the test server's default time zone of CSV downloads.
+var tokyo = mustZone("Asia/Tokyo")
+
+func mustZone(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
 // Fixture names. Customer acme is the one whose token the tenancy tests
 // use; everything named globex belongs to the other customer and must never
 // show up in acme's answers.
@@ -110,7 +121,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api = api.New(g, logger)
+	e.api = api.New(g, api.Config{Location: tokyo, Logger: logger})
 	e.seed(t)
 	return e
 }

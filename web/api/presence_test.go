@@ -51,7 +51,7 @@ func TestDevicePresence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return api.New(g, logger).LocalHandler()
+		return api.New(g, api.Config{Logger: logger}).LocalHandler()
 	}
 	withPresence := newAPI(gate.Deps{Store: st, Registry: reg, Presence: p, Logger: logger})
 	without := newAPI(gate.Deps{Store: st, Registry: reg, Logger: logger})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/web/export"
 )
 
 // maxTimeMs is the end of year 9999, the last instant RFC 3339 can
@@ -154,11 +155,22 @@ type pointJSON struct {
 }
 
 // queryTelemetry: GET /api/v1/devices/{name}/telemetry. The engine
-// computes the average, minimum and maximum of each step.
+// computes the average, minimum and maximum of each step. With format=csv
+// (or Accept: text/csv) the answer is the table the device page's download
+// gives: one row per step, one column per metric (several metric
+// parameters allowed), times in tz (default the server's zone).
 func (a *API) queryTelemetry(w http.ResponseWriter, r *http.Request) {
 	name, err := pathParam(r, "name")
 	if err != nil {
 		a.writeError(w, r, err)
+		return
+	}
+	if f := r.URL.Query().Get("format"); f != "" && f != "csv" && f != "json" {
+		a.writeError(w, r, gate.Invalid(`parameter "format" %q: "json" (the default) and "csv" are accepted`, f))
+		return
+	}
+	if wantsCSV(r) {
+		a.telemetryCSV(w, r, name)
 		return
 	}
 	q, err := parseRangeQuery(r.URL.Query())
@@ -183,4 +195,58 @@ func (a *API) queryTelemetry(w http.ResponseWriter, r *http.Request) {
 		out.Points = append(out.Points, pointJSON{TS: p.Timestamp, Avg: p.Avg, Min: p.Min, Max: p.Max})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// wantsCSV reports whether a telemetry request asks for CSV: format=csv, or
+// an Accept header that prefers text/csv to JSON.
+func wantsCSV(r *http.Request) bool {
+	switch r.URL.Query().Get("format") {
+	case "csv":
+		return true
+	case "json":
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "text/csv") && !strings.Contains(accept, "application/json")
+}
+
+// telemetryCSV answers several metrics of a device as CSV.
+func (a *API) telemetryCSV(w http.ResponseWriter, r *http.Request, name string) {
+	v := r.URL.Query()
+	loc := a.loc
+	if tz := v.Get("tz"); tz != "" {
+		l, err := time.LoadLocation(tz)
+		if err != nil || len(tz) > 64 {
+			a.writeError(w, r, gate.Invalid(`parameter "tz" %q: an IANA time zone such as Asia/Tokyo or UTC is accepted`, tz))
+			return
+		}
+		loc = l
+	}
+	metrics := v["metric"]
+	one := url.Values{}
+	for k, vals := range v {
+		if k != "metric" {
+			one[k] = vals
+		}
+	}
+	if len(metrics) > 0 {
+		one.Set("metric", metrics[0])
+	}
+	q, err := parseRangeQuery(one)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	for _, m := range metrics {
+		if !gate.ValidMetricName(m) {
+			a.writeError(w, r, gate.Invalid(`parameter "metric" %q: a metric name is a letter or '_' followed by letters, digits and '_'`, m))
+			return
+		}
+	}
+	table, err := a.scope(r).TelemetryTable(r.Context(), name, metrics, q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	export.TelemetryCSV(w, table, loc)
 }

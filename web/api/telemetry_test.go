@@ -289,3 +289,42 @@ func FuzzTelemetryRange(f *testing.F) {
 		}
 	})
 }
+
+// TestTelemetryCSV: the history as the device page's download gives it,
+// from the API: one row per step, one column per metric, times in the
+// named zone or the server's.
+func TestTelemetryCSV(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	path := "/api/v1/devices/" + acmeDevice + "/telemetry?from=2026-11-05T07:00:00Z&to=2026-11-05T08:00:00Z&step=1m"
+	want := "time (Asia/Tokyo),co2_ppm (ppm),temp_c\n" +
+		"2026-11-05T16:00:00+09:00,20,20\n" +
+		"2026-11-05T16:01:00+09:00,21,21\n"
+	for _, sc := range []scenario{
+		{name: "format=csv", path: path + "&metric=co2_ppm&metric=temp_c&format=csv"},
+		{name: "Accept: text/csv", path: path + "&metric=co2_ppm&metric=temp_c", header: map[string]string{"Accept": "text/csv"}},
+	} {
+		sc.method, sc.as = "GET", asAcme
+		rec := e.do(t, e.api.Handler(), sc)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" {
+			t.Fatalf("%s: status %d, %s: %s", sc.name, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		if got := rec.Body.String(); got != want {
+			t.Errorf("%s: CSV\n%s\nwant\n%s", sc.name, got, want)
+		}
+		if cd := rec.Header().Get("Content-Disposition"); cd != `attachment; filename="acme-boiler-1.csv"` {
+			t.Errorf("%s: Content-Disposition %q", sc.name, cd)
+		}
+	}
+	rec := e.do(t, e.api.Handler(), scenario{method: "GET", as: asAcme, path: path + "&metric=co2_ppm&format=csv&tz=UTC"})
+	if !strings.HasPrefix(rec.Body.String(), "time (UTC),co2_ppm (ppm)\n2026-11-05T07:00:00Z,20\n") {
+		t.Errorf("tz=UTC: %s", rec.Body)
+	}
+	e.run(t, []scenario{
+		{name: "bad zone", method: "GET", path: path + "&metric=a&format=csv&tz=Mars/Olympus", as: asAcme, status: 400, contains: []string{`parameter \"tz\"`}},
+		{name: "bad format", method: "GET", path: path + "&metric=a&format=xml", as: asAcme, status: 400, contains: []string{`parameter \"format\"`}},
+		{name: "no metric", method: "GET", path: path + "&format=csv", as: asAcme, status: 400, contains: []string{"metric"}},
+		{name: "a bad metric among good", method: "GET", path: path + "&metric=a&metric=x%7By%7D&format=csv", as: asAcme, status: 400, contains: []string{"a metric name is a letter"}},
+		{name: "another customer's device", method: "GET", path: "/api/v1/devices/" + globexDevice + "/telemetry?metric=a&format=csv", as: asAcme, status: 404},
+	})
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/export"
 )
 
 // Bounds and fixed values of the credentials pages.
@@ -171,7 +172,7 @@ func (f *fleet) downloadCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeFileName(name)+"-credentials.zip"))
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", export.FileName(name)+"-credentials.zip"))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
 }

@@ -1,13 +1,11 @@
 package ui
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/web/export"
 )
 
 // Chart ranges offered as buttons; the URL keeps the choice (?range=) or
@@ -224,22 +223,11 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 	v := u.view(r)
 	sc := u.scope(r)
 	name := chi.URLParam(r, "name")
-	q := r.URL.Query()
-	from, to, _, err := chartRange(q, u.now(), u.loc)
+	metrics, tq, err := u.chartQuery(r)
 	if err != nil {
-		return seriesJSON{}, badRequest(err.Error())
+		return seriesJSON{}, err
 	}
-	points := defaultPoints
-	if s := q.Get("points"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 10 || n > maxChartPts {
-			return seriesJSON{}, badRequest(fmt.Sprintf("points %q: a whole number from 10 to %d", s, maxChartPts))
-		}
-		points = n
-	}
-	metrics := chartMetrics(q, nil)
-	step := to.Sub(from) / time.Duration(points)
-	step = max(step.Truncate(time.Second), time.Second)
+	from, to, step := tq.From, tq.To, tq.Step
 	out := seriesJSON{From: from.UnixMilli(), To: to.UnixMilli(), Series: []seriesLine{}}
 	for _, m := range metrics {
 		ts, err := sc.Telemetry(r.Context(), name, gate.TelemetryQuery{Metric: m, From: from, To: to, Step: step})
@@ -271,55 +259,42 @@ func (u *UI) series(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(data)
 }
 
+// chartQuery reads the chart's metrics, range and step: the step is chosen
+// so that each series has about points points.
+func (u *UI) chartQuery(r *http.Request) ([]string, gate.TelemetryQuery, error) {
+	q := r.URL.Query()
+	from, to, _, err := chartRange(q, u.now(), u.loc)
+	if err != nil {
+		return nil, gate.TelemetryQuery{}, badRequest(err.Error())
+	}
+	points := defaultPoints
+	if s := q.Get("points"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 10 || n > maxChartPts {
+			return nil, gate.TelemetryQuery{}, badRequest(fmt.Sprintf("points %q: a whole number from 10 to %d", s, maxChartPts))
+		}
+		points = n
+	}
+	step := to.Sub(from) / time.Duration(points)
+	step = max(step.Truncate(time.Second), time.Second)
+	return chartMetrics(q, nil), gate.TelemetryQuery{From: from, To: to, Step: step}, nil
+}
+
 // exportCSV writes what the chart shows: one row per time, one column per
-// metric, times in the page's time zone.
+// metric, times in the page's time zone, as the API's CSV does.
 func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
-	data, err := u.chartData(r)
+	metrics, tq, err := u.chartQuery(r)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	rows := map[int64][]string{}
-	var times []int64
-	for i, s := range data.Series {
-		for j, ts := range s.T {
-			row, ok := rows[ts]
-			if !ok {
-				row = make([]string, len(data.Series))
-				rows[ts] = row
-				times = append(times, ts)
-			}
-			row[i] = formatValue(*s.V[j])
-		}
+	table, err := u.scope(r).TelemetryTable(r.Context(), chi.URLParam(r, "name"), metrics, tq)
+	if err != nil {
+		u.fail(w, r, err)
+		return
 	}
-	slices.Sort(times)
-	name := chi.URLParam(r, "name")
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeFileName(name)+".csv"))
-	cw := csv.NewWriter(w)
-	header := []string{"time (" + v.Zone() + ")"}
-	for _, s := range data.Series {
-		col := s.Metric
-		if s.Unit != "" {
-			col += " (" + s.Unit + ")"
-		}
-		header = append(header, col)
-	}
-	_ = cw.Write(header)
-	for _, ts := range times {
-		_ = cw.Write(append([]string{time.UnixMilli(ts).In(u.loc).Format(time.RFC3339)}, rows[ts]...))
-	}
-	cw.Flush()
-}
-
-func safeFileName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			return r
-		}
-		return '_'
-	}, s)
+	export.TelemetryCSV(w, table, v.loc)
 }
 
 // settingField is one setting on the device page's form.

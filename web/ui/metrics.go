@@ -1,11 +1,15 @@
 package ui
 
-import "strings"
+import (
+	"strings"
 
-// metricInfo is how the pages label and judge a metric they know; other
-// metrics show under their own name.
+	"github.com/hearthiot/hearth/gate"
+)
+
+// metricInfo is how the pages judge and order a metric they know (its unit
+// is the gate's, gate.MetricUnit); other metrics show under their own
+// name.
 type metricInfo struct {
-	Unit string
 	// band judges a value: "good", "fair" or "poor", "" for no judgement.
 	band func(v float64) string
 	// Key marks the readings shown on overview cards, in this order.
@@ -16,18 +20,18 @@ type metricInfo struct {
 // air-quality sensors and absorption chiller-heaters. The names are the
 // telemetry metric names devices send.
 var knownMetrics = map[string]metricInfo{
-	"co2_ppm":        {Unit: "ppm", band: co2Band, Key: 1},
-	"temperature_c":  {Unit: "°C", Key: 2},
-	"humidity_pct":   {Unit: "%", band: humidityBand, Key: 3},
-	"chw_supply_c":   {Unit: "°C", Key: 4},
-	"chw_return_c":   {Unit: "°C", Key: 5},
-	"hw_supply_c":    {Unit: "°C", Key: 6},
-	"hw_return_c":    {Unit: "°C", Key: 7},
-	"load_pct":       {Unit: "%"},
-	"gas_m3h":        {Unit: "m³/h"},
-	"outside_temp_c": {Unit: "°C"},
-	"chw_setpoint_c": {Unit: "°C"},
-	"hw_setpoint_c":  {Unit: "°C"},
+	"co2_ppm":        {band: co2Band, Key: 1},
+	"temperature_c":  {Key: 2},
+	"humidity_pct":   {band: humidityBand, Key: 3},
+	"chw_supply_c":   {Key: 4},
+	"chw_return_c":   {Key: 5},
+	"hw_supply_c":    {Key: 6},
+	"hw_return_c":    {Key: 7},
+	"load_pct":       {},
+	"gas_m3h":        {},
+	"outside_temp_c": {},
+	"chw_setpoint_c": {},
+	"hw_setpoint_c":  {},
 	"running":        {},
 	"fault":          {band: faultBand},
 }
@@ -70,7 +74,8 @@ func metricLabel(l, name string) string {
 	return strings.ReplaceAll(name, "_", " ")
 }
 
-func metricUnit(name string) string { return knownMetrics[name].Unit }
+// metricUnit is the unit of a metric Hearth knows, as every export says it.
+func metricUnit(name string) string { return gate.MetricUnit(name) }
 
 func metricBand(name string, v float64) string {
 	if m, ok := knownMetrics[name]; ok && m.band != nil {
