@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -76,12 +75,9 @@ func (s *Store) AppendAudit(e AuditEntry) error {
 // Audit returns entries newest first and the cursor of the next page, ""
 // after the last.
 func (s *Store) Audit(q AuditQuery) ([]AuditEntry, string, error) {
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultHistoryLimit
-	case limit < 0 || limit > MaxHistoryLimit:
-		return nil, "", fmt.Errorf("audit: limit %d: 1 to %d entries are accepted: %w", limit, MaxHistoryLimit, ErrInvalid)
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit: %w", err)
 	}
 	from, err := historyBound("from", q.From, 0)
 	if err != nil {
@@ -91,48 +87,23 @@ func (s *Store) Audit(q AuditQuery) ([]AuditEntry, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: %w", err)
 	}
-	upper := binary.BigEndian.AppendUint64(nil, uint64(to))
-	if q.Cursor != "" {
-		pos, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(pos) != positionLen {
-			return nil, "", fmt.Errorf("audit: cursor %q is not one this store returned: %w", q.Cursor, ErrInvalid)
-		}
-		if bytes.Compare(pos, upper) < 0 {
-			upper = pos
-		}
+	upper, err := pageUpper(q.Cursor, to)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit: %w", err)
 	}
-	out := []AuditEntry{}
-	next := ""
+	var out []AuditEntry
+	var next string
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
-		k, v := c.Seek(upper)
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil; k, v = c.Prev() {
-			if len(k) != positionLen {
-				return fmt.Errorf("audit key %x is malformed: %w", k, ErrInvalid)
-			}
-			if int64(binary.BigEndian.Uint64(k)) < from {
-				break
-			}
+		var err error
+		out, next, err = newestFirst(c, nil, upper, from, limit, func(pos, v []byte) (AuditEntry, bool, error) {
 			var e AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("cannot decode audit entry at %x: %w", k, err)
+				return e, false, fmt.Errorf("cannot decode audit entry at %x: %w", pos, err)
 			}
-			if q.Actor != "" && e.Actor != q.Actor {
-				continue
-			}
-			if len(out) == limit {
-				next = base64.RawURLEncoding.EncodeToString(upper)
-				break
-			}
-			out = append(out, e)
-			upper = bytes.Clone(k)
-		}
-		return nil
+			return e, q.Actor == "" || e.Actor == q.Actor, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: %w", err)

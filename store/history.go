@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -125,12 +124,9 @@ func (s *Store) History(q HistoryQuery) ([]HistoryEntry, string, error) {
 }
 
 func (s *Store) history(q HistoryQuery) ([]HistoryEntry, string, error) {
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultHistoryLimit
-	case limit < 0 || limit > MaxHistoryLimit:
-		return nil, "", fmt.Errorf("limit %d: 1 to %d entries are accepted: %w", limit, MaxHistoryLimit, ErrInvalid)
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, "", err
 	}
 	if q.Device != "" {
 		if err := checkDeviceName(q.Device); err != nil {
@@ -153,19 +149,12 @@ func (s *Store) history(q HistoryQuery) ([]HistoryEntry, string, error) {
 	if !q.From.IsZero() && !q.To.IsZero() && from >= to {
 		return nil, "", fmt.Errorf("from %s is not before to %s: %w", q.From.Format(time.RFC3339Nano), q.To.Format(time.RFC3339Nano), ErrInvalid)
 	}
-	// upper is the exclusive upper end of the positions to read.
-	upper := binary.BigEndian.AppendUint64(nil, uint64(to))
-	if q.Cursor != "" {
-		pos, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(pos) != positionLen {
-			return nil, "", fmt.Errorf("cursor %q is not one this store returned: %w", q.Cursor, ErrInvalid)
-		}
-		if bytes.Compare(pos, upper) < 0 {
-			upper = pos
-		}
+	upper, err := pageUpper(q.Cursor, to)
+	if err != nil {
+		return nil, "", err
 	}
 
-	out := []HistoryEntry{}
+	var out []HistoryEntry
 	var next string
 	err = s.db.View(func(tx *bolt.Tx) error {
 		primary := tx.Bucket([]byte(bucketHistory))
@@ -179,30 +168,18 @@ func (s *Store) history(q HistoryQuery) ([]HistoryEntry, string, error) {
 		default:
 			b, prefix = tx.Bucket([]byte(bucketHistoryByShadow)), historyShadowPrefix(q.Device, *q.Shadow)
 		}
-		c := b.Cursor()
-		k, v := c.Seek(append(bytes.Clone(prefix), upper...))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-			pos := k[len(prefix):]
-			if len(pos) != positionLen {
-				return fmt.Errorf("history key %q has a malformed position: %w", k, ErrInvalid)
-			}
-			if int64(binary.BigEndian.Uint64(pos)) < from {
-				break
-			}
+		var err error
+		out, next, err = newestFirst(b.Cursor(), prefix, upper, from, limit, func(pos, v []byte) (HistoryEntry, bool, error) {
+			var e HistoryEntry
 			var raw []byte
 			switch {
 			case q.Device == "":
 				device, shadow, ok := bytes.Cut(v, []byte(keySep))
 				if !ok {
-					return fmt.Errorf("history index value %q is malformed: %w", v, ErrInvalid)
+					return e, false, fmt.Errorf("history index value %q is malformed: %w", v, ErrInvalid)
 				}
 				if q.Shadow != nil && string(shadow) != *q.Shadow {
-					continue
+					return e, false, nil
 				}
 				raw = primary.Get(historyKey(string(device), pos))
 			case q.Shadow == nil:
@@ -211,24 +188,14 @@ func (s *Store) history(q HistoryQuery) ([]HistoryEntry, string, error) {
 				raw = primary.Get(historyKey(q.Device, pos))
 			}
 			if raw == nil {
-				return fmt.Errorf("history index names position %x, which has no entry: %w", pos, ErrInvalid)
+				return e, false, fmt.Errorf("history index names position %x, which has no entry: %w", pos, ErrInvalid)
 			}
-			var e HistoryEntry
 			if err := json.Unmarshal(raw, &e); err != nil {
-				return fmt.Errorf("cannot decode history entry at %x: %w", pos, err)
+				return e, false, fmt.Errorf("cannot decode history entry at %x: %w", pos, err)
 			}
-			if q.Actor != "" && e.Actor != q.Actor {
-				continue
-			}
-			if len(out) == limit {
-				// One more match exists, so there is a next page.
-				next = base64.RawURLEncoding.EncodeToString(upper)
-				break
-			}
-			out = append(out, e)
-			upper = bytes.Clone(pos)
-		}
-		return nil
+			return e, q.Actor == "" || e.Actor == q.Actor, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, "", err

@@ -3,9 +3,12 @@
 //
 // It owns the time series of every device: appending samples (labelled
 // __name__, device, customer and site), the latest value of every metric of
-// every device, range and instant queries for charts and downsampling, the
+// every device, one metric of one device downsampled for a chart (minimum,
+// average and maximum per step, read in one pass from the storage's search:
+// Downsample), range and instant MetricsQL queries, the
 // Prometheus-compatible query API that Grafana reads (restricted to one
-// customer's series when asked), retention and size statistics.
+// customer's series when asked), retention and size statistics. Callers ask
+// by meaning (Latest, Downsample) and need not write MetricsQL.
 //
 // VictoriaMetrics is built as a program: it keeps its configuration in flags
 // on flag.CommandLine and its storage, caches and logger in package-level

@@ -34,7 +34,7 @@ func TestLatestFileRoundTrip(t *testing.T) {
 		{"empty", map[string][]Point{}},
 		{"one", map[string][]Point{"d": {{"m", 1, 2.5}}}},
 		{"many", map[string][]Point{
-			"chiller-01": {{"chw_supply_c", 1795305600000, 7.1}, {"power_kw", 1795305600000, -0.0}},
+			"chiller-01": {{"chw_supply_c", 1795305600000, 7.1}, {"power_kw", 1795305600000, math.Copysign(0, -1)}},
 			"ahu/2":      {{"co2_ppm", -5, 612}, {"z", math.MinInt64, math.SmallestNonzeroFloat64}, {"ünïcode", math.MaxInt64, math.MaxFloat64}},
 			"":           {{"", 0, 0}},
 		}},
@@ -49,7 +49,9 @@ func TestLatestFileRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.devices, contents(decoded)); diff != "" {
+			// Bit for bit, so that a lost sign of zero shows.
+			sameBits := cmp.Comparer(func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) })
+			if diff := cmp.Diff(tt.devices, contents(decoded), sameBits); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})

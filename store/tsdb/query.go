@@ -66,16 +66,40 @@ func (db *DB) exec(ctx context.Context, query string, start, end, step int64, in
 	if query == "" {
 		return nil, fmt.Errorf("%w: empty query", ErrInvalidQuery)
 	}
-	if err := ctx.Err(); err != nil {
+	var res []netstorage.Result
+	err := db.inSlot(ctx, func(deadline searchutil.Deadline) error {
+		ec := &promql.EvalConfig{
+			Start:              start,
+			End:                end,
+			Step:               step,
+			MaxPointsPerSeries: maxPointsPerSeries,
+			Deadline:           deadline,
+			MayCache:           true,
+			RoundDigits:        100,
+		}
+		var err error
+		res, err = promql.Exec(nil, ec, query, instant)
+		return classify(err)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", query, err)
 	}
+	return toSeries(res), nil
+}
+
+// inSlot runs f in one of the DB's query slots, with the deadline f must
+// keep: ctx's, or defaultQueryTimeout from now.
+func (db *DB) inSlot(ctx context.Context, f func(deadline searchutil.Deadline) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if !db.enter() {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	defer db.leave()
 	release, err := db.acquireQuery(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("query %q: %w", query, err)
+		return err
 	}
 	defer release()
 
@@ -83,28 +107,18 @@ func (db *DB) exec(ctx context.Context, query string, start, end, step int64, in
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 		if timeout <= 0 {
-			return nil, fmt.Errorf("query %q: %w", query, context.DeadlineExceeded)
+			return context.DeadlineExceeded
 		}
 	}
-	ec := &promql.EvalConfig{
-		Start:              start,
-		End:                end,
-		Step:               step,
-		MaxPointsPerSeries: maxPointsPerSeries,
-		Deadline:           searchutil.NewDeadline(time.Now(), timeout, ""),
-		MayCache:           true,
-		RoundDigits:        100,
-	}
-	res, err := promql.Exec(nil, ec, query, instant)
-	if err != nil {
-		return nil, fmt.Errorf("query %q: %w", query, classify(err))
-	}
-	return toSeries(res), nil
+	return f(searchutil.NewDeadline(time.Now(), timeout, ""))
 }
 
 // classify marks the engine's "bad request" errors with ErrInvalidQuery so
 // callers can tell the user's mistake from the server's failure.
 func classify(err error) error {
+	if err == nil {
+		return nil
+	}
 	var esc *httpserver.ErrorWithStatusCode
 	if errors.As(err, &esc) && esc.StatusCode >= 400 && esc.StatusCode < 500 {
 		return fmt.Errorf("%w: %w", ErrInvalidQuery, err)

@@ -405,6 +405,10 @@ func TestClosedDBRefusesWork(t *testing.T) {
 	if _, err := db.Query(context.Background(), "m", now); !errors.Is(err, tsdb.ErrClosed) {
 		t.Errorf("Query error = %v, want ErrClosed", err)
 	}
+	q := tsdb.DownsampleQuery{Device: "d", Metric: "m", Start: now.Add(-time.Hour), End: now, Step: time.Minute}
+	if _, err := db.Downsample(context.Background(), q); !errors.Is(err, tsdb.ErrClosed) {
+		t.Errorf("Downsample error = %v, want ErrClosed", err)
+	}
 	if got := db.Stats(); got != (tsdb.Stats{}) {
 		t.Errorf("Stats = %+v, want zero", got)
 	}

@@ -1,12 +1,14 @@
 package tsdb_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -156,6 +158,120 @@ func BenchmarkQueryRange30Days(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDownsample compares Downsample, one pass over the samples, with
+// what the API did before it: three range queries (average, minimum and
+// maximum over the step) lined up by timestamp. The ranges and steps are the
+// API's defaults for a chart (about 720 points), one sample a minute, and
+// start off the step grid, as "the last hour" from now is, so that
+// VictoriaMetrics' result cache stays out.
+func BenchmarkDownsample(b *testing.B) {
+	db := openDB(b, b.TempDir())
+	end := time.Now().Add(-time.Hour).Truncate(time.Hour)
+	start := end.Add(-30 * 24 * time.Hour)
+	const n = 30 * 24 * 60
+	pts := ramp("power_kw", start, time.Minute, n, func(i int) float64 { return float64(i%1440) / 10 })
+	for i := 0; i < n; i += 5_000 {
+		mustAppend(b, db, "chiller", "c", "s", pts[i:min(i+5_000, n)])
+		mustAppend(b, db, "boiler", "c", "s", pts[i:min(i+5_000, n)])
+	}
+	db.Flush()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name        string
+		span, step  time.Duration
+		wantSamples int
+	}{
+		{"1h", time.Hour, 5 * time.Second, 60},
+		{"1d", 24 * time.Hour, 2 * time.Minute, 24*60 + 1},
+		{"30d", 30 * 24 * time.Hour, time.Hour, 30 * 24 * 60},
+	} {
+		q := tsdb.DownsampleQuery{
+			Device: "chiller", Customer: "c", Metric: "power_kw",
+			Start: end.Add(-tt.span).Add(time.Millisecond), End: end.Add(time.Millisecond), Step: tt.step,
+		}
+		one, err := db.Downsample(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		three, err := threeQueries(ctx, db, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		count := 0
+		for _, p := range one {
+			count += p.Count
+		}
+		if count != tt.wantSamples || len(three) != len(one) {
+			b.Fatalf("%s: Downsample gave %d points of %d samples, three queries %d points; want %d samples",
+				tt.name, len(one), count, len(three), tt.wantSamples)
+		}
+		b.Run(tt.name+"/three_queries", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := threeQueries(ctx, db, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tt.name+"/downsample", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := db.Downsample(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// threeQueries is how the API computed a chart before Downsample: one
+// range query per aggregate, folded per timestamp and lined up.
+func threeQueries(ctx context.Context, db *tsdb.DB, q tsdb.DownsampleQuery) ([]tsdb.StepSummary, error) {
+	selector := fmt.Sprintf("{__name__=%s,device=%s,customer=%s}[%ds]",
+		strconv.Quote(q.Metric), strconv.Quote(q.Device), strconv.Quote(q.Customer), q.Step/time.Second)
+	type stepValue struct {
+		sum      float64
+		n        int
+		min, max float64
+	}
+	var results [3]map[int64]stepValue
+	for i, fn := range []string{"avg_over_time", "min_over_time", "max_over_time"} {
+		series, err := db.QueryRange(ctx, fn+"("+selector+")", q.Start, q.End, q.Step)
+		if err != nil {
+			return nil, err
+		}
+		m := map[int64]stepValue{}
+		for _, s := range series {
+			for j, ts := range s.Timestamps {
+				v := s.Values[j]
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					continue
+				}
+				sv, ok := m[ts]
+				if !ok {
+					sv = stepValue{min: v, max: v}
+				}
+				sv.sum += v
+				sv.n++
+				sv.min = min(sv.min, v)
+				sv.max = max(sv.max, v)
+				m[ts] = sv
+			}
+		}
+		results[i] = m
+	}
+	out := make([]tsdb.StepSummary, 0, len(results[0]))
+	for ts, av := range results[0] {
+		lo, okLow := results[1][ts]
+		hi, okHigh := results[2][ts]
+		if okLow && okHigh {
+			out = append(out, tsdb.StepSummary{Timestamp: ts, Min: lo.min, Avg: av.sum / float64(av.n), Max: hi.max})
+		}
+	}
+	slices.SortFunc(out, func(x, y tsdb.StepSummary) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
+	return out, nil
 }
 
 var (
