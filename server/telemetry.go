@@ -1,15 +1,10 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"slices"
-	"strconv"
-	"time"
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/gate"
@@ -46,53 +41,33 @@ func (t telemetryReader) Latest(dev, customer string) []gate.LatestValue {
 	return out
 }
 
-// Downsample asks the engine for the minimum, maximum and average of each
-// step in one pass (MetricsQL's rollup).
+// Downsample answers from the store's one-pass downsampling. A range of
+// one instant is one step ending there: the store counts steps from a
+// start before the end, so it is asked from one step earlier and the step
+// before the instant is left out.
 func (t telemetryReader) Downsample(ctx context.Context, q gate.DownsampleQuery) ([]gate.Point, error) {
-	secs := max(int64(q.Step/time.Second), 1)
-	query := fmt.Sprintf("rollup({__name__=%s,device=%s,customer=%s}[%ds])",
-		strconv.Quote(q.Metric), strconv.Quote(q.Device), strconv.Quote(q.Customer), secs)
-	series, err := t.db.QueryRange(ctx, query, q.Start, q.End, time.Duration(secs)*time.Second)
-	if errors.Is(err, tsdb.ErrBusy) || errors.Is(err, tsdb.ErrClosed) {
-		return nil, fmt.Errorf("%w: %w", gate.ErrTelemetryUnavailable, err)
+	start := q.Start
+	if !start.Before(q.End) {
+		start = q.End.Add(-q.Step)
 	}
-	if err != nil {
+	steps, err := t.db.Downsample(ctx, tsdb.DownsampleQuery{
+		Device: q.Device, Customer: q.Customer, Metric: q.Metric, Start: start, End: q.End, Step: q.Step,
+	})
+	switch {
+	case errors.Is(err, tsdb.ErrBusy) || errors.Is(err, tsdb.ErrClosed):
+		return nil, fmt.Errorf("%w: %w", gate.ErrTelemetryUnavailable, err)
+	case errors.Is(err, tsdb.ErrInvalidQuery):
+		return nil, gate.Invalid("%v", err)
+	case err != nil:
 		return nil, err
 	}
-	type acc struct {
-		sum, min, max float64
-		n, mins, maxs int
-	}
-	steps := map[int64]*acc{}
-	for _, s := range series {
-		for i, ts := range s.Timestamps {
-			v := s.Values[i]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				continue
-			}
-			a := steps[ts]
-			if a == nil {
-				a = &acc{min: math.Inf(1), max: math.Inf(-1)}
-				steps[ts] = a
-			}
-			switch s.Labels["rollup"] {
-			case "min":
-				a.min, a.mins = min(a.min, v), a.mins+1
-			case "max":
-				a.max, a.maxs = max(a.max, v), a.maxs+1
-			case "avg":
-				a.sum, a.n = a.sum+v, a.n+1
-			}
-		}
-	}
 	out := make([]gate.Point, 0, len(steps))
-	for ts, a := range steps {
-		if a.n == 0 || a.mins == 0 || a.maxs == 0 {
+	for _, s := range steps {
+		if s.Timestamp < q.Start.UnixMilli() {
 			continue
 		}
-		out = append(out, gate.Point{Timestamp: ts, Min: a.min, Avg: a.sum / float64(a.n), Max: a.max})
+		out = append(out, gate.Point{Timestamp: s.Timestamp, Min: s.Min, Avg: s.Avg, Max: s.Max})
 	}
-	slices.SortFunc(out, func(x, y gate.Point) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
 	return out, nil
 }
 
