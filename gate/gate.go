@@ -81,6 +81,9 @@ type Telemetry interface {
 	// customer restricts every answer to that customer's series, whatever
 	// the request says; an empty customer is unrestricted.
 	ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string)
+	// MetricNames lists the metrics stored, sorted, at most limit (0: no
+	// limit); a non-empty customer counts only that customer's series.
+	MetricNames(ctx context.Context, customer string, limit int) ([]string, error)
 }
 
 // Presence tells whether devices are connected; device.Presence implements

@@ -8,26 +8,33 @@ import (
 // MaxTableMetrics bounds the metrics of one table: each is one query.
 const MaxTableMetrics = 20
 
-// metricUnits are the units of the metrics of the equipment Hearth's
-// customers run (air-quality sensors, absorption chiller-heaters), by the
-// telemetry metric names devices send.
-var metricUnits = map[string]string{
-	"co2_ppm":        "ppm",
-	"temperature_c":  "°C",
-	"humidity_pct":   "%",
-	"chw_supply_c":   "°C",
-	"chw_return_c":   "°C",
-	"hw_supply_c":    "°C",
-	"hw_return_c":    "°C",
-	"load_pct":       "%",
-	"gas_m3h":        "m³/h",
-	"outside_temp_c": "°C",
-	"chw_setpoint_c": "°C",
-	"hw_setpoint_c":  "°C",
+// metricInfo is what Hearth knows of a metric.
+type metricInfo struct {
+	unit, help string
+}
+
+// knownMetrics are the metrics of the equipment Hearth's customers run
+// (air-quality sensors, absorption chiller-heaters), by the telemetry
+// metric names devices send.
+var knownMetrics = map[string]metricInfo{
+	"co2_ppm":        {"ppm", "CO2 concentration of a room's air"},
+	"temperature_c":  {"°C", "air temperature of a room"},
+	"humidity_pct":   {"%", "relative humidity of a room's air"},
+	"chw_supply_c":   {"°C", "chilled water leaving the chiller"},
+	"chw_return_c":   {"°C", "chilled water coming back to the chiller"},
+	"hw_supply_c":    {"°C", "hot water leaving the heater"},
+	"hw_return_c":    {"°C", "hot water coming back to the heater"},
+	"load_pct":       {"%", "load of the chiller-heater, of its capacity"},
+	"gas_m3h":        {"m³/h", "gas the chiller-heater burns"},
+	"outside_temp_c": {"°C", "outside air temperature"},
+	"chw_setpoint_c": {"°C", "chilled water set-point"},
+	"hw_setpoint_c":  {"°C", "hot water set-point"},
+	"running":        {"", "1 while the equipment runs, 0 while it is stopped"},
+	"fault":          {"", "the equipment's fault code, 0 when none"},
 }
 
 // MetricUnit is the unit of a metric Hearth knows, "" for others.
-func MetricUnit(name string) string { return metricUnits[name] }
+func MetricUnit(name string) string { return knownMetrics[name].unit }
 
 // TelemetryTable is several metrics of one device over one range, one row
 // per step that any metric has a value for: what a spreadsheet export

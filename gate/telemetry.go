@@ -240,3 +240,50 @@ func (s Scope) PrometheusVersion() (string, error) {
 	}
 	return "2.24.0", nil
 }
+
+// MetricMetadata is what the Prometheus API's /metadata says of a metric.
+type MetricMetadata struct {
+	Type string `json:"type"`
+	Help string `json:"help"`
+	Unit string `json:"unit"`
+}
+
+// PrometheusMetadata describes the metrics p may see (or only metric, when
+// set), at most limit of them (0: all), for Grafana's query builder and
+// metric browser. Every telemetry metric is a gauge: a reading at a time.
+func (s Scope) PrometheusMetadata(ctx context.Context, metric string, limit int) (map[string][]MetricMetadata, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	tm, err := s.telemetry()
+	if err != nil {
+		return nil, err
+	}
+	if metric != "" && !ValidMetricName(metric) {
+		return nil, Invalid("metric %q: a metric name is a letter or '_' followed by letters, digits and '_'", metric)
+	}
+	if limit < 0 {
+		return nil, Invalid("limit %d: a number of metrics from 0 (all) is accepted", limit)
+	}
+	customer := ""
+	if !s.p.Operator() {
+		customer = s.p.Customer
+	}
+	names, err := tm.MetricNames(ctx, customer, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]MetricMetadata{}
+	for _, n := range names {
+		if metric != "" && n != metric || limit > 0 && len(out) == limit {
+			continue
+		}
+		info := knownMetrics[n]
+		help := info.help
+		if help == "" {
+			help = "telemetry metric " + n
+		}
+		out[n] = []MetricMetadata{{Type: "gauge", Help: help, Unit: info.unit}}
+	}
+	return out, nil
+}

@@ -71,6 +71,14 @@ func (t telemetryReader) Downsample(ctx context.Context, q gate.DownsampleQuery)
 	return out, nil
 }
 
+func (t telemetryReader) MetricNames(ctx context.Context, customer string, limit int) ([]string, error) {
+	names, err := t.db.MetricNames(ctx, customer, limit)
+	if errors.Is(err, tsdb.ErrBusy) || errors.Is(err, tsdb.ErrClosed) {
+		return nil, fmt.Errorf("%w: %w", gate.ErrTelemetryUnavailable, err)
+	}
+	return names, err
+}
+
 func (t telemetryReader) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string) {
 	t.db.ServePrometheus(w, r, endpoint, customer)
 }

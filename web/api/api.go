@@ -173,6 +173,10 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		r.Get("/label/{label}/values", a.servePrometheusLabelValues)
 		r.Post("/label/{label}/values", a.servePrometheusLabelValues)
 		r.Get("/status/buildinfo", a.showBuildInfo)
+		r.Get("/metadata", a.showMetadata)
+		r.Get("/rules", a.showRules)
+		r.Get("/query_exemplars", a.showExemplars)
+		r.Post("/query_exemplars", a.showExemplars)
 	})
 	return r
 }

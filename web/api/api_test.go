@@ -307,6 +307,21 @@ func (f *fakeTelemetry) ServePrometheus(w http.ResponseWriter, r *http.Request, 
 	})
 }
 
+// MetricNames answers each customer's metric names; globex has one of its
+// own, which acme must never see.
+func (f *fakeTelemetry) MetricNames(_ context.Context, customer string, _ int) ([]string, error) {
+	f.mu.Lock()
+	f.scopes = append(f.scopes, "metadata|"+customer)
+	f.mu.Unlock()
+	switch customer {
+	case acme:
+		return []string{"co2_ppm", "temp_c"}, nil
+	case globex:
+		return []string{"co2_ppm", "globex_only_metric"}, nil
+	}
+	return []string{"co2_ppm", "globex_only_metric", "temp_c"}, nil
+}
+
 func (f *fakeTelemetry) recorded() (queries []gate.DownsampleQuery, scopes []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -737,9 +752,10 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	// The Prometheus API answers a customer, restricted to its own series
 	// (checked below through the scope the engine was handed).
-	for _, ep := range []string{"query?query=up", "query_range?query=up", "labels", "series?match[]=up", "label/device/values", "status/buildinfo"} {
+	for _, ep := range []string{"query?query=up", "query_range?query=up", "labels", "series?match[]=up", "label/device/values", "status/buildinfo",
+		"metadata", "rules", "query_exemplars?query=up"} {
 		for _, m := range []string{"GET", "POST"} {
-			if m == "POST" && ep == "status/buildinfo" {
+			if m == "POST" && (ep == "status/buildinfo" || ep == "metadata" || ep == "rules") {
 				continue
 			}
 			routes = append(routes, struct {

@@ -152,9 +152,20 @@ func TestPrometheus(t *testing.T) {
 		{name: "buildinfo", method: "GET", path: "/prometheus/api/v1/status/buildinfo", as: asAcme, status: 200,
 			contains: []string{`{"status":"success","data":{"version":"2.24.0"}}`}},
 		{name: "unknown endpoint", method: "GET", path: "/prometheus/api/v1/targets", as: asAcme, status: 404},
+		{name: "metadata", method: "GET", path: "/prometheus/api/v1/metadata", as: asAcme, status: 200,
+			contains:    []string{`{"status":"success","data":{`, `"co2_ppm":[{"type":"gauge","help":"CO2 concentration of a room's air","unit":"ppm"}]`, `"temp_c":[{"type":"gauge"`},
+			notContains: []string{"globex"}},
+		{name: "metadata of one metric", method: "GET", path: "/prometheus/api/v1/metadata?metric=temp_c", as: asAcme, status: 200,
+			contains: []string{`"temp_c"`}, notContains: []string{"co2_ppm"}},
+		{name: "metadata limited", method: "GET", path: "/prometheus/api/v1/metadata?limit=1", as: asOperator, status: 200,
+			contains: []string{`"co2_ppm"`}, notContains: []string{"temp_c", "globex_only_metric"}},
+		{name: "metadata of a bad name", method: "GET", path: "/prometheus/api/v1/metadata?metric=a-b", as: asAcme, status: 400},
+		{name: "rules", method: "GET", path: "/prometheus/api/v1/rules", as: asAcme, status: 200, contains: []string{`{"status":"success","data":{"groups":[]}}`}},
+		{name: "exemplars", method: "GET", path: "/prometheus/api/v1/query_exemplars?query=up", as: asAcme, status: 200, contains: []string{`{"status":"success","data":[]}`}},
 	})
 	_, scopes := e.telemetry.recorded()
-	want := []string{"query|", "query_range|acme", "query|globex", "labels|acme", "series|acme", "label/__name__/values|acme"}
+	want := []string{"query|", "query_range|acme", "query|globex", "labels|acme", "series|acme", "label/__name__/values|acme",
+		"metadata|acme", "metadata|acme", "metadata|"}
 	if diff := cmp.Diff(want, scopes); diff != "" {
 		t.Errorf("prometheus calls (-want +got):\n%s", diff)
 	}
