@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearthiot/hearth/device/program"
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 // Metrics the agent adds to every sample, besides the equipment's points.

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hearthiot/hearth/device/program"
 	"github.com/hearthiot/hearth/internal/atomicfile"
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 // programFile is where the operating program is kept, in the spool

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hearthiot/hearth/device/program"
 	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 // Kind is what a simulated device is.

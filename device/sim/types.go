@@ -3,7 +3,7 @@ package sim
 import (
 	"encoding/json"
 
-	"github.com/hearthiot/hearth/device/program"
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 // DeviceType is the device type that simulated devices of kind belong to,

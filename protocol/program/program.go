@@ -18,7 +18,9 @@
 // begun and the device keeps what it had.
 //
 // The package is pure: it parses, checks and evaluates programs, and knows
-// nothing of shadows, devices or the network.
+// nothing of shadows, devices or the network. It is part of the protocol
+// Hearth shares with the programs that run elsewhere (package protocol),
+// so it imports nothing of Hearth.
 package program
 
 import (

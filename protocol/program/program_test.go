@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hearthiot/hearth/device/program"
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 const office = `{"date": "2026-12-02", "tz": "Asia/Tokyo", "steps": [
