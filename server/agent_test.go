@@ -25,6 +25,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/modbus"
 	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 )
@@ -361,7 +362,7 @@ func TestAgentChiller(t *testing.T) {
 		return len(run.logs.find("device event sent", "code", agent.CodeSettingOutOfRange)) > 0
 	})
 	ev := run.logs.find("device event sent", "code", agent.CodeSettingOutOfRange)[0]
-	if ev["level"] != agent.LevelWarning || !strings.Contains(ev["message"], "chw_setpoint_c 25 is out of range; it takes from 4 to 15 °C") {
+	if ev["level"] != protocol.LevelWarning || !strings.Contains(ev["message"], "chw_setpoint_c 25 is out of range; it takes from 4 to 15 °C") {
 		t.Errorf("event %v", ev)
 	}
 	if got := sim.Registers(modbus.Holding, 1, 1); got[0] != 85 {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // Agent connects one piece of equipment to Hearth as one device.
@@ -118,7 +120,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	st := a.spool.Stats()
 	a.logger.Info("agent started", "device", a.cfg.Device, "hearth", a.cfg.Hearth.Address,
 		"interval", a.cfg.Telemetry.Interval.String(), "spooled_samples", st.Samples)
-	a.ctl.event(LevelInfo, CodeAgentStarted, fmt.Sprintf("agent started with %d samples waiting to be sent", st.Samples))
+	a.ctl.event(protocol.LevelInfo, CodeAgentStarted, fmt.Sprintf("agent started with %d samples waiting to be sent", st.Samples))
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); a.ctl.run(ctx) }()

@@ -17,7 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // Config is the agent's configuration file.
@@ -319,8 +319,8 @@ func (p *parser) root(cfg *Config, n *yaml.Node) {
 	if d, ok := f["device"]; !ok {
 		p.failAt(n, "device", "missing; give the device's name as Hearth knows it (the MQTT client id)")
 	} else if name, ok := p.str(d); ok {
-		if err := device.ValidName(name); err != nil {
-			p.failAt(d.val, d.path, "%s", strings.TrimSuffix(err.Error(), ": "+device.ErrInvalid.Error()))
+		if err := protocol.ValidName(name); err != nil {
+			p.failAt(d.val, d.path, "%s", strings.TrimSuffix(err.Error(), ": "+protocol.ErrInvalid.Error()))
 		} else {
 			cfg.Device = name
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/protocol/program"
 )
 
@@ -91,7 +92,7 @@ func newController(eq Equipment, sp *Spool, out *outbox, logger *slog.Logger, no
 		// A program file the agent cannot read is no reason not to run:
 		// Hearth sends the program again with the shadow.
 		logger.Warn("operating program not loaded", "error", err)
-		c.event(LevelWarning, CodeProgramInvalid, fmt.Sprintf("the saved operating program cannot be read and is ignored until Hearth sends it again: %v", err))
+		c.event(protocol.LevelWarning, CodeProgramInvalid, fmt.Sprintf("the saved operating program cannot be read and is ignored until Hearth sends it again: %v", err))
 	}
 	c.prog = prog
 	return c, nil
@@ -160,10 +161,7 @@ func (c *controller) poll(ctx context.Context) {
 	values[MetricEventsRefused] = float64(c.counts.eventsRefused.Load())
 
 	ts := c.spool.NextTimestamp(c.now().UnixMilli())
-	payload, err := json.Marshal(struct {
-		TS     int64              `json:"ts"`
-		Values map[string]float64 `json:"values"`
-	}{ts, values})
+	payload, err := json.Marshal(protocol.Sample{TS: ts, Values: values})
 	if err != nil {
 		c.logger.Error("sample not encoded", "error", err)
 		return
@@ -173,7 +171,7 @@ func (c *controller) poll(ctx context.Context) {
 		return
 	}
 	if after := c.spool.Stats(); after.Dropped > st.Dropped {
-		c.event(LevelWarning, CodeSpoolFull, fmt.Sprintf("the spool is full: %d oldest samples dropped (%d since the agent started); Hearth has not acknowledged samples for a while",
+		c.event(protocol.LevelWarning, CodeSpoolFull, fmt.Sprintf("the spool is full: %d oldest samples dropped (%d since the agent started); Hearth has not acknowledged samples for a while",
 			after.Dropped-st.Dropped, after.Dropped))
 	}
 	select {
@@ -220,12 +218,12 @@ func (c *controller) trackFaults(faults []Fault, read []string) {
 		slices.Sort(names)
 		msg := fmt.Sprintf("%s: %s", pointList(names), fs[0].Message)
 		c.logger.Warn("modbus fault", "kind", kind, "points", strings.Join(names, ","), "error", fs[0].Message)
-		c.event(LevelWarning, codeModbusFaultPrefix+kind, msg)
+		c.event(protocol.LevelWarning, codeModbusFaultPrefix+kind, msg)
 	}
 	if len(recovered) > 0 {
 		slices.Sort(recovered)
 		c.logger.Info("modbus points recovered", "points", strings.Join(recovered, ","))
-		c.event(LevelInfo, CodeModbusRecovered, pointList(recovered)+" read again")
+		c.event(protocol.LevelInfo, CodeModbusRecovered, pointList(recovered)+" read again")
 	}
 }
 
@@ -335,13 +333,13 @@ func (c *controller) applyDelta(ctx context.Context, d Delta) {
 func (c *controller) applyDesired(ctx context.Context, key string, v any) (any, bool, outcome) {
 	s, ok := c.settings[key]
 	if !ok {
-		c.refuse(key, v, LevelWarning, CodeSettingUnknown,
+		c.refuse(key, v, protocol.LevelWarning, CodeSettingUnknown,
 			fmt.Sprintf("desired %s is not a writable point of the register map; accepted are %s", key, strings.Join(slices.Sorted(maps.Keys(c.settings)), ", ")))
 		return nil, false, outcomeRefused
 	}
 	val, err := s.Check(v)
 	if err != nil {
-		c.refuse(key, v, LevelWarning, CodeSettingOutOfRange, "desired "+err.Error()+"; not written")
+		c.refuse(key, v, protocol.LevelWarning, CodeSettingOutOfRange, "desired "+err.Error()+"; not written")
 		held, ok := c.readHeld(ctx, key)
 		return held, ok, outcomeRefused
 	}
@@ -351,12 +349,12 @@ func (c *controller) applyDesired(ctx context.Context, key string, v any) (any, 
 	}
 	held, err := c.eq.WriteSetting(ctx, key, val)
 	if err != nil {
-		c.refuse(key, v, LevelError, CodeSettingNotApplied, fmt.Sprintf("desired %s %s not written: %v", key, describeValue(v), err))
+		c.refuse(key, v, protocol.LevelError, CodeSettingNotApplied, fmt.Sprintf("desired %s %s not written: %v", key, describeValue(v), err))
 		held, ok := c.readHeld(ctx, key)
 		return held, ok, outcomeFailed
 	}
 	if !sameValue(held, val) {
-		c.refuse(key, v, LevelWarning, CodeSettingNotHeld, fmt.Sprintf("%s written as %s, but the equipment holds %s", key, describeValue(val), describeValue(held)))
+		c.refuse(key, v, protocol.LevelWarning, CodeSettingNotHeld, fmt.Sprintf("%s written as %s, but the equipment holds %s", key, describeValue(val), describeValue(held)))
 		return held, true, outcomeRefused
 	}
 	delete(c.refused, key)
@@ -393,7 +391,7 @@ func (c *controller) adoptProgram(ctx context.Context, raw any, report map[strin
 	}
 	p, err := program.FromValue(raw)
 	if err != nil {
-		c.refuse(program.Key, raw, LevelWarning, CodeProgramInvalid, fmt.Sprintf("desired program not followed: %v", err))
+		c.refuse(program.Key, raw, protocol.LevelWarning, CodeProgramInvalid, fmt.Sprintf("desired program not followed: %v", err))
 		return
 	}
 	now := c.now()
@@ -483,7 +481,7 @@ func (c *controller) catchUp(ctx context.Context) {
 	}
 	if len(applied) > 0 {
 		c.logger.Info("operating program step applied", "settings", strings.Join(parts, " "))
-		c.event(LevelInfo, CodeProgramStep, "operating program step applied: "+strings.Join(parts, ", "))
+		c.event(protocol.LevelInfo, CodeProgramStep, "operating program step applied: "+strings.Join(parts, ", "))
 	}
 	c.report(report, applied...)
 }
@@ -502,7 +500,7 @@ func (c *controller) untilStep() time.Duration {
 }
 
 func (c *controller) event(level, code, msg string) {
-	c.out.event(Event{Level: level, Code: code, Message: msg, TS: c.now().UnixMilli()})
+	c.out.event(protocol.Event{Level: level, Code: code, Message: msg, TS: c.now().UnixMilli()})
 }
 
 // jsonEqual reports whether two decoded JSON values are the same.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // fakeEquipment holds settings in memory, as a controller would.
@@ -103,8 +105,8 @@ func takeReport(c *controller) (map[string]any, []string) {
 }
 
 // takeEvents returns and forgets the events waiting, as level/code.
-func takeEvents(c *controller) []Event {
-	var out []Event
+func takeEvents(c *controller) []protocol.Event {
+	var out []protocol.Event
 	for {
 		e, _, ok := c.out.nextEvent()
 		if !ok {
@@ -115,7 +117,7 @@ func takeEvents(c *controller) []Event {
 	}
 }
 
-func codes(es []Event) []string {
+func codes(es []protocol.Event) []string {
 	var out []string
 	for _, e := range es {
 		out = append(out, e.Code)
@@ -147,7 +149,7 @@ func TestApplyDesired(t *testing.T) {
 	if len(eq.writes) != 0 || !cmp.Equal(rep, map[string]any{"chw_setpoint_c": 7.0}) {
 		t.Errorf("out of range: writes %v, report %v; want none and the real 7", eq.writes, rep)
 	}
-	if len(ev) != 1 || ev[0].Code != CodeSettingOutOfRange || ev[0].Level != LevelWarning ||
+	if len(ev) != 1 || ev[0].Code != CodeSettingOutOfRange || ev[0].Level != protocol.LevelWarning ||
 		ev[0].Message != "desired chw_setpoint_c 25 is out of range; it takes from 4 to 15 °C; not written" {
 		t.Errorf("events %+v; want one setting_out_of_range", ev)
 	}
@@ -353,7 +355,7 @@ func TestSpoolFullEvent(t *testing.T) {
 		c.poll(context.Background())
 		clock.add(time.Minute)
 	}
-	if ev := takeEvents(c); len(ev) != 1 || ev[0].Code != CodeSpoolFull || ev[0].Level != LevelWarning {
+	if ev := takeEvents(c); len(ev) != 1 || ev[0].Code != CodeSpoolFull || ev[0].Level != protocol.LevelWarning {
 		t.Errorf("events %+v; want one spool_full", ev)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
-	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/protocol"
 )
 
 const (
@@ -254,7 +254,7 @@ func connackReason(ack *paho.Connack) string {
 }
 
 func (l *link) shadowTopic(op string) string {
-	return device.PrefixAWS + "/" + l.name + "/shadow/" + op
+	return protocol.ShadowTopic(l.name, "") + "/" + op
 }
 
 // subscribe takes the shadow topics the agent listens on. Hearth sends a
@@ -394,14 +394,14 @@ func (l *link) sendReport(ctx context.Context, c *paho.Client) error {
 }
 
 func (l *link) sendEvents(ctx context.Context, c *paho.Client) error {
-	topic := device.PrefixHearth + "/" + l.name + "/events"
+	topic := protocol.EventsTopic(l.name)
 	for {
 		e, dropped, ok := l.out.nextEvent()
 		if !ok {
 			return nil
 		}
 		if dropped > 0 {
-			d := Event{Level: LevelWarning, Code: CodeEventsDropped, TS: e.TS,
+			d := protocol.Event{Level: protocol.LevelWarning, Code: CodeEventsDropped, TS: e.TS,
 				Message: fmt.Sprintf("%d events were dropped while Hearth could not be reached; the %d newest were kept", dropped, maxQueuedEvents)}
 			if err := l.sendEvent(ctx, c, topic, d); err != nil {
 				return err
@@ -419,7 +419,7 @@ func (l *link) sendEvents(ctx context.Context, c *paho.Client) error {
 // came (0x97: more than a device may send) is dropped and counted: sending
 // it again would be refused again, and ending the session over it would
 // only send it first after the reconnect.
-func (l *link) sendEvent(ctx context.Context, c *paho.Client, topic string, e Event) error {
+func (l *link) sendEvent(ctx context.Context, c *paho.Client, topic string, e protocol.Event) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
@@ -444,7 +444,7 @@ func (l *link) sendEvent(ctx context.Context, c *paho.Client, topic string, e Ev
 // eventRefused logs an event Hearth refused: the first one, then at most
 // one line every refusedLogEvery with the count since, so that an agent
 // over its quota does not flood its own log.
-func (l *link) eventRefused(e Event, pr *paho.PublishResponse) {
+func (l *link) eventRefused(e protocol.Event, pr *paho.PublishResponse) {
 	l.eventsRefusedSince++
 	now := time.Now()
 	if now.Sub(l.lastEventRefusedLog) < refusedLogEvery {
@@ -485,7 +485,7 @@ func reasonString(pr *paho.PublishResponse) string {
 // back-fill arrays, and acknowledges them in the spool once Hearth's PUBACK
 // says they are stored. It returns when the connection ends.
 func (l *link) sendTelemetry(ctx context.Context, c *paho.Client, maxPacket int) error {
-	topic := device.TelemetryTopic(l.name)
+	topic := protocol.TelemetryTopic(l.name)
 	maxPayload := maxPacket - max(serverHeadroom, maxPacket/8)
 	if maxPayload < 1024 {
 		maxPayload = maxPacket - len(topic) - 64
@@ -591,7 +591,7 @@ func (l *link) sampleRejected(r Record, reason string) {
 		if l.since > 1 {
 			msg += fmt.Sprintf(" (%d samples refused since the last such event)", l.since)
 		}
-		l.out.event(Event{Level: LevelError, Code: CodeTelemetryRejected, Message: msg, TS: now.UnixMilli()})
+		l.out.event(protocol.Event{Level: protocol.LevelError, Code: CodeTelemetryRejected, Message: msg, TS: now.UnixMilli()})
 		l.lastEvent, l.since = now, 0
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/time/rate"
 
-	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // testBroker is a mochi-mqtt broker on loopback standing in for Hearth's:
@@ -37,7 +37,7 @@ type testBroker struct {
 
 	mu              sync.Mutex
 	connects        int
-	events          []Event // accepted
+	events          []protocol.Event // accepted
 	refused         map[byte]int
 	telemetry       []byte // the last telemetry message
 	quota           *rate.Limiter
@@ -86,18 +86,18 @@ func (b *testBroker) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch pk.TopicName {
-	case device.TelemetryTopic(cl.ID):
+	case protocol.TelemetryTopic(cl.ID):
 		b.telemetry = pk.Payload
-	case device.PrefixHearth + "/" + cl.ID + "/events":
+	case protocol.EventsTopic(cl.ID):
 		if !b.quota.Allow() {
 			b.refused[packets.ErrQuotaExceeded.Code]++
 			return pk, packets.ErrQuotaExceeded
 		}
-		if _, err := device.ParseEvent(cl.ID, pk.Payload, time.Now()); err != nil {
+		if _, err := protocol.ParseEvent(pk.Payload, time.Now()); err != nil {
 			b.refused[packets.ErrPayloadFormatInvalid.Code]++
 			return pk, packets.Code{Code: packets.ErrPayloadFormatInvalid.Code, Reason: err.Error()}
 		}
-		var e Event
+		var e protocol.Event
 		if err := json.Unmarshal(pk.Payload, &e); err != nil {
 			return pk, packets.ErrPayloadFormatInvalid
 		}
@@ -194,12 +194,12 @@ func TestEventsRefusedAreDropped(t *testing.T) {
 	long := strings.Repeat("é\x01", 700) // 2100 bytes, with control characters
 	a := startAgent(t, b.addr, newFake(), logs, func(a *Agent) {
 		now := time.Now()
-		for _, e := range []Event{
-			{Level: LevelWarning, Code: "test_old", Message: "three weeks old", TS: now.Add(-21 * 24 * time.Hour).UnixMilli()},
-			{Level: LevelWarning, Code: "test_long", Message: long, TS: now.UnixMilli()},
-			{Level: LevelInfo, Code: "test_1", Message: "one", TS: now.UnixMilli()},
-			{Level: LevelInfo, Code: "test_2", Message: "two", TS: now.UnixMilli()},
-			{Level: LevelInfo, Code: "test_3", Message: "three: over the quota", TS: now.UnixMilli()},
+		for _, e := range []protocol.Event{
+			{Level: protocol.LevelWarning, Code: "test_old", Message: "three weeks old", TS: now.Add(-21 * 24 * time.Hour).UnixMilli()},
+			{Level: protocol.LevelWarning, Code: "test_long", Message: long, TS: now.UnixMilli()},
+			{Level: protocol.LevelInfo, Code: "test_1", Message: "one", TS: now.UnixMilli()},
+			{Level: protocol.LevelInfo, Code: "test_2", Message: "two", TS: now.UnixMilli()},
+			{Level: protocol.LevelInfo, Code: "test_3", Message: "three: over the quota", TS: now.UnixMilli()},
 		} {
 			a.ctl.out.event(e)
 		}
@@ -240,9 +240,9 @@ func TestEventsRefusedAreDropped(t *testing.T) {
 		t.Errorf("refusals logged %v; want one line, for test_old", lines)
 	}
 	for _, e := range b.events {
-		if e.Code == "test_long" && (len(e.Message) > maxEventMessage || !utf8.ValidString(e.Message) ||
+		if e.Code == "test_long" && (len(e.Message) > protocol.MaxEventMessage || !utf8.ValidString(e.Message) ||
 			!strings.HasPrefix(e.Message, "é é ") || !strings.HasSuffix(e.Message, "…")) {
-			t.Errorf("long message of %d bytes %q…; want it clipped to %d bytes of valid text", len(e.Message), e.Message[:20], maxEventMessage)
+			t.Errorf("long message of %d bytes %q…; want it clipped to %d bytes of valid text", len(e.Message), e.Message[:20], protocol.MaxEventMessage)
 		}
 	}
 }

@@ -7,13 +7,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Event levels.
-const (
-	LevelInfo    = "info"
-	LevelWarning = "warning"
-	LevelError   = "error"
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // Event codes the agent raises.
@@ -33,14 +28,6 @@ const (
 	maxQueuedEvents       = 256
 )
 
-// Event is a device event, published on hearth/things/{name}/events.
-type Event struct {
-	Level   string `json:"level"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	TS      int64  `json:"ts"` // unix milliseconds, when it was raised
-}
-
 // outbox holds what the equipment side has for Hearth besides samples:
 // the reported state still to send, desired keys to clear, device events,
 // and whether the whole shadow should be fetched. It is kept in memory
@@ -51,7 +38,7 @@ type outbox struct {
 	reported map[string]any
 	clear    map[string]bool // desired keys to set to null
 	gen      uint64          // counts changes of reported and clear
-	events   []Event
+	events   []protocol.Event
 	dropped  int // events dropped since the last one sent
 	wantGet  bool
 	wake     chan struct{}
@@ -116,7 +103,7 @@ func (o *outbox) reportSent(reported map[string]any, clears []string, gen uint64
 // event queues a device event. When the queue is full, the oldest event
 // goes and is counted; the count is sent as an event of its own. The
 // message is made one Hearth takes (see eventMessage).
-func (o *outbox) event(e Event) {
+func (o *outbox) event(e protocol.Event) {
 	e.Message = eventMessage(e.Message)
 	o.mu.Lock()
 	if len(o.events) >= maxQueuedEvents {
@@ -128,13 +115,9 @@ func (o *outbox) event(e Event) {
 	o.signal()
 }
 
-// maxEventMessage is the longest message Hearth takes in a device event,
-// in bytes.
-const maxEventMessage = 1 << 10
-
 // eventMessage makes msg a message Hearth takes in a device event: valid
 // UTF-8 without control characters other than newline and tab, of at most
-// maxEventMessage bytes. A longer one is cut at a character boundary and
+// protocol.MaxEventMessage bytes. A longer one is cut at a character boundary and
 // ends in "…". A message is mostly the agent's own words, but it quotes
 // errors and values from the equipment, which may be anything.
 func eventMessage(msg string) string {
@@ -145,11 +128,11 @@ func eventMessage(msg string) string {
 		}
 		return r
 	}, msg)
-	if len(msg) <= maxEventMessage {
+	if len(msg) <= protocol.MaxEventMessage {
 		return msg
 	}
 	const more = "…"
-	cut := maxEventMessage - len(more)
+	cut := protocol.MaxEventMessage - len(more)
 	for cut > 0 && !utf8.RuneStart(msg[cut]) {
 		cut--
 	}
@@ -157,17 +140,17 @@ func eventMessage(msg string) string {
 }
 
 // nextEvent is the oldest event waiting, and the number dropped before it.
-func (o *outbox) nextEvent() (Event, int, bool) {
+func (o *outbox) nextEvent() (protocol.Event, int, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.events) == 0 {
-		return Event{}, 0, false
+		return protocol.Event{}, 0, false
 	}
 	return o.events[0], o.dropped, true
 }
 
 // eventSent removes the oldest event once Hearth has it.
-func (o *outbox) eventSent(e Event) {
+func (o *outbox) eventSent(e protocol.Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.events) > 0 && o.events[0] == e {
