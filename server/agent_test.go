@@ -24,9 +24,9 @@ import (
 	"github.com/hearthiot/hearth/device/agent/equipment"
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
 	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/sim/modbussim"
 	"github.com/hearthiot/hearth/store"
 )
 

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/sim"
-	"github.com/hearthiot/hearth/device/sim/model"
 	"github.com/hearthiot/hearth/protocol/program"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/model"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/auth"
 )

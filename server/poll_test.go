@@ -13,8 +13,8 @@ import (
 
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 	"github.com/hearthiot/hearth/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // mixedMap is a map of n points cycling through the register types and

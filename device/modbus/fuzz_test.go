@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 var fuzzScales = []struct{ scale, offset float64 }{{1, 0}, {0.1, 0}, {0.01, 0}, {0.001, 0}, {10, 0}, {0.1, -40}, {0.01, -273.15}, {-1, 0}, {0.5, 0.25}}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // testLogger logs to the test's output, and drops what goroutines that

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // rounds collects a poller's reports.

@@ -12,7 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // openPTY opens a pseudo-terminal pair: the master for the simulator's RTU

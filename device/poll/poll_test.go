@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
 	"github.com/hearthiot/hearth/device/poll"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // The service itself runs against the real server, store, shadows and a

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/agent"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // writeAgentConfig writes an agent configuration for the simulated

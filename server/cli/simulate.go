@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
-	"github.com/hearthiot/hearth/device/sim/loadgen"
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/loadgen"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // runSimulate runs a simulated fleet; "simulate modbus" serves a simulated

@@ -14,7 +14,7 @@ import (
 	"github.com/hearthiot/hearth/device/agent"
 	"github.com/hearthiot/hearth/device/agent/equipment"
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // chiller starts the simulated chiller controller and returns equipment

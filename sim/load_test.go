@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 func testLogger(t testing.TB) *slog.Logger {

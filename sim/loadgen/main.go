@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/ca"
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 const usage = `usage: hearth simulate load <command> [flags]

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim/model"
 	"github.com/hearthiot/hearth/protocol/program"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // Kind is what a simulated device is.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 // The publish benchmarks compare this package's MQTT client with

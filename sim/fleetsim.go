@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim/model"
 	"github.com/hearthiot/hearth/protocol/program"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // Defaults applied by StartFleet to zero fields of FleetConfig.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/sim"
 )
 
 // startHearth runs a real Hearth in this process on loopback ports, with

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hearthiot/hearth/device/sim/model"
 	"github.com/hearthiot/hearth/protocol/program"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // desired decodes a desired document as the fleet does, numbers exact.

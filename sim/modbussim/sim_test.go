@@ -16,8 +16,8 @@ import (
 	gm "github.com/goburrow/modbus"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim/modbussim"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // clock is a test's time, moved by hand.
@@ -399,7 +399,7 @@ func TestMapFile(t *testing.T) {
 // The reference shows the shipped maps as they are.
 func TestDocsShowTheShippedMaps(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "modbus.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "modbus.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

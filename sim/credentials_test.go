@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 // comparable flattens credentials to what must survive a save and load.

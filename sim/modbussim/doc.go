@@ -1,8 +1,8 @@
 // Package modbussim is a simulated Modbus device: a Modbus TCP slave (built
 // on simonvetter/modbus's server) whose registers follow the physics models
-// of package device/sim/model, for `hearth simulate modbus`, for the tests
-// of package device/modbus and of the gateway agent, and for trying a
-// register map without a plant room.
+// of package sim/model, for `hearth simulate modbus`, for the tests of
+// package modbus, of the gateway agent and of Hearth's direct polling, and
+// for trying a register map without a plant room.
 //
 // Two profiles play real equipment, each laid out by its register map,
 // which ships with the package (ChillerMap, IAQMap) so that what the
@@ -35,4 +35,7 @@
 // slave on a serial line or a pseudo-terminal.
 //
 // The simulator only listens where it is told; it never connects anywhere.
+// It is part of the simulator, a program apart from the server: it imports
+// the register maps of package modbus and the physics of sim/model, and
+// nothing of Hearth's server.
 package modbussim

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/ca"
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 // needTool skips the test when a tool is missing, or fails it when

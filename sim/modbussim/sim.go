@@ -17,7 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // The register maps of the profiles, as files to hand to a poller or the

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 func TestCerts(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/sim"
 )
 
 // runShadow is "loadgen shadow": devices update their classic shadows while

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // chiller plays chiller.yaml: model.Chiller under the settings written to

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 var tokyo, _ = time.LoadLocation("Asia/Tokyo")
