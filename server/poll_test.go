@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/events"
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim"
 	"github.com/hearthiot/hearth/sim/modbussim"
 	"github.com/hearthiot/hearth/store"

@@ -5,7 +5,7 @@
 // its classic shadow, a desired setting is written to its register, read
 // back and reported, and it is online while its equipment answers.
 //
-// The Modbus work is package device/modbus's; this package only runs one
+// The Modbus work is package modbus's; this package only runs one
 // poller per device and carries what it reads to the rest of Hearth,
 // through interfaces the server satisfies with the device package's
 // services.
@@ -27,8 +27,8 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/events"
-	"github.com/hearthiot/hearth/device/modbus"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )

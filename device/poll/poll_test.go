@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hearthiot/hearth/device/modbus"
 	"github.com/hearthiot/hearth/device/poll"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim/modbussim"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/hearthiot/hearth/device/agent"
 	"github.com/hearthiot/hearth/device/agent/equipment"
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 )
 
 // runAgent is the gateway agent: it polls Modbus equipment and connects it

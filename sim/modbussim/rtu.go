@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 )
 
 // ServeRTU serves the simulated device as a Modbus RTU slave on a serial

@@ -16,7 +16,7 @@ import (
 	mbs "github.com/simonvetter/modbus"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim/model"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	gm "github.com/goburrow/modbus"
 
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim/modbussim"
 	"github.com/hearthiot/hearth/sim/model"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/agent"
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 )
 
 // Modbus is equipment behind a register map.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hearthiot/hearth/device/agent"
 	"github.com/hearthiot/hearth/device/agent/equipment"
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim/modbussim"
 )
 

@@ -50,5 +50,8 @@
 // The package does not publish anything, hold shadows or know MQTT: it
 // gives readings and takes settings, and its callers carry them. It starts
 // no goroutine except a Poller's, keeps no state outside its values, and
-// logs only connection changes, never a fault it also reports.
+// logs only connection changes, never a fault it also reports. It is a
+// library of its own, outside the server's device model, because both
+// sides use it: it imports nothing of Hearth's server (device, store,
+// broker, web), so that the gateway agent links none of it.
 package modbus

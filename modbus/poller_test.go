@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
