@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/agent"
-	"github.com/hearthiot/hearth/device/agent/equipment"
+	"github.com/hearthiot/hearth/agent"
+	"github.com/hearthiot/hearth/agent/equipment"
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/protocol"

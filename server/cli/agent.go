@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hearthiot/hearth/device/agent"
-	"github.com/hearthiot/hearth/device/agent/equipment"
+	"github.com/hearthiot/hearth/agent"
+	"github.com/hearthiot/hearth/agent/equipment"
 	"github.com/hearthiot/hearth/modbus"
 )
 

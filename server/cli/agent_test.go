@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 	"github.com/hearthiot/hearth/sim/modbussim"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/hearthiot/hearth/device/agent"
-	"github.com/hearthiot/hearth/device/agent/equipment"
+	"github.com/hearthiot/hearth/agent"
+	"github.com/hearthiot/hearth/agent/equipment"
 	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/sim/modbussim"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 )
 
 // FuzzParseConfig: any file is either refused with a *ConfigError or gives

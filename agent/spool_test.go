@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 )
 
 func openSpool(t *testing.T, dir string, opts agent.SpoolOptions) *agent.Spool {

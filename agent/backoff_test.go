@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 )
 
 func TestBackoffDelay(t *testing.T) {

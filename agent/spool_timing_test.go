@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 )
 
 // chillerSample is a sample as the agent spools it for the chiller
@@ -30,7 +30,7 @@ func chillerSample(b testing.TB, ts int64, i int) []byte {
 // keeps while holding them, and the cost of one append (an fsync) and of
 // sending them all back in batches of 500. Run it with
 //
-//	go test ./device/agent -run '^$' -bench SpoolWeek -benchtime 1x
+//	go test ./agent -run '^$' -bench SpoolWeek -benchtime 1x
 func BenchmarkSpoolWeek(b *testing.B) {
 	for range b.N {
 		dir := b.TempDir()

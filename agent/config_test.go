@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 )
 
 const fullConfig = `# a gateway on chiller 1

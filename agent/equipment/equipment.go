@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hearthiot/hearth/device/agent"
+	"github.com/hearthiot/hearth/agent"
 	"github.com/hearthiot/hearth/modbus"
 )
 

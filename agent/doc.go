@@ -11,5 +11,9 @@
 // It reaches the equipment only through the Equipment interface declared
 // here; reading registers, decoding them and writing them belongs to the
 // Modbus package behind it. It knows nothing of Hearth's server side: what
-// it relies on is the device protocol (docs/device-protocol.md).
+// it relies on is the device protocol (docs/device-protocol.md), whose
+// names, topics and documents it takes from package protocol, the one
+// package it shares with the server. It imports nothing under device/,
+// store/, broker/, web/ or server/, so that a gateway binary links no
+// store and no time-series engine.
 package agent
