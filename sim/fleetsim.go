@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/protocol/program"
 	"github.com/hearthiot/hearth/sim/model"
 )
@@ -216,7 +217,7 @@ type simDevice struct {
 }
 
 func (d *simDevice) topic(suffix string) string {
-	return "$aws/things/" + d.spec.Name + "/shadow/" + suffix
+	return protocol.ShadowTopic(d.spec.Name, "") + "/" + suffix
 }
 
 // run connects, serves the connection until it ends, and connects again,
@@ -348,11 +349,11 @@ func (d *simDevice) serve(ctx context.Context, s *session) error {
 // change of running state or fault.
 func (d *simDevice) sendTelemetry(s *session, t time.Time) error {
 	values, report := d.eq.sample(t)
-	b, err := json.Marshal(telemetrySample{TS: t.UnixMilli(), Values: values})
+	b, err := json.Marshal(protocol.Sample{TS: t.UnixMilli(), Values: values})
 	if err != nil {
 		return fmt.Errorf("encode telemetry: %w", err)
 	}
-	if err := d.publish(s, TelemetryTopic(d.spec.Name), b); err != nil {
+	if err := d.publish(s, protocol.TelemetryTopic(d.spec.Name), b); err != nil {
 		return err
 	}
 	d.f.telemetry.Add(1)
@@ -363,18 +364,13 @@ func (d *simDevice) sendTelemetry(s *session, t time.Time) error {
 	return nil
 }
 
-type telemetrySample struct {
-	TS     int64              `json:"ts"`
-	Values map[string]float64 `json:"values"`
-}
-
 // sendBackfill publishes the history from backfillFrom to now, oldest
 // first, in batches, stepping the model through it.
 func (d *simDevice) sendBackfill(s *session) error {
 	now := d.f.cfg.Now()
 	step := d.f.cfg.BackfillStep
 	size := d.f.cfg.BackfillBatch
-	batch := make([]telemetrySample, 0, size)
+	batch := make([]protocol.Sample, 0, size)
 	flush := func(next time.Time) error {
 		if len(batch) == 0 {
 			return nil
@@ -383,7 +379,7 @@ func (d *simDevice) sendBackfill(s *session) error {
 		if err != nil {
 			return fmt.Errorf("encode back-fill: %w", err)
 		}
-		if err := d.publish(s, TelemetryTopic(d.spec.Name), b); err != nil {
+		if err := d.publish(s, protocol.TelemetryTopic(d.spec.Name), b); err != nil {
 			return err
 		}
 		d.f.telemetry.Add(1)
@@ -394,7 +390,7 @@ func (d *simDevice) sendBackfill(s *session) error {
 	}
 	t := d.backfillFrom
 	for ; t.Before(now); t = t.Add(step) {
-		batch = append(batch, telemetrySample{TS: t.UnixMilli(), Values: d.eq.sampleFollowing(t)})
+		batch = append(batch, protocol.Sample{TS: t.UnixMilli(), Values: d.eq.sampleFollowing(t)})
 		if len(batch) == size {
 			if err := flush(t.Add(step)); err != nil {
 				return err

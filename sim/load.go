@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // Defaults applied by RunLoad to zero fields of LoadConfig.
@@ -62,7 +64,8 @@ type LoadConfig struct {
 	// (DefaultConnectConcurrency when 0); TLS handshakes cost the broker
 	// far more than publishes do.
 	ConnectConcurrency int
-	// Topic returns a device's telemetry topic (TelemetryTopic when nil).
+	// Topic returns a device's telemetry topic (protocol.TelemetryTopic
+	// when nil).
 	Topic func(device string) string
 	// KeepAlive is the MQTT keepalive (DefaultKeepAlive when 0).
 	KeepAlive time.Duration
@@ -98,9 +101,6 @@ type LoadResult struct {
 	// ConnectTime is how long connecting all devices took.
 	ConnectTime time.Duration
 }
-
-// TelemetryTopic returns Hearth's telemetry topic of a device.
-func TelemetryTopic(device string) string { return "hearth/things/" + device + "/telemetry" }
 
 // RunLoad connects every device, publishes telemetry at cfg.Rate for
 // cfg.Duration, waits up to cfg.DrainTimeout for outstanding PUBACKs and
@@ -212,7 +212,7 @@ func (c LoadConfig) withDefaults() (LoadConfig, error) {
 		c.ConnectConcurrency = DefaultConnectConcurrency
 	}
 	if c.Topic == nil {
-		c.Topic = TelemetryTopic
+		c.Topic = protocol.TelemetryTopic
 	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = DefaultKeepAlive

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/sim"
 )
 
@@ -164,7 +165,7 @@ func TestRunLoad(t *testing.T) {
 			if len(got.bad) > 0 {
 				t.Errorf("%d bad payloads, first: %s", len(got.bad), got.bad[0])
 			}
-			topic := sim.TelemetryTopic
+			topic := protocol.TelemetryTopic
 			if cfg.Topic != nil {
 				topic = cfg.Topic
 			}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hearthiot/hearth/protocol"
 )
 
 // Defaults applied by RunShadowLoad to zero fields of ShadowLoadConfig.
@@ -263,7 +265,7 @@ func (r *shadowRun) fail(msg string) {
 // right after the SUBACK, which the reader then takes like any other.
 func (r *shadowRun) open(ctx context.Context, i int, s *session) (*shadowDevice, error) {
 	name := r.cfg.Devices[i].Name
-	base := "$aws/things/" + name + "/shadow/update"
+	base := protocol.ShadowTopic(name, "") + "/" + protocol.ShadowUpdate
 	d := &shadowDevice{
 		name:          name,
 		s:             s,

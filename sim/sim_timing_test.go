@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/sim"
 )
 
@@ -121,7 +123,7 @@ func pahoRun(b *testing.B, m *mosquitto, creds []sim.Credentials, payload []byte
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			topic := sim.TelemetryTopic(creds[i].Name)
+			topic := protocol.TelemetryTopic(creds[i].Name)
 			var window [benchInflight]mqtt.Token
 			wait := func(tok mqtt.Token) bool {
 				if tok == nil {
