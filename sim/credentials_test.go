@@ -34,11 +34,11 @@ func flatten(creds []sim.Credentials) []flatCredentials {
 func TestCredentialsRoundTrip(t *testing.T) {
 	t.Parallel()
 	authority := newCA(t)
-	withCert, err := sim.IssueCredentials(authority, "dev-00000", time.Hour)
+	withCert, err := authority.IssueCredentials("dev-00000", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	both, err := sim.IssueCredentials(authority, "dev-00001", time.Hour)
+	both, err := authority.IssueCredentials("dev-00001", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

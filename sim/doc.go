@@ -1,7 +1,9 @@
-// Package sim simulates devices against an MQTT broker: today a load
-// generator that measures how many telemetry messages a broker takes and how
-// quickly it acknowledges them, and how quickly Hearth answers shadow
-// updates; later the base of a fleet simulator.
+// Package sim simulates devices against an MQTT broker: a fleet of devices
+// that behave like real equipment (StartFleet: readings from the physics
+// models of sim/model, settings kept in their shadows, the daily operating
+// program followed, back-fill after an outage), and a load generator that
+// measures how many telemetry messages a broker takes and how quickly it
+// acknowledges them, and how quickly Hearth answers shadow updates.
 //
 // RunLoad connects many devices, each with its own credentials (a client
 // certificate, a secret or both, exactly as Hearth provisions them), and
@@ -30,14 +32,16 @@
 // Provision creates the devices through Hearth's HTTP API, and
 // SaveCredentials and LoadCredentials keep their credentials between runs,
 // because the API hands out a device's secret and key only once. For runs
-// against a plain broker such as mosquitto, IssueCredentials turns a
-// certificate from package ca, Hearth's own certificate authority, into a
-// device's credentials, and Count subscribes and counts what the broker
-// delivers. Query reads back through Hearth's Prometheus API what was stored.
+// against a plain broker such as mosquitto, CA is a small certificate
+// authority of the load generator's own (LoadOrCreateCA, IssueServer,
+// IssueCredentials) whose certificates have the shape of Hearth's, and
+// Count subscribes and counts what the broker delivers. Query reads back
+// through Hearth's Prometheus API what was stored.
 //
 // The package connects only where it is told to, never listens, and keeps
-// no state between calls. Of Hearth it imports only package ca, which
-// depends on nothing else of Hearth, so that certificates for a plain broker
-// have the same shape as Hearth's; it talks to Hearth only over the network,
-// as a device or an API client would.
+// no state between calls. It is a program apart from the server: of Hearth
+// it imports only package protocol (names, topics, documents) and its own
+// sub-packages, never the server's device model, store or broker, and it
+// talks to Hearth only over the network, as a device or an API client
+// would.
 package sim

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/sim"
 )
 
@@ -46,7 +45,7 @@ type brokerOptions struct {
 // mosquitto is a running broker on 127.0.0.1.
 type mosquitto struct {
 	addr string
-	ca   *ca.CA // nil without TLS
+	ca   *sim.CA // nil without TLS
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	log  *syncBuffer
@@ -226,9 +225,9 @@ func writeFile(t testing.TB, dir, name string, data []byte) {
 }
 
 // newCA creates a certificate authority in a fresh temp dir.
-func newCA(t testing.TB) *ca.CA {
+func newCA(t testing.TB) *sim.CA {
 	t.Helper()
-	authority, err := ca.LoadOrCreate(t.TempDir(), nil)
+	authority, err := sim.LoadOrCreateCA(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,11 +235,11 @@ func newCA(t testing.TB) *ca.CA {
 }
 
 // deviceCerts issues n device certificates named prefix-00000….
-func deviceCerts(t testing.TB, authority *ca.CA, prefix string, n int) []sim.Credentials {
+func deviceCerts(t testing.TB, authority *sim.CA, prefix string, n int) []sim.Credentials {
 	t.Helper()
 	creds := make([]sim.Credentials, n)
 	for i := range creds {
-		c, err := sim.IssueCredentials(authority, sim.DeviceName(prefix, i), time.Hour)
+		c, err := authority.IssueCredentials(sim.DeviceName(prefix, i), time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

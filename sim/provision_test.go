@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/sim"
 )
 
@@ -22,7 +21,7 @@ const testToken = "test-token"
 // fakeAPI answers the part of Hearth's HTTP API that the load tool uses,
 // following its documented contract, with device certificates from ca.
 type fakeAPI struct {
-	ca *ca.CA
+	ca *sim.CA
 
 	mu        sync.Mutex
 	customers map[string]bool
@@ -32,7 +31,7 @@ type fakeAPI struct {
 	queries               []string
 }
 
-func newFakeAPI(t *testing.T, authority *ca.CA) (*fakeAPI, *httptest.Server) {
+func newFakeAPI(t *testing.T, authority *sim.CA) (*fakeAPI, *httptest.Server) {
 	t.Helper()
 	f := &fakeAPI{ca: authority, customers: map[string]bool{}, devices: map[string]string{}}
 	mux := http.NewServeMux()

@@ -28,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/sim"
 )
 
@@ -125,7 +125,7 @@ func runCerts(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if *dir == "" || *n <= 0 {
 		return fmt.Errorf("certs: -dir and a positive -devices are required")
 	}
-	authority, err := ca.LoadOrCreate(*dir, nil)
+	authority, err := sim.LoadOrCreateCA(*dir)
 	if err != nil {
 		return err
 	}
@@ -140,14 +140,14 @@ func runCerts(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	devices := make([]sim.Credentials, *n)
 	for i := range devices {
-		if devices[i], err = sim.IssueCredentials(authority, sim.DeviceName(*prefix, i), certValidity); err != nil {
+		if devices[i], err = authority.IssueCredentials(sim.DeviceName(*prefix, i), certValidity); err != nil {
 			return err
 		}
 	}
 	if err := sim.SaveCredentials(filepath.Join(*dir, "devices"), devices); err != nil {
 		return err
 	}
-	sub, err := sim.IssueCredentials(authority, "loadgen-subscriber", certValidity)
+	sub, err := authority.IssueCredentials("loadgen-subscriber", certValidity)
 	if err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	duration := fs.Duration("duration", 30*time.Second, "how long to publish")
 	qos := fs.Int("qos", 1, "QoS of each publish (only 1 is offered)")
 	inflight := fs.Int("inflight", sim.DefaultInflight, "most unacknowledged publishes per device")
-	topic := fs.String("topic", "hearth/things/{name}/telemetry", "telemetry topic; {name} is the device name")
+	topic := fs.String("topic", protocol.TelemetryTopic("{name}"), "telemetry topic; {name} is the device name")
 	customer := fs.String("customer", "", "with -api: the devices' customer, to count the samples Hearth stored during the run")
 	logger, err := fleet.parse(fs, args, stderr)
 	if err != nil {
@@ -512,7 +512,7 @@ func runCount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var broker brokerFlags
 	broker.register(fs)
 	credsDir := fs.String("creds", "", "directory with saved credentials for the subscriber (first entry is used; optional)")
-	filter := fs.String("filter", "hearth/things/+/telemetry", "topic filter to subscribe to")
+	filter := fs.String("filter", protocol.TelemetryTopic("+"), "topic filter to subscribe to")
 	qos := fs.Int("qos", 0, "subscription QoS, 0 or 1")
 	maxDuration := fs.Duration("duration", 10*time.Minute, "stop after this long at the latest")
 	idle := fs.Duration("idle", 0, "stop when nothing arrived for this long after the first message (0 = never)")
