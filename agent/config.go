@@ -1,15 +1,12 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hearthiot/hearth/internal/yamlcheck"
 	"github.com/hearthiot/hearth/protocol"
 )
 
@@ -118,20 +116,10 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-func errAt(n *yaml.Node, path, format string, args ...any) *ConfigError {
-	e := &ConfigError{Path: path, Message: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Column = n.Line, n.Column
-	}
-	return e
-}
-
-// maxConfigProblems bounds how many problems one ConfigErrors lists.
-const maxConfigProblems = 50
-
 // ConfigErrors lists what is wrong with a configuration file, each problem
-// with its line, so that a whole file can be fixed in one go. Unwrap gives
-// the problems, so errors.As finds the first *ConfigError.
+// with its line, so that a whole file can be fixed in one go; past
+// yamlcheck.MaxProblems they are only counted. Unwrap gives the problems,
+// so errors.As finds the first *ConfigError.
 type ConfigErrors struct {
 	Problems []*ConfigError
 	// More counts problems past the ones listed.
@@ -210,61 +198,40 @@ func ParseConfig(b []byte) (Config, error) {
 	if len(b) > maxConfigBytes {
 		return Config{}, oneProblem(&ConfigError{Message: fmt.Sprintf("the file is %d bytes; at most %d are accepted", len(b), maxConfigBytes)})
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, oneProblem(yamlError(err))
+	doc, bad := yamlcheck.Document(b, "the configuration")
+	if bad != nil {
+		return Config{}, oneProblem(&ConfigError{Line: bad.Line, Message: bad.Message})
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	if doc == nil {
 		return Config{}, oneProblem(&ConfigError{Message: "the file is empty; it needs at least device, hearth, spool and modbus"})
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return Config{}, oneProblem(yamlError(err))
-		}
-		return Config{}, oneProblem(&ConfigError{Line: next.Line, Message: "a second YAML document; the configuration is one document"})
 	}
 	cfg := DefaultConfig()
 	p := parser{}
 	p.root(&cfg, doc.Content[0])
-	if len(p.problems) > 0 {
-		return cfg, &ConfigErrors{Problems: p.problems, More: p.more}
+	if p.problems.Count() > 0 {
+		ce := &ConfigErrors{More: p.problems.More}
+		for _, pr := range p.problems.List {
+			ce.Problems = append(ce.Problems, &ConfigError{Line: pr.Line, Column: pr.Column, Path: pr.Path, Message: pr.Message})
+		}
+		return cfg, ce
 	}
 	return cfg, nil
-}
-
-var yamlErrorPattern = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError turns a YAML syntax error into a ConfigError with its line.
-func yamlError(err error) *ConfigError {
-	msg := strings.TrimSpace(err.Error())
-	if m := yamlErrorPattern.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &ConfigError{Line: line, Message: "not valid YAML: " + m[2]}
-	}
-	return &ConfigError{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 // parser walks the document and collects every problem. A value that is
 // wrong is left at its default and the walk goes on; a check that needs
 // several values is made only when they were all read.
 type parser struct {
-	problems []*ConfigError
-	more     int
+	problems yamlcheck.Problems
 }
 
 func (p *parser) failAt(n *yaml.Node, path, format string, args ...any) {
-	if len(p.problems) >= maxConfigProblems {
-		p.more++
-		return
-	}
-	p.problems = append(p.problems, errAt(n, path, format, args...))
+	p.problems.At(n, path, format, args...)
 }
 
 // count is how many problems were found so far, so that a caller can tell
 // whether a part of the file read without any.
-func (p *parser) count() int { return len(p.problems) + p.more }
+func (p *parser) count() int { return p.problems.Count() }
 
 // field is one key of a mapping: its value node and dotted path.
 type field struct {
@@ -277,36 +244,35 @@ type field struct {
 // anything else; it returns the fields present by key, and nil when n is
 // no mapping.
 func (p *parser) mapping(n *yaml.Node, path string, known ...string) map[string]field {
-	n = deref(n)
+	n = yamlcheck.Follow(n)
 	if n.Kind != yaml.MappingNode {
 		p.failAt(n, path, "%s; want a mapping of %s", describe(n), strings.Join(known, ", "))
 		return nil
 	}
-	out := make(map[string]field, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
-		name := k.Value
-		full := name
-		if path != "" {
-			full = path + "." + name
+	full := func(name string) string {
+		if path == "" {
+			return name
 		}
-		if k.Kind != yaml.ScalarNode {
-			p.failAt(k, path, "a key is %s; keys are names", describe(k))
-			continue
-		}
-		if !slices.Contains(known, name) {
+		return path + "." + name
+	}
+	fields, bad := yamlcheck.Fields(n, known, yamlcheck.FollowAliases)
+	for _, b := range bad {
+		switch b.Fault {
+		case yamlcheck.NotAWord:
+			p.failAt(b.Key, path, "a key is %s; keys are names", describe(b.Key))
+		case yamlcheck.UnknownKey:
 			where := "at the top level"
 			if path != "" {
 				where = "in " + path
 			}
-			p.failAt(k, "", "unknown key %q %s; accepted are %s", name, where, strings.Join(known, ", "))
-			continue
+			p.failAt(b.Key, "", "unknown key %q %s; accepted are %s", b.Key.Value, where, strings.Join(known, ", "))
+		case yamlcheck.RepeatedKey:
+			p.failAt(b.Key, full(b.Key.Value), "appears twice (first at line %d)", b.First.Line)
 		}
-		if prev, dup := out[name]; dup {
-			p.failAt(k, full, "appears twice (first at line %d)", prev.key.Line)
-			continue
-		}
-		out[name] = field{key: k, val: v, path: full}
+	}
+	out := make(map[string]field, len(fields))
+	for name, f := range fields {
+		out[name] = field{key: f.Key, val: f.Value, path: full(name)}
 	}
 	return out
 }
@@ -346,11 +312,11 @@ func (p *parser) root(cfg *Config, n *yaml.Node) {
 		p.failAt(n, "modbus", "missing; give the equipment's connection and register map")
 		return
 	}
-	if mv := deref(m.val); mv.Kind != yaml.MappingNode {
+	if mv := yamlcheck.Follow(m.val); mv.Kind != yaml.MappingNode {
 		p.failAt(mv, m.path, "%s; want a mapping (the equipment's connection and register map)", describe(mv))
 		return
 	}
-	cfg.Modbus = deref(m.val)
+	cfg.Modbus = yamlcheck.Follow(m.val)
 }
 
 func (p *parser) hearth(h *HearthConfig, fl field) {
@@ -467,7 +433,7 @@ func (p *parser) log(l *LogConfig, fl field) {
 
 // scalar returns a field's scalar value, or fails.
 func (p *parser) scalar(fl field, want string) (*yaml.Node, bool) {
-	n := deref(fl.val)
+	n := yamlcheck.Follow(fl.val)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		p.failAt(n, fl.path, "%s; want %s", describe(n), want)
 		return nil, false
@@ -614,14 +580,6 @@ func formatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10) + "B"
-}
-
-// deref follows aliases, so that anchors work anywhere in the file.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
-		n = n.Alias
-	}
-	return n
 }
 
 // describe names what a node is, for messages.

@@ -1,26 +1,22 @@
 package modbus
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hearthiot/hearth/internal/yamlcheck"
 )
 
 // MaxMapSize is the largest register map file Parse reads.
 const MaxMapSize = 1 << 20
-
-// maxProblems bounds how many problems one MapError lists.
-const maxProblems = 50
 
 // Problem is one thing wrong with a register map.
 type Problem struct {
@@ -29,7 +25,8 @@ type Problem struct {
 }
 
 // MapError lists what is wrong with a register map, each problem with its
-// line, so that a whole file can be fixed in one go.
+// line, so that a whole file can be fixed in one go; past
+// yamlcheck.MaxProblems they are only counted.
 type MapError struct {
 	Name     string
 	Problems []Problem
@@ -57,28 +54,25 @@ func (e *MapError) Error() string {
 }
 
 // problems collects a map's problems.
-type problems struct {
-	list []Problem
-	more int
-}
+type problems struct{ yamlcheck.Problems }
 
 func (ps *problems) add(line int, format string, args ...any) {
-	if len(ps.list) >= maxProblems {
-		ps.more++
-		return
-	}
-	ps.list = append(ps.list, Problem{Line: line, Message: fmt.Sprintf(format, args...)})
+	ps.Add(yamlcheck.Problem{Line: line, Message: fmt.Sprintf(format, args...)})
 }
 
+// err is the *MapError of the problems found, in the order of their lines,
+// or nil.
 func (ps *problems) err(name string) error {
-	if len(ps.list) == 0 {
+	if ps.Count() == 0 {
 		return nil
 	}
-	slices.SortStableFunc(ps.list, func(a, b Problem) int { return a.Line - b.Line })
-	return &MapError{Name: name, Problems: ps.list, More: ps.more}
+	ps.SortByLine()
+	e := &MapError{Name: name, More: ps.More}
+	for _, p := range ps.List {
+		e.Problems = append(e.Problems, Problem{Line: p.Line, Message: p.Message})
+	}
+	return e
 }
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse reads a register map from YAML. name is the file's name, for
 // messages. Every problem found is in the returned *MapError.
@@ -90,33 +84,14 @@ func Parse(r io.Reader, name string) (*Map, error) {
 	if len(data) > MaxMapSize {
 		return nil, &MapError{Name: name, Problems: []Problem{{Message: fmt.Sprintf("larger than %d bytes; a register map is at most 1 MiB", MaxMapSize)}}}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &MapError{Name: name, Problems: []Problem{{Message: "empty; a register map needs source and points"}}}
-		}
-		return nil, yamlError(name, err)
+	doc, bad := yamlcheck.Document(data, "a register map")
+	if bad != nil {
+		return nil, &MapError{Name: name, Problems: []Problem{{Line: bad.Line, Message: bad.Message}}}
 	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		line := next.Line
-		if err != nil {
-			return nil, yamlError(name, err)
-		}
-		return nil, &MapError{Name: name, Problems: []Problem{{Line: line, Message: "a second YAML document; a register map is one document"}}}
+	if doc == nil {
+		return nil, &MapError{Name: name, Problems: []Problem{{Message: "empty; a register map needs source and points"}}}
 	}
-	return ParseNode(&doc, name)
-}
-
-// yamlError turns a YAML syntax error into a MapError with its line.
-func yamlError(name string, err error) error {
-	msg := strings.TrimSpace(err.Error())
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &MapError{Name: name, Problems: []Problem{{Line: line, Message: "not valid YAML: " + m[2]}}}
-	}
-	return &MapError{Name: name, Problems: []Problem{{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}}
+	return ParseNode(doc, name)
 }
 
 // ParseNode reads a register map from a YAML node: a document, or the
@@ -168,26 +143,22 @@ func (p *mapParser) mapping(n *yaml.Node, what string, allowed []string) (map[st
 		p.add(n.Line, "%s: want a mapping of %s, got %s", what, strings.Join(allowed, ", "), describeNode(n))
 		return nil, false
 	}
-	out := make(map[string]field, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
-			p.add(k.Line, "%s: keys are plain words; merge keys and aliases are not supported, write the values out", what)
-			continue
+	fields, bad := yamlcheck.Fields(n, allowed, yamlcheck.RefuseAliases)
+	for _, b := range bad {
+		switch b.Fault {
+		case yamlcheck.NotAWord:
+			p.add(b.Key.Line, "%s: keys are plain words; merge keys and aliases are not supported, write the values out", what)
+		case yamlcheck.AliasedValue:
+			p.add(b.Value.Line, "%s: %s: aliases (*%s) are not supported; write the value out", what, b.Key.Value, b.Value.Value)
+		case yamlcheck.UnknownKey:
+			p.add(b.Key.Line, "%s: unknown key %q; accepted: %s", what, b.Key.Value, strings.Join(allowed, ", "))
+		case yamlcheck.RepeatedKey:
+			p.add(b.Key.Line, "%s: %s given twice (first on line %d)", what, b.Key.Value, b.First.Line)
 		}
-		if v.Kind == yaml.AliasNode {
-			p.add(v.Line, "%s: %s: aliases (*%s) are not supported; write the value out", what, k.Value, v.Value)
-			continue
-		}
-		if !slices.Contains(allowed, k.Value) {
-			p.add(k.Line, "%s: unknown key %q; accepted: %s", what, k.Value, strings.Join(allowed, ", "))
-			continue
-		}
-		if prev, dup := out[k.Value]; dup {
-			p.add(k.Line, "%s: %s given twice (first on line %d)", what, k.Value, prev.line)
-			continue
-		}
-		out[k.Value] = field{line: k.Line, node: v}
+	}
+	out := make(map[string]field, len(fields))
+	for name, f := range fields {
+		out[name] = field{line: f.Key.Line, node: f.Value}
 	}
 	return out, true
 }
@@ -351,9 +322,9 @@ func (p *mapParser) parseMap(n *yaml.Node) *Map {
 		return m
 	}
 	if f, ok := fs["source"]; ok {
-		before := len(p.list) + p.more
+		before := p.Count()
 		m.Source = p.parseSource(f)
-		p.sourceParsed = len(p.list)+p.more == before
+		p.sourceParsed = p.Count() == before
 	} else {
 		p.add(n.Line, "register map: no source; give tcp: HOST:PORT or rtu: {device: …, baud: …}")
 	}
@@ -467,7 +438,7 @@ func (p *mapParser) parsePoint(n *yaml.Node, i int, src Source, word, byteOrder 
 		return nil
 	}
 	pt := &Point{UnitID: src.UnitID, Scale: 1, WordOrder: word, ByteOrder: byteOrder, Line: n.Line}
-	before := len(p.list) + p.more
+	before := p.Count()
 	// Name the point first, so that every later message can say which.
 	if f, ok := fs["metric"]; ok {
 		pt.Metric, _ = p.name(f, what, "metric")
@@ -558,7 +529,7 @@ func (p *mapParser) parsePoint(n *yaml.Node, i int, src Source, word, byteOrder 
 	if f, ok := fs["values"]; ok {
 		pt.Values = p.parseValues(f, what)
 	}
-	if len(p.list)+p.more > before {
+	if p.Count() > before {
 		return nil // checked again only once it parses
 	}
 	return pt
