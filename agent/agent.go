@@ -3,14 +3,13 @@ package agent
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/hearthiot/hearth/internal/tlsfile"
 	"github.com/hearthiot/hearth/protocol"
 )
 
@@ -90,13 +89,9 @@ func (l *link) credentials(name string) error {
 	if h.Plain {
 		return nil
 	}
-	pem, err := os.ReadFile(h.CAFile)
+	pool, err := tlsfile.CertPool(h.CAFile)
 	if err != nil {
-		return fmt.Errorf("read CA certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("read CA certificate %s: no PEM certificate in it", h.CAFile)
+		return err
 	}
 	serverName := h.ServerName
 	if serverName == "" {

@@ -16,7 +16,6 @@ package loadgen
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearthiot/hearth/internal/tlsfile"
 	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/sim"
 )
@@ -96,18 +96,6 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-func readPool(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read ca %q: %w", path, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("read ca %q: no PEM certificate", path)
-	}
-	return pool, nil
-}
-
 // certValidity is how long the certificates "certs" issues stay valid: long
 // enough to keep a directory of them for repeated runs.
 const certValidity = 365 * 24 * time.Hour
@@ -172,7 +160,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 func (a *apiFlags) config() (sim.APIClientConfig, error) {
 	cfg := sim.APIClientConfig{BaseURL: a.url, Token: a.token}
 	if a.ca != "" {
-		pool, err := readPool(a.ca)
+		pool, err := tlsfile.CertPool(a.ca)
 		if err != nil {
 			return cfg, err
 		}
@@ -238,7 +226,7 @@ func (b *brokerFlags) tls(creds []sim.Credentials) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: b.serverName}
 	var err error
 	if b.ca != "" {
-		cfg.RootCAs, err = readPool(b.ca)
+		cfg.RootCAs, err = tlsfile.CertPool(b.ca)
 	} else {
 		cfg.RootCAs, err = sim.CAPool(creds)
 	}

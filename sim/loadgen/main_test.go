@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthiot/hearth/internal/tlsfile"
 	"github.com/hearthiot/hearth/sim"
 )
 
@@ -60,7 +61,7 @@ func TestCerts(t *testing.T) {
 
 func readRoots(t *testing.T, path string) *x509.CertPool {
 	t.Helper()
-	pool, err := readPool(path)
+	pool, err := tlsfile.CertPool(path)
 	if err != nil {
 		t.Fatal(err)
 	}
