@@ -12,14 +12,21 @@ const module = "github.com/hearthiot/hearth"
 
 // allowedImports lists, for each tree of the module, which trees of the
 // module it may import (besides its own subtree). Dependencies point one way:
-// store ← device ← broker, scheduler, web ← server ← main.
+// store ← device ← broker, scheduler, web ← server ← main. The programs that
+// run elsewhere (agent, sim, cmd) share only protocol and modbus with it.
 var allowedImports = map[string][]string{
 	"store":      {},
-	"store/tsdb": {},
-	"device":     {"store"},
+	"store/tsdb": {"internal"},
+	"device":     {"store", "protocol", "modbus", "internal"},
 	"broker":     {"device", "store"},
 	"scheduler":  {"device", "store"},
-	"web":        {"device", "store"},
+	"web":        {"device", "store", "modbus"},
+	"protocol":   {},
+	"modbus":     {"internal"},
+	"agent":      {"protocol", "modbus", "internal"},
+	"sim":        {"protocol", "modbus", "internal"},
+	"cmd":        {"agent"},
+	"internal":   {},
 	"server":     {"*"},
 	"":           {"server"}, // main.go
 }
