@@ -14,6 +14,6 @@
 // it relies on is the device protocol (docs/device-protocol.md), whose
 // names, topics and documents it takes from package protocol, the one
 // package it shares with the server. It imports nothing under device/,
-// store/, broker/, web/ or server/, so that a gateway binary links no
-// store and no time-series engine.
+// store/, broker/, web/ or server/, so that the gateway binary
+// (cmd/hearth-agent) links no store and no time-series engine.
 package agent

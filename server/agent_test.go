@@ -547,19 +547,20 @@ func TestAgentStoreAndForward(t *testing.T) {
 	}
 }
 
-// TestAgentWeekBackfill measures the agent binary holding a week of
-// one-minute samples (the spool's default bound) while Hearth is down, and
-// back-filling them when Hearth is back: its memory (VmRSS, VmHWM), the
-// spool on disk, and how long the back-fill takes; and checks that every
-// sample arrives once. It builds the binary, so it runs only when asked:
+// TestAgentWeekBackfill measures the gateway binary (cmd/hearth-agent)
+// holding a week of one-minute samples (the spool's default bound) while
+// Hearth is down, and back-filling them when Hearth is back: its memory
+// (VmRSS, VmHWM), the spool on disk, and how long the back-fill takes; and
+// checks that every sample arrives once. It builds the binary, so it runs
+// only when asked:
 //
 //	HEARTH_AGENT_WEEK=1 go test ./server -run AgentWeekBackfill -v
 func TestAgentWeekBackfill(t *testing.T) {
 	if os.Getenv("HEARTH_AGENT_WEEK") == "" {
 		t.Skip("set HEARTH_AGENT_WEEK=1 to measure a week's back-fill")
 	}
-	bin := filepath.Join(t.TempDir(), "hearth")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	bin := filepath.Join(t.TempDir(), "hearth-agent")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hearth-agent")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -599,7 +600,7 @@ func TestAgentWeekBackfill(t *testing.T) {
 	h.stop()
 
 	logs := &syncedBuffer{}
-	cmd := exec.Command(bin, "agent", "--config", filepath.Join(dir, file))
+	cmd := exec.Command(bin, "--config", filepath.Join(dir, file))
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
