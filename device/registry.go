@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -520,7 +521,7 @@ func credentialID() (string, error) {
 
 // validateSpec applies the registry's rules to a new device.
 func validateSpec(spec DeviceSpec) error {
-	if err := ValidName(spec.Name); err != nil {
+	if err := protocol.ValidName(spec.Name); err != nil {
 		return err
 	}
 	if len(spec.Type) > MaxTypeLength {
@@ -552,9 +553,11 @@ func validateSpec(spec DeviceSpec) error {
 	return nil
 }
 
-// attributeNameByte is AWS IoT's character set for attribute names.
+// attributeNameByte is AWS IoT's character set for attribute names: a
+// thing name's (protocol.ValidName) and . , @ / #.
 func attributeNameByte(c byte) bool {
-	return nameByte(c) || c == '.' || c == ',' || c == '@' || c == '/' || c == '#'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == ':' || c == '_' || c == '-' || c == '.' || c == ',' || c == '@' || c == '/' || c == '#'
 }
 
 func printable(s string) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -63,13 +64,6 @@ const (
 	ChannelAPI       = "api"
 	ChannelPage      = "page"
 	ChannelScheduler = "scheduler"
-)
-
-// Shadow operations of the MQTT topics, the last level of a request topic.
-const (
-	ShadowOpGet    = "get"
-	ShadowOpUpdate = "update"
-	ShadowOpDelete = "delete"
 )
 
 // maxUpdateAttempts bounds the retries of an update that named no version
@@ -168,17 +162,6 @@ func (s *Shadows) lock(thing, name string) func() {
 		}
 		s.mu.Unlock()
 	}
-}
-
-// ShadowTopic is the topic prefix of a shadow's MQTT topics:
-// "$aws/things/{thing}/shadow" for the classic shadow (name ""), and
-// "$aws/things/{thing}/shadow/name/{name}" for a named one.
-func ShadowTopic(thing, name string) string {
-	base := "$aws/things/" + thing + "/shadow"
-	if name != "" {
-		base += "/name/" + name
-	}
-	return base
 }
 
 // checkName rejects a shadow name that is not "" (classic) and not valid.
@@ -358,7 +341,7 @@ func thingNotFound(thing string) *shadow.Error {
 // publishUpdate sends the messages and events of an accepted update, in the
 // order Update documents.
 func (s *Shadows) publishUpdate(thing, name string, res shadow.Result, by Actor, now time.Time, flags []store.HistoryFlag) {
-	base := ShadowTopic(thing, name)
+	base := protocol.ShadowTopic(thing, name)
 	s.publish(base+"/update/accepted", res.Accepted)
 	if res.Delta != nil {
 		s.publish(base+"/update/delta", res.Delta)
@@ -538,7 +521,7 @@ func (s *Shadows) delete(thing, name, clientToken string, by Actor, now time.Tim
 		return nil, err
 	}
 	msg := shadow.DeleteResponse(doc.Version, clientToken, now.Unix())
-	s.publish(ShadowTopic(thing, name)+"/delete/accepted", msg)
+	s.publish(protocol.ShadowTopic(thing, name)+"/delete/accepted", msg)
 	return msg, nil
 }
 
@@ -551,19 +534,19 @@ func (s *Shadows) delete(thing, name, clientToken string, by Actor, now time.Tim
 func (s *Shadows) HandleShadowRequest(thing, shadowName, op string, payload []byte) {
 	now := s.now()
 	by := Actor{Name: "device:" + thing, Channel: ChannelMQTT}
-	base := ShadowTopic(thing, shadowName)
+	base := protocol.ShadowTopic(thing, shadowName)
 	var err error
 	switch op {
-	case ShadowOpGet:
+	case protocol.ShadowGet:
 		var doc shadow.Document
 		doc, err = s.Get(thing, shadowName)
 		if err == nil {
 			s.publish(base+"/get/accepted", shadow.GetResponse(doc, shadow.ClientToken(payload, s.lim), now.Unix()))
 			return
 		}
-	case ShadowOpUpdate:
+	case protocol.ShadowUpdate:
 		_, err = s.Update(thing, shadowName, payload, by, now)
-	case ShadowOpDelete:
+	case protocol.ShadowDelete:
 		_, err = s.delete(thing, shadowName, shadow.ClientToken(payload, s.lim), by, now)
 	default:
 		s.logger.Warn("unknown shadow operation", "device", thing, "shadow", shadowName, "op", op)

@@ -1,119 +1,12 @@
 package device_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/protocol"
 )
-
-func TestValidName(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		wantErr string // substring of the error; "" means valid
-	}{
-		{"boiler-1", ""},
-		{"a", ""},
-		{"AHU_3:floor-2", ""},
-		{strings.Repeat("x", device.MaxNameLength), ""},
-		{"", "empty"},
-		{strings.Repeat("x", device.MaxNameLength+1), "129 characters"},
-		{"a/b", `'/'`},
-		{"a+b", `'+'`},
-		{"a#", `'#'`},
-		{"a b", `' '`},
-		{"a.b", `'.'`},
-		{"$aws", `'$'`},
-		{"kühler", `'ü'`},
-		{"a\x00b", `'\x00'`},
-	}
-	for _, tt := range tests {
-		err := device.ValidName(tt.name)
-		if tt.wantErr == "" {
-			if err != nil {
-				t.Errorf("ValidName(%q) = %v, want nil", tt.name, err)
-			}
-			continue
-		}
-		if err == nil {
-			t.Errorf("ValidName(%q) = nil, want error containing %q", tt.name, tt.wantErr)
-			continue
-		}
-		if !errors.Is(err, device.ErrInvalid) {
-			t.Errorf("ValidName(%q) = %v, does not wrap ErrInvalid", tt.name, err)
-		}
-		if !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("ValidName(%q) = %q, want it to contain %q", tt.name, err, tt.wantErr)
-		}
-	}
-}
-
-func TestTelemetryTopics(t *testing.T) {
-	t.Parallel()
-	if got, want := device.TelemetryTopic("me"), "hearth/things/me/telemetry"; got != want {
-		t.Errorf("TelemetryTopic = %q, want %q", got, want)
-	}
-	if got, want := device.TelemetryRejectedTopic("me"), "hearth/things/me/telemetry/rejected"; got != want {
-		t.Errorf("TelemetryRejectedTopic = %q, want %q", got, want)
-	}
-	tests := []struct {
-		thing, topic string
-		want         bool
-	}{
-		{"me", "hearth/things/me/telemetry", true},
-		{"me", "hearth/things/me/telemetry/rejected", false},
-		{"me", "hearth/things/mee/telemetry", false},
-		{"me", "hearth/things/other/telemetry", false},
-		{"me", "$aws/things/me/telemetry", false},
-		{"me", "hearth/things/me/telemetryx", false},
-		{"me", "hearth/things/me/telemetr", false},
-		{"a/b", "hearth/things/a/b/telemetry", false},
-		{"", "hearth/things//telemetry", false},
-	}
-	for _, tt := range tests {
-		if got := device.IsTelemetryTopic(tt.thing, tt.topic); got != tt.want {
-			t.Errorf("IsTelemetryTopic(%q, %q) = %v, want %v", tt.thing, tt.topic, got, tt.want)
-		}
-	}
-}
-
-func TestParseTopic(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		topic  string
-		want   device.Topic
-		wantOK bool
-	}{
-		{"hearth/things/me/telemetry", device.Topic{Prefix: "hearth/things", Thing: "me", Rest: "telemetry"}, true},
-		{"$aws/things/me/shadow/name/hvac/update", device.Topic{Prefix: "$aws/things", Thing: "me", Rest: "shadow/name/hvac/update"}, true},
-		{"$aws/things/me/shadow/+/accepted", device.Topic{Prefix: "$aws/things", Thing: "me", Rest: "shadow/+/accepted"}, true},
-		{"hearth/things/me", device.Topic{Prefix: "hearth/things", Thing: "me"}, true},
-		{"hearth/things/me/", device.Topic{}, false},
-		{"hearth/things/me//telemetry", device.Topic{}, false},
-		{"hearth/things//telemetry", device.Topic{}, false},
-		{"hearth/things/", device.Topic{}, false},
-		{"hearth/things", device.Topic{}, false},
-		{"hearth/things/+/telemetry", device.Topic{}, false},
-		{"hearth/things/#", device.Topic{}, false},
-		{"Hearth/things/me/telemetry", device.Topic{}, false},
-		{"$aws/events/presence/connected/me", device.Topic{}, false},
-		{"/hearth/things/me/telemetry", device.Topic{}, false},
-		{"", device.Topic{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := device.ParseTopic(tt.topic)
-		if ok != tt.wantOK {
-			t.Errorf("ParseTopic(%q) ok = %v, want %v", tt.topic, ok, tt.wantOK)
-		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("ParseTopic(%q) mismatch (-want +got):\n%s", tt.topic, diff)
-		}
-	}
-}
 
 func TestMayPublish(t *testing.T) {
 	t.Parallel()
@@ -227,7 +120,7 @@ func FuzzTopicACL(f *testing.F) {
 		if pub && !sub {
 			t.Fatalf("publish allowed but subscribe refused for %q", topic)
 		}
-		tp, ok := device.ParseTopic(filter)
+		tp, ok := protocol.ParseTopic(filter)
 		if !ok || tp.Thing != thing || tp.Rest == "" {
 			t.Fatalf("ParseTopic(%q) = %+v, %v after access was allowed", filter, tp, ok)
 		}

@@ -7,10 +7,10 @@ import (
 	"net/http"
 
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/modbus"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/store"
 )
 

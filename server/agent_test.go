@@ -20,12 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/agent"
-	"github.com/hearthiot/hearth/device/agent/equipment"
+	"github.com/hearthiot/hearth/agent"
+	"github.com/hearthiot/hearth/agent/equipment"
 	"github.com/hearthiot/hearth/device/events"
-	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
+	"github.com/hearthiot/hearth/modbus"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/sim/modbussim"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -361,7 +362,7 @@ func TestAgentChiller(t *testing.T) {
 		return len(run.logs.find("device event sent", "code", agent.CodeSettingOutOfRange)) > 0
 	})
 	ev := run.logs.find("device event sent", "code", agent.CodeSettingOutOfRange)[0]
-	if ev["level"] != agent.LevelWarning || !strings.Contains(ev["message"], "chw_setpoint_c 25 is out of range; it takes from 4 to 15 °C") {
+	if ev["level"] != protocol.LevelWarning || !strings.Contains(ev["message"], "chw_setpoint_c 25 is out of range; it takes from 4 to 15 °C") {
 		t.Errorf("event %v", ev)
 	}
 	if got := sim.Registers(modbus.Holding, 1, 1); got[0] != 85 {
@@ -546,19 +547,20 @@ func TestAgentStoreAndForward(t *testing.T) {
 	}
 }
 
-// TestAgentWeekBackfill measures the agent binary holding a week of
-// one-minute samples (the spool's default bound) while Hearth is down, and
-// back-filling them when Hearth is back: its memory (VmRSS, VmHWM), the
-// spool on disk, and how long the back-fill takes; and checks that every
-// sample arrives once. It builds the binary, so it runs only when asked:
+// TestAgentWeekBackfill measures the gateway binary (cmd/hearth-agent)
+// holding a week of one-minute samples (the spool's default bound) while
+// Hearth is down, and back-filling them when Hearth is back: its memory
+// (VmRSS, VmHWM), the spool on disk, and how long the back-fill takes; and
+// checks that every sample arrives once. It builds the binary, so it runs
+// only when asked:
 //
 //	HEARTH_AGENT_WEEK=1 go test ./server -run AgentWeekBackfill -v
 func TestAgentWeekBackfill(t *testing.T) {
 	if os.Getenv("HEARTH_AGENT_WEEK") == "" {
 		t.Skip("set HEARTH_AGENT_WEEK=1 to measure a week's back-fill")
 	}
-	bin := filepath.Join(t.TempDir(), "hearth")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	bin := filepath.Join(t.TempDir(), "hearth-agent")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hearth-agent")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -598,7 +600,7 @@ func TestAgentWeekBackfill(t *testing.T) {
 	h.stop()
 
 	logs := &syncedBuffer{}
-	cmd := exec.Command(bin, "agent", "--config", filepath.Join(dir, file))
+	cmd := exec.Command(bin, "--config", filepath.Join(dir, file))
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/program"
-	"github.com/hearthiot/hearth/device/sim"
-	"github.com/hearthiot/hearth/device/sim/model"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/protocol/program"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/model"
 	"github.com/hearthiot/hearth/store"
 )
 

@@ -12,16 +12,22 @@ const module = "github.com/hearthiot/hearth"
 
 // allowedImports lists, for each tree of the module, which trees of the
 // module it may import (besides its own subtree). Dependencies point one way:
-// store ← device ← broker, scheduler, web ← server ← main.
+// store ← device ← broker, scheduler, web ← server ← main. The programs that
+// run elsewhere (agent, sim, cmd) share only protocol and modbus with it.
 var allowedImports = map[string][]string{
 	"internal":   {},
 	"store":      {"internal"},
 	"store/tsdb": {"internal"},
-	"device":     {"store", "internal"},
-	"broker":     {"device", "store", "internal"},
+	"device":     {"store", "protocol", "modbus", "internal"},
+	"broker":     {"device", "store", "protocol", "internal"},
 	"scheduler":  {"device", "store", "internal"},
-	"gate":       {"device", "store", "internal"},
+	"gate":       {"device", "store", "protocol", "modbus", "internal"},
 	"web":        {"gate", "device", "store", "internal"},
+	"protocol":   {},
+	"modbus":     {"internal"},
+	"agent":      {"protocol", "modbus", "internal"},
+	"sim":        {"protocol", "modbus", "internal"},
+	"cmd":        {"agent"},
 	"server":     {"*"},
 	"":           {"server"}, // main.go
 }

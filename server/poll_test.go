@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device/events"
-	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
-	"github.com/hearthiot/hearth/device/sim"
+	"github.com/hearthiot/hearth/modbus"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/modbussim"
 	"github.com/hearthiot/hearth/store"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/model"
 	"github.com/hearthiot/hearth/store"
 )
 

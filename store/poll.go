@@ -9,7 +9,7 @@ import (
 )
 
 // PollMap is the register map of a device that Hearth polls itself over
-// Modbus TCP, as the operator wrote it (YAML; package device/modbus reads
+// Modbus TCP, as the operator wrote it (YAML; package modbus reads
 // it). The store keeps the text whole, comments and all, so that what an
 // operator reads back is what they wrote.
 type PollMap struct {

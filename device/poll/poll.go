@@ -5,7 +5,7 @@
 // its classic shadow, a desired setting is written to its register, read
 // back and reported, and it is online while its equipment answers.
 //
-// The Modbus work is package device/modbus's; this package only runs one
+// The Modbus work is package modbus's; this package only runs one
 // poller per device and carries what it reads to the rest of Hearth,
 // through interfaces the server satisfies with the device package's
 // services.
@@ -27,8 +27,9 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/events"
-	"github.com/hearthiot/hearth/device/modbus"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/modbus"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -364,7 +365,7 @@ func (p *polled) round(r modbus.Round) {
 		p.fault(r.Faults[0], false)
 	} else if p.lastKind != "" {
 		p.lastKind = ""
-		p.event(device.LevelInfo, "modbus_recovered", "every point is read again", now)
+		p.event(protocol.LevelInfo, "modbus_recovered", "every point is read again", now)
 	}
 	if !p.online.Load() {
 		p.session = uint64(now.UnixNano())
@@ -401,7 +402,7 @@ func (p *polled) fault(f *modbus.Fault, whole bool) {
 	}
 	p.lastKind = f.Kind
 	p.logger.Warn("modbus fault", "kind", string(f.Kind), "whole_round", whole, "error", f.Error())
-	p.event(device.LevelWarning, "modbus_"+string(f.Kind), f.Error(), p.s.d.Now())
+	p.event(protocol.LevelWarning, "modbus_"+string(f.Kind), f.Error(), p.s.d.Now())
 }
 
 // event publishes a device event on the bus, as a gateway's events over

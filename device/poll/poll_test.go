@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hearthiot/hearth/device/modbus"
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
 	"github.com/hearthiot/hearth/device/poll"
+	"github.com/hearthiot/hearth/modbus"
+	"github.com/hearthiot/hearth/sim/modbussim"
 )
 
 // The service itself runs against the real server, store, shadows and a

@@ -10,8 +10,9 @@
 // is written on the function that makes it.
 //
 // The package does no I/O, keeps no state and never reads the clock: the
-// caller passes the time in. It also names the MQTT request topics
-// (ParseTopic, DeltaTopic); storage, publishing and history records are
-// built on top of it in package device. Classic and named shadows share these
+// caller passes the time in. It also parses the MQTT request topics
+// (ParseTopic), whose names and thing-name rule are package protocol's;
+// storage, publishing and history records are built on top of it in
+// package device. Classic and named shadows share these
 // semantics; only their names differ (see ValidName).
 package shadow

@@ -1,31 +1,22 @@
 package shadow
 
-import "strings"
+import (
+	"strings"
 
-// The operations a device requests by publishing on
-// $aws/things/{thing}/shadow[/name/{shadowName}]/{op}, as AWS IoT Core's
-// Device Shadow MQTT API names them.
-const (
-	OpGet    = "get"
-	OpUpdate = "update"
-	OpDelete = "delete"
+	"github.com/hearthiot/hearth/protocol"
 )
 
-// MaxThingLength is the longest thing name AWS IoT Core accepts.
-const MaxThingLength = 128
-
 const (
-	topicPrefix = "$aws/things/"
+	topicPrefix = protocol.PrefixAWS + "/"
 	shadowLevel = "shadow"
 	nameLevel   = "name"
-	deltaSuffix = "/" + OpUpdate + "/delta"
 )
 
 // ParseTopic splits a shadow request topic into its parts: exactly
 // "$aws/things/{thing}/shadow/{op}" (classic shadow, shadowName "") or
-// "$aws/things/{thing}/shadow/name/{shadowName}/{op}", where op is OpGet,
-// OpUpdate or OpDelete, thing follows AWS's thing-name rule (1 to 128 of
-// letters, digits, ':', '_', '-') and shadowName follows ValidName. Reply
+// "$aws/things/{thing}/shadow/name/{shadowName}/{op}", where op is
+// protocol.ShadowGet, ShadowUpdate or ShadowDelete, thing follows
+// protocol.ValidName and shadowName follows ValidName. Reply
 // topics (…/accepted, …/rejected, …/update/delta, …/update/documents) and
 // anything else report false: only requests are answered, so a reply can
 // never be taken for a request.
@@ -35,7 +26,7 @@ func ParseTopic(topic string) (thing, shadowName, op string, ok bool) {
 		return "", "", "", false
 	}
 	thing, rest, found = strings.Cut(rest, "/")
-	if !found || !validLevel(thing, MaxThingLength) {
+	if !found || !protocol.IsValidName(thing) {
 		return "", "", "", false
 	}
 	rest, found = strings.CutPrefix(rest, shadowLevel+"/")
@@ -49,7 +40,7 @@ func ParseTopic(topic string) (thing, shadowName, op string, ok bool) {
 		}
 	}
 	switch rest {
-	case OpGet, OpUpdate, OpDelete:
+	case protocol.ShadowGet, protocol.ShadowUpdate, protocol.ShadowDelete:
 		return thing, shadowName, rest, true
 	}
 	return "", "", "", false
@@ -72,25 +63,16 @@ func InShadowSpace(topic string) bool {
 	return rest == shadowLevel || strings.HasPrefix(rest, shadowLevel+"/")
 }
 
-// DeltaTopic is the topic on which a device is sent the difference between
-// the desired and the reported state of one of its shadows; shadowName is
-// "" for the classic shadow.
+// DeltaTopic is protocol.ShadowDeltaTopic, the topic on which a device is
+// sent the difference between the desired and the reported state of one of
+// its shadows; shadowName is "" for the classic shadow.
 func DeltaTopic(thing, shadowName string) string {
-	return base(thing, shadowName) + deltaSuffix
+	return protocol.ShadowDeltaTopic(thing, shadowName)
 }
 
-// base is "$aws/things/{thing}/shadow" or
-// "$aws/things/{thing}/shadow/name/{shadowName}".
-func base(thing, shadowName string) string {
-	if shadowName == "" {
-		return topicPrefix + thing + "/" + shadowLevel
-	}
-	return topicPrefix + thing + "/" + shadowLevel + "/" + nameLevel + "/" + shadowName
-}
-
-// validLevel is the rule thing names and shadow names share (ASCII letters,
-// digits, ':', '_', '-'; at most max bytes), without building an error: it
-// runs for every message a device publishes under $aws/things.
+// validLevel is the rule of shadow names (ASCII letters, digits, ':', '_',
+// '-'; at most max bytes), the same as thing names', without building an
+// error: it runs for every message a device publishes under $aws/things.
 func validLevel(s string, max int) bool {
 	if s == "" || len(s) > max {
 		return false

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/protocol"
 )
 
 type parsed struct {
@@ -15,7 +16,7 @@ type parsed struct {
 }
 
 func TestParseTopic(t *testing.T) {
-	long := strings.Repeat("a", shadow.MaxThingLength)
+	long := strings.Repeat("a", protocol.MaxNameLength)
 	longName := strings.Repeat("n", shadow.MaxNameLength)
 	tests := []struct {
 		topic string
@@ -149,7 +150,7 @@ func FuzzParseTopic(f *testing.F) {
 		if topic != want {
 			t.Fatalf("ParseTopic(%q) = %q %q %q, which spell %q", topic, thing, name, op, want)
 		}
-		if thing == "" || len(thing) > shadow.MaxThingLength || strings.ContainsAny(thing, "/+#$") {
+		if thing == "" || len(thing) > protocol.MaxNameLength || strings.ContainsAny(thing, "/+#$") {
 			t.Fatalf("ParseTopic(%q) accepted thing %q", topic, thing)
 		}
 		if !shadow.InShadowSpace(topic) {

@@ -12,9 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearthiot/hearth/device/sim"
-	"github.com/hearthiot/hearth/device/sim/loadgen"
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/internal/tlsfile"
+	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/loadgen"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // runSimulate runs a simulated fleet; "simulate modbus" serves a simulated
@@ -260,13 +261,5 @@ func readCA(file, data string) (*x509.CertPool, error) {
 	if file == "" {
 		file = filepath.Join(data, "tls", "ca.pem")
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("read CA %s: no PEM certificate in it", file)
-	}
-	return pool, nil
+	return tlsfile.CertPool(file)
 }

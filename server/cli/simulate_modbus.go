@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hearthiot/hearth/device/modbus/modbussim"
-	"github.com/hearthiot/hearth/device/sim/model"
+	"github.com/hearthiot/hearth/sim/modbussim"
+	"github.com/hearthiot/hearth/sim/model"
 )
 
 // runSimulateModbus serves a simulated Modbus TCP device, a chiller-heater

@@ -11,7 +11,7 @@ import (
 
 	gm "github.com/goburrow/modbus"
 
-	"github.com/hearthiot/hearth/device/modbus"
+	"github.com/hearthiot/hearth/modbus"
 )
 
 var listeningLine = regexp.MustCompile(`msg="modbus simulator listening" addr=(\S+)`)
