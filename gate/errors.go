@@ -7,10 +7,8 @@ import (
 	"net/http"
 
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
-	"github.com/hearthiot/hearth/modbus"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -67,6 +65,8 @@ type Error struct {
 	// BearerError is the RFC 6750 error attribute of a 401's challenge;
 	// empty when no credentials were sent.
 	BearerError string
+	// Lines lists what is wrong with an uploaded text, each with its line.
+	Lines []LineProblem
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -146,11 +146,10 @@ func Describe(err error) Problem {
 		tooLarge *http.MaxBytesError
 		se       *shadow.Error
 		ve       *settings.Error
-		me       *modbus.MapError
 	)
 	switch {
 	case errors.As(err, &ge):
-		return Problem{Kind: ge.Kind, Message: ge.Message, BearerError: ge.BearerError}
+		return Problem{Kind: ge.Kind, Message: ge.Message, BearerError: ge.BearerError, Lines: ge.Lines}
 	case errors.As(err, &tooLarge):
 		return Problem{Kind: KindTooLarge, Message: fmt.Sprintf("request body is larger than the %d bytes accepted", tooLarge.Limit)}
 	case errors.As(err, &se):
@@ -162,14 +161,6 @@ func Describe(err error) Problem {
 			p.Violations = ve.Violations
 		}
 		return p
-	case errors.As(err, &me):
-		p := Problem{Kind: KindInvalid, Message: err.Error()}
-		for _, l := range me.Problems {
-			p.Lines = append(p.Lines, LineProblem{Line: l.Line, Message: l.Message})
-		}
-		return p
-	case errors.Is(err, poll.ErrRTU):
-		return Problem{Kind: KindInvalid, Message: err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return Problem{Kind: KindNotFound, Message: err.Error()}
 	case errors.Is(err, store.ErrExists):

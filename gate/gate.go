@@ -123,6 +123,20 @@ type Polling interface {
 	Reload(ctx context.Context, device string) error
 }
 
+// MapChecker reads a register map for direct polling and says what it
+// polls, or refuses it with a *Error whose Lines name each problem. It is
+// declared here so that the gate, and the web layer above it, link no
+// Modbus code; the server adapts device/poll to it.
+type MapChecker interface {
+	CheckMap(device, text string) (MapSummary, error)
+}
+
+// MapSummary is what a register map polls.
+type MapSummary struct {
+	Source string // "tcp host:port"
+	Points int
+}
+
 // Deps are what the gate works with. Store and Registry are required. The
 // others may be nil on a server built without them: the operations that
 // need them then refuse with KindUnavailable.
@@ -133,7 +147,11 @@ type Deps struct {
 	Shadows   Shadows
 	Presence  Presence
 	Types     DeviceTypes
-	Polling   Polling
+	// Maps checks register maps; without it the register map operations
+	// refuse with KindUnavailable.
+	Maps MapChecker
+	// Polling, when set, is told of register map changes.
+	Polling Polling
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -157,6 +175,7 @@ type Gate struct {
 	shadows   Shadows
 	presence  Presence
 	types     DeviceTypes
+	maps      MapChecker
 	polling   Polling
 	fixedSSO  []string
 	groupsOp  string
@@ -177,6 +196,7 @@ func New(d Deps) (*Gate, error) {
 		shadows:   d.Shadows,
 		presence:  d.Presence,
 		types:     d.Types,
+		maps:      d.Maps,
 		polling:   d.Polling,
 		fixedSSO:  d.FixedSSO,
 		groupsOp:  d.GroupsOperator,

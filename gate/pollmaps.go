@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -18,13 +17,25 @@ type PollMapResult struct {
 	UpdatedAt time.Time
 }
 
+// pollMaps checks access to a device's register map: the device must be
+// visible, the principal an operator, and the server able to check maps.
+func (s Scope) pollMaps(name string) (MapChecker, error) {
+	if _, err := s.deviceFor(name); err != nil {
+		return nil, err
+	}
+	if err := s.operatorOnly("register maps"); err != nil {
+		return nil, err
+	}
+	if s.g.maps == nil {
+		return nil, Unavailable("register maps are not available on this server")
+	}
+	return s.g.maps, nil
+}
+
 // PollMap returns the register map of a device, as it was written;
 // operators only.
 func (s Scope) PollMap(name string) (store.PollMap, error) {
-	if _, err := s.deviceFor(name); err != nil {
-		return store.PollMap{}, err
-	}
-	if err := s.operatorOnly("register maps"); err != nil {
+	if _, err := s.pollMaps(name); err != nil {
 		return store.PollMap{}, err
 	}
 	pm, err := s.g.store.GetPollMap(name)
@@ -39,13 +50,11 @@ func (s Scope) PollMap(name string) (store.PollMap, error) {
 // map is checked whole first: a refusal names each problem with its line,
 // and nothing is stored.
 func (s Scope) PutPollMap(ctx context.Context, name, text string) (PollMapResult, bool, error) {
-	if _, err := s.deviceFor(name); err != nil {
+	maps, err := s.pollMaps(name)
+	if err != nil {
 		return PollMapResult{}, false, err
 	}
-	if err := s.operatorOnly("register maps"); err != nil {
-		return PollMapResult{}, false, err
-	}
-	m, err := poll.Check(name, text)
+	m, err := maps.CheckMap(name, text)
 	if err != nil {
 		return PollMapResult{}, false, err
 	}
@@ -53,7 +62,7 @@ func (s Scope) PutPollMap(ctx context.Context, name, text string) (PollMapResult
 	if err != nil {
 		return PollMapResult{}, false, err
 	}
-	out := PollMapResult{Device: name, Source: "tcp " + m.Source.TCP, Points: len(m.Points), UpdatedAt: pm.UpdatedAt}
+	out := PollMapResult{Device: name, Source: m.Source, Points: m.Points, UpdatedAt: pm.UpdatedAt}
 	if s.g.polling != nil {
 		if err := s.g.polling.Reload(ctx, name); err != nil {
 			s.g.logger.Error("cannot start polling", "device", name, "error", err)
@@ -66,10 +75,7 @@ func (s Scope) PutPollMap(ctx context.Context, name, text string) (PollMapResult
 
 // DeletePollMap stops polling the device and forgets its register map.
 func (s Scope) DeletePollMap(ctx context.Context, name string) error {
-	if _, err := s.deviceFor(name); err != nil {
-		return err
-	}
-	if err := s.operatorOnly("register maps"); err != nil {
+	if _, err := s.pollMaps(name); err != nil {
 		return err
 	}
 	err := s.g.store.DeletePollMap(name)

@@ -25,6 +25,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Shadows:              s.shadows,
 		Presence:             s.presence,
 		Types:                s.types,
+		Maps:                 MapChecker{},
 		Polling:              s.poll,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,

@@ -62,6 +62,7 @@ func OpenLocal(dataDir string, logger *slog.Logger) (h http.Handler, close func(
 		Registry: reg,
 		Types:    device.NewDeviceTypes(st, reg.Type),
 		Presence: presence,
+		Maps:     MapChecker{},
 		Logger:   logger.With("component", "gate"),
 	})
 	if err != nil {

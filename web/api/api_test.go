@@ -23,6 +23,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
 )
@@ -104,7 +105,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		tokens:    map[string]string{},
 		tokenIDs:  map[string]string{},
 	}
-	deps := gate.Deps{Store: st, Registry: reg, Logger: logger, Now: func() time.Time { return testNow }}
+	deps := gate.Deps{Store: st, Registry: reg, Maps: server.MapChecker{}, Logger: logger, Now: func() time.Time { return testNow }}
 	if opts.realClock {
 		deps.Now = time.Now
 	}
