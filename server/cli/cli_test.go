@@ -95,8 +95,8 @@ func adminScenario(t *testing.T, dir string) {
 	t.Helper()
 	env := map[string]string{"HEARTH_DATA": dir}
 	code, out, errOut := runCLI(t, "", env, "customer", "add", "acme")
-	if code != 0 {
-		t.Fatalf("customer add: exit %d: %s", code, errOut)
+	if code != 0 || !strings.Contains(out, "acme") {
+		t.Fatalf("customer add: exit %d, stdout %q: %s", code, out, errOut)
 	}
 	creds := filepath.Join(t.TempDir(), "dev")
 	code, out, errOut = runCLI(t, "", env, "device", "add", "chiller-1", "--customer", "acme", "--type", "chiller", "--attr", "floor=B1", "--out", creds)

@@ -169,14 +169,14 @@ func newHandler(issuer string, store *testStorage) (http.Handler, error) {
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, fmt.Errorf("make token encryption key: %w", err)
 	}
-	provider, err := op.NewOpenIDProvider(issuer, &op.Config{
+	provider, err := op.NewProvider(&op.Config{
 		CryptoKey:                key,
 		DefaultLogoutRedirectURI: loggedOutPath,
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
 		SupportedUILocales:       []language.Tag{language.English},
-	}, store, op.WithAllowInsecure())
+	}, store, op.StaticIssuer(issuer), op.WithAllowInsecure())
 	if err != nil {
 		return nil, fmt.Errorf("create openid provider: %w", err)
 	}
