@@ -4,10 +4,15 @@
 //
 //   - web/api: the JSON REST API under /api/v1 and the Prometheus-compatible
 //     query API under /prometheus that Grafana reads;
-//   - web/auth: password hashing and API token primitives shared by every
-//     way of signing in.
+//   - web/ui: the pages (templ, htmx), sign-in and sessions;
+//   - web/auth: the OpenID Connect relying party of single sign-on;
+//   - web/audit: the middleware that writes operators' changes to the
+//     audit log, for the API and the pages alike;
+//   - web/export: files both hand out (telemetry as CSV).
 //
-// The web tree reads and changes Hearth's state only through the device
-// registry, the store and small interfaces it declares itself; it never
-// touches the broker, the scheduler or the telemetry engine directly.
+// The web tree is HTTP only: every handler decodes a request, makes one
+// call to the gate (which decides who may do it, then does it) and encodes
+// the answer. It reads and changes Hearth's state only through the gate;
+// it never touches the broker, the poller, the Modbus codec, the scheduler
+// or the telemetry engine (server/deps_test.go keeps it so).
 package web
