@@ -125,12 +125,21 @@ func New(d Deps) *UI {
 	return u
 }
 
+// favicon sends browsers that ask /favicon.ico (before or without reading
+// a page's icon link) to the icon's current, hashed URL; the redirect is
+// kept a day, the icon a year.
+func (u *UI) favicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	http.Redirect(w, r, u.assets.URL("favicon.ico"), http.StatusFound)
+}
+
 // Handler serves every page route and the static files.
 func (u *UI) Handler() http.Handler { return u.handler }
 
 func (u *UI) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Handle("/static/*", u.assets.Handler())
+	r.Get("/favicon.ico", u.favicon)
 	r.Group(func(r chi.Router) {
 		r.Use(u.pageHeaders)
 		// Pages, live fragments, chart data and CSV compress 5- to 15-fold,

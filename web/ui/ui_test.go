@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -608,5 +610,33 @@ func TestPagesCompressed(t *testing.T) {
 	}
 	if r := e.get(c, "/"); r.status != http.StatusOK || !strings.Contains(r.body, "<html") {
 		t.Errorf("GET / without asking for gzip: %d, not the page", r.status)
+	}
+}
+
+// TestFavicon: /favicon.ico, which browsers ask for on every site, leads to
+// the icon, and every page names its icon.
+func TestFavicon(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.browser()
+	resp, err := c.Get(e.srv.URL + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/static/favicon.") || !strings.HasSuffix(loc, ".ico") {
+		t.Fatalf("/favicon.ico: %d to %q", resp.StatusCode, loc)
+	}
+	resp, err = c.Get(e.srv.URL + loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/x-icon" || !bytes.HasPrefix(body, []byte{0, 0, 1, 0}) {
+		t.Errorf("the icon: %d %s, %d bytes starting % x", resp.StatusCode, resp.Header.Get("Content-Type"), len(body), body[:min(4, len(body))])
+	}
+	if r := e.get(c, "/login"); !regexp.MustCompile(`<link rel="icon" href="/static/favicon\.[0-9a-f]+\.svg" type="image/svg\+xml">`).MatchString(r.body) {
+		t.Errorf("the sign-in page names no icon:\n%s", r.body)
 	}
 }

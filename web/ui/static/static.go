@@ -24,7 +24,7 @@ const Prefix = "/static/"
 // files holds every asset: the stylesheet and script of the pages, and the
 // vendored libraries with their licences, which ship with the binary.
 //
-//go:embed app.css app.js vendor/*.js vendor/*.css vendor/*.txt
+//go:embed app.css app.js favicon.svg favicon.ico vendor/*.js vendor/*.css vendor/*.txt
 var files embed.FS
 
 // hashLen is how many hex digits of the SHA-256 go into a URL: 40 bits
@@ -99,7 +99,7 @@ func prepare(name string, raw []byte) (*asset, error) {
 	ext := path.Ext(name)
 	ctype, page, ok := contentType(ext)
 	if !ok {
-		return nil, fmt.Errorf("asset %q: type %q is not one of .css, .js, .txt", name, ext)
+		return nil, fmt.Errorf("asset %q: type %q is not one of .css, .js, .txt, .svg, .ico", name, ext)
 	}
 	sum := sha256.Sum256(raw)
 	sri := sha512.Sum384(raw)
@@ -134,6 +134,10 @@ func contentType(ext string) (ctype string, page bool, ok bool) {
 		return "text/javascript; charset=utf-8", true, true
 	case ".txt":
 		return "text/plain; charset=utf-8", false, true
+	case ".svg":
+		return "image/svg+xml", false, true
+	case ".ico":
+		return "image/x-icon", false, true
 	}
 	return "", false, false
 }

@@ -299,7 +299,7 @@ func TestEveryEmbeddedFileIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"app.css", "app.js",
+		"app.css", "app.js", "favicon.ico", "favicon.svg",
 		"vendor/htmx.LICENSE.txt", "vendor/htmx.min.js",
 		"vendor/uPlot.LICENSE.txt", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css",
 	}
