@@ -133,3 +133,42 @@ func TestConfiguredSSOProvider(t *testing.T) {
 		t.Errorf("signing in through a deleted provider: %d, want 404", st)
 	}
 }
+
+// TestSSOProviderUnreachable: a company's identity provider that is down
+// is a page that says so and offers the local sign-in, not a 500; the
+// cause is for operators, in the log.
+func TestSSOProviderUnreachable(t *testing.T) {
+	dead := freeAddr(t) // nothing listens there
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.Web.SSO.Name = "corp"
+		c.Web.SSO.Issuer = "https://" + dead
+		c.Web.SSO.ClientID = "hearth"
+		c.Web.SSO.ClientSecret = "secret"
+	})
+	client := &http.Client{Timeout: 30 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.caPool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, lang := range []struct{ accept, want string }{
+		{"en", "cannot be reached right now"},
+		{"ja", "接続できません"},
+	} {
+		req, err := http.NewRequest(http.MethodGet, h.https+"/login/sso/corp", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Language", lang.accept)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(b)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, lang.want) || !strings.Contains(page, `name="password"`) {
+			t.Errorf("%s: status %d; want 503 saying the sign-in is unreachable, with the local form:\n%s", lang.accept, resp.StatusCode, page)
+		}
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After", lang.accept)
+		}
+	}
+}

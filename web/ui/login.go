@@ -45,13 +45,18 @@ func (u *UI) loginForm(r *http.Request, message string) loginData {
 		d.Message = msg
 	}
 	for _, p := range u.providers() {
-		label := p.Name()
-		if dn, ok := p.(interface{ DisplayName() string }); ok && dn.DisplayName() != "" {
-			label = dn.DisplayName()
-		}
-		d.Providers = append(d.Providers, ssoButton{Name: p.Name(), Label: label})
+		d.Providers = append(d.Providers, ssoButton{Name: p.Name(), Label: providerLabel(p)})
 	}
 	return d
+}
+
+// providerLabel is how the sign-in page names a provider: its display name,
+// else its name.
+func providerLabel(p SSO) string {
+	if dn, ok := p.(interface{ DisplayName() string }); ok && dn.DisplayName() != "" {
+		return dn.DisplayName()
+	}
+	return p.Name()
 }
 
 // ssoButton is one provider on the sign-in page.
@@ -126,7 +131,13 @@ func (u *UI) startSSO(w http.ResponseWriter, r *http.Request) {
 	}
 	authURL, pending, err := p.Start()
 	if err != nil {
-		u.fail(w, r, err)
+		// The provider could not be reached (its discovery failed): the
+		// person is told so, and offered the local sign-in; the cause is
+		// for operators, in the log.
+		u.logger.Warn("single sign-on provider unreachable", "provider", p.Name(), "remote", clientIP(r), "error", err)
+		v := u.view(r)
+		w.Header().Set("Retry-After", "30")
+		u.render(w, r, http.StatusServiceUnavailable, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_unreachable", providerLabel(p)))))
 		return
 	}
 	b, err := json.Marshal(pendingSignIn{Provider: p.Name(), Pending: pending, Next: safeNext(r.URL.Query().Get("next"))})
