@@ -53,16 +53,16 @@ func (s *Server) bootstrap() error {
 
 // printBanner says where everything is, as the last lines a newcomer sees.
 func (s *Server) printBanner() {
-	tlsAddr, plainAddr := s.broker.Addrs()
+	ep := s.endpoints()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  Hearth %s is ready.\n", s.version)
-	fmt.Fprintf(&b, "    Dashboard:         https://%s/\n", displayAddr(s.HTTPAddr()))
-	fmt.Fprintf(&b, "    API:               https://%s/api/v1\n", displayAddr(s.HTTPAddr()))
-	if tlsAddr != nil {
-		fmt.Fprintf(&b, "    MQTT over TLS:     mqtts://%s\n", displayAddr(tlsAddr))
+	fmt.Fprintf(&b, "    Dashboard:         %s/\n", ep.PublicURL)
+	fmt.Fprintf(&b, "    API:               %s/api/v1\n", ep.PublicURL)
+	if ep.MQTT != "" {
+		fmt.Fprintf(&b, "    MQTT over TLS:     mqtts://%s\n", ep.MQTT)
 	}
-	if plainAddr != nil {
-		fmt.Fprintf(&b, "    MQTT (plain):      mqtt://%s\n", displayAddr(plainAddr))
+	if ep.MQTTPlain != "" {
+		fmt.Fprintf(&b, "    MQTT (plain):      mqtt://%s\n", ep.MQTTPlain)
 	}
 	if s.cfg.Demo.Enabled {
 		fmt.Fprintf(&b, "    Demo:              customer %q, %d simulated devices on %d sites\n", demoCustomer, len(demoDevices()), len(demoSites))
@@ -85,6 +85,3 @@ func withHost(a net.Addr, wildcard string) string {
 	}
 	return net.JoinHostPort(host, port)
 }
-
-// displayAddr is a listen address a person can open.
-func displayAddr(a net.Addr) string { return withHost(a, "localhost") }

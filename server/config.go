@@ -47,6 +47,8 @@ type WebConfig struct {
 	TimeZone string
 	// PublicURL is how browsers reach Hearth (https://hearth.example:8443);
 	// the single sign-on callback and logout addresses are built from it.
+	// Empty is https://HOST:PORT with HOST the first --tls-hosts name (else
+	// localhost) and PORT the HTTPS listener's (see Endpoints).
 	PublicURL string
 	// SessionIdle and SessionAbsolute end a session after so long without
 	// a request, and after so long in any case.
@@ -124,7 +126,6 @@ func DefaultConfig() Config {
 		Telemetry: TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
 		Web: WebConfig{
 			TimeZone:        "Local",
-			PublicURL:       "https://localhost:8443",
 			SessionIdle:     2 * time.Hour,
 			SessionAbsolute: 12 * time.Hour,
 			SSO:             SSOConfig{Name: "sso", GroupsClaim: "groups"},
@@ -169,7 +170,7 @@ func (c Config) Validate() error {
 	if _, err := time.LoadLocation(c.Web.TimeZone); err != nil {
 		return fmt.Errorf("time zone %q: %w", c.Web.TimeZone, err)
 	}
-	if u, err := url.Parse(c.Web.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+	if u, err := url.Parse(c.Web.PublicURL); c.Web.PublicURL != "" && (err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/")) {
 		return fmt.Errorf("public URL %q: an https://host[:port] address is expected", c.Web.PublicURL)
 	}
 	if sso := c.Web.SSO; sso.Issuer != "" {

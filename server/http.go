@@ -41,16 +41,18 @@ func (s *Server) startHTTP(context.Context) error {
 		return fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
 	}
 	s.api = api.New(g, api.Config{Location: loc, Logger: s.logger.With("component", "api")})
-	pages, err := s.newUI()
-	if err != nil {
-		return err
-	}
-	s.ui = pages
+	// The listener is bound first: the pages tell people its port.
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %q: %w", s.cfg.HTTP.Addr, err)
 	}
 	s.httpLn = ln
+	pages, err := s.newUI(s.endpoints())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.ui = pages
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		TLSConfig:         s.tls.Clone(),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -513,5 +515,45 @@ func TestReusedDeviceName(t *testing.T) {
 	}
 	if _, s := h.promQuery(ty, `secret_reading`); len(s) != 0 {
 		t.Errorf("ycorp's Prometheus query sees %v", s)
+	}
+}
+
+// TestEndpointsFromConfiguration: what Hearth tells people and devices —
+// the banner, the public URL single sign-on redirects are built from, the
+// MQTT address of credential bundles — comes from the running
+// configuration: the names of --tls-hosts and the ports the listeners
+// bound, not a fixed 8443 or 8883.
+func TestEndpointsFromConfiguration(t *testing.T) {
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.TLS.Hosts = []string{"hearth.test", "10.0.0.5"}
+	})
+	_, httpPort, _ := net.SplitHostPort(h.https[len("https://"):])
+	_, mqttPort, _ := net.SplitHostPort(h.mqtts)
+	_, plainPort, _ := net.SplitHostPort(h.plain)
+	ep := h.srv.Endpoints()
+	want := server.Endpoints{
+		PublicURL: "https://hearth.test:" + httpPort,
+		Host:      "hearth.test",
+		MQTT:      "hearth.test:" + mqttPort,
+		MQTTPlain: "hearth.test:" + plainPort,
+	}
+	if ep != want {
+		t.Errorf("endpoints %+v, want %+v", ep, want)
+	}
+	for _, line := range []string{"Dashboard:         https://hearth.test:" + httpPort + "/", "MQTT over TLS:     mqtts://hearth.test:" + mqttPort} {
+		if !strings.Contains(h.console.String(), line) {
+			t.Errorf("the banner lacks %q:\n%s", line, h.console.String())
+		}
+	}
+
+	// --public-url wins, and names the host everything else uses.
+	h.stop() // one time-series store per process
+	h2 := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.TLS.Hosts = []string{"hearth.test"}
+		c.Web.PublicURL = "https://hearth.example.net/"
+	})
+	_, mqttPort2, _ := net.SplitHostPort(h2.mqtts)
+	if ep := h2.srv.Endpoints(); ep.PublicURL != "https://hearth.example.net" || ep.MQTT != "hearth.example.net:"+mqttPort2 {
+		t.Errorf("with --public-url: %+v", ep)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // newUI builds the pages over the API the server already built.
-func (s *Server) newUI() (*ui.UI, error) {
+func (s *Server) newUI(ep Endpoints) (*ui.UI, error) {
 	assets, err := static.New()
 	if err != nil {
 		return nil, fmt.Errorf("load page assets: %w", err)
@@ -33,11 +33,11 @@ func (s *Server) newUI() (*ui.UI, error) {
 		AbsoluteTimeout: s.cfg.Web.SessionAbsolute,
 		Logger:          s.logger.With("component", "ui"),
 	}
+	base, err := url.Parse(ep.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("public URL: %w", err)
+	}
 	if sso := s.cfg.Web.SSO; sso.Issuer != "" {
-		base, err := url.Parse(s.cfg.Web.PublicURL)
-		if err != nil {
-			return nil, fmt.Errorf("public URL: %w", err)
-		}
 		d.SSO = append(d.SSO, &lazySSO{cfg: auth.OIDCConfig{
 			Name:         sso.Name,
 			Issuer:       sso.Issuer,
@@ -47,13 +47,10 @@ func (s *Server) newUI() (*ui.UI, error) {
 			GroupsClaim:  sso.GroupsClaim,
 		}, logger: s.logger.With("component", "sso", "provider", sso.Name)})
 	}
-	base, err := url.Parse(s.cfg.Web.PublicURL)
-	if err != nil {
-		return nil, fmt.Errorf("public URL: %w", err)
-	}
 	stored := &storedSSO{st: s.store, base: base, defaultGroups: s.cfg.Web.SSO.GroupsClaim, logger: s.logger.With("component", "sso"), cache: map[string]*lazySSO{}}
 	d.MoreSSO = stored.providers
-	d.PublicURL = s.cfg.Web.PublicURL
+	d.PublicURL = ep.PublicURL
+	d.MQTTAddress = ep.MQTT
 	return ui.New(d), nil
 }
 

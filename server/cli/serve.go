@@ -33,7 +33,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "e-mail of the first operator account, created on the first start")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on a graceful stop")
 	fs.StringVar(&cfg.Web.TimeZone, "timezone", cfg.Web.TimeZone, "IANA time `zone` of the pages, e.g. Asia/Tokyo; Local is the machine's")
-	fs.StringVar(&cfg.Web.PublicURL, "public-url", cfg.Web.PublicURL, "`URL` browsers reach Hearth at; single sign-on redirects are built from it")
+	fs.StringVar(&cfg.Web.PublicURL, "public-url", cfg.Web.PublicURL, "`URL` browsers reach Hearth at; single sign-on redirects are built from it (default: https:// the first --tls-hosts name, else localhost, and the --http port)")
 	fs.DurationVar(&cfg.Web.SessionIdle, "session-idle", cfg.Web.SessionIdle, "a page session ends after this long without a request")
 	fs.DurationVar(&cfg.Web.SessionAbsolute, "session-max", cfg.Web.SessionAbsolute, "a page session ends this long after sign-in")
 	fs.StringVar(&cfg.Web.SSO.Issuer, "oidc-issuer", cfg.Web.SSO.Issuer, "OpenID Connect issuer `URL` for single sign-on (off when empty)")

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,8 +20,6 @@ import (
 const (
 	// maxSessionIssued bounds the credentials one session can reach.
 	maxSessionIssued = 8
-	// mqttTLSPort is the standard MQTT over TLS port devices connect to.
-	mqttTLSPort = "8883"
 	// keyFleetIssued is the session's list of ids of issued credentials,
 	// space-separated, oldest first.
 	keyFleetIssued = "fleet_issued"
@@ -166,7 +163,7 @@ func (f *fleet) downloadCredentials(w http.ResponseWriter, r *http.Request) {
 		f.render(w, r, http.StatusGone, fleetIssuedGonePage(f.view(r), name))
 		return
 	}
-	body, err := credentialsZip(b, mqttHost(r), f.now())
+	body, err := credentialsZip(b, f.mqttAddr, f.now())
 	if err != nil {
 		f.fail(w, r, err)
 		return
@@ -175,24 +172,4 @@ func (f *fleet) downloadCredentials(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", export.FileName(name)+"-credentials.zip"))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
-}
-
-// mqttHost is the host devices reach Hearth at, as the browser reached
-// it: the request's host without its port, and only the characters a host
-// name or address has.
-func mqttHost(r *http.Request) string {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Map(func(c rune) rune {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' {
-			return c
-		}
-		return -1
-	}, host)
-	if host == "" {
-		return "localhost"
-	}
-	return host
 }

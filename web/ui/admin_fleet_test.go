@@ -428,10 +428,18 @@ func TestFleetCreateDeviceAndDownload(t *testing.T) {
 		t.Errorf("the certificate authenticates as %q, %v", name, err)
 	}
 	readme := files["README.txt"]
-	for _, want := range []string{"mosquitto_pub -h 127.0.0.1 -p 8883 --cafile ca.pem", "--cert certificate.pem --key private-key.pem -i acme-ahu-2",
-		"hearth/things/acme-ahu-2/telemetry", "$aws/things/acme-ahu-2/shadow/update/delta"} {
+	// The bundle tells the device the address the server was configured
+	// with, whatever address the browser came from, and no topic nothing
+	// answers.
+	for _, want := range []string{"mosquitto_pub -h hearth.example -p 18883 --cafile ca.pem", "--cert certificate.pem --key private-key.pem -i acme-ahu-2",
+		"Connect over MQTT/TLS to hearth.example, port 18883", "hearth/things/acme-ahu-2/telemetry", "$aws/things/acme-ahu-2/shadow/update/delta"} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.txt lacks %q:\n%s", want, readme)
+		}
+	}
+	for _, unwanted := range []string{" 8883", "port 8883", "127.0.0.1", "jobs/notify"} {
+		if strings.Contains(readme, unwanted) {
+			t.Errorf("README.txt says %q:\n%s", unwanted, readme)
 		}
 	}
 	if strings.Contains(readme, secret) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -55,16 +56,20 @@ Topics of this device (it may use topics under its own name only)
   $aws/things/{device}/shadow/update/delta      subscribe: settings to apply
   $aws/things/{device}/shadow/get               publish "" to get the shadow,
   $aws/things/{device}/shadow/get/accepted      and receive it here
-  $aws/things/{device}/jobs/notify-next         subscribe: firmware updates and other jobs
 `
 
-// credentialsZip packs issued credentials with a README for host.
-func credentialsZip(b issuedBundle, host string, now time.Time) ([]byte, error) {
+// credentialsZip packs issued credentials with a README that tells the
+// device to connect to mqttAddr (HOST:PORT of the MQTT/TLS listener).
+func credentialsZip(b issuedBundle, mqttAddr string, now time.Time) ([]byte, error) {
+	host, port, err := net.SplitHostPort(mqttAddr)
+	if err != nil {
+		return nil, fmt.Errorf("credentials zip: the MQTT/TLS address %q: %w", mqttAddr, err)
+	}
 	notAfter := "-"
 	if !b.notAfter.IsZero() {
 		notAfter = b.notAfter.UTC().Format(time.DateOnly)
 	}
-	readme := strings.NewReplacer("{device}", b.device, "{host}", host, "{port}", mqttTLSPort,
+	readme := strings.NewReplacer("{device}", b.device, "{host}", host, "{port}", port,
 		"{issued}", b.issuedAt.UTC().Format(time.RFC3339), "{not_after}", notAfter).Replace(credentialsReadme)
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

@@ -51,6 +51,9 @@ type Deps struct {
 	// single sign-on page shows redirect URIs; empty uses each request's
 	// host.
 	PublicURL string
+	// MQTTAddress is HOST:PORT devices connect to over MQTT/TLS, as the
+	// credential bundles and device instructions say it.
+	MQTTAddress string
 	// MoreSSO, when set, lists more providers, asked at every sign-in, so
 	// that providers operators configure while Hearth runs take effect at
 	// once. Those whose name an SSO provider has are left out.
@@ -74,6 +77,7 @@ type UI struct {
 	sso       []SSO
 	moreSSO   func() []SSO
 	publicURL string
+	mqttAddr  string
 	loc       *time.Location
 	logger    *slog.Logger
 	now       func() time.Time
@@ -95,6 +99,7 @@ func New(d Deps) *UI {
 		sso:       d.SSO,
 		moreSSO:   d.MoreSSO,
 		publicURL: d.PublicURL,
+		mqttAddr:  d.MQTTAddress,
 		loc:       d.Location,
 		logger:    d.Logger,
 		now:       d.Now,

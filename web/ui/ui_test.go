@@ -106,7 +106,8 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	pages := ui.New(ui.Deps{
 		Gate: g, Sessions: sessions, Assets: assets, SSO: opts.sso,
-		Location: time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
+		MQTTAddress: "hearth.example:18883",
+		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
 	e := &env{t: t, st: st, reg: reg, types: types, clock: c, srv: httptest.NewServer(pages.Handler())}
 	t.Cleanup(e.srv.Close)
