@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hearthiot/hearth/protocol"
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 // Event codes the agent raises.
@@ -18,7 +19,7 @@ const (
 	CodeSettingNotApplied = "setting_not_applied"  // writing a setting failed
 	CodeSettingNotHeld    = "setting_not_held"     // the read-back differs from what was written
 	CodeSettingUnknown    = "setting_unknown"      // a desired key that is no writable point
-	CodeProgramInvalid    = "program_invalid"      // desired.program cannot be followed
+	CodeProgramInvalid    = program.EventInvalid   // desired.program cannot be followed
 	CodeProgramStep       = "program_step"         // a step of the program was applied
 	CodeSpoolFull         = "spool_full"           // the oldest samples were dropped
 	CodeTelemetryRejected = "telemetry_rejected"   // Hearth refused a sample for good

@@ -563,6 +563,25 @@ func (s *Shadows) HandleShadowRequest(thing, shadowName, op string, payload []by
 	s.publish(base+"/"+op+"/rejected", shadow.ErrorResponse(se, shadow.ClientToken(payload, s.lim), now.Unix()))
 }
 
+// ResendDelta publishes a shadow's delta again, when desired still differs
+// from reported, for a device that may have missed it; it reports whether
+// there was one. The scheduler uses it to push a program again without a
+// new version in the history.
+func (s *Shadows) ResendDelta(thing, shadowName string) (bool, error) {
+	doc, err := s.Get(thing, shadowName)
+	if err != nil {
+		return false, err
+	}
+	msg := shadow.DeltaResponse(doc, s.now().Unix())
+	if msg == nil {
+		return false, nil
+	}
+	if err := s.pub.Publish(protocol.ShadowTopic(thing, shadowName)+"/update/delta", msg, qosShadow); err != nil {
+		return false, fmt.Errorf("resend the delta of %q: %w", thing, err)
+	}
+	return true, nil
+}
+
 // PendingDelta returns the update/delta message of a shadow whose desired
 // state differs from its reported state, carrying the shadow's current
 // version; ok is false when none is pending. The broker sends it to a

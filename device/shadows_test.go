@@ -136,6 +136,14 @@ func TestShadowsLightBulb(t *testing.T) {
 	if !ok || field(t, string(pending), "version") != 2.0 {
 		t.Errorf("PendingDelta = %s, %v; want the version 2 delta", pending, ok)
 	}
+	// A delta sent again is the same delta on the same topic, with no new
+	// version.
+	if sent, err := svc.ResendDelta("bulb-1", ""); !sent || err != nil {
+		t.Errorf("ResendDelta = %v, %v; want the pending delta sent", sent, err)
+	}
+	if again := rec.take(); len(again) != 1 || again[0].Topic != base+"/update/delta" || field(t, again[0].Payload, "version") != 2.0 {
+		t.Errorf("resent %+v; want the version 2 delta", again)
+	}
 
 	svc.HandleShadowRequest("bulb-1", "", "update", []byte(`{"state":{"reported":{"color":"green"}}}`))
 	msgs = rec.take()
@@ -144,6 +152,9 @@ func TestShadowsLightBulb(t *testing.T) {
 	}
 	if p, ok := svc.PendingDelta("bulb-1", ""); ok {
 		t.Errorf("PendingDelta after reported caught up = %s, want none", p)
+	}
+	if sent, err := svc.ResendDelta("bulb-1", ""); sent || err != nil || len(rec.take()) != 0 {
+		t.Errorf("ResendDelta with nothing pending = %v, %v; want nothing sent", sent, err)
 	}
 	doc, err := svc.Get("bulb-1", "")
 	if err != nil {

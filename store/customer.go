@@ -98,6 +98,23 @@ func (s *Store) DeleteCustomer(name string) error {
 		if err := deletePrefix(tx.Bucket([]byte(bucketSites)), sitePrefix(name)); err != nil {
 			return err
 		}
+		// The customer's calendars and their assignments go with it.
+		for _, kind := range []string{AssignDevice, AssignSite, AssignType} {
+			if err := deletePrefix(tx.Bucket([]byte(bucketAssignments)), []byte(kind+"\x00"+name+"\x00")); err != nil {
+				return err
+			}
+		}
+		cals, err := listJSON[Calendar](tx.Bucket([]byte(bucketCalendars)), nil)
+		if err != nil {
+			return err
+		}
+		for _, c := range cals {
+			if c.Customer == name {
+				if err := tx.Bucket([]byte(bucketCalendars)).Delete([]byte(c.ID)); err != nil {
+					return err
+				}
+			}
+		}
 		return b.Delete([]byte(name))
 	})
 	if err != nil {

@@ -188,6 +188,12 @@ func (s *Store) DeleteDevice(name string) error {
 		if err := tx.Bucket([]byte(bucketPollMaps)).Delete([]byte(name)); err != nil {
 			return err
 		}
+		if err := tx.Bucket([]byte(bucketAssignments)).Delete(assignmentKey(AssignDevice, d.Customer, name)); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket([]byte(bucketPushes)), []byte(name+"\x00")); err != nil {
+			return err
+		}
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {
 			return err
 		}

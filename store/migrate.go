@@ -57,6 +57,15 @@ const (
 	// bucketPollMaps holds the register maps of devices Hearth polls over
 	// Modbus TCP itself: device name → PollMap.
 	bucketPollMaps = "poll_maps"
+	// bucketCalendars holds operating calendars: ID → Calendar.
+	bucketCalendars = "calendars"
+	// bucketAssignments gives calendars to devices, sites and a customer's
+	// device types: kind NUL customer NUL target → Assignment.
+	bucketAssignments = "calendar_assignments"
+	// bucketPushes holds what happened to each day's program of each
+	// device: device NUL local date → PushRecord, so a device's pushes are
+	// one prefix scan in date order.
+	bucketPushes = "schedule_pushes"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -71,7 +80,7 @@ func allBuckets() []string {
 		bucketDeviceIndex, bucketUsers, bucketTokens, bucketTokenHashes,
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 		bucketDeviceTypes, bucketPresence, bucketSessions, bucketAudit,
-		bucketSSOProviders, bucketPollMaps,
+		bucketSSOProviders, bucketPollMaps, bucketCalendars, bucketAssignments, bucketPushes,
 	}
 }
 
@@ -95,6 +104,7 @@ func migrations() []migration {
 		{name: "create the audit bucket", up: createBucketsV5},
 		{name: "create the single sign-on provider bucket", up: createBucketsV6},
 		{name: "create the register map bucket", up: createBucketsV7},
+		{name: "create the calendar, assignment and push buckets", up: createBucketsV8},
 	}
 }
 
@@ -245,6 +255,17 @@ func writeVersion(tx *bolt.Tx, v int) error {
 	}
 	if err := b.Put([]byte(keySchemaVersion), []byte(strconv.Itoa(v))); err != nil {
 		return fmt.Errorf("write schema version: %w", err)
+	}
+	return nil
+}
+
+// createBucketsV8 adds the buckets of operating calendars, their
+// assignments and the record of each day's push.
+func createBucketsV8(tx *bolt.Tx) error {
+	for _, name := range []string{bucketCalendars, bucketAssignments, bucketPushes} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -76,7 +76,21 @@ type DeviceEvent struct {
 	Source  string // "mqtt", or "modbus" for a device Hearth polls
 }
 
+// ScheduleFailed: the day's operating program did not reach a device, for
+// good: the device refused it (Status "rejected"), or it was not verified
+// after every check or stayed away all day ("failed"). Alarms and
+// notifications act on it.
+type ScheduleFailed struct {
+	Device   string
+	At       time.Time
+	Calendar string
+	Date     string // the calendar's local date, YYYY-MM-DD
+	Status   string // rejected or failed
+	Reason   string
+}
+
 func (e DeviceEvent) DeviceName() string        { return e.Device }
+func (e ScheduleFailed) DeviceName() string     { return e.Device }
 func (e DeviceConnected) DeviceName() string    { return e.Device }
 func (e DeviceDisconnected) DeviceName() string { return e.Device }
 func (e TelemetryRejected) DeviceName() string  { return e.Device }

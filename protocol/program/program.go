@@ -36,6 +36,11 @@ import (
 // Key is the desired-state key that holds a device's program.
 const Key = "program"
 
+// EventInvalid is the code of the device event a device raises when it
+// cannot follow the program it was sent; the scheduler counts the day's
+// push as rejected.
+const EventInvalid = "program_invalid"
+
 // Limits of a program.
 const (
 	MaxSteps   = 48 // a change every half hour
