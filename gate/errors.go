@@ -9,6 +9,7 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -146,8 +147,21 @@ func Describe(err error) Problem {
 		tooLarge *http.MaxBytesError
 		se       *shadow.Error
 		ve       *settings.Error
+		ce       *scheduler.Error
+		cse      *scheduler.StepError
+		csvErr   *scheduler.CSVError
 	)
 	switch {
+	case errors.As(err, &ce):
+		return Problem{Kind: KindInvalid, Message: ce.Error()}
+	case errors.As(err, &csvErr):
+		p := Problem{Kind: KindInvalid, Message: csvErr.Error()}
+		for _, l := range csvErr.Problems {
+			p.Lines = append(p.Lines, LineProblem{Line: l.Line, Message: l.Message})
+		}
+		return p
+	case errors.As(err, &cse):
+		return Problem{Kind: KindInvalid, Message: cse.Error(), Violations: cse.Err.Violations}
 	case errors.As(err, &ge):
 		return Problem{Kind: ge.Kind, Message: ge.Message, BearerError: ge.BearerError, Lines: ge.Lines}
 	case errors.As(err, &tooLarge):

@@ -114,6 +114,7 @@ type DeviceTypes interface {
 	List() ([]store.DeviceType, error)
 	Delete(name string) error
 	SettingsOf(device string) (*settings.Schema, string, error)
+	Settings(typ string) (*settings.Schema, error)
 }
 
 // Polling is the server's direct polling, told when a device's register
@@ -152,6 +153,10 @@ type Deps struct {
 	Maps MapChecker
 	// Polling, when set, is told of register map changes.
 	Polling Polling
+	// Calendars and Scheduler keep and run operating calendars; without
+	// them the calendar operations refuse with KindUnavailable.
+	Calendars CalendarStore
+	Scheduler Scheduler
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -177,6 +182,8 @@ type Gate struct {
 	types     DeviceTypes
 	maps      MapChecker
 	polling   Polling
+	calendars CalendarStore
+	scheduler Scheduler
 	fixedSSO  []string
 	groupsOp  string
 	groupsCu  string
@@ -198,6 +205,8 @@ func New(d Deps) (*Gate, error) {
 		types:     d.Types,
 		maps:      d.Maps,
 		polling:   d.Polling,
+		calendars: d.Calendars,
+		scheduler: d.Scheduler,
 		fixedSSO:  d.FixedSSO,
 		groupsOp:  d.GroupsOperator,
 		groupsCu:  d.GroupsCustomerPrefix,

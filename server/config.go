@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"time"
+
+	"github.com/hearthiot/hearth/scheduler"
 )
 
 // Config is everything Hearth needs to start. It is filled from flags and
@@ -28,6 +30,11 @@ type Config struct {
 
 	// HistoryRetention is how long the history of shadow changes is kept.
 	HistoryRetention time.Duration
+
+	// Schedule tunes the checks of each day's program push; zero values
+	// take the scheduler's defaults (first check after 1m, each next one
+	// twice as late, 5 checks).
+	Schedule scheduler.Config
 
 	// AdminEmail is the first operator account created on a first start.
 	AdminEmail string

@@ -27,6 +27,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Types:                s.types,
 		Maps:                 MapChecker{},
 		Polling:              s.poll,
+		Calendars:            s.store,
+		Scheduler:            s.scheduler,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
@@ -41,6 +43,7 @@ func (s *Server) startHTTP(context.Context) error {
 		return fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
 	}
 	s.api = api.New(g, api.Config{Location: loc, Logger: s.logger.With("component", "api")})
+	s.feeds = s.api.FeedHandler()
 	// The listener is bound first: the pages tell people its port.
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
 	if err != nil {
@@ -90,6 +93,7 @@ func (s *Server) routes() http.Handler {
 	api := s.api.Handler()
 	r.Handle("/api/*", api)
 	r.Handle("/prometheus/*", api)
+	r.Handle("/ical/*", s.feeds)
 	r.Handle("/*", s.ui.Handler())
 	return r
 }

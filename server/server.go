@@ -20,6 +20,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/web/api"
@@ -46,7 +47,9 @@ type Server struct {
 	out       *broker.Outbound // the broker's sending side, made before it
 	poll      *poll.Service
 	gate      *gate.Gate
+	scheduler *scheduler.Scheduler
 	api       *api.API
+	feeds     http.Handler // calendars' iCalendar feeds
 	ui        *ui.UI
 	http      *http.Server
 	httpLn    net.Listener
@@ -136,6 +139,7 @@ func (s *Server) startSteps() []startStep {
 		{"presence", s.startPresence},
 		{"broker", s.startBroker},
 		{"polling", s.startPolling},
+		{"scheduler", s.startScheduler},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
 		{"first operator", func(context.Context) error { return s.bootstrap() }},
@@ -367,6 +371,26 @@ func (s *Server) startPolling(ctx context.Context) error {
 	s.poll = p
 	s.registry.OnChange(p.Changed)
 	s.onStop("polling", p.Stop)
+	return nil
+}
+
+// startScheduler starts the operating calendars: each day's program pushed
+// to the devices and verified; a push time missed while Hearth was stopped
+// is caught up, and checks pending at the last stop resume.
+func (s *Server) startScheduler(ctx context.Context) error {
+	sch, err := scheduler.New(scheduler.Deps{
+		Store: s.store, Devices: s.registry, Shadows: s.shadows, Presence: s.presence,
+		Types: s.types, Bus: s.events, Logger: s.logger.With("component", "scheduler"),
+	}, s.cfg.Schedule)
+	if err != nil {
+		return err
+	}
+	if err := sch.Start(ctx); err != nil {
+		return err
+	}
+	s.scheduler = sch
+	s.registry.OnChange(func(string) { sch.DevicesChanged() })
+	s.onStop("scheduler", sch.Stop)
 	return nil
 }
 

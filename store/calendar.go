@@ -39,8 +39,12 @@ type Calendar struct {
 	Holidays         CalendarHolidays    `json:"holidays"`
 	Closures         []CalendarClosure   `json:"closures,omitempty"`
 	Exceptions       []CalendarException `json:"exceptions,omitempty"`
-	CreatedAt        time.Time           `json:"created_at"`
-	UpdatedAt        time.Time           `json:"updated_at"`
+	// FeedSecret is the unguessable part of the address of the calendar's
+	// iCalendar feed, which calendar programs fetch without signing in;
+	// empty until a feed address is first asked for.
+	FeedSecret string    `json:"feed_secret,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // CalendarDayType is a kind of day and the program it runs.

@@ -128,11 +128,16 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Delete("/shadow", a.deleteShadow)
 				r.Get("/shadow/history", a.listShadowHistory)
 				r.Get("/settings", a.showDeviceSettings)
+				r.Get("/schedule", a.showDeviceSchedule)
+				r.Get("/schedule/pushes", a.listDevicePushes)
+				r.Post("/schedule/push", a.retryDevicePush)
 				r.Get("/modbus", a.showPollMap)
 				r.Put("/modbus", a.putPollMap)
 				r.Delete("/modbus", a.deletePollMap)
 			})
 		})
+
+		a.calendarRoutes(r)
 
 		r.Route("/device-types", func(r chi.Router) {
 			r.Get("/", a.listDeviceTypes)
@@ -190,8 +195,14 @@ func limitRequestBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int64(maxJSONBody)
 		path := strings.TrimSuffix(r.URL.Path, "/")
-		if r.Method == http.MethodPut && strings.HasPrefix(path, "/api/v1/devices/") && strings.Count(path, "/") == 5 && strings.HasSuffix(path, "/modbus") {
+		switch {
+		case r.Method == http.MethodPut && strings.HasPrefix(path, "/api/v1/devices/") && strings.Count(path, "/") == 5 && strings.HasSuffix(path, "/modbus"):
 			n = store.MaxPollMapSize
+		case r.Method == http.MethodPut && strings.HasPrefix(path, "/api/v1/calendars/") && strings.Count(path, "/") == 4:
+			// A calendar with a year of exceptions outgrows a record.
+			n = 1 << 20
+		case r.Method == http.MethodPut && strings.HasSuffix(path, "/closures.csv"):
+			n = gate.MaxCalendarCSVBytes
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, n)
 		next.ServeHTTP(w, r)

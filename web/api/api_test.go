@@ -23,6 +23,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/api"
@@ -65,6 +66,7 @@ type env struct {
 	registry  *device.Registry
 	telemetry *fakeTelemetry
 	published *recordingPublisher
+	scheduler *scheduler.Scheduler
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -117,6 +119,15 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if !opts.noShadows {
 		svc := device.NewShadows(device.ShadowDeps{Store: st, Publisher: e.published, Settings: types, Logger: logger})
 		deps.Shadows = svc
+		sched, err := scheduler.New(scheduler.Deps{Store: st, Devices: reg, Shadows: svc, Presence: device.NewPresence(nil), Types: types, Now: deps.Now}, scheduler.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sched.Load(); err != nil {
+			t.Fatal(err)
+		}
+		deps.Calendars, deps.Scheduler = st, sched
+		e.scheduler = sched
 	}
 	g, err := gate.New(deps)
 	if err != nil {
@@ -703,6 +714,12 @@ func TestTenancyMatrix(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	plain := globexSecretCredential(t, e)
+	e.run(t, []scenario{
+		{name: "globex's calendar", method: "PUT", path: "/api/v1/calendars/globex-cal", as: asOperator, body: calendarBody("globex"), status: 201},
+		{name: "assigned to its device", method: "POST", path: "/api/v1/calendars/globex-cal/assignments", as: asOperator,
+			body: `{"devices":["` + globexDevice + `"]}`, status: 200},
+		{name: "and pushed", method: "POST", path: "/api/v1/calendars/globex-cal/push", as: asOperator, status: 200},
+	})
 	globexNames := []string{globex, globexSite, globexDevice, globexUser, plain, e.tokenIDs[asGlobex]}
 	dev := "/api/v1/devices/" + globexDevice
 	routes := []struct {
@@ -747,6 +764,23 @@ func TestTenancyMatrix(t *testing.T) {
 		{"PUT", "/api/v1/device-types/chiller", `{"settings":[]}`, 403},
 		{"DELETE", "/api/v1/device-types/chiller", "", 403},
 		{"GET", "/api/v1/sso-providers", "", 403},
+		{"GET", "/api/v1/calendars/globex-cal", "", 404},
+		{"PUT", "/api/v1/calendars/globex-cal", calendarBody("globex"), 403},
+		{"DELETE", "/api/v1/calendars/globex-cal", "", 404},
+		{"POST", "/api/v1/calendars", `{"copy_of":"globex-cal","id":"mine"}`, 404},
+		{"GET", "/api/v1/calendars/globex-cal/days?from=2026-11-01&to=2026-11-30", "", 404},
+		{"GET", "/api/v1/calendars/globex-cal/assignments", "", 404},
+		{"POST", "/api/v1/calendars/globex-cal/assignments", `{"devices":["` + globexDevice + `"]}`, 404},
+		{"DELETE", "/api/v1/calendars/globex-cal/assignments/device/" + globexDevice, "", 404},
+		{"POST", "/api/v1/calendars/globex-cal/push", "", 404},
+		{"GET", "/api/v1/calendars/globex-cal/pushes", "", 404},
+		{"GET", "/api/v1/calendars/globex-cal/closures.csv", "", 404},
+		{"PUT", "/api/v1/calendars/globex-cal/closures.csv", "kind,name,from,to,day_type\n", 404},
+		{"GET", "/api/v1/calendars/globex-cal/calendar.ics", "", 404},
+		{"POST", "/api/v1/calendars/globex-cal/feed", "", 404},
+		{"GET", dev + "/schedule", "", 404},
+		{"GET", dev + "/schedule/pushes", "", 404},
+		{"POST", dev + "/schedule/push", "", 404},
 		{"GET", "/api/v1/sso-providers/globex-sso", "", 403},
 		{"PUT", "/api/v1/sso-providers/globex-sso", `{"issuer":"https://idp.example","client_id":"c","client_secret":"s"}`, 403},
 		{"DELETE", "/api/v1/sso-providers/globex-sso", "", 403},
@@ -771,7 +805,7 @@ func TestTenancyMatrix(t *testing.T) {
 				return
 			}
 		}
-		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites"} {
+		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status"} {
 			if !yield("GET", p) {
 				return
 			}
@@ -782,6 +816,9 @@ func TestTenancyMatrix(t *testing.T) {
 		if strings.HasSuffix(rt.path, "/modbus") && rt.body != "" {
 			sc.header = map[string]string{"Content-Type": "application/yaml"}
 		}
+		if strings.HasSuffix(rt.path, ".csv") && rt.body != "" {
+			sc.header = map[string]string{"Content-Type": "text/csv"}
+		}
 		// Only the request line may name globex; the answer never does.
 		sc.notContains = globexNames
 		t.Run(sc.name, func(t *testing.T) {
@@ -789,8 +826,11 @@ func TestTenancyMatrix(t *testing.T) {
 		})
 	}
 	// Listings acme may make hold nothing of globex.
-	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice} {
-		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: globexNames, contains: []string{acme}}
+	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice, "/api/v1/calendars", "/api/v1/schedule/status"} {
+		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: globexNames}
+		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") {
+			sc.contains = []string{acme} // acme has no calendar or push of its own
+		}
 		t.Run(sc.name, func(t *testing.T) { e.check(t, sc, e.do(t, e.api.Handler(), sc)) })
 	}
 	// Nothing of globex changed.
