@@ -3,6 +3,8 @@ package shadow
 import (
 	"net/http"
 	"sort"
+
+	"github.com/hearthiot/hearth/protocol/program"
 )
 
 // Change is one leaf of one section changed by an update, for the history of
@@ -256,8 +258,18 @@ func mirror(m map[string]any, now int64) map[string]any {
 // recursing into objects present on both sides so the delta keeps the path
 // to the root; arrays and other values compare whole. Keys only reported are
 // not in it. It is nil when there is nothing to apply.
+//
+// A desired operating program (the classic shadow's "program", package
+// protocol/program) is one value: when it differs from the reported one,
+// the delta carries all of it, never the fields that changed, so a device
+// never sees a program without its date or time zone.
 func Delta(doc Document) map[string]any {
 	d := deltaOf(doc.State.Desired, doc.State.Reported)
+	if dp, ok := doc.State.Desired[program.Key]; ok {
+		if _, differs := d[program.Key]; differs {
+			d[program.Key] = clone(dp)
+		}
+	}
 	if len(d) == 0 {
 		return nil
 	}

@@ -420,6 +420,13 @@ func TestDelta(t *testing.T) {
 		{"object over scalar", []string{`{"state":{"desired":{"a":{"b":1}},"reported":{"a":1}}}`}, `{"a":{"b":1}}`},
 		{"equal arrays", []string{`{"state":{"desired":{"a":[1,{"b":2}]},"reported":{"a":[1,{"b":2}]}}}`}, ``},
 		{"arrays differ in one element", []string{`{"state":{"desired":{"a":[1,{"b":2}]},"reported":{"a":[1,{"b":3}]}}}`}, `{"a":[1,{"b":2}]}`},
+		{"objects differ in one field", []string{`{"state":{"desired":{"a":{"b":1,"c":2}},"reported":{"a":{"b":1,"c":3}}}}`}, `{"a":{"c":2}}`},
+		// A program is one value: a device gets all of it, with its date
+		// and time zone, even when only its steps changed.
+		{"a program is whole", []string{`{"state":{"desired":{"program":{"date":"2026-12-07","tz":"Asia/Tokyo","steps":[{"at":"00:00","set":{"mode":"off"}}]}},` +
+			`"reported":{"program":{"date":"2026-12-07","tz":"Asia/Tokyo","steps":[{"at":"07:00","set":{"mode":"cooling"}}]}}}}`},
+			`{"program":{"date":"2026-12-07","tz":"Asia/Tokyo","steps":[{"at":"00:00","set":{"mode":"off"}}]}}`},
+		{"an equal program is no delta", []string{`{"state":{"desired":{"program":{"date":"2026-12-07","steps":[]}},"reported":{"program":{"date":"2026-12-07","steps":[]}}}}`}, ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
