@@ -3,7 +3,9 @@
 // devices with their credentials (secrets and client certificates issued by
 // the CA in device/ca), and the shadow service that stores shadow updates
 // with their history and publishes the AWS reply messages (semantics in
-// device/shadow).
+// device/shadow), and the device types whose settings it checks, with the
+// built-in ones Hearth ships (builtin/*.json) for the equipment it is
+// made for.
 //
 // The rules here are the ones the broker, the scheduler and the web pages
 // all apply, so they live in one place. The names, topics and documents a

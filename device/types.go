@@ -15,6 +15,7 @@ type TypeStore interface {
 	GetDeviceType(name string) (store.DeviceType, error)
 	ListDeviceTypes() ([]store.DeviceType, error)
 	DeleteDeviceType(name string) error
+	SeedDeviceTypes(types []store.DeviceType) ([]string, error)
 }
 
 // DeviceTypes is the catalogue of device types and their settings. A type

@@ -3,7 +3,9 @@ package gate
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/shadow"
@@ -117,6 +119,9 @@ func (s Scope) CreateDevice(spec device.DeviceSpec) (device.Issued, error) {
 	if _, err := s.g.store.GetCustomer(spec.Customer); err != nil {
 		return device.Issued{}, missingReference("customer", spec.Customer, err)
 	}
+	if err := s.knownType(spec.Type); err != nil {
+		return device.Issued{}, err
+	}
 	is, err := s.g.registry.CreateDevice(spec)
 	if errors.Is(err, store.ErrNotFound) {
 		return device.Issued{}, Invalid("%v", err)
@@ -126,13 +131,22 @@ func (s Scope) CreateDevice(spec device.DeviceSpec) (device.Issued, error) {
 
 // UpdateDevice moves a device to another site of its customer, changes its
 // type (whose settings then apply to its next shadow update) or replaces
-// its attributes.
+// its attributes. A new type must be defined, as on creation; the type a
+// device has is accepted as it is, so that a device of a type that was
+// never defined (made before types were checked) can still be moved or
+// given attributes.
 func (s Scope) UpdateDevice(name string, change device.DeviceChange) (DeviceView, error) {
-	if _, err := s.deviceFor(name); err != nil {
+	cur, err := s.deviceFor(name)
+	if err != nil {
 		return DeviceView{}, err
 	}
 	if err := s.operatorOnly("changing devices"); err != nil {
 		return DeviceView{}, err
+	}
+	if change.Type != nil && *change.Type != cur.Type {
+		if err := s.knownType(*change.Type); err != nil {
+			return DeviceView{}, err
+		}
 	}
 	d, err := s.g.registry.UpdateDevice(name, change)
 	if err != nil {
@@ -214,4 +228,42 @@ func (s Scope) ReportedFirmware(name string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// maxTypesNamed bounds the device types a refusal lists.
+const maxTypesNamed = 20
+
+// knownType refuses a device type that is not defined, naming the ones
+// that are: a device of an undefined type would take any settings
+// unchecked, and its customer could change none of them. No type ("") is
+// accepted: a gateway or a device whose settings Hearth does not manage
+// has none, as a thing in AWS IoT need not have a type, and choosing
+// that is an explicit choice, not a typo.
+func (s Scope) knownType(name string) error {
+	if name == "" {
+		return nil
+	}
+	if s.g.types == nil {
+		return Unavailable("device types are not available on this server; leave the type empty")
+	}
+	_, err := s.g.types.Get(name)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	types, err := s.g.types.List()
+	if err != nil {
+		return err
+	}
+	if len(types) == 0 {
+		return Invalid(`field "type": no device type named %q, and no device type is defined; define it first, or leave the type empty for a device whose settings are not checked`, name)
+	}
+	names := make([]string, 0, min(len(types), maxTypesNamed))
+	for _, t := range types[:min(len(types), maxTypesNamed)] {
+		names = append(names, t.Name)
+	}
+	list := strings.Join(names, ", ")
+	if len(types) > maxTypesNamed {
+		list += fmt.Sprintf(", … (%d in all)", len(types))
+	}
+	return Invalid(`field "type": no device type named %q; the device types are %s; define it first, or leave the type empty for a device whose settings are not checked`, name, list)
 }

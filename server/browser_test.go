@@ -86,11 +86,12 @@ func TestBrowserCustomerJourney(t *testing.T) {
 
 	op := h.token(store.RoleOperator, "")
 	h.addCustomer(op, "acme")
-	d := h.addDevice(op, "chiller-1", "acme")
+	d := h.addTypedDevice(op, "chiller-1", "acme", "chiller")
+	// The built-in chiller, replaced by one of a single setting.
 	chiller := map[string]any{"settings": []map[string]any{
 		{"key": "chw_setpoint", "type": "number", "unit": "°C", "minimum": 5, "maximum": 12, "step": 0.5, "customer_editable": true},
 	}}
-	if st := h.apiCall(op, "PUT", "/api/v1/device-types/chiller", chiller, nil); st != http.StatusCreated {
+	if st := h.apiCall(op, "PUT", "/api/v1/device-types/chiller", chiller, nil); st != http.StatusOK {
 		t.Fatalf("define the device type: %d", st)
 	}
 	if st := h.adminCall("POST", "/api/v1/users", map[string]string{"email": alice.Email, "role": "customer", "customer": "acme"}, nil); st != http.StatusCreated {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hearthiot/hearth/device"
@@ -126,22 +127,28 @@ func (s *Server) demoDir() string { return filepath.Join(s.cfg.DataDir, "demo") 
 
 // seedDemo creates what the demo needs and is missing.
 func (s *Server) seedDemo() error {
+	// The demo's equipment is of built-in types; one an operator deleted
+	// comes back as shipped, since the demo's devices need it.
+	builtin, err := device.BuiltinTypes()
+	if err != nil {
+		return err
+	}
 	for _, k := range []sim.Kind{sim.KindChiller, sim.KindIAQ} {
-		name, doc := sim.DeviceType(k)
+		name, _ := sim.DeviceType(k)
 		if _, err := s.types.Get(name); err == nil {
 			continue
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("read device type %q: %w", name, err)
 		}
-		dt := store.DeviceType{Name: name}
-		if err := json.Unmarshal(doc, &dt); err != nil {
-			return fmt.Errorf("decode demo device type %q: %w", name, err)
+		i := slices.IndexFunc(builtin, func(t store.DeviceType) bool { return t.Name == name })
+		if i < 0 {
+			return fmt.Errorf("the demo's device type %q is not a built-in type", name)
 		}
-		if _, err := s.types.Put(dt); err != nil {
+		if _, err := s.types.Put(builtin[i]); err != nil {
 			return fmt.Errorf("create device type %q: %w", name, err)
 		}
 	}
-	_, err := s.registry.CreateCustomer(store.Customer{Name: demoCustomer, DisplayName: "Sakura Facilities (demo)"})
+	_, err = s.registry.CreateCustomer(store.Customer{Name: demoCustomer, DisplayName: "Sakura Facilities (demo)"})
 	switch {
 	case errors.Is(err, store.ErrExists):
 		// The demo's own customer has the demo's credentials file; one of

@@ -2,14 +2,20 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/sim"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -152,4 +158,54 @@ func TestDemoLeavesRealRecordsAlone(t *testing.T) {
 	if err := srv.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `belongs to customer "acme"`) {
 		t.Errorf("start with acme's device named like a demo device: %v, want a refusal", err)
 	}
+}
+
+// TestBuiltinTypesFitTheSimulator: the demo's equipment is of the built-in
+// types, and `hearth simulate` defines the same types where they are
+// missing; both must take the same settings with the same rules, or the
+// simulated fleet would be checked differently on one server than on
+// another.
+func TestBuiltinTypesFitTheSimulator(t *testing.T) {
+	builtin, err := device.BuiltinTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []sim.Kind{sim.KindChiller, sim.KindIAQ} {
+		name, doc := sim.DeviceType(k)
+		var simulated store.DeviceType
+		if err := json.Unmarshal(doc, &simulated); err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(builtin, func(dt store.DeviceType) bool { return dt.Name == name })
+		if i < 0 {
+			t.Errorf("the simulator's type %q is not built in", name)
+			continue
+		}
+		shipped := map[string]store.Setting{}
+		for _, st := range builtin[i].Settings {
+			shipped[st.Key] = st
+		}
+		for _, want := range simulated.Settings {
+			got, ok := shipped[want.Key]
+			if !ok {
+				t.Errorf("built-in %s lacks the simulator's setting %q", name, want.Key)
+				continue
+			}
+			// What the simulator does not set: labels, and descriptions
+			// written for operators.
+			got.Labels, got.ValueLabels, got.Description, want.Description = nil, nil, "", ""
+			if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
+				t.Errorf("built-in %s.%s differs from the simulator's (-simulator +built-in):\n%s", name, want.Key, diff)
+			}
+		}
+	}
+}
+
+// sameJSON compares JSON values, not their spelling.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return string(a) == string(b)
+	}
+	return cmp.Equal(x, y)
 }

@@ -199,10 +199,19 @@ func (h *hearth) addCustomer(op, name string) {
 	}
 }
 
+// addDevice creates a device without a type, whose shadow takes any
+// desired keys, as the protocol tests need.
 func (h *hearth) addDevice(op, name, customer string) issuedDevice {
 	h.t.Helper()
+	return h.addTypedDevice(op, name, customer, "")
+}
+
+// addTypedDevice creates a device of a device type, whose settings its
+// shadow updates must follow.
+func (h *hearth) addTypedDevice(op, name, customer, typ string) issuedDevice {
+	h.t.Helper()
 	var d issuedDevice
-	if st := h.apiCall(op, "POST", "/api/v1/devices", map[string]string{"name": name, "customer": customer, "type": "chiller"}, &d); st != http.StatusCreated {
+	if st := h.apiCall(op, "POST", "/api/v1/devices", map[string]string{"name": name, "customer": customer, "type": typ}, &d); st != http.StatusCreated {
 		h.t.Fatalf("create device %s: status %d", name, st)
 	}
 	if d.Secret == "" || d.CertificatePEM == "" || d.PrivateKeyPEM == "" || d.CAPEM == "" {

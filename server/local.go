@@ -57,10 +57,17 @@ func OpenLocal(dataDir string, logger *slog.Logger) (h http.Handler, close func(
 	}
 	presence := device.NewPresence(nil)
 	presence.Restore(recs)
+	// The built-in types a newer binary adds are there for the commands
+	// run before its first start, as they are once it serves.
+	types := device.NewDeviceTypes(st, reg.Type)
+	if _, err := types.SeedBuiltin(); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	g, err := gate.New(gate.Deps{
 		Store:    st,
 		Registry: reg,
-		Types:    device.NewDeviceTypes(st, reg.Type),
+		Types:    types,
 		Presence: presence,
 		Maps:     MapChecker{},
 		Logger:   logger.With("component", "gate"),

@@ -257,8 +257,19 @@ func (s *Server) startTelemetry(context.Context) error {
 	return nil
 }
 
+// startDeviceTypes builds the catalogue and creates the built-in types
+// this data directory was never offered: all of them on the first start,
+// after an upgrade those the new release adds. One offered before is not
+// created again, so what an operator changed or deleted stays so.
 func (s *Server) startDeviceTypes(context.Context) error {
 	s.types = device.NewDeviceTypes(s.store, s.registry.Type)
+	created, err := s.types.SeedBuiltin()
+	if err != nil {
+		return err
+	}
+	if len(created) > 0 {
+		s.logger.Info("built-in device types created", "types", created)
+	}
 	return nil
 }
 

@@ -215,12 +215,13 @@ func TestShadowSettingsOverMQTT(t *testing.T) {
 	h := startHearth(t, t.TempDir())
 	op := h.token(store.RoleOperator, "")
 	h.addCustomer(op, "acme")
-	d := h.addDevice(op, "chiller-3", "acme")
+	d := h.addTypedDevice(op, "chiller-3", "acme", "chiller")
+	// The built-in chiller, replaced by one of two settings.
 	chiller := map[string]any{"settings": []map[string]any{
 		{"key": "chw_setpoint", "type": "number", "unit": "°C", "minimum": 5, "maximum": 12, "step": 0.5, "customer_editable": true},
 		{"key": "max_load", "type": "integer", "minimum": 0, "maximum": 100},
 	}}
-	if st := h.apiCall(op, "PUT", "/api/v1/device-types/chiller", chiller, nil); st != http.StatusCreated {
+	if st := h.apiCall(op, "PUT", "/api/v1/device-types/chiller", chiller, nil); st != http.StatusOK {
 		t.Fatalf("define the device type: status %d", st)
 	}
 	c, _, err := h.v3("chiller-3", d, true, "")

@@ -3,14 +3,16 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// DeviceType is a kind of equipment ("absorption-chiller", "iaq-sensor")
-// and the settings its classic shadow holds. Devices name their type in
-// Device.Type; a type nobody has defined has no settings schema.
+// DeviceType is a kind of equipment ("chiller", "iaq") and the settings
+// its classic shadow holds. Devices name their type in Device.Type; a type
+// nobody has defined has no settings schema.
 type DeviceType struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
@@ -42,6 +44,18 @@ type Setting struct {
 	Schema json.RawMessage `json:"schema,omitempty"`
 	// CustomerEditable lets a customer change the key, within its rules.
 	CustomerEditable bool `json:"customer_editable"`
+	// Labels name the setting for people, by BCP 47 language tag
+	// ({"en": "Operating mode", "ja": "運転モード"}); pages show the one
+	// of the reader's language.
+	Labels map[string]string `json:"labels,omitempty"`
+	// ValueLabels name allowed values for people, by value and then by
+	// language tag ({"heating": {"en": "Heating", "ja": "暖房"}}). A string
+	// value is named by its text, any other by its JSON.
+	//
+	// Both label fields are optional and came after schema version 7
+	// without a new version: a binary that predates them reads the types
+	// and ignores the labels.
+	ValueLabels map[string]map[string]string `json:"value_labels,omitempty"`
 }
 
 // Setting value types.
@@ -62,6 +76,11 @@ const (
 	maxSettingSchema = 16 << 10
 	// maxDescriptionLen bounds descriptions.
 	maxDescriptionLen = 1024
+	// maxLabelLanguages bounds the languages of one label.
+	maxLabelLanguages = 16
+	// maxLanguageTagLen bounds a language tag; BCP 47 recommends
+	// supporting 35 characters.
+	maxLanguageTagLen = 35
 )
 
 // PutDeviceType creates a device type or replaces the one of the same name,
@@ -89,6 +108,85 @@ func (s *Store) PutDeviceType(t DeviceType) (DeviceType, error) {
 		return DeviceType{}, fmt.Errorf("put device type %q: %w", t.Name, err)
 	}
 	return t, nil
+}
+
+// keyOfferedTypes holds in the meta bucket the names of the device types
+// SeedDeviceTypes has offered this file, as a JSON array, so that each is
+// offered once in the file's life.
+const keyOfferedTypes = "offered_device_types"
+
+// SeedDeviceTypes offers types to the file: each one it was never offered
+// before is created unless a type of its name exists, and is remembered
+// as offered either way, in the same transaction. It returns the names it
+// created.
+//
+// So a type offered once is never created again: an operator's changes
+// to it stay, and a type the operator deleted stays deleted, across
+// restarts and upgrades; a type a later release adds is offered on that
+// release's first start. A type of the same name the operator defined
+// before is theirs and is kept as it is.
+func (s *Store) SeedDeviceTypes(types []DeviceType) ([]string, error) {
+	for _, t := range types {
+		if err := checkDeviceType(t); err != nil {
+			return nil, fmt.Errorf("seed device type %q: %w", t.Name, err)
+		}
+	}
+	// Most starts have nothing to offer; a read answers that without the
+	// write a bbolt update costs even when it changes nothing.
+	var offered map[string]bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		offered, err = readOffered(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed device types: %w", err)
+	}
+	if !slices.ContainsFunc(types, func(t DeviceType) bool { return !offered[t.Name] }) {
+		return nil, nil
+	}
+	var created []string
+	err = s.update(func(tx *bolt.Tx) error {
+		created = nil
+		offered, err := readOffered(tx)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket([]byte(bucketDeviceTypes))
+		at := now()
+		for _, t := range types {
+			if offered[t.Name] {
+				continue
+			}
+			offered[t.Name] = true
+			if b.Get([]byte(t.Name)) != nil {
+				continue
+			}
+			t.CreatedAt, t.UpdatedAt = at, at
+			if err := putJSON(b, []byte(t.Name), t); err != nil {
+				return err
+			}
+			created = append(created, t.Name)
+		}
+		return putJSON(tx.Bucket([]byte(bucketMeta)), []byte(keyOfferedTypes), slices.Sorted(maps.Keys(offered)))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed device types: %w", err)
+	}
+	return created, nil
+}
+
+// readOffered reads the names of the device types offered to the file.
+func readOffered(tx *bolt.Tx) (map[string]bool, error) {
+	var names []string
+	if _, err := getJSON(tx.Bucket([]byte(bucketMeta)), []byte(keyOfferedTypes), &names); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
 }
 
 // GetDeviceType returns the device type name.
@@ -201,6 +299,39 @@ func checkSetting(st Setting) error {
 	}
 	if len(st.Schema) > 0 && !json.Valid(st.Schema) {
 		return fmt.Errorf("setting %q has a schema that is not JSON: %w", st.Key, ErrInvalid)
+	}
+	if err := checkLabels("labels", st.Labels); err != nil {
+		return fmt.Errorf("setting %q: %w", st.Key, err)
+	}
+	// Only allowed values have labels, so there are no more of them than
+	// allowed values.
+	if len(st.ValueLabels) > len(st.Enum) {
+		return fmt.Errorf("setting %q has labels for %d values and %d allowed values; only allowed values are labelled: %w", st.Key, len(st.ValueLabels), len(st.Enum), ErrInvalid)
+	}
+	for _, v := range slices.Sorted(maps.Keys(st.ValueLabels)) {
+		if err := checkText("labelled value", v, maxDescriptionLen, true); err != nil {
+			return fmt.Errorf("setting %q: %w", st.Key, err)
+		}
+		if err := checkLabels(fmt.Sprintf("value_labels of %q", v), st.ValueLabels[v]); err != nil {
+			return fmt.Errorf("setting %q: %w", st.Key, err)
+		}
+	}
+	return nil
+}
+
+// checkLabels checks the shape of labels by language: whether the tags
+// are BCP 47 is package device's to decide.
+func checkLabels(field string, labels map[string]string) error {
+	if len(labels) > maxLabelLanguages {
+		return fmt.Errorf("%s has %d languages, at most %d are accepted: %w", field, len(labels), maxLabelLanguages, ErrInvalid)
+	}
+	for _, lang := range slices.Sorted(maps.Keys(labels)) {
+		if err := checkText(field+" language", lang, maxLanguageTagLen, true); err != nil {
+			return err
+		}
+		if err := checkText(fmt.Sprintf("%s[%q]", field, lang), labels[lang], maxNameLen, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,6 +80,13 @@ func TestDeviceTypeRefused(t *testing.T) {
 		{"twice", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "number"}, {Key: "a", Type: "number"}}}, "defined twice"},
 		{"enum not JSON", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "string", Enum: []json.RawMessage{json.RawMessage(`{`)}}}}, "not JSON"},
 		{"too many", store.DeviceType{Name: "t", Settings: big}, "settings, at most"},
+		{"empty label", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "number", Labels: map[string]string{"ja": ""}}}}, `labels["ja"] is empty`},
+		{"empty label language", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "number", Labels: map[string]string{"": "A"}}}}, "labels language is empty"},
+		{"label too long", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "number", Labels: map[string]string{"en": strings.Repeat("x", 129)}}}}, "at most 128"},
+		{"labels for values not allowed", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "string",
+			ValueLabels: map[string]map[string]string{"x": {"en": "X"}}}}}, "only allowed values are labelled"},
+		{"control character in a value label", store.DeviceType{Name: "t", Settings: []store.Setting{{Key: "a", Type: "string", Enum: []json.RawMessage{json.RawMessage(`"x"`)},
+			ValueLabels: map[string]map[string]string{"x": {"en": "X\n"}}}}}, "control character"},
 	}
 	for _, tt := range tests {
 		_, err := s.PutDeviceType(tt.dt)
@@ -113,4 +121,86 @@ func TestMigrateFromVersion2(t *testing.T) {
 	}
 	_, err = s.PutDeviceType(store.DeviceType{Name: "chiller", Settings: []store.Setting{setpoint()}})
 	mustOK(t, err)
+}
+
+func TestSeedDeviceTypes(t *testing.T) {
+	t.Parallel()
+	s, path := openStore(t)
+	builtins := []store.DeviceType{
+		{Name: "chiller", Description: "Absorption chiller-heater", Settings: []store.Setting{setpoint()}},
+		{Name: "iaq", Description: "Air-quality sensor", Settings: []store.Setting{}},
+	}
+	// An operator defined a boiler before any release shipped one.
+	own, err := s.PutDeviceType(store.DeviceType{Name: "boiler", Description: "Our own boiler", Settings: []store.Setting{}})
+	mustOK(t, err)
+
+	created, err := s.SeedDeviceTypes(builtins)
+	mustOK(t, err)
+	if diff := cmp.Diff([]string{"chiller", "iaq"}, created); diff != "" {
+		t.Errorf("first seed created (-want +got):\n%s", diff)
+	}
+	chiller, err := s.GetDeviceType("chiller")
+	mustOK(t, err)
+	if chiller.CreatedAt.IsZero() || !chiller.UpdatedAt.Equal(chiller.CreatedAt) || chiller.Description != "Absorption chiller-heater" {
+		t.Errorf("seeded chiller = %+v", chiller)
+	}
+
+	// The operator edits one built-in and deletes another.
+	_, err = s.PutDeviceType(store.DeviceType{Name: "chiller", Description: "Edited", Settings: []store.Setting{}})
+	mustOK(t, err)
+	mustOK(t, s.DeleteDeviceType("iaq"))
+
+	// A restart, here a reopening of the file, offers the same types
+	// again, and an upgrade adds a boiler and a heat pump.
+	mustOK(t, s.Close())
+	s, err = store.Open(path, store.Options{})
+	mustOK(t, err)
+	t.Cleanup(func() { s.Close() })
+	upgrade := append(slices.Clone(builtins),
+		store.DeviceType{Name: "boiler", Description: "Shipped boiler", Settings: []store.Setting{}},
+		store.DeviceType{Name: "heat-pump", Settings: []store.Setting{}})
+	created, err = s.SeedDeviceTypes(upgrade)
+	mustOK(t, err)
+	if diff := cmp.Diff([]string{"heat-pump"}, created); diff != "" {
+		t.Errorf("seed after the upgrade created (-want +got):\n%s", diff)
+	}
+	if got, err := s.GetDeviceType("chiller"); err != nil || got.Description != "Edited" {
+		t.Errorf("edited chiller after seeding = %+v, %v; want the edit kept", got, err)
+	}
+	if _, err := s.GetDeviceType("iaq"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted iaq after seeding: %v, want it still deleted", err)
+	}
+	if got, err := s.GetDeviceType("boiler"); err != nil || got.Description != own.Description {
+		t.Errorf("operator's boiler after seeding = %+v, %v; want it kept", got, err)
+	}
+	// The operator's boiler was offered too: deleting it does not let the
+	// shipped one in later.
+	mustOK(t, s.DeleteDeviceType("boiler"))
+	created, err = s.SeedDeviceTypes(upgrade)
+	mustOK(t, err)
+	if len(created) != 0 {
+		t.Errorf("third seed created %v, want nothing", created)
+	}
+	if _, err := s.SeedDeviceTypes([]store.DeviceType{{Name: "bad/name"}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("seeding a type that breaks the rules = %v, want ErrInvalid", err)
+	}
+}
+
+func TestSeedDeviceTypesReadOnly(t *testing.T) {
+	t.Parallel()
+	s, path := openStore(t)
+	types := []store.DeviceType{{Name: "chiller", Settings: []store.Setting{}}}
+	_, err := s.SeedDeviceTypes(types)
+	mustOK(t, err)
+	mustOK(t, s.Close())
+	ro, err := store.Open(path, store.Options{ReadOnly: true})
+	mustOK(t, err)
+	defer ro.Close()
+	// Nothing left to offer needs no write.
+	if created, err := ro.SeedDeviceTypes(types); err != nil || len(created) != 0 {
+		t.Errorf("read-only seed of offered types = %v, %v; want nothing, no error", created, err)
+	}
+	if _, err := ro.SeedDeviceTypes(append(types, store.DeviceType{Name: "iaq", Settings: []store.Setting{}})); !errors.Is(err, store.ErrReadOnly) {
+		t.Errorf("read-only seed of a new type = %v, want ErrReadOnly", err)
+	}
 }

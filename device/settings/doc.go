@@ -11,6 +11,9 @@
 //   - Reported lists the reported values that break a rule, for flagging:
 //     a device reports what it holds, and refusing that would only hide it.
 //
+// Label and ValueLabel name a setting and its allowed values in a
+// reader's language, from the setting's labels, falling back to English.
+//
 // The rules are compiled once into JSON Schemas and checked with
 // santhosh-tekuri/jsonschema, so the type, range, step, enum and
 // structured-value checks are a maintained implementation of JSON Schema

@@ -122,6 +122,9 @@ func Compile(t store.DeviceType) (*Schema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("setting %q: %w", st.Key, err)
 		}
+		if err := checkLabels(st); err != nil {
+			return nil, fmt.Errorf("setting %q: %w", st.Key, err)
+		}
 		props[i] = p
 		resources = append(resources, res...)
 	}

@@ -261,6 +261,13 @@ func TestCompileRefuses(t *testing.T) {
 		{"schema that is not a schema", base(store.Setting{Key: "a", Type: "object", Schema: json.RawMessage(`{"type": 5}`)}), "not a valid JSON Schema"},
 		{"schema reading a file", base(store.Setting{Key: "a", Type: "object", Schema: json.RawMessage(`{"$ref": "file:///etc/passwd"}`)}), "not a valid JSON Schema"},
 		{"schema reading the network", base(store.Setting{Key: "a", Type: "object", Schema: json.RawMessage(`{"$ref": "https://example.com/s.json"}`)}), "not a valid JSON Schema"},
+		{"label language not a tag", base(store.Setting{Key: "a", Type: "number", Labels: map[string]string{"japanese!": "A"}}), `setting "a": labels: "japanese!" is not a BCP 47 language tag`},
+		{"label language not canonical", base(store.Setting{Key: "a", Type: "number", Labels: map[string]string{"ja-jp": "A"}}), `write the language tag "ja-jp" as "ja-JP"`},
+		{"value labels without enum", base(store.Setting{Key: "a", Type: "string", ValueLabels: map[string]map[string]string{"x": {"en": "X"}}}), "the setting has no enum"},
+		{"value label of a value not allowed", base(store.Setting{Key: "mode", Type: "string", Enum: raws(`"cooling"`, `"off"`),
+			ValueLabels: map[string]map[string]string{"heating": {"en": "Heating"}}}), `value_labels name "heating", which is not an allowed value; the allowed values are "cooling", "off"`},
+		{"value label language not a tag", base(store.Setting{Key: "mode", Type: "string", Enum: raws(`"off"`),
+			ValueLabels: map[string]map[string]string{"off": {"EN": "Off"}}}), `value_labels of "off": write the language tag "EN" as "en"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,5 +371,52 @@ func TestCompileNamesTheSettingOfABadSchema(t *testing.T) {
 	want := `setting "program": its schema is not a valid JSON Schema: at "/items/type": `
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Compile = %v, want it to start with %q", err, want)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	st := store.Setting{
+		Key: "mode", Type: store.SettingString, Description: "Mode of operation",
+		Enum:        raws(`"cooling"`, `"heating"`, `"off"`),
+		Labels:      map[string]string{"en": "Operating mode", "ja": "運転モード", "pt-BR": "Modo"},
+		ValueLabels: map[string]map[string]string{"cooling": {"en": "Cooling", "ja": "冷房"}, "heating": {"en": "Heating"}},
+	}
+	mustCompile(t, store.DeviceType{Name: "t", Settings: []store.Setting{st}})
+	for _, tt := range []struct {
+		lang, want string
+	}{
+		{"ja", "運転モード"},
+		{"en", "Operating mode"},
+		{"pt", "Modo"},           // the same base language
+		{"fr", "Operating mode"}, // English when the language is missing
+		{"", "Operating mode"},
+	} {
+		if got := settings.Label(st, tt.lang); got != tt.want {
+			t.Errorf("Label(%q) = %q, want %q", tt.lang, got, tt.want)
+		}
+	}
+	if got := settings.Label(store.Setting{Key: "mode", Description: "Mode of operation"}, "ja"); got != "Mode of operation" {
+		t.Errorf("Label without labels = %q, want the description", got)
+	}
+	if got := settings.Label(store.Setting{Key: "mode"}, "ja"); got != "mode" {
+		t.Errorf("Label without labels or description = %q, want the key", got)
+	}
+	for _, tt := range []struct {
+		value, lang, want string
+	}{
+		{`"cooling"`, "ja", "冷房"},
+		{`"heating"`, "ja", "Heating"}, // English when Japanese is missing
+		{`"off"`, "ja", "off"},         // the value when no label is
+	} {
+		if got := settings.ValueLabel(st, json.RawMessage(tt.value), tt.lang); got != tt.want {
+			t.Errorf("ValueLabel(%s, %q) = %q, want %q", tt.value, tt.lang, got, tt.want)
+		}
+	}
+	// Values other than strings are named by their JSON.
+	pulse := store.Setting{Key: "pulse", Type: store.SettingNumber, Enum: raws("0.01", " 1 "),
+		ValueLabels: map[string]map[string]string{"0.01": {"en": "10 L"}, "1": {"en": "1 m³"}}}
+	mustCompile(t, store.DeviceType{Name: "t", Settings: []store.Setting{pulse}})
+	if got := settings.ValueLabel(pulse, json.RawMessage(" 1 "), "ja"); got != "1 m³" {
+		t.Errorf("ValueLabel of a number = %q, want its English label", got)
 	}
 }

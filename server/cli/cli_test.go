@@ -98,6 +98,11 @@ func adminScenario(t *testing.T, dir string) {
 	if code != 0 || !strings.Contains(out, "acme") {
 		t.Fatalf("customer add: exit %d, stdout %q: %s", code, out, errOut)
 	}
+	// A type nobody defined is refused, naming the built-in ones.
+	code, _, errOut = runCLI(t, "", env, "device", "add", "chiller-0", "--customer", "acme", "--type", "chillr", "--out", filepath.Join(t.TempDir(), "x"))
+	if code != 1 || !strings.Contains(errOut, `no device type named "chillr"; the device types are ahu, boiler, chiller, electricity-meter, gas-meter, iaq`) {
+		t.Errorf("device add of an unknown type: exit %d: %s", code, errOut)
+	}
 	creds := filepath.Join(t.TempDir(), "dev")
 	code, out, errOut = runCLI(t, "", env, "device", "add", "chiller-1", "--customer", "acme", "--type", "chiller", "--attr", "floor=B1", "--out", creds)
 	if code != 0 {

@@ -435,6 +435,10 @@ func TestDevices(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	never := []string{"secret_hash", "fingerprint", `"hash"`}
 	e.run(t, []scenario{
+		{name: "create of a type nobody defined", method: "POST", path: "/api/v1/devices", as: asOperator,
+			body:   `{"name":"acme-ahu-2","customer":"acme","site":"acme-hq","type":"ahu"}`,
+			status: 400, contains: []string{`"code":"invalid"`, `field \"type\": no device type named \"ahu\"`}},
+		{name: "define the type", method: "PUT", path: "/api/v1/device-types/ahu", as: asOperator, body: `{"settings":[]}`, status: 201},
 		{name: "create", method: "POST", path: "/api/v1/devices", as: asOperator,
 			body:   `{"name":"acme-ahu-2","customer":"acme","site":"acme-hq","type":"ahu","attributes":{"floor":"3"}}`,
 			status: 201,

@@ -385,11 +385,11 @@ func TestConfigDeviceTypes(t *testing.T) {
 	if after, _ := e.types.Get("chiller"); !cmp.Equal(before, after) {
 		t.Error("creating an existing type replaced it")
 	}
-	r = e.post(op, "/admin/types/new", url.Values{"name": {"boiler"}, "description": {"Gas boiler"}, "settings": {`[{"key":"hw_setpoint","type":"number","minimum":40,"maximum":80}]`}})
-	if r.status != http.StatusSeeOther || r.location != "/admin/types/boiler" {
-		t.Fatalf("create boiler: %d to %q\n%s", r.status, r.location, r.body)
+	r = e.post(op, "/admin/types/new", url.Values{"name": {"heat-pump"}, "description": {"Air-source heat pump"}, "settings": {`[{"key":"hw_setpoint","type":"number","minimum":40,"maximum":80}]`}})
+	if r.status != http.StatusSeeOther || r.location != "/admin/types/heat-pump" {
+		t.Fatalf("create heat-pump: %d to %q\n%s", r.status, r.location, r.body)
 	}
-	if r := e.get(op, "/admin/types/boiler"); !strings.Contains(r.body, "Device type boiler created.") || !strings.Contains(r.body, "<code>hw_setpoint</code>") {
+	if r := e.get(op, "/admin/types/heat-pump"); !strings.Contains(r.body, "Device type heat-pump created.") || !strings.Contains(r.body, "<code>hw_setpoint</code>") {
 		t.Errorf("the new type's page:\n%s", r.body)
 	}
 
@@ -404,13 +404,13 @@ func TestConfigDeviceTypes(t *testing.T) {
 	if _, err := e.types.Get("chiller"); err != nil {
 		t.Error("a type in use was deleted")
 	}
-	if r := e.post(op, "/admin/types/boiler/delete", url.Values{}); r.status != http.StatusSeeOther || r.location != "/admin/types" {
-		t.Errorf("delete boiler: %d to %q", r.status, r.location)
+	if r := e.post(op, "/admin/types/heat-pump/delete", url.Values{}); r.status != http.StatusSeeOther || r.location != "/admin/types" {
+		t.Errorf("delete heat-pump: %d to %q", r.status, r.location)
 	}
-	if _, err := e.types.Get("boiler"); err == nil {
-		t.Error("boiler is still there")
+	if _, err := e.types.Get("heat-pump"); err == nil {
+		t.Error("heat-pump is still there")
 	}
-	if r := e.get(op, "/admin/types/boiler"); r.status != http.StatusNotFound {
+	if r := e.get(op, "/admin/types/heat-pump"); r.status != http.StatusNotFound {
 		t.Errorf("a deleted type's page: %d, want 404", r.status)
 	}
 }

@@ -513,13 +513,18 @@ func TestFleetCreateDeviceRefused(t *testing.T) {
 		{"acme-new", "acme", "nowhere", http.StatusBadRequest, `site &#34;nowhere&#34; of customer &#34;acme&#34;: not found`},
 		{"acme-new", "", "", http.StatusBadRequest, `field &#34;customer&#34;: required`},
 	} {
-		r := e.post(op, "/admin/devices", url.Values{"name": {tc.name}, "customer": {tc.customer}, "site": {tc.site}, "type": {"kept-type"}})
+		r := e.post(op, "/admin/devices", url.Values{"name": {tc.name}, "customer": {tc.customer}, "site": {tc.site}, "type": {"boiler"}})
 		if r.status != tc.status || !strings.Contains(r.body, "Not created: ") || !strings.Contains(r.body, tc.want) {
 			t.Errorf("create %q of %q at %q: %d, want %d saying %q:\n%s", tc.name, tc.customer, tc.site, r.status, tc.status, tc.want, r.body)
 		}
-		if !strings.Contains(r.body, `value="kept-type"`) {
+		if !strings.Contains(r.body, `value="boiler"`) {
 			t.Errorf("create %q: the form lost what was typed", tc.name)
 		}
+	}
+	// A type nobody defined is refused naming the ones there are.
+	r := e.post(op, "/admin/devices", url.Values{"name": {"acme-new"}, "customer": {"acme"}, "type": {"heat-pump"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `no device type named &#34;heat-pump&#34;; the device types are ahu, boiler, chiller,`) {
+		t.Errorf("create a device of an unknown type: %d:\n%s", r.status, r.body)
 	}
 	if n := count(); n != before {
 		t.Errorf("refused creates left %d devices, want %d", n, before)

@@ -3,10 +3,13 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 )
@@ -37,21 +40,31 @@ func (c *config) showTypes(w http.ResponseWriter, r *http.Request) {
 // configSettingRow is one setting in the readable table of a device type.
 type configSettingRow struct {
 	Key, Type, Unit, Description string
-	Min, Max, Step               string
-	Enum                         string
-	Schema                       bool
-	CustomerEditable             bool
+	// Labels are the setting's labels, one "language: label" each, in
+	// the order of the language tags.
+	Labels           []string
+	Min, Max, Step   string
+	Enum             string // each allowed value, with its label in the page's language
+	Schema           bool
+	CustomerEditable bool
 }
 
-func configSettingRows(sts []store.Setting) []configSettingRow {
+func configSettingRows(lang string, sts []store.Setting) []configSettingRow {
 	out := make([]configSettingRow, 0, len(sts))
 	for _, st := range sts {
 		enum := make([]string, len(st.Enum))
 		for i, e := range st.Enum {
 			enum[i] = string(e)
+			if label := settings.ValueLabel(st, e, lang); label != settings.ValueKey(e) {
+				enum[i] += " (" + label + ")"
+			}
+		}
+		var labels []string
+		for _, l := range slices.Sorted(maps.Keys(st.Labels)) {
+			labels = append(labels, l+": "+st.Labels[l])
 		}
 		out = append(out, configSettingRow{
-			Key: st.Key, Type: st.Type, Unit: st.Unit, Description: st.Description,
+			Key: st.Key, Type: st.Type, Unit: st.Unit, Description: st.Description, Labels: labels,
 			Min: bound(st.Minimum), Max: bound(st.Maximum), Step: bound(st.Step),
 			Enum: strings.Join(enum, ", "), Schema: len(st.Schema) > 0, CustomerEditable: st.CustomerEditable,
 		})
@@ -147,7 +160,7 @@ func (c *config) showType(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(t.Settings)}
+	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(c.view(r).Lang, t.Settings)}
 	d.Notice, d.NoticeErr = c.flashed(r)
 	c.render(w, r, http.StatusOK, configTypePage(c.view(r), d))
 }
@@ -163,7 +176,7 @@ func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, sts, err := readTypeForm(w, r)
-	d.Name, d.Current = cur.Name, configSettingRows(cur.Settings)
+	d.Name, d.Current = cur.Name, configSettingRows(c.view(r).Lang, cur.Settings)
 	if err == nil {
 		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
@@ -300,14 +301,34 @@ func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
 // settingField is one setting on the device page's form.
 type settingField struct {
 	store.Setting
-	Label    string
+	Label    string // in the page's language
 	Input    string // number, select, checkbox, text
-	Options  []string
+	Options  []settingOption
 	Reported string
 	Desired  string
 	Value    string // what the form shows: desired, else reported
-	Editable bool
-	Flagged  bool
+	// ReportedText and DesiredText show the values to the reader: an
+	// allowed value by its label.
+	ReportedText, DesiredText string
+	Editable                  bool
+	Flagged                   bool
+}
+
+// settingOption is one allowed value of a select: the value the form
+// sends, and its label in the page's language.
+type settingOption struct {
+	Value, Label string
+}
+
+// text shows a value of the field to the reader: an allowed value by its
+// label, anything else as it is.
+func (f settingField) text(value string) string {
+	for _, o := range f.Options {
+		if o.Value == value {
+			return o.Label
+		}
+	}
+	return value
 }
 
 // settingFields lists the settings the person may see on the form:
@@ -339,10 +360,7 @@ func (u *UI) settingFields(v view, sc gate.Scope, name string) ([]settingField, 
 		if !v.Operator && !st.CustomerEditable {
 			continue
 		}
-		f := settingField{Setting: st, Label: st.Key, Editable: sc.Principal().MayChangeSettings(), Flagged: flagged[st.Key]}
-		if st.Description != "" {
-			f.Label = st.Description
-		}
+		f := settingField{Setting: st, Label: settings.Label(st, v.Lang), Editable: sc.Principal().MayChangeSettings(), Flagged: flagged[st.Key]}
 		f.Reported = display(lookup(doc.State.Reported, st.Key))
 		f.Desired = display(lookup(doc.State.Desired, st.Key))
 		f.Value = f.Desired
@@ -355,7 +373,7 @@ func (u *UI) settingFields(v view, sc gate.Scope, name string) ([]settingField, 
 			for _, e := range st.Enum {
 				var s any
 				if json.Unmarshal(e, &s) == nil {
-					f.Options = append(f.Options, display(s))
+					f.Options = append(f.Options, settingOption{Value: display(s), Label: settings.ValueLabel(st, e, v.Lang)})
 				}
 			}
 		case st.Type == store.SettingBoolean:
@@ -365,6 +383,7 @@ func (u *UI) settingFields(v view, sc gate.Scope, name string) ([]settingField, 
 		default:
 			f.Input = "text"
 		}
+		f.ReportedText, f.DesiredText = f.text(f.Reported), f.text(f.Desired)
 		out = append(out, f)
 	}
 	return out, msgs, nil

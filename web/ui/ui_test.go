@@ -82,7 +82,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The built-in types are there as on a server; seed replaces the
+	// chiller with a smaller one of its own.
 	types := device.NewDeviceTypes(st, reg.Type)
+	if _, err := types.SeedBuiltin(); err != nil {
+		t.Fatal(err)
+	}
 	shadows := device.NewShadows(device.ShadowDeps{Store: st, Publisher: nopPublisher{}, Settings: types, Logger: logger})
 	presence := device.NewPresence(nil)
 	// The gate keeps the real clock, as the registry does: history is
