@@ -75,7 +75,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	bin := buildHearth(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	cmd, console, logs, addr := startBinary(t, bin, dir)
-	for _, want := range []string{"password:", "MQTT over TLS:     mqtts://127.0.0.1:", "CA certificate:    " + filepath.Join(dir, "tls", "ca.pem")} {
+	for _, want := range []string{"password:", "MQTT over TLS:     mqtts://localhost:", "CA certificate:    " + filepath.Join(dir, "tls", "ca.pem")} {
 		if !strings.Contains(console.String(), want) {
 			t.Errorf("first start console lacks %q:\n%s", want, console)
 		}
@@ -112,7 +112,7 @@ func TestBinaryLifecycle(t *testing.T) {
 			stopped = append(stopped, m[1])
 		}
 	}
-	want := []string{"admin socket", "http", "polling", "broker", "presence", "time-series store", "housekeeping", "store"}
+	want := []string{"admin socket", "http", "scheduler", "polling", "broker", "presence", "time-series store", "housekeeping", "store"}
 	if strings.Join(stopped, ",") != strings.Join(want, ",") {
 		t.Errorf("stop order %v, want %v", stopped, want)
 	}

@@ -51,7 +51,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	// Routes that hold nothing of another customer: the person's own
 	// pages, signing in and out, and the static files.
-	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*"}
+	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*", "/favicon.ico"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
 		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
