@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearthiot/hearth/device"
@@ -125,12 +126,17 @@ type Scheduler struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	cals     map[string]*Compiled         // by ID
-	byDevice map[string]deviceCal         // device → its calendar
-	lastDate map[string]string            // device → the last date it has a record of
-	open     map[string]*openPush         // device → today's record, while not final
-	dirty    map[string]*store.PushRecord // device NUL date → record to write
-	pruned   string                       // the last day push records were pruned
+	cals     map[string]*Compiled // by ID
+	byDevice map[string]deviceCal // device → its calendar
+	// stale marks byDevice as behind the registry: a device was created,
+	// moved or deleted since it was worked out. reassignMu keeps one
+	// working-out at a time, so an older one never lands after a newer.
+	stale      atomic.Bool
+	reassignMu sync.Mutex
+	lastDate   map[string]string            // device → the last date it has a record of
+	open       map[string]*openPush         // device → today's record, while not final
+	dirty      map[string]*store.PushRecord // device NUL date → record to write
+	pruned     string                       // the last day push records were pruned
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -307,18 +313,35 @@ func (s *Scheduler) reloadCalendars() error {
 // reassign works out every device's calendar: its own assignment, else its
 // site's, else its customer's for its device type.
 func (s *Scheduler) reassign() error {
+	s.reassignMu.Lock()
+	defer s.reassignMu.Unlock()
+	// A change during the listing marks it stale again.
+	s.stale.Store(false)
 	as, err := s.d.Store.ListAssignments()
 	if err != nil {
+		s.stale.Store(true)
 		return fmt.Errorf("load assignments: %w", err)
 	}
 	ds, err := s.d.Devices.Devices(store.DeviceFilter{})
 	if err != nil {
+		s.stale.Store(true)
 		return fmt.Errorf("list devices: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byDevice = resolveAssignments(as, ds)
 	return nil
+}
+
+// current works the devices' calendars out again if a device changed
+// since they were; on failure the old ones hold and the next call retries.
+func (s *Scheduler) current() {
+	if !s.stale.Load() {
+		return
+	}
+	if err := s.reassign(); err != nil {
+		s.logger.Warn("calendars of devices not worked out again", "error", err)
+	}
 }
 
 // resolveAssignments is the rule that gives each device at most one
@@ -348,6 +371,7 @@ func resolveAssignments(as []store.Assignment, ds []store.Device) map[string]dev
 // CalendarOf returns a device's calendar, compiled; ok is false when the
 // device has none.
 func (s *Scheduler) CalendarOf(device string) (*Compiled, bool) {
+	s.current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dc, ok := s.byDevice[device]
@@ -370,6 +394,7 @@ type job struct {
 // pushes whose day ended unverified, pruning; it writes what changed and
 // returns when something is next due.
 func (s *Scheduler) RunDue(ctx context.Context) time.Time {
+	s.current()
 	now := s.now()
 	next := now.Add(maxSleep)
 	var jobs []job
@@ -836,14 +861,12 @@ func (s *Scheduler) CalendarsChanged(ctx context.Context) error {
 	return s.flush()
 }
 
-// DevicesChanged works the devices' calendars out again after a device was
-// created, moved or deleted; a device that gets a calendar is pushed to at
-// the next RunDue.
+// DevicesChanged notes that a device was created, moved or deleted: its
+// calendar is worked out again before the next use of the assignments
+// (once for a burst of changes, such as a fleet provisioned in bulk), and
+// a device that gets a calendar is pushed to at the next RunDue.
 func (s *Scheduler) DevicesChanged() {
-	if err := s.reassign(); err != nil {
-		s.logger.Warn("calendars of devices not worked out again", "error", err)
-		return
-	}
+	s.stale.Store(true)
 	s.Wake()
 }
 
@@ -853,6 +876,7 @@ func (s *Scheduler) PushNow(ctx context.Context, calendar string) ([]store.PushR
 	if err := s.reloadCalendars(); err != nil {
 		return nil, err
 	}
+	s.current()
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cals[calendar]
@@ -872,6 +896,7 @@ func (s *Scheduler) PushNow(ctx context.Context, calendar string) ([]store.PushR
 
 // Retry pushes a device's program of today again at once.
 func (s *Scheduler) Retry(ctx context.Context, dev string) (store.PushRecord, error) {
+	s.current()
 	now := s.now()
 	s.mu.Lock()
 	dc, ok := s.byDevice[dev]
@@ -942,6 +967,7 @@ func (s *Scheduler) Record(dev, date string) (store.PushRecord, bool) {
 
 // Devices lists the devices a calendar applies to, sorted.
 func (s *Scheduler) Devices(calendar string) []string {
+	s.current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string

@@ -403,3 +403,25 @@ func TestProgramAlreadyDesired(t *testing.T) {
 		t.Errorf("%d history entries; want the push and the report only", len(h))
 	}
 }
+
+// TestNewDeviceGetsItsCalendar: a device created after its calendar was
+// assigned (here, to its customer's chillers) is given the day's program
+// at the next run, as the server wires the registry to the scheduler.
+func TestNewDeviceGetsItsCalendar(t *testing.T) {
+	w := newWorld(t, tokyo8am)
+	w.reg.OnChange(func(string) { w.sched.DevicesChanged() })
+	w.run()
+	if _, err := w.reg.CreateDevice(device.DeviceSpec{Name: "ch-4", Customer: "acme", Type: "chiller"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := w.sched.CalendarOf("ch-4"); !ok || c.Calendar().ID != "office" {
+		t.Fatalf("the new chiller's calendar: %v %v", c, ok)
+	}
+	w.run()
+	if got := w.desired("ch-4")["date"]; got != "2026-12-07" {
+		t.Errorf("the new chiller's desired program is of %v, want 2026-12-07", got)
+	}
+	if r := w.record("ch-4", "2026-12-07"); r.Pushes != 1 {
+		t.Errorf("the new chiller's push record: %+v", r)
+	}
+}

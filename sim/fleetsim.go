@@ -47,6 +47,10 @@ type FleetDevice struct {
 	// Location is where the building is, whose clock its people and
 	// weather follow; time.Local when nil.
 	Location *time.Location
+	// History is the operating programs the equipment followed before the
+	// fleet started, each from its date: a back-fill runs the machine as
+	// they said, where the program the shadow holds has not begun.
+	History []program.Program
 }
 
 // FleetConfig describes a simulated fleet.
@@ -166,7 +170,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 			b = model.Office
 		}
 		sd := &simDevice{
-			f: f, i: i, spec: d, eq: newEquipment(d.Kind, b, d.Seed, d.Location),
+			f: f, i: i, spec: d, eq: newEquipment(d.Kind, b, d.Seed, d.Location, d.History...),
 			dial:     fleetDial{cfg: LoadConfig{Broker: cfg.Broker, TLS: cfg.TLS, Devices: []Credentials{d.Credentials}, KeepAlive: cfg.KeepAlive, ConnectTimeout: cfg.ConnectTimeout}, readBuf: fleetReadBuffer, maxBody: fleetMaxBody}.dialConfig(0, epoch),
 			dials:    dials,
 			backfill: cfg.Backfill,
