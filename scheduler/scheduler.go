@@ -56,7 +56,7 @@ type Presence interface {
 // connections, refusals) and publishes (a push that failed for good);
 // *events.Bus implements it.
 type Bus interface {
-	Subscribe(buffer int) *events.Subscription
+	SubscribeFunc(buffer int, keep func(events.Event) bool) *events.Subscription
 	Publish(e events.Event)
 }
 
@@ -213,7 +213,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	if s.d.Bus != nil {
-		s.sub = s.d.Bus.Subscribe(16384)
+		s.sub = s.d.Bus.SubscribeFunc(eventBuffer, wanted)
 	}
 	s.started = true
 	go s.loop()
@@ -237,6 +237,25 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	return s.flush()
 }
 
+// eventBuffer holds the events that arrive while the loop is busy, such as
+// a fleet's reports during its push; past it, a sweep makes up for the
+// lost ones (verifyOpen).
+const eventBuffer = 16384
+
+// wanted is the events the scheduler acts on (HandleEvent): devices'
+// changes of their classic shadow, returns, and refusals of a program.
+func wanted(ev events.Event) bool {
+	switch e := ev.(type) {
+	case events.ShadowUpdated:
+		return e.Shadow == "" && e.Channel != device.ChannelScheduler
+	case events.DeviceConnected:
+		return true
+	case events.DeviceEvent:
+		return e.Code == program.EventInvalid
+	}
+	return false
+}
+
 // maxSleep bounds how long the loop sleeps, so a clock change or a day's
 // end is noticed within it.
 const maxSleep = time.Minute
@@ -244,6 +263,7 @@ const maxSleep = time.Minute
 func (s *Scheduler) loop() {
 	defer close(s.done)
 	var evc <-chan events.Event
+	var dropped uint64
 	if s.sub != nil {
 		evc = s.sub.C()
 	}
@@ -271,6 +291,12 @@ func (s *Scheduler) loop() {
 				}
 				s.HandleEvent(ev)
 			case <-flush.C:
+				if n := s.droppedEvents(); n != dropped {
+					// Reports were lost while the loop was busy: look at
+					// what they would have said.
+					dropped = n
+					s.verifyOpen(s.now())
+				}
 				if err := s.flush(); err != nil {
 					s.logger.Warn("push records not written; retrying", "error", err)
 				}
@@ -796,6 +822,36 @@ func (s *Scheduler) HandleEvent(ev events.Event) {
 		s.mu.Unlock()
 		if ok {
 			s.settle(e.Device, date, store.PushRejected, "the device cannot follow the program: "+e.Message, now)
+		}
+	}
+}
+
+// droppedEvents counts the events lost to a full buffer.
+func (s *Scheduler) droppedEvents() uint64 {
+	if s.sub == nil {
+		return 0
+	}
+	return s.sub.Dropped()
+}
+
+// verifyOpen settles every pending push whose device already reports its
+// program, as HandleEvent would have on the device's report.
+func (s *Scheduler) verifyOpen(now time.Time) {
+	type pending struct {
+		dev, date string
+		prog      json.RawMessage
+	}
+	var ps []pending
+	s.mu.Lock()
+	for dev, o := range s.open {
+		if o.rec.Status == store.PushPending {
+			ps = append(ps, pending{dev, o.rec.Date, o.rec.Program})
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		if _, reported, err := s.programs(p.dev); err == nil && sameProgram(reported, p.prog) {
+			s.settle(p.dev, p.date, store.PushVerified, "", now)
 		}
 	}
 }

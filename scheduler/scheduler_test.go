@@ -425,3 +425,30 @@ func TestNewDeviceGetsItsCalendar(t *testing.T) {
 		t.Errorf("the new chiller's push record: %+v", r)
 	}
 }
+
+// TestLostReportsAreFoundBySweep: when the loop loses devices' reports
+// (its event buffer overflowed during a fleet's push), the sweep finds
+// the programs they reported and verifies those pushes, and only those.
+func TestLostReportsAreFoundBySweep(t *testing.T) {
+	w := newWorld(t, tokyo8am)
+	w.presence.Connected("ch-1", 1, "10.0.0.1:1", 4, tokyo8am)
+	w.presence.Connected("ch-2", 1, "10.0.0.2:1", 4, tokyo8am)
+	w.run()
+	w.report("ch-1")
+	// The report's events are lost.
+	for len(w.failed.C()) > 0 {
+		<-w.failed.C()
+	}
+	w.sched.RunDue(context.Background())
+	if r := w.record("ch-1", "2026-12-07"); r.Status != store.PushPending {
+		t.Fatalf("ch-1 with its report lost: %+v; want still pending", r)
+	}
+	w.sched.VerifyOpen(w.clock.now())
+	w.sched.RunDue(context.Background()) // writes what changed
+	if r := w.record("ch-1", "2026-12-07"); r.Status != store.PushVerified {
+		t.Errorf("ch-1 after the sweep: %+v; want verified", r)
+	}
+	if r := w.record("ch-2", "2026-12-07"); r.Status != store.PushPending {
+		t.Errorf("ch-2, which never reported, after the sweep: %+v; want pending", r)
+	}
+}

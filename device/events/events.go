@@ -111,14 +111,21 @@ func New() *Bus { return &Bus{subs: make(map[*Subscription]struct{})} }
 type Subscription struct {
 	bus     *Bus
 	c       chan Event
+	keep    func(Event) bool // nil keeps every event
 	dropped atomic.Uint64
 	once    sync.Once
 }
 
 // Subscribe returns a subscription whose channel holds up to buffer events
 // (at least 1).
-func (b *Bus) Subscribe(buffer int) *Subscription {
-	s := &Subscription{bus: b, c: make(chan Event, max(buffer, 1))}
+func (b *Bus) Subscribe(buffer int) *Subscription { return b.SubscribeFunc(buffer, nil) }
+
+// SubscribeFunc is Subscribe for only the events keep accepts: the others
+// take no room in the buffer, so a burst of events the subscriber ignores
+// cannot crowd out one it needs. keep runs on the publisher's goroutine
+// and must be quick.
+func (b *Bus) SubscribeFunc(buffer int, keep func(Event) bool) *Subscription {
+	s := &Subscription{bus: b, c: make(chan Event, max(buffer, 1)), keep: keep}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -131,6 +138,9 @@ func (b *Bus) Publish(e Event) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {
+		if s.keep != nil && !s.keep(e) {
+			continue
+		}
 		select {
 		case s.c <- e:
 		default:
