@@ -35,6 +35,21 @@ type TelemetryRejected struct {
 	Message string
 }
 
+// TelemetryStored: a telemetry message of a device was stored. Readings
+// holds the newest value of each metric the message carried.
+type TelemetryStored struct {
+	Device   string
+	At       time.Time // when it was stored
+	Readings []Reading
+}
+
+// Reading is one value of a metric at a time (unix milliseconds).
+type Reading struct {
+	Metric    string
+	Timestamp int64
+	Value     float64
+}
+
 // ShadowUpdated: an update of a device's shadow was accepted.
 type ShadowUpdated struct {
 	Device  string
@@ -89,11 +104,25 @@ type ScheduleFailed struct {
 	Reason   string
 }
 
+// AlarmChanged: an alarm became active (Change "raised") or cleared
+// ("cleared") on a device.
+type AlarmChanged struct {
+	Device   string
+	At       time.Time
+	Alarm    string // its ID
+	Rule     string
+	Severity string
+	State    string
+	Change   string
+}
+
+func (e AlarmChanged) DeviceName() string       { return e.Device }
 func (e DeviceEvent) DeviceName() string        { return e.Device }
 func (e ScheduleFailed) DeviceName() string     { return e.Device }
 func (e DeviceConnected) DeviceName() string    { return e.Device }
 func (e DeviceDisconnected) DeviceName() string { return e.Device }
 func (e TelemetryRejected) DeviceName() string  { return e.Device }
+func (e TelemetryStored) DeviceName() string    { return e.Device }
 func (e ShadowUpdated) DeviceName() string      { return e.Device }
 func (e DeltaPending) DeviceName() string       { return e.Device }
 func (e SettingsViolated) DeviceName() string   { return e.Device }
