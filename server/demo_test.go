@@ -17,6 +17,7 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/model"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -309,6 +310,19 @@ func TestBuiltinTypesFitTheSimulator(t *testing.T) {
 			got.Labels, got.ValueLabels, got.Description, want.Description = nil, nil, "", ""
 			if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
 				t.Errorf("built-in %s.%s differs from the simulator's (-simulator +built-in):\n%s", name, want.Key, diff)
+			}
+		}
+		// Every metric the simulated equipment sends is declared, so alarm
+		// rules on the demo's devices can name it.
+		at := time.Date(2026, 8, 5, 14, 0, 0, 0, time.UTC)
+		sent := model.NewIAQ(1, model.Office).Step(at).Values()
+		if k == sim.KindChiller {
+			sent = model.NewChiller(1, model.Office).Step(at, model.DefaultChillerSettings).Values()
+		}
+		declared := builtin[i].MetricNames()
+		for m := range sent {
+			if !slices.Contains(declared, m) {
+				t.Errorf("built-in %s does not declare the metric %q the simulator sends", name, m)
 			}
 		}
 	}
