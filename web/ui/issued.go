@@ -44,7 +44,7 @@ Topics of this device (it may use topics under its own name only)
   hearth/things/{device}/telemetry/rejected     subscribe: why a reading was refused
   $aws/things/{device}/shadow/update            publish the settings it applied:
                                                 {"state": {"reported": {...}}}
-  $aws/things/{device}/shadow/update/accepted   and receive the new shadow here
+  $aws/things/{device}/shadow/update/accepted   and receive the accepted update here
   $aws/things/{device}/shadow/update/delta      subscribe: settings to apply
   $aws/things/{device}/shadow/get               publish "" to get the shadow,
   $aws/things/{device}/shadow/get/accepted      and receive it here
