@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,6 +24,9 @@ type DemoConfig struct {
 	Enabled bool
 	// Interval between two readings of one simulated device.
 	Interval time.Duration
+	// FaultAfter is when, after a start, the hotel's chiller has a fault
+	// that raises an alarm (default 20 minutes).
+	FaultAfter time.Duration
 }
 
 // Demo data. The sites are in Japan, so the equipment follows Tokyo's
@@ -85,6 +89,9 @@ func (s *Server) startDemo(ctx context.Context) error {
 	if err := s.seedDemoCalendars(ctx); err != nil {
 		return err
 	}
+	if err := s.seedDemoRules(ctx); err != nil {
+		return err
+	}
 	creds, fresh, err := s.demoCredentials()
 	if err != nil {
 		return err
@@ -97,6 +104,9 @@ func (s *Server) startDemo(ctx context.Context) error {
 	now := time.Now()
 	for i, d := range demoDevices() {
 		fd := sim.FleetDevice{Credentials: byName[d.name], Kind: d.kind, Building: d.building, Seed: uint64(i + 1), Location: loc}
+		if d.kind == sim.KindChiller && d.building == model.Hotel {
+			fd.FaultAfter = cmp.Or(s.cfg.Demo.FaultAfter, demoFaultAfter) // the hotel's chiller runs day and night
+		}
 		if fresh && d.kind == sim.KindChiller {
 			// The back-filled week follows what the calendar said each day.
 			if fd.History, err = s.demoHistoryPrograms(d.name, now); err != nil {

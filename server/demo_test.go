@@ -29,6 +29,7 @@ func TestDemo(t *testing.T) {
 	demo := func(c *server.Config) {
 		c.Demo.Enabled = true
 		c.Demo.Interval = 200 * time.Millisecond
+		c.Demo.FaultAfter = 3 * time.Second
 	}
 	h := startHearthWith(t, dir, demo)
 	if !strings.Contains(h.console.String(), "demo@hearth.local") || !strings.Contains(h.console.String(), "16 simulated devices") {
@@ -172,6 +173,26 @@ func TestDemo(t *testing.T) {
 	if v, ok := ranAtNoon(lastClosed); !ok || v != 0 {
 		t.Errorf("the office chiller at noon on %s, a closed day: running %v (found %v)", lastClosed, v, ok)
 	}
+	// The demo's alarm rules, and the hotel chiller's fault raising one.
+	var rules struct {
+		Rules []struct {
+			ID string `json:"id"`
+		} `json:"rules"`
+	}
+	if st := h.apiCall(op, "GET", "/api/v1/alarm-rules?customer=demo", nil, &rules); st != http.StatusOK || len(rules.Rules) != 7 {
+		t.Errorf("the demo's alarm rules: %d %+v", st, rules.Rules)
+	}
+	eventually(t, "the hotel chiller's fault raising an alarm", func() bool {
+		var as struct {
+			Alarms []struct {
+				Rule, State, Severity string
+			} `json:"alarms"`
+		}
+		if st := h.apiCall(op, "GET", "/api/v1/alarms?device=shinjuku-hotel-chiller", nil, &as); st != http.StatusOK {
+			t.Fatalf("alarms: %d", st)
+		}
+		return slices.ContainsFunc(as.Alarms, func(a struct{ Rule, State, Severity string }) bool { return a.Rule == "demo-chiller-fault" })
+	})
 	var school struct {
 		Days []struct {
 			DayType string `json:"day_type"`

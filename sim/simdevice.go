@@ -92,6 +92,15 @@ func newEquipment(kind Kind, b model.Building, seed uint64, loc *time.Location, 
 	return e
 }
 
+// planFault makes a chiller fault at at (see model.Chiller.PlanFault).
+func (e *equipment) planFault(at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.chiller != nil {
+		e.chiller.PlanFault(at)
+	}
+}
+
 // sample steps the model to t and returns its readings as telemetry
 // values, and a report when the running state or the fault changed.
 func (e *equipment) sample(t time.Time) (values map[string]float64, report map[string]any) {
