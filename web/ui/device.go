@@ -126,6 +126,9 @@ type devicePageData struct {
 	FlashErr  bool
 	History   []historyRow
 	Violation []string
+	// Schedule is the device's operating calendar; nil when the server
+	// runs none.
+	Schedule *deviceSchedule
 }
 
 func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +161,14 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 	if data.History, err = u.historyRows(v, sc, d.Name); err != nil {
 		u.fail(w, r, err)
 		return
+	}
+	if data.Schedule, err = u.deviceSchedule(v, sc, d.Name); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if data.Schedule != nil {
+		msg := u.sessions.PopString(r.Context(), keyScheduleFlash)
+		data.Schedule.Flash, data.Schedule.FlashErr = strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
 	}
 	u.render(w, r, http.StatusOK, devicePage(v, data))
 }
