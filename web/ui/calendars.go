@@ -136,10 +136,16 @@ type calendarsData struct {
 	Own, Templates []calendarRow
 }
 
-// showCalendars: /calendars, the calendars the person may see.
+// showCalendars: /calendars, a customer's calendars and the templates it
+// may copy; operators have theirs, with every customer's, under /admin.
 func (c *calendars) showCalendars(w http.ResponseWriter, r *http.Request) {
 	v := c.view(r)
-	cs, err := c.scope(r).Calendars()
+	sc := c.scope(r)
+	if sc.Principal().Operator() {
+		http.Redirect(w, r, "/admin/calendars", http.StatusSeeOther)
+		return
+	}
+	cs, err := sc.Calendars()
 	if err != nil {
 		c.fail(w, r, err)
 		return

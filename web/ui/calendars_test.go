@@ -288,6 +288,29 @@ func TestCalendarReadOnly(t *testing.T) {
 	r = e.get(c, "/calendars/office-template")
 	contains(t, "a template", r, http.StatusOK, "This is a template", "Make a copy")
 
+	// A viewer reads an editable calendar, and changes nothing.
+	cal.CustomerEditable = true
+	if _, _, err := e.st.PutCalendar(cal); err != nil {
+		t.Fatal(err)
+	}
+	acmeAccount, _ := e.st.GetUser(acmeUser)
+	if err := e.st.CreateUser(store.User{Email: "viewer@acme.example", Role: store.RoleCustomer, Customer: "acme", Access: store.AccessViewer, PasswordHash: acmeAccount.PasswordHash}); err != nil {
+		t.Fatal(err)
+	}
+	viewer := e.signIn("viewer@acme.example")
+	r = e.get(viewer, "/calendars/acme-office")
+	contains(t, "a viewer", r, http.StatusOK, "You may read this calendar but not change it.")
+	if strings.Contains(r.body, `action="/calendars/acme-office/weekly"`) || strings.Contains(r.body, "Retry now") || strings.Contains(r.body, "Push today") {
+		t.Error("a viewer is shown forms that change the calendar")
+	}
+	before = e.calendarJSON("acme-office")
+	if r := e.post(viewer, "/calendars/acme-office/closures", url.Values{"year": {"2026"}, "rows": {"0"}}); r.status != http.StatusForbidden || e.calendarJSON("acme-office") != before {
+		t.Errorf("a viewer's change: %d", r.status)
+	}
+	if r := e.post(viewer, "/calendars/office-template/copy", url.Values{"id": {"viewer-copy"}}); r.status != http.StatusForbidden {
+		t.Errorf("a viewer's copy: %d", r.status)
+	}
+
 	// A copy is the customer's own and editable.
 	r = e.post(c, "/calendars/office-template/copy", url.Values{"id": {"acme-copy"}, "name": {"Our office"}})
 	if r.status != http.StatusSeeOther || r.location != "/calendars/acme-copy" {
@@ -399,6 +422,9 @@ func TestCalendarOperator(t *testing.T) {
 	contains(t, "the operators' list", r, http.StatusOK, "acme-office", "globex-office", "office-template", "Templates", "Calendar of globex")
 	if !strings.Contains(e.get(op, "/").body, `href="/admin/calendars"`) {
 		t.Error("the operators' navigation has no link to the calendars")
+	}
+	if r := e.get(op, "/calendars"); r.status != http.StatusSeeOther || r.location != "/admin/calendars" {
+		t.Errorf("the customers' list as an operator: %d to %q, want their own list", r.status, r.location)
 	}
 
 	// Create: a taken ID and bad steps are refused with what was typed.
