@@ -18,14 +18,15 @@ import (
 // /admin: every calendar, creating and copying one, assigning it, its
 // settings, and the fleet's pushes.
 func (u *UI) calendarAdminRoutes(r chi.Router) {
-	c := &calendars{UI: u, cfg: &config{UI: u}}
+	c := &calendars{UI: u}
+	cfg := &config{UI: u}
 	r.Get("/calendars", c.showAdminCalendars)
 	r.Post("/calendars", c.createCalendar)
 	r.Post("/calendars/copy", c.copyFromList)
 	r.Post("/calendars/{id}/settings", c.saveSettings)
 	r.Post("/calendars/{id}/assignments", c.assign)
 	r.Post("/calendars/{id}/unassign", c.unassign)
-	c.cfg.deletion(r, "/calendars/{id}/delete", "id", "cal.admin.deleted", "/admin/calendars", c.deleteConfirm, gate.Scope.DeleteCalendar)
+	cfg.deletion(r, "/calendars/{id}/delete", "id", "cal.admin.deleted", "/admin/calendars", c.deleteConfirm, gate.Scope.DeleteCalendar)
 }
 
 // calendarNewForm is the form that creates a calendar: its settings, and

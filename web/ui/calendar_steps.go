@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hearthiot/hearth/store"
 )
@@ -36,7 +38,12 @@ var hourMinute = regexp.MustCompile(`^[0-9]:[0-9]{2}$`)
 func stepsText(steps []store.CalendarStep) string {
 	lines := make([]string, 0, len(steps))
 	for _, st := range steps {
-		lines = append(lines, st.At+" "+setText(st.Set))
+		set := setText(st.Set)
+		if strings.HasPrefix(set, "→") || strings.HasPrefix(set, "->") {
+			// The first key would read as the arrow after the time.
+			set = "→ " + set
+		}
+		lines = append(lines, st.At+" "+set)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -58,7 +65,7 @@ func setText(set map[string]any) string {
 func stepValue(v any) string {
 	switch x := v.(type) {
 	case string:
-		if x == "" || x == "true" || x == "false" || jsonNumber.MatchString(x) || strings.ContainsAny(x, " \t,\"=") {
+		if x == "" || x == "true" || x == "false" || jsonNumber.MatchString(x) || strings.IndexFunc(x, breaksValue) >= 0 {
 			b, _ := json.Marshal(x)
 			return string(b)
 		}
@@ -118,6 +125,9 @@ var stepStart = regexp.MustCompile(`^([0-9]{1,2}:[0-9]{2})(?:\s*(?:→|->)\s*|\s
 
 // parseStep reads one line, or says what is wrong with it.
 func parseStep(line string) (store.CalendarStep, *stepsError) {
+	if !utf8.ValidString(line) {
+		return store.CalendarStep{}, &stepsError{Key: "cal.steps.not_text"}
+	}
 	m := stepStart.FindStringSubmatch(line)
 	if m == nil {
 		return store.CalendarStep{}, &stepsError{Key: "cal.steps.no_time"}
@@ -128,12 +138,12 @@ func parseStep(line string) (store.CalendarStep, *stepsError) {
 	}
 	st := store.CalendarStep{At: at, Set: map[string]any{}}
 	for {
-		rest = strings.TrimLeft(rest, " \t,")
+		rest = strings.TrimLeftFunc(rest, separates)
 		if rest == "" {
 			break
 		}
 		key, after, ok := strings.Cut(rest, "=")
-		if !ok || key == "" || strings.ContainsAny(key, " \t,\"") {
+		if !ok || key == "" || strings.IndexFunc(key, breaksValue) >= 0 {
 			return st, &stepsError{Key: "cal.steps.no_pair"}
 		}
 		var val any
@@ -148,7 +158,7 @@ func parseStep(line string) (store.CalendarStep, *stepsError) {
 			}
 			val, rest = s, after[end+1:]
 		} else {
-			end := strings.IndexAny(after, " \t,")
+			end := strings.IndexFunc(after, separates)
 			if end < 0 {
 				end = len(after)
 			}
@@ -161,6 +171,14 @@ func parseStep(line string) (store.CalendarStep, *stepsError) {
 	}
 	return st, nil
 }
+
+// separates reports whether r separates settings: a comma or a space of
+// any kind (the ideographic space of Japanese input too).
+func separates(r rune) bool { return r == ',' || unicode.IsSpace(r) }
+
+// breaksValue reports whether r cannot stand in a key or an unquoted
+// value: a separator, a quote, '=' or a control character.
+func breaksValue(r rune) bool { return separates(r) || r == '"' || r == '=' || unicode.IsControl(r) }
 
 // closingQuote is the index of the quote that ends the JSON string s
 // starts with, or -1.

@@ -25,12 +25,11 @@ import (
 // them through.
 type calendars struct {
 	*UI
-	cfg *config
 }
 
 // calendarRoutes registers the calendar pages of every signed-in person.
 func (u *UI) calendarRoutes(r chi.Router) {
-	c := &calendars{UI: u, cfg: &config{UI: u}}
+	c := &calendars{UI: u}
 	r.Get("/calendars", c.showCalendars)
 	r.Get("/calendars/{id}", c.showCalendar)
 	r.Post("/calendars/{id}/weekly", c.saveWeekly)
@@ -1027,24 +1026,24 @@ type deviceSchedule struct {
 	CanRetry bool
 }
 
-// deviceSchedule reads a device's schedule; nil when the server runs no
-// calendars.
-func (u *UI) deviceSchedule(v view, sc gate.Scope, name string) (*deviceSchedule, error) {
+// deviceSchedule reads a device's schedule; ok is false when the server
+// runs no calendars.
+func (u *UI) deviceSchedule(v view, sc gate.Scope, name string) (d deviceSchedule, ok bool, err error) {
 	sch, err := sc.DeviceSchedule(name, time.Time{}, time.Time{})
-	switch gate.Describe(err).Kind {
-	case gate.KindUnavailable:
-		return nil, nil
-	case gate.KindNotFound:
-		// The device was read; what is missing is its calendar.
-		return &deviceSchedule{None: true}, nil
-	}
 	if err != nil {
-		return nil, err
+		switch gate.Describe(err).Kind {
+		case gate.KindUnavailable:
+			return deviceSchedule{}, false, nil
+		case gate.KindNotFound:
+			// The device was read; what is missing is its calendar.
+			return deviceSchedule{None: true}, true, nil
+		}
+		return deviceSchedule{}, false, err
 	}
-	d := &deviceSchedule{Calendar: sch.Calendar, CanRetry: sc.Principal().MayChangeSettings()}
+	d = deviceSchedule{Calendar: sch.Calendar, CanRetry: sc.Principal().MayChangeSettings()}
 	cal, err := sc.Calendar(sch.Calendar)
 	if err != nil {
-		return nil, err
+		return deviceSchedule{}, false, err
 	}
 	look := lookOf(cal)
 	for i, day := range sch.Days {
@@ -1055,13 +1054,13 @@ func (u *UI) deviceSchedule(v view, sc gate.Scope, name string) (*deviceSchedule
 	}
 	recs, err := sc.DevicePushes(name, 1)
 	if err != nil {
-		return nil, err
+		return deviceSchedule{}, false, err
 	}
 	if len(recs) > 0 {
 		row := pushRows(v, recs)[0]
 		d.Last, d.LastDate, d.Verified = &row, recs[0].Date, recs[0].Status == store.PushVerified
 	}
-	return d, nil
+	return d, true, nil
 }
 
 // calendarTitle is a calendar's name, or its ID when it has none.

@@ -162,13 +162,15 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	if data.Schedule, err = u.deviceSchedule(v, sc, d.Name); err != nil {
+	sched, ok, err := u.deviceSchedule(v, sc, d.Name)
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	if data.Schedule != nil {
+	if ok {
 		msg := u.sessions.PopString(r.Context(), keyScheduleFlash)
-		data.Schedule.Flash, data.Schedule.FlashErr = strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
+		sched.Flash, sched.FlashErr = strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
+		data.Schedule = &sched
 	}
 	u.render(w, r, http.StatusOK, devicePage(v, data))
 }
