@@ -160,7 +160,7 @@ func (s Scope) checkRuleTargets(r store.AlarmRule) error {
 	if r.Device != "" {
 		d, err := s.deviceFor(r.Device)
 		if err != nil {
-			return Invalid("field %q: no device named %q", "device", r.Device)
+			return Invalid(`field "device": no such device`)
 		}
 		if r.Customer != "" && d.Customer != r.Customer {
 			return Invalid("field %q: device %q is not %s's", "device", r.Device, r.Customer)

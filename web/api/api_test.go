@@ -819,6 +819,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/alarm-rules/globex-rule", "", 404},
 		{"POST", "/api/v1/alarm-rules", alarmRule, 403},
 		{"POST", "/api/v1/alarm-rules", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 403},
+		{"POST", "/api/v1/alarm-rules/preview", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 400},
 		{"GET", "/api/v1/alarms/" + globexAlarm.ID, "", 404},
 		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/ack", "", 404},
 		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/clear", `{"comment":"x"}`, 404},
