@@ -469,4 +469,3 @@ func TestSelfRefused(t *testing.T) {
 		t.Errorf("Hearth's listener got %d requests", n)
 	}
 }
-
