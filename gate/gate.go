@@ -157,6 +157,11 @@ type Deps struct {
 	// them the calendar operations refuse with KindUnavailable.
 	Calendars CalendarStore
 	Scheduler Scheduler
+	// Channels and Notifier keep notification channels and deliver to
+	// them; without them the notification operations refuse with
+	// KindUnavailable.
+	Channels NotifyStore
+	Notifier Notifier
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -184,6 +189,8 @@ type Gate struct {
 	polling   Polling
 	calendars CalendarStore
 	scheduler Scheduler
+	channels  NotifyStore
+	notifier  Notifier
 	fixedSSO  []string
 	groupsOp  string
 	groupsCu  string
@@ -207,6 +214,8 @@ func New(d Deps) (*Gate, error) {
 		polling:   d.Polling,
 		calendars: d.Calendars,
 		scheduler: d.Scheduler,
+		channels:  d.Channels,
+		notifier:  d.Notifier,
 		fixedSSO:  d.FixedSSO,
 		groupsOp:  d.GroupsOperator,
 		groupsCu:  d.GroupsCustomerPrefix,
