@@ -244,7 +244,7 @@ func (s *Service) email(m Message, r recipient) (*mail.Msg, error) {
 	if m.Text != "" {
 		b.WriteString("\n" + m.Text + "\n")
 	}
-	if link := m.link(s.cfg.PublicURL); link != "" {
+	if link := m.link(s.publicURL()); link != "" {
 		fmt.Fprintf(&b, "\n%s: %s\n", l.Open, link)
 	}
 	msg.SetBodyString(mail.TypeTextPlain, b.String())

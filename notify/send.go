@@ -110,7 +110,7 @@ func (s *Service) Event(m Message) (cloudevents.Event, error) {
 		e.SetSubject(m.Device)
 	}
 	data := m
-	data.Link = m.link(s.cfg.PublicURL)
+	data.Link = m.link(s.publicURL())
 	data.Channels = nil
 	if err := e.SetData("application/json", data); err != nil {
 		return e, fmt.Errorf("event data: %w", err)

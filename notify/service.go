@@ -61,7 +61,8 @@ type Config struct {
 	// Poll is how often the outbox is looked at for deliveries that fell
 	// due [1s]; an Enqueue looks at once.
 	Poll time.Duration
-	// PublicURL is Hearth's address in links (https://hearth.example).
+	// PublicURL is Hearth's address in links (https://hearth.example);
+	// SetPublicURL changes it once the server knows its port.
 	PublicURL string
 	// Location is the time zone of quiet hours of users who set none, and
 	// of times in e-mail [UTC].
@@ -141,6 +142,8 @@ type Service struct {
 	now    func() time.Time
 	client *http.Client
 
+	public atomic.Pointer[string] // Config.PublicURL, or what SetPublicURL set
+
 	mu      sync.Mutex
 	workers map[[2]string]*worker
 	windows map[windowKey]time.Time // group window of a channel → when it closes
@@ -172,11 +175,18 @@ func New(cfg Config, st Store, logger *slog.Logger) (*Service, error) {
 		workers: map[[2]string]*worker{}, windows: map[windowKey]time.Time{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
+	s.public.Store(&cfg.PublicURL)
 	s.soft, s.cancel = context.WithCancel(context.Background())
 	s.hard, s.abort = context.WithCancel(context.Background())
 	s.client = s.newHTTPClient()
 	return s, nil
 }
+
+// SetPublicURL sets Hearth's address in the links of messages sent from
+// now on.
+func (s *Service) SetPublicURL(u string) { s.public.Store(&u) }
+
+func (s *Service) publicURL() string { return *s.public.Load() }
 
 // newHTTPClient is the client of webhook and Slack calls: no redirects
 // followed (a redirect could lead anywhere, Hearth included), and no

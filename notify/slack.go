@@ -54,7 +54,7 @@ var severityMark = map[string]string{"critical": "🔴", "major": "🟠", "warni
 func (s *Service) SlackMessage(m Message) any {
 	l := wordsFor("en")
 	title := m.title("en")
-	link := m.link(s.cfg.PublicURL)
+	link := m.link(s.publicURL())
 	mark := severityMark[m.Severity]
 	switch m.State {
 	case StateCleared:

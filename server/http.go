@@ -29,6 +29,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Polling:              s.poll,
 		Calendars:            s.store,
 		Scheduler:            s.scheduler,
+		Channels:             s.store,
+		Notifier:             s.notify,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
@@ -50,6 +52,7 @@ func (s *Server) startHTTP(context.Context) error {
 		return fmt.Errorf("listen on %q: %w", s.cfg.HTTP.Addr, err)
 	}
 	s.httpLn = ln
+	s.notifyListening()
 	pages, err := s.newUI(s.endpoints())
 	if err != nil {
 		ln.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
@@ -48,6 +49,8 @@ type Server struct {
 	poll      *poll.Service
 	gate      *gate.Gate
 	scheduler *scheduler.Scheduler
+	notify    *notify.Service
+	self      *selfCheck // Hearth's own addresses, which no notification may call
 	api       *api.API
 	feeds     http.Handler // calendars' iCalendar feeds
 	ui        *ui.UI
@@ -140,6 +143,7 @@ func (s *Server) startSteps() []startStep {
 		{"broker", s.startBroker},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
+		{"notifications", s.startNotifications},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
 		{"first operator", func(context.Context) error { return s.bootstrap() }},
