@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -235,13 +234,4 @@ func alarm(key, device, state string, channels ...string) notify.Message {
 		Time: time.Date(2026, 11, 5, 8, 0, 0, 0, time.UTC), Channels: channels,
 		Data: map[string]any{notify.DataSiteName: "Marunouchi Office Tower", notify.DataValue: 0},
 	}
-}
-
-func decode[T any](t testing.TB, data []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("decode %s: %v", data, err)
-	}
-	return v
 }

@@ -197,7 +197,6 @@ func (s *Service) summarize(ms []store.Delivery) (store.Delivery, error) {
 // attempt sends one delivery and records the outcome: delivered, due
 // again after a backoff, or dead.
 func (s *Service) attempt(d store.Delivery) {
-	now := s.now().UTC()
 	ch, err := s.st.GetNotificationChannel(d.Customer, d.Channel)
 	var res Result
 	switch {
@@ -217,7 +216,7 @@ func (s *Service) attempt(d store.Delivery) {
 		cancel()
 	}
 	d.Attempts++
-	now = s.now().UTC()
+	now := s.now().UTC()
 	if res.Delivered {
 		d.Status, d.DeliveredAt, d.LastError = store.DeliveryDelivered, now, ""
 		s.counter.delivered.Add(1)
