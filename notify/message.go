@@ -140,9 +140,9 @@ func (m Message) link(publicURL string) string {
 	return strings.TrimSuffix(publicURL, "/") + "/"
 }
 
-// severityRank orders the severities Hearth knows, most urgent first;
-// others rank below them.
-var severityRank = []string{"critical", "major", "warning", "minor", "info"}
+// severityRank orders the severities Hearth knows, most urgent first, as
+// ITU-T X.733 does; others rank below them.
+var severityRank = []string{"critical", "major", "minor", "warning", "info"}
 
 func rank(sev string) int {
 	if i := slices.Index(severityRank, sev); i >= 0 {

@@ -106,7 +106,7 @@ func migrations() []migration {
 		{name: "create the single sign-on provider bucket", up: createBucketsV6},
 		{name: "create the register map bucket", up: createBucketsV7},
 		{name: "create the calendar, assignment and push buckets", up: createBucketsV8},
-		{name: "create the notification channel and outbox buckets", up: createBucketsV9},
+		{name: "create the notification channel and outbox buckets", up: createNotificationBuckets},
 	}
 }
 

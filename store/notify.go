@@ -30,9 +30,9 @@ const (
 	bucketNotifyKeys = "notify_keys"
 )
 
-// createBucketsV9 adds the buckets of notification channels and of the
-// outbox.
-func createBucketsV9(tx *bolt.Tx) error {
+// createNotificationBuckets adds the buckets of notification channels and
+// of the outbox.
+func createNotificationBuckets(tx *bolt.Tx) error {
 	for _, name := range []string{bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
