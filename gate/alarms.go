@@ -185,8 +185,17 @@ func (s Scope) checkRuleTargets(r store.AlarmRule) error {
 		}
 	}
 	for _, c := range r.Channels {
-		if strings.TrimSpace(c) == "" {
+		switch {
+		case strings.TrimSpace(c) == "":
 			return Invalid(`field "channels": an empty channel name`)
+		case r.Customer == "":
+			return Invalid(`field "channels": channels belong to a customer; a rule for every customer cannot name them`)
+		case s.g.channels != nil:
+			if _, err := s.g.channels.GetNotificationChannel(r.Customer, c); errors.Is(err, store.ErrNotFound) {
+				return Invalid(`field "channels": %s has no notification channel named %q`, r.Customer, c)
+			} else if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
