@@ -29,7 +29,7 @@ import (
 
 // hearth is a real server started on a data directory, on loopback ports.
 type hearth struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	srv     *server.Server
 	console *bytes.Buffer
@@ -43,13 +43,13 @@ type hearth struct {
 
 // startHearth starts a server on dir; it is stopped when the test ends
 // unless the test stops it first.
-func startHearth(t *testing.T, dir string) *hearth {
+func startHearth(t testing.TB, dir string) *hearth {
 	t.Helper()
 	return startHearthWith(t, dir, nil)
 }
 
 // startHearthWith is startHearth with a change to the configuration.
-func startHearthWith(t *testing.T, dir string, configure func(*server.Config)) *hearth {
+func startHearthWith(t testing.TB, dir string, configure func(*server.Config)) *hearth {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dir
@@ -106,7 +106,7 @@ func (h *hearth) stop() {
 	h.srv = nil
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -125,7 +125,7 @@ func (h *hearth) apiCall(token, method, path string, in any, out any) int {
 	return doJSON(h.t, h.client, method, h.https+path, token, in, out)
 }
 
-func doJSON(t *testing.T, c *http.Client, method, u, token string, in, out any) int {
+func doJSON(t testing.TB, c *http.Client, method, u, token string, in, out any) int {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
