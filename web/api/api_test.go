@@ -200,6 +200,8 @@ func (e *env) run(t *testing.T, scenarios []scenario) {
 	}
 }
 
+// do sends one request through h and checks the exchange against the
+// OpenAPI document.
 func (e *env) do(t testing.TB, h http.Handler, sc scenario) *httptest.ResponseRecorder {
 	t.Helper()
 	var body io.Reader
@@ -224,9 +226,13 @@ func (e *env) do(t testing.TB, h http.Handler, sc scenario) *httptest.ResponseRe
 			req.Header.Set(k, v)
 		}
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return serveChecked(t, h, req, isHandler(h, e.api.LocalHandler()))
+}
+
+// isHandler reports whether h is the router want.
+func isHandler(h, want http.Handler) bool {
+	m, ok := h.(*chi.Mux)
+	return ok && m == want.(*chi.Mux)
 }
 
 func (e *env) check(t *testing.T, sc scenario, rec *httptest.ResponseRecorder) {
@@ -730,6 +736,7 @@ func TestTenancyMatrix(t *testing.T) {
 		method, path, body string
 		status             int
 	}{
+		{"GET", "/api/v1/openapi.json", "", 200},
 		{"GET", "/api/v1/customers/globex", "", 404},
 		{"GET", "/api/v1/customers/globex/sites", "", 404},
 		{"POST", "/api/v1/customers/globex/sites", `{"name":"sneaky"}`, 404},
