@@ -195,12 +195,13 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 
 // exceptPublic applies authenticate to every request but a GET of the
 // API's description, which is public documentation. Everything else, an
-// unknown route too, asks for credentials first.
+// unknown route too, asks for credentials first. Only the path as the
+// router reads it is public: an escaped spelling of it is not.
 func exceptPublic(authenticate func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		authenticated := authenticate(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && r.URL.Path == openAPIPath {
+			if r.Method == http.MethodGet && r.URL.Path == openAPIPath && r.URL.RawPath == "" {
 				next.ServeHTTP(w, r)
 				return
 			}

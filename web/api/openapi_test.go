@@ -353,6 +353,7 @@ func TestOpenAPIIsPublic(t *testing.T) {
 		{name: "and is not allowed", method: http.MethodPost, path: "/api/v1/openapi.json", as: asOperator, status: http.StatusMethodNotAllowed},
 		{name: "a wrong token does not matter", method: http.MethodGet, path: "/api/v1/openapi.json", header: map[string]string{"Authorization": "Bearer nonsense"}, status: http.StatusOK},
 		{name: "the rest still needs a token", method: http.MethodGet, path: "/api/v1/customers", status: http.StatusUnauthorized},
+		{name: "nor a neighbour", method: http.MethodGet, path: "/api/v1/openapi.json/x", status: http.StatusUnauthorized},
 	})
 }
 

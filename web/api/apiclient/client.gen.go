@@ -689,13 +689,13 @@ type CalendarStep struct {
 
 // CalendarWeek The day type of each day of the week.
 type CalendarWeek struct {
-	Friday    *string `json:"friday,omitempty"`
-	Monday    *string `json:"monday,omitempty"`
-	Saturday  *string `json:"saturday,omitempty"`
-	Sunday    *string `json:"sunday,omitempty"`
-	Thursday  *string `json:"thursday,omitempty"`
-	Tuesday   *string `json:"tuesday,omitempty"`
-	Wednesday *string `json:"wednesday,omitempty"`
+	Friday    string `json:"friday"`
+	Monday    string `json:"monday"`
+	Saturday  string `json:"saturday"`
+	Sunday    string `json:"sunday"`
+	Thursday  string `json:"thursday"`
+	Tuesday   string `json:"tuesday"`
+	Wednesday string `json:"wednesday"`
 }
 
 // CreatedToken defines model for CreatedToken.
