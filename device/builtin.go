@@ -53,6 +53,7 @@ func parseBuiltin(name string, b []byte) (store.DeviceType, error) {
 	var body struct {
 		Description string          `json:"description"`
 		Settings    []store.Setting `json:"settings"`
+		Metrics     []store.Metric  `json:"metrics"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -62,7 +63,7 @@ func parseBuiltin(name string, b []byte) (store.DeviceType, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return store.DeviceType{}, fmt.Errorf("cannot parse built-in device type %q: data after the JSON object", name)
 	}
-	return store.DeviceType{Name: name, Description: body.Description, Settings: body.Settings}, nil
+	return store.DeviceType{Name: name, Description: body.Description, Settings: body.Settings, Metrics: body.Metrics}, nil
 }
 
 // SeedBuiltin creates the built-in device types this store was never

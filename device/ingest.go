@@ -151,7 +151,37 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 		})
 	}
 	t.samples.Add(uint64(len(rs)))
+	if t.events != nil {
+		t.events.Publish(events.TelemetryStored{Device: thing, At: now, Readings: newest(rs)})
+	}
 	return len(rs), nil
+}
+
+// newest is the newest reading of each metric of rs, in their order.
+func newest(rs []Reading) []events.Reading {
+	out := make([]events.Reading, 0, len(rs))
+	same := true
+	for _, r := range rs {
+		same = same && r.Timestamp == rs[0].Timestamp
+	}
+	if same { // one sample: every metric once
+		for _, r := range rs {
+			out = append(out, events.Reading{Metric: r.Metric, Timestamp: r.Timestamp, Value: r.Value})
+		}
+		return out
+	}
+	at := make(map[string]int, 32)
+	for _, r := range rs {
+		i, ok := at[r.Metric]
+		switch {
+		case !ok:
+			at[r.Metric] = len(out)
+			out = append(out, events.Reading{Metric: r.Metric, Timestamp: r.Timestamp, Value: r.Value})
+		case r.Timestamp >= out[i].Timestamp:
+			out[i].Timestamp, out[i].Value = r.Timestamp, r.Value
+		}
+	}
+	return out
 }
 
 // arrivalTime returns the time readings without a timestamp of their own are

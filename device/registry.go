@@ -156,8 +156,9 @@ func (r *Registry) cached(name string) (*cachedDevice, bool) {
 }
 
 // OnChange registers fn, called synchronously after commit with the device
-// name whenever a device's credentials change or the device is deleted, so
-// that the broker can drop sessions whose credential is no longer active.
+// name whenever a device is created, changed or deleted or its credentials
+// change, so that the broker can drop sessions whose credential is no
+// longer active and the scheduler give a new device its calendar.
 // fn runs outside the registry's locks and may call the registry.
 func (r *Registry) OnChange(fn func(name string)) {
 	r.hooksMu.Lock()
@@ -260,15 +261,24 @@ func (r *Registry) CreateDevice(spec DeviceSpec) (Issued, error) {
 		Credentials: creds,
 	}
 
+	if err := r.storeNew(d); err != nil {
+		return Issued{}, err
+	}
+	r.logger.Info("created device", "device", d.Name, "customer", d.Customer, "site", d.Site)
+	r.changed(d.Name)
+	iss.Device = d
+	return iss, nil
+}
+
+// storeNew stores a new device and caches it.
+func (r *Registry) storeNew(d store.Device) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	if err := r.st.CreateDevice(d); err != nil {
-		return Issued{}, err
+		return err
 	}
 	r.cache.Store(d.Name, r.toCache(d))
-	r.logger.Info("created device", "device", d.Name, "customer", d.Customer, "site", d.Site)
-	iss.Device = d
-	return iss, nil
+	return nil
 }
 
 // RotateCredentials revokes every active credential of the device and

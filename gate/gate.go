@@ -157,6 +157,10 @@ type Deps struct {
 	// them the calendar operations refuse with KindUnavailable.
 	Calendars CalendarStore
 	Scheduler Scheduler
+	// AlarmStore and Alarms keep and run alarm rules; without them the
+	// alarm operations refuse with KindUnavailable.
+	AlarmStore AlarmStore
+	Alarms     AlarmEngine
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -184,11 +188,14 @@ type Gate struct {
 	polling   Polling
 	calendars CalendarStore
 	scheduler Scheduler
-	fixedSSO  []string
-	groupsOp  string
-	groupsCu  string
-	logger    *slog.Logger
-	now       func() time.Time
+	// alarmStore and alarmEngine keep and run alarm rules.
+	alarmStore  AlarmStore
+	alarmEngine AlarmEngine
+	fixedSSO    []string
+	groupsOp    string
+	groupsCu    string
+	logger      *slog.Logger
+	now         func() time.Time
 }
 
 // New builds the gate.
@@ -197,21 +204,23 @@ func New(d Deps) (*Gate, error) {
 		return nil, errors.New("new gate: Deps.Store and Deps.Registry are required")
 	}
 	g := &Gate{
-		store:     d.Store,
-		registry:  d.Registry,
-		telemetry: d.Telemetry,
-		shadows:   d.Shadows,
-		presence:  d.Presence,
-		types:     d.Types,
-		maps:      d.Maps,
-		polling:   d.Polling,
-		calendars: d.Calendars,
-		scheduler: d.Scheduler,
-		fixedSSO:  d.FixedSSO,
-		groupsOp:  d.GroupsOperator,
-		groupsCu:  d.GroupsCustomerPrefix,
-		logger:    d.Logger,
-		now:       d.Now,
+		store:       d.Store,
+		registry:    d.Registry,
+		telemetry:   d.Telemetry,
+		shadows:     d.Shadows,
+		presence:    d.Presence,
+		types:       d.Types,
+		maps:        d.Maps,
+		polling:     d.Polling,
+		calendars:   d.Calendars,
+		scheduler:   d.Scheduler,
+		alarmStore:  d.AlarmStore,
+		alarmEngine: d.Alarms,
+		fixedSSO:    d.FixedSSO,
+		groupsOp:    d.GroupsOperator,
+		groupsCu:    d.GroupsCustomerPrefix,
+		logger:      d.Logger,
+		now:         d.Now,
 	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)

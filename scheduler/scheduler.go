@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearthiot/hearth/device"
@@ -55,7 +56,7 @@ type Presence interface {
 // connections, refusals) and publishes (a push that failed for good);
 // *events.Bus implements it.
 type Bus interface {
-	Subscribe(buffer int) *events.Subscription
+	SubscribeFunc(buffer int, keep func(events.Event) bool) *events.Subscription
 	Publish(e events.Event)
 }
 
@@ -125,12 +126,17 @@ type Scheduler struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	cals     map[string]*Compiled         // by ID
-	byDevice map[string]deviceCal         // device → its calendar
-	lastDate map[string]string            // device → the last date it has a record of
-	open     map[string]*openPush         // device → today's record, while not final
-	dirty    map[string]*store.PushRecord // device NUL date → record to write
-	pruned   string                       // the last day push records were pruned
+	cals     map[string]*Compiled // by ID
+	byDevice map[string]deviceCal // device → its calendar
+	// stale marks byDevice as behind the registry: a device was created,
+	// moved or deleted since it was worked out. reassignMu keeps one
+	// working-out at a time, so an older one never lands after a newer.
+	stale      atomic.Bool
+	reassignMu sync.Mutex
+	lastDate   map[string]string            // device → the last date it has a record of
+	open       map[string]*openPush         // device → today's record, while not final
+	dirty      map[string]*store.PushRecord // device NUL date → record to write
+	pruned     string                       // the last day push records were pruned
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -207,7 +213,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	if s.d.Bus != nil {
-		s.sub = s.d.Bus.Subscribe(16384)
+		s.sub = s.d.Bus.SubscribeFunc(eventBuffer, wanted)
 	}
 	s.started = true
 	go s.loop()
@@ -231,6 +237,25 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	return s.flush()
 }
 
+// eventBuffer holds the events that arrive while the loop is busy, such as
+// a fleet's reports during its push; past it, a sweep makes up for the
+// lost ones (verifyOpen).
+const eventBuffer = 16384
+
+// wanted is the events the scheduler acts on (HandleEvent): devices'
+// changes of their classic shadow, returns, and refusals of a program.
+func wanted(ev events.Event) bool {
+	switch e := ev.(type) {
+	case events.ShadowUpdated:
+		return e.Shadow == "" && e.Channel != device.ChannelScheduler
+	case events.DeviceConnected:
+		return true
+	case events.DeviceEvent:
+		return e.Code == program.EventInvalid
+	}
+	return false
+}
+
 // maxSleep bounds how long the loop sleeps, so a clock change or a day's
 // end is noticed within it.
 const maxSleep = time.Minute
@@ -238,6 +263,7 @@ const maxSleep = time.Minute
 func (s *Scheduler) loop() {
 	defer close(s.done)
 	var evc <-chan events.Event
+	var dropped uint64
 	if s.sub != nil {
 		evc = s.sub.C()
 	}
@@ -265,6 +291,12 @@ func (s *Scheduler) loop() {
 				}
 				s.HandleEvent(ev)
 			case <-flush.C:
+				if n := s.droppedEvents(); n != dropped {
+					// Reports were lost while the loop was busy: look at
+					// what they would have said.
+					dropped = n
+					s.verifyOpen(s.now())
+				}
 				if err := s.flush(); err != nil {
 					s.logger.Warn("push records not written; retrying", "error", err)
 				}
@@ -307,18 +339,35 @@ func (s *Scheduler) reloadCalendars() error {
 // reassign works out every device's calendar: its own assignment, else its
 // site's, else its customer's for its device type.
 func (s *Scheduler) reassign() error {
+	s.reassignMu.Lock()
+	defer s.reassignMu.Unlock()
+	// A change during the listing marks it stale again.
+	s.stale.Store(false)
 	as, err := s.d.Store.ListAssignments()
 	if err != nil {
+		s.stale.Store(true)
 		return fmt.Errorf("load assignments: %w", err)
 	}
 	ds, err := s.d.Devices.Devices(store.DeviceFilter{})
 	if err != nil {
+		s.stale.Store(true)
 		return fmt.Errorf("list devices: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byDevice = resolveAssignments(as, ds)
 	return nil
+}
+
+// current works the devices' calendars out again if a device changed
+// since they were; on failure the old ones hold and the next call retries.
+func (s *Scheduler) current() {
+	if !s.stale.Load() {
+		return
+	}
+	if err := s.reassign(); err != nil {
+		s.logger.Warn("calendars of devices not worked out again", "error", err)
+	}
 }
 
 // resolveAssignments is the rule that gives each device at most one
@@ -348,6 +397,7 @@ func resolveAssignments(as []store.Assignment, ds []store.Device) map[string]dev
 // CalendarOf returns a device's calendar, compiled; ok is false when the
 // device has none.
 func (s *Scheduler) CalendarOf(device string) (*Compiled, bool) {
+	s.current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dc, ok := s.byDevice[device]
@@ -370,6 +420,7 @@ type job struct {
 // pushes whose day ended unverified, pruning; it writes what changed and
 // returns when something is next due.
 func (s *Scheduler) RunDue(ctx context.Context) time.Time {
+	s.current()
 	now := s.now()
 	next := now.Add(maxSleep)
 	var jobs []job
@@ -775,6 +826,36 @@ func (s *Scheduler) HandleEvent(ev events.Event) {
 	}
 }
 
+// droppedEvents counts the events lost to a full buffer.
+func (s *Scheduler) droppedEvents() uint64 {
+	if s.sub == nil {
+		return 0
+	}
+	return s.sub.Dropped()
+}
+
+// verifyOpen settles every pending push whose device already reports its
+// program, as HandleEvent would have on the device's report.
+func (s *Scheduler) verifyOpen(now time.Time) {
+	type pending struct {
+		dev, date string
+		prog      json.RawMessage
+	}
+	var ps []pending
+	s.mu.Lock()
+	for dev, o := range s.open {
+		if o.rec.Status == store.PushPending {
+			ps = append(ps, pending{dev, o.rec.Date, o.rec.Program})
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		if _, reported, err := s.programs(p.dev); err == nil && sameProgram(reported, p.prog) {
+			s.settle(p.dev, p.date, store.PushVerified, "", now)
+		}
+	}
+}
+
 // prune deletes push records older than KeepDays, once a day.
 func (s *Scheduler) prune(now time.Time) {
 	before := now.UTC().AddDate(0, 0, -s.cfg.KeepDays).Format(time.DateOnly)
@@ -836,14 +917,12 @@ func (s *Scheduler) CalendarsChanged(ctx context.Context) error {
 	return s.flush()
 }
 
-// DevicesChanged works the devices' calendars out again after a device was
-// created, moved or deleted; a device that gets a calendar is pushed to at
-// the next RunDue.
+// DevicesChanged notes that a device was created, moved or deleted: its
+// calendar is worked out again before the next use of the assignments
+// (once for a burst of changes, such as a fleet provisioned in bulk), and
+// a device that gets a calendar is pushed to at the next RunDue.
 func (s *Scheduler) DevicesChanged() {
-	if err := s.reassign(); err != nil {
-		s.logger.Warn("calendars of devices not worked out again", "error", err)
-		return
-	}
+	s.stale.Store(true)
 	s.Wake()
 }
 
@@ -853,6 +932,7 @@ func (s *Scheduler) PushNow(ctx context.Context, calendar string) ([]store.PushR
 	if err := s.reloadCalendars(); err != nil {
 		return nil, err
 	}
+	s.current()
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cals[calendar]
@@ -872,6 +952,7 @@ func (s *Scheduler) PushNow(ctx context.Context, calendar string) ([]store.PushR
 
 // Retry pushes a device's program of today again at once.
 func (s *Scheduler) Retry(ctx context.Context, dev string) (store.PushRecord, error) {
+	s.current()
 	now := s.now()
 	s.mu.Lock()
 	dc, ok := s.byDevice[dev]
@@ -942,6 +1023,7 @@ func (s *Scheduler) Record(dev, date string) (store.PushRecord, bool) {
 
 // Devices lists the devices a calendar applies to, sorted.
 func (s *Scheduler) Devices(calendar string) []string {
+	s.current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string

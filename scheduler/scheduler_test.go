@@ -403,3 +403,52 @@ func TestProgramAlreadyDesired(t *testing.T) {
 		t.Errorf("%d history entries; want the push and the report only", len(h))
 	}
 }
+
+// TestNewDeviceGetsItsCalendar: a device created after its calendar was
+// assigned (here, to its customer's chillers) is given the day's program
+// at the next run, as the server wires the registry to the scheduler.
+func TestNewDeviceGetsItsCalendar(t *testing.T) {
+	w := newWorld(t, tokyo8am)
+	w.reg.OnChange(func(string) { w.sched.DevicesChanged() })
+	w.run()
+	if _, err := w.reg.CreateDevice(device.DeviceSpec{Name: "ch-4", Customer: "acme", Type: "chiller"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := w.sched.CalendarOf("ch-4"); !ok || c.Calendar().ID != "office" {
+		t.Fatalf("the new chiller's calendar: %v %v", c, ok)
+	}
+	w.run()
+	if got := w.desired("ch-4")["date"]; got != "2026-12-07" {
+		t.Errorf("the new chiller's desired program is of %v, want 2026-12-07", got)
+	}
+	if r := w.record("ch-4", "2026-12-07"); r.Pushes != 1 {
+		t.Errorf("the new chiller's push record: %+v", r)
+	}
+}
+
+// TestLostReportsAreFoundBySweep: when the loop loses devices' reports
+// (its event buffer overflowed during a fleet's push), the sweep finds
+// the programs they reported and verifies those pushes, and only those.
+func TestLostReportsAreFoundBySweep(t *testing.T) {
+	w := newWorld(t, tokyo8am)
+	w.presence.Connected("ch-1", 1, "10.0.0.1:1", 4, tokyo8am)
+	w.presence.Connected("ch-2", 1, "10.0.0.2:1", 4, tokyo8am)
+	w.run()
+	w.report("ch-1")
+	// The report's events are lost.
+	for len(w.failed.C()) > 0 {
+		<-w.failed.C()
+	}
+	w.sched.RunDue(context.Background())
+	if r := w.record("ch-1", "2026-12-07"); r.Status != store.PushPending {
+		t.Fatalf("ch-1 with its report lost: %+v; want still pending", r)
+	}
+	w.sched.VerifyOpen(w.clock.now())
+	w.sched.RunDue(context.Background()) // writes what changed
+	if r := w.record("ch-1", "2026-12-07"); r.Status != store.PushVerified {
+		t.Errorf("ch-1 after the sweep: %+v; want verified", r)
+	}
+	if r := w.record("ch-2", "2026-12-07"); r.Status != store.PushPending {
+		t.Errorf("ch-2, which never reported, after the sweep: %+v; want pending", r)
+	}
+}

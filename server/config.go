@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/scheduler"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	// take the scheduler's defaults (first check after 1m, each next one
 	// twice as late, 5 checks).
 	Schedule scheduler.Config
+	// Alarms tunes the alarm engine: how long closed alarms are kept.
+	Alarms alarm.Config
 
 	// AdminEmail is the first operator account created on a first start.
 	AdminEmail string
@@ -139,6 +142,7 @@ func DefaultConfig() Config {
 		},
 		Demo:             DemoConfig{Interval: 15 * time.Second},
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
+		Alarms:           alarm.Config{Retention: 365 * 24 * time.Hour},
 		AdminEmail:       "admin@hearth.local",
 		ShutdownTimeout:  30 * time.Second,
 	}
@@ -161,6 +165,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("TLS certificate and key files must be given together")
 	case c.HistoryRetention < 24*time.Hour:
 		return fmt.Errorf("history retention %s is too short: the minimum is 24h", c.HistoryRetention)
+	case c.Alarms.Retention < 24*time.Hour:
+		return fmt.Errorf("alarm retention %s is too short: the minimum is 24h", c.Alarms.Retention)
 	case c.TSDB.Retention < 24*time.Hour:
 		return fmt.Errorf("retention %s is too short: the minimum is 24h", c.TSDB.Retention)
 	case c.MQTT.MaxPayload < 1024:

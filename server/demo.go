@@ -1,9 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/gate/secret"
-	"github.com/hearthiot/hearth/protocol/program"
 	"github.com/hearthiot/hearth/sim"
 	"github.com/hearthiot/hearth/sim/model"
 	"github.com/hearthiot/hearth/store"
@@ -25,6 +24,9 @@ type DemoConfig struct {
 	Enabled bool
 	// Interval between two readings of one simulated device.
 	Interval time.Duration
+	// FaultAfter is when, after a start, the hotel's chiller has a fault
+	// that raises an alarm (default 20 minutes).
+	FaultAfter time.Duration
 }
 
 // Demo data. The sites are in Japan, so the equipment follows Tokyo's
@@ -84,6 +86,12 @@ func (s *Server) startDemo(ctx context.Context) error {
 	if err := s.seedDemo(); err != nil {
 		return err
 	}
+	if err := s.seedDemoCalendars(ctx); err != nil {
+		return err
+	}
+	if err := s.seedDemoRules(ctx); err != nil {
+		return err
+	}
 	creds, fresh, err := s.demoCredentials()
 	if err != nil {
 		return err
@@ -93,8 +101,19 @@ func (s *Server) startDemo(ctx context.Context) error {
 		byName[c.Name] = c
 	}
 	var devices []sim.FleetDevice
+	now := time.Now()
 	for i, d := range demoDevices() {
-		devices = append(devices, sim.FleetDevice{Credentials: byName[d.name], Kind: d.kind, Building: d.building, Seed: uint64(i + 1), Location: loc})
+		fd := sim.FleetDevice{Credentials: byName[d.name], Kind: d.kind, Building: d.building, Seed: uint64(i + 1), Location: loc}
+		if d.kind == sim.KindChiller && d.building == model.Hotel {
+			fd.FaultAfter = cmp.Or(s.cfg.Demo.FaultAfter, demoFaultAfter) // the hotel's chiller runs day and night
+		}
+		if fresh && d.kind == sim.KindChiller {
+			// The back-filled week follows what the calendar said each day.
+			if fd.History, err = s.demoHistoryPrograms(d.name, now); err != nil {
+				return err
+			}
+		}
+		devices = append(devices, fd)
 	}
 	tlsAddr, _ := s.broker.Addrs()
 	if tlsAddr == nil {
@@ -226,11 +245,6 @@ func (s *Server) demoCredentials() (creds []sim.Credentials, fresh bool, err err
 				return nil, false, fmt.Errorf("create demo device %q: %w", d.name, err)
 			}
 			fresh = true
-			if d.kind == sim.KindChiller {
-				if err := s.demoProgram(d); err != nil {
-					return nil, false, err
-				}
-			}
 		case err != nil:
 			return nil, false, fmt.Errorf("read demo device %q: %w", d.name, err)
 		default:
@@ -251,39 +265,4 @@ func (s *Server) demoCredentials() (creds []sim.Credentials, fresh bool, err err
 		}
 	}
 	return creds, fresh, nil
-}
-
-// demoProgram gives a demo chiller its daily program, as the scheduler
-// would: on in the building's hours, cooling from May to October and
-// heating otherwise, starting a week back so the back-filled history
-// follows it too.
-func (s *Server) demoProgram(d demoDevice) error {
-	loc, _ := time.LoadLocation(demoZone)
-	now := time.Now().In(loc)
-	mode := model.ModeHeating
-	if m := now.Month(); m >= time.May && m <= time.October {
-		mode = model.ModeCooling
-	}
-	type step struct {
-		At  string         `json:"at"`
-		Set map[string]any `json:"set"`
-	}
-	var steps []step
-	switch d.building {
-	case model.Hotel:
-		steps = []step{{"06:00", map[string]any{"mode": mode, "chw_setpoint_c": 7}}, {"23:00", map[string]any{"chw_setpoint_c": 9}}}
-	case model.Hospital:
-		steps = []step{{"00:00", map[string]any{"mode": mode, "chw_setpoint_c": 8}}, {"08:00", map[string]any{"chw_setpoint_c": 7}}, {"20:00", map[string]any{"chw_setpoint_c": 8}}}
-	default:
-		steps = []step{{"07:00", map[string]any{"mode": mode}}, {"20:00", map[string]any{"mode": model.ModeOff}}}
-	}
-	prog := map[string]any{"date": now.Add(-demoHistory).Format(time.DateOnly), "tz": demoZone, "steps": steps}
-	body, err := json.Marshal(map[string]any{"state": map[string]any{"desired": map[string]any{program.Key: prog}}})
-	if err != nil {
-		return fmt.Errorf("encode demo program: %w", err)
-	}
-	if _, err := s.shadows.Update(d.name, "", body, device.Actor{Name: "scheduler", Channel: device.ChannelScheduler}, time.Now()); err != nil {
-		return fmt.Errorf("give demo device %q its program: %w", d.name, err)
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/sim"
+	"github.com/hearthiot/hearth/sim/model"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -27,6 +29,7 @@ func TestDemo(t *testing.T) {
 	demo := func(c *server.Config) {
 		c.Demo.Enabled = true
 		c.Demo.Interval = 200 * time.Millisecond
+		c.Demo.FaultAfter = 3 * time.Second
 	}
 	h := startHearthWith(t, dir, demo)
 	if !strings.Contains(h.console.String(), "demo@hearth.local") || !strings.Contains(h.console.String(), "16 simulated devices") {
@@ -71,6 +74,135 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo chiller shadow: %+v", doc.State)
 	}
 
+	// The office chiller's program comes from its site's calendar: today's,
+	// in Tokyo, written by the scheduler; the calendar closes the office on
+	// Japan's national holidays and over the new year.
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	today := time.Now().In(tokyo).Format(time.DateOnly)
+	const office = "marunouchi-office-chiller"
+	eventually(t, "the office chiller given today's program", func() bool {
+		if st := h.apiCall(op, "GET", "/api/v1/devices/"+office+"/shadow", nil, &doc); st != http.StatusOK {
+			t.Fatalf("shadow: %d", st)
+		}
+		p, _ := doc.State.Desired["program"].(map[string]any)
+		return p["date"] == today
+	})
+	var hist struct {
+		Entries []struct {
+			Actor   string `json:"actor"`
+			Channel string `json:"channel"`
+		} `json:"entries"`
+	}
+	if st := h.apiCall(op, "GET", "/api/v1/devices/"+office+"/shadow/history?limit=50", nil, &hist); st != http.StatusOK {
+		t.Fatalf("history: %d", st)
+	}
+	if !slices.ContainsFunc(hist.Entries, func(e struct {
+		Actor   string `json:"actor"`
+		Channel string `json:"channel"`
+	}) bool {
+		return e.Actor == "scheduler" && e.Channel == "scheduler"
+	}) {
+		t.Errorf("no change by the scheduler in the office chiller's history: %+v", hist.Entries)
+	}
+	var sched struct {
+		Calendar string `json:"calendar"`
+		Days     []struct {
+			Date    string `json:"date"`
+			DayType string `json:"day_type"`
+			Source  string `json:"source"`
+			Reason  string `json:"reason"`
+		} `json:"days"`
+	}
+	year := time.Now().In(tokyo).Year()
+	from, to := fmt.Sprintf("%d-01-01", year), fmt.Sprintf("%d-12-31", year)
+	if st := h.apiCall(op, "GET", "/api/v1/devices/"+office+"/schedule?from="+from+"&to="+to, nil, &sched); st != http.StatusOK {
+		t.Fatalf("schedule: %d", st)
+	}
+	if len(sched.Days) < 365 {
+		t.Fatalf("a year of the office's schedule has %d days", len(sched.Days))
+	}
+	for _, d := range sched.Days {
+		switch {
+		case d.Date[5:] == "01-01" && (d.DayType != "closed" || d.Source != "closure" || d.Reason != "closure: 年末年始"):
+			t.Errorf("new year's day: %+v; want closed for 年末年始", d)
+		case d.Date[5:] == "11-23" && (d.DayType != "closed" || !strings.HasPrefix(d.Reason, "national holiday: ")):
+			t.Errorf("勤労感謝の日: %+v; want closed as a national holiday", d)
+		}
+	}
+	// The back-filled week followed each day's program: the office's
+	// chiller ran at noon on its last open day and stood still at noon on
+	// its last closed one.
+	ranAtNoon := func(date string) (float64, bool) {
+		noon, err := time.ParseInLocation(time.DateTime, date+" 12:00:00", tokyo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, s := h.promQuery(op, fmt.Sprintf(`max_over_time(running{device=%q}[10m] @ %d)`, office, noon.Unix()))
+		if len(s) != 1 {
+			return 0, false
+		}
+		return s[0].Value, true
+	}
+	lastOpen, lastClosed := "", ""
+	var week struct {
+		Days []struct {
+			Date    string `json:"date"`
+			DayType string `json:"day_type"`
+		} `json:"days"`
+	}
+	now := time.Now().In(tokyo)
+	if st := h.apiCall(op, "GET", "/api/v1/devices/"+office+"/schedule?from="+now.AddDate(0, 0, -7).Format(time.DateOnly)+"&to="+now.AddDate(0, 0, -1).Format(time.DateOnly), nil, &week); st != http.StatusOK {
+		t.Fatalf("last week's schedule: %d", st)
+	}
+	for _, d := range week.Days {
+		if noon, _ := time.ParseInLocation(time.DateTime, d.Date+" 12:00:00", tokyo); noon.Before(now.Add(-demoWeek + time.Hour)) {
+			continue // before the back-fill began
+		}
+		if d.DayType == "closed" {
+			lastClosed = d.Date
+		} else {
+			lastOpen = d.Date
+		}
+	}
+	if lastOpen == "" || lastClosed == "" {
+		t.Fatalf("no open and closed day in the office's last week: %q %q", lastOpen, lastClosed)
+	}
+	if v, ok := ranAtNoon(lastOpen); !ok || v != 1 {
+		t.Errorf("the office chiller at noon on %s, an open day: running %v (found %v)", lastOpen, v, ok)
+	}
+	if v, ok := ranAtNoon(lastClosed); !ok || v != 0 {
+		t.Errorf("the office chiller at noon on %s, a closed day: running %v (found %v)", lastClosed, v, ok)
+	}
+	// The demo's alarm rules, and the hotel chiller's fault raising one.
+	var rules struct {
+		Rules []struct {
+			ID string `json:"id"`
+		} `json:"rules"`
+	}
+	if st := h.apiCall(op, "GET", "/api/v1/alarm-rules?customer=demo", nil, &rules); st != http.StatusOK || len(rules.Rules) != 7 {
+		t.Errorf("the demo's alarm rules: %d %+v", st, rules.Rules)
+	}
+	eventually(t, "the hotel chiller's fault raising an alarm", func() bool {
+		var as struct {
+			Alarms []struct {
+				Rule, State, Severity string
+			} `json:"alarms"`
+		}
+		if st := h.apiCall(op, "GET", "/api/v1/alarms?device=shinjuku-hotel-chiller", nil, &as); st != http.StatusOK {
+			t.Fatalf("alarms: %d", st)
+		}
+		return slices.ContainsFunc(as.Alarms, func(a struct{ Rule, State, Severity string }) bool { return a.Rule == "demo-chiller-fault" })
+	})
+	var school struct {
+		Days []struct {
+			DayType string `json:"day_type"`
+			Reason  string `json:"reason"`
+		} `json:"days"`
+	}
+	if st := h.apiCall(op, "GET", "/api/v1/devices/kyoto-school-chiller/schedule?from="+fmt.Sprint(year)+"-08-03&to="+fmt.Sprint(year)+"-08-03", nil, &school); st != http.StatusOK || len(school.Days) != 1 || school.Days[0].DayType != "closed" || school.Days[0].Reason != "closure: 夏休み" {
+		t.Errorf("the school on a summer-holiday weekday: %d %+v", st, school.Days)
+	}
+
 	// A facility manager's overview: a card for each of the four sites
 	// (not the empty default one), with the rooms' highest CO2 and average
 	// temperature and the chiller's supply water.
@@ -105,6 +237,9 @@ func TestDemo(t *testing.T) {
 	op = h.token(store.RoleOperator, "")
 	eventually(t, "16 demo devices online after a restart", func() bool { return online() == 16 })
 }
+
+// demoWeek is what a fresh demo back-fills.
+const demoWeek = 7 * 24 * time.Hour
 
 // getPage fetches a page with c and fails on anything but 200.
 func getPage(t *testing.T, c *http.Client, u string) string {
@@ -196,6 +331,19 @@ func TestBuiltinTypesFitTheSimulator(t *testing.T) {
 			got.Labels, got.ValueLabels, got.Description, want.Description = nil, nil, "", ""
 			if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
 				t.Errorf("built-in %s.%s differs from the simulator's (-simulator +built-in):\n%s", name, want.Key, diff)
+			}
+		}
+		// Every metric the simulated equipment sends is declared, so alarm
+		// rules on the demo's devices can name it.
+		at := time.Date(2026, 8, 5, 14, 0, 0, 0, time.UTC)
+		sent := model.NewIAQ(1, model.Office).Step(at).Values()
+		if k == sim.KindChiller {
+			sent = model.NewChiller(1, model.Office).Step(at, model.DefaultChillerSettings).Values()
+		}
+		declared := builtin[i].MetricNames()
+		for m := range sent {
+			if !slices.Contains(declared, m) {
+				t.Errorf("built-in %s does not declare the metric %q the simulator sends", name, m)
 			}
 		}
 	}

@@ -29,6 +29,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Polling:              s.poll,
 		Calendars:            s.store,
 		Scheduler:            s.scheduler,
+		AlarmStore:           s.store,
+		Alarms:               s.alarms,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/broker"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
@@ -48,6 +49,7 @@ type Server struct {
 	poll      *poll.Service
 	gate      *gate.Gate
 	scheduler *scheduler.Scheduler
+	alarms    *alarm.Engine
 	api       *api.API
 	feeds     http.Handler // calendars' iCalendar feeds
 	ui        *ui.UI
@@ -140,6 +142,7 @@ func (s *Server) startSteps() []startStep {
 		{"broker", s.startBroker},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
+		{"alarms", s.startAlarms},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
 		{"first operator", func(context.Context) error { return s.bootstrap() }},

@@ -47,6 +47,13 @@ type FleetDevice struct {
 	// Location is where the building is, whose clock its people and
 	// weather follow; time.Local when nil.
 	Location *time.Location
+	// FaultAfter, when set, makes a chiller fault that long after the
+	// fleet starts (once it runs), for a demonstration of alarms.
+	FaultAfter time.Duration
+	// History is the operating programs the equipment followed before the
+	// fleet started, each from its date: a back-fill runs the machine as
+	// they said, where the program the shadow holds has not begun.
+	History []program.Program
 }
 
 // FleetConfig describes a simulated fleet.
@@ -166,10 +173,13 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 			b = model.Office
 		}
 		sd := &simDevice{
-			f: f, i: i, spec: d, eq: newEquipment(d.Kind, b, d.Seed, d.Location),
+			f: f, i: i, spec: d, eq: newEquipment(d.Kind, b, d.Seed, d.Location, d.History...),
 			dial:     fleetDial{cfg: LoadConfig{Broker: cfg.Broker, TLS: cfg.TLS, Devices: []Credentials{d.Credentials}, KeepAlive: cfg.KeepAlive, ConnectTimeout: cfg.ConnectTimeout}, readBuf: fleetReadBuffer, maxBody: fleetMaxBody}.dialConfig(0, epoch),
 			dials:    dials,
 			backfill: cfg.Backfill,
+		}
+		if d.FaultAfter > 0 {
+			sd.eq.planFault(epoch.Add(d.FaultAfter))
 		}
 		f.done.Go(func() { sd.run(ctx) })
 	}

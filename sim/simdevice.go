@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,15 +70,19 @@ type equipment struct {
 	fault    int
 	prog     *program.Program
 	progRaw  any // the program as desired held it, reported back as is
+	// history is the programs followed before prog, oldest first.
+	history []program.Program
 	// stepAt is when the program's next step begins; zero without one.
 	stepAt time.Time
 }
 
-func newEquipment(kind Kind, b model.Building, seed uint64, loc *time.Location) *equipment {
+func newEquipment(kind Kind, b model.Building, seed uint64, loc *time.Location, history ...program.Program) *equipment {
 	if loc == nil {
 		loc = time.Local
 	}
-	e := &equipment{kind: kind, loc: loc, settings: model.DefaultChillerSettings}
+	history = slices.Clone(history)
+	slices.SortStableFunc(history, func(a, b program.Program) int { return strings.Compare(a.Date, b.Date) })
+	e := &equipment{kind: kind, loc: loc, settings: model.DefaultChillerSettings, history: history}
 	switch kind {
 	case KindChiller:
 		e.chiller = model.NewChiller(seed, b)
@@ -84,6 +90,15 @@ func newEquipment(kind Kind, b model.Building, seed uint64, loc *time.Location) 
 		e.iaq = model.NewIAQ(seed, b)
 	}
 	return e
+}
+
+// planFault makes a chiller fault at at (see model.Chiller.PlanFault).
+func (e *equipment) planFault(at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.chiller != nil {
+		e.chiller.PlanFault(at)
+	}
 }
 
 // sample steps the model to t and returns its readings as telemetry
@@ -104,7 +119,8 @@ func (e *equipment) sample(t time.Time) (values map[string]float64, report map[s
 }
 
 // sampleFollowing is sample for history: the settings in effect at t are
-// those the program gives then, over the ones held now, so that a
+// those the newest program that has begun by t gives then (the one the
+// shadow holds, or one of the history), over the ones held now, so that a
 // back-filled week shows the machine starting and stopping on schedule.
 func (e *equipment) sampleFollowing(t time.Time) map[string]float64 {
 	e.mu.Lock()
@@ -114,14 +130,33 @@ func (e *equipment) sampleFollowing(t time.Time) map[string]float64 {
 		return e.iaq.Step(t).Values()
 	}
 	held := e.settings
-	if e.prog != nil {
-		for k, v := range e.prog.Settings(t) {
-			e.setLocked(k, v)
-		}
+	for k, v := range e.programSettings(t) {
+		e.setLocked(k, v)
 	}
 	r := e.chiller.Step(t, e.settings)
 	e.settings = held
 	return r.Values()
+}
+
+// programSettings is what the newest program begun by t sets at t, of the
+// shadow's and the history's; the shadow's wins over one of the same date.
+func (e *equipment) programSettings(t time.Time) map[string]any {
+	shadow := e.prog
+	for i := len(e.history); i >= 0; i-- {
+		if shadow != nil && (i == 0 || e.history[i-1].Date <= shadow.Date) {
+			if set := shadow.Settings(t); set != nil {
+				return set
+			}
+			shadow = nil
+		}
+		if i == 0 {
+			break
+		}
+		if set := e.history[i-1].Settings(t); set != nil {
+			return set
+		}
+	}
+	return nil
 }
 
 // reported is the whole reported state, sent once connected: the settings

@@ -126,3 +126,60 @@ func TestDeviceTypeDocuments(t *testing.T) {
 		}
 	}
 }
+
+// A back-fill follows the programs of the days it covers: each day the one
+// of its date, the shadow's over the history's, and the last one begun
+// after that.
+func TestEquipmentFollowsHistory(t *testing.T) {
+	parse := func(s string) program.Program {
+		t.Helper()
+		p, err := program.Parse([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	workday := func(date string) program.Program {
+		return parse(`{"date": "` + date + `", "tz": "UTC", "steps": [
+			{"at": "07:00", "set": {"mode": "heating", "hw_setpoint_c": 50}},
+			{"at": "20:00", "set": {"mode": "off"}}]}`)
+	}
+	closed := parse(`{"date": "2026-12-05", "tz": "UTC", "steps": [{"at": "00:00", "set": {"mode": "off"}}]}`)
+	// Given out of order, as a caller may.
+	e := newEquipment(KindChiller, model.Hotel, 1, time.UTC, closed, workday("2026-12-04"))
+	running := func(day, hour int) bool {
+		t.Helper()
+		return e.sampleFollowing(time.Date(2026, 12, day, hour, 0, 0, 0, time.UTC))["running"] == 1
+	}
+	for _, tt := range []struct {
+		day, hour int
+		want      bool
+		why       string
+	}{
+		{3, 12, true, "before any program: the settings held, which run"},
+		{4, 6, true, "the workday program's first day, before its first step: the settings held"},
+		{4, 12, true, "the workday program at noon"},
+		{4, 21, false, "the workday program after 20:00"},
+		{5, 12, false, "the closed day"},
+		{6, 12, false, "the closed day's program repeats on a day with none of its own"},
+	} {
+		if got := running(tt.day, tt.hour); got != tt.want {
+			t.Errorf("12-%02d %02d:00: running %v, want %v (%s)", tt.day, tt.hour, got, tt.want, tt.why)
+		}
+	}
+	// The shadow's program of the 6th wins over the history's repeat, and
+	// over a history program of its own date.
+	e = newEquipment(KindChiller, model.Hotel, 1, time.UTC, workday("2026-12-04"), closed, parse(`{"date": "2026-12-06", "tz": "UTC", "steps": [{"at": "00:00", "set": {"mode": "off"}}]}`))
+	if got := e.applyDesired(desired(t, `{"program": {"date": "2026-12-06", "tz": "UTC", "steps": [{"at": "07:00", "set": {"mode": "heating"}}]}}`), time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)); got == nil {
+		t.Fatal("the program was not taken")
+	}
+	if !running(6, 12) {
+		t.Error("the shadow's program of the day lost to the history's")
+	}
+	if running(6, 6) {
+		t.Error("before the shadow program's first step, the history's program of that date should hold")
+	}
+	if !running(4, 12) {
+		t.Error("the history's workday was not followed with a shadow program of a later date")
+	}
+}

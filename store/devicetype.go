@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"time"
 
@@ -17,8 +18,14 @@ type DeviceType struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
 	Settings    []Setting `json:"settings"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// Metrics declares the telemetry the type's devices send. Optional: a
+	// type without them accepts any metric, and alarm rules on it any
+	// name; with them, a rule naming another metric is refused. Added
+	// after schema version 8 without a new version: older binaries ignore
+	// it.
+	Metrics   []Metric  `json:"metrics,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Setting is one key of a device type's desired state: its value's type and
@@ -57,6 +64,31 @@ type Setting struct {
 	// and ignores the labels.
 	ValueLabels map[string]map[string]string `json:"value_labels,omitempty"`
 }
+
+// Metric is one kind of telemetry a device type sends.
+type Metric struct {
+	Name        string            `json:"name"` // as sent ("chw_supply_c")
+	Unit        string            `json:"unit,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"` // by language tag, as a setting's
+}
+
+// MetricNames lists the names of the type's declared metrics, nil when it
+// declares none.
+func (t DeviceType) MetricNames() []string {
+	if len(t.Metrics) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(t.Metrics))
+	for _, m := range t.Metrics {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+// metricName is what a declared metric may be called: a Prometheus metric
+// name, as devices' metric names are stored.
+var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 // Setting value types.
 const (
@@ -270,6 +302,28 @@ func checkDeviceType(t DeviceType) error {
 			return fmt.Errorf("setting %q is defined twice: %w", st.Key, ErrInvalid)
 		}
 		seen[st.Key] = true
+	}
+	if len(t.Metrics) > MaxSettings {
+		return fmt.Errorf("%d metrics, at most %d are accepted: %w", len(t.Metrics), MaxSettings, ErrInvalid)
+	}
+	names := make(map[string]bool, len(t.Metrics))
+	for i, m := range t.Metrics {
+		if len(m.Name) > maxNameLen || !metricName.MatchString(m.Name) {
+			return fmt.Errorf("metric %d: name %q: use letters, digits and '_', not starting with a digit: %w", i+1, m.Name, ErrInvalid)
+		}
+		if names[m.Name] {
+			return fmt.Errorf("metric %q is declared twice: %w", m.Name, ErrInvalid)
+		}
+		names[m.Name] = true
+		if err := checkText("unit", m.Unit, maxNameLen, false); err != nil {
+			return fmt.Errorf("metric %q: %w", m.Name, err)
+		}
+		if err := checkText("description", m.Description, maxDescriptionLen, false); err != nil {
+			return fmt.Errorf("metric %q: %w", m.Name, err)
+		}
+		if len(m.Labels) > maxLabelLanguages {
+			return fmt.Errorf("metric %q has labels in %d languages, at most %d are accepted: %w", m.Name, len(m.Labels), maxLabelLanguages, ErrInvalid)
+		}
 	}
 	return nil
 }

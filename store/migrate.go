@@ -66,6 +66,13 @@ const (
 	// device: device NUL local date → PushRecord, so a device's pushes are
 	// one prefix scan in date order.
 	bucketPushes = "schedule_pushes"
+	// bucketAlarmRules holds alarm rules: ID → AlarmRule.
+	bucketAlarmRules = "alarm_rules"
+	// bucketAlarms holds alarms: ID (time-sortable) → Alarm.
+	bucketAlarms = "alarms"
+	// bucketAlarmsOpen indexes the alarms that still stand: rule NUL
+	// device → alarm ID, at most one each.
+	bucketAlarmsOpen = "alarms_open"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -81,6 +88,7 @@ func allBuckets() []string {
 		bucketShadows, bucketHistory, bucketHistoryByShadow, bucketHistoryByTime,
 		bucketDeviceTypes, bucketPresence, bucketSessions, bucketAudit,
 		bucketSSOProviders, bucketPollMaps, bucketCalendars, bucketAssignments, bucketPushes,
+		bucketAlarmRules, bucketAlarms, bucketAlarmsOpen,
 	}
 }
 
@@ -105,6 +113,7 @@ func migrations() []migration {
 		{name: "create the single sign-on provider bucket", up: createBucketsV6},
 		{name: "create the register map bucket", up: createBucketsV7},
 		{name: "create the calendar, assignment and push buckets", up: createBucketsV8},
+		{name: "create the alarm rule and alarm buckets", up: createBucketsV9},
 	}
 }
 
@@ -263,6 +272,15 @@ func writeVersion(tx *bolt.Tx, v int) error {
 // assignments and the record of each day's push.
 func createBucketsV8(tx *bolt.Tx) error {
 	for _, name := range []string{bucketCalendars, bucketAssignments, bucketPushes} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func createBucketsV9(tx *bolt.Tx) error {
+	for _, name := range []string{bucketAlarmRules, bucketAlarms, bucketAlarmsOpen} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}

@@ -302,7 +302,7 @@ func TestShadowBatchedWritesFailAlone(t *testing.T) {
 		}
 	}
 
-	commits := s.CommittedWrites()
+	commits := int(s.Commits())
 	errs := make([]error, len(ws))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -315,7 +315,7 @@ func TestShadowBatchedWritesFailAlone(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	commits = s.CommittedWrites() - commits
+	commits = int(s.Commits()) - commits
 
 	var accepted []store.HistoryEntry
 	winners := map[int]int{}

@@ -12,19 +12,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// CommittedWrites is the number of write transactions committed to the file
-// since it was created: bbolt's transaction id, which every commit raises
-// by one. Tests compare it with the number of writes to see how many shared
-// a transaction.
-func (s *Store) CommittedWrites() int {
-	var id int
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		id = tx.ID()
-		return nil
-	})
-	return id
-}
-
 // benchWritersPerCPU is b.SetParallelism's factor: with 32 writers per CPU,
 // more shadows are written at once than a batch window sees on a loaded
 // box, as when a fleet reports at the same time.
@@ -50,7 +37,7 @@ func BenchmarkPutShadowParallel(b *testing.B) {
 			s := benchShadowStore(b, writers)
 			write := bb.write(s)
 			var next atomic.Int64
-			commits := s.CommittedWrites()
+			commits := int(s.Commits())
 			b.SetParallelism(benchWritersPerCPU)
 			b.ResetTimer()
 			began := time.Now()
@@ -69,7 +56,7 @@ func BenchmarkPutShadowParallel(b *testing.B) {
 			})
 			elapsed := time.Since(began)
 			b.StopTimer()
-			commits = s.CommittedWrites() - commits
+			commits = int(s.Commits()) - commits
 			b.ReportMetric(float64(b.N)/float64(max(commits, 1)), "writes/commit")
 			nsPerOp[bb.name] = float64(elapsed) / float64(b.N)
 			if bb.name == "batch" && nsPerOp["update"] > 0 {

@@ -131,6 +131,19 @@ func (s *Store) SizeBytes() int64 {
 	return n
 }
 
+// Commits is the number of write transactions committed to the file since
+// it was created, each one fsync: bbolt's transaction id, which every
+// commit raises by one. For /metrics, and to see how many writes shared a
+// transaction.
+func (s *Store) Commits() uint64 {
+	var id int
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		id = tx.ID()
+		return nil
+	})
+	return uint64(id)
+}
+
 // update runs fn in one write transaction, refusing early on a read-only
 // store so the caller gets ErrReadOnly instead of bbolt's own error.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {

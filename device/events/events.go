@@ -35,6 +35,21 @@ type TelemetryRejected struct {
 	Message string
 }
 
+// TelemetryStored: a telemetry message of a device was stored. Readings
+// holds the newest value of each metric the message carried.
+type TelemetryStored struct {
+	Device   string
+	At       time.Time // when it was stored
+	Readings []Reading
+}
+
+// Reading is one value of a metric at a time (unix milliseconds).
+type Reading struct {
+	Metric    string
+	Timestamp int64
+	Value     float64
+}
+
 // ShadowUpdated: an update of a device's shadow was accepted.
 type ShadowUpdated struct {
 	Device  string
@@ -89,11 +104,25 @@ type ScheduleFailed struct {
 	Reason   string
 }
 
+// AlarmChanged: an alarm became active (Change "raised") or cleared
+// ("cleared") on a device.
+type AlarmChanged struct {
+	Device   string
+	At       time.Time
+	Alarm    string // its ID
+	Rule     string
+	Severity string
+	State    string
+	Change   string
+}
+
+func (e AlarmChanged) DeviceName() string       { return e.Device }
 func (e DeviceEvent) DeviceName() string        { return e.Device }
 func (e ScheduleFailed) DeviceName() string     { return e.Device }
 func (e DeviceConnected) DeviceName() string    { return e.Device }
 func (e DeviceDisconnected) DeviceName() string { return e.Device }
 func (e TelemetryRejected) DeviceName() string  { return e.Device }
+func (e TelemetryStored) DeviceName() string    { return e.Device }
 func (e ShadowUpdated) DeviceName() string      { return e.Device }
 func (e DeltaPending) DeviceName() string       { return e.Device }
 func (e SettingsViolated) DeviceName() string   { return e.Device }
@@ -111,14 +140,21 @@ func New() *Bus { return &Bus{subs: make(map[*Subscription]struct{})} }
 type Subscription struct {
 	bus     *Bus
 	c       chan Event
+	keep    func(Event) bool // nil keeps every event
 	dropped atomic.Uint64
 	once    sync.Once
 }
 
 // Subscribe returns a subscription whose channel holds up to buffer events
 // (at least 1).
-func (b *Bus) Subscribe(buffer int) *Subscription {
-	s := &Subscription{bus: b, c: make(chan Event, max(buffer, 1))}
+func (b *Bus) Subscribe(buffer int) *Subscription { return b.SubscribeFunc(buffer, nil) }
+
+// SubscribeFunc is Subscribe for only the events keep accepts: the others
+// take no room in the buffer, so a burst of events the subscriber ignores
+// cannot crowd out one it needs. keep runs on the publisher's goroutine
+// and must be quick.
+func (b *Bus) SubscribeFunc(buffer int, keep func(Event) bool) *Subscription {
+	s := &Subscription{bus: b, c: make(chan Event, max(buffer, 1)), keep: keep}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -131,6 +167,9 @@ func (b *Bus) Publish(e Event) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {
+		if s.keep != nil && !s.keep(e) {
+			continue
+		}
 		select {
 		case s.c <- e:
 		default:

@@ -106,3 +106,23 @@ func BenchmarkPublish(b *testing.B) {
 		bus.Publish(e)
 	}
 }
+
+// A filtered subscriber's buffer holds only what it keeps: a burst of
+// other events neither fills it nor counts as dropped.
+func TestSubscribeFuncKeepsOnlyWhatItWants(t *testing.T) {
+	bus := events.New()
+	sub := bus.SubscribeFunc(2, func(e events.Event) bool {
+		_, ok := e.(events.DeviceConnected)
+		return ok
+	})
+	for range 100 {
+		bus.Publish(events.ShadowUpdated{Device: "d", Version: 1})
+	}
+	bus.Publish(events.DeviceConnected{Device: "d"})
+	if got := sub.Dropped(); got != 0 || len(sub.C()) != 1 {
+		t.Fatalf("dropped %d and holds %d, want 0 and 1", got, len(sub.C()))
+	}
+	if e, ok := (<-sub.C()).(events.DeviceConnected); !ok || e.Device != "d" {
+		t.Errorf("got %#v, want the connection", e)
+	}
+}

@@ -148,7 +148,10 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	if s.d.Events != nil {
-		s.sub = s.d.Events.Subscribe(256)
+		s.sub = s.d.Events.SubscribeFunc(256, func(e events.Event) bool {
+			d, ok := e.(events.DeltaPending)
+			return ok && d.Shadow == ""
+		})
 		s.done = make(chan struct{})
 		go s.watch(s.sub, s.done)
 	}

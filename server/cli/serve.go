@@ -22,6 +22,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.Var((*retentionFlag)(&cfg.HistoryRetention), "history-retention", "how long the history of shadow changes is kept (`duration`: 3y, 400d)")
 	fs.DurationVar(&cfg.Schedule.CheckDelay, "schedule-check-delay", time.Minute, "how long after a day's program is pushed to a device its first check comes (`duration`)")
 	fs.Float64Var(&cfg.Schedule.Backoff, "schedule-backoff", 2, "each further check of a push waits this many times longer")
+	fs.Var((*retentionFlag)(&cfg.Alarms.Retention), "alarm-retention", "how long alarms are kept once cleared and acknowledged (`duration`: 1y, 90d)")
 	fs.IntVar(&cfg.Schedule.MaxChecks, "schedule-checks", 5, "checks of a push to a device that stays online before it fails")
 	fs.Var((*sizeFlag)(&cfg.TSDB.MemoryBytes), "tsdb-memory", "memory cap for the time-series store's caches (`size`: 512MiB, 2GiB)")
 	fs.IntVar(&cfg.MQTT.MaxPayload, "mqtt-max-payload", cfg.MQTT.MaxPayload, "largest MQTT payload accepted, in `bytes`; larger PUBLISH packets end the connection")

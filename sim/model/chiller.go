@@ -107,7 +107,13 @@ type Chiller struct {
 	load                                     float64 // kW delivered
 	fault                                    int
 	faultUntil                               time.Time
+	planned                                  time.Time // a fault due then, whatever chance says
 }
+
+// PlanFault makes the machine fault at the first step at or after at when
+// it runs then (or as soon after as it runs), besides its chance faults;
+// a demonstration sees an alarm without waiting a month.
+func (c *Chiller) PlanFault(at time.Time) { c.planned = at }
 
 // NewChiller is a chiller of the given building with a size and quirks
 // drawn from seed.
@@ -149,7 +155,9 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 		c.fault = FaultNone
 	}
 	running := s.Mode == ModeCooling || s.Mode == ModeHeating
-	if running && c.fault == FaultNone && c.started && c.rnd.Float64() < faultsPerMonth*dt.Hours()/(30*24) {
+	due := !c.planned.IsZero() && !t.Before(c.planned)
+	if running && c.fault == FaultNone && c.started && (due || c.rnd.Float64() < faultsPerMonth*dt.Hours()/(30*24)) {
+		c.planned = time.Time{}
 		c.fault = 1 + c.rnd.IntN(3)
 		c.faultUntil = t.Add(30*time.Minute + time.Duration(c.rnd.IntN(90))*time.Minute)
 	}

@@ -188,3 +188,37 @@ func TestOccupancy(t *testing.T) {
 		t.Error("a hospital empties at night")
 	}
 }
+
+// A planned fault comes at its time (here the first step after it, while
+// the machine runs), lasts its half hour or more, and comes once.
+func TestChillerPlannedFault(t *testing.T) {
+	c := model.NewChiller(5, model.Hospital)
+	start := time.Date(2026, 1, 1, 10, 0, 0, 0, tokyo)
+	c.PlanFault(start.Add(20 * time.Minute))
+	var began, ended time.Time
+	faults := 0
+	prev := 0
+	for m := 0; m <= 6*60; m++ { // every minute for six hours
+		at := start.Add(time.Duration(m) * time.Minute)
+		r := c.Step(at, model.DefaultChillerSettings)
+		if r.Fault != 0 && prev == 0 {
+			faults++
+			if began.IsZero() {
+				began = at
+			}
+		}
+		if r.Fault == 0 && prev != 0 && ended.IsZero() {
+			ended = at
+		}
+		prev = r.Fault
+	}
+	if !began.Equal(start.Add(20 * time.Minute)) {
+		t.Errorf("the planned fault began at %s, want 10:20", began.Format("15:04"))
+	}
+	if d := ended.Sub(began); d < 30*time.Minute || d > 2*time.Hour {
+		t.Errorf("the planned fault lasted %s, want 30 minutes to 2 hours", d)
+	}
+	if faults != 1 {
+		t.Errorf("%d faults in six hours after a planned one; want it alone", faults)
+	}
+}

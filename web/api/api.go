@@ -145,6 +145,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		})
 
 		a.calendarRoutes(r)
+		a.alarmRoutes(r)
 
 		r.Route("/device-types", func(r chi.Router) {
 			r.Get("/", a.listDeviceTypes)

@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
@@ -67,6 +68,7 @@ type env struct {
 	telemetry *fakeTelemetry
 	published *recordingPublisher
 	scheduler *scheduler.Scheduler
+	alarms    *alarm.Engine
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -129,6 +131,21 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		deps.Calendars, deps.Scheduler = st, sched
 		e.scheduler = sched
 	}
+	engine, err := alarm.New(alarm.Deps{Store: st, Devices: reg, Now: deps.Now,
+		Metrics: func(typ string) []string {
+			if dt, err := types.Get(typ); err == nil {
+				return dt.MetricNames()
+			}
+			return nil
+		}}, alarm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Load(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Stop(context.Background()) })
+	deps.AlarmStore, deps.Alarms, e.alarms = st, engine, engine
 	g, err := gate.New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -732,6 +749,17 @@ func TestTenancyMatrix(t *testing.T) {
 	})
 	globexNames := []string{globex, globexSite, globexDevice, globexUser, plain, e.tokenIDs[asGlobex]}
 	dev := "/api/v1/devices/" + globexDevice
+	if _, _, err := e.store.PutAlarmRule(store.AlarmRule{ID: "globex-rule", Name: "Globex supply", Customer: globex, Device: globexDevice,
+		Kind: "telemetry", Severity: store.SeverityMajor, Condition: "chw_supply_c > 9"}); err != nil {
+		t.Fatal(err)
+	}
+	globexAlarm, _, err := e.store.RaiseAlarm(store.Alarm{Rule: "globex-rule", Customer: globex, Site: globexSite, Device: globexDevice,
+		Severity: store.SeverityMajor, RaisedAt: testNow, LastAt: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	globexNames = append(globexNames, "globex-rule", globexAlarm.ID)
+	alarmRule := `{"name":"x","customer":"globex","device_type":"boiler","severity":"minor","condition":"hw_supply_c > 80"}`
 	routes := []struct {
 		method, path, body string
 		status             int
@@ -792,6 +820,15 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", dev + "/schedule", "", 404},
 		{"GET", dev + "/schedule/pushes", "", 404},
 		{"POST", dev + "/schedule/push", "", 404},
+		{"GET", "/api/v1/alarm-rules/globex-rule", "", 404},
+		{"PUT", "/api/v1/alarm-rules/globex-rule", alarmRule, 403},
+		{"PUT", "/api/v1/alarm-rules/globex-rule", strings.Replace(alarmRule, "globex", "acme", 1), 403},
+		{"DELETE", "/api/v1/alarm-rules/globex-rule", "", 404},
+		{"POST", "/api/v1/alarm-rules", alarmRule, 403},
+		{"POST", "/api/v1/alarm-rules", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 403},
+		{"GET", "/api/v1/alarms/" + globexAlarm.ID, "", 404},
+		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/ack", "", 404},
+		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/clear", `{"comment":"x"}`, 404},
 		{"GET", "/api/v1/sso-providers/globex-sso", "", 403},
 		{"PUT", "/api/v1/sso-providers/globex-sso", `{"issuer":"https://idp.example","client_id":"c","client_secret":"s"}`, 403},
 		{"DELETE", "/api/v1/sso-providers/globex-sso", "", 403},
@@ -816,7 +853,7 @@ func TestTenancyMatrix(t *testing.T) {
 				return
 			}
 		}
-		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status"} {
+		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status", "/api/v1/alarm-rules", "/api/v1/alarms"} {
 			if !yield("GET", p) {
 				return
 			}
@@ -837,9 +874,10 @@ func TestTenancyMatrix(t *testing.T) {
 		})
 	}
 	// Listings acme may make hold nothing of globex.
-	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice, "/api/v1/calendars", "/api/v1/schedule/status"} {
+	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice, "/api/v1/calendars", "/api/v1/schedule/status",
+		"/api/v1/alarm-rules", "/api/v1/alarm-rules?customer=globex", "/api/v1/alarms", "/api/v1/alarms?device=" + globexDevice, "/api/v1/alarms?customer=globex&state=open"} {
 		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: globexNames}
-		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") {
+		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") {
 			sc.contains = []string{acme} // acme has no calendar or push of its own
 		}
 		t.Run(sc.name, func(t *testing.T) { e.check(t, sc, e.do(t, e.api.Handler(), sc)) })

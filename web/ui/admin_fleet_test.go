@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -432,7 +433,10 @@ func TestFleetCreateDeviceAndDownload(t *testing.T) {
 	// with, whatever address the browser came from, and no topic nothing
 	// answers.
 	for _, want := range []string{"mosquitto_pub -h hearth.example -p 18883 --cafile ca.pem", "--cert certificate.pem --key private-key.pem -i acme-ahu-2",
-		"Connect over MQTT/TLS to hearth.example, port 18883", "hearth/things/acme-ahu-2/telemetry", "$aws/things/acme-ahu-2/shadow/update/delta"} {
+		"Connect over MQTT/TLS to hearth.example, port 18883", "hearth/things/acme-ahu-2/telemetry", "$aws/things/acme-ahu-2/shadow/update/delta",
+		// One connection per client id: the shadow is read back with
+		// mosquitto_rr, and readings are acknowledged with a reason.
+		"mosquitto_rr -h hearth.example -p 18883 --cafile ca.pem", "-e '$aws/things/acme-ahu-2/shadow/get/accepted' -n", "-V 5 -q 1"} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.txt lacks %q:\n%s", want, readme)
 		}
@@ -452,6 +456,34 @@ func TestFleetCreateDeviceAndDownload(t *testing.T) {
 	}
 	if r := e.get(op, "/admin/devices/acme-ahu-2/credentials"); r.status != http.StatusGone {
 		t.Errorf("credentials page after the download: %d, want 410", r.status)
+	}
+}
+
+// TestFleetDownloadWithoutMQTTTLS: with the MQTT/TLS listener off the
+// download still answers the zip, and its README says the certificate
+// waits for that listener instead of naming an address.
+func TestFleetDownloadWithoutMQTTTLS(t *testing.T) {
+	e := newEnv(t, envOptions{noMQTTTLS: true})
+	op := e.signIn(opUser)
+	secret := e.createDevice(op, "acme-ahu-3")
+	r := e.post(op, "/admin/devices/acme-ahu-3/credentials.zip", url.Values{})
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("download with MQTT/TLS off: %d %q\n%s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	files := unzip(t, r.body)
+	if files["certificate.pem"] == "" || files["private-key.pem"] == "" || files["ca.pem"] == "" {
+		t.Errorf("zip files: %v", slices.Sorted(maps.Keys(files)))
+	}
+	readme := files["README.txt"]
+	for _, want := range []string{"MQTT/TLS listener is off", "hearth serve --mqtt", "user name acme-ahu-3", "hearth/things/acme-ahu-3/telemetry"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.txt lacks %q:\n%s", want, readme)
+		}
+	}
+	for _, unwanted := range []string{"Connect over MQTT/TLS", "mosquitto_pub -h", " -p ", "{host}", "{port}", "{connect}", secret} {
+		if strings.Contains(readme, unwanted) {
+			t.Errorf("README.txt says %q:\n%s", unwanted, readme)
+		}
 	}
 }
 

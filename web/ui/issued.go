@@ -25,7 +25,9 @@ const (
 	maxIssued = 256
 )
 
-// credentialsReadme tells how to connect with the files beside it.
+// credentialsReadme tells how to connect with the files beside it; the
+// part that names the MQTT/TLS listener is readmeConnect, or readmeNoTLS
+// when that listener is off.
 const credentialsReadme = `Credentials of device {device}, issued by Hearth on {issued}.
 
 Files
@@ -36,41 +38,76 @@ Files
 Hearth keeps neither the private key nor the secret. If they are lost,
 rotate the device's credentials on its page to get new ones.
 
-Connect over MQTT/TLS to {host}, port {port}, with client id {device}.
-With the certificate:
-
-  mosquitto_pub -h {host} -p {port} --cafile ca.pem \
-    --cert certificate.pem --key private-key.pem -i {device} \
-    -t 'hearth/things/{device}/telemetry' -m '{"temperature_c": 21.5}'
-
-Or with the secret the page showed once, instead of the certificate:
-
-  mosquitto_pub -h {host} -p {port} --cafile ca.pem -i {device} \
-    -u {device} -P 'SECRET' \
-    -t 'hearth/things/{device}/telemetry' -m '{"temperature_c": 21.5}'
-
+{connect}
 Topics of this device (it may use topics under its own name only)
   hearth/things/{device}/telemetry              publish readings: {"metric": value, ...}
+  hearth/things/{device}/telemetry/rejected     subscribe: why a reading was refused
   $aws/things/{device}/shadow/update            publish the settings it applied:
                                                 {"state": {"reported": {...}}}
+  $aws/things/{device}/shadow/update/accepted   and receive the accepted update here
   $aws/things/{device}/shadow/update/delta      subscribe: settings to apply
   $aws/things/{device}/shadow/get               publish "" to get the shadow,
   $aws/things/{device}/shadow/get/accepted      and receive it here
 `
 
+const readmeConnect = `Connect over MQTT/TLS to {host}, port {port}, with client id {device}.
+The device uses one connection for everything: a second connection with
+the same client id takes the session over and the first is disconnected.
+
+Publish a reading with the certificate (with MQTT 5 and QoS 1, Hearth
+acknowledges a reading once it is stored, and mosquitto_pub prints why
+when it refuses one):
+
+  mosquitto_pub -h {host} -p {port} --cafile ca.pem \
+    --cert certificate.pem --key private-key.pem -i {device} \
+    -V 5 -q 1 -t 'hearth/things/{device}/telemetry' -m '{"temperature_c": 21.5}'
+
+Or with the secret the page showed once, instead of the certificate:
+
+  mosquitto_pub -h {host} -p {port} --cafile ca.pem -i {device} \
+    -u {device} -P 'SECRET' \
+    -V 5 -q 1 -t 'hearth/things/{device}/telemetry' -m '{"temperature_c": 21.5}'
+
+Report what the device runs and read its shadow back: mosquitto_rr
+subscribes to the answer and publishes the request over one connection.
+
+  mosquitto_rr -h {host} -p {port} --cafile ca.pem \
+    --cert certificate.pem --key private-key.pem -i {device} -W 10 \
+    -t '$aws/things/{device}/shadow/update' -e '$aws/things/{device}/shadow/update/accepted' \
+    -m '{"state": {"reported": {"firmware": "1.0.0"}}}'
+
+  mosquitto_rr -h {host} -p {port} --cafile ca.pem \
+    --cert certificate.pem --key private-key.pem -i {device} -W 10 \
+    -t '$aws/things/{device}/shadow/get' -e '$aws/things/{device}/shadow/get/accepted' -n
+`
+
+const readmeNoTLS = `This Hearth's MQTT/TLS listener is off, so the certificate cannot be
+used until an operator turns it on (hearth serve --mqtt). A plain MQTT
+listener on a trusted network, where there is one, takes the client id
+and user name {device} with the secret the page showed once.
+`
+
 // credentialsZip packs issued credentials with a README that tells the
-// device to connect to mqttAddr (HOST:PORT of the MQTT/TLS listener).
+// device to connect to mqttAddr (HOST:PORT of the MQTT/TLS listener, ""
+// when it is off).
 func credentialsZip(b issuedBundle, mqttAddr string, now time.Time) ([]byte, error) {
-	host, port, err := net.SplitHostPort(mqttAddr)
-	if err != nil {
-		return nil, fmt.Errorf("credentials zip: the MQTT/TLS address %q: %w", mqttAddr, err)
+	connect := readmeNoTLS
+	var host, port string
+	if mqttAddr != "" {
+		var err error
+		host, port, err = net.SplitHostPort(mqttAddr)
+		if err != nil {
+			return nil, fmt.Errorf("credentials zip: the MQTT/TLS address %q: %w", mqttAddr, err)
+		}
+		connect = readmeConnect
 	}
 	notAfter := "-"
 	if !b.notAfter.IsZero() {
 		notAfter = b.notAfter.UTC().Format(time.DateOnly)
 	}
 	readme := strings.NewReplacer("{device}", b.device, "{host}", host, "{port}", port,
-		"{issued}", b.issuedAt.UTC().Format(time.RFC3339), "{not_after}", notAfter).Replace(credentialsReadme)
+		"{issued}", b.issuedAt.UTC().Format(time.RFC3339), "{not_after}", notAfter).
+		Replace(strings.Replace(credentialsReadme, "{connect}", connect, 1))
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, file := range []struct {

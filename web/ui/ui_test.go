@@ -63,6 +63,9 @@ type envOptions struct {
 	sso []ui.SSO
 	// sessions, when set, wraps the store the pages keep sessions in.
 	sessions func(ui.SessionStore) ui.SessionStore
+	// noMQTTTLS runs the pages as for a server whose MQTT/TLS listener
+	// is off.
+	noMQTTTLS bool
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -109,9 +112,13 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if opts.sessions != nil {
 		sessions = opts.sessions(st)
 	}
+	mqttAddr := "hearth.example:18883"
+	if opts.noMQTTTLS {
+		mqttAddr = ""
+	}
 	pages := ui.New(ui.Deps{
 		Gate: g, Sessions: sessions, Assets: assets, SSO: opts.sso,
-		MQTTAddress: "hearth.example:18883",
+		MQTTAddress: mqttAddr,
 		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
 	e := &env{t: t, st: st, reg: reg, types: types, clock: c, srv: httptest.NewServer(pages.Handler())}

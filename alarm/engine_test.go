@@ -1,0 +1,345 @@
+package alarm_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/alarm"
+	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/store"
+)
+
+// clock is the engine's clock, moved by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// told records what the engine asked to tell people.
+type told struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (n *told) Notify(_ context.Context, a store.Alarm, r store.AlarmRule, change string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, r.ID+" "+a.Device+" "+change)
+	return nil
+}
+
+func (n *told) take() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.got
+	n.got = nil
+	return out
+}
+
+// world is a real store and registry with customer acme, an air-quality
+// sensor co2-1 and a chiller ch-1, and an engine on them.
+type world struct {
+	t      *testing.T
+	st     *store.Store
+	reg    *device.Registry
+	clock  *clock
+	told   *told
+	engine *alarm.Engine
+}
+
+var metricsOf = map[string][]string{
+	"iaq":     {"co2_ppm", "humidity_pct", "temperature_c"},
+	"chiller": {"chw_return_c", "chw_supply_c", "gas_m3h", "running"},
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "hearth.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	authority, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := device.NewRegistry(st, authority, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.CreateCustomer(store.Customer{Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []device.DeviceSpec{{Name: "co2-1", Customer: "acme", Type: "iaq"}, {Name: "ch-1", Customer: "acme", Type: "chiller"}} {
+		if _, err := reg.CreateDevice(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &world{t: t, st: st, reg: reg, clock: &clock{t: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}, told: &told{}}
+	w.newEngine()
+	return w
+}
+
+func (w *world) newEngine() {
+	w.t.Helper()
+	e, err := alarm.New(alarm.Deps{Store: w.st, Devices: w.reg, Notifier: w.told, Now: w.clock.now,
+		Metrics: func(typ string) []string { return metricsOf[typ] }}, alarm.Config{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := e.Load(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	w.engine = e
+}
+
+func (w *world) rule(r store.AlarmRule) {
+	w.t.Helper()
+	if r.Customer == "" {
+		r.Customer = "acme"
+	}
+	if r.Severity == "" {
+		r.Severity = store.SeverityMajor
+	}
+	if _, err := w.engine.CompileRule(r); err != nil {
+		w.t.Fatalf("rule %s: %v", r.ID, err)
+	}
+	if _, _, err := w.st.PutAlarmRule(r); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.engine.RulesChanged(); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) sample(dev string, values map[string]float64) {
+	var rs []events.Reading
+	for k, v := range values {
+		rs = append(rs, events.Reading{Metric: k, Timestamp: w.clock.now().UnixMilli(), Value: v})
+	}
+	w.engine.Handle(events.TelemetryStored{Device: dev, At: w.clock.now(), Readings: rs})
+	w.engine.Wait()
+}
+
+func (w *world) sweep() {
+	w.engine.Sweep()
+	w.engine.Wait()
+}
+
+// alarms is the rule's alarms on a device, newest first.
+func (w *world) alarms(rule, dev string) []store.Alarm {
+	w.t.Helper()
+	as, err := w.st.ListAlarms(store.AlarmFilter{Rule: rule, Device: dev})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return as
+}
+
+func TestThresholdWithHysteresis(t *testing.T) {
+	w := newWorld(t)
+	w.rule(store.AlarmRule{ID: "co2", Name: "CO2 high", DeviceType: "iaq", Condition: "co2_ppm > 1000", ClearCondition: "co2_ppm < 900", Channels: []string{"ops"}})
+	w.sample("co2-1", map[string]float64{"co2_ppm": 800})
+	if len(w.alarms("co2", "co2-1")) != 0 {
+		t.Fatal("an alarm below the threshold")
+	}
+	w.sample("co2-1", map[string]float64{"co2_ppm": 1200})
+	as := w.alarms("co2", "co2-1")
+	if len(as) != 1 || as[0].State != store.AlarmActive || as[0].Fields["co2_ppm"] != 1200.0 || !strings.Contains(as[0].Message, "co2_ppm = 1200") {
+		t.Fatalf("over the threshold: %+v", as)
+	}
+	// Every further sample over it is the same alarm, not a new one, and
+	// people are told once.
+	w.sample("co2-1", map[string]float64{"co2_ppm": 1300})
+	// Between the two thresholds: still active (hysteresis).
+	w.sample("co2-1", map[string]float64{"co2_ppm": 950})
+	if as := w.alarms("co2", "co2-1"); len(as) != 1 || as[0].State != store.AlarmActive || as[0].Count != 1 {
+		t.Fatalf("between the thresholds: %+v", as)
+	}
+	w.sample("co2-1", map[string]float64{"co2_ppm": 850})
+	if as := w.alarms("co2", "co2-1"); len(as) != 1 || as[0].State != store.AlarmCleared {
+		t.Fatalf("under the clear threshold: %+v", as)
+	}
+	if got := w.told.take(); strings.Join(got, "; ") != "co2 co2-1 raised; co2 co2-1 cleared" {
+		t.Errorf("told %q; want one raised and one cleared", got)
+	}
+	// Other metrics of the device do not evaluate the rule; other devices'
+	// types do not match it.
+	w.sample("co2-1", map[string]float64{"humidity_pct": 40})
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 20})
+	if got := w.told.take(); len(got) != 0 {
+		t.Errorf("told %q on unrelated samples", got)
+	}
+}
+
+func TestDurationsAndRestart(t *testing.T) {
+	w := newWorld(t)
+	w.rule(store.AlarmRule{ID: "chw", Name: "Chilled water warm", DeviceType: "chiller", Condition: "chw_supply_c > 9", For: "10m", ClearCondition: "chw_supply_c < 8.5", ClearFor: "5m", Channels: []string{"ops"}})
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 9.5})
+	w.clock.add(9 * time.Minute)
+	w.sweep()
+	if len(w.alarms("chw", "ch-1")) != 0 {
+		t.Fatal("raised before the condition held for 10 minutes")
+	}
+	// A dip resets the duration.
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 8.8})
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 9.6})
+	w.clock.add(5 * time.Minute)
+	w.sweep()
+	if len(w.alarms("chw", "ch-1")) != 0 {
+		t.Fatal("the dip did not reset the duration")
+	}
+	// Held for 10 minutes with no new sample: the sweep raises it.
+	w.clock.add(5 * time.Minute)
+	w.sweep()
+	if as := w.alarms("chw", "ch-1"); len(as) != 1 || as[0].State != store.AlarmActive {
+		t.Fatalf("after 10 minutes: %+v", as)
+	}
+	// A restart keeps the active alarm: no second one, no second message.
+	w.told.take()
+	w.newEngine()
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 9.7})
+	w.clock.add(11 * time.Minute)
+	w.sweep()
+	if as := w.alarms("chw", "ch-1"); len(as) != 1 || as[0].Count != 1 {
+		t.Errorf("after a restart: %+v", as)
+	}
+	// Clearing needs 5 minutes under 8.5.
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 8.2})
+	w.clock.add(4 * time.Minute)
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 8.3})
+	if as := w.alarms("chw", "ch-1"); as[0].State != store.AlarmActive {
+		t.Fatal("cleared before 5 minutes")
+	}
+	w.clock.add(time.Minute)
+	w.sample("ch-1", map[string]float64{"chw_supply_c": 8.1})
+	if as := w.alarms("chw", "ch-1"); as[0].State != store.AlarmCleared {
+		t.Fatalf("after 5 minutes under 8.5: %+v", as[0])
+	}
+	if got := w.told.take(); len(got) != 1 || got[0] != "chw ch-1 cleared" {
+		t.Errorf("told %q after the restart; want only the clear", got)
+	}
+}
+
+func TestStaleOfflineAndEvents(t *testing.T) {
+	w := newWorld(t)
+	w.rule(store.AlarmRule{ID: "stale", Name: "No CO2", DeviceType: "iaq", Kind: alarm.KindStale, Metric: "co2_ppm", For: "15m"})
+	w.rule(store.AlarmRule{ID: "away", Name: "Offline", DeviceType: "chiller", Kind: alarm.KindOffline, For: "10m"})
+	w.rule(store.AlarmRule{ID: "fault", Name: "Modbus fault", Device: "ch-1", Kind: alarm.KindEvent, EventCode: "modbus_timeout", Severity: store.SeverityCritical})
+	w.sample("co2-1", map[string]float64{"co2_ppm": 600})
+	w.engine.Handle(events.DeviceDisconnected{Device: "ch-1", At: w.clock.now(), Reason: "keepalive_timeout"})
+	w.clock.add(9 * time.Minute)
+	w.sweep()
+	// A blip: back within the 10 minutes.
+	w.engine.Handle(events.DeviceConnected{Device: "ch-1", At: w.clock.now()})
+	w.engine.Handle(events.DeviceDisconnected{Device: "ch-1", At: w.clock.now()})
+	w.clock.add(7 * time.Minute)
+	w.sweep()
+	if as := w.alarms("stale", "co2-1"); len(as) != 1 || !strings.Contains(as[0].Message, "no co2_ppm for 15m") {
+		t.Errorf("16 minutes without CO2: %+v", as)
+	}
+	if as := w.alarms("away", "ch-1"); len(as) != 0 {
+		t.Errorf("offline 9 then 7 minutes raised %+v; want nothing", as)
+	}
+	w.clock.add(3 * time.Minute)
+	w.sweep()
+	if as := w.alarms("away", "ch-1"); len(as) != 1 {
+		t.Errorf("offline 10 minutes: %+v", as)
+	}
+	w.engine.Handle(events.DeviceConnected{Device: "ch-1", At: w.clock.now()})
+	w.sample("co2-1", map[string]float64{"co2_ppm": 610})
+	w.engine.Wait()
+	if as := w.alarms("away", "ch-1"); as[0].State != store.AlarmCleared {
+		t.Errorf("back online: %+v", as[0])
+	}
+	if as := w.alarms("stale", "co2-1"); as[0].State != store.AlarmCleared {
+		t.Errorf("CO2 again: %+v", as[0])
+	}
+	// Events: each matching one repeats the alarm; others do not match.
+	for _, code := range []string{"modbus_timeout", "modbus_timeout", "setting_out_of_range"} {
+		w.engine.Handle(events.DeviceEvent{Device: "ch-1", At: w.clock.now(), Level: "error", Code: code, Message: "no answer from 10.0.0.9:502", Source: "modbus"})
+	}
+	w.engine.Wait()
+	as := w.alarms("fault", "ch-1")
+	if len(as) != 1 || as[0].Count != 2 || as[0].Fields["code"] != "modbus_timeout" || as[0].Severity != store.SeverityCritical {
+		t.Errorf("Modbus faults: %+v", as)
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	iaq := metricsOf["iaq"]
+	for _, tt := range []struct {
+		name  string
+		rule  store.AlarmRule
+		field string
+		want  string
+	}{
+		{"syntax", store.AlarmRule{DeviceType: "iaq", Condition: "co2_ppm >"}, "condition", "unexpected"},
+		{"unknown metric", store.AlarmRule{DeviceType: "iaq", Condition: "co2 > 1000"}, "condition", `"co2" is not a metric of the device type; it has co2_ppm`},
+		{"no metric", store.AlarmRule{DeviceType: "iaq", Condition: "1 < 2"}, "condition", "names no metric"},
+		{"not boolean", store.AlarmRule{DeviceType: "iaq", Condition: "co2_ppm + 1"}, "condition", "bool"},
+		{"huge", store.AlarmRule{DeviceType: "iaq", Condition: strings.Repeat("co2_ppm > 1 && ", 300) + "co2_ppm > 1"}, "condition", "exceed"},
+		{"bad duration", store.AlarmRule{DeviceType: "iaq", Condition: "co2_ppm > 1000", For: "ten minutes"}, "for", "not a duration"},
+		{"long duration", store.AlarmRule{DeviceType: "iaq", Condition: "co2_ppm > 1000", For: "900h"}, "for", "out of range"},
+		{"no target", store.AlarmRule{Condition: "co2_ppm > 1000"}, "device_type", "name the devices"},
+		{"kind", store.AlarmRule{DeviceType: "iaq", Kind: "weather"}, "kind", "not a kind"},
+		{"blip", store.AlarmRule{DeviceType: "iaq", Kind: alarm.KindOffline, For: "20s"}, "for", "not an alarm"},
+		{"stale unknown", store.AlarmRule{DeviceType: "iaq", Kind: alarm.KindStale, Metric: "co2", For: "15m"}, "metric", "not a metric"},
+		{"severity", store.AlarmRule{DeviceType: "iaq", Condition: "co2_ppm > 1", Severity: "urgent"}, "severity", "not a severity"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.rule
+			r.ID, r.Name = "r", "r"
+			if r.Severity == "" {
+				r.Severity = store.SeverityMinor
+			}
+			_, err := alarm.Compile(r, iaq)
+			var ae *alarm.Error
+			if !errors.As(err, &ae) || ae.Field != tt.field || !strings.Contains(ae.Message, tt.want) {
+				t.Errorf("got %v; want a refusal of %s saying %q", err, tt.field, tt.want)
+			}
+		})
+	}
+	// Without declared metrics any name is accepted.
+	if _, err := alarm.Compile(store.AlarmRule{ID: "r", Name: "r", DeviceType: "custom", Severity: store.SeverityMinor, Condition: "flow_lpm < 3 || pressure_bar > 6"}, nil); err != nil {
+		t.Errorf("a type without declared metrics: %v", err)
+	}
+}
+
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{"co2_ppm > 1000", "co2_ppm > 1000 && humidity_pct < 30", "abs(temperature_c - 21) > 3", "(", "co2_ppm in [1,2]", `"a" + co2_ppm`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cond string) {
+		r := store.AlarmRule{ID: "r", Name: "r", DeviceType: "iaq", Severity: store.SeverityMinor, Condition: cond}
+		c, err := alarm.Compile(r, metricsOf["iaq"])
+		if err != nil {
+			var ae *alarm.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("a refusal that is not an *alarm.Error: %v", err)
+			}
+			return
+		}
+		if len(c.Metrics()) == 0 {
+			t.Fatalf("%q compiled with no metric", cond)
+		}
+	})
+}

@@ -1,0 +1,282 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hearthiot/hearth/alarm"
+	"github.com/hearthiot/hearth/store"
+)
+
+// AlarmStore keeps alarm rules and alarms; *store.Store implements it.
+type AlarmStore interface {
+	PutAlarmRule(r store.AlarmRule) (store.AlarmRule, bool, error)
+	GetAlarmRule(id string) (store.AlarmRule, error)
+	ListAlarmRules() ([]store.AlarmRule, error)
+	DeleteAlarmRule(id string) error
+	GetAlarm(id string) (store.Alarm, error)
+	ListAlarms(f store.AlarmFilter) ([]store.Alarm, error)
+	AcknowledgeAlarm(id, by, comment string, at time.Time) (store.Alarm, bool, error)
+	ClearAlarm(id, by, comment string, at time.Time) (store.Alarm, bool, error)
+}
+
+// AlarmEngine is the running alarm engine, which compiles rules and is
+// told of every change to them; *alarm.Engine implements it.
+type AlarmEngine interface {
+	CompileRule(r store.AlarmRule) (*alarm.Rule, error)
+	RulesChanged() error
+	Cleared(a store.Alarm)
+}
+
+// alarms is the alarm store and engine, or why there are none.
+func (s Scope) alarms() (AlarmStore, AlarmEngine, error) {
+	if err := s.check(); err != nil {
+		return nil, nil, err
+	}
+	if s.g.alarmStore == nil || s.g.alarmEngine == nil {
+		return nil, nil, Unavailable("alarms are not available on this server")
+	}
+	return s.g.alarmStore, s.g.alarmEngine, nil
+}
+
+// mayManageRules refuses who may not write rules: operators write any; a
+// customer's admins their own customer's.
+func (s Scope) mayManageRules() error {
+	if s.p.Operator() || s.p.Level() == store.AccessAdmin {
+		return nil
+	}
+	return Forbidden("alarm rules are managed by operators and by your company's administrators")
+}
+
+// visibleRule returns a rule p may see: any for an operator, a customer's
+// own for the customer; another's reads as absent.
+func (s Scope) visibleRule(id string) (store.AlarmRule, error) {
+	as, _, err := s.alarms()
+	if err != nil {
+		return store.AlarmRule{}, err
+	}
+	r, err := as.GetAlarmRule(id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !s.p.Operator() && r.Customer != s.p.Customer {
+		return store.AlarmRule{}, NotFound("alarm rule")
+	}
+	return r, err
+}
+
+// AlarmRules lists the rules p may see, of one customer when customer is
+// set (a customer's own, whatever it names).
+func (s Scope) AlarmRules(customer string) ([]store.AlarmRule, error) {
+	as, _, err := s.alarms()
+	if err != nil {
+		return nil, err
+	}
+	if !s.p.Operator() {
+		customer = s.p.Customer
+	}
+	all, err := as.ListAlarmRules()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.AlarmRule, 0, len(all))
+	for _, r := range all {
+		if customer == "" || r.Customer == customer {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// AlarmRule returns one rule p may see.
+func (s Scope) AlarmRule(id string) (store.AlarmRule, error) { return s.visibleRule(id) }
+
+// PutAlarmRule creates a rule (an empty ID is given one) or replaces one,
+// checked whole: compiled against its device type's metrics, its customer,
+// site, device and type existing and its devices p's.
+func (s Scope) PutAlarmRule(ctx context.Context, r store.AlarmRule) (store.AlarmRule, bool, error) {
+	as, engine, err := s.alarms()
+	if err != nil {
+		return store.AlarmRule{}, false, err
+	}
+	if err := s.mayManageRules(); err != nil {
+		return store.AlarmRule{}, false, err
+	}
+	if !s.p.Operator() {
+		if r.Customer == "" {
+			r.Customer = s.p.Customer
+		}
+		if r.Customer != s.p.Customer {
+			return store.AlarmRule{}, false, Forbidden(fmt.Sprintf("you write alarm rules for %q only", s.p.Customer))
+		}
+	}
+	if r.ID == "" {
+		r.ID = store.NewRuleID()
+	} else if old, err := as.GetAlarmRule(r.ID); err == nil {
+		switch {
+		case !s.p.Operator() && old.Customer != s.p.Customer:
+			// Another customer's: its owner is not named.
+			return store.AlarmRule{}, false, &Error{Kind: KindExists, Message: fmt.Sprintf("an alarm rule with id %q exists; choose another id", r.ID)}
+		case old.Customer != r.Customer:
+			return store.AlarmRule{}, false, Invalid(`field "customer": a rule stays with %s; create another for another customer`, ownerOf(old.Customer))
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.AlarmRule{}, false, err
+	}
+	if err := s.checkRuleTargets(r); err != nil {
+		return store.AlarmRule{}, false, err
+	}
+	if r.Kind == "" {
+		r.Kind = alarm.KindTelemetry
+	}
+	if _, err := engine.CompileRule(r); err != nil {
+		var ae *alarm.Error
+		if errors.As(err, &ae) {
+			return store.AlarmRule{}, false, Invalid("field %q: %s", ae.Field, ae.Message)
+		}
+		return store.AlarmRule{}, false, err
+	}
+	out, created, err := as.PutAlarmRule(r)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.AlarmRule{}, false, missingReference("customer", r.Customer, err)
+		}
+		return store.AlarmRule{}, false, err
+	}
+	if err := engine.RulesChanged(); err != nil {
+		s.g.logger.Warn("alarm rule stored; the engine did not reload", "rule", r.ID, "error", err)
+	}
+	return out, created, nil
+}
+
+// checkRuleTargets checks the devices a rule names exist and are its
+// customer's.
+func (s Scope) checkRuleTargets(r store.AlarmRule) error {
+	if r.Customer != "" {
+		if _, err := s.g.store.GetCustomer(r.Customer); err != nil {
+			return missingReference("customer", r.Customer, err)
+		}
+	}
+	if r.Device != "" {
+		d, err := s.deviceFor(r.Device)
+		if err != nil {
+			return Invalid("field %q: no device named %q", "device", r.Device)
+		}
+		if r.Customer != "" && d.Customer != r.Customer {
+			return Invalid("field %q: device %q is not %s's", "device", r.Device, r.Customer)
+		}
+	}
+	if r.Site != "" && r.Customer != "" {
+		sites, err := s.g.store.ListSites(r.Customer)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, st := range sites {
+			found = found || st.Name == r.Site
+		}
+		if !found {
+			return Invalid("field %q: customer %q has no site named %q", "site", r.Customer, r.Site)
+		}
+	}
+	if r.DeviceType != "" && s.g.types != nil {
+		if _, err := s.g.types.Get(r.DeviceType); err != nil {
+			return missingReference("device_type", r.DeviceType, err)
+		}
+	}
+	for _, c := range r.Channels {
+		if strings.TrimSpace(c) == "" {
+			return Invalid(`field "channels": an empty channel name`)
+		}
+	}
+	return nil
+}
+
+// DeleteAlarmRule removes a rule; its alarms stay as history.
+func (s Scope) DeleteAlarmRule(id string) error {
+	as, engine, err := s.alarms()
+	if err != nil {
+		return err
+	}
+	if _, err := s.visibleRule(id); err != nil {
+		return err
+	}
+	if err := s.mayManageRules(); err != nil {
+		return err
+	}
+	if err := as.DeleteAlarmRule(id); err != nil {
+		return err
+	}
+	if err := engine.RulesChanged(); err != nil {
+		s.g.logger.Warn("alarm rule deleted; the engine did not reload", "rule", id, "error", err)
+	}
+	return nil
+}
+
+// Alarms lists the alarms f selects among those p may see: a customer's
+// are its own devices' alarms, whoever wrote the rule.
+func (s Scope) Alarms(f store.AlarmFilter) ([]store.Alarm, error) {
+	as, _, err := s.alarms()
+	if err != nil {
+		return nil, err
+	}
+	if !s.p.Operator() {
+		f.Customer = s.p.Customer
+	}
+	return as.ListAlarms(f)
+}
+
+// visibleAlarm returns an alarm p may see.
+func (s Scope) visibleAlarm(id string) (store.Alarm, error) {
+	as, _, err := s.alarms()
+	if err != nil {
+		return store.Alarm{}, err
+	}
+	a, err := as.GetAlarm(id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !s.p.Operator() && a.Customer != s.p.Customer {
+		return store.Alarm{}, NotFound("alarm")
+	}
+	return a, err
+}
+
+// Alarm returns one alarm p may see.
+func (s Scope) Alarm(id string) (store.Alarm, error) { return s.visibleAlarm(id) }
+
+// AcknowledgeAlarm records that p has seen an alarm. Viewers may not.
+func (s Scope) AcknowledgeAlarm(id, comment string) (store.Alarm, error) {
+	as, _, err := s.alarms()
+	if err != nil {
+		return store.Alarm{}, err
+	}
+	if _, err := s.visibleAlarm(id); err != nil {
+		return store.Alarm{}, err
+	}
+	if !s.p.MayChangeSettings() {
+		return store.Alarm{}, Forbidden("viewers may read alarms but not acknowledge them")
+	}
+	a, _, err := as.AcknowledgeAlarm(id, s.p.ActorName(), comment, s.g.now().UTC())
+	return a, err
+}
+
+// ClearAlarm clears an active alarm by hand; a condition that still holds
+// raises it again. Viewers may not.
+func (s Scope) ClearAlarm(id, comment string) (store.Alarm, error) {
+	as, engine, err := s.alarms()
+	if err != nil {
+		return store.Alarm{}, err
+	}
+	if _, err := s.visibleAlarm(id); err != nil {
+		return store.Alarm{}, err
+	}
+	if !s.p.MayChangeSettings() {
+		return store.Alarm{}, Forbidden("viewers may read alarms but not clear them")
+	}
+	a, changed, err := as.ClearAlarm(id, s.p.ActorName(), comment, s.g.now().UTC())
+	if err != nil {
+		return store.Alarm{}, err
+	}
+	if changed {
+		engine.Cleared(a)
+	}
+	return a, nil
+}

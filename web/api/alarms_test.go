@@ -1,0 +1,101 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hearthiot/hearth/device/events"
+)
+
+// The alarm API as its contract says: a rule created with the fields of
+// the contract (201), a condition that does not compile refused (400),
+// the alarm it raises listed by device, acknowledged and cleared.
+func TestAlarmRulesAndAlarms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	call := func(as, method, path, body string, status int, out any) {
+		t.Helper()
+		rec := e.do(t, e.api.Handler(), scenario{method: method, path: path, as: as, body: body})
+		if rec.Code != status {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, rec.Code, status, rec.Body)
+		}
+		if out != nil {
+			if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+		}
+	}
+	var rule struct {
+		ID, Kind, Condition string
+		Channels            []string
+	}
+	call(asOperator, "POST", "/api/v1/alarm-rules", `{"name": "Hot water too hot", "customer": "acme", "device": "`+acmeDevice+`",
+		"severity": "major", "condition": "hw_supply_c > 80", "for": "0s", "channels": ["ops"]}`, http.StatusCreated, &rule)
+	if rule.ID == "" || rule.Kind != "telemetry" || rule.Condition != "hw_supply_c > 80" || len(rule.Channels) != 1 {
+		t.Fatalf("created rule: %+v", rule)
+	}
+	for _, bad := range []struct{ body, says string }{
+		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "major", "condition": "hw_supply_c >"}`, `field \"condition\"`},
+		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "major", "condition": "1 > 0"}`, "names no metric"},
+		{`{"name": "x", "customer": "acme", "device": "nope", "severity": "major", "condition": "hw_supply_c > 1"}`, `no device named \"nope\"`},
+		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "urgent", "condition": "hw_supply_c > 1"}`, "severity"},
+		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "major", "condition": "hw_supply_c > 1", "for": "soon"}`, "not a duration"},
+		{`{"name": "x", "customer": "acme", "severity": "major", "condition": "hw_supply_c > 1"}`, "name the devices"},
+	} {
+		rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/alarm-rules", as: asOperator, body: bad.body})
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), bad.says) {
+			t.Errorf("%s: %d %s; want 400 saying %q", bad.body, rec.Code, rec.Body, bad.says)
+		}
+	}
+
+	// A sample over the threshold raises the alarm.
+	e.alarms.Handle(events.TelemetryStored{Device: acmeDevice, At: testNow, Readings: []events.Reading{{Metric: "hw_supply_c", Timestamp: testNow.UnixMilli(), Value: 85}}})
+	e.alarms.Wait()
+	type alarmJSON struct {
+		ID           string `json:"id"`
+		Rule         string `json:"rule"`
+		Device       string `json:"device"`
+		Severity     string `json:"severity"`
+		State        string `json:"state"`
+		Acknowledged bool   `json:"acknowledged"`
+		Count        int    `json:"count"`
+	}
+	var list struct{ Alarms []alarmJSON }
+	call(asAcme, "GET", "/api/v1/alarms?device="+acmeDevice, "", http.StatusOK, &list)
+	if len(list.Alarms) != 1 {
+		t.Fatalf("acme's alarms of its device: %+v", list.Alarms)
+	}
+	a := list.Alarms[0]
+	if a.Rule != rule.ID || a.Device != acmeDevice || a.Severity != "major" || a.State != "active" || a.Acknowledged {
+		t.Errorf("the alarm: %+v", a)
+	}
+	var acked alarmJSON
+	call(asAcme, "POST", "/api/v1/alarms/"+a.ID+"/ack", `{"comment": "on it"}`, http.StatusOK, &acked)
+	if !acked.Acknowledged || acked.State != "active" {
+		t.Errorf("acknowledged: %+v", acked)
+	}
+	var cleared alarmJSON
+	call(asOperator, "POST", "/api/v1/alarms/"+a.ID+"/clear", "", http.StatusOK, &cleared)
+	if cleared.State != "cleared" {
+		t.Errorf("cleared: %+v", cleared)
+	}
+	call(asAcme, "GET", "/api/v1/alarms?state=open", "", http.StatusOK, &list)
+	if len(list.Alarms) != 0 {
+		t.Errorf("open alarms after acknowledging and clearing: %+v", list.Alarms)
+	}
+	call(asAcme, "GET", "/api/v1/alarms?state=sleeping", "", http.StatusBadRequest, nil)
+
+	// Rules: a customer sees its own, changes none without being an admin.
+	var rules struct{ Rules []struct{ ID string } }
+	call(asAcme, "GET", "/api/v1/alarm-rules", "", http.StatusOK, &rules)
+	if len(rules.Rules) != 1 || rules.Rules[0].ID != rule.ID {
+		t.Errorf("acme's rules: %+v", rules)
+	}
+	call(asAcme, "DELETE", "/api/v1/alarm-rules/"+rule.ID, "", http.StatusForbidden, nil)
+	call(asOperator, "DELETE", "/api/v1/alarm-rules/"+rule.ID, "", http.StatusNoContent, nil)
+	call(asOperator, "GET", "/api/v1/alarm-rules/"+rule.ID, "", http.StatusNotFound, nil)
+	// The alarm stays, as history.
+	call(asOperator, "GET", "/api/v1/alarms/"+a.ID, "", http.StatusOK, nil)
+}
