@@ -20,6 +20,102 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AlarmState.
+const (
+	AlarmStateActive  AlarmState = "active"
+	AlarmStateCleared AlarmState = "cleared"
+)
+
+// Valid indicates whether the value is a known member of the AlarmState enum.
+func (e AlarmState) Valid() bool {
+	switch e {
+	case AlarmStateActive:
+		return true
+	case AlarmStateCleared:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlarmChangeAction.
+const (
+	AlarmChangeActionAcknowledged AlarmChangeAction = "acknowledged"
+	AlarmChangeActionCleared      AlarmChangeAction = "cleared"
+	AlarmChangeActionRaised       AlarmChangeAction = "raised"
+	AlarmChangeActionRepeated     AlarmChangeAction = "repeated"
+)
+
+// Valid indicates whether the value is a known member of the AlarmChangeAction enum.
+func (e AlarmChangeAction) Valid() bool {
+	switch e {
+	case AlarmChangeActionAcknowledged:
+		return true
+	case AlarmChangeActionCleared:
+		return true
+	case AlarmChangeActionRaised:
+		return true
+	case AlarmChangeActionRepeated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlarmRuleKind.
+const (
+	AlarmRuleKindEvent     AlarmRuleKind = "event"
+	AlarmRuleKindOffline   AlarmRuleKind = "offline"
+	AlarmRuleKindSchedule  AlarmRuleKind = "schedule"
+	AlarmRuleKindSettings  AlarmRuleKind = "settings"
+	AlarmRuleKindStale     AlarmRuleKind = "stale"
+	AlarmRuleKindTelemetry AlarmRuleKind = "telemetry"
+)
+
+// Valid indicates whether the value is a known member of the AlarmRuleKind enum.
+func (e AlarmRuleKind) Valid() bool {
+	switch e {
+	case AlarmRuleKindEvent:
+		return true
+	case AlarmRuleKindOffline:
+		return true
+	case AlarmRuleKindSchedule:
+		return true
+	case AlarmRuleKindSettings:
+		return true
+	case AlarmRuleKindStale:
+		return true
+	case AlarmRuleKindTelemetry:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlarmSeverity.
+const (
+	Critical AlarmSeverity = "critical"
+	Major    AlarmSeverity = "major"
+	Minor    AlarmSeverity = "minor"
+	Warning  AlarmSeverity = "warning"
+)
+
+// Valid indicates whether the value is a known member of the AlarmSeverity enum.
+func (e AlarmSeverity) Valid() bool {
+	switch e {
+	case Critical:
+		return true
+	case Major:
+		return true
+	case Minor:
+		return true
+	case Warning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreatedTokenAccess.
 const (
 	CreatedTokenAccessAdmin    CreatedTokenAccess = "admin"
@@ -337,25 +433,25 @@ func (e NewUserRole) Valid() bool {
 
 // Defines values for PushRecordStatus.
 const (
-	Failed   PushRecordStatus = "failed"
-	Offline  PushRecordStatus = "offline"
-	Pending  PushRecordStatus = "pending"
-	Rejected PushRecordStatus = "rejected"
-	Verified PushRecordStatus = "verified"
+	PushRecordStatusFailed   PushRecordStatus = "failed"
+	PushRecordStatusOffline  PushRecordStatus = "offline"
+	PushRecordStatusPending  PushRecordStatus = "pending"
+	PushRecordStatusRejected PushRecordStatus = "rejected"
+	PushRecordStatusVerified PushRecordStatus = "verified"
 )
 
 // Valid indicates whether the value is a known member of the PushRecordStatus enum.
 func (e PushRecordStatus) Valid() bool {
 	switch e {
-	case Failed:
+	case PushRecordStatusFailed:
 		return true
-	case Offline:
+	case PushRecordStatusOffline:
 		return true
-	case Pending:
+	case PushRecordStatusPending:
 		return true
-	case Rejected:
+	case PushRecordStatusRejected:
 		return true
-	case Verified:
+	case PushRecordStatusVerified:
 		return true
 	default:
 		return false
@@ -494,6 +590,27 @@ func (e UserRole) Valid() bool {
 	}
 }
 
+// Defines values for ListAlarmsParamsState.
+const (
+	ListAlarmsParamsStateActive  ListAlarmsParamsState = "active"
+	ListAlarmsParamsStateCleared ListAlarmsParamsState = "cleared"
+	ListAlarmsParamsStateOpen    ListAlarmsParamsState = "open"
+)
+
+// Valid indicates whether the value is a known member of the ListAlarmsParamsState enum.
+func (e ListAlarmsParamsState) Valid() bool {
+	switch e {
+	case ListAlarmsParamsStateActive:
+		return true
+	case ListAlarmsParamsStateCleared:
+		return true
+	case ListAlarmsParamsStateOpen:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QueryTelemetryParamsFormat.
 const (
 	FormatCSV  QueryTelemetryParamsFormat = "csv"
@@ -511,6 +628,170 @@ func (e QueryTelemetryParamsFormat) Valid() bool {
 		return false
 	}
 }
+
+// Alarm One rule's alarm on one device, from raised until it is both cleared and acknowledged (closed). A repeat while it is open raises its count and makes it active again.
+type Alarm struct {
+	// Acknowledged A person has seen it.
+	Acknowledged   bool       `json:"acknowledged"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+
+	// AcknowledgedBy token:NAME, user:EMAIL or local.
+	AcknowledgedBy *string `json:"acknowledged_by,omitempty"`
+
+	// ClearedAt Present while cleared.
+	ClearedAt *time.Time `json:"cleared_at,omitempty"`
+
+	// Count How many times it was raised while open.
+	Count      int     `json:"count"`
+	Customer   string  `json:"customer"`
+	Device     string  `json:"device"`
+	DeviceType *string `json:"device_type,omitempty"`
+
+	// Fields What raised it: the values of the condition's metrics, or an event's code and message.
+	Fields *map[string]interface{} `json:"fields,omitempty"`
+
+	// History Every change, oldest first: the first and the newest 49 of a long one.
+	History []AlarmChange `json:"history"`
+	Id      string        `json:"id"`
+
+	// LastAt The latest raising.
+	LastAt time.Time `json:"last_at"`
+
+	// Message What raised it, for people: "co2_ppm > 1000 (co2_ppm = 1240)".
+	Message  string    `json:"message"`
+	RaisedAt time.Time `json:"raised_at"`
+
+	// Rule The rule's id.
+	Rule     string `json:"rule"`
+	RuleName string `json:"rule_name"`
+
+	// Severity Most urgent first.
+	Severity AlarmSeverity `json:"severity"`
+	Site     string        `json:"site"`
+	State    AlarmState    `json:"state"`
+}
+
+// AlarmState defines model for Alarm.State.
+type AlarmState string
+
+// AlarmChange One step of an alarm's life.
+type AlarmChange struct {
+	Action AlarmChangeAction `json:"action"`
+	At     time.Time         `json:"at"`
+
+	// By Who, for a person's step: token:NAME, user:EMAIL or local.
+	By      *string `json:"by,omitempty"`
+	Comment *string `json:"comment,omitempty"`
+	Message *string `json:"message,omitempty"`
+}
+
+// AlarmChangeAction defines model for AlarmChange.Action.
+type AlarmChangeAction string
+
+// AlarmComment The optional body of an acknowledgement or a clear.
+type AlarmComment struct {
+	// Comment At most 1024 bytes; kept in the alarm's history.
+	Comment *string `json:"comment,omitempty"`
+}
+
+// AlarmList defines model for AlarmList.
+type AlarmList struct {
+	Alarms []Alarm `json:"alarms"`
+}
+
+// AlarmRule defines model for AlarmRule.
+type AlarmRule struct {
+	Channels       *[]string `json:"channels,omitempty"`
+	ClearCondition *string   `json:"clear_condition,omitempty"`
+	ClearFor       *string   `json:"clear_for,omitempty"`
+	Condition      *string   `json:"condition,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+
+	// Customer Absent for an operators' rule over every customer's devices of a type.
+	Customer   *string `json:"customer,omitempty"`
+	Device     *string `json:"device,omitempty"`
+	DeviceType *string `json:"device_type,omitempty"`
+	Disabled   *bool   `json:"disabled,omitempty"`
+	EventCode  *string `json:"event_code,omitempty"`
+	EventLevel *string `json:"event_level,omitempty"`
+	For        *string `json:"for,omitempty"`
+	Id         string  `json:"id"`
+
+	// Kind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks.
+	Kind   AlarmRuleKind `json:"kind"`
+	Metric *string       `json:"metric,omitempty"`
+	Name   string        `json:"name"`
+
+	// Severity Most urgent first.
+	Severity  AlarmSeverity `json:"severity"`
+	Site      *string       `json:"site,omitempty"`
+	UpdatedAt time.Time     `json:"updated_at"`
+}
+
+// AlarmRuleKind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks.
+type AlarmRuleKind string
+
+// AlarmRuleList defines model for AlarmRuleList.
+type AlarmRuleList struct {
+	Rules []AlarmRule `json:"rules"`
+}
+
+// AlarmRuleSpec A rule as POST and PUT take it. It names at least one of device_type, site and device.
+type AlarmRuleSpec struct {
+	// Channels The customer's notification channels told when the alarm becomes active and when it clears.
+	Channels *[]string `json:"channels,omitempty"`
+
+	// ClearCondition telemetry: clears the alarm once true for clear_for; default, the condition no longer holding.
+	ClearCondition *string `json:"clear_condition,omitempty"`
+
+	// ClearFor How long clear_condition holds before the alarm clears; a Go duration.
+	ClearFor *string `json:"clear_for,omitempty"`
+
+	// Condition telemetry: a boolean expr expression over the device's latest metric values, naming at least one metric: "co2_ppm > 1000 && humidity_pct < 30".
+	Condition *string `json:"condition,omitempty"`
+
+	// Customer The customer whose devices it watches; a customer's token writes its own (the default). Operators may leave it out to watch every customer's devices of a type. Never changes.
+	Customer *string `json:"customer,omitempty"`
+
+	// Device Only this device.
+	Device *string `json:"device,omitempty"`
+
+	// DeviceType Only devices of this type; when the type declares its metrics, the conditions may name only those.
+	DeviceType *string `json:"device_type,omitempty"`
+
+	// Disabled A disabled rule raises nothing.
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// EventCode event: only events of this code; empty matches any.
+	EventCode *string `json:"event_code,omitempty"`
+
+	// EventLevel event: only events of this level (info, warning or error); empty matches any.
+	EventLevel *string `json:"event_level,omitempty"`
+
+	// For How long the condition holds (or the metric is missing, or the device is offline) before the alarm is raised, as a Go duration: "0s" (default), "90s", "15m", at most 168h.
+	For *string `json:"for,omitempty"`
+
+	// Id POST: an id of your choosing, or none for one Hearth gives (rule-…); PUT: the path's, or leave it out.
+	Id *string `json:"id,omitempty"`
+
+	// Kind Default telemetry.
+	Kind *AlarmRuleKind `json:"kind,omitempty"`
+
+	// Metric stale: the metric that must keep arriving.
+	Metric *string `json:"metric,omitempty"`
+
+	// Name What people see.
+	Name string `json:"name"`
+
+	// Severity Most urgent first.
+	Severity AlarmSeverity `json:"severity"`
+
+	// Site Only devices of this site of the customer (customer required).
+	Site *string `json:"site,omitempty"`
+}
+
+// AlarmSeverity Most urgent first.
+type AlarmSeverity string
 
 // AnyValue Any JSON value, null included.
 type AnyValue = any
@@ -1343,6 +1624,12 @@ type Violation struct {
 	Rule string `json:"rule"`
 }
 
+// AlarmID defines model for AlarmID.
+type AlarmID = string
+
+// AlarmRuleID defines model for AlarmRuleID.
+type AlarmRuleID = string
+
 // CalendarID defines model for CalendarID.
 type CalendarID = string
 
@@ -1399,6 +1686,42 @@ type Unavailable = Error
 
 // UnsupportedMediaType The body of every error answer.
 type UnsupportedMediaType = Error
+
+// ListAlarmRulesParams defines parameters for ListAlarmRules.
+type ListAlarmRulesParams struct {
+	// Customer Operators: only this customer's rules.
+	Customer *string `form:"customer,omitempty" json:"customer,omitempty"`
+}
+
+// ListAlarmsParams defines parameters for ListAlarms.
+type ListAlarmsParams struct {
+	// Customer Operators: only this customer's alarms.
+	Customer *string `form:"customer,omitempty" json:"customer,omitempty"`
+
+	// Site Only alarms of devices of this site.
+	Site *string `form:"site,omitempty" json:"site,omitempty"`
+
+	// Device Only this device's alarms.
+	Device *string `form:"device,omitempty" json:"device,omitempty"`
+
+	// Rule Only this rule's alarms (by its id).
+	Rule *string `form:"rule,omitempty" json:"rule,omitempty"`
+
+	// Severity Only alarms of this severity.
+	Severity *AlarmSeverity `form:"severity,omitempty" json:"severity,omitempty"`
+
+	// State active or cleared; open: those that still stand (active, or not yet acknowledged).
+	State *ListAlarmsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Acknowledged Only acknowledged alarms (true) or only those not (false).
+	Acknowledged *bool `form:"acknowledged,omitempty" json:"acknowledged,omitempty"`
+
+	// Limit At most this many alarms; default 200.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListAlarmsParamsState defines parameters for ListAlarms.
+type ListAlarmsParamsState string
 
 // ListAuditParams defines parameters for ListAudit.
 type ListAuditParams struct {
@@ -1535,6 +1858,18 @@ type ShowPushStatusParams struct {
 	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
 }
 
+// CreateAlarmRuleJSONRequestBody defines body for CreateAlarmRule for application/json ContentType.
+type CreateAlarmRuleJSONRequestBody = AlarmRuleSpec
+
+// PutAlarmRuleJSONRequestBody defines body for PutAlarmRule for application/json ContentType.
+type PutAlarmRuleJSONRequestBody = AlarmRuleSpec
+
+// AcknowledgeAlarmJSONRequestBody defines body for AcknowledgeAlarm for application/json ContentType.
+type AcknowledgeAlarmJSONRequestBody = AlarmComment
+
+// ClearAlarmJSONRequestBody defines body for ClearAlarm for application/json ContentType.
+type ClearAlarmJSONRequestBody = AlarmComment
+
 // CopyCalendarJSONRequestBody defines body for CopyCalendar for application/json ContentType.
 type CopyCalendarJSONRequestBody = CalendarCopy
 
@@ -1656,6 +1991,119 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListAlarmRules List alarm rules
+	//
+	// A customer's token sees its own customer's rules, whatever `customer` names.
+	//
+	// Corresponds with GET /api/v1/alarm-rules (the `ListAlarmRules` operationId).
+	ListAlarmRules(ctx context.Context, params *ListAlarmRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAlarmRuleWithBody Create an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+	// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+	// checked whole: a condition that does not compile, a metric its device type does not
+	// declare, a duration that is not one, a customer, site, device or type that does not exist
+	// are 400 naming the field.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+	CreateAlarmRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAlarmRule Create an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+	// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+	// checked whole: a condition that does not compile, a metric its device type does not
+	// declare, a duration that is not one, a customer, site, device or type that does not exist
+	// are 400 naming the field.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+	CreateAlarmRule(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAlarmRule Delete an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Its alarms stay, as history.
+	//
+	// Corresponds with DELETE /api/v1/alarm-rules/{id} (the `DeleteAlarmRule` operationId).
+	DeleteAlarmRule(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShowAlarmRule Show an alarm rule
+	//
+	// Corresponds with GET /api/v1/alarm-rules/{id} (the `ShowAlarmRule` operationId).
+	ShowAlarmRule(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutAlarmRuleWithBody Create or replace an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+	// replacement that names another is 400. An id that another customer's rule has is 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+	PutAlarmRuleWithBody(ctx context.Context, id AlarmRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutAlarmRule Create or replace an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+	// replacement that names another is 400. An id that another customer's rule has is 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+	PutAlarmRule(ctx context.Context, id AlarmRuleID, body PutAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAlarms List alarms, active first, then newest raised first
+	//
+	// A customer's token sees the alarms of its own devices, whoever wrote the rule, whatever `customer` names.
+	//
+	// Corresponds with GET /api/v1/alarms (the `ListAlarms` operationId).
+	ListAlarms(ctx context.Context, params *ListAlarmsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShowAlarm Show an alarm with its history
+	//
+	// Corresponds with GET /api/v1/alarms/{id} (the `ShowAlarm` operationId).
+	ShowAlarm(ctx context.Context, id AlarmID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AcknowledgeAlarmWithBody Acknowledge an alarm (not viewers)
+	//
+	// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+	AcknowledgeAlarmWithBody(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AcknowledgeAlarm Acknowledge an alarm (not viewers)
+	//
+	// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+	AcknowledgeAlarm(ctx context.Context, id AlarmID, body AcknowledgeAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ClearAlarmWithBody Clear an active alarm by hand (not viewers)
+	//
+	// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+	ClearAlarmWithBody(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ClearAlarm Clear an active alarm by hand (not viewers)
+	//
+	// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+	ClearAlarm(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAudit The audit log, newest first (operators)
 	//
@@ -2198,6 +2646,249 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/users/{email}/reset-password (the `ResetPassword` operationId).
 	ResetPassword(ctx context.Context, email UserEmail, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListAlarmRules List alarm rules
+//
+// A customer's token sees its own customer's rules, whatever `customer` names.
+//
+// Corresponds with GET /api/v1/alarm-rules (the `ListAlarmRules` operationId).
+func (c *Client) ListAlarmRules(ctx context.Context, params *ListAlarmRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAlarmRulesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAlarmRuleWithBody Create an alarm rule (operators; a customer's admins for their own customer)
+//
+// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+// checked whole: a condition that does not compile, a metric its device type does not
+// declare, a duration that is not one, a customer, site, device or type that does not exist
+// are 400 naming the field.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+func (c *Client) CreateAlarmRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAlarmRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAlarmRule Create an alarm rule (operators; a customer's admins for their own customer)
+//
+// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+// checked whole: a condition that does not compile, a metric its device type does not
+// declare, a duration that is not one, a customer, site, device or type that does not exist
+// are 400 naming the field.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+func (c *Client) CreateAlarmRule(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAlarmRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAlarmRule Delete an alarm rule (operators; a customer's admins for their own customer)
+//
+// Its alarms stay, as history.
+//
+// Corresponds with DELETE /api/v1/alarm-rules/{id} (the `DeleteAlarmRule` operationId).
+func (c *Client) DeleteAlarmRule(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAlarmRuleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShowAlarmRule Show an alarm rule
+//
+// Corresponds with GET /api/v1/alarm-rules/{id} (the `ShowAlarmRule` operationId).
+func (c *Client) ShowAlarmRule(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShowAlarmRuleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutAlarmRuleWithBody Create or replace an alarm rule (operators; a customer's admins for their own customer)
+//
+// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+// replacement that names another is 400. An id that another customer's rule has is 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+func (c *Client) PutAlarmRuleWithBody(ctx context.Context, id AlarmRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutAlarmRuleRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutAlarmRule Create or replace an alarm rule (operators; a customer's admins for their own customer)
+//
+// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+// replacement that names another is 400. An id that another customer's rule has is 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+func (c *Client) PutAlarmRule(ctx context.Context, id AlarmRuleID, body PutAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutAlarmRuleRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAlarms List alarms, active first, then newest raised first
+//
+// A customer's token sees the alarms of its own devices, whoever wrote the rule, whatever `customer` names.
+//
+// Corresponds with GET /api/v1/alarms (the `ListAlarms` operationId).
+func (c *Client) ListAlarms(ctx context.Context, params *ListAlarmsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAlarmsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShowAlarm Show an alarm with its history
+//
+// Corresponds with GET /api/v1/alarms/{id} (the `ShowAlarm` operationId).
+func (c *Client) ShowAlarm(ctx context.Context, id AlarmID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShowAlarmRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AcknowledgeAlarmWithBody Acknowledge an alarm (not viewers)
+//
+// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+func (c *Client) AcknowledgeAlarmWithBody(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAcknowledgeAlarmRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AcknowledgeAlarm Acknowledge an alarm (not viewers)
+//
+// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+func (c *Client) AcknowledgeAlarm(ctx context.Context, id AlarmID, body AcknowledgeAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAcknowledgeAlarmRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ClearAlarmWithBody Clear an active alarm by hand (not viewers)
+//
+// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+func (c *Client) ClearAlarmWithBody(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewClearAlarmRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ClearAlarm Clear an active alarm by hand (not viewers)
+//
+// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+func (c *Client) ClearAlarm(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewClearAlarmRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListAudit The audit log, newest first (operators)
@@ -3510,6 +4201,481 @@ func (c *Client) ResetPassword(ctx context.Context, email UserEmail, reqEditors 
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListAlarmRulesRequest constructs an http.Request for the ListAlarmRules method
+func NewListAlarmRulesRequest(server string, params *ListAlarmRulesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarm-rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Customer != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer", *params.Customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateAlarmRuleRequest calls the generic CreateAlarmRule builder with application/json body
+func NewCreateAlarmRuleRequest(server string, body CreateAlarmRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAlarmRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateAlarmRuleRequestWithBody constructs an http.Request for the CreateAlarmRule method, with any body, and a specified content type
+func NewCreateAlarmRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarm-rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteAlarmRuleRequest constructs an http.Request for the DeleteAlarmRule method
+func NewDeleteAlarmRuleRequest(server string, id AlarmRuleID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarm-rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewShowAlarmRuleRequest constructs an http.Request for the ShowAlarmRule method
+func NewShowAlarmRuleRequest(server string, id AlarmRuleID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarm-rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutAlarmRuleRequest calls the generic PutAlarmRule builder with application/json body
+func NewPutAlarmRuleRequest(server string, id AlarmRuleID, body PutAlarmRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutAlarmRuleRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPutAlarmRuleRequestWithBody constructs an http.Request for the PutAlarmRule method, with any body, and a specified content type
+func NewPutAlarmRuleRequestWithBody(server string, id AlarmRuleID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarm-rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListAlarmsRequest constructs an http.Request for the ListAlarms method
+func NewListAlarmsRequest(server string, params *ListAlarmsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Customer != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer", *params.Customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Site != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "site", *params.Site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Device != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "device", *params.Device, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Rule != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "rule", *params.Rule, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Severity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "severity", *params.Severity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Acknowledged != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "acknowledged", *params.Acknowledged, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewShowAlarmRequest constructs an http.Request for the ShowAlarm method
+func NewShowAlarmRequest(server string, id AlarmID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAcknowledgeAlarmRequest calls the generic AcknowledgeAlarm builder with application/json body
+func NewAcknowledgeAlarmRequest(server string, id AlarmID, body AcknowledgeAlarmJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAcknowledgeAlarmRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewAcknowledgeAlarmRequestWithBody constructs an http.Request for the AcknowledgeAlarm method, with any body, and a specified content type
+func NewAcknowledgeAlarmRequestWithBody(server string, id AlarmID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarms/%s/ack", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewClearAlarmRequest calls the generic ClearAlarm builder with application/json body
+func NewClearAlarmRequest(server string, id AlarmID, body ClearAlarmJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewClearAlarmRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewClearAlarmRequestWithBody constructs an http.Request for the ClearAlarm method, with any body, and a specified content type
+func NewClearAlarmRequestWithBody(server string, id AlarmID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarms/%s/clear", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewListAuditRequest constructs an http.Request for the ListAudit method
@@ -6317,6 +7483,129 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListAlarmRulesWithResponse List alarm rules
+	//
+	// A customer's token sees its own customer's rules, whatever `customer` names.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/alarm-rules (the `ListAlarmRules` operationId).
+	ListAlarmRulesWithResponse(ctx context.Context, params *ListAlarmRulesParams, reqEditors ...RequestEditorFn) (*ListAlarmRulesResponse, error)
+
+	// CreateAlarmRuleWithBodyWithResponse Create an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+	// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+	// checked whole: a condition that does not compile, a metric its device type does not
+	// declare, a duration that is not one, a customer, site, device or type that does not exist
+	// are 400 naming the field.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+	CreateAlarmRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAlarmRuleResponse, error)
+
+	// CreateAlarmRuleWithResponse Create an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+	// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+	// checked whole: a condition that does not compile, a metric its device type does not
+	// declare, a duration that is not one, a customer, site, device or type that does not exist
+	// are 400 naming the field.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+	CreateAlarmRuleWithResponse(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAlarmRuleResponse, error)
+
+	// DeleteAlarmRuleWithResponse Delete an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Its alarms stay, as history.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/alarm-rules/{id} (the `DeleteAlarmRule` operationId).
+	DeleteAlarmRuleWithResponse(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*DeleteAlarmRuleResponse, error)
+
+	// ShowAlarmRuleWithResponse Show an alarm rule
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/alarm-rules/{id} (the `ShowAlarmRule` operationId).
+	ShowAlarmRuleWithResponse(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*ShowAlarmRuleResponse, error)
+
+	// PutAlarmRuleWithBodyWithResponse Create or replace an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+	// replacement that names another is 400. An id that another customer's rule has is 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+	PutAlarmRuleWithBodyWithResponse(ctx context.Context, id AlarmRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAlarmRuleResponse, error)
+
+	// PutAlarmRuleWithResponse Create or replace an alarm rule (operators; a customer's admins for their own customer)
+	//
+	// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+	// replacement that names another is 400. An id that another customer's rule has is 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+	PutAlarmRuleWithResponse(ctx context.Context, id AlarmRuleID, body PutAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAlarmRuleResponse, error)
+
+	// ListAlarmsWithResponse List alarms, active first, then newest raised first
+	//
+	// A customer's token sees the alarms of its own devices, whoever wrote the rule, whatever `customer` names.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/alarms (the `ListAlarms` operationId).
+	ListAlarmsWithResponse(ctx context.Context, params *ListAlarmsParams, reqEditors ...RequestEditorFn) (*ListAlarmsResponse, error)
+
+	// ShowAlarmWithResponse Show an alarm with its history
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/alarms/{id} (the `ShowAlarm` operationId).
+	ShowAlarmWithResponse(ctx context.Context, id AlarmID, reqEditors ...RequestEditorFn) (*ShowAlarmResponse, error)
+
+	// AcknowledgeAlarmWithBodyWithResponse Acknowledge an alarm (not viewers)
+	//
+	// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+	AcknowledgeAlarmWithBodyWithResponse(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AcknowledgeAlarmResponse, error)
+
+	// AcknowledgeAlarmWithResponse Acknowledge an alarm (not viewers)
+	//
+	// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+	AcknowledgeAlarmWithResponse(ctx context.Context, id AlarmID, body AcknowledgeAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*AcknowledgeAlarmResponse, error)
+
+	// ClearAlarmWithBodyWithResponse Clear an active alarm by hand (not viewers)
+	//
+	// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+	ClearAlarmWithBodyWithResponse(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ClearAlarmResponse, error)
+
+	// ClearAlarmWithResponse Clear an active alarm by hand (not viewers)
+	//
+	// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+	ClearAlarmWithResponse(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*ClearAlarmResponse, error)
+
 	// ListAuditWithResponse The audit log, newest first (operators)
 	//
 	// Every request of an operator that changed something or tried to, through the API, the admin socket or the pages.
@@ -6944,6 +8233,851 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/users/{email}/reset-password (the `ResetPassword` operationId).
 	ResetPasswordWithResponse(ctx context.Context, email UserEmail, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
+}
+
+// ListAlarmRulesResponse401Headers the declared response headers of an HTTP 401 response for ListAlarmRules
+type ListAlarmRulesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListAlarmRulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlarmRuleList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAlarmRulesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAlarmRulesResponse) GetJSON200() *AlarmRuleList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAlarmRulesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAlarmRulesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAlarmRulesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAlarmRulesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAlarmRulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAlarmRulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAlarmRulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAlarmRulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateAlarmRuleResponse401Headers the declared response headers of an HTTP 401 response for CreateAlarmRule
+type CreateAlarmRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateAlarmRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AlarmRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Exists
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateAlarmRuleResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON201() *AlarmRule {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON409() *Exists {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateAlarmRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAlarmRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAlarmRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAlarmRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAlarmRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteAlarmRuleResponse401Headers the declared response headers of an HTTP 401 response for DeleteAlarmRule
+type DeleteAlarmRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteAlarmRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteAlarmRuleResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteAlarmRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteAlarmRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteAlarmRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteAlarmRuleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteAlarmRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteAlarmRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAlarmRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAlarmRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAlarmRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAlarmRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ShowAlarmRuleResponse401Headers the declared response headers of an HTTP 401 response for ShowAlarmRule
+type ShowAlarmRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ShowAlarmRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlarmRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ShowAlarmRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON200() *AlarmRule {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ShowAlarmRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ShowAlarmRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShowAlarmRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShowAlarmRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShowAlarmRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutAlarmRuleResponse401Headers the declared response headers of an HTTP 401 response for PutAlarmRule
+type PutAlarmRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PutAlarmRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlarmRule
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AlarmRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Exists
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutAlarmRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON200() *AlarmRule {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON201() *AlarmRule {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON409() *Exists {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutAlarmRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PutAlarmRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutAlarmRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutAlarmRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutAlarmRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAlarmsResponse401Headers the declared response headers of an HTTP 401 response for ListAlarms
+type ListAlarmsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListAlarmsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlarmList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAlarmsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAlarmsResponse) GetJSON200() *AlarmList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAlarmsResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAlarmsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAlarmsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAlarmsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAlarmsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAlarmsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAlarmsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAlarmsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAlarmsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ShowAlarmResponse401Headers the declared response headers of an HTTP 401 response for ShowAlarm
+type ShowAlarmResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ShowAlarmResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Alarm
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ShowAlarmResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShowAlarmResponse) GetJSON200() *Alarm {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ShowAlarmResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShowAlarmResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ShowAlarmResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ShowAlarmResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ShowAlarmResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ShowAlarmResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ShowAlarmResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShowAlarmResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShowAlarmResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShowAlarmResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AcknowledgeAlarmResponse401Headers the declared response headers of an HTTP 401 response for AcknowledgeAlarm
+type AcknowledgeAlarmResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AcknowledgeAlarmResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Alarm
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AcknowledgeAlarmResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON200() *Alarm {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AcknowledgeAlarmResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AcknowledgeAlarmResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AcknowledgeAlarmResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AcknowledgeAlarmResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AcknowledgeAlarmResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ClearAlarmResponse401Headers the declared response headers of an HTTP 401 response for ClearAlarm
+type ClearAlarmResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ClearAlarmResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Alarm
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ClearAlarmResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ClearAlarmResponse) GetJSON200() *Alarm {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ClearAlarmResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ClearAlarmResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ClearAlarmResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ClearAlarmResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ClearAlarmResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ClearAlarmResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ClearAlarmResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ClearAlarmResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ClearAlarmResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ClearAlarmResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ClearAlarmResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ClearAlarmResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListAuditResponse401Headers the declared response headers of an HTTP 401 response for ListAudit
@@ -12513,6 +14647,207 @@ func (r ResetPasswordResponse) ContentType() string {
 	return ""
 }
 
+// ListAlarmRulesWithResponse List alarm rules
+//
+// A customer's token sees its own customer's rules, whatever `customer` names.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/alarm-rules (the `ListAlarmRules` operationId).
+func (c *ClientWithResponses) ListAlarmRulesWithResponse(ctx context.Context, params *ListAlarmRulesParams, reqEditors ...RequestEditorFn) (*ListAlarmRulesResponse, error) {
+	rsp, err := c.ListAlarmRules(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAlarmRulesResponse(rsp)
+}
+
+// CreateAlarmRuleWithBodyWithResponse Create an alarm rule (operators; a customer's admins for their own customer)
+//
+// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+// checked whole: a condition that does not compile, a metric its device type does not
+// declare, a duration that is not one, a customer, site, device or type that does not exist
+// are 400 naming the field.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+func (c *ClientWithResponses) CreateAlarmRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAlarmRuleResponse, error) {
+	rsp, err := c.CreateAlarmRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAlarmRuleResponse(rsp)
+}
+
+// CreateAlarmRuleWithResponse Create an alarm rule (operators; a customer's admins for their own customer)
+//
+// Hearth gives the rule an id unless the body names one that is free; an id of an existing
+// rule is refused (400, naming PUT), or 409 when the rule is another customer's. The rule is
+// checked whole: a condition that does not compile, a metric its device type does not
+// declare, a duration that is not one, a customer, site, device or type that does not exist
+// are 400 naming the field.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
+func (c *ClientWithResponses) CreateAlarmRuleWithResponse(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAlarmRuleResponse, error) {
+	rsp, err := c.CreateAlarmRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAlarmRuleResponse(rsp)
+}
+
+// DeleteAlarmRuleWithResponse Delete an alarm rule (operators; a customer's admins for their own customer)
+//
+// Its alarms stay, as history.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/alarm-rules/{id} (the `DeleteAlarmRule` operationId).
+func (c *ClientWithResponses) DeleteAlarmRuleWithResponse(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*DeleteAlarmRuleResponse, error) {
+	rsp, err := c.DeleteAlarmRule(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAlarmRuleResponse(rsp)
+}
+
+// ShowAlarmRuleWithResponse Show an alarm rule
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/alarm-rules/{id} (the `ShowAlarmRule` operationId).
+func (c *ClientWithResponses) ShowAlarmRuleWithResponse(ctx context.Context, id AlarmRuleID, reqEditors ...RequestEditorFn) (*ShowAlarmRuleResponse, error) {
+	rsp, err := c.ShowAlarmRule(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShowAlarmRuleResponse(rsp)
+}
+
+// PutAlarmRuleWithBodyWithResponse Create or replace an alarm rule (operators; a customer's admins for their own customer)
+//
+// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+// replacement that names another is 400. An id that another customer's rule has is 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+func (c *ClientWithResponses) PutAlarmRuleWithBodyWithResponse(ctx context.Context, id AlarmRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAlarmRuleResponse, error) {
+	rsp, err := c.PutAlarmRuleWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutAlarmRuleResponse(rsp)
+}
+
+// PutAlarmRuleWithResponse Create or replace an alarm rule (operators; a customer's admins for their own customer)
+//
+// Checked whole as a POST is; nothing is stored on a 400. A rule stays with its customer: a
+// replacement that names another is 400. An id that another customer's rule has is 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/alarm-rules/{id} (the `PutAlarmRule` operationId).
+func (c *ClientWithResponses) PutAlarmRuleWithResponse(ctx context.Context, id AlarmRuleID, body PutAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAlarmRuleResponse, error) {
+	rsp, err := c.PutAlarmRule(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutAlarmRuleResponse(rsp)
+}
+
+// ListAlarmsWithResponse List alarms, active first, then newest raised first
+//
+// A customer's token sees the alarms of its own devices, whoever wrote the rule, whatever `customer` names.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/alarms (the `ListAlarms` operationId).
+func (c *ClientWithResponses) ListAlarmsWithResponse(ctx context.Context, params *ListAlarmsParams, reqEditors ...RequestEditorFn) (*ListAlarmsResponse, error) {
+	rsp, err := c.ListAlarms(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAlarmsResponse(rsp)
+}
+
+// ShowAlarmWithResponse Show an alarm with its history
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/alarms/{id} (the `ShowAlarm` operationId).
+func (c *ClientWithResponses) ShowAlarmWithResponse(ctx context.Context, id AlarmID, reqEditors ...RequestEditorFn) (*ShowAlarmResponse, error) {
+	rsp, err := c.ShowAlarm(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShowAlarmResponse(rsp)
+}
+
+// AcknowledgeAlarmWithBodyWithResponse Acknowledge an alarm (not viewers)
+//
+// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+func (c *ClientWithResponses) AcknowledgeAlarmWithBodyWithResponse(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AcknowledgeAlarmResponse, error) {
+	rsp, err := c.AcknowledgeAlarmWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAcknowledgeAlarmResponse(rsp)
+}
+
+// AcknowledgeAlarmWithResponse Acknowledge an alarm (not viewers)
+//
+// Records who has seen it, with an optional comment; acknowledging an acknowledged alarm changes nothing. Once cleared and acknowledged, an alarm is closed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarms/{id}/ack (the `AcknowledgeAlarm` operationId).
+func (c *ClientWithResponses) AcknowledgeAlarmWithResponse(ctx context.Context, id AlarmID, body AcknowledgeAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*AcknowledgeAlarmResponse, error) {
+	rsp, err := c.AcknowledgeAlarm(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAcknowledgeAlarmResponse(rsp)
+}
+
+// ClearAlarmWithBodyWithResponse Clear an active alarm by hand (not viewers)
+//
+// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+func (c *ClientWithResponses) ClearAlarmWithBodyWithResponse(ctx context.Context, id AlarmID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ClearAlarmResponse, error) {
+	rsp, err := c.ClearAlarmWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseClearAlarmResponse(rsp)
+}
+
+// ClearAlarmWithResponse Clear an active alarm by hand (not viewers)
+//
+// Clearing an alarm that is not active changes nothing. A condition that still holds raises it again.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
+func (c *ClientWithResponses) ClearAlarmWithResponse(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*ClearAlarmResponse, error) {
+	rsp, err := c.ClearAlarm(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseClearAlarmResponse(rsp)
+}
+
 // ListAuditWithResponse The audit log, newest first (operators)
 //
 // Every request of an operator that changed something or tried to, through the API, the admin socket or the pages.
@@ -13601,6 +15936,773 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, ema
 		return nil, err
 	}
 	return ParseResetPasswordResponse(rsp)
+}
+
+// ParseListAlarmRulesResponse parses an HTTP response from a ListAlarmRulesWithResponse call
+func ParseListAlarmRulesResponse(rsp *http.Response) (*ListAlarmRulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAlarmRulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlarmRuleList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAlarmRulesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateAlarmRuleResponse parses an HTTP response from a CreateAlarmRuleWithResponse call
+func ParseCreateAlarmRuleResponse(rsp *http.Response) (*CreateAlarmRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAlarmRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AlarmRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Exists
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateAlarmRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAlarmRuleResponse parses an HTTP response from a DeleteAlarmRuleWithResponse call
+func ParseDeleteAlarmRuleResponse(rsp *http.Response) (*DeleteAlarmRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAlarmRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteAlarmRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseShowAlarmRuleResponse parses an HTTP response from a ShowAlarmRuleWithResponse call
+func ParseShowAlarmRuleResponse(rsp *http.Response) (*ShowAlarmRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShowAlarmRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlarmRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ShowAlarmRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutAlarmRuleResponse parses an HTTP response from a PutAlarmRuleWithResponse call
+func ParsePutAlarmRuleResponse(rsp *http.Response) (*PutAlarmRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutAlarmRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlarmRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AlarmRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Exists
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PutAlarmRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAlarmsResponse parses an HTTP response from a ListAlarmsWithResponse call
+func ParseListAlarmsResponse(rsp *http.Response) (*ListAlarmsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAlarmsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlarmList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAlarmsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseShowAlarmResponse parses an HTTP response from a ShowAlarmWithResponse call
+func ParseShowAlarmResponse(rsp *http.Response) (*ShowAlarmResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShowAlarmResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Alarm
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ShowAlarmResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAcknowledgeAlarmResponse parses an HTTP response from a AcknowledgeAlarmWithResponse call
+func ParseAcknowledgeAlarmResponse(rsp *http.Response) (*AcknowledgeAlarmResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AcknowledgeAlarmResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Alarm
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AcknowledgeAlarmResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseClearAlarmResponse parses an HTTP response from a ClearAlarmWithResponse call
+func ParseClearAlarmResponse(rsp *http.Response) (*ClearAlarmResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ClearAlarmResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Alarm
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ClearAlarmResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListAuditResponse parses an HTTP response from a ListAuditWithResponse call
