@@ -425,41 +425,67 @@ func (e *Engine) evalTelemetry(r *Rule, name, customer, site, typ string, ds *de
 		e.d.Logger.Warn("alarm condition failed", "rule", r.ID, "device", name, "error", err)
 		return
 	}
-	fields := make(map[string]any, len(r.metrics))
-	for _, m := range r.metrics {
-		fields[m] = ds.values[m]
-	}
-	if !st.active {
-		if !fire {
-			st.since = time.Time{}
-			return
+	fields := func() map[string]any {
+		out := make(map[string]any, len(r.metrics))
+		for _, m := range r.metrics {
+			out[m] = ds.values[m]
 		}
-		if st.since.IsZero() {
-			st.since = now
-		}
-		st.fields = fields
-		if now.Sub(st.since) >= r.hold {
-			e.raiseLocked(r, name, customer, site, typ, describe(r.Condition, fields), fields, now)
-		}
-		return
+		return out
 	}
 	cleared := !fire
-	if r.clear != nil {
+	if st.active && r.clear != nil {
 		if cleared, err = eval(&e.vm, r.clear, r.metrics, ds.values); err != nil {
 			e.d.Logger.Warn("alarm clear condition failed", "rule", r.ID, "device", name, "error", err)
 			return
 		}
 	}
+	if fire && !st.active {
+		st.fields = fields() // for the sweep, which raises without a sample
+	}
+	switch r.advance(st, fire, cleared, now) {
+	case raise:
+		f := fields()
+		e.raiseLocked(r, name, customer, site, typ, describe(r.Condition, f), f, now)
+	case clear:
+		e.clearLocked(r, name, "cleared: "+describe(r.Condition, fields()), now)
+	}
+}
+
+// Outcomes of advance.
+const (
+	hold  = iota // nothing changes
+	raise        // the condition held for For
+	clear        // the clear condition held for ClearFor
+)
+
+// advance moves a telemetry rule's state on one device to now, given
+// whether its condition and its clear condition hold, and says whether the
+// alarm is to be raised or cleared. The engine and the preview share it.
+func (r *Rule) advance(st *ruleState, fire, cleared bool, now time.Time) int {
+	if !st.active {
+		if !fire {
+			st.since = time.Time{}
+			return hold
+		}
+		if st.since.IsZero() {
+			st.since = now
+		}
+		if now.Sub(st.since) >= r.hold {
+			return raise
+		}
+		return hold
+	}
 	if !cleared {
 		st.clearSince = time.Time{}
-		return
+		return hold
 	}
 	if st.clearSince.IsZero() {
 		st.clearSince = now
 	}
 	if now.Sub(st.clearSince) >= r.release {
-		e.clearLocked(r, name, "cleared: "+describe(r.Condition, fields), now)
+		return clear
 	}
+	return hold
 }
 
 // describe is a condition with the values that decided it.

@@ -343,3 +343,49 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// A preview replays a rule over stored values: excursions long enough
+// fire once each, short ones do not, and hysteresis holds an alarm
+// through a dip that does not reach the clear threshold.
+func TestPreview(t *testing.T) {
+	r, err := alarm.Compile(store.AlarmRule{ID: "r", Name: "r", DeviceType: "iaq", Severity: store.SeverityWarning,
+		Condition: "co2_ppm > 1000", For: "15m", ClearCondition: "co2_ppm < 900"}, metricsOf["iaq"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	var co2 []alarm.Sample
+	level := func(m int) float64 {
+		switch {
+		case m >= 60 && m < 100: // 40 minutes over: fires
+			return 1200
+		case m >= 200 && m < 210: // 10 minutes over: too short
+			return 1100
+		case m >= 300 && m < 330, m >= 335 && m < 360: // over, a dip to 950 (not under 900), over again
+			return 1300
+		case m >= 330 && m < 335:
+			return 950
+		}
+		return 600
+	}
+	for m := range 24 * 60 {
+		co2 = append(co2, alarm.Sample{At: from.Add(time.Duration(m) * time.Minute), Value: level(m)})
+	}
+	got, err := r.Preview(map[string][]alarm.Sample{"co2_ppm": co2}, from, from.Add(24*time.Hour-time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(m int) time.Time { return from.Add(time.Duration(m) * time.Minute) }
+	want := []alarm.Firing{{Raised: at(75), Cleared: at(100)}, {Raised: at(315), Cleared: at(360)}}
+	if len(got) != len(want) {
+		t.Fatalf("preview %+v; want %+v", got, want)
+	}
+	for i := range want {
+		if !got[i].Raised.Equal(want[i].Raised) || !got[i].Cleared.Equal(want[i].Cleared) {
+			t.Errorf("firing %d: %+v; want %+v", i, got[i], want[i])
+		}
+	}
+	if _, err := r.Preview(nil, from, from.Add(time.Hour), 0); err == nil {
+		t.Error("a preview with no step was accepted")
+	}
+}

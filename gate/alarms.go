@@ -280,3 +280,111 @@ func (s Scope) ClearAlarm(id, comment string) (store.Alarm, error) {
 	}
 	return a, nil
 }
+
+// Bounds of a rule preview.
+const (
+	previewDays       = 7
+	previewStep       = time.Minute
+	maxPreviewDevices = 50
+)
+
+// RulePreview is what a rule would have done over the stored telemetry of
+// the devices it applies to.
+type RulePreview struct {
+	From    time.Time       `json:"from"`
+	To      time.Time       `json:"to"`
+	Step    string          `json:"step"`
+	Fired   int             `json:"fired"` // alarms raised, all devices
+	Devices []DevicePreview `json:"devices"`
+	// Truncated: the rule applies to more devices than were replayed.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// DevicePreview is a rule's replay on one device.
+type DevicePreview struct {
+	Device  string         `json:"device"`
+	Fired   int            `json:"fired"`
+	Firings []alarm.Firing `json:"firings"`
+}
+
+// PreviewAlarmRule replays a telemetry rule, unsaved, over the last seven
+// days of the stored telemetry of the devices p may see that it applies
+// to (at most 50), at one-minute steps of each metric's average, with the
+// engine's own evaluation: how many alarms it would have raised, so that
+// thresholds are set from data.
+func (s Scope) PreviewAlarmRule(ctx context.Context, r store.AlarmRule) (RulePreview, error) {
+	_, engine, err := s.alarms()
+	if err != nil {
+		return RulePreview{}, err
+	}
+	if s.g.telemetry == nil {
+		return RulePreview{}, Unavailable("telemetry is not available on this server")
+	}
+	if !s.p.Operator() {
+		r.Customer = s.p.Customer
+	}
+	if r.ID == "" {
+		r.ID = "preview"
+	}
+	if r.Name == "" {
+		r.Name = "preview"
+	}
+	if r.Kind == "" {
+		r.Kind = alarm.KindTelemetry
+	}
+	if r.Kind != alarm.KindTelemetry {
+		return RulePreview{}, Invalid(`field "kind": only telemetry rules can be previewed on stored data`)
+	}
+	if err := s.checkRuleTargets(r); err != nil {
+		return RulePreview{}, err
+	}
+	compiled, err := engine.CompileRule(r)
+	if err != nil {
+		var ae *alarm.Error
+		if errors.As(err, &ae) {
+			return RulePreview{}, Invalid("field %q: %s", ae.Field, ae.Message)
+		}
+		return RulePreview{}, err
+	}
+	f, err := s.deviceFilter(r.Customer, r.Site)
+	if err != nil {
+		return RulePreview{}, err
+	}
+	devices, err := s.g.registry.Devices(f)
+	if err != nil {
+		return RulePreview{}, err
+	}
+	to := s.g.now().UTC().Truncate(previewStep)
+	out := RulePreview{From: to.Add(-previewDays * 24 * time.Hour), To: to, Step: previewStep.String(), Devices: []DevicePreview{}}
+	for _, d := range devices {
+		if r.Device != "" && d.Name != r.Device || r.DeviceType != "" && d.Type != r.DeviceType {
+			continue
+		}
+		if len(out.Devices) == maxPreviewDevices {
+			out.Truncated = true
+			break
+		}
+		series := map[string][]alarm.Sample{}
+		for _, m := range compiled.Metrics() {
+			pts, err := s.g.telemetry.Downsample(ctx, DownsampleQuery{Device: d.Name, Customer: d.Customer, Metric: m, Start: out.From, End: out.To, Step: previewStep})
+			if err != nil {
+				return RulePreview{}, err
+			}
+			samples := make([]alarm.Sample, 0, len(pts))
+			for _, p := range pts {
+				samples = append(samples, alarm.Sample{At: time.UnixMilli(p.Timestamp).UTC(), Value: p.Avg})
+			}
+			series[m] = samples
+		}
+		firings, err := compiled.Preview(series, out.From, out.To, previewStep)
+		if err != nil {
+			return RulePreview{}, Invalid("%v", err)
+		}
+		if firings == nil {
+			firings = []alarm.Firing{}
+		}
+		out.Devices = append(out.Devices, DevicePreview{Device: d.Name, Fired: len(firings), Firings: firings})
+		out.Fired += len(firings)
+	}
+	return out, nil
+}

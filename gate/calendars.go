@@ -86,6 +86,23 @@ func (s Scope) mayEdit(c store.Calendar, what string) error {
 	return nil
 }
 
+// CalendarDay is what runs on one date and why, as the scheduler works it
+// out; named here so that the channels need not import the scheduler.
+type CalendarDay = scheduler.Day
+
+// CalendarCountries lists the codes of the countries whose public holidays
+// a calendar may follow ("JP", ...), for a form to offer.
+func CalendarCountries() []string { return scheduler.Countries() }
+
+// CalendarEditable says whether p may change c, and if not, why: a page
+// shows a calendar's forms, or a note instead of them, by it.
+func (s Scope) CalendarEditable(c store.Calendar) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.mayEdit(c, "changing this calendar")
+}
+
 // Calendars lists the calendars p may see, sorted by ID: a customer's own
 // and the templates it may copy.
 func (s Scope) Calendars() ([]store.Calendar, error) {

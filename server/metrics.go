@@ -52,6 +52,9 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP hearth_store_size_bytes Size of each store on disk.\n# TYPE hearth_store_size_bytes gauge\n")
 	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"bbolt\"} %d\n", s.store.SizeBytes())
 	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"tsdb\"} %d\n", ts.SizeBytes)
+	if s.alarms != nil {
+		counter(w, "hearth_alarm_events_dropped_total", "Events the alarm engine lost because it fell behind; rules missed them.", s.alarms.Dropped())
+	}
 	counter(w, "hearth_store_commits_total", "Write transactions committed to the bbolt store, each an fsync.", s.store.Commits())
 }
 

@@ -16,6 +16,7 @@ func (a *API) alarmRoutes(r chi.Router) {
 	r.Route("/alarm-rules", func(r chi.Router) {
 		r.Get("/", a.listAlarmRules)
 		r.Post("/", a.createAlarmRule)
+		r.Post("/preview", a.previewAlarmRule)
 		r.Get("/{id}", a.showAlarmRule)
 		r.Put("/{id}", a.putAlarmRule)
 		r.Delete("/{id}", a.deleteAlarmRule)
@@ -232,4 +233,20 @@ func (a *API) alarmAction(w http.ResponseWriter, r *http.Request, act func(gate.
 		return
 	}
 	writeJSON(w, http.StatusOK, al)
+}
+
+// previewAlarmRule: POST /api/v1/alarm-rules/preview {a rule}, what the
+// rule would have raised over the last seven days of stored telemetry.
+func (a *API) previewAlarmRule(w http.ResponseWriter, r *http.Request) {
+	rule, err := decodeRule(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out, err := a.scope(r).PreviewAlarmRule(r.Context(), rule)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -126,6 +126,9 @@ type devicePageData struct {
 	FlashErr  bool
 	History   []historyRow
 	Violation []string
+	// Schedule is the device's operating calendar; nil when the server
+	// runs none.
+	Schedule *deviceSchedule
 }
 
 func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +161,16 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 	if data.History, err = u.historyRows(v, sc, d.Name); err != nil {
 		u.fail(w, r, err)
 		return
+	}
+	sched, ok, err := u.deviceSchedule(v, sc, d.Name)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if ok {
+		msg := u.sessions.PopString(r.Context(), keyScheduleFlash)
+		sched.Flash, sched.FlashErr = strings.TrimPrefix(msg, "!"), strings.HasPrefix(msg, "!")
+		data.Schedule = &sched
 	}
 	u.render(w, r, http.StatusOK, devicePage(v, data))
 }

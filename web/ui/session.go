@@ -52,6 +52,9 @@ const (
 	keyIDToken  = "id_token" // for the provider's end-session endpoint
 	keyPending  = "oidc_pending"
 	keyFlash    = "flash"
+	// keyScheduleFlash is the message for a device page's operating
+	// calendar, apart from its settings' keyFlash.
+	keyScheduleFlash = "schedule_flash"
 )
 
 func newSessions(st SessionStore, idle, absolute time.Duration, secure bool, now func() time.Time) *scs.SessionManager {

@@ -21,9 +21,16 @@ func TestTenancyPageMatrix(t *testing.T) {
 	globexNames := []string{"globex", "osaka"}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
+	const cal = "/calendars/globex-office"
 	matrix := []struct{ method, path string }{
 		{"GET", dev}, {"GET", dev + "/live"}, {"GET", dev + "/series?metrics=co2_ppm"},
-		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"POST", dev + "/settings"},
+		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"POST", dev + "/settings"}, {"POST", dev + "/schedule/push"},
+		{"GET", cal}, {"GET", cal + "/calendar.ics"}, {"GET", cal + "/closures.csv"}, {"POST", cal + "/closures.csv"},
+		{"POST", cal + "/weekly"}, {"POST", cal + "/day-types"}, {"POST", cal + "/seasons"}, {"POST", cal + "/closures"},
+		{"POST", cal + "/exceptions"}, {"POST", cal + "/feed"}, {"POST", cal + "/copy"}, {"POST", cal + "/push"},
+		{"GET", "/admin/calendars"}, {"POST", "/admin/calendars"}, {"POST", "/admin/calendars/copy"},
+		{"POST", "/admin" + cal + "/settings"}, {"POST", "/admin" + cal + "/assignments"}, {"POST", "/admin" + cal + "/unassign"},
+		{"GET", "/admin" + cal + "/delete"}, {"POST", "/admin" + cal + "/delete"},
 		{"GET", "/sites/globex/osaka-dome"},
 		{"GET", "/admin/audit"}, {"GET", "/admin/health"}, {"GET", "/admin/history?device=globex-chiller-9"},
 		{"GET", "/admin/customers"}, {"POST", "/admin/customers"},
@@ -51,11 +58,17 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	// Routes that hold nothing of another customer: the person's own
 	// pages, signing in and out, and the static files.
-	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*", "/favicon.ico"}
+	// The list of calendars is the person's own too; that it lists
+	// nothing of another customer is tried below.
+	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*", "/favicon.ico",
+		"/calendars"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
 		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
-		"issuer": {"https://idp.example"}, "client_id": {"c"}, "client_secret": {"s"}}
+		"issuer": {"https://idp.example"}, "client_id": {"c"}, "client_secret": {"s"},
+		"id": {"acme-stolen"}, "from": {"globex-office"}, "year": {"2026"}, "rows": {"1"}, "w.monday": {"closed"},
+		"cl.0.name": {"x"}, "cl.0.from": {"01-01"}, "cl.0.to": {"01-02"}, "cl.0.day_type": {"closed"},
+		"kind": {"site"}, "target": {"osaka-dome"}, "devices": {"globex-chiller-9"}, "sites": {"osaka-dome"}}
 	for _, rt := range matrix {
 		var r response
 		if rt.method == "GET" {
@@ -98,7 +111,23 @@ func TestTenancyPageMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if r := e.get(c, "/calendars"); r.status != http.StatusOK || strings.Contains(r.body, "globex") {
+		t.Errorf("the calendars as acme: %d, naming globex: %v", r.status, strings.Contains(r.body, "globex"))
+	}
+
 	// Nothing of globex changed.
+	if got, err := e.st.GetCalendar("globex-office"); err != nil || got.FeedSecret != "" || len(got.Closures) != 1 || got.Weekly["monday"] != "weekday" {
+		t.Errorf("globex's calendar after the matrix: %+v %v", got, err)
+	}
+	if as, err := e.st.ListAssignments(); err != nil || len(as) != 1 || as[0].Calendar != "globex-office" {
+		t.Errorf("the assignments after the matrix: %+v %v", as, err)
+	}
+	if _, err := e.st.GetCalendar("acme-stolen"); err == nil {
+		t.Error("acme copied globex's calendar")
+	}
+	if recs, err := e.st.PushRecords("globex-chiller-9", nil); err != nil || len(recs) != 0 {
+		t.Errorf("acme pushed to globex's device: %+v %v", recs, err)
+	}
 	if _, err := e.st.GetShadow("globex-chiller-9", ""); err == nil {
 		t.Error("acme wrote globex's shadow")
 	}

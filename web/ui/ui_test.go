@@ -21,6 +21,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/auth"
 	"github.com/hearthiot/hearth/web/auth/oidctest"
@@ -55,6 +56,7 @@ type env struct {
 	st    *store.Store
 	reg   *device.Registry
 	types *device.DeviceTypes
+	sched *scheduler.Scheduler
 	srv   *httptest.Server
 	clock *clock
 }
@@ -93,11 +95,16 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	shadows := device.NewShadows(device.ShadowDeps{Store: st, Publisher: nopPublisher{}, Settings: types, Logger: logger})
 	presence := device.NewPresence(nil)
+	sched, err := scheduler.New(scheduler.Deps{Store: st, Devices: reg, Shadows: shadows, Presence: presence, Types: types, Logger: logger}, scheduler.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types,
+		Calendars: st, Scheduler: sched,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})
@@ -121,9 +128,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		MQTTAddress: mqttAddr,
 		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
-	e := &env{t: t, st: st, reg: reg, types: types, clock: c, srv: httptest.NewServer(pages.Handler())}
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, clock: c, srv: httptest.NewServer(pages.Handler())}
 	t.Cleanup(e.srv.Close)
 	e.seed()
+	if err := sched.Load(); err != nil {
+		t.Fatal(err)
+	}
 	presence.Connected("acme-chiller-1", 1, "192.0.2.1:1000", 4, time.Now())
 	return e
 }
@@ -168,6 +178,7 @@ func (e *env) seed() {
 			t.Fatal(err)
 		}
 	}
+	e.seedCalendars()
 }
 
 // browser is an HTTP client with cookies that does not follow redirects,

@@ -180,6 +180,7 @@ func current(on bool, value string) templ.Attributes {
 var adminLinks = []struct{ Path, Key string }{
 	{"/admin/devices", "nav.devices"},
 	{"/admin/customers", "nav.customers"},
+	{"/admin/calendars", "nav.calendars"},
 	{"/admin/health", "nav.health"},
 	{"/admin/history", "nav.history"},
 	{"/admin/types", "nav.types"},
