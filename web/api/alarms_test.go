@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/events"
@@ -192,5 +193,60 @@ func TestAlarmRulePut(t *testing.T) {
 	rec = e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/alarm-rules", as: asOperator, body: strings.Replace(rule, `{`, `{"id": "boiler-hot", `, 1)})
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "PUT /api/v1/alarm-rules/boiler-hot") {
 		t.Errorf("POST of an existing id: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A preview replays a rule, unsaved, over a week of one-minute averages:
+// the fake telemetry answers 20 at the first step and 21 from the second,
+// so "hw_supply_c > 20.5" fires once, a minute in, and never clears.
+func TestAlarmRulePreview(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	preview := func(as, body string, status int) string {
+		t.Helper()
+		rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/alarm-rules/preview", as: as, body: body})
+		if rec.Code != status {
+			t.Fatalf("preview %s: %d, want %d: %s", body, rec.Code, status, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	var got struct {
+		From, To time.Time
+		Step     string
+		Fired    int
+		Devices  []struct {
+			Device  string
+			Fired   int
+			Firings []struct{ Raised, Cleared time.Time }
+		}
+	}
+	// A customer's editor may preview, though not save, a rule.
+	body := preview(asAcme, `{"device": "`+acmeDevice+`", "severity": "major", "condition": "hw_supply_c > 20.5"}`, http.StatusOK)
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	to := testNow.UTC().Truncate(time.Minute)
+	if !got.To.Equal(to) || !got.From.Equal(to.Add(-7*24*time.Hour)) || got.Step != "1m0s" || got.Fired != 1 || len(got.Devices) != 1 {
+		t.Fatalf("preview: %s", body)
+	}
+	d := got.Devices[0]
+	if d.Device != acmeDevice || d.Fired != 1 || len(d.Firings) != 1 || !d.Firings[0].Raised.Equal(got.From.Add(time.Minute)) || !d.Firings[0].Cleared.IsZero() {
+		t.Errorf("the device's replay: %s", body)
+	}
+	if strings.Contains(body, `"cleared"`) {
+		t.Errorf("a firing still active at the end has a cleared time: %s", body)
+	}
+	if rules, _ := e.store.ListAlarmRules(); len(rules) != 0 {
+		t.Errorf("the preview stored a rule: %+v", rules)
+	}
+
+	for _, bad := range []struct{ body, says string }{
+		{`{"device": "` + acmeDevice + `", "kind": "offline", "severity": "major", "condition": "hw_supply_c > 1", "for": "5m"}`, "kind"},
+		{`{"device": "` + acmeDevice + `", "severity": "major", "condition": "hw_supply_c >"}`, `field \"condition\"`},
+		{`{"device": "` + acmeDevice + `", "severity": "major"}`, "needs a condition"},
+	} {
+		if got := preview(asOperator, bad.body, http.StatusBadRequest); !strings.Contains(got, bad.says) {
+			t.Errorf("preview %s: %s; want 400 saying %q", bad.body, got, bad.says)
+		}
 	}
 }

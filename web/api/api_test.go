@@ -826,6 +826,8 @@ func TestTenancyMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/alarm-rules/globex-rule", "", 404},
 		{"POST", "/api/v1/alarm-rules", alarmRule, 403},
 		{"POST", "/api/v1/alarm-rules", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 403},
+		// A customer previews on its own devices, whatever customer it names.
+		{"POST", "/api/v1/alarm-rules/preview", `{"customer":"globex","device":"` + acmeDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 200},
 		{"GET", "/api/v1/alarms/" + globexAlarm.ID, "", 404},
 		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/ack", "", 404},
 		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/clear", `{"comment":"x"}`, 404},
@@ -899,8 +901,14 @@ func TestTenancyMatrix(t *testing.T) {
 		t.Errorf("globex token after the matrix: %v", err)
 	}
 	queries, scopes := e.telemetry.recorded()
-	if len(queries) != 0 {
-		t.Errorf("telemetry was queried for another customer's device: %q", queries)
+	// Only the preview of acme's own device reads telemetry.
+	if len(queries) == 0 {
+		t.Error("the preview of acme's device queried no telemetry")
+	}
+	for _, q := range queries {
+		if q.Device != acmeDevice || q.Customer != acme {
+			t.Errorf("telemetry was queried for another customer's device: %+v", q)
+		}
 	}
 	for _, sc := range scopes {
 		if !strings.HasSuffix(sc, "|"+acme) {

@@ -62,6 +62,21 @@ func (e AlarmChangeAction) Valid() bool {
 	}
 }
 
+// Defines values for AlarmRuleDraftKind.
+const (
+	AlarmRuleDraftKindTelemetry AlarmRuleDraftKind = "telemetry"
+)
+
+// Valid indicates whether the value is a known member of the AlarmRuleDraftKind enum.
+func (e AlarmRuleDraftKind) Valid() bool {
+	switch e {
+	case AlarmRuleDraftKindTelemetry:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AlarmRuleKind.
 const (
 	AlarmRuleKindEvent     AlarmRuleKind = "event"
@@ -728,12 +743,78 @@ type AlarmRule struct {
 	UpdatedAt time.Time     `json:"updated_at"`
 }
 
+// AlarmRuleDevicePreview A rule's replay on one device.
+type AlarmRuleDevicePreview struct {
+	Device  string            `json:"device"`
+	Fired   int               `json:"fired"`
+	Firings []AlarmRuleFiring `json:"firings"`
+}
+
+// AlarmRuleDraft A rule as the preview takes it: a telemetry rule, unsaved. Its name and id may be left out; channels and disabled are read and ignored.
+type AlarmRuleDraft struct {
+	Channels       *[]string `json:"channels,omitempty"`
+	ClearCondition *string   `json:"clear_condition,omitempty"`
+	ClearFor       *string   `json:"clear_for,omitempty"`
+	Condition      string    `json:"condition"`
+
+	// Customer Operators: the customer whose devices it watches, or none for every customer's devices of a type.
+	Customer   *string `json:"customer,omitempty"`
+	Device     *string `json:"device,omitempty"`
+	DeviceType *string `json:"device_type,omitempty"`
+	Disabled   *bool   `json:"disabled,omitempty"`
+	EventCode  *string `json:"event_code,omitempty"`
+	EventLevel *string `json:"event_level,omitempty"`
+	For        *string `json:"for,omitempty"`
+	Id         *string `json:"id,omitempty"`
+
+	// Kind Default telemetry; no other kind can be previewed.
+	Kind   *AlarmRuleDraftKind `json:"kind,omitempty"`
+	Metric *string             `json:"metric,omitempty"`
+	Name   *string             `json:"name,omitempty"`
+
+	// Severity Most urgent first.
+	Severity AlarmSeverity `json:"severity"`
+
+	// Site A site of the customer.
+	Site *string `json:"site,omitempty"`
+}
+
+// AlarmRuleDraftKind Default telemetry; no other kind can be previewed.
+type AlarmRuleDraftKind string
+
+// AlarmRuleFiring One alarm a preview found.
+type AlarmRuleFiring struct {
+	// Cleared Absent when the alarm was still active at the end.
+	Cleared *time.Time `json:"cleared,omitempty"`
+	Raised  time.Time  `json:"raised"`
+}
+
 // AlarmRuleKind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks.
 type AlarmRuleKind string
 
 // AlarmRuleList defines model for AlarmRuleList.
 type AlarmRuleList struct {
 	Rules []AlarmRule `json:"rules"`
+}
+
+// AlarmRulePreview defines model for AlarmRulePreview.
+type AlarmRulePreview struct {
+	Devices []AlarmRuleDevicePreview `json:"devices"`
+
+	// Fired How many alarms it would have raised, all devices together.
+	Fired int `json:"fired"`
+
+	// From Seven days before to.
+	From time.Time `json:"from"`
+
+	// Step The replay's step, a Go duration: "1m0s".
+	Step string `json:"step"`
+
+	// To Now, to the minute.
+	To time.Time `json:"to"`
+
+	// Truncated The rule applies to more devices than were replayed.
+	Truncated *bool `json:"truncated,omitempty"`
 }
 
 // AlarmRuleSpec A rule as POST and PUT take it. It names at least one of device_type, site and device.
@@ -1861,6 +1942,9 @@ type ShowPushStatusParams struct {
 // CreateAlarmRuleJSONRequestBody defines body for CreateAlarmRule for application/json ContentType.
 type CreateAlarmRuleJSONRequestBody = AlarmRuleSpec
 
+// PreviewAlarmRuleJSONRequestBody defines body for PreviewAlarmRule for application/json ContentType.
+type PreviewAlarmRuleJSONRequestBody = AlarmRuleDraft
+
 // PutAlarmRuleJSONRequestBody defines body for PutAlarmRule for application/json ContentType.
 type PutAlarmRuleJSONRequestBody = AlarmRuleSpec
 
@@ -2024,6 +2108,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
 	CreateAlarmRule(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewAlarmRuleWithBody What a telemetry rule, unsaved, would have raised over the last seven days
+	//
+	// Replays the rule on each device it applies to that the caller may see (at most 50), over
+	// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+	// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+	// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+	// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+	// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+	PreviewAlarmRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewAlarmRule What a telemetry rule, unsaved, would have raised over the last seven days
+	//
+	// Replays the rule on each device it applies to that the caller may see (at most 50), over
+	// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+	// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+	// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+	// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+	// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+	PreviewAlarmRule(ctx context.Context, body PreviewAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteAlarmRule Delete an alarm rule (operators; a customer's admins for their own customer)
 	//
@@ -2701,6 +2813,54 @@ func (c *Client) CreateAlarmRuleWithBody(ctx context.Context, contentType string
 // Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
 func (c *Client) CreateAlarmRule(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateAlarmRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewAlarmRuleWithBody What a telemetry rule, unsaved, would have raised over the last seven days
+//
+// Replays the rule on each device it applies to that the caller may see (at most 50), over
+// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+func (c *Client) PreviewAlarmRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewAlarmRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewAlarmRule What a telemetry rule, unsaved, would have raised over the last seven days
+//
+// Replays the rule on each device it applies to that the caller may see (at most 50), over
+// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+func (c *Client) PreviewAlarmRule(ctx context.Context, body PreviewAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewAlarmRuleRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4278,6 +4438,46 @@ func NewCreateAlarmRuleRequestWithBody(server string, contentType string, body i
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/alarm-rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreviewAlarmRuleRequest calls the generic PreviewAlarmRule builder with application/json body
+func NewPreviewAlarmRuleRequest(server string, body PreviewAlarmRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPreviewAlarmRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPreviewAlarmRuleRequestWithBody constructs an http.Request for the PreviewAlarmRule method, with any body, and a specified content type
+func NewPreviewAlarmRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/alarm-rules/preview")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7518,6 +7718,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/alarm-rules (the `CreateAlarmRule` operationId).
 	CreateAlarmRuleWithResponse(ctx context.Context, body CreateAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAlarmRuleResponse, error)
 
+	// PreviewAlarmRuleWithBodyWithResponse What a telemetry rule, unsaved, would have raised over the last seven days
+	//
+	// Replays the rule on each device it applies to that the caller may see (at most 50), over
+	// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+	// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+	// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+	// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+	// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+	PreviewAlarmRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewAlarmRuleResponse, error)
+
+	// PreviewAlarmRuleWithResponse What a telemetry rule, unsaved, would have raised over the last seven days
+	//
+	// Replays the rule on each device it applies to that the caller may see (at most 50), over
+	// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+	// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+	// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+	// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+	// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+	PreviewAlarmRuleWithResponse(ctx context.Context, body PreviewAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewAlarmRuleResponse, error)
+
 	// DeleteAlarmRuleWithResponse Delete an alarm rule (operators; a customer's admins for their own customer)
 	//
 	// Its alarms stay, as history.
@@ -8409,6 +8637,103 @@ func (r CreateAlarmRuleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateAlarmRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PreviewAlarmRuleResponse401Headers the declared response headers of an HTTP 401 response for PreviewAlarmRule
+type PreviewAlarmRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PreviewAlarmRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlarmRulePreview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PreviewAlarmRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON200() *AlarmRulePreview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PreviewAlarmRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewAlarmRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewAlarmRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewAlarmRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewAlarmRuleResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14700,6 +15025,46 @@ func (c *ClientWithResponses) CreateAlarmRuleWithResponse(ctx context.Context, b
 	return ParseCreateAlarmRuleResponse(rsp)
 }
 
+// PreviewAlarmRuleWithBodyWithResponse What a telemetry rule, unsaved, would have raised over the last seven days
+//
+// Replays the rule on each device it applies to that the caller may see (at most 50), over
+// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+func (c *ClientWithResponses) PreviewAlarmRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewAlarmRuleResponse, error) {
+	rsp, err := c.PreviewAlarmRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewAlarmRuleResponse(rsp)
+}
+
+// PreviewAlarmRuleWithResponse What a telemetry rule, unsaved, would have raised over the last seven days
+//
+// Replays the rule on each device it applies to that the caller may see (at most 50), over
+// one-minute averages of the stored telemetry of each metric it reads, with the engine's own
+// evaluation of conditions, durations and clear conditions, so that a threshold can be set
+// from data. Nothing is stored. Any token may preview; a customer's token previews on its
+// own customer's devices, whatever `customer` names. Its targets and conditions are checked
+// as a POST checks them (400 naming the field), and only telemetry rules can be previewed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/alarm-rules/preview (the `PreviewAlarmRule` operationId).
+func (c *ClientWithResponses) PreviewAlarmRuleWithResponse(ctx context.Context, body PreviewAlarmRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewAlarmRuleResponse, error) {
+	rsp, err := c.PreviewAlarmRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewAlarmRuleResponse(rsp)
+}
+
 // DeleteAlarmRuleWithResponse Delete an alarm rule (operators; a customer's admins for their own customer)
 //
 // Its alarms stay, as history.
@@ -16087,6 +16452,94 @@ func ParseCreateAlarmRuleResponse(rsp *http.Response) (*CreateAlarmRuleResponse,
 	switch {
 	case rsp.StatusCode == 401:
 		var headers CreateAlarmRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePreviewAlarmRuleResponse parses an HTTP response from a PreviewAlarmRuleWithResponse call
+func ParsePreviewAlarmRuleResponse(rsp *http.Response) (*PreviewAlarmRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewAlarmRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlarmRulePreview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PreviewAlarmRuleResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
