@@ -160,7 +160,7 @@ func (s Scope) checkRuleTargets(r store.AlarmRule) error {
 	if r.Device != "" {
 		d, err := s.deviceFor(r.Device)
 		if err != nil {
-			return Invalid("field %q: no device named %q", "device", r.Device)
+			return Invalid(`field "device": no such device`)
 		}
 		if r.Customer != "" && d.Customer != r.Customer {
 			return Invalid("field %q: device %q is not %s's", "device", r.Device, r.Customer)
@@ -185,8 +185,17 @@ func (s Scope) checkRuleTargets(r store.AlarmRule) error {
 		}
 	}
 	for _, c := range r.Channels {
-		if strings.TrimSpace(c) == "" {
+		switch {
+		case strings.TrimSpace(c) == "":
 			return Invalid(`field "channels": an empty channel name`)
+		case r.Customer == "":
+			return Invalid(`field "channels": channels belong to a customer; a rule for every customer cannot name them`)
+		case s.g.channels != nil:
+			if _, err := s.g.channels.GetNotificationChannel(r.Customer, c); errors.Is(err, store.ErrNotFound) {
+				return Invalid(`field "channels": %s has no notification channel named %q`, r.Customer, c)
+			} else if err != nil {
+				return err
+			}
 		}
 	}
 	return nil

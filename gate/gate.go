@@ -161,6 +161,11 @@ type Deps struct {
 	// alarm operations refuse with KindUnavailable.
 	AlarmStore AlarmStore
 	Alarms     AlarmEngine
+	// Channels and Notifier keep notification channels and deliver to
+	// them; without them the notification operations refuse with
+	// KindUnavailable.
+	Channels NotifyStore
+	Notifier Notifier
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -191,11 +196,14 @@ type Gate struct {
 	// alarmStore and alarmEngine keep and run alarm rules.
 	alarmStore  AlarmStore
 	alarmEngine AlarmEngine
-	fixedSSO    []string
-	groupsOp    string
-	groupsCu    string
-	logger      *slog.Logger
-	now         func() time.Time
+	// channels and notifier keep notification channels and deliver.
+	channels NotifyStore
+	notifier Notifier
+	fixedSSO []string
+	groupsOp string
+	groupsCu string
+	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // New builds the gate.
@@ -216,6 +224,8 @@ func New(d Deps) (*Gate, error) {
 		scheduler:   d.Scheduler,
 		alarmStore:  d.AlarmStore,
 		alarmEngine: d.Alarms,
+		channels:    d.Channels,
+		notifier:    d.Notifier,
 		fixedSSO:    d.FixedSSO,
 		groupsOp:    d.GroupsOperator,
 		groupsCu:    d.GroupsCustomerPrefix,

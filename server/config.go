@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hearthiot/hearth/alarm"
@@ -39,10 +40,38 @@ type Config struct {
 	// Alarms tunes the alarm engine: how long closed alarms are kept.
 	Alarms alarm.Config
 
+	// Notify configures notifications: how long a failing delivery is
+	// retried, the grouping window and the SMTP server e-mail goes
+	// through.
+	Notify NotifyConfig
+
 	// AdminEmail is the first operator account created on a first start.
 	AdminEmail string
 	// ShutdownTimeout bounds the whole graceful stop.
 	ShutdownTimeout time.Duration
+}
+
+// NotifyConfig configures notification delivery; zero values take the
+// notification service's defaults.
+type NotifyConfig struct {
+	// RetryFor is how long a failing delivery is retried before it is a
+	// dead letter.
+	RetryFor time.Duration
+	// GroupWindow is how long messages of one group are gathered for a
+	// channel before they are sent, as one when there are more than a
+	// few.
+	GroupWindow time.Duration
+	SMTP        SMTPConfig
+}
+
+// SMTPConfig is the server e-mail notifications go through, always with
+// STARTTLS. Host "" leaves e-mail channels unable to send.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	User     string
+	Password string // never logged
+	From     string
 }
 
 // HTTPConfig configures the HTTPS listener for the API and pages.
@@ -141,6 +170,7 @@ func DefaultConfig() Config {
 			SSO:             SSOConfig{Name: "sso", GroupsClaim: "groups"},
 		},
 		Demo:             DemoConfig{Interval: 15 * time.Second},
+		Notify:           NotifyConfig{RetryFor: 24 * time.Hour, GroupWindow: 30 * time.Second, SMTP: SMTPConfig{Port: 587}},
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
 		Alarms:           alarm.Config{Retention: 365 * 24 * time.Hour},
 		AdminEmail:       "admin@hearth.local",
@@ -177,6 +207,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("telemetry maximum metrics per device must be at least 1")
 	case c.Telemetry.MaxFuture < 0 || c.Telemetry.MaxFuture > maxTelemetryFuture:
 		return fmt.Errorf("telemetry maximum future %s is out of range: 0 to %s", c.Telemetry.MaxFuture, maxTelemetryFuture)
+	case c.Notify.RetryFor < 0 || c.Notify.GroupWindow < 0 || c.Notify.GroupWindow > time.Hour:
+		return fmt.Errorf("notifications: retry time %s must not be negative, and the group window %s is 0 to 1h", c.Notify.RetryFor, c.Notify.GroupWindow)
+	case c.Notify.SMTP.Host != "" && (c.Notify.SMTP.Port < 1 || c.Notify.SMTP.Port > 65535):
+		return fmt.Errorf("SMTP port %d: 1 to 65535", c.Notify.SMTP.Port)
+	case c.Notify.SMTP.Host != "" && !strings.Contains(c.Notify.SMTP.From, "@"):
+		return fmt.Errorf("SMTP: a sender address (--smtp-from) is needed with --smtp-host %q", c.Notify.SMTP.Host)
+	case c.Notify.SMTP.Host == "" && (c.Notify.SMTP.User != "" || c.Notify.SMTP.Password != ""):
+		return fmt.Errorf("SMTP: a user or password is set but no --smtp-host")
 	case c.Web.SessionIdle < time.Minute || c.Web.SessionAbsolute < c.Web.SessionIdle:
 		return fmt.Errorf("session timeouts: idle %s must be at least 1m and at most the absolute %s", c.Web.SessionIdle, c.Web.SessionAbsolute)
 	}

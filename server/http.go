@@ -31,6 +31,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Scheduler:            s.scheduler,
 		AlarmStore:           s.store,
 		Alarms:               s.alarms,
+		Channels:             s.store,
+		Notifier:             s.notify,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
@@ -52,6 +54,7 @@ func (s *Server) startHTTP(context.Context) error {
 		return fmt.Errorf("listen on %q: %w", s.cfg.HTTP.Addr, err)
 	}
 	s.httpLn = ln
+	s.notifyListening()
 	pages, err := s.newUI(s.endpoints())
 	if err != nil {
 		ln.Close()

@@ -56,6 +56,15 @@ func (s *Server) writeMetrics(w io.Writer) {
 		counter(w, "hearth_alarm_events_dropped_total", "Events the alarm engine lost because it fell behind; rules missed them.", s.alarms.Dropped())
 	}
 	counter(w, "hearth_store_commits_total", "Write transactions committed to the bbolt store, each an fsync.", s.store.Commits())
+
+	if s.notify != nil {
+		n := s.notify.Stats()
+		counter(w, "hearth_notifications_enqueued_total", "Notification deliveries added to the outbox, one per message and channel.", n.Enqueued)
+		counter(w, "hearth_notifications_delivered_total", "Notification deliveries a receiver accepted; a grouped message counts once.", n.Delivered)
+		counter(w, "hearth_notifications_failed_attempts_total", "Attempts to deliver a notification that failed, each retried or given up.", n.FailedAttempts)
+		counter(w, "hearth_notifications_dead_total", "Notification deliveries given up as dead letters.", n.Dead)
+		counter(w, "hearth_notifications_grouped_total", "Notification deliveries sent inside a grouped message.", n.Grouped)
+	}
 }
 
 func counter(w io.Writer, name, help string, v uint64) {

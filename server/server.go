@@ -21,6 +21,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
@@ -50,6 +51,8 @@ type Server struct {
 	gate      *gate.Gate
 	scheduler *scheduler.Scheduler
 	alarms    *alarm.Engine
+	notify    *notify.Service
+	self      *selfCheck // Hearth's own addresses, which no notification may call
 	api       *api.API
 	feeds     http.Handler // calendars' iCalendar feeds
 	ui        *ui.UI
@@ -142,6 +145,7 @@ func (s *Server) startSteps() []startStep {
 		{"broker", s.startBroker},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
+		{"notifications", s.startNotifications},
 		{"alarms", s.startAlarms},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},

@@ -89,6 +89,7 @@ func allBuckets() []string {
 		bucketDeviceTypes, bucketPresence, bucketSessions, bucketAudit,
 		bucketSSOProviders, bucketPollMaps, bucketCalendars, bucketAssignments, bucketPushes,
 		bucketAlarmRules, bucketAlarms, bucketAlarmsOpen,
+		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
 	}
 }
 
@@ -114,6 +115,7 @@ func migrations() []migration {
 		{name: "create the register map bucket", up: createBucketsV7},
 		{name: "create the calendar, assignment and push buckets", up: createBucketsV8},
 		{name: "create the alarm rule and alarm buckets", up: createBucketsV9},
+		{name: "create the notification channel and outbox buckets", up: createNotificationBuckets},
 	}
 }
 

@@ -127,6 +127,9 @@ type User struct {
 	// Disabled users cannot sign in, and their sessions end at their next
 	// request; the record, and what history says they did, stay.
 	Disabled bool `json:"disabled,omitempty"`
+	// Notifications are what the person wants by e-mail; nil is
+	// everything, at any hour.
+	Notifications *NotificationPrefs `json:"notifications,omitempty"`
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.

@@ -113,6 +113,9 @@ func checkPreferences(u User) error {
 	default:
 		return fmt.Errorf("language %q: en or ja is accepted: %w", u.Language, ErrInvalid)
 	}
+	if err := checkNotificationPrefs(u.Notifications); err != nil {
+		return err
+	}
 	return checkText("time zone", u.TimeZone, maxSlugLen, false)
 }
 

@@ -146,6 +146,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 
 		a.calendarRoutes(r)
 		a.alarmRoutes(r)
+		a.channelRoutes(r)
 
 		r.Route("/device-types", func(r chi.Router) {
 			r.Get("/", a.listDeviceTypes)

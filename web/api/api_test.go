@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
@@ -69,6 +71,7 @@ type env struct {
 	published *recordingPublisher
 	scheduler *scheduler.Scheduler
 	alarms    *alarm.Engine
+	notify    *notify.Service
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -146,6 +149,13 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	}
 	t.Cleanup(func() { _ = engine.Stop(context.Background()) })
 	deps.AlarmStore, deps.Alarms, e.alarms = st, engine, engine
+	// Notifications, not started: what is enqueued stays in the outbox,
+	// and test messages are sent at once. Hearth is https://localhost:8443.
+	svc, err := notify.New(notify.Config{Self: func(host, port string) bool { return port == "8443" && (host == "localhost" || host == "127.0.0.1") }}, st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps.Channels, deps.Notifier, e.notify = st, svc, svc
 	g, err := gate.New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -746,7 +756,18 @@ func TestTenancyMatrix(t *testing.T) {
 		{name: "assigned to its device", method: "POST", path: "/api/v1/calendars/globex-cal/assignments", as: asOperator,
 			body: `{"devices":["` + globexDevice + `"]}`, status: 200},
 		{name: "and pushed", method: "POST", path: "/api/v1/calendars/globex-cal/push", as: asOperator, status: 200},
+		{name: "globex's channel", method: "POST", path: "/api/v1/notification-channels", as: asOperator,
+			body: `{"name":"globex-hook","customer":"globex","kind":"webhook","url":"https://hooks.globex.example/x"}`, status: 201},
 	})
+	if err := e.notify.Enqueue(context.Background(), notify.Message{Key: "globex-alarm", Customer: globex, Device: globexDevice,
+		State: notify.StateActive, Title: "globex-chiller-7 offline", Channels: []string{"globex-hook"}}); err != nil {
+		t.Fatal(err)
+	}
+	globexDeliveries, err := e.store.Deliveries(store.DeliveryQuery{Customer: globex})
+	if err != nil || len(globexDeliveries) != 1 {
+		t.Fatalf("globex's delivery: %v %v", globexDeliveries, err)
+	}
+	globexDelivery := fmt.Sprint(globexDeliveries[0].ID)
 	globexNames := []string{globex, globexSite, globexDevice, globexUser, plain, e.tokenIDs[asGlobex]}
 	dev := "/api/v1/devices/" + globexDevice
 	if _, _, err := e.store.PutAlarmRule(store.AlarmRule{ID: "globex-rule", Name: "Globex supply", Customer: globex, Device: globexDevice,
@@ -826,6 +847,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/alarm-rules/globex-rule", "", 404},
 		{"POST", "/api/v1/alarm-rules", alarmRule, 403},
 		{"POST", "/api/v1/alarm-rules", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 403},
+		{"POST", "/api/v1/alarm-rules/preview", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 400},
 		// A customer previews on its own devices, whatever customer it names.
 		{"POST", "/api/v1/alarm-rules/preview", `{"customer":"globex","device":"` + acmeDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 200},
 		{"GET", "/api/v1/alarms/" + globexAlarm.ID, "", 404},
@@ -834,6 +856,17 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", "/api/v1/sso-providers/globex-sso", "", 403},
 		{"PUT", "/api/v1/sso-providers/globex-sso", `{"issuer":"https://idp.example","client_id":"c","client_secret":"s"}`, 403},
 		{"DELETE", "/api/v1/sso-providers/globex-sso", "", 403},
+		{"GET", "/api/v1/notification-channels?customer=globex", "", 404},
+		{"POST", "/api/v1/notification-channels", `{"name":"sneaky","customer":"globex","kind":"webhook","url":"https://x.example/"}`, 404},
+		{"GET", "/api/v1/notification-channels/globex-hook?customer=globex", "", 404},
+		{"GET", "/api/v1/notification-channels/globex-hook", "", 404},
+		{"PATCH", "/api/v1/notification-channels/globex-hook?customer=globex", `{"url":"https://x.example/"}`, 404},
+		{"DELETE", "/api/v1/notification-channels/globex-hook?customer=globex", "", 404},
+		{"POST", "/api/v1/notification-channels/globex-hook/test?customer=globex", "", 404},
+		{"GET", "/api/v1/notification-deliveries?customer=globex", "", 404},
+		{"POST", "/api/v1/notification-deliveries/" + globexDelivery + "/retry", "", 404},
+		{"GET", "/api/v1/users/" + globexUser + "/notifications", "", 403},
+		{"PUT", "/api/v1/users/" + globexUser + "/notifications", `{"severities":["critical"]}`, 403},
 	}
 	// The Prometheus API answers a customer, restricted to its own series
 	// (checked below through the scope the engine was handed).
@@ -855,7 +888,8 @@ func TestTenancyMatrix(t *testing.T) {
 				return
 			}
 		}
-		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status", "/api/v1/alarm-rules", "/api/v1/alarms"} {
+		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status",
+			"/api/v1/alarm-rules", "/api/v1/alarms", "/api/v1/notification-channels", "/api/v1/notification-deliveries"} {
 			if !yield("GET", p) {
 				return
 			}
@@ -877,9 +911,10 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	// Listings acme may make hold nothing of globex.
 	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice, "/api/v1/calendars", "/api/v1/schedule/status",
-		"/api/v1/alarm-rules", "/api/v1/alarm-rules?customer=globex", "/api/v1/alarms", "/api/v1/alarms?device=" + globexDevice, "/api/v1/alarms?customer=globex&state=open"} {
+		"/api/v1/alarm-rules", "/api/v1/alarm-rules?customer=globex", "/api/v1/alarms", "/api/v1/alarms?device=" + globexDevice, "/api/v1/alarms?customer=globex&state=open",
+		"/api/v1/notification-channels", "/api/v1/notification-deliveries"} {
 		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: globexNames}
-		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") {
+		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") && !strings.Contains(path, "notification") {
 			sc.contains = []string{acme} // acme has no calendar or push of its own
 		}
 		t.Run(sc.name, func(t *testing.T) { e.check(t, sc, e.do(t, e.api.Handler(), sc)) })
@@ -899,6 +934,12 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	if _, err := e.store.GetToken(e.tokenIDs[asGlobex]); err != nil {
 		t.Errorf("globex token after the matrix: %v", err)
+	}
+	if c, err := e.store.GetNotificationChannel(globex, "globex-hook"); err != nil || c.URL != "https://hooks.globex.example/x" {
+		t.Errorf("globex channel after the matrix: %+v, %v", c, err)
+	}
+	if d, err := e.store.GetDelivery(globexDeliveries[0].ID); err != nil || d.Status != store.DeliveryPending || d.Attempts != 0 {
+		t.Errorf("globex delivery after the matrix: %+v, %v", d, err)
 	}
 	queries, scopes := e.telemetry.recorded()
 	// Only the preview of acme's own device reads telemetry.
