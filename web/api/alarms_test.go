@@ -30,6 +30,8 @@ func TestAlarmRulesAndAlarms(t *testing.T) {
 			}
 		}
 	}
+	// The channel the rule names.
+	call(asOperator, "POST", "/api/v1/notification-channels", `{"name": "ops", "customer": "acme", "kind": "slack", "url": "https://hooks.slack.com/services/T0/B0/ops"}`, http.StatusCreated, nil)
 	var rule struct {
 		ID, Kind, Condition string
 		Channels            []string
