@@ -88,6 +88,7 @@ type Engine struct {
 	devices map[string]*devState
 	state   map[stateKey]*ruleState
 	vm      vm.VM
+	fresh   []string // scratch of Handle
 	started time.Time
 
 	sub  *events.Subscription
@@ -111,6 +112,7 @@ type stateKey struct{ rule, device string }
 // devState is what the engine knows of a device.
 type devState struct {
 	values map[string]float64   // latest value of each metric
+	stamp  map[string]int64     // its timestamp, unix milliseconds
 	seen   map[string]time.Time // when each metric last arrived
 	// offlineSince is when the device went away; zero while online or
 	// never heard of.
@@ -327,21 +329,33 @@ func (e *Engine) Handle(ev events.Event) {
 	ds := e.device(name)
 	switch ev := ev.(type) {
 	case events.TelemetryStored:
+		// A value replaces the one held only when newer, and only a recent
+		// one evaluates rules: a back-fill of last night's history is
+		// stored, not alarmed on as if it were happening now.
+		fresh := e.fresh[:0]
+		recent := now.Add(-MaxSampleAge).UnixMilli()
 		for _, r := range ev.Readings {
-			ds.values[r.Metric] = r.Value
 			ds.seen[r.Metric] = now
+			if old, ok := ds.stamp[r.Metric]; ok && r.Timestamp < old {
+				continue
+			}
+			ds.values[r.Metric], ds.stamp[r.Metric] = r.Value, r.Timestamp
+			if r.Timestamp >= recent {
+				fresh = append(fresh, r.Metric)
+			}
 		}
+		e.fresh = fresh
 		for _, r := range e.rules {
 			if !applies(r, name, customer, site, typ) {
 				continue
 			}
 			switch r.Kind {
 			case KindTelemetry:
-				if touches(r, ev.Readings) {
+				if touches(r, fresh) {
 					e.evalTelemetry(r, name, customer, site, typ, ds, now)
 				}
 			case KindStale:
-				if st := e.state[stateKey{r.ID, name}]; st != nil && st.active && touches(r, ev.Readings) {
+				if st := e.state[stateKey{r.ID, name}]; st != nil && st.active && touches(r, fresh) {
 					e.clearLocked(r, name, fmt.Sprintf("%s arrives again", r.Metric), now)
 				}
 			}
@@ -386,20 +400,25 @@ func applies(r *Rule, name, customer, site, typ string) bool {
 		(r.Site == "" || r.Site == site) && (r.Device == "" || r.Device == name)
 }
 
-// touches tells whether readings carry a metric the rule reads.
-func touches(r *Rule, rs []events.Reading) bool {
-	for _, x := range rs {
-		if slices.Contains(r.metrics, x.Metric) {
+// touches tells whether metrics include one the rule reads.
+func touches(r *Rule, metrics []string) bool {
+	for _, m := range metrics {
+		if slices.Contains(r.metrics, m) {
 			return true
 		}
 	}
 	return false
 }
 
+// MaxSampleAge is how old a sample may be, when it is stored, to evaluate
+// rules: older ones (a gateway's back-fill after an outage) are kept as
+// the device's values but raise and clear nothing.
+const MaxSampleAge = 10 * time.Minute
+
 func (e *Engine) device(name string) *devState {
 	ds, ok := e.devices[name]
 	if !ok {
-		ds = &devState{values: map[string]float64{}, seen: map[string]time.Time{}}
+		ds = &devState{values: map[string]float64{}, stamp: map[string]int64{}, seen: map[string]time.Time{}}
 		e.devices[name] = ds
 	}
 	return ds

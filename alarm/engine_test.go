@@ -389,3 +389,23 @@ func TestPreview(t *testing.T) {
 		t.Error("a preview with no step was accepted")
 	}
 }
+
+// A back-fill of old samples is kept as the device's values but raises
+// nothing; an older sample never replaces a newer one.
+func TestBackfillDoesNotAlarm(t *testing.T) {
+	w := newWorld(t)
+	w.rule(store.AlarmRule{ID: "co2", Name: "CO2 high", DeviceType: "iaq", Condition: "co2_ppm > 1000"})
+	old := w.clock.now().Add(-3 * time.Hour).UnixMilli()
+	w.engine.Handle(events.TelemetryStored{Device: "co2-1", At: w.clock.now(), Readings: []events.Reading{{Metric: "co2_ppm", Timestamp: old, Value: 1500}}})
+	w.engine.Wait()
+	if as := w.alarms("co2", "co2-1"); len(as) != 0 {
+		t.Fatalf("a three-hour-old sample raised %+v", as)
+	}
+	w.sample("co2-1", map[string]float64{"co2_ppm": 700})
+	// A late sample older than the one held: not the device's value now.
+	w.engine.Handle(events.TelemetryStored{Device: "co2-1", At: w.clock.now(), Readings: []events.Reading{{Metric: "co2_ppm", Timestamp: w.clock.now().Add(-time.Minute).UnixMilli(), Value: 1500}}})
+	w.engine.Wait()
+	if as := w.alarms("co2", "co2-1"); len(as) != 0 {
+		t.Errorf("a sample older than the one held raised %+v", as)
+	}
+}

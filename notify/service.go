@@ -46,9 +46,10 @@ type Config struct {
 	// Timeout bounds one attempt: connecting, sending and the answer
 	// [10s].
 	Timeout time.Duration
-	// GroupWindow is how long messages of one group are gathered for a
-	// channel, and GroupMin how many it takes more than for them to be
-	// sent as one [30s, 3].
+	// GroupWindow is how long a group's window for a channel stays open
+	// after its first message, and GroupMin how many of a window's first
+	// messages are sent at once; the window's later ones are sent as one
+	// when it closes [30s, 1].
 	GroupWindow time.Duration
 	GroupMin    int
 	// Rate and Burst limit the messages sent to one channel per second
@@ -92,7 +93,7 @@ type SMTPConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		RetryFor: 24 * time.Hour, FirstRetry: 10 * time.Second, MaxBackoff: 15 * time.Minute,
-		Timeout: 10 * time.Second, GroupWindow: 30 * time.Second, GroupMin: 3,
+		Timeout: 10 * time.Second, GroupWindow: 30 * time.Second, GroupMin: 1,
 		Rate: 1, Burst: 10, Keep: 30 * 24 * time.Hour, Poll: time.Second,
 		Location: time.UTC, SMTP: SMTPConfig{Port: 587},
 	}
@@ -146,7 +147,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	workers map[[2]string]*worker
-	windows map[windowKey]time.Time // group window of a channel → when it closes
+	windows map[windowKey]*window // open group windows of channels
 	running bool
 
 	wake    chan struct{}
@@ -172,7 +173,7 @@ func New(cfg Config, st Store, logger *slog.Logger) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, st: st, logger: logger, now: time.Now,
-		workers: map[[2]string]*worker{}, windows: map[windowKey]time.Time{},
+		workers: map[[2]string]*worker{}, windows: map[windowKey]*window{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	s.public.Store(&cfg.PublicURL)
@@ -266,10 +267,11 @@ func (s *Service) Stats() Stats {
 // Enqueue adds messages to the outbox, one delivery for each channel a
 // message names, all in one transaction: when it returns nil they are
 // stored and will be delivered, across restarts. A key a channel already
-// has in the outbox is left out. A message of a group waits until its
-// group's window for that channel closes (Config.GroupWindow after the
-// first message of the window), so that the window's messages can be
-// sent as one. A refused message (ErrInvalid) refuses the whole call.
+// has in the outbox is left out. The first message of a group for a
+// channel (Config.GroupMin of them) is sent at once and opens a window of
+// Config.GroupWindow; the group's later messages in that window wait for
+// it to close and are sent as one. A refused message (ErrInvalid)
+// refuses the whole call.
 func (s *Service) Enqueue(ctx context.Context, msgs ...Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -295,7 +297,7 @@ func (s *Service) Enqueue(ctx context.Context, msgs ...Message) error {
 				Message: body, NextAttempt: now, Deadline: now.Add(s.cfg.RetryFor),
 			}
 			if m.Group != "" {
-				d.NextAttempt = s.window(windowKey{m.Customer, ch, m.Group, m.State}, now)
+				d.NextAttempt = s.nextAttempt(windowKey{m.Customer, ch, m.Group, m.State}, now)
 			}
 			ds = append(ds, d)
 		}
@@ -318,24 +320,35 @@ func (s *Service) Enqueue(ctx context.Context, msgs ...Message) error {
 	return nil
 }
 
-// window returns when the group window of k that is open at now closes,
-// opening one if none is.
-func (s *Service) window(k windowKey, now time.Time) time.Time {
+// window is one group's window for one channel and state.
+type window struct {
+	end time.Time // when it closes
+	n   int       // messages it has had
+}
+
+// nextAttempt is when a message of group window k enqueued at now is
+// first sent: at once when it is among the window's first GroupMin (a
+// window opens with the first message of a group), else when the window
+// closes, with the window's other late messages, as one.
+func (s *Service) nextAttempt(k windowKey, now time.Time) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if end, ok := s.windows[k]; ok && end.After(now) {
-		return end
+	if w, ok := s.windows[k]; ok && w.end.After(now) {
+		w.n++
+		if w.n <= s.cfg.GroupMin {
+			return now
+		}
+		return w.end
 	}
 	if len(s.windows) > 1000 {
-		for wk, end := range s.windows {
-			if !end.After(now) {
+		for wk, w := range s.windows {
+			if !w.end.After(now) {
 				delete(s.windows, wk)
 			}
 		}
 	}
-	end := now.Add(s.cfg.GroupWindow)
-	s.windows[k] = end
-	return end
+	s.windows[k] = &window{end: now.Add(s.cfg.GroupWindow), n: 1}
+	return now
 }
 
 // Retry gives a dead delivery (or the grouped one that carries it)

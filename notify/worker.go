@@ -146,7 +146,7 @@ func (s *Service) group(due []store.Delivery) []store.Delivery {
 	for _, d := range due {
 		k := gk{d.Group, d.State}
 		ms, ok := members[k]
-		if !ok || len(d.Members) > 0 || d.Attempts > 0 || len(ms) <= s.cfg.GroupMin {
+		if !ok || len(d.Members) > 0 || d.Attempts > 0 || len(ms) < 2 {
 			out = append(out, d)
 			continue
 		}

@@ -27,9 +27,17 @@ func TestAlarmOverMQTT(t *testing.T) {
 		"severity": "major", "condition": "co2 > 1000"}, &bad); st != http.StatusBadRequest || !strings.Contains(bad.Error.Message, "co2_ppm") {
 		t.Errorf("a rule naming a metric the type lacks: %d %q", st, bad.Error.Message)
 	}
+	hook := newWebhook(t)
+	var channel struct {
+		Secret string `json:"secret"`
+	}
+	if st := h.apiCall(op, "POST", "/api/v1/notification-channels", map[string]any{"name": "ops", "customer": "acme", "kind": "webhook", "url": hook.srv.URL + "/hearth"}, &channel); st != http.StatusCreated {
+		t.Fatalf("create channel: %d", st)
+	}
+	hook.setSecret(channel.Secret)
 	var rule struct{ ID string }
 	if st := h.apiCall(op, "POST", "/api/v1/alarm-rules", map[string]any{"name": "CO2 high", "customer": "acme", "device_type": "iaq",
-		"severity": "major", "condition": "co2_ppm > 1000", "for": "0s", "clear_condition": "co2_ppm < 900"}, &rule); st != http.StatusCreated {
+		"severity": "major", "condition": "co2_ppm > 1000", "for": "0s", "clear_condition": "co2_ppm < 900", "channels": []string{"ops"}}, &rule); st != http.StatusCreated {
 		t.Fatalf("create rule: %d", st)
 	}
 
@@ -85,6 +93,23 @@ func TestAlarmOverMQTT(t *testing.T) {
 	}
 	publish(`{"co2_ppm": 850}`)
 	eventually(t, "the alarm cleared", func() bool { as := alarms(); return len(as) == 1 && as[0].State == "cleared" && as[0].Acknowledged })
+
+	// The channel got a signed CloudEvent of each change, naming the
+	// device and the rule.
+	eventually(t, "two webhook deliveries", func() bool { evs, _ := hook.received(); return len(evs) == 2 })
+	evs, failed := hook.received()
+	if failed != 0 {
+		t.Errorf("%d webhook requests failed their checks", failed)
+	}
+	for i, want := range []string{"io.hearth.alarm.active", "io.hearth.alarm.cleared"} {
+		e := evs[i]
+		if e.ev.Type() != want || e.msg.Device != "iaq-1" || e.msg.Rule != "CO2 high" || e.msg.Severity != "major" || e.ev.Subject() != "iaq-1" {
+			t.Errorf("webhook %d: type %q subject %q, data %+v", i, e.ev.Type(), e.ev.Subject(), e.msg)
+		}
+	}
+	if v := evs[0].msg.Data["value"]; v != 1300.0 {
+		t.Errorf("the active alarm's value %v, want 1300", v)
+	}
 
 	// The preview replays a rule with a 15-minute duration over the stored
 	// week: the 40 minutes of the back-fill fire it once.

@@ -30,12 +30,11 @@ func TestAlarmRulesAndAlarms(t *testing.T) {
 			}
 		}
 	}
-	// The channel the rule names.
-	call(asOperator, "POST", "/api/v1/notification-channels", `{"name": "ops", "customer": "acme", "kind": "slack", "url": "https://hooks.slack.com/services/T0/B0/ops"}`, http.StatusCreated, nil)
 	var rule struct {
 		ID, Kind, Condition string
 		Channels            []string
 	}
+	call(asOperator, "POST", "/api/v1/notification-channels", `{"name": "ops", "customer": "acme", "kind": "email", "to": ["fm@acme.example"]}`, http.StatusCreated, nil)
 	call(asOperator, "POST", "/api/v1/alarm-rules", `{"name": "Hot water too hot", "customer": "acme", "device": "`+acmeDevice+`",
 		"severity": "major", "condition": "hw_supply_c > 80", "for": "0s", "channels": ["ops"]}`, http.StatusCreated, &rule)
 	if rule.ID == "" || rule.Kind != "telemetry" || rule.Condition != "hw_supply_c > 80" || len(rule.Channels) != 1 {
@@ -48,6 +47,7 @@ func TestAlarmRulesAndAlarms(t *testing.T) {
 		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "urgent", "condition": "hw_supply_c > 1"}`, "severity"},
 		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "major", "condition": "hw_supply_c > 1", "for": "soon"}`, "not a duration"},
 		{`{"name": "x", "customer": "acme", "severity": "major", "condition": "hw_supply_c > 1"}`, "name the devices"},
+		{`{"name": "x", "customer": "acme", "device": "` + acmeDevice + `", "severity": "major", "condition": "hw_supply_c > 1", "channels": ["pager"]}`, `no notification channel named \"pager\"`},
 	} {
 		rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/alarm-rules", as: asOperator, body: bad.body})
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), bad.says) {
