@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,8 @@ type API struct {
 
 	handler http.Handler
 	local   http.Handler
+	// openAPI is the OpenAPI document as JSON, converted once.
+	openAPI func() ([]byte, error)
 }
 
 // Config configures the API. Zero values take the defaults.
@@ -43,6 +46,7 @@ func New(g *gate.Gate, cfg Config) *API {
 	if a.loc == nil {
 		a.loc = time.UTC
 	}
+	a.openAPI = sync.OnceValues(func() ([]byte, error) { return yamlToJSON(openAPIYAML) })
 	a.handler = a.routes(a.tokenAuth)
 	a.local = a.routes(asLocalOperator)
 	return a
@@ -50,7 +54,8 @@ func New(g *gate.Gate, cfg Config) *API {
 
 // Handler serves the API to the network: every request needs an API token,
 // as "Authorization: Bearer hth_…" or as the password of Basic
-// authentication, and acts with that token's role.
+// authentication, and acts with that token's role. Only the API's own
+// description, GET /api/v1/openapi.json, is public.
 func (a *API) Handler() http.Handler { return a.handler }
 
 // LocalHandler serves the same routes without tokens, every request acting
@@ -86,18 +91,20 @@ const (
 	maxPrometheusBody = 1 << 20
 )
 
-// routes builds the router behind the given authentication middleware. The
-// route names are a public contract. Who may use a route is the gate's to
-// decide, not the router's.
+// routes builds the router behind the given authentication middleware,
+// which every route but the API's public description passes. The route
+// names are a public contract, described by openapi.yaml. Who may use a
+// route is the gate's to decide, not the router's.
 func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(a.routeNotFound)
 	r.MethodNotAllowed(a.methodNotAllowed)
-	r.Use(authenticate)
+	r.Use(exceptPublic(authenticate))
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(limitRequestBody)
 		r.Use(audit.Changes(gate.AuditChannelAPI, func(r *http.Request) audit.Recorder { return a.scope(r) }))
+		r.Get("/openapi.json", a.showOpenAPI)
 		r.Get("/audit", a.listAudit)
 
 		r.Route("/customers", func(r chi.Router) {
@@ -186,6 +193,23 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		r.Post("/query_exemplars", a.showExemplars)
 	})
 	return r
+}
+
+// exceptPublic applies authenticate to every request but a GET of the
+// API's description, which is public documentation. Everything else, an
+// unknown route too, asks for credentials first. Only the path as the
+// router reads it is public: an escaped spelling of it is not.
+func exceptPublic(authenticate func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		authenticated := authenticate(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == openAPIPath && r.URL.RawPath == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			authenticated.ServeHTTP(w, r)
+		})
+	}
 }
 
 // limitRequestBody bounds every JSON API request body to maxJSONBody, and

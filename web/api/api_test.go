@@ -227,6 +227,8 @@ func (e *env) run(t *testing.T, scenarios []scenario) {
 	}
 }
 
+// do sends one request through h and checks the exchange against the
+// OpenAPI document.
 func (e *env) do(t testing.TB, h http.Handler, sc scenario) *httptest.ResponseRecorder {
 	t.Helper()
 	var body io.Reader
@@ -251,9 +253,13 @@ func (e *env) do(t testing.TB, h http.Handler, sc scenario) *httptest.ResponseRe
 			req.Header.Set(k, v)
 		}
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return serveChecked(t, h, req, isHandler(h, e.api.LocalHandler()))
+}
+
+// isHandler reports whether h is the router want.
+func isHandler(h, want http.Handler) bool {
+	m, ok := h.(*chi.Mux)
+	return ok && m == want.(*chi.Mux)
 }
 
 func (e *env) check(t *testing.T, sc scenario, rec *httptest.ResponseRecorder) {
@@ -779,6 +785,7 @@ func TestTenancyMatrix(t *testing.T) {
 		method, path, body string
 		status             int
 	}{
+		{"GET", "/api/v1/openapi.json", "", 200},
 		{"GET", "/api/v1/customers/globex", "", 404},
 		{"GET", "/api/v1/customers/globex/sites", "", 404},
 		{"POST", "/api/v1/customers/globex/sites", `{"name":"sneaky"}`, 404},
@@ -841,6 +848,8 @@ func TestTenancyMatrix(t *testing.T) {
 		{"POST", "/api/v1/alarm-rules", alarmRule, 403},
 		{"POST", "/api/v1/alarm-rules", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 403},
 		{"POST", "/api/v1/alarm-rules/preview", `{"name":"x","device":"` + globexDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 400},
+		// A customer previews on its own devices, whatever customer it names.
+		{"POST", "/api/v1/alarm-rules/preview", `{"customer":"globex","device":"` + acmeDevice + `","severity":"minor","condition":"hw_supply_c > 80"}`, 200},
 		{"GET", "/api/v1/alarms/" + globexAlarm.ID, "", 404},
 		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/ack", "", 404},
 		{"POST", "/api/v1/alarms/" + globexAlarm.ID + "/clear", `{"comment":"x"}`, 404},
@@ -933,8 +942,14 @@ func TestTenancyMatrix(t *testing.T) {
 		t.Errorf("globex delivery after the matrix: %+v, %v", d, err)
 	}
 	queries, scopes := e.telemetry.recorded()
-	if len(queries) != 0 {
-		t.Errorf("telemetry was queried for another customer's device: %q", queries)
+	// Only the preview of acme's own device reads telemetry.
+	if len(queries) == 0 {
+		t.Error("the preview of acme's device queried no telemetry")
+	}
+	for _, q := range queries {
+		if q.Device != acmeDevice || q.Customer != acme {
+			t.Errorf("telemetry was queried for another customer's device: %+v", q)
+		}
 	}
 	for _, sc := range scopes {
 		if !strings.HasSuffix(sc, "|"+acme) {

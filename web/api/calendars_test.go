@@ -148,3 +148,39 @@ func TestCalendarsAPI(t *testing.T) {
 		t.Errorf("the feed after an edit: %d", rec.Code)
 	}
 }
+
+// TestCalendarAssignmentsAndPushes: a customer copies an operators'
+// template, assigns it to its device, pushes it and reads what happened;
+// the assignment and the calendar are removed again.
+func TestCalendarAssignmentsAndPushes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	dev := "/api/v1/devices/" + acmeDevice
+	e.run(t, []scenario{
+		{name: "an operators' template", method: "PUT", path: "/api/v1/calendars/office-template", as: asOperator, body: calendarBody(""), status: 201,
+			notContains: []string{`"customer":`}},
+		{name: "a customer copies it", method: "POST", path: "/api/v1/calendars", as: asAcme, body: `{"copy_of":"office-template","id":"acme-office","name":"Acme office"}`,
+			status: 201, contains: []string{`"id":"acme-office"`, `"customer":"acme"`, `"customer_editable":true`, `"name":"Acme office"`}},
+		{name: "an id that is taken", method: "POST", path: "/api/v1/calendars", as: asAcme, body: `{"copy_of":"office-template","id":"acme-office"}`,
+			status: 409, contains: []string{`"code":"exists"`}},
+		{name: "and assigns it to its device", method: "POST", path: "/api/v1/calendars/acme-office/assignments", as: asAcme,
+			body: `{"devices":["` + acmeDevice + `"]}`, status: 200, contains: []string{`"devices":["` + acmeDevice + `"]`, `"sites":[]`}},
+		{name: "the assignments", method: "GET", path: "/api/v1/calendars/acme-office/assignments", as: asAcme, status: 200,
+			contains: []string{`"devices":["` + acmeDevice + `"]`, `"device_types":[]`}},
+		{name: "push now", method: "POST", path: "/api/v1/calendars/acme-office/push", as: asAcme, status: 200,
+			contains: []string{`"calendar":"acme-office"`, `"date":"2026-11-05"`, `"device":"` + acmeDevice + `"`, `"counts":{`}},
+		{name: "the day's pushes", method: "GET", path: "/api/v1/calendars/acme-office/pushes?date=2026-11-05", as: asAcme, status: 200,
+			contains: []string{`"device":"` + acmeDevice + `"`, `"program":{`}},
+		{name: "the device's pushes", method: "GET", path: dev + "/schedule/pushes?limit=5", as: asAcme, status: 200,
+			contains: []string{`"device":"` + acmeDevice + `","pushes":[{`, `"date":"2026-11-05"`}},
+		{name: "a limit out of range", method: "GET", path: dev + "/schedule/pushes?limit=0", as: asAcme, status: 400},
+		{name: "push the device again", method: "POST", path: dev + "/schedule/push", as: asAcme, status: 200,
+			contains: []string{`"device":"` + acmeDevice + `"`, `"calendar":"acme-office"`}},
+		{name: "the fleet's status", method: "GET", path: "/api/v1/schedule/status?date=2026-11-05", as: asOperator, status: 200,
+			contains: []string{`"date":"2026-11-05"`, `"customers":{"acme":{`}},
+		{name: "unassign", method: "DELETE", path: "/api/v1/calendars/acme-office/assignments/device/" + acmeDevice, as: asAcme, status: 204},
+		{name: "unassigned", method: "GET", path: "/api/v1/calendars/acme-office/assignments", as: asAcme, status: 200, contains: []string{`"devices":[]`}},
+		{name: "delete the copy", method: "DELETE", path: "/api/v1/calendars/acme-office", as: asOperator, status: 204},
+		{name: "gone", method: "GET", path: "/api/v1/calendars/acme-office", as: asAcme, status: 404},
+	})
+}

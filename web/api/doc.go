@@ -2,7 +2,10 @@
 // under /api/v1 (customers, sites, devices and their credentials, telemetry,
 // device shadows and their history, API tokens, users, single sign-on,
 // register maps, the audit log) and the Prometheus-compatible query API
-// under /prometheus/api/v1 that Grafana reads as a data source.
+// under /prometheus/api/v1 that Grafana reads as a data source. The JSON
+// API is described by an OpenAPI 3.1 document, openapi.yaml, served as
+// JSON at /api/v1/openapi.json without a token; tests hold every route and
+// every answer to it, and the Go client in apiclient is generated from it.
 //
 // Every handler decodes the request, makes one call to the gate (which
 // decides who may do it, then does it) and encodes the answer; the router
