@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,19 @@ func (s Scope) mayManageRules() error {
 		return nil
 	}
 	return Forbidden("alarm rules are managed by operators and by your company's administrators")
+}
+
+// AlarmRuleKinds lists the kinds of alarm rule, for forms that offer them.
+func AlarmRuleKinds() []string { return slices.Clone(alarm.Kinds) }
+
+// MayManageAlarmRules says whether p may create, change and delete alarm
+// rules (nil) or why not, so that pages offer those forms only to whom
+// PutAlarmRule and DeleteAlarmRule would let through.
+func (s Scope) MayManageAlarmRules() error {
+	if _, _, err := s.alarms(); err != nil {
+		return err
+	}
+	return s.mayManageRules()
 }
 
 // visibleRule returns a rule p may see: any for an operator, a customer's

@@ -129,6 +129,9 @@ type devicePageData struct {
 	// Schedule is the device's operating calendar; nil when the server
 	// runs none.
 	Schedule *deviceSchedule
+	// Alarms are the device's open alarms; nil when the server runs no
+	// alarms.
+	Alarms *deviceAlarmsData
 }
 
 func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
@@ -159,6 +162,10 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 	data.FlashErr = strings.HasPrefix(data.Flash, "!")
 	data.Flash = strings.TrimPrefix(data.Flash, "!")
 	if data.History, err = u.historyRows(v, sc, d.Name); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if data.Alarms, err = u.deviceAlarms(v, r, sc, d); err != nil {
 		u.fail(w, r, err)
 		return
 	}

@@ -30,6 +30,9 @@ type siteCard struct {
 	Readings              []reading
 	// Attention lists the devices needing a look, each with why.
 	Attention []attention
+	// ActiveAlarms counts the site's active alarms, listed at AlarmsURL.
+	ActiveAlarms int
+	AlarmsURL    string
 }
 
 // attention is a device on a site card that needs a look.
@@ -79,7 +82,8 @@ func (u *UI) readings(v view, sc gate.Scope, name string, max int) []reading {
 }
 
 // showOverview: every site the person may see, as a card with its devices'
-// state, key readings and what needs attention.
+// state, key readings and what needs attention: its active alarms, and
+// the devices offline or out of their good range.
 func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
 	sc := u.scope(r)
@@ -98,10 +102,12 @@ func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 		k := [2]string{d.Customer, d.Site}
 		bySite[k] = append(bySite[k], d)
 	}
+	alarms := u.siteAlarms(sc)
 	cards := make([]siteCard, 0, len(sites))
 	var empty []siteCard
 	for _, s := range sites {
-		c := siteCard{Customer: s.Customer, Name: s.Name, Title: siteTitle(s, v.Operator)}
+		c := siteCard{Customer: s.Customer, Name: s.Name, Title: siteTitle(s, v.Operator),
+			ActiveAlarms: alarms[[2]string{s.Customer, s.Name}], AlarmsURL: siteAlarmsPath(v.Operator, s.Customer, s.Name)}
 		u.summarise(v, sc, &c, bySite[[2]string{s.Customer, s.Name}])
 		if c.Devices == 0 {
 			empty = append(empty, c)

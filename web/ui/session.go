@@ -55,6 +55,9 @@ const (
 	// keyScheduleFlash is the message for a device page's operating
 	// calendar, apart from its settings' keyFlash.
 	keyScheduleFlash = "schedule_flash"
+	// keyAlarmFlash is the message of an alarm acknowledged or cleared,
+	// for the list, the alarm's page or the device's page it was done on.
+	keyAlarmFlash = "alarm_flash"
 )
 
 func newSessions(st SessionStore, idle, absolute time.Duration, secure bool, now func() time.Time) *scs.SessionManager {

@@ -6,23 +6,32 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/hearthiot/hearth/store"
 )
 
-// TestTenancyPageMatrix asks, as a customer of acme, for every page route
-// with another customer's objects in it: each answers 404 (the operator
-// pages as if they did not exist), nothing of globex is in the answer and
-// nothing of globex changes. The routes are listed from the router, so a
-// new page that is not in the matrix fails the test.
+// TestTenancyPageMatrix asks, as a customer of acme (an editor, then an
+// admin), for every page route with another customer's objects in it: each
+// answers 404 (the operator pages as if they did not exist), nothing of
+// globex is in the answer and nothing of globex changes. The routes are
+// listed from the router, so a new page that is not in the matrix fails
+// the test.
 func TestTenancyPageMatrix(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	c := e.signIn(acmeUser)
-	globexNames := []string{"globex", "osaka"}
+	_, globexAlarm := e.seedAlarms(time.Now().Add(-time.Hour))
+	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
 	const cal = "/calendars/globex-office"
+	alarm := "/alarms/" + globexAlarm
+	const rule = "/alarms/rules/globex-rule"
 	matrix := []struct{ method, path string }{
+		{"GET", alarm}, {"POST", alarm + "/ack"}, {"POST", alarm + "/clear"},
+		{"GET", rule}, {"POST", rule}, {"GET", rule + "/delete"}, {"POST", rule + "/delete"},
+		{"GET", "/admin/alarms"}, {"GET", "/admin/alarms/rules"},
 		{"GET", dev}, {"GET", dev + "/live"}, {"GET", dev + "/series?metrics=co2_ppm"},
 		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"POST", dev + "/settings"}, {"POST", dev + "/schedule/push"},
 		{"GET", cal}, {"GET", cal + "/calendar.ics"}, {"GET", cal + "/closures.csv"}, {"POST", cal + "/closures.csv"},
@@ -58,32 +67,75 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	// Routes that hold nothing of another customer: the person's own
 	// pages, signing in and out, and the static files.
-	// The list of calendars is the person's own too; that it lists
-	// nothing of another customer is tried below.
+	// The lists of calendars, alarms and alarm rules, and the form of a
+	// new rule, are the person's own too; that they name nothing of
+	// another customer is tried below.
 	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*", "/favicon.ico",
-		"/calendars"}
+		"/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
 		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
 		"issuer": {"https://idp.example"}, "client_id": {"c"}, "client_secret": {"s"},
 		"id": {"acme-stolen"}, "from": {"globex-office"}, "year": {"2026"}, "rows": {"1"}, "w.monday": {"closed"},
 		"cl.0.name": {"x"}, "cl.0.from": {"01-01"}, "cl.0.to": {"01-02"}, "cl.0.day_type": {"closed"},
-		"kind": {"site"}, "target": {"osaka-dome"}, "devices": {"globex-chiller-9"}, "sites": {"osaka-dome"}}
-	for _, rt := range matrix {
-		var r response
-		if rt.method == "GET" {
-			r = e.get(c, rt.path)
-		} else {
-			r = e.post(c, rt.path, form)
+		"kind": {"site"}, "target": {"osaka-dome"}, "devices": {"globex-chiller-9"}, "sites": {"osaka-dome"},
+		"severity": {"critical"}, "device": {"globex-chiller-9"}, "condition": {"chw_supply_c > 1"}, "comment": {"x"}}
+	leakOf := func(names []string) func(string) string {
+		return func(body string) string {
+			for _, n := range names {
+				if strings.Contains(body, n) {
+					return n
+				}
+			}
+			return ""
 		}
-		leaked := ""
-		for _, n := range globexNames {
-			if strings.Contains(r.body, n) {
-				leaked = n
+	}
+	leak := leakOf(globexNames)
+	// A page that shows what the person typed (a filter, a refused form)
+	// may name it, and nothing else of globex.
+	untyped := leakOf(globexNames[1:])
+	for _, user := range []string{acmeUser, acmeAdmin} {
+		c := e.signIn(user)
+		for _, rt := range matrix {
+			var r response
+			if rt.method == "GET" {
+				r = e.get(c, rt.path)
+			} else {
+				r = e.post(c, rt.path, form)
+			}
+			if leaked := leak(r.body); r.status != http.StatusNotFound || leaked != "" {
+				t.Errorf("%s %s as %s: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, user, r.status, leaked)
 			}
 		}
-		if r.status != http.StatusNotFound || leaked != "" {
-			t.Errorf("%s %s as acme: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, r.status, leaked)
+		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/devices/acme-chiller-1", "/"} {
+			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
+				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))
+			}
+		}
+		for _, path := range []string{"/alarms?state=all&site=globex", "/alarms?state=all&device=globex-chiller-9", "/alarms?state=all&rule=globex-rule"} {
+			if r := e.get(c, path); r.status != http.StatusOK || untyped(r.body) != "" || strings.Contains(r.body, "data-alarm=") {
+				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, untyped(r.body))
+			}
+		}
+		// A new rule is the customer's own: one for globex, or on globex's
+		// device, is refused, naming nothing of globex.
+		r := e.post(c, "/alarms/rules/new", form)
+		if leaked := leak(r.body); r.status != http.StatusForbidden || leaked != "" {
+			t.Errorf("POST /alarms/rules/new for globex as %s: %d, names %q; want 403", user, r.status, leaked)
+		}
+		want := http.StatusForbidden
+		if user == acmeAdmin {
+			want = http.StatusBadRequest
+		}
+		mine := url.Values{"name": {"mine"}, "severity": {"critical"}, "kind": {"telemetry"}, "device": {"globex-chiller-9"}, "condition": {"chw_supply_c > 1"}}
+		for _, preview := range []string{"", "1"} {
+			mine.Set("preview", preview)
+			if preview != "" && user == acmeAdmin {
+				want = http.StatusServiceUnavailable // this server stores no telemetry
+			}
+			if r := e.post(c, "/alarms/rules/new", mine); r.status != want || untyped(r.body) != "" {
+				t.Errorf("POST /alarms/rules/new (preview %q) on globex's device as %s: %d, names %q; want %d", preview, user, r.status, untyped(r.body), want)
+			}
 		}
 	}
 
@@ -111,11 +163,16 @@ func TestTenancyPageMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if r := e.get(c, "/calendars"); r.status != http.StatusOK || strings.Contains(r.body, "globex") {
-		t.Errorf("the calendars as acme: %d, naming globex: %v", r.status, strings.Contains(r.body, "globex"))
-	}
-
 	// Nothing of globex changed.
+	if a, err := e.st.GetAlarm(globexAlarm); err != nil || a.Acknowledged || a.State != store.AlarmActive || len(a.History) != 1 {
+		t.Errorf("globex's alarm after the matrix: %+v %v", a, err)
+	}
+	if r, err := e.st.GetAlarmRule("globex-rule"); err != nil || r.Condition != "chw_supply_c > 9" || r.Customer != "globex" {
+		t.Errorf("globex's rule after the matrix: %+v %v", r, err)
+	}
+	if rs, err := e.st.ListAlarmRules(); err != nil || len(rs) != 2 {
+		t.Errorf("the rules after the matrix: %d %v", len(rs), err)
+	}
 	if got, err := e.st.GetCalendar("globex-office"); err != nil || got.FeedSecret != "" || len(got.Closures) != 1 || got.Weekly["monday"] != "weekday" {
 		t.Errorf("globex's calendar after the matrix: %+v %v", got, err)
 	}

@@ -174,10 +174,12 @@ func (u *UI) routes() http.Handler {
 			r.Get("/devices/{name}/export.csv", u.exportCSV)
 			r.Post("/devices/{name}/settings", u.saveSettings)
 			u.calendarRoutes(r)
+			u.alarmRoutes(r)
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(u.requireOperator)
 				u.fleetRoutes(r)
 				u.calendarAdminRoutes(r)
+				u.alarmAdminRoutes(r)
 				u.configRoutes(r)
 				u.ssoRoutes(r)
 				u.editRoutes(r)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
@@ -52,13 +53,14 @@ func (c *clock) add(d time.Duration) {
 // env is the pages over a real store, registry, shadow service and API,
 // served over real HTTP.
 type env struct {
-	t     *testing.T
-	st    *store.Store
-	reg   *device.Registry
-	types *device.DeviceTypes
-	sched *scheduler.Scheduler
-	srv   *httptest.Server
-	clock *clock
+	t      *testing.T
+	st     *store.Store
+	reg    *device.Registry
+	types  *device.DeviceTypes
+	sched  *scheduler.Scheduler
+	alarms *alarm.Engine
+	srv    *httptest.Server
+	clock  *clock
 }
 
 type envOptions struct {
@@ -68,6 +70,8 @@ type envOptions struct {
 	// noMQTTTLS runs the pages as for a server whose MQTT/TLS listener
 	// is off.
 	noMQTTTLS bool
+	// telemetry, when set, is the stored telemetry the gate reads.
+	telemetry gate.Telemetry
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -99,12 +103,28 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The alarm engine as the server runs it, without the event bus: tests
+	// raise alarms in the store.
+	engine, err := alarm.New(alarm.Deps{Store: st, Devices: reg, Logger: logger,
+		Metrics: func(typ string) []string {
+			if dt, err := types.Get(typ); err == nil {
+				return dt.MetricNames()
+			}
+			return nil
+		}}, alarm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Load(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Stop(context.Background()) })
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
 	g, err := gate.New(gate.Deps{
-		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types,
-		Calendars: st, Scheduler: sched,
+		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
+		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})
@@ -128,7 +148,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		MQTTAddress: mqttAddr,
 		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
-	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, clock: c, srv: httptest.NewServer(pages.Handler())}
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, clock: c, srv: httptest.NewServer(pages.Handler())}
 	t.Cleanup(e.srv.Close)
 	e.seed()
 	if err := sched.Load(); err != nil {

@@ -25,12 +25,16 @@ type view struct {
 	Path     string
 	loc      *time.Location
 	assets   Assets
+	// alarms counts the alarms the navigation's badge shows, once a page,
+	// when the layout asks.
+	alarms *alarmBadge
 }
 
 func (u *UI) view(r *http.Request) view {
 	v := view{Lang: lang("", r), Path: r.URL.Path, loc: u.loc, assets: u.assets}
 	if a, ok := u.account(r); ok {
 		v.User, v.Operator = a.User, a.Operator()
+		v.alarms = &alarmBadge{count: func() int { return u.activeAlarms(r) }}
 		v.Lang = lang(a.Language, r)
 		if a.TimeZone != "" {
 			if loc, err := u.location(a.TimeZone); err == nil {
@@ -67,6 +71,16 @@ func (v view) Time(ts time.Time) string {
 		return "—"
 	}
 	return ts.In(v.loc).Format("2006-01-02 15:04:05")
+}
+
+// ActiveAlarms is how many alarms the reader may see are active and not
+// acknowledged, for the navigation's badge; 0 on a page without a reader.
+func (v view) ActiveAlarms() int {
+	if v.alarms == nil {
+		return 0
+	}
+	v.alarms.once.Do(func() { v.alarms.n = v.alarms.count() })
+	return v.alarms.n
 }
 
 // Zone is the name of the page's time zone.
@@ -180,6 +194,7 @@ func current(on bool, value string) templ.Attributes {
 var adminLinks = []struct{ Path, Key string }{
 	{"/admin/devices", "nav.devices"},
 	{"/admin/customers", "nav.customers"},
+	{"/admin/alarms", "nav.alarms"},
 	{"/admin/calendars", "nav.calendars"},
 	{"/admin/health", "nav.health"},
 	{"/admin/history", "nav.history"},
