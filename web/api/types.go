@@ -13,12 +13,13 @@ type deviceTypeJSON struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	Settings    []store.Setting `json:"settings"`
+	Metrics     []store.Metric  `json:"metrics,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 }
 
 func newDeviceTypeJSON(t store.DeviceType) deviceTypeJSON {
-	out := deviceTypeJSON{Name: t.Name, Description: t.Description, Settings: t.Settings, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	out := deviceTypeJSON{Name: t.Name, Description: t.Description, Settings: t.Settings, Metrics: t.Metrics, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if out.Settings == nil {
 		out.Settings = []store.Setting{}
 	}
@@ -29,6 +30,7 @@ func newDeviceTypeJSON(t store.DeviceType) deviceTypeJSON {
 type deviceTypeRequest struct {
 	Description string          `json:"description"`
 	Settings    []store.Setting `json:"settings"`
+	Metrics     []store.Metric  `json:"metrics"`
 }
 
 // listDeviceTypes: GET /api/v1/device-types.
@@ -61,7 +63,7 @@ func (a *API) showDeviceType(w http.ResponseWriter, r *http.Request) {
 }
 
 // putDeviceType: PUT /api/v1/device-types/{type} creates the type (201) or
-// replaces its description and settings (200). Settings take effect for
+// replaces its description, settings and metrics (200). Settings take effect for
 // the next update of every device of the type.
 func (a *API) putDeviceType(w http.ResponseWriter, r *http.Request) {
 	name, err := pathParam(r, "type")
@@ -74,7 +76,7 @@ func (a *API) putDeviceType(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings})
+	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings, Metrics: req.Metrics})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -99,4 +100,38 @@ func TestShadowSettingsRoutes(t *testing.T) {
 		{name: "history names the customer's token", method: http.MethodGet, path: acmeShadow + "/history?actor=token:acme-token", as: asOperator,
 			status: http.StatusOK, contains: []string{`"version":1`, `"actor":"token:acme-token"`}, notContains: []string{`"version":2`}},
 	})
+}
+
+// A type's declared metrics are set and read through the API, and alarm
+// rules on the type may name only them.
+func TestDeviceTypeMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	put := `{"settings": [], "metrics": [{"name": "flow_lpm", "unit": "L/min", "labels": {"en": "Flow", "ja": "流量"}}, {"name": "pressure_bar", "unit": "bar"}]}`
+	rec := e.do(t, e.api.Handler(), scenario{method: "PUT", path: "/api/v1/device-types/pump", as: asOperator, body: put})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("put: %d %s", rec.Code, rec.Body)
+	}
+	var got struct {
+		Metrics []struct {
+			Name, Unit string
+			Labels     map[string]string
+		} `json:"metrics"`
+	}
+	rec = e.do(t, e.api.Handler(), scenario{method: "GET", path: "/api/v1/device-types/pump", as: asOperator})
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got.Metrics) != 2 || got.Metrics[0].Unit != "L/min" || got.Metrics[0].Labels["ja"] != "流量" {
+		t.Fatalf("the type's metrics: %s", rec.Body)
+	}
+	for _, tt := range []struct {
+		cond   string
+		status int
+	}{{"flow_lpm < 3", http.StatusCreated}, {"flow < 3", http.StatusBadRequest}} {
+		body := `{"name": "x", "customer": "acme", "device_type": "pump", "severity": "minor", "condition": "` + tt.cond + `"}`
+		if rec := e.do(t, e.api.Handler(), scenario{method: "POST", path: "/api/v1/alarm-rules", as: asOperator, body: body}); rec.Code != tt.status {
+			t.Errorf("a rule on %q: %d %s; want %d", tt.cond, rec.Code, rec.Body, tt.status)
+		}
+	}
+	if rec := e.do(t, e.api.Handler(), scenario{method: "PUT", path: "/api/v1/device-types/pump", as: asOperator, body: `{"settings": [], "metrics": [{"name": "9lives"}]}`}); rec.Code != http.StatusBadRequest {
+		t.Errorf("a metric name that is not one: %d", rec.Code)
+	}
 }

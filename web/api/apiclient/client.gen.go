@@ -1351,6 +1351,7 @@ type DeviceSettings struct {
 type DeviceType struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description *string   `json:"description,omitempty"`
+	Metrics     *[]Metric `json:"metrics,omitempty"`
 	Name        string    `json:"name"`
 	Settings    []Setting `json:"settings"`
 	UpdatedAt   time.Time `json:"updated_at"`
@@ -1363,8 +1364,11 @@ type DeviceTypeList struct {
 
 // DeviceTypeSpec defines model for DeviceTypeSpec.
 type DeviceTypeSpec struct {
-	Description *string   `json:"description,omitempty"`
-	Settings    []Setting `json:"settings"`
+	Description *string `json:"description,omitempty"`
+
+	// Metrics The telemetry the type's devices send; alarm rules on the type may name only these. Leaving it out declares none.
+	Metrics  *[]Metric `json:"metrics,omitempty"`
+	Settings []Setting `json:"settings"`
 }
 
 // DisplayNameChange defines model for DisplayNameChange.
@@ -1432,6 +1436,18 @@ type LineProblem struct {
 	// Line The line; absent when the problem concerns the whole file.
 	Line    *int   `json:"line,omitempty"`
 	Message string `json:"message"`
+}
+
+// Metric defines model for Metric.
+type Metric struct {
+	Description *string `json:"description,omitempty"`
+
+	// Labels The metric's name for people by BCP 47 language tag.
+	Labels *map[string]string `json:"labels,omitempty"`
+
+	// Name The metric's name as devices send it.
+	Name string  `json:"name"`
+	Unit *string `json:"unit,omitempty"`
 }
 
 // NewCustomer defines model for NewCustomer.
