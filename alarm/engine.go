@@ -73,6 +73,9 @@ type Config struct {
 	Retention time.Duration
 	// Sweep is how often durations are checked (default 1 s).
 	Sweep time.Duration
+	// MinOffline is the shortest duration an offline rule may give
+	// (default DefaultMinOffline).
+	MinOffline time.Duration
 }
 
 // Engine evaluates the rules. Its state — each device's latest metric
@@ -147,6 +150,9 @@ func New(d Deps, cfg Config) (*Engine, error) {
 	if cfg.Sweep <= 0 {
 		cfg.Sweep = time.Second
 	}
+	if cfg.MinOffline <= 0 {
+		cfg.MinOffline = DefaultMinOffline
+	}
 	e := &Engine{d: d, cfg: cfg, devices: map[string]*devState{}, state: map[stateKey]*ruleState{}}
 	for range writers {
 		ch := make(chan func(), 1024)
@@ -172,7 +178,7 @@ func (e *Engine) CompileRule(r store.AlarmRule) (*Rule, error) {
 	if typ != "" {
 		metrics = e.d.Metrics(typ)
 	}
-	return Compile(r, metrics)
+	return compile(r, metrics, e.cfg.MinOffline)
 }
 
 // Load reads the rules and the alarms that stand.

@@ -38,9 +38,9 @@ const (
 	MaxFor = 7 * 24 * time.Hour
 	// maxNodes bounds a condition's size, in expression nodes.
 	maxNodes = 200
-	// minOffline is the shortest offline duration: a gateway's reconnect
-	// is not an alarm.
-	minOffline = time.Minute
+	// DefaultMinOffline is the shortest offline duration a rule may give
+	// (Config.MinOffline): a gateway's reconnect is not an alarm.
+	DefaultMinOffline = time.Minute
 )
 
 // Error is a rule refused; Field names the part ("condition").
@@ -75,6 +75,10 @@ func (r *Rule) For() time.Duration { return r.hold }
 // metrics the devices it applies to may have (their device type's); nil
 // accepts any metric name.
 func Compile(r store.AlarmRule, metrics []string) (*Rule, error) {
+	return compile(r, metrics, DefaultMinOffline)
+}
+
+func compile(r store.AlarmRule, metrics []string, minOffline time.Duration) (*Rule, error) {
 	if r.Kind == "" {
 		r.Kind = KindTelemetry
 	}

@@ -53,6 +53,9 @@ const (
 	DataSiteName = "site_name" // a message's site as people know it, when the sender gives it
 	DataValue    = "value"     // the value that raised the alarm, when the sender gives it
 	DataUnit     = "unit"      // the unit of DataValue
+	// DataOffline marks a message about a device going offline (true), so
+	// that a grouped one says "devices offline" whatever the rule's name.
+	DataOffline = "offline"
 )
 
 // maxListed bounds the devices and keys a grouped message names.
@@ -161,7 +164,9 @@ func summarize(key string, ms []Message, at time.Time) Message {
 		Data: map[string]any{DataCount: len(ms)},
 	}
 	var devices, keys []string
+	offline := true
 	for _, m := range ms {
+		offline = offline && m.offline()
 		if m.Site != out.Site {
 			out.Site = ""
 		}
@@ -179,6 +184,9 @@ func summarize(key string, ms []Message, at time.Time) Message {
 		}
 	}
 	out.Data[DataDevices], out.Data[DataKeys] = devices, keys
+	if offline {
+		out.Data[DataOffline] = true
+	}
 	if out.Site != "" {
 		if s := first.siteLabel(); s != out.Site {
 			out.Data[DataSiteName] = s
@@ -198,16 +206,16 @@ func (m Message) title(lang string) string {
 	if where == "" {
 		where = m.Customer
 	}
-	n, rule := m.count(), m.Rule
+	n, rule, offline := m.count(), m.Rule, m.offline()
 	if lang == "ja" {
 		switch {
-		case m.State == StateCleared && rule == "offline":
+		case m.State == StateCleared && offline:
 			return fmt.Sprintf("%s: %d 台の機器がオンラインに戻りました", where, n)
 		case m.State == StateCleared && rule != "":
 			return fmt.Sprintf("%s: %d 台の機器が復旧しました (%s)", where, n, rule)
 		case m.State == StateCleared:
 			return fmt.Sprintf("%s: %d 件のアラームが解除されました", where, n)
-		case rule == "offline":
+		case offline:
 			return fmt.Sprintf("%s: %d 台の機器がオフライン", where, n)
 		case rule != "":
 			return fmt.Sprintf("%s: %d 台の機器で %s", where, n, rule)
@@ -215,16 +223,25 @@ func (m Message) title(lang string) string {
 		return fmt.Sprintf("%s: %d 件のアラーム", where, n)
 	}
 	switch {
-	case m.State == StateCleared && rule == "offline":
+	case m.State == StateCleared && offline:
 		return fmt.Sprintf("%s: %d devices back online", where, n)
 	case m.State == StateCleared && rule != "":
 		return fmt.Sprintf("%s: %d devices back to normal (%s)", where, n, rule)
 	case m.State == StateCleared:
 		return fmt.Sprintf("%s: %d alarms cleared", where, n)
+	case offline:
+		return fmt.Sprintf("%s: %d devices offline", where, n)
 	case rule != "":
-		return fmt.Sprintf("%s: %d devices %s", where, n, rule)
+		return fmt.Sprintf("%s: %s on %d devices", where, rule, n)
 	}
 	return fmt.Sprintf("%s: %d alarms", where, n)
+}
+
+// offline tells whether a message is about devices going offline: marked
+// so by its sender (DataOffline), or of a rule named "offline".
+func (m Message) offline() bool {
+	b, _ := m.Data[DataOffline].(bool)
+	return b || m.Rule == "offline"
 }
 
 // devices lists a grouped message's devices.

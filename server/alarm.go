@@ -65,6 +65,9 @@ func (n alarmNotifier) Notify(ctx context.Context, a store.Alarm, r store.AlarmR
 	for k, v := range a.Fields {
 		data[k] = v
 	}
+	if r.Kind == alarm.KindOffline {
+		data[notify.DataOffline] = true
+	}
 	if site, err := n.s.store.GetSite(a.Customer, a.Site); err == nil && site.DisplayName != "" {
 		data[notify.DataSiteName] = site.DisplayName
 	}
