@@ -138,6 +138,10 @@ type TSDBConfig struct {
 
 // TelemetryConfig bounds what one telemetry message may carry.
 type TelemetryConfig struct {
+	// Log writes every telemetry message to the write-ahead log, durably,
+	// before it is acknowledged; off, a crash loses what the time-series
+	// store had not written yet (seconds).
+	Log      bool
 	MaxBatch int
 	// MaxMetrics is how many distinct metric names one device may use.
 	MaxMetrics int
@@ -162,7 +166,7 @@ func DefaultConfig() Config {
 			ClientBufferBytes: 4 << 10,
 		},
 		TSDB:      TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
-		Telemetry: TelemetryConfig{MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
+		Telemetry: TelemetryConfig{Log: true, MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
 		Web: WebConfig{
 			TimeZone:        "Local",
 			SessionIdle:     2 * time.Hour,
@@ -250,6 +254,7 @@ func validSSOName(s string) bool {
 // Paths inside the data directory.
 func (c Config) storePath() string  { return filepath.Join(c.DataDir, "hearth.db") }
 func (c Config) tsdbDir() string    { return filepath.Join(c.DataDir, "tsdb") }
+func (c Config) walDir() string     { return filepath.Join(c.DataDir, "wal") }
 func (c Config) tlsDir() string     { return filepath.Join(c.DataDir, "tls") }
 func (c Config) caFile() string     { return filepath.Join(c.tlsDir(), "ca.pem") }
 func (c Config) SocketPath() string { return SocketPath(c.DataDir) }

@@ -52,6 +52,15 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP hearth_store_size_bytes Size of each store on disk.\n# TYPE hearth_store_size_bytes gauge\n")
 	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"bbolt\"} %d\n", s.store.SizeBytes())
 	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"tsdb\"} %d\n", ts.SizeBytes)
+	if s.wal != nil {
+		l := s.wal.Stats()
+		counter(w, "hearth_telemetry_log_records_total", "Telemetry messages written to the write-ahead log.", l.Records)
+		counter(w, "hearth_telemetry_log_bytes_total", "Bytes written to the write-ahead log.", l.Bytes)
+		counter(w, "hearth_telemetry_log_syncs_total", "Group commits (fsyncs) of the write-ahead log.", l.Syncs)
+		gauge(w, "hearth_telemetry_log_segments", "Segment files of the write-ahead log on disk.", float64(l.Segments))
+	}
+	gauge(w, "hearth_telemetry_log_replayed_samples", "Samples replayed from the write-ahead log at the last start.", float64(s.walReplay.Points))
+	gauge(w, "hearth_telemetry_log_cut_segments", "Segments whose torn or corrupt tail was cut at the last start.", float64(s.walReplay.Cut))
 	if s.alarms != nil {
 		counter(w, "hearth_alarm_events_dropped_total", "Events the alarm engine lost because it fell behind; rules missed them.", s.alarms.Dropped())
 	}

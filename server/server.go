@@ -25,6 +25,7 @@ import (
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
+	"github.com/hearthiot/hearth/store/wal"
 	"github.com/hearthiot/hearth/web/api"
 	"github.com/hearthiot/hearth/web/ui"
 )
@@ -40,6 +41,8 @@ type Server struct {
 	authority *ca.CA
 	registry  *device.Registry
 	tsdb      *tsdb.DB
+	wal       *wal.Log // nil with --telemetry-log=false
+	walReplay wal.ReplayStats
 	telemetry *device.Telemetry
 	shadows   *device.Shadows
 	types     *device.DeviceTypes
@@ -248,19 +251,31 @@ func (s *Server) startTSDB(context.Context) error {
 		return err
 	}
 	s.tsdb = db
-	s.onStop("time-series store", func(context.Context) error { return db.Close() })
+	s.onStop("time-series store", func(context.Context) error {
+		if err := db.Close(); err != nil {
+			return err
+		}
+		// The store wrote everything it was given: the telemetry log,
+		// closed before it, holds nothing it lacks.
+		return wal.RemoveSegments(s.cfg.walDir())
+	})
 	return nil
 }
 
 // startTelemetry builds the ingest the broker hands telemetry to: decoded,
 // labelled from the registry, appended to the time-series store.
 func (s *Server) startTelemetry(context.Context) error {
+	// The log is replayed even when it is turned off now: it may hold
+	// what a crash of a run with it took from the time-series store.
+	if err := s.openTelemetryLog(); err != nil {
+		return err
+	}
 	s.telemetry = device.NewTelemetry(device.TelemetryLimits{
 		MaxBatch:   s.cfg.Telemetry.MaxBatch,
 		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
 		MaxFuture:  s.cfg.Telemetry.MaxFuture,
 		Retention:  s.cfg.TSDB.Retention,
-	}, s.registry, readingWriter{s.tsdb}, device.WithEvents(s.events))
+	}, s.registry, readingWriter{db: s.tsdb, log: s.wal}, device.WithEvents(s.events))
 	return nil
 }
 

@@ -415,7 +415,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := readAll(resp)
-	for _, name := range []string{"hearth_mqtt_connected_clients", "hearth_mqtt_messages_received_total", "hearth_telemetry_samples_stored_total", `hearth_store_size_bytes{store="bbolt"}`, "go_goroutines", "process_resident_memory_bytes"} {
+	for _, name := range []string{"hearth_mqtt_connected_clients", "hearth_mqtt_messages_received_total", "hearth_telemetry_samples_stored_total", "hearth_telemetry_log_syncs_total", `hearth_store_size_bytes{store="bbolt"}`, "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -9,15 +9,30 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store/tsdb"
+	"github.com/hearthiot/hearth/store/wal"
 )
 
-// readingWriter stores decoded telemetry in the time-series store.
-type readingWriter struct{ db *tsdb.DB }
+// readingWriter stores decoded telemetry: durably in the write-ahead log
+// first (when there is one), so that what the device is acknowledged for
+// survives a crash, then in the time-series store.
+type readingWriter struct {
+	db  *tsdb.DB
+	log *wal.Log
+}
 
 func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) error {
 	pts := make([]tsdb.Point, len(rs))
 	for i, r := range rs {
 		pts[i] = tsdb.Point(r)
+	}
+	if w.log != nil {
+		rec := wal.Record{Device: dev, Customer: customer, Site: site, Points: make([]wal.Point, len(rs))}
+		for i, r := range rs {
+			rec.Points[i] = wal.Point(r)
+		}
+		if err := w.log.Write(rec); err != nil {
+			return fmt.Errorf("log telemetry: %w", err)
+		}
 	}
 	err := w.db.Append(dev, customer, site, pts)
 	if errors.Is(err, tsdb.ErrInvalidPoint) {
@@ -26,6 +41,45 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 		return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "the readings cannot be stored: " + err.Error(), Err: err}
 	}
 	return err
+}
+
+// openTelemetryLog opens the write-ahead log of telemetry and stores again
+// what it still holds — what a crash may have kept from the time-series
+// store — before any device can connect. Storing is idempotent: the store
+// keeps one sample per series and millisecond. Samples the store refuses
+// for good (past retention by now) are dropped and counted.
+func (s *Server) openTelemetryLog() error {
+	dropped := 0
+	l, st, err := wal.Open(s.cfg.walDir(), wal.Options{Logger: s.logger.With("component", "telemetry log")}, func(r wal.Record) error {
+		pts := make([]tsdb.Point, len(r.Points))
+		for i, p := range r.Points {
+			pts[i] = tsdb.Point(p)
+		}
+		err := s.tsdb.Append(r.Device, r.Customer, r.Site, pts)
+		if errors.Is(err, tsdb.ErrInvalidPoint) {
+			dropped += len(pts)
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if st.Records > 0 || st.Cut > 0 {
+		rate := 0.0
+		if st.Duration > 0 {
+			rate = float64(st.Points) / st.Duration.Seconds()
+		}
+		s.logger.Info("telemetry log replayed", "segments", st.Segments, "records", st.Records, "samples", st.Points,
+			"dropped_samples", dropped, "cut_segments", st.Cut, "cut_bytes", st.CutBytes, "duration", st.Duration, "samples_per_s", int(rate))
+	}
+	s.walReplay = st
+	if !s.cfg.Telemetry.Log {
+		return l.Close(false)
+	}
+	s.wal = l
+	s.onStop("telemetry log", func(context.Context) error { return l.Close(false) })
+	return nil
 }
 
 // telemetryReader serves the API's telemetry reads from the time-series

@@ -1,0 +1,583 @@
+// Package wal is the write-ahead log of telemetry: every message's samples
+// are appended to a segment file, each record with a checksum, and made
+// durable by a group commit — one fsync covers every record appended while
+// the previous one ran — before the device is acknowledged. At start the
+// records still in the log are handed back to be stored again (storing is
+// idempotent), a torn or corrupt tail is cut at the last good record, and
+// segments are removed once the time-series store has certainly written
+// what they hold.
+package wal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Point is one sample of a metric.
+type Point struct {
+	Metric    string
+	Timestamp int64 // unix milliseconds
+	Value     float64
+}
+
+// Record is one telemetry message's samples of one device.
+type Record struct {
+	Device, Customer, Site string
+	Points                 []Point
+}
+
+// Options tune a log; zero values take the defaults.
+type Options struct {
+	// SegmentBytes is the size past which a segment is closed and the
+	// next begun [64 MiB].
+	SegmentBytes int64
+	// Keep is how long a closed segment is kept before it is removed: the
+	// time-series store writes what it was given to disk within seconds
+	// (VictoriaMetrics flushes in-memory data every 5 s), so a closed
+	// segment older than this holds nothing only the log has [1 min].
+	Keep time.Duration
+	// Logger reports cut tails and removed segments.
+	Logger *slog.Logger
+	// Now is the clock, for tests.
+	Now func() time.Time
+}
+
+// ReplayStats is what opening a log found.
+type ReplayStats struct {
+	Segments int // segments read
+	Records  int // records handed back
+	Points   int // their points
+	Cut      int // segments whose tail was torn or corrupt, and cut
+	CutBytes int64
+	Duration time.Duration
+}
+
+// Stats are the log's counters since it was opened.
+type Stats struct {
+	Records, Bytes, Syncs uint64
+	Segments              int // on disk now
+}
+
+// maxRecord bounds one record's payload; a length past it is corruption.
+const maxRecord = 64 << 20
+
+const headerSize = 8 // payload length, CRC-32C of the payload
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrClosed is returned by a log that was closed.
+var ErrClosed = errors.New("the telemetry log is closed")
+
+// Log is an open write-ahead log. Its methods are safe for concurrent use.
+type Log struct {
+	dir  string
+	opts Options
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	f        *os.File // the segment written to
+	seg      uint64   // its number
+	size     int64    // its size, written and buffered
+	buf      []byte   // appended and not yet written
+	appended uint64   // records appended
+	synced   uint64   // records durable
+	syncing  bool     // a commit is under way
+	err      error    // a failed write or sync: every later append fails
+	closed   bool
+	old      []oldSegment // closed segments, oldest first
+
+	records, bytes, syncs atomic.Uint64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// oldSegment is a closed segment and when it was closed.
+type oldSegment struct {
+	num    uint64
+	closed time.Time
+}
+
+// Open opens the log in dir, creating it, and hands every record it still
+// holds to replay, oldest first, before it returns; a segment's torn or
+// corrupt tail is cut at its last good record. New records go to a new
+// segment. A replay error stops the opening.
+func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStats, error) {
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = 64 << 20
+	}
+	if opts.Keep <= 0 {
+		opts.Keep = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, ReplayStats{}, fmt.Errorf("create the telemetry log's directory: %w", err)
+	}
+	l := &Log{dir: dir, opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
+	l.cond = sync.NewCond(&l.mu)
+	segs, err := l.segments()
+	if err != nil {
+		return nil, ReplayStats{}, err
+	}
+	start := opts.Now()
+	var st ReplayStats
+	for _, n := range segs {
+		if err := l.replaySegment(n, replay, &st); err != nil {
+			return nil, st, err
+		}
+		l.old = append(l.old, oldSegment{num: n, closed: start})
+	}
+	st.Duration = opts.Now().Sub(start)
+	next := uint64(1)
+	if len(segs) > 0 {
+		next = segs[len(segs)-1] + 1
+	}
+	if err := l.openSegment(next); err != nil {
+		return nil, st, err
+	}
+	go l.sweep()
+	return l, st, nil
+}
+
+func segmentName(n uint64) string { return fmt.Sprintf("%016d.wal", n) }
+
+func (l *Log) path(n uint64) string { return filepath.Join(l.dir, segmentName(n)) }
+
+// segments lists the segment numbers in dir, oldest first.
+func (l *Log) segments() ([]uint64, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the telemetry log's directory: %w", err)
+	}
+	var out []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".wal")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// replaySegment hands a segment's good records to replay and cuts what
+// follows the last of them.
+func (l *Log) replaySegment(n uint64, replay func(Record) error, st *ReplayStats) error {
+	f, err := os.OpenFile(l.path(n), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open telemetry log segment %s: %w", segmentName(n), err)
+	}
+	defer f.Close()
+	st.Segments++
+	r := bufio.NewReaderSize(f, 1<<20)
+	var good int64
+	var header [headerSize]byte
+	var payload []byte
+	var why string
+	for {
+		if _, err := io.ReadFull(r, header[:]); err != nil {
+			if err != io.EOF {
+				why = "a torn record header"
+			}
+			break
+		}
+		size := binary.LittleEndian.Uint32(header[:4])
+		if size == 0 || size > maxRecord {
+			why = fmt.Sprintf("a record length of %d bytes", size)
+			break
+		}
+		payload = slices.Grow(payload[:0], int(size))[:size]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			why = "a torn record"
+			break
+		}
+		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(header[4:]) {
+			why = "a record whose checksum does not match"
+			break
+		}
+		rec, err := decode(payload)
+		if err != nil {
+			why = "a record that cannot be read: " + err.Error()
+			break
+		}
+		if err := replay(rec); err != nil {
+			return fmt.Errorf("replay telemetry log segment %s: %w", segmentName(n), err)
+		}
+		st.Records++
+		st.Points += len(rec.Points)
+		good += headerSize + int64(size)
+	}
+	if why == "" {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("telemetry log segment %s: %w", segmentName(n), err)
+	}
+	if err := f.Truncate(good); err != nil {
+		return fmt.Errorf("cut telemetry log segment %s: %w", segmentName(n), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("cut telemetry log segment %s: %w", segmentName(n), err)
+	}
+	st.Cut++
+	st.CutBytes += fi.Size() - good
+	l.opts.Logger.Warn("telemetry log segment cut at its last good record", "segment", segmentName(n),
+		"reason", why, "kept_bytes", good, "cut_bytes", fi.Size()-good)
+	return nil
+}
+
+func (l *Log) openSegment(n uint64) error {
+	f, err := os.OpenFile(l.path(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create telemetry log segment: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.seg, l.size = f, n, 0
+	return nil
+}
+
+// syncDir makes a file's creation or removal in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open the telemetry log's directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync the telemetry log's directory: %w", err)
+	}
+	return nil
+}
+
+// Write appends a record and returns once it is durable, with every record
+// appended meanwhile: the commit that makes it durable is shared.
+func (l *Log) Write(r Record) error {
+	seq, err := l.append(r)
+	if err != nil {
+		return err
+	}
+	return l.sync(seq)
+}
+
+// append encodes a record into the buffer and returns its sequence number.
+func (l *Log) append(r Record) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return 0, ErrClosed
+	case l.err != nil:
+		return 0, l.err
+	}
+	start := len(l.buf)
+	l.buf = append(l.buf, make([]byte, headerSize)...)
+	l.buf = encode(l.buf, r)
+	payload := l.buf[start+headerSize:]
+	if len(payload) > maxRecord {
+		l.buf = l.buf[:start]
+		return 0, fmt.Errorf("a telemetry record of %d bytes is larger than the log takes (%d)", len(payload), maxRecord)
+	}
+	binary.LittleEndian.PutUint32(l.buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(l.buf[start+4:], crc32.Checksum(payload, castagnoli))
+	l.appended++
+	return l.appended, nil
+}
+
+// sync returns once record seq is durable. The first caller to find no
+// commit under way leads one for everything appended so far; the others
+// wait for a commit that covers them.
+func (l *Log) sync(seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		switch {
+		case l.synced >= seq:
+			return nil
+		case l.err != nil:
+			return l.err
+		case l.closed:
+			return ErrClosed
+		case !l.syncing:
+			l.commit()
+		default:
+			l.cond.Wait()
+		}
+	}
+}
+
+// commit writes and syncs the buffer, with l.mu held on entry and exit;
+// it releases it while writing.
+func (l *Log) commit() {
+	buf, upto, n := l.buf, l.appended, uint64(0)
+	if len(buf) == 0 {
+		l.synced = upto
+		return
+	}
+	n = upto - l.synced
+	l.buf = nil
+	l.syncing = true
+	f := l.f
+	l.mu.Unlock()
+	_, err := f.Write(buf)
+	if err == nil {
+		err = f.Sync()
+	}
+	l.mu.Lock()
+	l.syncing = false
+	if err != nil {
+		l.err = fmt.Errorf("write the telemetry log: %w", err)
+		l.cond.Broadcast()
+		return
+	}
+	l.synced = upto
+	l.records.Add(n)
+	l.bytes.Add(uint64(len(buf)))
+	l.syncs.Add(1)
+	l.size += int64(len(buf))
+	if l.buf == nil {
+		l.buf = buf[:0] // reuse the memory
+	}
+	if l.size >= l.opts.SegmentBytes {
+		l.rotate()
+	}
+	l.cond.Broadcast()
+}
+
+// rotate closes the segment written to and begins the next, with l.mu
+// held.
+func (l *Log) rotate() {
+	old := l.seg
+	if err := l.f.Close(); err != nil {
+		l.err = fmt.Errorf("close telemetry log segment: %w", err)
+		return
+	}
+	if err := l.openSegment(old + 1); err != nil {
+		l.err = err
+		return
+	}
+	l.old = append(l.old, oldSegment{num: old, closed: l.opts.Now()})
+}
+
+// sweep removes closed segments past Keep, every few seconds.
+func (l *Log) sweep() {
+	defer close(l.done)
+	t := time.NewTicker(max(time.Second, l.opts.Keep/6))
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.removeOld(l.opts.Now().Add(-l.opts.Keep))
+		}
+	}
+}
+
+// removeOld removes the closed segments closed before before.
+func (l *Log) removeOld(before time.Time) {
+	l.mu.Lock()
+	var gone []uint64
+	for len(l.old) > 0 && l.old[0].closed.Before(before) {
+		gone = append(gone, l.old[0].num)
+		l.old = l.old[1:]
+	}
+	l.mu.Unlock()
+	for _, n := range gone {
+		if err := os.Remove(l.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			l.opts.Logger.Warn("telemetry log segment not removed", "segment", segmentName(n), "error", err)
+		}
+	}
+	if len(gone) > 0 {
+		if err := syncDir(l.dir); err != nil {
+			l.opts.Logger.Warn("telemetry log directory not synced", "error", err)
+		}
+	}
+}
+
+// Stats returns the counters.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	segs := len(l.old) + 1
+	l.mu.Unlock()
+	return Stats{Records: l.records.Load(), Bytes: l.bytes.Load(), Syncs: l.syncs.Load(), Segments: segs}
+}
+
+// Close commits what is buffered and closes the log. With stored set —
+// the time-series store has been closed cleanly and holds everything —
+// every segment is removed, so the next start replays nothing.
+func (l *Log) Close(stored bool) error {
+	if err := l.close(); err != nil || !stored {
+		return err
+	}
+	return RemoveSegments(l.dir)
+}
+
+func (l *Log) close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	for l.syncing {
+		l.cond.Wait()
+	}
+	if l.err == nil && len(l.buf) > 0 {
+		l.commit()
+	}
+	err := l.err
+	l.closed = true
+	l.cond.Broadcast()
+	ferr := l.f.Close()
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	if err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// RemoveSegments removes every segment of the closed log in dir, once the
+// time-series store was closed cleanly and holds all they held.
+func RemoveSegments(dir string) error {
+	l := &Log{dir: dir}
+	segs, err := l.segments()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range segs {
+		if err := os.Remove(l.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove telemetry log segment: %w", err)
+		}
+	}
+	return syncDir(dir)
+}
+
+// encode appends a record's payload to b.
+func encode(b []byte, r Record) []byte {
+	b = appendString(b, r.Device)
+	b = appendString(b, r.Customer)
+	b = appendString(b, r.Site)
+	b = binary.AppendUvarint(b, uint64(len(r.Points)))
+	for _, p := range r.Points {
+		b = appendString(b, p.Metric)
+		b = binary.AppendVarint(b, p.Timestamp)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Value))
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decode reads a record's payload.
+func decode(b []byte) (Record, error) {
+	d := decoder{b: b}
+	r := Record{Device: d.str(), Customer: d.str(), Site: d.str()}
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		return Record{}, errors.New("more points than bytes")
+	}
+	r.Points = make([]Point, 0, n)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		p := Point{Metric: d.str(), Timestamp: d.varint()}
+		p.Value = d.float()
+		r.Points = append(r.Points, p)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("bytes after the last point")
+	}
+	return r, d.err
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("a bad number")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errors.New("a bad number")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errors.New("a string past the record's end")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.err = errors.New("a value past the record's end")
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
