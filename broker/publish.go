@@ -154,8 +154,8 @@ func (b *Broker) freePacketID(cl *mqtt.Client, pk *packets.Packet) {
 // 3.1.1, which has no negative acknowledgement, a message that can never be
 // stored is acknowledged as usual and not delivered, so that a device does
 // not resend it forever. A message that could not be stored for a passing
-// reason (CodeInternal) is never acknowledged: a 3.1.1 client is
-// disconnected instead and resends it.
+// reason (CodeInternal, CodeStorageFull) is never acknowledged: a 3.1.1
+// client is disconnected instead and resends it.
 func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
@@ -184,7 +184,7 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	}
 	te := b.telemetryRejected(thing, err)
 	b.sendRejection(thing, te, now)
-	if te.Code == device.CodeInternal && !negativeAck && pk.FixedHeader.Qos > 0 {
+	if (te.Code == device.CodeInternal || te.Code == device.CodeStorageFull) && !negativeAck && pk.FixedHeader.Qos > 0 {
 		// Nothing was stored, so nothing may be acknowledged: an MQTT 3.1.1
 		// client has no negative PUBACK, so it is disconnected without one
 		// and sends the message again after reconnecting.
@@ -220,11 +220,14 @@ func (b *Broker) telemetryRejected(thing string, err error) *device.TelemetryErr
 // telemetryReasonCode is the MQTT 5 PUBACK reason code for a telemetry
 // rejection: 0x99 when the payload is wrong, 0x83 when the device is not
 // registered (the broker will not take telemetry for it), 0x80 when storing
-// failed and the device may retry.
+// failed and the device may retry, 0x97 (quota exceeded) while Hearth's
+// disk is below its free-space floor.
 func telemetryReasonCode(code string) byte {
 	switch code {
 	case device.CodeInternal:
 		return packets.ErrUnspecifiedError.Code
+	case device.CodeStorageFull:
+		return packets.ErrQuotaExceeded.Code
 	case device.CodeUnknownDevice:
 		return packets.ErrImplementationSpecificError.Code
 	default:

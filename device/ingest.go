@@ -24,14 +24,14 @@ type LabelSource interface {
 	Labels(name string) (customer, site string, ok bool)
 }
 
-const codeCount = 8
+const codeCount = 9
 
 // rejectionCodes lists every code Ingest can reject with, in the order the
 // per-code counters are kept.
 func rejectionCodes() [codeCount]string {
 	return [...]string{
 		CodeBadJSON, CodeBadValue, CodeBadMetric, CodeBadTimestamp,
-		CodeBatchTooLarge, CodeEmpty, CodeUnknownDevice, CodeInternal,
+		CodeBatchTooLarge, CodeEmpty, CodeUnknownDevice, CodeInternal, CodeStorageFull,
 	}
 }
 

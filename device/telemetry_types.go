@@ -20,6 +20,7 @@ const (
 	CodeEmpty         = "empty"           // no values at all
 	CodeUnknownDevice = "unknown_device"  // the device is not (or no longer) registered
 	CodeInternal      = "internal"        // storing failed; the device may retry
+	CodeStorageFull   = "storage_full"    // Hearth's disk is nearly full; the device keeps the readings and retries
 )
 
 // TelemetryError says why a telemetry message was rejected. The message is

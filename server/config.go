@@ -37,6 +37,9 @@ type Config struct {
 	// take the scheduler's defaults (first check after 1m, each next one
 	// twice as late, 5 checks).
 	Schedule scheduler.Config
+	// MinFreeDisk is the free space of the data directory's file system
+	// below which telemetry is refused; 0 turns the check off.
+	MinFreeDisk int64
 	// Alarms tunes the alarm engine: how long closed alarms are kept.
 	Alarms alarm.Config
 
@@ -177,6 +180,7 @@ func DefaultConfig() Config {
 		Notify:           NotifyConfig{RetryFor: 24 * time.Hour, GroupWindow: 30 * time.Second, SMTP: SMTPConfig{Port: 587}},
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
 		Alarms:           alarm.Config{Retention: 365 * 24 * time.Hour},
+		MinFreeDisk:      256 << 20,
 		AdminEmail:       "admin@hearth.local",
 		ShutdownTimeout:  30 * time.Second,
 	}
@@ -199,6 +203,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("TLS certificate and key files must be given together")
 	case c.HistoryRetention < 24*time.Hour:
 		return fmt.Errorf("history retention %s is too short: the minimum is 24h", c.HistoryRetention)
+	case c.MinFreeDisk < 0:
+		return fmt.Errorf("--min-free-disk %d must not be negative", c.MinFreeDisk)
 	case c.Alarms.Retention < 24*time.Hour:
 		return fmt.Errorf("alarm retention %s is too short: the minimum is 24h", c.Alarms.Retention)
 	case c.TSDB.Retention < 24*time.Hour:

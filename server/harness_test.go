@@ -60,6 +60,7 @@ func startHearthWith(t testing.TB, dir string, configure func(*server.Config)) *
 	cfg.Telemetry.MaxBatch = 50
 	cfg.TSDB.MemoryBytes = 128 << 20
 	cfg.ShutdownTimeout = 20 * time.Second
+	cfg.MinFreeDisk = 16 << 20 // test machines may have little room
 	if configure != nil {
 		configure(&cfg)
 	}

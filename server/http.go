@@ -126,7 +126,15 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	out := map[string]any{"status": "ready"}
+	if s.disk != nil && s.disk.floor > 0 {
+		telemetry := "accepted"
+		if s.disk.low.Load() {
+			telemetry = "refused: the disk is below its free-space floor"
+		}
+		out["disk"] = map[string]any{"free_bytes": s.disk.free.Load(), "floor_bytes": s.disk.floor, "telemetry": telemetry}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

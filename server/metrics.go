@@ -52,6 +52,14 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP hearth_store_size_bytes Size of each store on disk.\n# TYPE hearth_store_size_bytes gauge\n")
 	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"bbolt\"} %d\n", s.store.SizeBytes())
 	fmt.Fprintf(w, "hearth_store_size_bytes{store=\"tsdb\"} %d\n", ts.SizeBytes)
+	if s.disk != nil {
+		gauge(w, "hearth_disk_free_bytes", "Free space of the data directory's file system.", float64(s.disk.free.Load()))
+		low := 0.0
+		if s.disk.low.Load() {
+			low = 1
+		}
+		gauge(w, "hearth_disk_below_floor", "1 while the free space is below --min-free-disk and telemetry is refused.", low)
+	}
 	if s.wal != nil {
 		l := s.wal.Stats()
 		counter(w, "hearth_telemetry_log_records_total", "Telemetry messages written to the write-ahead log.", l.Records)

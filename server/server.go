@@ -43,6 +43,7 @@ type Server struct {
 	tsdb      *tsdb.DB
 	wal       *wal.Log // nil with --telemetry-log=false
 	walReplay wal.ReplayStats
+	disk      *diskWatch
 	telemetry *device.Telemetry
 	shadows   *device.Shadows
 	types     *device.DeviceTypes
@@ -134,6 +135,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 func (s *Server) startSteps() []startStep {
 	return []startStep{
 		{"data directory", s.startDataDir},
+		{"disk space", s.startDiskWatch},
 		{"store", s.startStore},
 		{"certificate authority", s.startCA},
 		{"registry", s.startRegistry},
@@ -275,7 +277,7 @@ func (s *Server) startTelemetry(context.Context) error {
 		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
 		MaxFuture:  s.cfg.Telemetry.MaxFuture,
 		Retention:  s.cfg.TSDB.Retention,
-	}, s.registry, readingWriter{db: s.tsdb, log: s.wal}, device.WithEvents(s.events))
+	}, s.registry, readingWriter{db: s.tsdb, log: s.wal, disk: s.disk}, device.WithEvents(s.events))
 	return nil
 }
 

@@ -16,11 +16,15 @@ import (
 // first (when there is one), so that what the device is acknowledged for
 // survives a crash, then in the time-series store.
 type readingWriter struct {
-	db  *tsdb.DB
-	log *wal.Log
+	db   *tsdb.DB
+	log  *wal.Log
+	disk *diskWatch
 }
 
 func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) error {
+	if err := w.disk.refuse(); err != nil {
+		return err
+	}
 	pts := make([]tsdb.Point, len(rs))
 	for i, r := range rs {
 		pts[i] = tsdb.Point(r)

@@ -102,7 +102,7 @@ func TestCrashLoop(t *testing.T) {
 	publish := func(port string, stop <-chan struct{}, wg *sync.WaitGroup) {
 		for name, secret := range secrets {
 			wg.Go(func() {
-				opts := mqtt.NewClientOptions().AddBroker("ssl://127.0.0.1:"+port).SetClientID(name).
+				opts := mqtt.NewClientOptions().AddBroker("ssl://127.0.0.1:" + port).SetClientID(name).
 					SetUsername(name).SetPassword(secret).SetTLSConfig(&tls.Config{RootCAs: pool, ServerName: "localhost"}).
 					SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second).SetCleanSession(true)
 				c := mqtt.NewClient(opts)
@@ -208,4 +208,3 @@ func promValue(t *testing.T, api func(addr, method, path string, in, out any) in
 	v, _ := strconv.ParseFloat(fmt.Sprint(res.Data.Result[0].Value[1]), 64)
 	return v
 }
-

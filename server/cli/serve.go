@@ -36,6 +36,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.IntVar(&cfg.MQTT.MaxClients, "mqtt-max-clients", cfg.MQTT.MaxClients, "most MQTT clients connected at once")
 	fs.IntVar(&cfg.MQTT.ReceiveMaximum, "mqtt-inflight", cfg.MQTT.ReceiveMaximum, "unacknowledged QoS 1 messages per client (MQTT 5 receive maximum)")
 	fs.IntVar(&cfg.MQTT.ClientBufferBytes, "mqtt-client-buffer", cfg.MQTT.ClientBufferBytes, "per-client read and write buffer `bytes`")
+	fs.Var((*sizeFlag)(&cfg.MinFreeDisk), "min-free-disk", "free space of the data directory's disk below which telemetry is refused until there is room (`size`: 256MiB, 2GiB; 0 turns it off)")
 	fs.BoolVar(&cfg.Telemetry.Log, "telemetry-log", cfg.Telemetry.Log, "write telemetry to the write-ahead log, durably, before acknowledging it (off: a crash loses the last seconds)")
 	fs.IntVar(&cfg.Telemetry.MaxBatch, "telemetry-max-batch", cfg.Telemetry.MaxBatch, "most entries in one back-fill telemetry array")
 	fs.IntVar(&cfg.Telemetry.MaxMetrics, "telemetry-max-metrics", cfg.Telemetry.MaxMetrics, "most distinct metric names one device may use (each is a time series)")
