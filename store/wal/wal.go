@@ -78,6 +78,20 @@ const maxRecord = 64 << 20
 
 const headerSize = 8 // payload length, CRC-32C of the payload
 
+// Each segment begins with its format: magic bytes and a version. A
+// segment of a newer version than this binary reads is refused, so an
+// older Hearth started on a newer one's data stops instead of cutting
+// what it cannot read.
+var magic = []byte("HWAL")
+
+// Version is the segment format this binary writes and reads.
+const Version = 1
+
+const segmentHeaderSize = 8
+
+// ErrNewerFormat is returned by Open for a segment of a newer format.
+var ErrNewerFormat = errors.New("the telemetry log was written by a newer Hearth")
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrClosed is returned by a log that was closed.
@@ -195,7 +209,21 @@ func (l *Log) replaySegment(n uint64, replay func(Record) error, st *ReplayStats
 	defer f.Close()
 	st.Segments++
 	r := bufio.NewReaderSize(f, 1<<20)
-	var good int64
+	var sh [segmentHeaderSize]byte
+	if n, err := io.ReadFull(r, sh[:]); err != nil {
+		if n == 0 && errors.Is(err, io.EOF) {
+			return nil // created, never written
+		}
+		return l.cut(f, n, 0, "a torn segment header", st)
+	}
+	if string(sh[:4]) != string(magic) {
+		return l.cut(f, segmentHeaderSize, 0, "not a telemetry log segment", st)
+	}
+	if v := binary.LittleEndian.Uint32(sh[4:]); v > Version {
+		return fmt.Errorf("segment %s is of format %d, this Hearth reads up to %d: %w; run the newer Hearth, or move %s away to start without what it holds",
+			segmentName(n), v, Version, ErrNewerFormat, l.dir)
+	}
+	good := int64(segmentHeaderSize)
 	var header [headerSize]byte
 	var payload []byte
 	var why string
@@ -235,19 +263,32 @@ func (l *Log) replaySegment(n uint64, replay func(Record) error, st *ReplayStats
 	if why == "" {
 		return nil
 	}
+	return l.cut(f, int(good), good, why, st)
+}
+
+// cut truncates a segment after its last good byte, good, and counts it.
+func (l *Log) cut(f *os.File, _ int, good int64, why string, st *ReplayStats) error {
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("telemetry log segment %s: %w", segmentName(n), err)
+		return fmt.Errorf("telemetry log segment %s: %w", filepath.Base(f.Name()), err)
 	}
-	if err := f.Truncate(good); err != nil {
-		return fmt.Errorf("cut telemetry log segment %s: %w", segmentName(n), err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("cut telemetry log segment %s: %w", segmentName(n), err)
+	if good == 0 {
+		// Nothing of it can be read: remove it rather than keep an empty
+		// file without a header.
+		if err := os.Remove(f.Name()); err != nil {
+			return fmt.Errorf("remove telemetry log segment %s: %w", filepath.Base(f.Name()), err)
+		}
+	} else {
+		if err := f.Truncate(good); err != nil {
+			return fmt.Errorf("cut telemetry log segment %s: %w", filepath.Base(f.Name()), err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("cut telemetry log segment %s: %w", filepath.Base(f.Name()), err)
+		}
 	}
 	st.Cut++
 	st.CutBytes += fi.Size() - good
-	l.opts.Logger.Warn("telemetry log segment cut at its last good record", "segment", segmentName(n),
+	l.opts.Logger.Warn("telemetry log segment cut at its last good record", "segment", filepath.Base(f.Name()),
 		"reason", why, "kept_bytes", good, "cut_bytes", fi.Size()-good)
 	return nil
 }
@@ -257,11 +298,22 @@ func (l *Log) openSegment(n uint64) error {
 	if err != nil {
 		return fmt.Errorf("create telemetry log segment: %w", err)
 	}
+	var sh [segmentHeaderSize]byte
+	copy(sh[:], magic)
+	binary.LittleEndian.PutUint32(sh[4:], Version)
+	if _, err := f.Write(sh[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("write telemetry log segment header: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write telemetry log segment header: %w", err)
+	}
 	if err := syncDir(l.dir); err != nil {
 		f.Close()
 		return err
 	}
-	l.f, l.seg, l.size = f, n, 0
+	l.f, l.seg, l.size = f, n, segmentHeaderSize
 	return nil
 }
 

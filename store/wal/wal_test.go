@@ -1,10 +1,12 @@
 package wal_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,4 +218,30 @@ func FuzzReplay(f *testing.F) {
 		}
 		l.Close(false)
 	})
+}
+
+// A segment of a newer format stops the opening with a message that says
+// so (an older Hearth on a newer one's data); a file that is no segment is
+// cut away.
+func TestFormatVersion(t *testing.T) {
+	dir := t.TempDir()
+	newer := append([]byte("HWAL"), 2, 0, 0, 0)
+	if err := os.WriteFile(filepath.Join(dir, "0000000000000001.wal"), newer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := wal.Open(dir, wal.Options{}, func(wal.Record) error { return nil }); !errors.Is(err, wal.ErrNewerFormat) || !strings.Contains(err.Error(), "format 2") {
+		t.Errorf("a newer segment: %v; want ErrNewerFormat naming the version", err)
+	}
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "0000000000000001.wal"), []byte("not a log at all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, got, st := collect(t, dir, wal.Options{})
+	defer l.Close(false)
+	if len(got) != 0 || st.Cut != 1 {
+		t.Errorf("a file that is no segment: %d records, cut %d", len(got), st.Cut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "0000000000000001.wal")); !os.IsNotExist(err) {
+		t.Errorf("the file that is no segment is still there: %v", err)
+	}
 }
