@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -119,5 +120,35 @@ func TestAlarmRuleShape(t *testing.T) {
 	}
 	if err := s.DeleteAlarmRule("r1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleting twice: %v", err)
+	}
+}
+
+// A file written before alarms existed opens with its records kept and
+// alarms working: the migration adds the buckets and nothing else.
+func TestAlarmMigrationKeepsRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hearth.db")
+	old, err := store.OpenAtSchemaVersion(path, store.LatestSchemaVersion()-2) // before alarms and notifications
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.CreateCustomer(store.Customer{Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.CreateDevice(store.Device{Name: "co2-1", Customer: "acme", Site: store.DefaultSite}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.GetDevice("co2-1"); err != nil {
+		t.Errorf("a device after the upgrade: %v", err)
+	}
+	if _, _, err := s.PutAlarmRule(store.AlarmRule{ID: "r", Name: "r", Customer: "acme", Severity: store.SeverityMinor}); err != nil {
+		t.Errorf("a rule after the upgrade: %v", err)
 	}
 }
