@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -427,7 +426,7 @@ func (c *channelPages) testChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	d := c.channelDataOf(v, sc, admin, ch)
 	d.Test = &testResult{Delivered: res.Delivered, Status: res.Status, Error: res.Error, Recipients: res.Recipients,
-		Skipped: res.Skipped, Duration: (time.Duration(res.DurationMS) * time.Millisecond).String()}
+		Skipped: res.Skipped, Duration: v.T("channel.test_ms", res.DurationMS)}
 	c.render(w, r, http.StatusOK, channelPage(v, d))
 }
 
