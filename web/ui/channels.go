@@ -222,7 +222,6 @@ func (c *channelPages) answerChannels(w http.ResponseWriter, r *http.Request, st
 		c.fail(w, r, err)
 		return
 	}
-	d.Rows = d.Rows[:0]
 	for _, ch := range cs {
 		d.Rows = append(d.Rows, channelRowOf(v, d.Admin, ch))
 	}

@@ -218,7 +218,11 @@ func TestChannelPages(t *testing.T) {
 	rc.status = http.StatusNotFound
 	rc.mu.Unlock()
 	r = e.post(admin, "/alarms/channels/ops-hook/test", nil)
-	contains(t, "a test the receiver refused", r, http.StatusOK, `data-delivered="false"`, "Not delivered.", "404")
+	contains(t, "a test the receiver refused", r, http.StatusOK, `data-delivered="false"`, "Not delivered.", "404",
+		"Error", "the receiver answered 404 Not Found")
+	r = e.post(admin, "/alarms/channels/facility/test", nil)
+	contains(t, "a test of e-mail on a server without SMTP", r, http.StatusOK, `data-delivered="false"`, "no answer",
+		"e-mail is not set up on this server")
 
 	// Delete, behind a confirmation.
 	r = e.get(admin, "/alarms/channels/ops-hook/delete")

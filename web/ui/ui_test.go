@@ -75,6 +75,8 @@ type envOptions struct {
 	noMQTTTLS bool
 	// telemetry, when set, is the stored telemetry the gate reads.
 	telemetry gate.Telemetry
+	// smtp is the server e-mail channels send through; none by default.
+	smtp notify.SMTPConfig
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -132,7 +134,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	// Notifications, not started: what is enqueued stays in the outbox,
 	// and test messages are sent at once.
-	notifier, err := notify.New(notify.Config{Self: func(host, port string) bool {
+	notifier, err := notify.New(notify.Config{SMTP: opts.smtp, Self: func(host, port string) bool {
 		return port == selfPort && (host == "127.0.0.1" || host == "localhost")
 	}}, st, logger)
 	if err != nil {
