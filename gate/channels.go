@@ -82,6 +82,17 @@ func (s Scope) mayManageChannels() error {
 	return Forbidden("notification channels are managed by your company's admins and your energy-service provider; you may read them")
 }
 
+// MayManageNotificationChannels says whether p may create, change, test
+// and delete notification channels and retry deliveries (nil) or why not,
+// so that pages offer those forms only to whom the changes would let
+// through.
+func (s Scope) MayManageNotificationChannels() error {
+	if _, _, err := s.notifications(); err != nil {
+		return err
+	}
+	return s.mayManageChannels()
+}
+
 // NotificationChannels lists the channels of a customer, or of every
 // customer for an operator naming none; a customer lists its own.
 func (s Scope) NotificationChannels(customer string) ([]store.NotificationChannel, error) {

@@ -40,6 +40,7 @@ func (u *UI) alarmRoutes(r chi.Router) {
 	r.Get("/alarms/rules/{id}", a.showRule)
 	r.Post("/alarms/rules/{id}", a.saveRule)
 	cfg.deletion(r, "/alarms/rules/{id}/delete", "id", "alarm.rules.deleted", "/alarms/rules", a.ruleConfirm, gate.Scope.DeleteAlarmRule)
+	u.channelRoutes(r)
 }
 
 // alarmAdminRoutes registers the operators' alarm pages under /admin.
@@ -47,6 +48,7 @@ func (u *UI) alarmAdminRoutes(r chi.Router) {
 	a := &alarmPages{UI: u}
 	r.Get("/alarms", a.showAdminAlarms)
 	r.Get("/alarms/rules", a.showAdminRules)
+	u.channelAdminRoutes(r)
 }
 
 // alarmPath is the page of an alarm.

@@ -270,6 +270,10 @@ func (e *env) ruleCount() int {
 func TestAlarmRulePages(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.seedAlarms(time.Now().Add(-time.Hour))
+	// The channels the rule notifies; a rule naming one acme lacks is
+	// refused.
+	e.seedChannel(store.NotificationChannel{Customer: "acme", Name: "ops", Kind: store.ChannelWebhook, URL: "https://hooks.acme.example/ops"})
+	e.seedChannel(store.NotificationChannel{Customer: "acme", Name: "mail", Kind: store.ChannelEmail, To: []string{"fm@acme.example"}})
 	admin := e.signIn(acmeAdmin)
 
 	r := e.get(admin, "/alarms/rules")
@@ -296,6 +300,7 @@ func TestAlarmRulePages(t *testing.T) {
 		{"for", "ten minutes", `field "for"`},
 		{"site", "osaka-dome", `field "site": customer "acme" has no site named "osaka-dome"`},
 		{"severity", "fatal", "severity"},
+		{"channels", "ops, pager", `field "channels": acme has no notification channel named "pager"`},
 	} {
 		f := url.Values{}
 		for k, v := range form {

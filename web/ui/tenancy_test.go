@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +23,30 @@ import (
 func TestTenancyPageMatrix(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	_, globexAlarm := e.seedAlarms(time.Now().Add(-time.Hour))
-	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm}
+	// globex's webhook calls a real receiver, which must hear nothing;
+	// acme has a channel of its own.
+	rc := newReceiver(t, http.StatusOK)
+	e.seedChannel(store.NotificationChannel{Customer: "globex", Name: "hook", Kind: store.ChannelWebhook, URL: rc.URL + "/globex", Secret: "whsec_globex"})
+	e.seedChannel(store.NotificationChannel{Customer: "acme", Name: "acme-mail", Kind: store.ChannelEmail, To: []string{"fm@acme.example"}})
+	globexDead := e.seedDeliveries(store.Delivery{Key: "k", Customer: "globex", Channel: "hook", Status: store.DeliveryDead,
+		LastError: "receiver answered 500", Message: message("Globex boiler", "globex-chiller-9", "critical")})[0].ID
+	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
 	const cal = "/calendars/globex-office"
 	alarm := "/alarms/" + globexAlarm
 	const rule = "/alarms/rules/globex-rule"
+	// acme has no channel named hook: globex's reads as none.
+	const ch = "/alarms/channels/hook"
+	const adminCh = "/admin/alarms/channels/globex/hook"
+	retry := "/admin/alarms/deliveries/" + strconv.FormatUint(globexDead, 10) + "/retry"
 	matrix := []struct{ method, path string }{
+		{"GET", ch}, {"POST", ch}, {"POST", ch + "/rotate"}, {"POST", ch + "/test"}, {"GET", ch + "/delete"}, {"POST", ch + "/delete"},
+		{"POST", "/alarms/channels"},
+		{"GET", "/admin/alarms/channels"}, {"POST", "/admin/alarms/channels"},
+		{"GET", adminCh}, {"POST", adminCh}, {"POST", adminCh + "/rotate"}, {"POST", adminCh + "/test"},
+		{"GET", adminCh + "/delete"}, {"POST", adminCh + "/delete"},
+		{"GET", "/admin/alarms/deliveries"}, {"POST", retry},
 		{"GET", alarm}, {"POST", alarm + "/ack"}, {"POST", alarm + "/clear"},
 		{"GET", rule}, {"POST", rule}, {"GET", rule + "/delete"}, {"POST", rule + "/delete"},
 		{"GET", "/admin/alarms"}, {"GET", "/admin/alarms/rules"},
@@ -67,11 +85,12 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	// Routes that hold nothing of another customer: the person's own
 	// pages, signing in and out, and the static files.
-	// The lists of calendars, alarms and alarm rules, and the form of a
-	// new rule, are the person's own too; that they name nothing of
-	// another customer is tried below.
-	own := []string{"/", "/account", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback", "/logout", "/static/*", "/favicon.ico",
-		"/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new"}
+	// The lists of calendars, alarms, alarm rules and channels, and the
+	// form of a new rule, are the person's own too; that they name
+	// nothing of another customer is tried below. A new channel for
+	// globex is in the matrix; one of the person's own is theirs.
+	own := []string{"/", "/account", "/account/notifications", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback",
+		"/logout", "/static/*", "/favicon.ico", "/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new", "/alarms/channels"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
 		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
@@ -79,7 +98,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 		"id": {"acme-stolen"}, "from": {"globex-office"}, "year": {"2026"}, "rows": {"1"}, "w.monday": {"closed"},
 		"cl.0.name": {"x"}, "cl.0.from": {"01-01"}, "cl.0.to": {"01-02"}, "cl.0.day_type": {"closed"},
 		"kind": {"site"}, "target": {"osaka-dome"}, "devices": {"globex-chiller-9"}, "sites": {"osaka-dome"},
-		"severity": {"critical"}, "device": {"globex-chiller-9"}, "condition": {"chw_supply_c > 1"}, "comment": {"x"}}
+		"severity": {"critical"}, "device": {"globex-chiller-9"}, "condition": {"chw_supply_c > 1"}, "comment": {"x"},
+		"url": {rc.URL + "/stolen"}, "back": {"/"}}
 	leakOf := func(names []string) func(string) string {
 		return func(body string) string {
 			for _, n := range names {
@@ -107,7 +127,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, user, r.status, leaked)
 			}
 		}
-		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/devices/acme-chiller-1", "/"} {
+		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/"} {
 			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))
 			}
@@ -187,6 +207,18 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	if _, err := e.st.GetShadow("globex-chiller-9", ""); err == nil {
 		t.Error("acme wrote globex's shadow")
+	}
+	if c, err := e.st.GetNotificationChannel("globex", "hook"); err != nil || c.URL != rc.URL+"/globex" || c.Secret != "whsec_globex" {
+		t.Errorf("globex's channel after the matrix: %+v %v", c, err)
+	}
+	if cs := e.channels(""); len(cs) != 2 {
+		t.Errorf("the channels after the matrix: %+v", cs)
+	}
+	if d := e.delivery(globexDead); d.Status != store.DeliveryDead {
+		t.Errorf("globex's dead letter after the matrix: %+v", d)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("globex's receiver got %d requests from acme", n)
 	}
 	if _, err := e.st.GetCustomer("globex"); err != nil {
 		t.Errorf("globex after the matrix: %v", err)

@@ -164,6 +164,8 @@ func (u *UI) routes() http.Handler {
 			r.Use(audit.Changes(gate.AuditChannelPage, func(r *http.Request) audit.Recorder { return u.scope(r) }))
 			r.Get("/account", u.showAccount)
 			r.Post("/account", u.saveAccount)
+			r.Get("/account/notifications", u.showPrefs)
+			r.Post("/account/notifications", u.savePrefs)
 			r.Get("/password", u.showPassword)
 			r.With(u.limitLogins).Post("/password", u.changePassword)
 			r.Get("/", u.showOverview)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/auth"
@@ -59,6 +61,7 @@ type env struct {
 	types  *device.DeviceTypes
 	sched  *scheduler.Scheduler
 	alarms *alarm.Engine
+	notify *notify.Service
 	srv    *httptest.Server
 	clock  *clock
 }
@@ -72,6 +75,8 @@ type envOptions struct {
 	noMQTTTLS bool
 	// telemetry, when set, is the stored telemetry the gate reads.
 	telemetry gate.Telemetry
+	// smtp is the server e-mail channels send through; none by default.
+	smtp notify.SMTPConfig
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -119,12 +124,28 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = engine.Stop(context.Background()) })
+	// The pages listen before they are built, so that the notification
+	// service knows their address as Hearth's own, which no channel may
+	// call.
+	srv := httptest.NewUnstartedServer(nil)
+	_, selfPort, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Notifications, not started: what is enqueued stays in the outbox,
+	// and test messages are sent at once.
+	notifier, err := notify.New(notify.Config{SMTP: opts.smtp, Self: func(host, port string) bool {
+		return port == selfPort && (host == "127.0.0.1" || host == "localhost")
+	}}, st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
-		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine,
+		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})
@@ -148,7 +169,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		MQTTAddress: mqttAddr,
 		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
-	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, clock: c, srv: httptest.NewServer(pages.Handler())}
+	srv.Config.Handler = pages.Handler()
+	srv.Start()
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, clock: c, srv: srv}
 	t.Cleanup(e.srv.Close)
 	e.seed()
 	if err := sched.Load(); err != nil {
