@@ -102,24 +102,35 @@ type Log struct {
 	dir  string
 	opts Options
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	f        *os.File // the segment written to
-	seg      uint64   // its number
-	size     int64    // its size, written and buffered
-	buf      []byte   // appended and not yet written
-	appended uint64   // records appended
-	synced   uint64   // records durable
-	syncing  bool     // a commit is under way
-	err      error    // a failed write or sync: every later append fails
-	closed   bool
-	old      []oldSegment // closed segments, oldest first
+	mu     sync.Mutex
+	f      *os.File // the segment written to
+	seg    uint64   // its number
+	size   int64    // its size, written
+	cur    *batch   // records appended since the last commit began
+	spare  []byte   // a committed batch's memory, for the next
+	err    error    // a failed write or sync: every later append fails
+	closed bool
+	old    []oldSegment // closed segments, oldest first
+
+	kick chan struct{} // a batch has records
+	quit chan struct{} // Close: commit what is left and stop
 
 	records, bytes, syncs atomic.Uint64
 
-	stop chan struct{}
-	done chan struct{}
+	stop chan struct{} // ends sweep
+	done chan struct{} // sweep ended
+	cdone chan struct{} // the committer ended
 }
+
+// batch is the records of one group commit and the writers waiting for it.
+type batch struct {
+	buf  []byte
+	n    uint64
+	done chan struct{} // closed once committed, err set
+	err  error
+}
+
+func newBatch(buf []byte) *batch { return &batch{buf: buf, done: make(chan struct{})} }
 
 // oldSegment is a closed segment and when it was closed.
 type oldSegment struct {
@@ -147,8 +158,8 @@ func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStat
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, ReplayStats{}, fmt.Errorf("create the telemetry log's directory: %w", err)
 	}
-	l := &Log{dir: dir, opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
-	l.cond = sync.NewCond(&l.mu)
+	l := &Log{dir: dir, opts: opts, stop: make(chan struct{}), done: make(chan struct{}),
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), cdone: make(chan struct{}), cur: newBatch(nil)}
 	segs, err := l.segments()
 	if err != nil {
 		return nil, ReplayStats{}, err
@@ -170,6 +181,7 @@ func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStat
 		return nil, st, err
 	}
 	go l.sweep()
+	go l.committer()
 	return l, st, nil
 }
 
@@ -331,97 +343,95 @@ func syncDir(dir string) error {
 }
 
 // Write appends a record and returns once it is durable, with every record
-// appended meanwhile: the commit that makes it durable is shared.
+// appended meanwhile: one commit — a write and an fdatasync — covers all
+// the records appended while the previous one ran, from every writer.
 func (l *Log) Write(r Record) error {
-	seq, err := l.append(r)
-	if err != nil {
-		return err
-	}
-	return l.sync(seq)
-}
-
-// append encodes a record into the buffer and returns its sequence number.
-func (l *Log) append(r Record) (uint64, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	switch {
 	case l.closed:
-		return 0, ErrClosed
+		l.mu.Unlock()
+		return ErrClosed
 	case l.err != nil:
-		return 0, l.err
+		err := l.err
+		l.mu.Unlock()
+		return err
 	}
-	start := len(l.buf)
-	l.buf = append(l.buf, make([]byte, headerSize)...)
-	l.buf = encode(l.buf, r)
-	payload := l.buf[start+headerSize:]
+	b := l.cur
+	start := len(b.buf)
+	b.buf = append(b.buf, make([]byte, headerSize)...)
+	b.buf = encode(b.buf, r)
+	payload := b.buf[start+headerSize:]
 	if len(payload) > maxRecord {
-		l.buf = l.buf[:start]
-		return 0, fmt.Errorf("a telemetry record of %d bytes is larger than the log takes (%d)", len(payload), maxRecord)
+		b.buf = b.buf[:start]
+		l.mu.Unlock()
+		return fmt.Errorf("a telemetry record of %d bytes is larger than the log takes (%d)", len(payload), maxRecord)
 	}
-	binary.LittleEndian.PutUint32(l.buf[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(l.buf[start+4:], crc32.Checksum(payload, castagnoli))
-	l.appended++
-	return l.appended, nil
+	binary.LittleEndian.PutUint32(b.buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b.buf[start+4:], crc32.Checksum(payload, castagnoli))
+	b.n++
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default: // a kick is pending already
+	}
+	<-b.done
+	return b.err
 }
 
-// sync returns once record seq is durable. The first caller to find no
-// commit under way leads one for everything appended so far; the others
-// wait for a commit that covers them.
-func (l *Log) sync(seq uint64) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// committer commits batches, one at a time, until Close: each takes every
+// record appended while the one before it was written. At Close, what was
+// appended before is committed last.
+func (l *Log) committer() {
+	defer close(l.cdone)
 	for {
-		switch {
-		case l.synced >= seq:
-			return nil
-		case l.err != nil:
-			return l.err
-		case l.closed:
-			return ErrClosed
-		case !l.syncing:
+		select {
+		case <-l.kick:
 			l.commit()
-		default:
-			l.cond.Wait()
+		case <-l.quit:
+			l.commit()
+			return
 		}
 	}
 }
 
-// commit writes and syncs the buffer, with l.mu held on entry and exit;
-// it releases it while writing.
+// commit writes and syncs the records appended so far, if any, and wakes
+// their writers.
 func (l *Log) commit() {
-	buf, upto, n := l.buf, l.appended, uint64(0)
-	if len(buf) == 0 {
-		l.synced = upto
+	l.mu.Lock()
+	b := l.cur
+	if len(b.buf) == 0 {
+		l.mu.Unlock()
 		return
 	}
-	n = upto - l.synced
-	l.buf = nil
-	l.syncing = true
+	l.cur = newBatch(l.spare)
+	l.spare = nil
 	f := l.f
 	l.mu.Unlock()
-	_, err := f.Write(buf)
+
+	_, err := f.Write(b.buf)
 	if err == nil {
-		err = f.Sync()
+		err = datasync(f)
 	}
+
 	l.mu.Lock()
-	l.syncing = false
 	if err != nil {
-		l.err = fmt.Errorf("write the telemetry log: %w", err)
-		l.cond.Broadcast()
-		return
+		err = fmt.Errorf("write the telemetry log: %w", err)
+		l.err = err
+	} else {
+		l.size += int64(len(b.buf))
+		if l.size >= l.opts.SegmentBytes {
+			l.rotate()
+		}
+		l.records.Add(b.n)
+		l.bytes.Add(uint64(len(b.buf)))
+		l.syncs.Add(1)
 	}
-	l.synced = upto
-	l.records.Add(n)
-	l.bytes.Add(uint64(len(buf)))
-	l.syncs.Add(1)
-	l.size += int64(len(buf))
-	if l.buf == nil {
-		l.buf = buf[:0] // reuse the memory
+	if cap(b.buf) <= 4<<20 { // keep a batch's memory, within reason
+		l.spare = b.buf[:0]
 	}
-	if l.size >= l.opts.SegmentBytes {
-		l.rotate()
-	}
-	l.cond.Broadcast()
+	l.mu.Unlock()
+	b.err = err
+	close(b.done)
 }
 
 // rotate closes the segment written to and begins the next, with l.mu
@@ -499,20 +509,17 @@ func (l *Log) close() error {
 		l.mu.Unlock()
 		return nil
 	}
-	for l.syncing {
-		l.cond.Wait()
-	}
-	if l.err == nil && len(l.buf) > 0 {
-		l.commit()
-	}
-	err := l.err
-	l.closed = true
-	l.cond.Broadcast()
-	ferr := l.f.Close()
+	l.closed = true // no more appends; those appended are committed
+	quit := l.quit
 	l.mu.Unlock()
+	close(quit)
+	<-l.cdone
 	close(l.stop)
 	<-l.done
-	if err == nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.err
+	if ferr := l.f.Close(); err == nil {
 		err = ferr
 	}
 	return err
