@@ -117,8 +117,8 @@ type Log struct {
 
 	records, bytes, syncs atomic.Uint64
 
-	stop chan struct{} // ends sweep
-	done chan struct{} // sweep ended
+	stop  chan struct{} // ends sweep
+	done  chan struct{} // sweep ended
 	cdone chan struct{} // the committer ended
 }
 
