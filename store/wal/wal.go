@@ -43,8 +43,11 @@ type Record struct {
 
 // Options tune a log; zero values take the defaults.
 type Options struct {
-	// SegmentBytes is the size past which a segment is closed and the
-	// next begun [64 MiB].
+	// SegmentBytes is the size of a segment: each is written full of zeros
+	// before it is used, so that a commit overwrites data the file system
+	// has already placed and its fdatasync has no metadata to write (and
+	// does not wait for the journal, which other files' writes fill) [16
+	// MiB].
 	SegmentBytes int64
 	// Keep is how long a closed segment is kept before it is removed: the
 	// time-series store writes what it was given to disk within seconds
@@ -117,10 +120,15 @@ type Log struct {
 
 	records, bytes, syncs atomic.Uint64
 
-	stop  chan struct{} // ends sweep
+	stop  chan struct{} // ends sweep and the preparer
 	done  chan struct{} // sweep ended
 	cdone chan struct{} // the committer ended
+	prep  chan struct{} // make the next segment ready
+	pdone chan struct{} // the preparer ended
 }
+
+// spareName is the next segment while it is made ready.
+const spareName = "next.wal.tmp"
 
 // batch is the records of one group commit and the writers waiting for it.
 type batch struct {
@@ -144,7 +152,7 @@ type oldSegment struct {
 // segment. A replay error stops the opening.
 func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStats, error) {
 	if opts.SegmentBytes <= 0 {
-		opts.SegmentBytes = 64 << 20
+		opts.SegmentBytes = 16 << 20
 	}
 	if opts.Keep <= 0 {
 		opts.Keep = time.Minute
@@ -159,7 +167,12 @@ func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStat
 		return nil, ReplayStats{}, fmt.Errorf("create the telemetry log's directory: %w", err)
 	}
 	l := &Log{dir: dir, opts: opts, stop: make(chan struct{}), done: make(chan struct{}),
-		kick: make(chan struct{}, 1), quit: make(chan struct{}), cdone: make(chan struct{}), cur: newBatch(nil)}
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), cdone: make(chan struct{}), cur: newBatch(nil),
+		prep: make(chan struct{}, 1), pdone: make(chan struct{})}
+	// A spare left by a crash may be half made.
+	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, ReplayStats{}, fmt.Errorf("remove the telemetry log's spare segment: %w", err)
+	}
 	segs, err := l.segments()
 	if err != nil {
 		return nil, ReplayStats{}, err
@@ -182,6 +195,7 @@ func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStat
 	}
 	go l.sweep()
 	go l.committer()
+	go l.preparer()
 	return l, st, nil
 }
 
@@ -247,6 +261,14 @@ func (l *Log) replaySegment(n uint64, replay func(Record) error, st *ReplayStats
 			break
 		}
 		size := binary.LittleEndian.Uint32(header[:4])
+		if size == 0 && binary.LittleEndian.Uint32(header[4:]) == 0 {
+			// The zeros a segment is made of: the end, if only zeros follow.
+			if zerosToEnd(r) {
+				return nil
+			}
+			why = "data after the end of the records"
+			break
+		}
 		if size == 0 || size > maxRecord {
 			why = fmt.Sprintf("a record length of %d bytes", size)
 			break
@@ -306,27 +328,104 @@ func (l *Log) cut(f *os.File, _ int, good int64, why string, st *ReplayStats) er
 }
 
 func (l *Log) openSegment(n uint64) error {
-	f, err := os.OpenFile(l.path(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create telemetry log segment: %w", err)
+	spare := filepath.Join(l.dir, spareName)
+	if _, err := os.Stat(spare); err != nil {
+		// Not made ready in time (or the first): made now.
+		if err := l.makeSpare(); err != nil {
+			return err
+		}
 	}
-	var sh [segmentHeaderSize]byte
-	copy(sh[:], magic)
-	binary.LittleEndian.PutUint32(sh[4:], Version)
-	if _, err := f.Write(sh[:]); err != nil {
+	if err := os.Rename(spare, l.path(n)); err != nil {
+		return fmt.Errorf("begin telemetry log segment: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(l.path(n), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open telemetry log segment: %w", err)
+	}
+	if _, err := f.Seek(segmentHeaderSize, io.SeekStart); err != nil {
 		f.Close()
-		return fmt.Errorf("write telemetry log segment header: %w", err)
+		return fmt.Errorf("open telemetry log segment: %w", err)
+	}
+	l.f, l.seg, l.size = f, n, segmentHeaderSize
+	select {
+	case l.prep <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// makeSpare writes the next segment, its header and then zeros to its
+// size, and syncs it, under a temporary name.
+func (l *Log) makeSpare() error {
+	tmp := filepath.Join(l.dir, spareName+".part")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("make a telemetry log segment: %w", err)
+	}
+	defer os.Remove(tmp) // gone once renamed
+	chunk := make([]byte, 1<<20)
+	copy(chunk, magic)
+	binary.LittleEndian.PutUint32(chunk[4:], Version)
+	for written := int64(0); written < l.opts.SegmentBytes; {
+		n := min(int64(len(chunk)), l.opts.SegmentBytes-written)
+		if _, err := f.Write(chunk[:n]); err != nil {
+			f.Close()
+			return fmt.Errorf("make a telemetry log segment: %w", err)
+		}
+		if written == 0 {
+			clear(chunk[:segmentHeaderSize])
+		}
+		written += n
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("write telemetry log segment header: %w", err)
+		return fmt.Errorf("make a telemetry log segment: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
-		f.Close()
-		return err
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("make a telemetry log segment: %w", err)
 	}
-	l.f, l.seg, l.size = f, n, segmentHeaderSize
+	if err := os.Rename(tmp, filepath.Join(l.dir, spareName)); err != nil {
+		return fmt.Errorf("make a telemetry log segment: %w", err)
+	}
 	return nil
+}
+
+// preparer makes the next segment ready while the current one fills, so
+// that a rotation only renames it.
+func (l *Log) preparer() {
+	defer close(l.pdone)
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.prep:
+			if _, err := os.Stat(filepath.Join(l.dir, spareName)); err == nil {
+				continue
+			}
+			if err := l.makeSpare(); err != nil {
+				l.opts.Logger.Warn("the next telemetry log segment was not made ready", "error", err)
+			}
+		}
+	}
+}
+
+// zerosToEnd reports whether only zero bytes are left in r.
+func zerosToEnd(r io.Reader) bool {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false
+			}
+		}
+		if err != nil {
+			return err == io.EOF
+		}
+	}
 }
 
 // syncDir makes a file's creation or removal in dir durable.
@@ -516,6 +615,7 @@ func (l *Log) close() error {
 	<-l.cdone
 	close(l.stop)
 	<-l.done
+	<-l.pdone
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := l.err
@@ -540,6 +640,9 @@ func RemoveSegments(dir string) error {
 		if err := os.Remove(l.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove telemetry log segment: %w", err)
 		}
+	}
+	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the telemetry log's spare segment: %w", err)
 	}
 	return syncDir(dir)
 }

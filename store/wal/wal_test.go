@@ -1,6 +1,7 @@
 package wal_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -84,24 +85,14 @@ func TestDamageIsCut(t *testing.T) {
 		damage func(t *testing.T, path string)
 		want   int
 	}{
-		{"torn tail", func(t *testing.T, path string) {
-			fi, _ := os.Stat(path)
-			if err := os.Truncate(path, fi.Size()-5); err != nil {
-				t.Fatal(err)
-			}
+		{"torn last record", func(t *testing.T, path string) {
+			flip(t, path, 8+9*recordSize(t, path)+recordSize(t, path)-1) // its last byte
 		}, 9},
 		{"flipped byte in the fifth record", func(t *testing.T, path string) {
-			b, _ := os.ReadFile(path)
-			size := len(b) / 10
-			b[4*size+20] ^= 0x40
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			flip(t, path, 8+4*recordSize(t, path)+20)
 		}, 4},
-		{"zeroed tail", func(t *testing.T, path string) {
-			f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-			f.Write(make([]byte, 4096)) // a file system that extended the file but wrote no data
-			f.Close()
+		{"data past the end of the records", func(t *testing.T, path string) {
+			flip(t, path, 8+10*recordSize(t, path)+5000) // in the zeros a segment is made of
 		}, 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +173,30 @@ func TestRotateRemoveAndCleanClose(t *testing.T) {
 	}
 }
 
+// recordSize is the size of the first record of a segment, header included;
+// the tests' records are all of one size.
+func recordSize(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 8 + int(binary.LittleEndian.Uint32(b[8:12]))
+}
+
+// flip changes one byte of a file.
+func flip(t *testing.T, path string, at int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[at] ^= 0x40
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func FuzzReplay(f *testing.F) {
 	dir := f.TempDir()
 	l, _, err := wal.Open(dir, wal.Options{}, func(wal.Record) error { return nil })
@@ -196,8 +211,9 @@ func FuzzReplay(f *testing.F) {
 	l.Close(false)
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
 	good, _ := os.ReadFile(segs[0])
+	good = good[:8+3*(8+int(binary.LittleEndian.Uint32(good[8:12])))+64] // the records and a few zeros
 	f.Add(good)
-	f.Add(good[:len(good)-3])
+	f.Add(good[:len(good)-70])
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 7})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
