@@ -19,7 +19,6 @@ import (
 // Hearth's own listener, receives a signed CloudEvent from the test route
 // and from the outbox, and the counters show on /metrics.
 func TestNotifications(t *testing.T) {
-	t.Parallel()
 	h := startHearth(t, t.TempDir())
 	op := h.token("operator", "")
 	h.addCustomer(op, "acme")

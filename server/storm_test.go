@@ -27,7 +27,6 @@ func TestAlarmStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 1,000 simulated devices")
 	}
-	t.Parallel()
 	const window = 4 * time.Second
 	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
 		c.Alarms.MinOffline = time.Second
