@@ -354,3 +354,37 @@ func TestHelp(t *testing.T) {
 		t.Errorf("healthcheck's help does not name what it checks: %q", out)
 	}
 }
+
+func TestBackupFlags(t *testing.T) {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	env := map[string]string{"HEARTH_BACKUP_KEEP": "3"}
+	if err := parse(fs, []string{"--backup-dir", "/backups", "--backup-every", "6h"}, IO{Getenv: func(k string) string { return env[k] }}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backup != (server.BackupConfig{Dir: "/backups", Every: 6 * time.Hour, Keep: 3}) {
+		t.Errorf("backup config %+v", cfg.Backup)
+	}
+	cfg.Backup.Keep = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "at least 1") {
+		t.Errorf("keep 0: %v", err)
+	}
+	cfg.Backup = server.BackupConfig{Dir: "/backups", Every: time.Second, Keep: 1}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "minimum is 1m") {
+		t.Errorf("every 1s: %v", err)
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	got := progressText("backup", 3<<30, 4<<30, 10*time.Second)
+	if want := "backup:  75%  3.0 GiB of 4.0 GiB  307.2 MiB/s"; strings.TrimRight(got, " ") != want {
+		t.Errorf("progress line %q, want %q", got, want)
+	}
+	if newProgress(&bytes.Buffer{}, "backup") != nil {
+		t.Error("progress is shown on something that is not a terminal")
+	}
+	var p *progress // not a terminal: updates do nothing
+	p.update(1, 2)
+	p.finish()
+}

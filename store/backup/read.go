@@ -2,6 +2,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,7 +34,11 @@ func Verify(r io.Reader, progress Progress) (Manifest, error) {
 // ErrDamaged, ErrNotBackup or ErrNewerFormat; visit's are returned as they
 // are.
 func read(r io.Reader, progress Progress, visit visitor) (Manifest, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
+	br := bufio.NewReader(r)
+	if magic, err := br.Peek(len(zstdMagic)); err != nil || string(magic) != zstdMagic {
+		return Manifest{}, fmt.Errorf("%w: a zstd-compressed tar stream beginning with %s is expected", ErrNotBackup, headerName)
+	}
+	zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -41,14 +46,11 @@ func read(r io.Reader, progress Progress, visit visitor) (Manifest, error) {
 	tr := tar.NewReader(zr)
 
 	hdr, err := tr.Next()
-	if err != nil || hdr.Name != headerName {
-		var zerr error
-		if err != nil {
-			zerr = err
-		} else {
-			zerr = fmt.Errorf("it begins with %q", hdr.Name)
-		}
-		return Manifest{}, fmt.Errorf("%w (a zstd-compressed tar stream beginning with %s is expected): %v", ErrNotBackup, headerName, zerr)
+	if err != nil {
+		return Manifest{}, damaged(err, 0, Header{})
+	}
+	if hdr.Name != headerName {
+		return Manifest{}, fmt.Errorf("%w: a tar stream beginning with %s is expected, this one begins with %q", ErrNotBackup, headerName, hdr.Name)
 	}
 	var head Header
 	if err := readJSON(tr, hdr, &head); err != nil {
@@ -156,6 +158,9 @@ func check(head Header, m Manifest, got []FileEntry) error {
 	}
 	return nil
 }
+
+// zstdMagic starts every zstd frame.
+const zstdMagic = "\x28\xb5\x2f\xfd"
 
 // maxWindow bounds the memory a zstd frame may ask the reader for; the
 // writer's levels use 8 MiB at most.
