@@ -69,7 +69,9 @@ type Sources struct {
 	LogDir string
 	// Version is Hearth's version, recorded in the archive.
 	Version string
-	// Level is the zstd level; zero is zstd.SpeedDefault.
+	// Level is the zstd level; zero is zstd.SpeedFastest: the time
+	// series, most of an archive, are compressed already, and the faster
+	// level leaves more of the machine to devices and pages.
 	Level  zstd.EncoderLevel
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -93,7 +95,7 @@ func New(src Sources) (*Maker, error) {
 		src.Now = time.Now
 	}
 	if src.Level == 0 {
-		src.Level = zstd.SpeedDefault
+		src.Level = zstd.SpeedFastest
 	}
 	return &Maker{src: src, busy: make(chan struct{}, 1)}, nil
 }
