@@ -150,9 +150,13 @@ func (s *Server) startBackups(context.Context) error {
 	return nil
 }
 
-// backupRetry is how long the schedule waits after a failed backup, or one
-// refused because another was being written.
-const backupRetry = 5 * time.Minute
+// backupRetry is how long the schedule waits after a failed backup, and
+// backupBusyRetry after one that waited for another being written (one
+// asked for through the API).
+const (
+	backupRetry     = 5 * time.Minute
+	backupBusyRetry = time.Minute
+)
 
 // runBackups writes a backup every Every, counted from the newest archive
 // in the directory, and deletes all but the Keep newest, until ctx ends.
@@ -177,6 +181,10 @@ func (s *Server) runBackups(ctx context.Context, m *backup.Maker, logger *slog.L
 		switch {
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, backup.ErrBusy):
+			logger.Info("scheduled backup waits for the backup under way", "retry_in", backupBusyRetry)
+			next = time.Now().Add(backupBusyRetry)
+			continue
 		case err != nil:
 			logger.Error("scheduled backup failed; trying again later", "dir", bc.Dir, "retry_in", backupRetry, "error", err)
 			next = time.Now().Add(min(backupRetry, bc.Every))
