@@ -181,10 +181,11 @@ func copyVerified(dst io.Writer, src io.Reader, progress backup.Progress) (backu
 	pw.CloseWithError(err)
 	res := <-verified
 	switch {
+	case err != nil && !errors.Is(err, res.err):
+		// The source or dst failed, and the check saw only the end.
+		return backup.Manifest{}, err
 	case res.err != nil:
 		return backup.Manifest{}, res.err
-	case err != nil:
-		return backup.Manifest{}, err
 	}
 	return res.m, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/store/backup"
 )
 
 // runCLI runs the command line with the given stdin and environment.
@@ -387,4 +389,38 @@ func TestProgressText(t *testing.T) {
 	var p *progress // not a terminal: updates do nothing
 	p.update(1, 2)
 	p.finish()
+}
+
+// failingReader yields data, then an error.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestCopyVerifiedNamesTheCause: a source that breaks is reported as
+// broken, not as a damaged archive; a damaged archive as damaged.
+func TestCopyVerifiedNamesTheCause(t *testing.T) {
+	broken := errors.New("connection reset by peer")
+	var out bytes.Buffer
+	_, err := copyVerified(&out, &failingReader{data: []byte("\x28\xb5\x2f\xfd"), err: broken}, nil)
+	if !errors.Is(err, broken) {
+		t.Errorf("a broken source: %v, want its error", err)
+	}
+	_, err = copyVerified(&out, strings.NewReader("\x28\xb5\x2f\xfd garbage"), nil)
+	if !errors.Is(err, backup.ErrDamaged) {
+		t.Errorf("a damaged archive: %v, want ErrDamaged", err)
+	}
+	_, err = copyVerified(&out, strings.NewReader("plain text"), nil)
+	if !errors.Is(err, backup.ErrNotBackup) {
+		t.Errorf("no archive: %v, want ErrNotBackup", err)
+	}
 }
