@@ -166,6 +166,9 @@ type Deps struct {
 	// KindUnavailable.
 	Channels NotifyStore
 	Notifier Notifier
+	// Backups writes backups; without it PrepareBackup refuses with
+	// KindUnavailable.
+	Backups Backups
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -199,6 +202,7 @@ type Gate struct {
 	// channels and notifier keep notification channels and deliver.
 	channels NotifyStore
 	notifier Notifier
+	backups  Backups
 	fixedSSO []string
 	groupsOp string
 	groupsCu string
@@ -226,6 +230,7 @@ func New(d Deps) (*Gate, error) {
 		alarmEngine: d.Alarms,
 		channels:    d.Channels,
 		notifier:    d.Notifier,
+		backups:     d.Backups,
 		fixedSSO:    d.FixedSSO,
 		groupsOp:    d.GroupsOperator,
 		groupsCu:    d.GroupsCustomerPrefix,

@@ -48,6 +48,9 @@ type Config struct {
 	// through.
 	Notify NotifyConfig
 
+	// Backup schedules backups into a directory.
+	Backup BackupConfig
+
 	// AdminEmail is the first operator account created on a first start.
 	AdminEmail string
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -177,6 +180,7 @@ func DefaultConfig() Config {
 			SSO:             SSOConfig{Name: "sso", GroupsClaim: "groups"},
 		},
 		Demo:             DemoConfig{Interval: 15 * time.Second},
+		Backup:           BackupConfig{Every: 24 * time.Hour, Keep: 7},
 		Notify:           NotifyConfig{RetryFor: 24 * time.Hour, GroupWindow: 30 * time.Second, SMTP: SMTPConfig{Port: 587}},
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
 		Alarms:           alarm.Config{Retention: 365 * 24 * time.Hour},
@@ -225,6 +229,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("SMTP: a sender address (--smtp-from) is needed with --smtp-host %q", c.Notify.SMTP.Host)
 	case c.Notify.SMTP.Host == "" && (c.Notify.SMTP.User != "" || c.Notify.SMTP.Password != ""):
 		return fmt.Errorf("SMTP: a user or password is set but no --smtp-host")
+	case c.Backup.Dir != "" && c.Backup.Every < time.Minute:
+		return fmt.Errorf("backups every %s: the minimum is 1m", c.Backup.Every)
+	case c.Backup.Dir != "" && c.Backup.Keep < 1:
+		return fmt.Errorf("backups to keep %d: at least 1", c.Backup.Keep)
 	case c.Web.SessionIdle < time.Minute || c.Web.SessionAbsolute < c.Web.SessionIdle:
 		return fmt.Errorf("session timeouts: idle %s must be at least 1m and at most the absolute %s", c.Web.SessionIdle, c.Web.SessionAbsolute)
 	}

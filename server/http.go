@@ -33,6 +33,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Alarms:               s.alarms,
 		Channels:             s.store,
 		Notifier:             s.notify,
+		Backups:              GateBackups{s.backups},
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,

@@ -24,6 +24,7 @@ import (
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/store/backup"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/store/wal"
 	"github.com/hearthiot/hearth/web/api"
@@ -56,6 +57,7 @@ type Server struct {
 	scheduler *scheduler.Scheduler
 	alarms    *alarm.Engine
 	notify    *notify.Service
+	backups   *backup.Maker
 	self      *selfCheck // Hearth's own addresses, which no notification may call
 	api       *api.API
 	feeds     http.Handler // calendars' iCalendar feeds
@@ -152,6 +154,7 @@ func (s *Server) startSteps() []startStep {
 		{"scheduler", s.startScheduler},
 		{"notifications", s.startNotifications},
 		{"alarms", s.startAlarms},
+		{"backups", s.startBackups},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
 		{"first operator", func(context.Context) error { return s.bootstrap() }},

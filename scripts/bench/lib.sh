@@ -103,7 +103,8 @@ start_hearth() {
 		die "hearth did not become ready"
 	fi
 	echo "== $("$work/hearth" version 2>/dev/null | head -1 || echo hearth) ready: https 127.0.0.1:$HEARTH_HTTP_PORT, mqtts 127.0.0.1:$HEARTH_MQTT_PORT (pid $hearth_pid)"
-	token=$(timeout 30 "$work/hearth" token create --data "$data" --role operator --name bench 2>/dev/null | tail -n 1)
+	# Token names are unique: a directory started twice gets a second one.
+	token=$(timeout 30 "$work/hearth" token create --data "$data" --role operator --name "bench-$(date +%s%N)" 2>/dev/null | tail -n 1)
 	[[ -n $token ]] || die "hearth token create printed no token"
 	export HEARTH_LOADGEN_TOKEN=$token
 }

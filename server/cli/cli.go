@@ -45,6 +45,8 @@ func commands() []command {
 		{"device-type", "define device types and their settings: device-type put NAME --file F | list | show NAME | delete NAME", runDeviceType},
 		{"token", "create, list or delete API tokens: token create --role operator|customer", runToken},
 		{"user", "add, list, reset-password, disable, enable or delete users: user add EMAIL --role operator|customer", runUser},
+		{"backup", "write a backup archive of everything while Hearth runs, or not: backup --to FILE | backup verify FILE", runBackup},
+		{"restore", "restore a backup archive into an empty data directory: restore --from FILE --data DIR", runRestore},
 		{"simulate", "run simulated devices against Hearth; simulate modbus: a Modbus device; simulate load: the load generator", runSimulate},
 		{"agent", "run the gateway agent: poll Modbus equipment and connect it to Hearth (--config FILE)", runAgent},
 	}

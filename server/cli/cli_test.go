@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/server"
+	"github.com/hearthiot/hearth/store/backup"
 )
 
 // runCLI runs the command line with the given stdin and environment.
@@ -352,5 +354,73 @@ func TestHelp(t *testing.T) {
 	}
 	if _, out, _ := runCLI(t, "", nil, "healthcheck", "--help"); !strings.Contains(out, "/readyz") || strings.Contains(out, "/healthz") {
 		t.Errorf("healthcheck's help does not name what it checks: %q", out)
+	}
+}
+
+func TestBackupFlags(t *testing.T) {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	env := map[string]string{"HEARTH_BACKUP_KEEP": "3"}
+	if err := parse(fs, []string{"--backup-dir", "/backups", "--backup-every", "6h"}, IO{Getenv: func(k string) string { return env[k] }}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backup != (server.BackupConfig{Dir: "/backups", Every: 6 * time.Hour, Keep: 3}) {
+		t.Errorf("backup config %+v", cfg.Backup)
+	}
+	cfg.Backup.Keep = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "at least 1") {
+		t.Errorf("keep 0: %v", err)
+	}
+	cfg.Backup = server.BackupConfig{Dir: "/backups", Every: time.Second, Keep: 1}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "minimum is 1m") {
+		t.Errorf("every 1s: %v", err)
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	got := progressText("backup", 3<<30, 4<<30, 10*time.Second)
+	if want := "backup:  75%  3.0 GiB of 4.0 GiB  307.2 MiB/s"; strings.TrimRight(got, " ") != want {
+		t.Errorf("progress line %q, want %q", got, want)
+	}
+	if newProgress(&bytes.Buffer{}, "backup") != nil {
+		t.Error("progress is shown on something that is not a terminal")
+	}
+	var p *progress // not a terminal: updates do nothing
+	p.update(1, 2)
+	p.finish()
+}
+
+// failingReader yields data, then an error.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestCopyVerifiedNamesTheCause: a source that breaks is reported as
+// broken, not as a damaged archive; a damaged archive as damaged.
+func TestCopyVerifiedNamesTheCause(t *testing.T) {
+	broken := errors.New("connection reset by peer")
+	var out bytes.Buffer
+	_, err := copyVerified(&out, &failingReader{data: []byte("\x28\xb5\x2f\xfd"), err: broken}, nil)
+	if !errors.Is(err, broken) {
+		t.Errorf("a broken source: %v, want its error", err)
+	}
+	_, err = copyVerified(&out, strings.NewReader("\x28\xb5\x2f\xfd garbage"), nil)
+	if !errors.Is(err, backup.ErrDamaged) {
+		t.Errorf("a damaged archive: %v, want ErrDamaged", err)
+	}
+	_, err = copyVerified(&out, strings.NewReader("plain text"), nil)
+	if !errors.Is(err, backup.ErrNotBackup) {
+		t.Errorf("no archive: %v, want ErrNotBackup", err)
 	}
 }

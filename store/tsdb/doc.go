@@ -33,6 +33,12 @@
 // of the latest-value file (every 10 s while values change); Latest then
 // shows slightly older values until devices send again.
 //
+// Backups: Snapshot is the stored telemetry at one instant, taken with
+// VictoriaMetrics' own snapshots (hard links, no copy) while appends and
+// queries go on; StoredFiles is the same for a directory no process has
+// open. Laid out as their file names say, either is a storage directory
+// that opens. Open deletes snapshots an interrupted backup left behind.
+//
 // This package must not know about MQTT, devices' payloads, users or HTTP
 // routing: it receives decoded points and already-authorised requests.
 package tsdb

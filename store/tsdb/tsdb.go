@@ -178,6 +178,11 @@ func Open(cfg Config, logger *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("open tsdb %q: %w", dir, err)
 	}
 	opened = true
+	if names, err := removeStaleSnapshots(); err != nil {
+		logger.Warn("snapshots left by an interrupted backup not deleted", "dir", dir, "error", err)
+	} else if names != "" {
+		logger.Info("snapshots left by an interrupted backup deleted", "dir", dir, "snapshots", names)
+	}
 
 	db := &DB{
 		dir:       dir,

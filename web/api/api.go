@@ -106,6 +106,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		r.Use(audit.Changes(gate.AuditChannelAPI, func(r *http.Request) audit.Recorder { return a.scope(r) }))
 		r.Get("/openapi.json", a.showOpenAPI)
 		r.Get("/audit", a.listAudit)
+		r.Post("/backup", a.createBackup)
 
 		r.Route("/customers", func(r chi.Router) {
 			r.Post("/", a.createCustomer)

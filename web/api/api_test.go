@@ -29,6 +29,7 @@ import (
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/store/backup"
 	"github.com/hearthiot/hearth/web/api"
 )
 
@@ -72,6 +73,7 @@ type env struct {
 	scheduler *scheduler.Scheduler
 	alarms    *alarm.Engine
 	notify    *notify.Service
+	backups   *backup.Maker
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -88,6 +90,7 @@ type envOptions struct {
 	noTelemetry bool
 	noShadows   bool
 	realClock   bool // the API's clock is time.Now, as the registry's is
+	noBackups   bool
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -156,6 +159,15 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	deps.Channels, deps.Notifier, e.notify = st, svc, svc
+	if !opts.noBackups {
+		// Backups of the real store and CA; the time series are the
+		// fake's, so the archive has none.
+		m, err := backup.New(backup.Sources{DataDir: dir, Store: st, Dirs: []string{"ca"}, Version: "test", Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.Backups, e.backups = server.GateBackups{Maker: m}, m
+	}
 	g, err := gate.New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -800,6 +812,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", dev + "/telemetry/latest", "", 404},
 		{"GET", dev + "/telemetry?metric=co2_ppm", "", 404},
 		{"GET", "/api/v1/tokens", "", 403},
+		{"POST", "/api/v1/backup", "", 403},
 		{"POST", "/api/v1/tokens", `{"role":"customer","customer":"globex"}`, 403},
 		{"DELETE", "/api/v1/tokens/" + e.tokenIDs[asGlobex], "", 403},
 		{"GET", "/api/v1/users", "", 403},

@@ -36,6 +36,8 @@ func init() {
 	// kin-openapi reads bodies through decoders by media type; an
 	// iCalendar file is text, as CSV is.
 	openapi3filter.RegisterBodyDecoder("text/calendar", openapi3filter.PlainBodyDecoder)
+	// A backup archive is binary.
+	openapi3filter.RegisterBodyDecoder("application/zstd", openapi3filter.FileBodyDecoder)
 }
 
 // contract is the OpenAPI document and a router over it.

@@ -2591,6 +2591,21 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/audit (the `ListAudit` operationId).
 	ListAudit(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateBackup Take a backup of everything and download it (operator admins)
+	//
+	// Takes a consistent backup while Hearth runs (devices and pages keep working) and streams it
+	// as the answer: one zstd-compressed tar archive with the store, the time series (a
+	// VictoriaMetrics snapshot and the latest values), the TLS CA and server keys, and the
+	// telemetry write-ahead log, with a manifest of every file's size and SHA-256 at its end. It
+	// holds every customer's data and the CA's private key: keep it as safe as the server.
+	// Restore it with `hearth restore --from FILE --data DIR`; check it with
+	// `hearth backup verify FILE`. The archive is written as it is sent, so an error after the
+	// answer began cuts it short, without its manifest, and both commands refuse it. One backup
+	// is written at a time.
+	//
+	// Corresponds with POST /api/v1/backup (the `CreateBackup` operationId).
+	CreateBackup(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListCalendars List calendars
 	//
 	// A customer sees its own and the operators' templates (calendars without a customer).
@@ -3526,6 +3541,31 @@ func (c *Client) ClearAlarm(ctx context.Context, id AlarmID, body ClearAlarmJSON
 // Corresponds with GET /api/v1/audit (the `ListAudit` operationId).
 func (c *Client) ListAudit(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAuditRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBackup Take a backup of everything and download it (operator admins)
+//
+// Takes a consistent backup while Hearth runs (devices and pages keep working) and streams it
+// as the answer: one zstd-compressed tar archive with the store, the time series (a
+// VictoriaMetrics snapshot and the latest values), the TLS CA and server keys, and the
+// telemetry write-ahead log, with a manifest of every file's size and SHA-256 at its end. It
+// holds every customer's data and the CA's private key: keep it as safe as the server.
+// Restore it with `hearth restore --from FILE --data DIR`; check it with
+// `hearth backup verify FILE`. The archive is written as it is sent, so an error after the
+// answer began cuts it short, without its manifest, and both commands refuse it. One backup
+// is written at a time.
+//
+// Corresponds with POST /api/v1/backup (the `CreateBackup` operationId).
+func (c *Client) CreateBackup(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBackupRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5672,6 +5712,33 @@ func NewListAuditRequest(server string, params *ListAuditParams) (*http.Request,
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateBackupRequest constructs an http.Request for the CreateBackup method
+func NewCreateBackupRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/backup")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -9110,6 +9177,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/audit (the `ListAudit` operationId).
 	ListAuditWithResponse(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*ListAuditResponse, error)
 
+	// CreateBackupWithResponse Take a backup of everything and download it (operator admins)
+	//
+	// Takes a consistent backup while Hearth runs (devices and pages keep working) and streams it
+	// as the answer: one zstd-compressed tar archive with the store, the time series (a
+	// VictoriaMetrics snapshot and the latest values), the TLS CA and server keys, and the
+	// telemetry write-ahead log, with a manifest of every file's size and SHA-256 at its end. It
+	// holds every customer's data and the CA's private key: keep it as safe as the server.
+	// Restore it with `hearth restore --from FILE --data DIR`; check it with
+	// `hearth backup verify FILE`. The archive is written as it is sent, so an error after the
+	// answer began cuts it short, without its manifest, and both commands refuse it. One backup
+	// is written at a time.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/backup (the `CreateBackup` operationId).
+	CreateBackupWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CreateBackupResponse, error)
+
 	// ListCalendarsWithResponse List calendars
 	//
 	// A customer sees its own and the operators' templates (calendars without a customer).
@@ -10864,6 +10948,89 @@ func (r ListAuditResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAuditResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateBackupResponse200Headers the declared response headers of an HTTP 200 response for CreateBackup
+type CreateBackupResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// CreateBackupResponse401Headers the declared response headers of an HTTP 401 response for CreateBackup
+type CreateBackupResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateBackupResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateBackupResponse401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateBackupResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateBackupResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateBackupResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateBackupResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateBackupResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17545,6 +17712,29 @@ func (c *ClientWithResponses) ListAuditWithResponse(ctx context.Context, params 
 	return ParseListAuditResponse(rsp)
 }
 
+// CreateBackupWithResponse Take a backup of everything and download it (operator admins)
+//
+// Takes a consistent backup while Hearth runs (devices and pages keep working) and streams it
+// as the answer: one zstd-compressed tar archive with the store, the time series (a
+// VictoriaMetrics snapshot and the latest values), the TLS CA and server keys, and the
+// telemetry write-ahead log, with a manifest of every file's size and SHA-256 at its end. It
+// holds every customer's data and the CA's private key: keep it as safe as the server.
+// Restore it with `hearth restore --from FILE --data DIR`; check it with
+// `hearth backup verify FILE`. The archive is written as it is sent, so an error after the
+// answer began cuts it short, without its manifest, and both commands refuse it. One backup
+// is written at a time.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/backup (the `CreateBackup` operationId).
+func (c *ClientWithResponses) CreateBackupWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CreateBackupResponse, error) {
+	rsp, err := c.CreateBackup(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBackupResponse(rsp)
+}
+
 // ListCalendarsWithResponse List calendars
 //
 // A customer sees its own and the operators' templates (calendars without a customer).
@@ -19729,6 +19919,83 @@ func ParseListAuditResponse(rsp *http.Response) (*ListAuditResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListAuditResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateBackupResponse parses an HTTP response from a CreateBackupWithResponse call
+func ParseCreateBackupResponse(rsp *http.Response) (*CreateBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateBackupResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateBackupResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
