@@ -16,9 +16,6 @@ func OpenWithExtraMigrations(path string, opts Options, extra ...func(tx *bolt.T
 	return open(path, opts, migs)
 }
 
-// LatestSchemaVersion is the schema version this binary writes.
-func LatestSchemaVersion() int { return len(migrations()) }
-
 // CreateDevicesInOneTransaction provisions many devices with one fsync, so
 // benchmarks can build a large fleet quickly. It applies the rules of
 // CreateDevice.
@@ -40,22 +37,6 @@ func (s *Store) CreateDevicesInOneTransaction(ds []Device) error {
 		}
 		return nil
 	})
-}
-
-// OpenAtSchemaVersion opens a file with only the first n schema steps, so
-// tests can write records as an older binary did. It skips the check for
-// the buckets of the latest schema, which such a file lacks.
-func OpenAtSchemaVersion(path string, n int) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(migrations()[:n]); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return s, nil
 }
 
 // AppendHistoryInOneTransaction records many history entries with one
