@@ -124,6 +124,19 @@ func (s Scope) NotificationChannel(customer, name string) (store.NotificationCha
 	return c, err
 }
 
+// Addresses are the e-mail addresses of one string, between commas, as a
+// form or a quick client gives them; empty ones are left out. It is never
+// nil, so that addresses emptied on purpose are refused, not kept.
+func Addresses(s string) []string {
+	out := []string{}
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // ChannelSpec is a channel to create.
 type ChannelSpec struct {
 	Customer string

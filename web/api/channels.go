@@ -60,11 +60,29 @@ type channelWithSecretJSON struct {
 
 // channelRequest is the body of POST /api/v1/notification-channels.
 type channelRequest struct {
-	Customer string   `json:"customer"`
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	URL      string   `json:"url"`
-	To       []string `json:"to"`
+	Customer string    `json:"customer"`
+	Name     string    `json:"name"`
+	Kind     string    `json:"kind"`
+	URL      string    `json:"url"`
+	To       addresses `json:"to"`
+}
+
+// addresses is a channel's "to": a list of addresses, or one string of
+// them between commas.
+type addresses []string
+
+func (a *addresses) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = gate.Addresses(one)
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return gate.Invalid(`field "to": a list of e-mail addresses, or one string of them separated by commas`)
+	}
+	*a = many
+	return nil
 }
 
 // createChannel: POST /api/v1/notification-channels {"name", "customer",
@@ -76,7 +94,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	c, secret, err := a.scope(r).CreateNotificationChannel(gate.ChannelSpec(req))
+	c, secret, err := a.scope(r).CreateNotificationChannel(gate.ChannelSpec{Customer: req.Customer, Name: req.Name, Kind: req.Kind, URL: req.URL, To: req.To})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -123,9 +141,9 @@ func (a *API) showChannel(w http.ResponseWriter, r *http.Request) {
 // channelChangeRequest is the body of PATCH
 // /api/v1/notification-channels/{name}.
 type channelChangeRequest struct {
-	URL          *string  `json:"url"`
-	To           []string `json:"to"`
-	RotateSecret bool     `json:"rotate_secret"`
+	URL          *string   `json:"url"`
+	To           addresses `json:"to"`
+	RotateSecret bool      `json:"rotate_secret"`
 }
 
 // updateChannel: PATCH /api/v1/notification-channels/{name}?customer=
@@ -141,7 +159,7 @@ func (a *API) updateChannel(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	c, secret, err := a.scope(r).UpdateNotificationChannel(customer, name, gate.ChannelChange(req))
+	c, secret, err := a.scope(r).UpdateNotificationChannel(customer, name, gate.ChannelChange{URL: req.URL, To: req.To, RotateSecret: req.RotateSecret})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -51,6 +51,11 @@ func TestChannelsAPI(t *testing.T) {
 		{name: "e-mail", method: "POST", path: channelsPath, as: asOperator,
 			body: `{"name":"facility","customer":"acme","kind":"email","to":["FM@acme.example","ops@acme.example"]}`, status: 201,
 			contains: []string{`"to":["fm@acme.example","ops@acme.example"]`}},
+		{name: "e-mail addresses as one string", method: "POST", path: channelsPath, as: asOperator,
+			body: `{"name":"night","customer":"acme","kind":"email","to":"night@acme.example, ops@acme.example"}`, status: 201,
+			contains: []string{`"to":["night@acme.example","ops@acme.example"]`}},
+		{name: "to neither a string nor a list", method: "POST", path: channelsPath, as: asOperator,
+			body: `{"name":"odd","customer":"acme","kind":"email","to":7}`, status: 400, contains: []string{`field \"to\"`}},
 		{name: "never shown again", method: "GET", path: acmeHook, as: asOperator, status: 200,
 			contains: []string{`"signed":true`}, notContains: []string{"whsec_", `"secret"`}},
 

@@ -129,19 +129,6 @@ func readChannelForm(r *http.Request) channelForm {
 	return channelForm{Customer: f("customer"), Name: f("name"), Kind: f("kind"), URL: f("url"), To: f("to")}
 }
 
-// addresses are the e-mail addresses of a form's field, between commas;
-// empty ones are left out. It is never nil, so that an e-mail channel's
-// addresses emptied on purpose are refused by the gate, not kept.
-func addresses(s string) []string {
-	out := []string{}
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // channelsData is what a list of channels shows, with the form of a new
 // one.
 type channelsData struct {
@@ -247,7 +234,7 @@ func (c *channelPages) createChannel(w http.ResponseWriter, r *http.Request) {
 	// person's own, and refuses another's as it would over the API.
 	spec := gate.ChannelSpec{Customer: f.Customer, Name: f.Name, Kind: f.Kind, URL: f.URL}
 	if f.To != "" {
-		spec.To = addresses(f.To)
+		spec.To = gate.Addresses(f.To)
 	}
 	ch, secret, err := sc.CreateNotificationChannel(spec)
 	if err != nil {
@@ -367,7 +354,7 @@ func (c *channelPages) saveChannel(w http.ResponseWriter, r *http.Request) {
 	f := readChannelForm(r)
 	var change gate.ChannelChange
 	if ch.Kind == store.ChannelEmail {
-		change.To = addresses(f.To)
+		change.To = gate.Addresses(f.To)
 	} else {
 		change.URL = &f.URL
 	}

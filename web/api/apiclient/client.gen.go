@@ -1144,6 +1144,17 @@ type CalendarWeek struct {
 	Wednesday string `json:"wednesday"`
 }
 
+// ChannelAddresses email: the addresses, 1 to 50 — a list, or one string of them separated by commas.
+type ChannelAddresses struct {
+	union json.RawMessage
+}
+
+// ChannelAddresses0 defines model for ChannelAddresses.0.
+type ChannelAddresses0 = []openapi_types.Email
+
+// ChannelAddresses1 defines model for ChannelAddresses.1.
+type ChannelAddresses1 = string
+
 // CreatedToken defines model for CreatedToken.
 type CreatedToken struct {
 	Access   CreatedTokenAccess `json:"access"`
@@ -1485,8 +1496,8 @@ type NewNotificationChannel struct {
 	// Name Unique among the customer's channels; never changes. Alarm rules name it in channels.
 	Name string `json:"name"`
 
-	// To email: the addresses, 1 to 50.
-	To *[]openapi_types.Email `json:"to,omitempty"`
+	// To email: the addresses, 1 to 50 — a list, or one string of them separated by commas.
+	To *ChannelAddresses `json:"to,omitempty"`
 
 	// Url webhook and slack: the http:// or https:// address to POST to.
 	Url *string `json:"url,omitempty"`
@@ -1557,9 +1568,11 @@ type NotificationChannel struct {
 // NotificationChannelChange At least one of the fields; those left out stay.
 type NotificationChannelChange struct {
 	// RotateSecret A webhook: make a new signing secret.
-	RotateSecret *bool                  `json:"rotate_secret,omitempty"`
-	To           *[]openapi_types.Email `json:"to,omitempty"`
-	Url          *string                `json:"url,omitempty"`
+	RotateSecret *bool `json:"rotate_secret,omitempty"`
+
+	// To email: the addresses, 1 to 50 — a list, or one string of them separated by commas.
+	To  *ChannelAddresses `json:"to,omitempty"`
+	Url *string           `json:"url,omitempty"`
 }
 
 // NotificationChannelKind webhook: a signed CloudEvents 1.0 event POSTed to url; slack: a Slack incoming webhook at url (Block Kit); email: mail to the addresses in to, through the server's SMTP server.
@@ -2368,6 +2381,68 @@ type UpdateUserJSONRequestBody = UserChange
 
 // PutNotificationPreferencesJSONRequestBody defines body for PutNotificationPreferences for application/json ContentType.
 type PutNotificationPreferencesJSONRequestBody = NotificationPreferencesSpec
+
+// AsChannelAddresses0 returns the union data inside the ChannelAddresses as a ChannelAddresses0
+func (t ChannelAddresses) AsChannelAddresses0() (ChannelAddresses0, error) {
+	var body ChannelAddresses0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChannelAddresses0 overwrites any union data inside the ChannelAddresses as the provided ChannelAddresses0
+func (t *ChannelAddresses) FromChannelAddresses0(v ChannelAddresses0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeChannelAddresses0 performs a merge with any union data inside the ChannelAddresses, using the provided ChannelAddresses0
+func (t *ChannelAddresses) MergeChannelAddresses0(v ChannelAddresses0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsChannelAddresses1 returns the union data inside the ChannelAddresses as a ChannelAddresses1
+func (t ChannelAddresses) AsChannelAddresses1() (ChannelAddresses1, error) {
+	var body ChannelAddresses1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChannelAddresses1 overwrites any union data inside the ChannelAddresses as the provided ChannelAddresses1
+func (t *ChannelAddresses) FromChannelAddresses1(v ChannelAddresses1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeChannelAddresses1 performs a merge with any union data inside the ChannelAddresses, using the provided ChannelAddresses1
+func (t *ChannelAddresses) MergeChannelAddresses1(v ChannelAddresses1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ChannelAddresses) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ChannelAddresses) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
