@@ -88,6 +88,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	rules   []*Rule
+	swept   []*Rule // the stale and offline rules, which the sweep checks on every device
 	devices map[string]*devState
 	state   map[stateKey]*ruleState
 	vm      vm.VM
@@ -219,9 +220,15 @@ func (e *Engine) RulesChanged() error {
 		}
 		rules = append(rules, c)
 	}
+	var swept []*Rule
+	for _, r := range rules {
+		if r.Kind == KindStale || r.Kind == KindOffline {
+			swept = append(swept, r)
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.rules = rules
+	e.rules, e.swept = rules, swept
 	for k := range e.state {
 		if !slices.ContainsFunc(rules, func(r *Rule) bool { return r.ID == k.rule }) {
 			delete(e.state, k)
@@ -552,8 +559,11 @@ func (e *Engine) Sweep() {
 			delete(e.devices, name)
 			continue
 		}
+		if len(e.swept) == 0 {
+			continue
+		}
 		typ, _ := e.d.Devices.Type(name)
-		for _, r := range e.rules {
+		for _, r := range e.swept {
 			if !applies(r, name, customer, site, typ) {
 				continue
 			}
