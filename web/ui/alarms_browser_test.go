@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -16,40 +15,8 @@ import (
 func TestAlarmAcknowledgeInBrowser(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	acmeAlarm, _ := e.seedAlarms(time.Now().Add(-time.Hour))
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-
+	step, js := signedInBrowser(t, e, acmeUser)
 	type css = chromedp.CSS
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-	}
-	js := func(what, expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
-	}
-	step("sign in",
-		chromedp.Navigate(e.srv.URL+"/login"),
-		chromedp.WaitVisible(css(`#email`)),
-		chromedp.SendKeys(css(`#email`), acmeUser),
-		chromedp.SendKeys(css(`#password`), password),
-		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(css(`nav[aria-label="main"]`)),
-	)
 	row := `tr[data-alarm="` + acmeAlarm + `"]`
 	step("open the alarms",
 		chromedp.Click(css(`nav a[href="/alarms"]`)),

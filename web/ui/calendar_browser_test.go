@@ -32,40 +32,8 @@ func chromium(t *testing.T) string {
 // by the stylesheet, and a tap opens a popover that names it.
 func TestCalendarYearInBrowser(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-
+	step, js := signedInBrowser(t, e, acmeUser)
 	type css = chromedp.CSS
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-	}
-	js := func(what, expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
-	}
-	step("sign in",
-		chromedp.Navigate(e.srv.URL+"/login"),
-		chromedp.WaitVisible(css(`#email`)),
-		chromedp.SendKeys(css(`#email`), acmeUser),
-		chromedp.SendKeys(css(`#password`), password),
-		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(css(`nav[aria-label="main"]`)),
-	)
 	const cell = `td[data-date="2026-11-23"]`
 	step("open the calendar's year",
 		chromedp.Navigate(e.srv.URL+"/calendars/acme-office?year=2026"),
@@ -95,4 +63,45 @@ func TestCalendarYearInBrowser(t *testing.T) {
 	if !open || !strings.Contains(popover, "勤労感謝の日") || !strings.Contains(popover, "Public holiday") {
 		t.Errorf("after a tap the popover is open %v and reads %q; want the holiday's name", open, popover)
 	}
+}
+
+// signedInBrowser opens headless Chromium, 1280×900 in English, signs in
+// to e's pages as email and returns step (run actions; the test fails
+// naming what) and js (an expression's value as a string).
+func signedInBrowser(t *testing.T, e *env, email string) (func(string, ...chromedp.Action[chromedp.Void]), func(string, string) string) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("lang", "en-US"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	type css = chromedp.CSS
+	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("browser: %s: %v", what, err)
+		}
+	}
+	js := func(what, expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("browser: %s: %v", what, err)
+		}
+		return v
+	}
+	step("sign in",
+		chromedp.Navigate(e.srv.URL+"/login"),
+		chromedp.WaitVisible(css(`#email`)),
+		chromedp.SendKeys(css(`#email`), email),
+		chromedp.SendKeys(css(`#password`), password),
+		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(css(`nav[aria-label="main"]`)),
+	)
+	return step, js
 }

@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,40 +18,8 @@ func TestChannelSendTestInBrowser(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.seedAlarms(time.Now().Add(-time.Hour))
 	rc := newReceiver(t, http.StatusAccepted)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-
+	step, js := signedInBrowser(t, e, acmeAdmin)
 	type css = chromedp.CSS
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-	}
-	js := func(what, expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
-	}
-	step("sign in",
-		chromedp.Navigate(e.srv.URL+"/login"),
-		chromedp.WaitVisible(css(`#email`)),
-		chromedp.SendKeys(css(`#email`), acmeAdmin),
-		chromedp.SendKeys(css(`#password`), password),
-		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(css(`nav[aria-label="main"]`)),
-	)
 	step("open the channels from the alarms",
 		chromedp.Click(css(`nav a[href="/alarms"]`)),
 		chromedp.WaitVisible(css(`nav.toolbar a[href="/alarms/channels"]`)),
