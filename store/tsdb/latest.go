@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hearthiot/hearth/internal/atomicfile"
+	"github.com/hearthiot/hearth/internal/binfmt"
 )
 
 // latestFile holds the latest values between runs. A crash loses the updates
@@ -147,12 +147,12 @@ func (c *latestCache) encode() []byte {
 		sh.mu.Lock()
 		for device, metrics := range sh.devices {
 			count++
-			body = appendString(body, device)
+			body = binfmt.AppendString(body, device)
 			body = binary.AppendUvarint(body, uint64(len(metrics)))
 			for m, s := range metrics {
-				body = appendString(body, m)
+				body = binfmt.AppendString(body, m)
 				body = binary.AppendVarint(body, s.ts)
-				body = binary.LittleEndian.AppendUint64(body, math.Float64bits(s.v))
+				body = binfmt.AppendFloat(body, s.v)
 			}
 		}
 		sh.mu.Unlock()
@@ -165,11 +165,6 @@ func (c *latestCache) encode() []byte {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
 
 // errLatestCorrupt is wrapped by every decoding failure.
 var errLatestCorrupt = errors.New("latest values file is damaged")
@@ -184,13 +179,13 @@ func decodeLatest(data []byte) (*latestCache, error) {
 	if crc32.Checksum(payload, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", errLatestCorrupt)
 	}
-	d := decoder{b: payload[len(latestMagic):]}
+	d := binfmt.Reader{B: payload[len(latestMagic):]}
 	c := newLatestCache()
-	devices := d.count()
+	devices := d.Count()
 	for range devices {
-		device := d.str()
-		metrics := d.count()
-		if d.err != nil {
+		device := d.String()
+		metrics := d.Count()
+		if d.Err != nil {
 			break
 		}
 		sh := c.shard(device)
@@ -200,88 +195,22 @@ func decodeLatest(data []byte) (*latestCache, error) {
 			sh.devices[device] = m
 		}
 		for range metrics {
-			name := d.str()
-			ts := d.varint()
-			v := d.float()
-			if d.err != nil {
+			name := d.String()
+			ts := d.Varint()
+			v := d.Float()
+			if d.Err != nil {
 				break
 			}
 			m[name] = sample{ts: ts, v: v}
 		}
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d bytes after the last device", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Err = fmt.Errorf("%d bytes after the last device", len(d.B))
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("%w: %w", errLatestCorrupt, d.err)
+	if d.Err != nil {
+		return nil, fmt.Errorf("%w: %w", errLatestCorrupt, d.Err)
 	}
 	return c, nil
-}
-
-// decoder reads the latest file's fields and remembers the first failure.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad unsigned varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a count of items that each need at least one byte, so a
-// count larger than the bytes left is damage, not a reason to allocate.
-func (d *decoder) count() int {
-	v := d.uvarint()
-	if d.err == nil && v > uint64(len(d.b)) {
-		d.err = fmt.Errorf("count %d exceeds the %d bytes left", v, len(d.b))
-		return 0
-	}
-	return int(v)
-}
-
-func (d *decoder) str() string {
-	n := d.count()
-	if d.err != nil {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad signed varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) float() float64 {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 8 {
-		d.err = errors.New("truncated value")
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-	d.b = d.b[8:]
-	return v
 }
 
 // loadLatest reads the latest values written by a previous run; a missing

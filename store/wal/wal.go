@@ -17,7 +17,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hearthiot/hearth/internal/binfmt"
 )
 
 // Point is one sample of a metric.
@@ -656,97 +657,29 @@ func RemoveSegments(dir string) error {
 
 // encode appends a record's payload to b.
 func encode(b []byte, r Record) []byte {
-	b = appendString(b, r.Device)
-	b = appendString(b, r.Customer)
-	b = appendString(b, r.Site)
+	b = binfmt.AppendString(b, r.Device)
+	b = binfmt.AppendString(b, r.Customer)
+	b = binfmt.AppendString(b, r.Site)
 	b = binary.AppendUvarint(b, uint64(len(r.Points)))
 	for _, p := range r.Points {
-		b = appendString(b, p.Metric)
+		b = binfmt.AppendString(b, p.Metric)
 		b = binary.AppendVarint(b, p.Timestamp)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Value))
+		b = binfmt.AppendFloat(b, p.Value)
 	}
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 // decode reads a record's payload.
 func decode(b []byte) (Record, error) {
-	d := decoder{b: b}
-	r := Record{Device: d.str(), Customer: d.str(), Site: d.str()}
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		return Record{}, errors.New("more points than bytes")
-	}
+	d := binfmt.Reader{B: b}
+	r := Record{Device: d.String(), Customer: d.String(), Site: d.String()}
+	n := d.Count()
 	r.Points = make([]Point, 0, n)
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		p := Point{Metric: d.str(), Timestamp: d.varint()}
-		p.Value = d.float()
-		r.Points = append(r.Points, p)
+	for range n {
+		r.Points = append(r.Points, Point{Metric: d.String(), Timestamp: d.Varint(), Value: d.Float()})
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("bytes after the last point")
+	if d.Err == nil && len(d.B) != 0 {
+		d.Err = errors.New("bytes after the last point")
 	}
-	return r, d.err
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("a bad number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errors.New("a bad number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errors.New("a string past the record's end")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) float() float64 {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 8 {
-		d.err = errors.New("a value past the record's end")
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-	d.b = d.b[8:]
-	return v
+	return r, d.Err
 }
