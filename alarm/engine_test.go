@@ -409,3 +409,38 @@ func TestBackfillDoesNotAlarm(t *testing.T) {
 		t.Errorf("a sample older than the one held raised %+v", as)
 	}
 }
+
+// Settings out of their rules and a failed schedule push raise alarms with
+// what the event said; an alarm cleared by a person is raised again by the
+// next sample that still crosses its threshold.
+func TestSettingsScheduleAndManualClear(t *testing.T) {
+	w := newWorld(t)
+	w.rule(store.AlarmRule{ID: "settings", Name: "Settings", DeviceType: "chiller", Kind: alarm.KindSettings})
+	w.rule(store.AlarmRule{ID: "program", Name: "Program", DeviceType: "chiller", Kind: alarm.KindSchedule})
+	w.rule(store.AlarmRule{ID: "co2", Name: "CO2 high", DeviceType: "iaq", Condition: "co2_ppm > 1000"})
+	w.engine.Handle(events.SettingsViolated{Device: "ch-1", At: w.clock.now(), Keys: []string{"reported.chw_setpoint_c"}})
+	w.engine.Handle(events.ScheduleFailed{Device: "ch-1", At: w.clock.now(), Calendar: "office", Date: "2026-12-07", Status: "failed", Reason: "not verified after 5 checks"})
+	w.engine.Wait()
+	if as := w.alarms("settings", "ch-1"); len(as) != 1 || !strings.Contains(as[0].Message, "reported.chw_setpoint_c") {
+		t.Errorf("settings out of their rules: %+v", as)
+	}
+	if as := w.alarms("program", "ch-1"); len(as) != 1 || as[0].Fields["status"] != "failed" || !strings.Contains(as[0].Message, "not verified") {
+		t.Errorf("a failed push: %+v", as)
+	}
+	if as := w.alarms("settings", "co2-1"); len(as) != 0 {
+		t.Errorf("a rule of another type raised on the sensor: %+v", as)
+	}
+
+	w.sample("co2-1", map[string]float64{"co2_ppm": 1200})
+	a := w.alarms("co2", "co2-1")[0]
+	cleared, _, err := w.st.ClearAlarm(a.ID, "user:fm@acme.example", "window opened", w.clock.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.engine.Cleared(cleared)
+	w.clock.add(time.Minute)
+	w.sample("co2-1", map[string]float64{"co2_ppm": 1250})
+	if as := w.alarms("co2", "co2-1"); len(as) != 1 || as[0].State != store.AlarmActive || as[0].Count != 2 {
+		t.Errorf("still over the threshold after a clear by hand: %+v; want the alarm active again", as)
+	}
+}

@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/store/wal"
@@ -22,7 +24,16 @@ const previousSchema = 8
 // store and more still only in the telemetry log — opens with this binary,
 // which migrates the store, stores the log's samples again and serves
 // every record and sample, and the new parts (alarms) work.
+//
+// Started with --telemetry-log=false, the log is still replayed (it may
+// hold what a crash of a run with it took), and a clean stop removes it.
 func TestUpgradeKeepsData(t *testing.T) {
+	for _, logOn := range []bool{true, false} {
+		t.Run(fmt.Sprintf("telemetry log %v", logOn), func(t *testing.T) { upgradeKeepsData(t, logOn) })
+	}
+}
+
+func upgradeKeepsData(t *testing.T, logOn bool) {
 	if store.LatestSchemaVersion() <= previousSchema {
 		t.Fatalf("the schema is %d; the previous release's was %d", store.LatestSchemaVersion(), previousSchema)
 	}
@@ -71,7 +82,7 @@ func TestUpgradeKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h := startHearth(t, dir)
+	h := startHearthWith(t, dir, func(c *server.Config) { c.Telemetry.Log = logOn })
 	op := h.token(store.RoleOperator, "")
 	var dev struct{ Name, Customer string }
 	if st := h.apiCall(op, "GET", "/api/v1/devices/boiler-1", nil, &dev); st != http.StatusOK || dev.Customer != "acme" {
@@ -100,5 +111,9 @@ func TestUpgradeKeepsData(t *testing.T) {
 	if st := h.apiCall(op, "POST", "/api/v1/alarm-rules", map[string]any{"name": "Hot water", "customer": "acme", "device": "boiler-1",
 		"severity": "minor", "condition": "hw_supply_c > 80"}, nil); st != http.StatusCreated {
 		t.Errorf("an alarm rule on the upgraded store: %d", st)
+	}
+	h.stop()
+	if segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*.wal")); len(segs) != 0 {
+		t.Errorf("%d log segments left after a clean stop", len(segs))
 	}
 }
