@@ -232,6 +232,6 @@ func alarm(key, device, state string, channels ...string) notify.Message {
 		Key: key, Customer: customer, Site: "marunouchi", Device: device, Rule: "offline", Severity: "critical",
 		State: state, Title: device + " is offline", Text: "No message for 5 minutes.",
 		Time: time.Date(2026, 11, 5, 8, 0, 0, 0, time.UTC), Channels: channels,
-		Data: map[string]any{notify.DataSiteName: "Marunouchi Office Tower", notify.DataValue: 0},
+		Data: map[string]any{notify.DataSiteName: "Marunouchi Office Tower", notify.DataValue: 0, notify.DataOffline: true},
 	}
 }

@@ -238,10 +238,10 @@ func (m Message) title(lang string) string {
 }
 
 // offline tells whether a message is about devices going offline: marked
-// so by its sender (DataOffline), or of a rule named "offline".
+// so by its sender (DataOffline).
 func (m Message) offline() bool {
 	b, _ := m.Data[DataOffline].(bool)
-	return b || m.Rule == "offline"
+	return b
 }
 
 // devices lists a grouped message's devices.
