@@ -144,8 +144,9 @@ func (m Message) link(publicURL string) string {
 }
 
 // severityRank orders the severities Hearth knows, most urgent first, as
-// ITU-T X.733 does; others rank below them.
-var severityRank = []string{"critical", "major", "minor", "warning", "info"}
+// ITU-T X.733 does: the alarms', then "info" (test messages); others rank
+// below them.
+var severityRank = append(slices.Clip(store.Severities), "info")
 
 func rank(sev string) int {
 	if i := slices.Index(severityRank, sev); i >= 0 {

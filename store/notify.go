@@ -696,8 +696,8 @@ func checkSeverities(field string, ss []string) error {
 		return fmt.Errorf("%s: at most %d severities, got %d: %w", field, maxSeverities, len(ss), ErrInvalid)
 	}
 	for _, s := range ss {
-		if err := checkSlug(field, s); err != nil {
-			return err
+		if !slices.Contains(Severities, s) {
+			return fmt.Errorf("%s: %q is not a severity; use %s: %w", field, s, strings.Join(Severities, ", "), ErrInvalid)
 		}
 	}
 	return nil
