@@ -32,6 +32,7 @@ func TestAlarmStorm(t *testing.T) {
 		c.Alarms.MinOffline = time.Second
 		c.Notify.GroupWindow = window
 		c.MQTT.MaxClients = stormDevices + 100
+		c.ShutdownTimeout = 2 * time.Minute // a busy machine takes a while to let 1,000 sessions go
 	})
 	op := h.token(store.RoleOperator, "")
 	ctx := context.Background()
