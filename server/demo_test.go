@@ -57,14 +57,18 @@ func TestDemo(t *testing.T) {
 		_, s := h.promQuery(op, `count_over_time(chw_supply_c{device="kyoto-school-chiller"}[8d])`)
 		return len(s) == 1 && s[0].Value >= 10000
 	})
-	var doc struct {
+	type shadowDoc struct {
 		State struct {
 			Desired  map[string]any `json:"desired"`
 			Reported map[string]any `json:"reported"`
 			Delta    map[string]any `json:"delta"`
 		} `json:"state"`
 	}
+	var doc shadowDoc
+	// Each poll decodes into an empty document: decoding into the last
+	// one would keep a delta the server no longer sends.
 	eventually(t, "the chiller reporting its program", func() bool {
+		doc = shadowDoc{}
 		if st := h.apiCall(op, "GET", "/api/v1/devices/shinjuku-hotel-chiller/shadow", nil, &doc); st != http.StatusOK {
 			t.Fatalf("shadow: %d", st)
 		}
@@ -81,6 +85,7 @@ func TestDemo(t *testing.T) {
 	today := time.Now().In(tokyo).Format(time.DateOnly)
 	const office = "marunouchi-office-chiller"
 	eventually(t, "the office chiller given today's program", func() bool {
+		doc = shadowDoc{}
 		if st := h.apiCall(op, "GET", "/api/v1/devices/"+office+"/shadow", nil, &doc); st != http.StatusOK {
 			t.Fatalf("shadow: %d", st)
 		}
