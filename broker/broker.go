@@ -16,6 +16,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/hearthiot/hearth/device"
 )
 
 // Defaults for the zero values of Config.
@@ -118,10 +120,13 @@ type Authenticator interface {
 	CredentialActive(name, credentialID string) bool
 }
 
-// Ingester stores one telemetry message; device.Telemetry implements it.
-// The error is a *device.TelemetryError saying why the message was refused.
+// Ingester takes telemetry messages; device.Telemetry implements it. Accept
+// checks a message and begins storing it; its error, and the one of
+// Storing.Wait, is a *device.TelemetryError saying why the message was
+// refused. Messages of one device must be stored in the order Accept took
+// them.
 type Ingester interface {
-	Ingest(thing string, payload []byte, now time.Time) (int, error)
+	Accept(thing string, payload []byte, now time.Time) (device.Storing, error)
 }
 
 // Stats are the broker's counters since New.
@@ -199,6 +204,10 @@ type Broker struct {
 	// packetIDs maps the packet identifiers freePacketID gave requests
 	// to the ones their devices chose, until the answer is written.
 	packetIDs sync.Map // packetIDKey → uint16
+	// acks holds each connection's telemetry waiting to be stored and
+	// acknowledged; ackers counts the goroutines draining them.
+	acks   sync.Map // *mqtt.Client → *ackQueue
+	ackers atomic.Int64
 
 	// conns holds each established device connection's session number;
 	// sessionSeq hands them out.
@@ -458,6 +467,11 @@ func (b *Broker) Stop(ctx context.Context) error {
 			}
 		}
 		err = fmt.Errorf("stop mqtt broker: %w", ctx.Err())
+	}
+	// Telemetry accepted before the connections closed is stored before
+	// Stop returns, so that its owner can close the store after it.
+	if !b.waitAckers(ctx.Done()) && err == nil {
+		err = fmt.Errorf("stop mqtt broker: telemetry still being stored: %w", ctx.Err())
 	}
 	// Ending sessions publish their lifecycle events until here; from now
 	// on the services' publishes are refused with ErrNotRunning.

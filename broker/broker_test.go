@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/broker"
+	"github.com/hearthiot/hearth/device"
 )
 
 func TestNewRefusesBadConfig(t *testing.T) {
@@ -148,19 +149,24 @@ func TestStop(t *testing.T) {
 	}
 }
 
-// blockingIngester holds every Ingest until released.
+// blockingIngester accepts every message and holds storing it until
+// released.
 type blockingIngester struct {
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (b *blockingIngester) Ingest(string, []byte, time.Time) (int, error) {
+func (b *blockingIngester) Accept(string, []byte, time.Time) (device.Storing, error) {
+	return b, nil
+}
+
+func (b *blockingIngester) Wait() (int, error) {
 	b.entered <- struct{}{}
 	<-b.release
 	return 1, nil
 }
 
-// Stop gives up when its context ends, even while a client is stuck in
+// Stop gives up when its context ends, even while a message is stuck in
 // the ingest path.
 func TestStopBoundedByContext(t *testing.T) {
 	e := newEnv(t)

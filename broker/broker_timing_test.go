@@ -12,16 +12,22 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/hearthiot/hearth/broker"
+	"github.com/hearthiot/hearth/device"
 )
 
 // countingIngester takes every message and only counts it, so that the
 // benchmark measures the broker rather than the time-series store.
 type countingIngester struct{ n atomic.Int64 }
 
-func (c *countingIngester) Ingest(string, []byte, time.Time) (int, error) {
+func (c *countingIngester) Accept(string, []byte, time.Time) (device.Storing, error) {
 	c.n.Add(1)
-	return 1, nil
+	return storedNow{}, nil
 }
+
+// storedNow is a message stored by the time it was accepted.
+type storedNow struct{}
+
+func (storedNow) Wait() (int, error) { return 1, nil }
 
 // BenchmarkTelemetryTLS has N devices publish QoS 1 telemetry over TLS,
 // each waiting for its PUBACK before the next message, as firmware does.

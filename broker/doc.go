@@ -14,7 +14,8 @@
 // certificate issued by Hearth's CA or with username = its name and its
 // secret as the password. It may publish and subscribe only under its own
 // topics; telemetry on hearth/things/{name}/telemetry is stored before the
-// PUBACK is sent, so an acknowledged message is a stored one. Server-side
+// PUBACK is sent, so an acknowledged message is a stored one, but the
+// connection is read on while it is being stored (see ackQueue). Server-side
 // publishes go through an Outbound, made before the broker so that the
 // services the broker routes to can be built with it and handed to New;
 // they bypass the topic rules, and are refused with ErrNotRunning while the

@@ -206,11 +206,11 @@ type spyIngester struct {
 	payloads []string
 }
 
-func (s *spyIngester) Ingest(thing string, payload []byte, now time.Time) (int, error) {
+func (s *spyIngester) Accept(thing string, payload []byte, now time.Time) (device.Storing, error) {
 	s.mu.Lock()
 	s.payloads = append(s.payloads, thing+" "+string(payload))
 	s.mu.Unlock()
-	return s.next.Ingest(thing, payload, now)
+	return s.next.Accept(thing, payload, now)
 }
 
 func (s *spyIngester) calls() []string {
@@ -220,23 +220,26 @@ func (s *spyIngester) calls() []string {
 }
 
 // memWriter is the time-series store's stand-in: it keeps readings in
-// memory, or fails when told to.
+// memory, or fails when told to, once the broker waits for them, as a
+// failing sync of the telemetry log does.
 type memWriter struct {
 	mu       sync.Mutex
 	readings []string
 	fail     bool
 }
 
-func (w *memWriter) WriteReadings(dev, customer, site string, rs []device.Reading) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.fail {
-		return fmt.Errorf("disk full")
-	}
-	for _, r := range rs {
-		w.readings = append(w.readings, fmt.Sprintf("%s/%s/%s %s=%g", customer, site, dev, r.Metric, r.Value))
-	}
-	return nil
+func (w *memWriter) WriteReadings(dev, customer, site string, rs []device.Reading) (func() error, error) {
+	return func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.fail {
+			return fmt.Errorf("disk full")
+		}
+		for _, r := range rs {
+			w.readings = append(w.readings, fmt.Sprintf("%s/%s/%s %s=%g", customer, site, dev, r.Metric, r.Value))
+		}
+		return nil
+	}, nil
 }
 
 func (w *memWriter) all() []string {

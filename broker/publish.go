@@ -146,8 +146,8 @@ func (b *Broker) freePacketID(cl *mqtt.Client, pk *packets.Packet) {
 }
 
 // publish applies the topic rules to a device's PUBLISH and stores
-// telemetry. It runs before mochi acknowledges the message, so a PUBACK
-// for telemetry means the readings are stored.
+// telemetry. A telemetry message is acknowledged only once it is stored
+// (see ackQueue), so a PUBACK for telemetry means the readings are stored.
 //
 // A refusal is answered the way each protocol allows: an MQTT 5 client
 // with QoS 1 gets a PUBACK with the reason code; at QoS 0, or with MQTT
@@ -164,39 +164,35 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	thing := cl.ID
 	negativeAck := cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0
 
-	if !device.MayPublish(thing, pk.TopicName) {
-		return pk, b.refusePublish(cl, pk, "topic not allowed", negativeAck)
-	}
-	if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
-		return pk, err
-	}
-	if device.IsEventsTopic(thing, pk.TopicName) {
-		return pk, b.eventPublish(cl, pk, negativeAck)
-	}
 	if !device.IsTelemetryTopic(thing, pk.TopicName) {
+		if pk.FixedHeader.Qos > 0 {
+			// mochi acknowledges this one as soon as it returns.
+			b.waitAcks(cl)
+		}
+		if !device.MayPublish(thing, pk.TopicName) {
+			return pk, b.refusePublish(cl, pk, "topic not allowed", negativeAck)
+		}
+		if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
+			return pk, err
+		}
+		if device.IsEventsTopic(thing, pk.TopicName) {
+			return pk, b.eventPublish(cl, pk, negativeAck)
+		}
 		return pk, nil
 	}
 
 	now := time.Now()
-	_, err := b.ingest.Ingest(thing, pk.Payload, now)
-	if err == nil {
-		return pk, nil
+	stored, err := b.ingest.Accept(thing, pk.Payload, now)
+	if err != nil {
+		b.waitAcks(cl)
+		return pk, b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now)
 	}
-	te := b.telemetryRejected(thing, err)
-	b.sendRejection(thing, te, now)
-	if (te.Code == device.CodeInternal || te.Code == device.CodeStorageFull) && !negativeAck && pk.FixedHeader.Qos > 0 {
-		// Nothing was stored, so nothing may be acknowledged: an MQTT 3.1.1
-		// client has no negative PUBACK, so it is disconnected without one
-		// and sends the message again after reconnecting.
-		b.disconnect(cl, packets.ErrUnspecifiedError)
-		return pk, packets.ErrRejectPacket
-	}
-	if negativeAck {
-		// The reason string repeats the code, which also keeps it from
-		// ever equalling one of mochi's sentinel codes.
-		return pk, packets.Code{Code: telemetryReasonCode(te.Code), Reason: te.Code + ": " + te.Message}
-	}
-	return pk, packets.CodeSuccessIgnore
+	b.queueTelemetry(cl, queuedTelemetry{
+		stored: stored, packetID: pk.PacketID, qos: pk.FixedHeader.Qos, negativeAck: negativeAck,
+		topic: pk.TopicName, payload: pk.Payload, at: now,
+	})
+	// Answered and delivered once stored.
+	return pk, packets.ErrRejectPacket
 }
 
 // telemetryRejected logs why telemetry was refused and returns the error to

@@ -14,8 +14,14 @@ import (
 // ReadingWriter stores the readings of one message of one device. It is
 // implemented by the time-series store; the labels let a customer's queries
 // be restricted to the customer's own series.
+//
+// WriteReadings begins storing and returns wait, which returns once the
+// readings are stored: a writer that first makes them durable in a log
+// lets its caller go on with the next message meanwhile. Readings are
+// stored in the order WriteReadings took them. An error from WriteReadings
+// means nothing was begun.
 type ReadingWriter interface {
-	WriteReadings(device, customer, site string, rs []Reading) error
+	WriteReadings(device, customer, site string, rs []Reading) (wait func() error, err error)
 }
 
 // LabelSource tells which customer and site a device belongs to. Registry
@@ -120,10 +126,30 @@ func (t *Telemetry) admitMetrics(thing string, rs []Reading) error {
 // the payload is wrong, or CodeInternal wrapping the writer's error when
 // storing failed and the device may retry.
 func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, error) {
+	s, err := t.Accept(thing, payload, now)
+	if err != nil {
+		return 0, err
+	}
+	return s.Wait()
+}
+
+// Storing is a telemetry message that was accepted and is being stored.
+type Storing interface {
+	// Wait returns once the message is stored, with what Ingest returns.
+	Wait() (int, error)
+}
+
+// Accept decodes and checks one telemetry message of device thing and
+// begins storing it, without waiting for it to be stored: the caller waits
+// on the result. A message that cannot be stored at all is refused here
+// with Ingest's errors; storing can still fail (CodeInternal, or a
+// writer's own TelemetryError) in Wait. Messages of one device are stored
+// in the order Accept took them.
+func (t *Telemetry) Accept(thing string, payload []byte, now time.Time) (Storing, error) {
 	t.messages.Add(1)
 	customer, site, ok := t.labels.Labels(thing)
 	if !ok {
-		return 0, t.reject(thing, now, &TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
+		return nil, t.reject(thing, now, &TelemetryError{Code: CodeUnknownDevice, Message: fmt.Sprintf("device %q is not registered", thing)})
 	}
 	rs, err := DecodeTelemetry(payload, t.arrivalTime(thing, now), t.lim)
 	if err == nil {
@@ -134,27 +160,51 @@ func (t *Telemetry) Ingest(thing string, payload []byte, now time.Time) (int, er
 		if !errors.As(err, &te) {
 			te = &TelemetryError{Code: CodeInternal, Message: "the message could not be decoded", Err: err}
 		}
-		return 0, t.reject(thing, now, te)
+		return nil, t.reject(thing, now, te)
 	}
-	if err := t.w.WriteReadings(thing, customer, site, rs); err != nil {
-		// A writer that knows the readings can never be stored (not only
-		// not now) says so with a TelemetryError of its own, so the device
-		// is told not to send them again.
-		var te *TelemetryError
-		if errors.As(err, &te) {
-			return 0, t.reject(thing, now, te)
-		}
-		return 0, t.reject(thing, now, &TelemetryError{
-			Code:    CodeInternal,
-			Message: "the readings could not be stored; send the message again later",
-			Err:     fmt.Errorf("write %d readings of device %q: %w", len(rs), thing, err),
-		})
+	s := &storing{t: t, thing: thing, now: now, rs: rs}
+	s.wait, err = t.w.WriteReadings(thing, customer, site, rs)
+	if err != nil {
+		return nil, s.failed(err)
 	}
-	t.samples.Add(uint64(len(rs)))
-	if t.events != nil {
-		t.events.Publish(events.TelemetryStored{Device: thing, At: now, Readings: newest(rs)})
+	return s, nil
+}
+
+// storing is the Storing of Accept.
+type storing struct {
+	t     *Telemetry
+	thing string
+	now   time.Time
+	rs    []Reading
+	wait  func() error
+}
+
+func (s *storing) Wait() (int, error) {
+	if err := s.wait(); err != nil {
+		return 0, s.failed(err)
 	}
-	return len(rs), nil
+	s.t.samples.Add(uint64(len(s.rs)))
+	if s.t.events != nil {
+		s.t.events.Publish(events.TelemetryStored{Device: s.thing, At: s.now, Readings: newest(s.rs)})
+	}
+	return len(s.rs), nil
+}
+
+// failed counts and returns the rejection of readings the writer could not
+// store.
+func (s *storing) failed(err error) error {
+	// A writer that knows the readings can never be stored (not only not
+	// now) says so with a TelemetryError of its own, so the device is told
+	// not to send them again.
+	var te *TelemetryError
+	if errors.As(err, &te) {
+		return s.t.reject(s.thing, s.now, te)
+	}
+	return s.t.reject(s.thing, s.now, &TelemetryError{
+		Code:    CodeInternal,
+		Message: "the readings could not be stored; send the message again later",
+		Err:     fmt.Errorf("write %d readings of device %q: %w", len(s.rs), s.thing, err),
+	})
 }
 
 // newest is the newest reading of each metric of rs, in their order.

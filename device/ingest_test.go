@@ -27,14 +27,18 @@ type recordingWriter struct {
 	fail  error
 }
 
-func (w *recordingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) error {
+func (w *recordingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) (func() error, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.fail != nil {
-		return w.fail
+		return nil, w.fail
 	}
-	w.calls = append(w.calls, writeCall{dev, customer, site, rs})
-	return nil
+	return func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.calls = append(w.calls, writeCall{dev, customer, site, rs})
+		return nil
+	}, nil
 }
 
 func TestTelemetryIngest(t *testing.T) {
@@ -186,12 +190,14 @@ func TestTelemetryArrivalTimesAreDistinct(t *testing.T) {
 	}
 }
 
-// permanentWriter refuses every write for good, as the time-series store
-// does for a point it can never hold.
+// permanentWriter refuses every write for good once it is waited for, as
+// the time-series store does for a point it can never hold.
 type permanentWriter struct{}
 
-func (permanentWriter) WriteReadings(string, string, string, []device.Reading) error {
-	return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "outside what the storage accepts"}
+func (permanentWriter) WriteReadings(string, string, string, []device.Reading) (func() error, error) {
+	return func() error {
+		return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "outside what the storage accepts"}
+	}, nil
 }
 
 func TestTelemetryWriterRefusalIsKept(t *testing.T) {

@@ -21,30 +21,42 @@ type readingWriter struct {
 	disk *diskWatch
 }
 
-func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) error {
+// WriteReadings appends the readings to the log's next group commit and
+// returns at once; wait returns once that commit is durable and the
+// readings are in the time-series store.
+func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Reading) (func() error, error) {
 	if err := w.disk.refuse(); err != nil {
-		return err
+		return nil, err
 	}
-	pts := make([]tsdb.Point, len(rs))
-	for i, r := range rs {
-		pts[i] = tsdb.Point(r)
-	}
+	var commit wal.Commit
 	if w.log != nil {
 		rec := wal.Record{Device: dev, Customer: customer, Site: site, Points: make([]wal.Point, len(rs))}
 		for i, r := range rs {
 			rec.Points[i] = wal.Point(r)
 		}
-		if err := w.log.Write(rec); err != nil {
-			return fmt.Errorf("log telemetry: %w", err)
+		var err error
+		if commit, err = w.log.Append(rec); err != nil {
+			return nil, fmt.Errorf("log telemetry: %w", err)
 		}
 	}
-	err := w.db.Append(dev, customer, site, pts)
-	if errors.Is(err, tsdb.ErrInvalidPoint) {
-		// The storage refuses these readings for good (a timestamp at the
-		// edge of retention, say): the device must not resend them.
-		return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "the readings cannot be stored: " + err.Error(), Err: err}
-	}
-	return err
+	return func() error {
+		if w.log != nil {
+			if err := commit.Wait(); err != nil {
+				return fmt.Errorf("log telemetry: %w", err)
+			}
+		}
+		pts := make([]tsdb.Point, len(rs))
+		for i, r := range rs {
+			pts[i] = tsdb.Point(r)
+		}
+		err := w.db.Append(dev, customer, site, pts)
+		if errors.Is(err, tsdb.ErrInvalidPoint) {
+			// The storage refuses these readings for good (a timestamp at
+			// the edge of retention, say): the device must not resend them.
+			return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "the readings cannot be stored: " + err.Error(), Err: err}
+		}
+		return err
+	}, nil
 }
 
 // openTelemetryLog opens the write-ahead log of telemetry and stores again

@@ -447,15 +447,39 @@ func syncDir(dir string) error {
 // appended meanwhile: one commit — a write and an fdatasync — covers all
 // the records appended while the previous one ran, from every writer.
 func (l *Log) Write(r Record) error {
+	c, err := l.Append(r)
+	if err != nil {
+		return err
+	}
+	return c.Wait()
+}
+
+// Commit is the group commit that makes an appended record durable.
+type Commit struct{ b *batch }
+
+// Wait returns once the commit is done: nil when the record is durable.
+func (c Commit) Wait() error {
+	<-c.b.done
+	return c.b.err
+}
+
+// Done is closed once the commit is done; Wait then returns at once.
+func (c Commit) Done() <-chan struct{} { return c.b.done }
+
+// Append appends a record to the next group commit and returns without
+// waiting for it, so that a writer can go on while the commit runs.
+// Commits complete in the order of their records. An error means the
+// record was not appended.
+func (l *Log) Append(r Record) (Commit, error) {
 	l.mu.Lock()
 	switch {
 	case l.closed:
 		l.mu.Unlock()
-		return ErrClosed
+		return Commit{}, ErrClosed
 	case l.err != nil:
 		err := l.err
 		l.mu.Unlock()
-		return err
+		return Commit{}, err
 	}
 	b := l.cur
 	start := len(b.buf)
@@ -465,7 +489,7 @@ func (l *Log) Write(r Record) error {
 	if len(payload) > maxRecord {
 		b.buf = b.buf[:start]
 		l.mu.Unlock()
-		return fmt.Errorf("a telemetry record of %d bytes is larger than the log takes (%d)", len(payload), maxRecord)
+		return Commit{}, fmt.Errorf("a telemetry record of %d bytes is larger than the log takes (%d)", len(payload), maxRecord)
 	}
 	binary.LittleEndian.PutUint32(b.buf[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(b.buf[start+4:], crc32.Checksum(payload, castagnoli))
@@ -475,8 +499,7 @@ func (l *Log) Write(r Record) error {
 	case l.kick <- struct{}{}:
 	default: // a kick is pending already
 	}
-	<-b.done
-	return b.err
+	return Commit{b}, nil
 }
 
 // committer commits batches, one at a time, until Close: each takes every
