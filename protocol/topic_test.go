@@ -154,3 +154,31 @@ func TestTelemetryTopicCheckDoesNotAllocate(t *testing.T) {
 		t.Error("IsTelemetryTopic refused the device's own telemetry topic")
 	}
 }
+
+func TestParseJobRequest(t *testing.T) {
+	for _, c := range []struct {
+		topic string
+		want  protocol.JobRequest
+		ok    bool
+	}{
+		{"$aws/things/me/jobs/get", protocol.JobRequest{Op: protocol.JobsGet}, true},
+		{"$aws/things/me/jobs/start-next", protocol.JobRequest{Op: protocol.JobsStartNext}, true},
+		{"$aws/things/me/jobs/fw-42/get", protocol.JobRequest{JobID: "fw-42", Op: protocol.JobsGet}, true},
+		{"$aws/things/me/jobs/$next/get", protocol.JobRequest{JobID: protocol.JobsNext, Op: protocol.JobsGet}, true},
+		{"$aws/things/me/jobs/fw-42/update", protocol.JobRequest{JobID: "fw-42", Op: protocol.JobsUpdate}, true},
+		{"$aws/things/me/jobs/$next/update", protocol.JobRequest{}, false},
+		{"$aws/things/me/jobs/notify", protocol.JobRequest{}, false},
+		{"$aws/things/me/jobs/notify-next", protocol.JobRequest{}, false},
+		{"$aws/things/me/jobs/get/accepted", protocol.JobRequest{}, false},
+		{"$aws/things/me/jobs/fw-42/update/accepted", protocol.JobRequest{}, false},
+		{"$aws/things/me/jobs/fw.42/get", protocol.JobRequest{}, false},
+		{"$aws/things/me/jobs//get", protocol.JobRequest{}, false},
+		{"$aws/things/other/jobs/get", protocol.JobRequest{}, false},
+		{"$aws/things/me/shadow/get", protocol.JobRequest{}, false},
+	} {
+		got, ok := protocol.ParseJobRequest("me", c.topic)
+		if ok != c.ok || ok && got != c.want {
+			t.Errorf("protocol.ParseJobRequest(%q) = %+v, %v; want %+v, %v", c.topic, got, ok, c.want, c.ok)
+		}
+	}
+}
