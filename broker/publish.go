@@ -170,6 +170,9 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 			b.waitAcks(cl)
 		}
 		if !device.MayPublish(thing, pk.TopicName) {
+			if owner, ok := b.ownTopic(pk.TopicName); ok && owner == thing {
+				return pk, b.runRules(cl, pk, negativeAck)
+			}
 			return pk, b.refusePublish(cl, pk, "topic not allowed", negativeAck)
 		}
 		if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
@@ -179,9 +182,16 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 			return pk, err
 		}
 		if device.IsEventsTopic(thing, pk.TopicName) {
-			return pk, b.eventPublish(cl, pk, negativeAck)
+			if err := b.eventPublish(cl, pk, negativeAck); err != nil {
+				return pk, err
+			}
 		}
-		return pk, nil
+		return pk, b.runRules(cl, pk, negativeAck)
+	}
+	if b.rules != nil {
+		// A rule's failures are its own here: the message is stored as
+		// telemetry whatever the rules do.
+		_ = b.rules.Handle(thing, pk.TopicName, pk.Payload, time.Now())
 	}
 
 	now := time.Now()
@@ -277,4 +287,29 @@ func (b *Broker) subscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []by
 		b.warnLimited("mqtt subscribe refused", "topic filter not allowed",
 			"device", cl.ID, "remote", cl.Net.Remote, "filter", clip(sub.Filter))
 	}
+}
+
+// ownTopic is the device whose type declares topic, if any.
+func (b *Broker) ownTopic(topic string) (string, bool) {
+	if b.ownTopics == nil {
+		return "", false
+	}
+	return b.ownTopics.Owner(topic)
+}
+
+// runRules runs the message rules on a message the topic rules let
+// through, which is then delivered to subscribers as usual. When a rule's
+// readings could not be stored for a passing reason, the message is not
+// acknowledged, as telemetry would not be.
+func (b *Broker) runRules(cl *mqtt.Client, pk packets.Packet, negativeAck bool) error {
+	if b.rules == nil {
+		return nil
+	}
+	now := time.Now()
+	if err := b.rules.Handle(cl.ID, pk.TopicName, pk.Payload, now); err != nil {
+		if code := b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now); code != packets.CodeSuccessIgnore {
+			return code
+		}
+	}
+	return nil
 }
