@@ -179,11 +179,12 @@ type OwnTopics interface {
 }
 
 // RuleRunner runs message rules on a device's message; *rules.Engine
-// implements it. An error is a *device.TelemetryError: the readings a
-// rule stores could not be stored for a passing reason, and the device is
-// to send the message again.
+// implements it. It returns the readings its rules are storing, to be
+// waited for before the message is acknowledged; an error is a
+// *device.TelemetryError: readings could not be taken for a passing
+// reason, and the device is to send the message again.
 type RuleRunner interface {
-	Handle(thing, topic string, payload []byte, now time.Time) error
+	Handle(thing, topic string, payload []byte, now time.Time) ([]device.Storing, error)
 }
 
 // Broker is the embedded MQTT broker.

@@ -77,7 +77,7 @@ func (s *sent) count(topic string) int {
 type registry struct{ st *store.Store }
 
 func (r registry) Devices(f store.DeviceFilter) ([]store.Device, error) { return r.st.ListDevices(f) }
-func (r registry) Device(name string) (store.Device, error)              { return r.st.GetDevice(name) }
+func (r registry) Device(name string) (store.Device, error)             { return r.st.GetDevice(name) }
 
 // artifacts is a fixed set of artifacts whose URLs name the time they were
 // made.
@@ -368,7 +368,9 @@ func TestArtifactPlaceholders(t *testing.T) {
 	_, first := f.request("dev-000", "$next", protocol.JobsGet, `{}`)
 	f.clk.add(time.Minute)
 	_, second := f.request("dev-000", "$next", protocol.JobsGet, `{}`)
-	doc := func(m map[string]any) map[string]any { return m["execution"].(map[string]any)["jobDocument"].(map[string]any) }
+	doc := func(m map[string]any) map[string]any {
+		return m["execution"].(map[string]any)["jobDocument"].(map[string]any)
+	}
 	d1, d2 := doc(first), doc(second)
 	if !strings.HasPrefix(d1["url"].(string), "https://hearth.example:8443/artifacts/agent-1.5?expires=") || d1["url"] == d2["url"] ||
 		d1["sha256"] != strings.Repeat("ab", 32) || d1["size"] != "5242880" {

@@ -26,10 +26,10 @@ type RuleStore interface {
 	ListMessageRules() ([]store.MessageRule, error)
 }
 
-// Telemetry stores telemetry as a device's own message would be;
-// *device.Telemetry implements it.
+// Telemetry takes telemetry as a device's own message would be taken;
+// *device.Telemetry implements it. Storing goes on after Accept returns.
 type Telemetry interface {
-	Ingest(thing string, payload []byte, now time.Time) (int, error)
+	Accept(thing string, payload []byte, now time.Time) (device.Storing, error)
 }
 
 // Shadows updates shadows; *device.Shadows implements it.
@@ -183,37 +183,41 @@ func (e *Engine) matching(topic, customer string) []*Rule {
 	return out
 }
 
-// Handle runs the rules on a message device thing published on topic. It
-// returns an error only when the message's readings could not be stored
-// for a passing reason (a *device.TelemetryError with CodeInternal or
-// CodeStorageFull): the device should not be acknowledged, so that it
-// sends the message again. Everything else a rule meets is counted and
-// goes to its error action.
-func (e *Engine) Handle(thing, topic string, payload []byte, now time.Time) error {
+// Handle runs the rules on a message device thing published on topic and
+// returns the readings its telemetry actions are storing, which the caller
+// waits for before it acknowledges the message. It returns an error only
+// when readings could not be taken for a passing reason (a
+// *device.TelemetryError with CodeInternal or CodeStorageFull): the device
+// should not be acknowledged, so that it sends the message again.
+// Everything else a rule meets is counted and goes to its error action.
+func (e *Engine) Handle(thing, topic string, payload []byte, now time.Time) ([]device.Storing, error) {
 	e.mu.RLock()
 	none := len(e.rules) == 0
 	e.mu.RUnlock()
 	if none {
-		return nil
+		return nil, nil
 	}
 	customer, site, ok := e.d.Devices.Labels(thing)
 	if !ok {
-		return nil // deleted meanwhile
+		return nil, nil // deleted meanwhile
 	}
 	pub := store.Device{Name: thing, Customer: customer, Site: site}
 	rules := e.matching(topic, pub.Customer)
 	if len(rules) == 0 {
-		return nil
+		return nil, nil
 	}
 	msg := message{thing: thing, topic: topic, raw: payload, now: now}
 	msg.decode()
 	var retry error
+	var storing []device.Storing
 	for _, r := range rules {
-		if err := e.run(r, pub, msg); err != nil {
+		s, err := e.run(r, pub, &msg)
+		if err != nil {
 			retry = err
 		}
+		storing = append(storing, s...)
 	}
-	return retry
+	return storing, retry
 }
 
 // message is one message as rules see it.
@@ -223,6 +227,7 @@ type message struct {
 	now          time.Time
 	fields       map[string]any
 	decodeErr    error
+	vars         map[string]any // the fields and the functions, made once
 }
 
 func (m *message) decode() {
@@ -239,22 +244,28 @@ func (m *message) decode() {
 }
 
 // env is what a rule's expressions see: the payload's fields and the
-// message's functions.
-func (m message) env() map[string]any {
+// message's functions. It is made once per message: expressions do not
+// change it.
+func (m *message) env() map[string]any {
+	if m.vars != nil {
+		return m.vars
+	}
 	env := make(map[string]any, len(m.fields)+3)
 	maps.Copy(env, m.fields)
-	levels := strings.Split(m.topic, "/")
+	thing, topic, now := m.thing, m.topic, m.now
+	levels := strings.Split(topic, "/")
 	env["topic"] = func(n ...int) string {
 		if len(n) == 0 {
-			return m.topic
+			return topic
 		}
 		if n[0] < 1 || n[0] > len(levels) {
 			return ""
 		}
 		return levels[n[0]-1]
 	}
-	env["clientid"] = func() string { return m.thing }
-	env["timestamp"] = func() int64 { return m.now.UnixMilli() }
+	env["clientid"] = func() string { return thing }
+	env["timestamp"] = func() int64 { return now.UnixMilli() }
+	m.vars = env
 	return env
 }
 
@@ -279,10 +290,11 @@ type ActionPlan struct {
 	Payload  json.RawMessage `json:"payload,omitempty"`
 	Error    string          `json:"error,omitempty"`
 	do       func() error
+	store    func() (device.Storing, error) // a telemetry action instead of do
 }
 
 // evaluate applies a rule to a message without acting.
-func (e *Engine) evaluate(r *Rule, pub store.Device, m message) Result {
+func (e *Engine) evaluate(r *Rule, pub store.Device, m *message) Result {
 	if m.decodeErr != nil {
 		return Result{Matched: true, Error: m.decodeErr.Error()}
 	}
@@ -344,10 +356,10 @@ func (e *Engine) evaluate(r *Rule, pub store.Device, m message) Result {
 }
 
 // prepare makes one action ready to run on a mapped message.
-func (e *Engine) prepare(r *Rule, a store.RuleAction, res Result, m message) ActionPlan {
+func (e *Engine) prepare(r *Rule, a store.RuleAction, res Result, m *message) ActionPlan {
 	p := ActionPlan{Kind: a.Kind}
 	fail := func(err error) ActionPlan {
-		p.Error, p.do = err.Error(), nil
+		p.Error, p.do, p.store = err.Error(), nil, nil
 		return p
 	}
 	switch a.Kind {
@@ -373,10 +385,7 @@ func (e *Engine) prepare(r *Rule, a store.RuleAction, res Result, m message) Act
 			return fail(err)
 		}
 		p.Payload = body
-		p.do = func() error {
-			_, err := e.d.Telemetry.Ingest(res.Device, body, m.now)
-			return err
-		}
+		p.store = func() (device.Storing, error) { return e.d.Telemetry.Accept(res.Device, body, m.now) }
 	case ActionShadow:
 		body, err := json.Marshal(map[string]any{"state": map[string]any{"reported": res.Values}})
 		if err != nil {
@@ -445,26 +454,36 @@ func withMeta(res Result) map[string]any {
 	return out
 }
 
-// run applies a rule to a message and acts.
-func (e *Engine) run(r *Rule, pub store.Device, m message) error {
+// run applies a rule to a message and acts; telemetry actions are
+// returned storing.
+func (e *Engine) run(r *Rule, pub store.Device, m *message) ([]device.Storing, error) {
 	res := e.evaluate(r, pub, m)
 	if !res.Matched {
-		return nil
+		return nil, nil
 	}
 	c := e.counters(r.ID)
 	c.matched.Add(1)
 	var retry error
 	var failures []string
+	var storing []device.Storing
 	if res.Error != "" {
 		failures = append(failures, res.Error)
 	}
 	for i := range res.Actions {
 		a := &res.Actions[i]
-		if a.do == nil {
-			failures = append(failures, a.Kind+": "+a.Error)
-			continue
+		var err error
+		switch {
+		case a.store != nil:
+			var s device.Storing
+			if s, err = a.store(); err == nil {
+				storing = append(storing, s)
+			}
+		case a.do != nil:
+			err = a.do()
+		default:
+			err = errors.New(a.Error)
 		}
-		if err := a.do(); err != nil {
+		if err != nil {
 			failures = append(failures, a.Kind+": "+err.Error())
 			var te *device.TelemetryError
 			if errors.As(err, &te) && (te.Code == device.CodeInternal || te.Code == device.CodeStorageFull) {
@@ -474,7 +493,7 @@ func (e *Engine) run(r *Rule, pub store.Device, m message) error {
 	}
 	if len(failures) == 0 {
 		c.succeeded.Add(1)
-		return nil
+		return storing, nil
 	}
 	c.failed.Add(1)
 	why := strings.Join(failures, "; ")
@@ -486,7 +505,7 @@ func (e *Engine) run(r *Rule, pub store.Device, m message) error {
 	c.last = &LastError{At: m.now, Device: pub.Name, Topic: m.topic, Error: why, Payload: sample}
 	c.mu.Unlock()
 	e.errorAction(r, pub, m, why, sample)
-	return retry
+	return storing, retry
 }
 
 func (e *Engine) counters(id string) *counters {
@@ -507,7 +526,7 @@ func (e *Engine) counters(id string) *counters {
 // errorAction runs a rule's error action with what went wrong: the rule,
 // the topic, the device, the error and the payload (at most 1 KiB, as
 // text).
-func (e *Engine) errorAction(r *Rule, pub store.Device, m message, why, sample string) {
+func (e *Engine) errorAction(r *Rule, pub store.Device, m *message, why, sample string) {
 	if r.ErrorAction == nil {
 		return
 	}
@@ -516,7 +535,13 @@ func (e *Engine) errorAction(r *Rule, pub store.Device, m message, why, sample s
 	}}
 	p := e.prepare(r, *r.ErrorAction, res, m)
 	err := errors.New(p.Error)
-	if p.do != nil {
+	switch {
+	case p.store != nil:
+		var s device.Storing
+		if s, err = p.store(); err == nil {
+			_, err = s.Wait()
+		}
+	case p.do != nil:
 		err = p.do()
 	}
 	if err != nil {
@@ -541,9 +566,9 @@ func (e *Engine) DryRun(r store.MessageRule, thing, topic string, payload []byte
 	}
 	m := message{thing: thing, topic: topic, raw: payload, now: now}
 	m.decode()
-	res := e.evaluate(c, pub, m)
+	res := e.evaluate(c, pub, &m)
 	for i := range res.Actions {
-		res.Actions[i].do = nil
+		res.Actions[i].do, res.Actions[i].store = nil, nil
 	}
 	if res.Values != nil {
 		for k, v := range res.Values {

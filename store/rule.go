@@ -53,9 +53,9 @@ type RuleAction struct {
 
 // Bounds of a rule's shape.
 const (
-	MaxRuleActions = 10
-	MaxRuleFields  = 100
-	maxMessageRuleText    = 4096
+	MaxRuleActions     = 10
+	MaxRuleFields      = 100
+	maxMessageRuleText = 4096
 )
 
 // NewMessageRuleID names a new message rule.

@@ -27,8 +27,8 @@ import (
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
-	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/notify"
+	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
@@ -1065,6 +1065,6 @@ func newRegistry(t testing.TB, st *store.Store, authority *ca.CA, logger *slog.L
 // and nothing is stored.
 type ingestNothing struct{}
 
-func (ingestNothing) Ingest(string, []byte, time.Time) (int, error) {
-	return 0, errors.New("no telemetry is stored in these tests")
+func (ingestNothing) Accept(string, []byte, time.Time) (device.Storing, error) {
+	return nil, errors.New("no telemetry is stored in these tests")
 }
