@@ -172,6 +172,15 @@ func TestJobPages(t *testing.T) {
 		`data-job="fw-1" data-status="SUCCEEDED"`, "version: 1.5.0")
 	contains(t, "a device without jobs", e.get(g, "/devices/globex-chiller-9"), http.StatusOK, "No job has been sent to this device.")
 
+	// A rollout that grows and a window as the API may set them.
+	e.seedJob(store.Job{ID: "grow", Targets: store.JobTargets{Devices: []string{"acme-chiller-2"}},
+		Rollout: store.JobRollout{BaseRatePerMinute: 2, IncrementFactor: 1.5, IncreaseEvery: 10, IncreaseOnSucceeded: true, MaximumPerMinute: 50},
+		Window:  &store.JobWindow{Start: "22:00", End: "05:00", TimeZone: "Europe/Berlin", WhenIdle: true}})
+	contains(t, "a growing rollout in a window", e.get(op, "/jobs/grow"), http.StatusOK,
+		"2 a minute at first, times 1.5 after every 10 devices succeeded (at most 50 a minute)",
+		"22:00 to 05:00 in each device's local time (Europe/Berlin for a device without a calendar) while the device's operating program has it off",
+		"Waiting 1 (100 %)")
+
 	// Both languages.
 	if _, err := e.st.UpdateUser(opUser, func(u *store.User) error { u.Language = "ja"; return nil }); err != nil {
 		t.Fatal(err)
