@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"mime"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -138,7 +139,7 @@ func CheckContentType(ct string) error {
 	if len(ct) > maxContentTypeLen {
 		return fmt.Errorf("content type is %d bytes long, at most %d are accepted: %w", len(ct), maxContentTypeLen, ErrInvalid)
 	}
-	if _, _, err := mime.ParseMediaType(ct); err != nil {
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || strings.Count(mt, "/") != 1 || strings.HasPrefix(mt, "/") || strings.HasSuffix(mt, "/") {
 		return fmt.Errorf("content type %q is not a media type such as application/octet-stream: %w", ct, ErrInvalid)
 	}
 	return nil
