@@ -169,6 +169,9 @@ type Deps struct {
 	// Backups writes backups; without it PrepareBackup refuses with
 	// KindUnavailable.
 	Backups Backups
+	// Artifacts keeps the files devices download; without it the
+	// artifact operations refuse with KindUnavailable.
+	Artifacts Artifacts
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -208,6 +211,9 @@ type Gate struct {
 	groupsCu string
 	logger   *slog.Logger
 	now      func() time.Time
+
+	// artifacts keeps the files devices download.
+	artifacts Artifacts
 }
 
 // New builds the gate.
@@ -231,6 +237,7 @@ func New(d Deps) (*Gate, error) {
 		channels:    d.Channels,
 		notifier:    d.Notifier,
 		backups:     d.Backups,
+		artifacts:   d.Artifacts,
 		fixedSSO:    d.FixedSSO,
 		groupsOp:    d.GroupsOperator,
 		groupsCu:    d.GroupsCustomerPrefix,
