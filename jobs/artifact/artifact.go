@@ -42,7 +42,7 @@ const DefaultContentType = "application/octet-stream"
 // store's, so that callers that know those need nothing more.
 var (
 	// ErrTooLarge: the upload is larger than Options.MaxSize.
-	ErrTooLarge = errors.New("artifact too large")
+	ErrTooLarge = errors.New("too large")
 	// ErrInvalid: a name, signature, content type or link lifetime breaks
 	// a rule; the message says which.
 	ErrInvalid = store.ErrInvalid
@@ -264,7 +264,7 @@ func (s *Store) receive(name string, r io.Reader) (tmp, sum string, n int64, err
 	case err != nil:
 		return "", "", 0, fmt.Errorf("put artifact %q: read the upload after %d bytes: %w", name, n, err)
 	case n > s.max:
-		return "", "", 0, fmt.Errorf("artifact %q is larger than %s, the most accepted: %w", name, formatSize(s.max), ErrTooLarge)
+		return "", "", 0, fmt.Errorf("artifact %q is %w: more than %s, the most accepted", name, ErrTooLarge, formatSize(s.max))
 	case n == 0:
 		return "", "", 0, fmt.Errorf("artifact %q is empty: send the file as the request body: %w", name, ErrInvalid)
 	}

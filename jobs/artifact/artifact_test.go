@@ -211,7 +211,7 @@ func TestPutRefused(t *testing.T) {
 		{"a percent", "fw%2F.bin", body(1), artifact.PutOptions{}, artifact.ErrInvalid, `contains '%'`},
 		{"129 characters", strings.Repeat("a", 129), body(1), artifact.PutOptions{}, artifact.ErrInvalid, "at most 128"},
 		{"non-ASCII", "ファーム.bin", body(1), artifact.PutOptions{}, artifact.ErrInvalid, "only A-Z"},
-		{"one byte over the limit", "big.bin", body(64<<10 + 1), artifact.PutOptions{}, artifact.ErrTooLarge, "larger than 64 KiB"},
+		{"one byte over the limit", "big.bin", body(64<<10 + 1), artifact.PutOptions{}, artifact.ErrTooLarge, "is too large: more than 64 KiB"},
 		{"far over the limit", "big.bin", body(1 << 20), artifact.PutOptions{}, artifact.ErrTooLarge, "the most accepted"},
 		{"empty", "empty.bin", body(0), artifact.PutOptions{}, artifact.ErrInvalid, "is empty"},
 		{"a signature not in base64", "fw.bin", body(1), artifact.PutOptions{Signature: "%%%"}, artifact.ErrInvalid, "not standard base64"},

@@ -126,7 +126,7 @@ func TestArtifactUploadPastTheLimit(t *testing.T) {
 		req.Header.Set("Content-Type", "application/octet-stream")
 		req.Header.Set("Authorization", "Bearer "+e.tokens[asOperator])
 		rec := serveChecked(t, e.api.Handler(), req, false)
-		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), `artifact \"big.bin\" is larger than 1 MiB, the most accepted`) {
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), `artifact \"big.bin\" is too large: more than 1 MiB, the most accepted`) {
 			t.Errorf("%d bytes of unknown length: %d %s", n, rec.Code, rec.Body)
 		}
 	}
