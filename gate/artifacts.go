@@ -57,6 +57,15 @@ func (s Scope) artifacts() (Artifacts, error) {
 	return s.g.artifacts, nil
 }
 
+// ArtifactMaxSize is the largest artifact the server accepts, in bytes;
+// 0 when it keeps none.
+func (g *Gate) ArtifactMaxSize() int64 {
+	if g.artifacts == nil {
+		return 0
+	}
+	return g.artifacts.MaxSize()
+}
+
 // minUploadRate is the slowest upload of an artifact the channels wait
 // for: two minutes plus the file at this rate (256 MiB: about 2.3 hours).
 const minUploadRate = 32 << 10

@@ -213,7 +213,7 @@ func checkPut(name string, p *PutOptions) error {
 // artifact names, is removed.
 func (s *Store) Put(name string, r io.Reader, p PutOptions) (Artifact, error) {
 	if err := checkPut(name, &p); err != nil {
-		return Artifact{}, fmt.Errorf("put artifact: %w", err)
+		return Artifact{}, err
 	}
 	tmp, sum, n, err := s.receive(name, r)
 	if err != nil {

@@ -184,6 +184,7 @@ func (u *UI) routes() http.Handler {
 				u.alarmAdminRoutes(r)
 				u.configRoutes(r)
 				u.ssoRoutes(r)
+				u.artifactRoutes(r)
 				u.editRoutes(r)
 				r.Get("/audit", u.showAudit)
 			})

@@ -23,6 +23,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
@@ -64,6 +65,10 @@ type env struct {
 	notify *notify.Service
 	srv    *httptest.Server
 	clock  *clock
+	// arts keeps artifacts in dir; files serves their links over HTTPS.
+	arts  *artifact.Store
+	dir   string
+	files *httptest.Server
 }
 
 type envOptions struct {
@@ -140,12 +145,23 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Artifacts up to 1 MiB; their download links are served by a real
+	// HTTPS server of their own, as Hearth's listener serves them.
+	arts, err := artifact.Open(dir, st, artifact.Options{MaxSize: 1 << 20, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewTLSServer(arts.Handler())
+	t.Cleanup(files.Close)
+	if err := arts.SetBaseURL(files.URL); err != nil {
+		t.Fatal(err)
+	}
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
-		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier,
+		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Artifacts: arts,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})
@@ -171,7 +187,8 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	})
 	srv.Config.Handler = pages.Handler()
 	srv.Start()
-	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, clock: c, srv: srv}
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, clock: c, srv: srv,
+		arts: arts, dir: dir, files: files}
 	t.Cleanup(e.srv.Close)
 	e.seed()
 	if err := sched.Load(); err != nil {
