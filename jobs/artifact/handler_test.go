@@ -103,16 +103,21 @@ func TestDownload(t *testing.T) {
 	if res.StatusCode != http.StatusNotModified || len(got) != 0 {
 		t.Errorf("If-None-Match with the SHA-256: %s, %d bytes", res.Status, len(got))
 	}
-	// A link works until its second has passed, and no longer.
-	s.clock.add(time.Hour)
+	// A link works until its expiry, and from then on no longer.
+	s.clock.add(time.Hour - time.Millisecond)
 	if res, _ := s.get(t, "HEAD", l.URL, nil); res.StatusCode != http.StatusOK {
-		t.Errorf("at the expiry: %s", res.Status)
+		t.Errorf("just before the expiry: %s", res.Status)
 	}
-	s.clock.add(time.Second)
+	s.clock.add(time.Millisecond)
 	res, got = s.get(t, "GET", l.URL, nil)
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(got), "the link expired at 2026-11-05T09:00:00Z; ask for a new one") ||
 		!strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
-		t.Errorf("a second after the expiry: %s %q", res.Status, got)
+		t.Errorf("at the expiry: %s %q", res.Status, got)
+	}
+	// A lifetime that ends within a second is rounded up to it.
+	s.clock.add(300 * time.Millisecond)
+	if l, err := s.a.SignedLink("fw-2.0.bin", time.Second); err != nil || !l.ExpiresAt.Equal(time.Date(2026, 11, 5, 9, 0, 2, 0, time.UTC)) {
+		t.Errorf("a link of a second at 09:00:00.3: %+v %v; want it to expire at 09:00:02", l, err)
 	}
 }
 

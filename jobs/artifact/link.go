@@ -29,7 +29,8 @@ const PathPrefix = "/artifacts/"
 // cannot be mistaken for this one.
 const linkVersion = "hearth-artifact-link-v1"
 
-// Link is a signed download link and when it stops working.
+// Link is a signed download link and when it stops working: it is
+// refused from ExpiresAt on.
 type Link struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -45,7 +46,8 @@ func (s *Store) SignedURL(name string, ttl time.Duration) (string, error) {
 }
 
 // SignedLink makes a download link of the artifact name that works for
-// ttl (MinLinkTTL to MaxLinkTTL), counted in whole seconds from now.
+// ttl (MinLinkTTL to MaxLinkTTL) from now, until ExpiresAt: the end
+// rounded up to a whole second, as the link names it.
 func (s *Store) SignedLink(name string, ttl time.Duration) (Link, error) {
 	if ttl < MinLinkTTL || ttl > MaxLinkTTL {
 		return Link{}, fmt.Errorf("link lifetime %s: %s to %s are accepted: %w", ttl, MinLinkTTL, MaxLinkTTL, ErrInvalid)
@@ -58,8 +60,12 @@ func (s *Store) SignedLink(name string, ttl time.Duration) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	// Rounded up: the link works at least ttl.
-	expires := s.now().Add(ttl + time.Second - 1).Unix()
+	// Rounded up to the second: the link works at least ttl.
+	end := s.now().Add(ttl)
+	expires := end.Unix()
+	if end.After(time.Unix(expires, 0)) {
+		expires++
+	}
 	path := linkPath(a.SHA256, a.Name)
 	q := "expires=" + strconv.FormatInt(expires, 10) + "&signature=" + hex.EncodeToString(s.sign(path, expires))
 	return Link{URL: *base + path + "?" + q, ExpiresAt: time.Unix(expires, 0).UTC()}, nil
@@ -153,7 +159,7 @@ func (s *Store) check(path, rawPath, rawQuery string) (l link, expired bool, err
 	if !hmac.Equal(s.sign(l.path(), l.expires), l.signature) {
 		return link{}, false, errors.New("the signature does not match the link: it was changed, or not made by this Hearth")
 	}
-	if s.now().Unix() > l.expires {
+	if !s.now().Before(time.Unix(l.expires, 0)) {
 		return l, true, fmt.Errorf("the link expired at %s; ask for a new one", time.Unix(l.expires, 0).UTC().Format(time.RFC3339))
 	}
 	return l, false, nil
