@@ -79,7 +79,7 @@ type rule struct {
 
 // serverSide is everything of the server that a program running elsewhere
 // must not link.
-var serverSide = []string{"device", "store", "broker", "gate", "web", "server", "scheduler", "alarm", "notify"}
+var serverSide = []string{"device", "store", "broker", "gate", "web", "server", "scheduler", "alarm", "notify", "jobs"}
 
 var rules = []rule{
 	{name: "the store knows no domain", packages: []string{"store"}, only: []string{"store", "internal"}},
@@ -99,8 +99,10 @@ var rules = []rule{
 	{name: "the scheduler knows no channel", packages: []string{"scheduler"}, never: []string{"broker", "web", "gate", "server"}},
 	{name: "alarms know no channel", packages: []string{"alarm"}, never: []string{"broker", "web", "gate", "server", "scheduler", "notify"},
 		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
+	{name: "artifacts know only the store", packages: []string{"jobs/artifact"}, only: []string{"store"},
+		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
 	{name: "notifications know no channel", packages: []string{"notify"}, never: []string{"broker", "web", "gate", "server", "scheduler", "device", "alarm"}},
-	{name: "only the command line starts a server", packages: []string{"device", "store", "broker", "gate", "web", "agent", "sim", "modbus", "protocol", "internal", "scheduler", "alarm", "notify", "cmd"}, never: []string{"server"}},
+	{name: "only the command line starts a server", packages: []string{"device", "store", "broker", "gate", "web", "agent", "sim", "modbus", "protocol", "internal", "scheduler", "alarm", "notify", "jobs", "cmd"}, never: []string{"server"}},
 }
 
 // TestDependencyRules keeps the package graph of docs/architecture.md: it
