@@ -94,6 +94,7 @@ type envOptions struct {
 	noShadows   bool
 	realClock   bool // the API's clock is time.Now, as the registry's is
 	noBackups   bool
+	artifactMax int64 // the artifact limit; default testArtifactMax
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -173,7 +174,10 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		deps.Backups, e.backups = server.GateBackups{Maker: m}, m
 	}
 	// Artifacts up to 1 MiB, their links under Hearth's address.
-	arts, err := artifact.Open(dir, st, artifact.Options{BaseURL: "https://localhost:8443", MaxSize: testArtifactMax, Now: deps.Now})
+	if opts.artifactMax == 0 {
+		opts.artifactMax = testArtifactMax
+	}
+	arts, err := artifact.Open(dir, st, artifact.Options{BaseURL: "https://localhost:8443", MaxSize: opts.artifactMax, Now: deps.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func TestArtifactConcurrentUploads(t *testing.T) {
 // token check, the gate, the file streamed to disk with its SHA-256,
 // synced and recorded.
 func BenchmarkArtifactUpload(b *testing.B) {
-	e := newEnv(b, envOptions{})
+	e := newEnv(b, envOptions{artifactMax: 64 << 20})
 	srv := httptest.NewTLSServer(e.api.Handler())
 	defer srv.Close()
 	const size = 8 << 20
