@@ -34,9 +34,9 @@ type BackupConfig struct {
 
 // Directories of the data directory a backup copies besides the store and
 // the time-series store: the CA and server keys, the demo's device
-// credentials and the artifacts' content. The telemetry write-ahead log's files are copied after the
-// time-series snapshot, so that what it holds and the snapshot lacks is in
-// the archive too.
+// credentials and the artifacts' content. The telemetry write-ahead log's
+// files are copied after the time-series snapshot, so that what it holds
+// and the snapshot lacks is in the archive too.
 var backupDirs = []string{"tls", "demo", artifact.ContentDir}
 
 // backupSources are what a backup of the data directory copies.

@@ -216,10 +216,10 @@ func exceptPublic(authenticate func(http.Handler) http.Handler) func(http.Handle
 
 // limitRequestBody bounds every JSON API request body to maxJSONBody, and
 // a register map (PUT /api/v1/devices/{name}/modbus), which is YAML and
-// may describe a thousand points, to what the store keeps; an artifact's
-// upload is bounded by the artifact limit instead. A device name
+// may describe a thousand points, to what the store keeps. A device name
 // has no '/', so the path has exactly this shape. Reading past the bound
-// fails with *http.MaxBytesError, which is answered with 413.
+// fails with *http.MaxBytesError, which is answered with 413. An
+// artifact's upload is bounded by the artifact limit instead.
 func limitRequestBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int64(maxJSONBody)
