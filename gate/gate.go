@@ -177,6 +177,9 @@ type Deps struct {
 	// rule operations refuse with KindUnavailable.
 	RuleStore MessageRuleStore
 	Rules     RuleEngine
+	// Artifacts keeps the files devices download; without it the
+	// artifact operations refuse with KindUnavailable.
+	Artifacts Artifacts
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -221,6 +224,9 @@ type Gate struct {
 	groupsCu   string
 	logger     *slog.Logger
 	now        func() time.Time
+
+	// artifacts keeps the files devices download.
+	artifacts Artifacts
 }
 
 // New builds the gate.
@@ -248,6 +254,7 @@ func New(d Deps) (*Gate, error) {
 		jobs:        d.Jobs,
 		ruleStore:   d.RuleStore,
 		ruleEngine:  d.Rules,
+		artifacts:   d.Artifacts,
 		fixedSSO:    d.FixedSSO,
 		groupsOp:    d.GroupsOperator,
 		groupsCu:    d.GroupsCustomerPrefix,

@@ -21,8 +21,10 @@ func (r rulesOf) ListMessageRules() ([]store.MessageRule, error) { return r, nil
 // nothing takes shadow updates and publishes; the benchmark uses neither.
 type nothing struct{}
 
-func (nothing) Update(string, string, []byte, device.Actor, time.Time) ([]byte, error) { return nil, nil }
-func (nothing) Publish(string, []byte, byte) error                                    { return nil }
+func (nothing) Update(string, string, []byte, device.Actor, time.Time) ([]byte, error) {
+	return nil, nil
+}
+func (nothing) Publish(string, []byte, byte) error { return nil }
 
 // BenchmarkHandle is one message of 20 values through one rule with a
 // mapping, taken as telemetry (storing left out).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/backup"
 	"github.com/hearthiot/hearth/store/tsdb"
@@ -32,11 +33,11 @@ type BackupConfig struct {
 }
 
 // Directories of the data directory a backup copies besides the store and
-// the time-series store: the CA and server keys and the demo's device
-// credentials. The telemetry write-ahead log's files are copied after the
-// time-series snapshot, so that what it holds and the snapshot lacks is in
-// the archive too.
-var backupDirs = []string{"tls", "demo"}
+// the time-series store: the CA and server keys, the demo's device
+// credentials and the artifacts' content. The telemetry write-ahead log's
+// files are copied after the time-series snapshot, so that what it holds
+// and the snapshot lacks is in the archive too.
+var backupDirs = []string{"tls", "demo", artifact.ContentDir}
 
 // backupSources are what a backup of the data directory copies.
 func (c Config) backupSources(version string, st backup.Store, series backup.Series, logger *slog.Logger) backup.Sources {
@@ -112,7 +113,11 @@ func (p preparedBackup) Write(ctx context.Context, w io.Writer) error {
 // write backups with and, with a backup directory, runs the schedule.
 func (s *Server) startBackups(context.Context) error {
 	logger := s.logger.With("component", "backup")
-	m, err := backup.New(s.cfg.backupSources(s.version, s.store, tsdbSnapshots{s.tsdb}, logger))
+	src := s.cfg.backupSources(s.version, s.store, tsdbSnapshots{s.tsdb}, logger)
+	// No artifact content is removed between the store's copy and the
+	// opening of the content files.
+	src.Hold = s.artifacts.Hold
+	m, err := backup.New(src)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/alarm"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/scheduler"
 )
 
@@ -50,6 +51,10 @@ type Config struct {
 
 	// Backup schedules backups into a directory.
 	Backup BackupConfig
+
+	// ArtifactMaxSize is the largest file operators may upload for devices
+	// to download (firmware), in bytes.
+	ArtifactMaxSize int64
 
 	// AdminEmail is the first operator account created on a first start.
 	AdminEmail string
@@ -158,6 +163,10 @@ type TelemetryConfig struct {
 // samples; telemetry may not be allowed further.
 const maxTelemetryFuture = 48 * time.Hour
 
+// minArtifactMaxSize is the smallest artifact limit: a small sensor's
+// firmware.
+const minArtifactMaxSize = 1 << 20
+
 // DefaultConfig returns the configuration `hearth serve` uses when nothing is
 // set: data in ./data, HTTPS on 8443, MQTT over TLS on 8883.
 func DefaultConfig() Config {
@@ -185,6 +194,7 @@ func DefaultConfig() Config {
 		HistoryRetention: 3 * 365 * 24 * time.Hour,
 		Alarms:           alarm.Config{Retention: 365 * 24 * time.Hour},
 		MinFreeDisk:      256 << 20,
+		ArtifactMaxSize:  artifact.DefaultMaxSize,
 		AdminEmail:       "admin@hearth.local",
 		ShutdownTimeout:  30 * time.Second,
 	}
@@ -233,6 +243,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("backups every %s: the minimum is 1m", c.Backup.Every)
 	case c.Backup.Dir != "" && c.Backup.Keep < 1:
 		return fmt.Errorf("backups to keep %d: at least 1", c.Backup.Keep)
+	case c.ArtifactMaxSize < minArtifactMaxSize:
+		return fmt.Errorf("--artifact-max-size %d: at least %d bytes (1 MiB)", c.ArtifactMaxSize, minArtifactMaxSize)
 	case c.Web.SessionIdle < time.Minute || c.Web.SessionAbsolute < c.Web.SessionIdle:
 		return fmt.Errorf("session timeouts: idle %s must be at least 1m and at most the absolute %s", c.Web.SessionIdle, c.Web.SessionAbsolute)
 	}

@@ -103,6 +103,8 @@ var rules = []rule{
 		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
 	{name: "message rules know no channel", packages: []string{"rules"}, never: []string{"broker", "web", "gate", "server", "scheduler", "alarm", "notify", "jobs"},
 		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
+	{name: "artifacts know only the store", packages: []string{"jobs/artifact"}, only: []string{"store"},
+		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
 	{name: "notifications know no channel", packages: []string{"notify"}, never: []string{"broker", "web", "gate", "server", "scheduler", "device", "alarm"}},
 	{name: "only the command line starts a server", packages: []string{"device", "store", "broker", "gate", "web", "agent", "sim", "modbus", "protocol", "internal", "scheduler", "alarm", "notify", "jobs", "rules", "cmd"}, never: []string{"server"}},
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/web/api"
 )
 
@@ -38,6 +39,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Jobs:                 s.jobs,
 		RuleStore:            s.store,
 		Rules:                s.rules,
+		Artifacts:            s.artifacts,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,
@@ -60,6 +62,11 @@ func (s *Server) startHTTP(context.Context) error {
 	}
 	s.httpLn = ln
 	s.notifyListening()
+	// Devices reach the download links where browsers reach the pages.
+	if err := s.artifacts.SetBaseURL(s.endpoints().PublicURL); err != nil {
+		ln.Close()
+		return err
+	}
 	pages, err := s.newUI(s.endpoints())
 	if err != nil {
 		ln.Close()
@@ -104,6 +111,8 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/api/*", api)
 	r.Handle("/prometheus/*", api)
 	r.Handle("/ical/*", s.feeds)
+	// Download links carry their own signature: no token, no session.
+	r.Handle(artifact.PathPrefix+"*", s.artifacts.Handler())
 	r.Handle("/*", s.ui.Handler())
 	return r
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/jobs"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
@@ -63,6 +64,7 @@ type Server struct {
 	alarms    *alarm.Engine
 	notify    *notify.Service
 	backups   *backup.Maker
+	artifacts *artifact.Store
 	self      *selfCheck // Hearth's own addresses, which no notification may call
 	api       *api.API
 	feeds     http.Handler // calendars' iCalendar feeds
@@ -144,6 +146,7 @@ func (s *Server) startSteps() []startStep {
 		{"data directory", s.startDataDir},
 		{"disk space", s.startDiskWatch},
 		{"store", s.startStore},
+		{"artifacts", s.startArtifacts},
 		{"certificate authority", s.startCA},
 		{"registry", s.startRegistry},
 		{"server certificate", s.startTLS},
@@ -442,6 +445,28 @@ func (s *Server) startScheduler(ctx context.Context) error {
 	s.onStop("scheduler", sch.Stop)
 	return nil
 }
+
+// startArtifacts opens the files devices download: the uploads a stop
+// cut short and content no artifact names are removed, and the key that
+// signs download links is read (made on the first start). Links are made
+// under the public URL once the HTTPS listener is bound.
+func (s *Server) startArtifacts(context.Context) error {
+	a, err := artifact.Open(s.cfg.DataDir, s.store, artifact.Options{
+		MaxSize: s.cfg.ArtifactMaxSize,
+		Logger:  s.logger.With("component", "artifacts"),
+	})
+	if err != nil {
+		return err
+	}
+	s.artifacts = a
+	return nil
+}
+
+// Artifacts is the artifact store of a started server: the files
+// operators upload for devices to download, and the signed links devices
+// download them through (SignedURL), for the parts that hand devices
+// links, such as jobs.
+func (s *Server) Artifacts() *artifact.Store { return s.artifacts }
 
 // Store is the record store of a started server, for in-process tools and
 // tests that inspect what Hearth recorded.

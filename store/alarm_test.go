@@ -127,7 +127,7 @@ func TestAlarmRuleShape(t *testing.T) {
 // alarms working: the migration adds the buckets and nothing else.
 func TestAlarmMigrationKeepsRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hearth.db")
-	old, err := store.OpenAtSchemaVersion(path, store.LatestSchemaVersion()-2) // before alarms and notifications
+	old, err := store.OpenAtSchemaVersion(path, 8) // before alarms and notifications
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,7 @@ func allBuckets() []string {
 		bucketAlarmRules, bucketAlarms, bucketAlarmsOpen,
 		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
 		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue, bucketMessageRules,
+		bucketArtifacts, bucketArtifactKeys,
 	}
 }
 
@@ -119,6 +120,7 @@ func migrations() []migration {
 		{name: "create the notification channel and outbox buckets", up: createNotificationBuckets},
 		{name: "create the job buckets", up: createJobBuckets},
 		{name: "create the message rule bucket", up: createMessageRuleBucket},
+		{name: "create the artifact buckets", up: createArtifactBuckets},
 	}
 }
 

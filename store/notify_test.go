@@ -207,7 +207,7 @@ func TestNotificationPrefs(t *testing.T) {
 func TestNotifyMigration(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hearth.db")
-	old, err := store.OpenAtSchemaVersion(path, store.LatestSchemaVersion()-1)
+	old, err := store.OpenAtSchemaVersion(path, 9) // before notifications
 	mustOK(t, err)
 	mustOK(t, old.Close())
 	s, err := store.Open(path, store.Options{})

@@ -378,6 +378,31 @@ func TestBackupFlags(t *testing.T) {
 	}
 }
 
+func TestArtifactMaxSizeFlag(t *testing.T) {
+	cfg := server.DefaultConfig()
+	if cfg.ArtifactMaxSize != 256<<20 {
+		t.Errorf("default artifact limit %d, want 256 MiB", cfg.ArtifactMaxSize)
+	}
+	fs := newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	if err := parse(fs, []string{"--artifact-max-size", "1GiB"}, IO{Getenv: func(string) string { return "" }}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ArtifactMaxSize != 1<<30 {
+		t.Errorf("--artifact-max-size 1GiB: %d", cfg.ArtifactMaxSize)
+	}
+	cfg = server.DefaultConfig()
+	fs = newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	env := map[string]string{"HEARTH_ARTIFACT_MAX_SIZE": "1000"}
+	if err := parse(fs, nil, IO{Getenv: func(k string) string { return env[k] }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--artifact-max-size 1000: at least 1048576 bytes") {
+		t.Errorf("a limit of 1000 bytes: %v", err)
+	}
+}
+
 func TestProgressText(t *testing.T) {
 	got := progressText("backup", 3<<30, 4<<30, 10*time.Second)
 	if want := "backup:  75%  3.0 GiB of 4.0 GiB  307.2 MiB/s"; strings.TrimRight(got, " ") != want {

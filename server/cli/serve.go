@@ -46,6 +46,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.Backup.Dir, "backup-dir", cfg.Backup.Dir, "`directory` for scheduled backups, best on another disk (off when empty)")
 	fs.DurationVar(&cfg.Backup.Every, "backup-every", cfg.Backup.Every, "time between two scheduled backups, counted from the newest in --backup-dir")
 	fs.IntVar(&cfg.Backup.Keep, "backup-keep", cfg.Backup.Keep, "scheduled backups kept in --backup-dir; older ones are deleted")
+	fs.Var((*sizeFlag)(&cfg.ArtifactMaxSize), "artifact-max-size", "largest file operators may upload for devices to download, such as firmware (`size`: 256MiB, 1GiB)")
 	fs.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "e-mail of the first operator account, created on the first start")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on a graceful stop")
 	fs.StringVar(&cfg.Web.TimeZone, "timezone", cfg.Web.TimeZone, "IANA time `zone` of the pages, e.g. Asia/Tokyo; Local is the machine's")

@@ -494,3 +494,64 @@ func craftF(f *testing.F, entries ...[2]string) []byte {
 	_ = zw.Close()
 	return buf.Bytes()
 }
+
+// copyWatcher is the store, remembering whether the hold was taken when
+// its copy was.
+type copyWatcher struct {
+	*store.Store
+	held       *bool
+	copiedHeld bool
+}
+
+func (c *copyWatcher) WriteCopy(w io.Writer) (int64, error) {
+	c.copiedHeld = *c.held
+	return c.Store.WriteCopy(w)
+}
+
+// TestHoldSpansStoreAndDirectories: the hold is taken before the store is
+// copied and released only once the directories' files are open, so a
+// file removed at the release (content a deleted artifact named) is still
+// in the archive, whole, beside the store that names it.
+func TestHoldSpansStoreAndDirectories(t *testing.T) {
+	t.Parallel()
+	in := newInstall(t)
+	content := random(t, 70<<10)
+	in.write(t, "artifacts/sha256/ab/abcd", content)
+	held, releases := false, 0
+	st := &copyWatcher{Store: in.store, held: &held}
+	m, err := backup.New(backup.Sources{
+		DataDir: in.dir, Store: st, Dirs: []string{"tls", "artifacts/sha256"}, Version: "v9.8.7",
+		Hold: func() func() {
+			held = true
+			return func() {
+				held = false
+				releases++
+				if err := os.Remove(filepath.Join(in.dir, "artifacts", "sha256", "ab", "abcd")); err != nil {
+					t.Error(err)
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Prepare(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !st.copiedHeld || held || releases != 1 {
+		t.Errorf("store copied while held: %v; held after Prepare: %v; released %d times", st.copiedHeld, held, releases)
+	}
+	var buf bytes.Buffer
+	if _, err := p.Write(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "restored")
+	if _, err := backup.Restore(bytes.NewReader(buf.Bytes()), dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "artifacts", "sha256", "ab", "abcd")); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("content removed at the release: %d bytes restored (%v), want the %d it had", len(got), err, len(content))
+	}
+}

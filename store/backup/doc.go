@@ -10,8 +10,10 @@
 // directory: the bbolt store (hearth.db, a consistent copy from one read
 // transaction), the time-series store (tsdb/, from a VictoriaMetrics
 // snapshot, and its latest values), and the directories the server names
-// (the TLS material, the demo's credentials, the telemetry write-ahead
-// log). The last entry, manifest.json, lists every file with its size and
+// (the TLS material, the demo's credentials, the artifacts' content, the
+// telemetry write-ahead log). A store whose files records name (the
+// artifacts) is held from before the bbolt copy until those files are
+// open, so that no file the copied records name is removed in between. The last entry, manifest.json, lists every file with its size and
 // SHA-256. A reader checks every file against it: a damaged or truncated
 // archive is refused, never half-used. Restore writes into a temporary
 // directory and renames it into place only once every check passed.

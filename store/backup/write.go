@@ -63,6 +63,11 @@ type Sources struct {
 	// Dirs name directories of the data directory copied whole, if they
 	// exist: TLS material, credentials files.
 	Dirs []string
+	// Hold, when set, is called before the store's copy is taken, and the
+	// function it returns once the directories' files are open: a store
+	// of files named by records (artifacts) removes none meanwhile, so
+	// that every file the copied records name is in the archive.
+	Hold func() (release func())
 	// LogDir names the telemetry write-ahead log's directory, if any: its
 	// files are opened before the time-series snapshot is taken and
 	// copied after it.
@@ -133,6 +138,10 @@ func (m *Maker) prepare(ctx context.Context, p *Pending) error {
 	src := m.src
 	start := time.Now()
 	p.header = Header{Format: FormatVersion, HearthVersion: src.Version, CreatedAt: src.Now().UTC().Truncate(time.Second)}
+	if src.Hold != nil {
+		// Released once the directories' files are open, below.
+		defer src.Hold()()
+	}
 
 	db, err := m.spoolStore(p)
 	if err != nil {

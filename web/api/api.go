@@ -151,6 +151,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		a.channelRoutes(r)
 		a.jobRoutes(r)
 		a.ruleRoutes(r)
+		a.artifactRoutes(r)
 
 		r.Route("/device-types", func(r chi.Router) {
 			r.Get("/", a.listDeviceTypes)
@@ -220,7 +221,8 @@ func exceptPublic(authenticate func(http.Handler) http.Handler) func(http.Handle
 // a register map (PUT /api/v1/devices/{name}/modbus), which is YAML and
 // may describe a thousand points, to what the store keeps. A device name
 // has no '/', so the path has exactly this shape. Reading past the bound
-// fails with *http.MaxBytesError, which is answered with 413.
+// fails with *http.MaxBytesError, which is answered with 413. An
+// artifact's upload is bounded by the artifact limit instead.
 func limitRequestBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int64(maxJSONBody)
@@ -233,8 +235,14 @@ func limitRequestBody(next http.Handler) http.Handler {
 			n = 1 << 20
 		case r.Method == http.MethodPut && strings.HasSuffix(path, "/closures.csv"):
 			n = gate.MaxCalendarCSVBytes
+		case isArtifactUpload(r):
+			// A file as large as the artifact limit, which the gate
+			// enforces while it streams the file to disk.
+			n = -1
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
+		if n >= 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
@@ -77,7 +78,9 @@ type env struct {
 	alarms    *alarm.Engine
 	notify    *notify.Service
 	backups   *backup.Maker
-	jobs      *jobs.Service     // not started: RunDue releases
+	jobs      *jobs.Service // not started: RunDue releases
+	artifacts *artifact.Store
+	dir       string            // the data directory
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -95,6 +98,7 @@ type envOptions struct {
 	noShadows   bool
 	realClock   bool // the API's clock is time.Now, as the registry's is
 	noBackups   bool
+	artifactMax int64 // the artifact limit; default testArtifactMax
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -116,6 +120,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		registry:  reg,
 		telemetry: &fakeTelemetry{},
 		published: &recordingPublisher{},
+		dir:       dir,
 		tokens:    map[string]string{},
 		tokenIDs:  map[string]string{},
 	}
@@ -185,6 +190,15 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	deps.RuleStore, deps.Rules = st, re
+	// Artifacts up to 1 MiB, their links under Hearth's address.
+	if opts.artifactMax == 0 {
+		opts.artifactMax = testArtifactMax
+	}
+	arts, err := artifact.Open(dir, st, artifact.Options{BaseURL: "https://localhost:8443", MaxSize: opts.artifactMax, Now: deps.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps.Artifacts, e.artifacts = arts, arts
 	g, err := gate.New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -818,6 +832,11 @@ func TestTenancyMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	globexNames = append(globexNames, "globex-rule", globexAlarm.ID)
+	// The operators' artifacts are theirs: a customer reads none of them.
+	if _, err := e.artifacts.Put("ops-firmware.bin", strings.NewReader("firmware"), artifact.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	globexNames = append(globexNames, "ops-firmware.bin")
 	alarmRule := `{"name":"x","customer":"globex","device_type":"boiler","severity":"minor","condition":"hw_supply_c > 80"}`
 	routes := []struct {
 		method, path, body string
@@ -918,6 +937,12 @@ func TestTenancyMatrix(t *testing.T) {
 		{"POST", "/api/v1/rules", `{"name":"x","customer":"globex","topic":"a/#","actions":[{"kind":"telemetry"}]}`, 403},
 		{"POST", "/api/v1/rules/globex-mrule/dry-run", `{"device":"` + acmeDevice + `","topic":"a/b","payload":{}}`, 404},
 		{"POST", "/api/v1/rules/dry-run", `{"rule":{"name":"x","topic":"a/#","actions":[{"kind":"telemetry"}]},"device":"` + globexDevice + `","topic":"a/b","payload":{}}`, 400},
+		{"GET", "/api/v1/artifacts", "", 403},
+		{"GET", "/api/v1/artifacts/ops-firmware.bin", "", 403},
+		{"PUT", "/api/v1/artifacts/ops-firmware.bin", "evil firmware", 403},
+		{"PUT", "/api/v1/artifacts/acme-firmware.bin", "evil firmware", 403},
+		{"DELETE", "/api/v1/artifacts/ops-firmware.bin", "", 403},
+		{"POST", "/api/v1/artifacts/ops-firmware.bin/url", "", 403},
 	}
 	// The Prometheus API answers a customer, restricted to its own series
 	// (checked below through the scope the engine was handed).
@@ -953,6 +978,9 @@ func TestTenancyMatrix(t *testing.T) {
 		}
 		if strings.HasSuffix(rt.path, ".csv") && rt.body != "" {
 			sc.header = map[string]string{"Content-Type": "text/csv"}
+		}
+		if strings.HasPrefix(rt.path, "/api/v1/artifacts/") && rt.method == "PUT" {
+			sc.header = map[string]string{"Content-Type": "application/octet-stream"}
 		}
 		// Only the request line may name globex; the answer never does.
 		sc.notContains = globexNames
@@ -1000,6 +1028,9 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	if d, err := e.store.GetDelivery(globexDeliveries[0].ID); err != nil || d.Status != store.DeliveryPending || d.Attempts != 0 {
 		t.Errorf("globex delivery after the matrix: %+v, %v", d, err)
+	}
+	if list, err := e.artifacts.List(); err != nil || len(list) != 1 || list[0].Size != int64(len("firmware")) {
+		t.Errorf("artifacts after the matrix: %+v, %v; want the operators' one, unchanged", list, err)
 	}
 	queries, scopes := e.telemetry.recorded()
 	// Only the preview of acme's own device reads telemetry.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -36,7 +37,11 @@ func TestTenancyPageMatrix(t *testing.T) {
 	e.seedJob(store.Job{ID: "globex-job", Description: "Globex firmware", Targets: store.JobTargets{Devices: []string{"globex-chiller-9"}}})
 	e.seedJob(store.Job{ID: "shared-job", Document: json.RawMessage(`{"operation":"globex-secret-op"}`),
 		Targets: store.JobTargets{Devices: []string{"acme-chiller-1", "globex-chiller-9"}}})
-	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL, "Globex firmware"}
+	// The operators' artifacts are theirs: no customer reads or changes one.
+	if _, err := e.arts.Put("ops-firmware.bin", strings.NewReader("firmware"), artifact.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL, "Globex firmware", "ops-firmware.bin"}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
 	const cal = "/calendars/globex-office"
@@ -91,6 +96,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"GET", "/admin/types/chiller/delete"}, {"POST", "/admin/types/chiller/delete"},
 		{"GET", "/admin/users"}, {"POST", "/admin/users"},
 		{"GET", "/admin/users/" + globexUser + "/delete"}, {"POST", "/admin/users/" + globexUser + "/delete"},
+		{"GET", "/admin/artifacts"}, {"POST", "/admin/artifacts"}, {"POST", "/admin/artifacts/ops-firmware.bin/link"},
+		{"GET", "/admin/artifacts/ops-firmware.bin/delete"}, {"POST", "/admin/artifacts/ops-firmware.bin/delete"},
 	}
 	// Routes that hold nothing of another customer: the person's own
 	// pages, signing in and out, and the static files.
@@ -243,5 +250,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	if _, err := e.st.GetUser(globexUser); err != nil {
 		t.Errorf("globex's user after the matrix: %v", err)
+	}
+	if list, err := e.arts.List(); err != nil || len(list) != 1 || list[0].Size != int64(len("firmware")) {
+		t.Errorf("the artifacts after the matrix: %+v %v", list, err)
 	}
 }

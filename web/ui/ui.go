@@ -186,6 +186,7 @@ func (u *UI) routes() http.Handler {
 				u.jobAdminRoutes(r)
 				u.configRoutes(r)
 				u.ssoRoutes(r)
+				u.artifactRoutes(r)
 				u.editRoutes(r)
 				r.Get("/audit", u.showAudit)
 			})

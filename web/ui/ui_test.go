@@ -24,6 +24,7 @@ import (
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
@@ -68,6 +69,10 @@ type env struct {
 	jobs  *jobs.Service
 	srv   *httptest.Server
 	clock *clock
+	// arts keeps artifacts in dir; files serves their links over HTTPS.
+	arts  *artifact.Store
+	dir   string
+	files *httptest.Server
 }
 
 type envOptions struct {
@@ -144,6 +149,17 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Artifacts up to 1 MiB; their download links are served by a real
+	// HTTPS server of their own, as Hearth's listener serves them.
+	arts, err := artifact.Open(dir, st, artifact.Options{MaxSize: 1 << 20, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewTLSServer(arts.Handler())
+	t.Cleanup(files.Close)
+	if err := arts.SetBaseURL(files.URL); err != nil {
+		t.Fatal(err)
+	}
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
@@ -153,7 +169,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
-		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier,
+		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Artifacts: arts,
 		JobStore: st, Jobs: js,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
@@ -180,7 +196,8 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	})
 	srv.Config.Handler = pages.Handler()
 	srv.Start()
-	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, clock: c, srv: srv}
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, clock: c, srv: srv,
+		arts: arts, dir: dir, files: files}
 	t.Cleanup(e.srv.Close)
 	e.seed()
 	if err := sched.Load(); err != nil {

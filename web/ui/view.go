@@ -200,6 +200,7 @@ var adminLinks = []struct{ Path, Key string }{
 	{"/admin/health", "nav.health"},
 	{"/admin/history", "nav.history"},
 	{"/admin/types", "nav.types"},
+	{"/admin/artifacts", "nav.artifacts"},
 	{"/admin/users", "nav.users"},
 	{"/admin/tokens", "nav.tokens"},
 	{"/admin/sso", "nav.sso"},

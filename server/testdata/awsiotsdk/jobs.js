@@ -3,7 +3,9 @@
 // written: it subscribes to the jobs of operation "update-agent" and asks
 // for its next job; when one comes it reports IN_PROGRESS, then SUCCEEDED
 // with the version from the job document. It prints one JSON line with
-// what it saw and exits 0, or prints the failure and exits 1.
+// what it saw, half a second after the job succeeded (so that a second
+// offer of the same job would be seen), and exits 0; or prints the
+// failure and exits 1.
 //
 // Environment: HEARTH_HOST, HEARTH_PORT, THING, CERT, KEY, CA.
 'use strict';
@@ -38,11 +40,12 @@ jobs.on('connect', () => {
       if (err) { fail('in progress: ' + err); }
       job.succeeded({ version: job.document.version }, (err) => {
         if (err) { fail('succeeded: ' + err); }
-        console.log(JSON.stringify(seen));
+        if (finished) { return; }
         finished = true;
-        // Stay connected a moment, so that a second offer of the same job
-        // would be seen.
-        setTimeout(() => jobs.end(false, () => process.exit(0)), 500);
+        setTimeout(() => {
+          console.log(JSON.stringify(seen));
+          jobs.end(false, () => process.exit(0));
+        }, 500);
       });
     });
   });

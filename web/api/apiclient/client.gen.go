@@ -1090,6 +1090,42 @@ type AlarmSeverity string
 // AnyValue Any JSON value, null included.
 type AnyValue = any
 
+// Artifact defines model for Artifact.
+type Artifact struct {
+	// ContentType What downloads are served as.
+	ContentType string `json:"content_type"`
+
+	// CreatedAt When this content was uploaded.
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy Who uploaded it: token:NAME, user:EMAIL or local.
+	CreatedBy string `json:"created_by"`
+	Name      string `json:"name"`
+
+	// Sha256 The content's SHA-256, lower-case hex; the ETag of its downloads.
+	Sha256 string `json:"sha256"`
+
+	// Signature The code signature uploaded with it (base64), empty when none.
+	Signature string `json:"signature"`
+
+	// Size Bytes.
+	Size int64 `json:"size"`
+}
+
+// ArtifactLink defines model for ArtifactLink.
+type ArtifactLink struct {
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Url The link; anyone who has it may download until it expires.
+	Url string `json:"url"`
+}
+
+// ArtifactLinkRequest defines model for ArtifactLinkRequest.
+type ArtifactLinkRequest struct {
+	// ExpiresInSec How long the link works, in seconds; 0 or absent is an hour.
+	ExpiresInSec *int64 `json:"expires_in_sec,omitempty"`
+}
+
 // AssignmentTargets defines model for AssignmentTargets.
 type AssignmentTargets struct {
 	// DeviceTypes Every device of the calendar's customer of these types.
@@ -2443,6 +2479,9 @@ type AlarmID = string
 // AlarmRuleID defines model for AlarmRuleID.
 type AlarmRuleID = string
 
+// ArtifactName defines model for ArtifactName.
+type ArtifactName = string
+
 // CalendarID defines model for CalendarID.
 type CalendarID = string
 
@@ -2547,6 +2586,12 @@ type ListAlarmsParams struct {
 
 // ListAlarmsParamsState defines parameters for ListAlarms.
 type ListAlarmsParamsState string
+
+// PutArtifactParams defines parameters for PutArtifact.
+type PutArtifactParams struct {
+	// XHearthSignature A code signature of the file, standard base64, kept with it for devices to check; Hearth does not check it.
+	XHearthSignature *string `json:"X-Hearth-Signature,omitempty"`
+}
 
 // ListAuditParams defines parameters for ListAudit.
 type ListAuditParams struct {
@@ -2745,6 +2790,9 @@ type AcknowledgeAlarmJSONRequestBody = AlarmComment
 
 // ClearAlarmJSONRequestBody defines body for ClearAlarm for application/json ContentType.
 type ClearAlarmJSONRequestBody = AlarmComment
+
+// CreateArtifactURLJSONRequestBody defines body for CreateArtifactURL for application/json ContentType.
+type CreateArtifactURLJSONRequestBody = ArtifactLinkRequest
 
 // CopyCalendarJSONRequestBody defines body for CopyCalendar for application/json ContentType.
 type CopyCalendarJSONRequestBody = CalendarCopy
@@ -3097,6 +3145,64 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
 	ClearAlarm(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListArtifacts List the artifacts (operators)
+	//
+	// Corresponds with GET /api/v1/artifacts (the `ListArtifacts` operationId).
+	ListArtifacts(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteArtifact Delete an artifact (operators)
+	//
+	// Its links answer 404 from then on; its content is removed unless another artifact has the same.
+	//
+	// Corresponds with DELETE /api/v1/artifacts/{name} (the `DeleteArtifact` operationId).
+	DeleteArtifact(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShowArtifact An artifact's record (operators)
+	//
+	// The content is downloaded through a signed link (`POST …/url`), as devices do.
+	//
+	// Corresponds with GET /api/v1/artifacts/{name} (the `ShowArtifact` operationId).
+	ShowArtifact(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutArtifactWithBody Upload a file devices download, such as a firmware image (operators)
+	//
+	// The body is the file itself (`curl -T fw.bin`), at most `--artifact-max-size` (256 MiB by
+	// default): a `Content-Length` over it is refused at once with 413, and so is a body that
+	// grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
+	// name that exists replaces its content (links to the old content then answer 404). The
+	// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
+	// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+	// upload is a new stored version: 201.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/artifacts/{name} (the `PutArtifact` operationId).
+	PutArtifactWithBody(ctx context.Context, name ArtifactName, params *PutArtifactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateArtifactURLWithBody A signed download link of an artifact, as devices get them (operators)
+	//
+	// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+	// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+	// Range requests resume a download. An expired or changed link answers 403, a link to
+	// content that was replaced or deleted 404.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+	CreateArtifactURLWithBody(ctx context.Context, name ArtifactName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateArtifactURL A signed download link of an artifact, as devices get them (operators)
+	//
+	// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+	// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+	// Range requests resume a download. An expired or changed link answers 403, a link to
+	// content that was replaced or deleted 404.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+	CreateArtifactURL(ctx context.Context, name ArtifactName, body CreateArtifactURLJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAudit The audit log, newest first (operators)
 	//
@@ -4200,6 +4306,124 @@ func (c *Client) ClearAlarmWithBody(ctx context.Context, id AlarmID, contentType
 // Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
 func (c *Client) ClearAlarm(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewClearAlarmRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListArtifacts List the artifacts (operators)
+//
+// Corresponds with GET /api/v1/artifacts (the `ListArtifacts` operationId).
+func (c *Client) ListArtifacts(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListArtifactsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteArtifact Delete an artifact (operators)
+//
+// Its links answer 404 from then on; its content is removed unless another artifact has the same.
+//
+// Corresponds with DELETE /api/v1/artifacts/{name} (the `DeleteArtifact` operationId).
+func (c *Client) DeleteArtifact(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteArtifactRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShowArtifact An artifact's record (operators)
+//
+// The content is downloaded through a signed link (`POST …/url`), as devices do.
+//
+// Corresponds with GET /api/v1/artifacts/{name} (the `ShowArtifact` operationId).
+func (c *Client) ShowArtifact(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShowArtifactRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutArtifactWithBody Upload a file devices download, such as a firmware image (operators)
+//
+// The body is the file itself (`curl -T fw.bin`), at most `--artifact-max-size` (256 MiB by
+// default): a `Content-Length` over it is refused at once with 413, and so is a body that
+// grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
+// name that exists replaces its content (links to the old content then answer 404). The
+// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
+// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+// upload is a new stored version: 201.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/artifacts/{name} (the `PutArtifact` operationId).
+func (c *Client) PutArtifactWithBody(ctx context.Context, name ArtifactName, params *PutArtifactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutArtifactRequestWithBody(c.Server, name, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateArtifactURLWithBody A signed download link of an artifact, as devices get them (operators)
+//
+// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+// Range requests resume a download. An expired or changed link answers 403, a link to
+// content that was replaced or deleted 404.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+func (c *Client) CreateArtifactURLWithBody(ctx context.Context, name ArtifactName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateArtifactURLRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateArtifactURL A signed download link of an artifact, as devices get them (operators)
+//
+// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+// Range requests resume a download. An expired or changed link answers 403, a link to
+// content that was replaced or deleted 404.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+func (c *Client) CreateArtifactURL(ctx context.Context, name ArtifactName, body CreateArtifactURLJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateArtifactURLRequest(c.Server, name, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6636,6 +6860,199 @@ func NewClearAlarmRequestWithBody(server string, id AlarmID, contentType string,
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/alarms/%s/clear", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListArtifactsRequest constructs an http.Request for the ListArtifacts method
+func NewListArtifactsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/artifacts")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteArtifactRequest constructs an http.Request for the DeleteArtifact method
+func NewDeleteArtifactRequest(server string, name ArtifactName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/artifacts/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewShowArtifactRequest constructs an http.Request for the ShowArtifact method
+func NewShowArtifactRequest(server string, name ArtifactName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/artifacts/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutArtifactRequestWithBody constructs an http.Request for the PutArtifact method, with any body, and a specified content type
+func NewPutArtifactRequestWithBody(server string, name ArtifactName, params *PutArtifactParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/artifacts/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XHearthSignature != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Hearth-Signature", *params.XHearthSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Hearth-Signature", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateArtifactURLRequest calls the generic CreateArtifactURL builder with application/json body
+func NewCreateArtifactURLRequest(server string, name ArtifactName, body CreateArtifactURLJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateArtifactURLRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewCreateArtifactURLRequestWithBody constructs an http.Request for the CreateArtifactURL method, with any body, and a specified content type
+func NewCreateArtifactURLRequestWithBody(server string, name ArtifactName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/artifacts/%s/url", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10725,6 +11142,70 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/alarms/{id}/clear (the `ClearAlarm` operationId).
 	ClearAlarmWithResponse(ctx context.Context, id AlarmID, body ClearAlarmJSONRequestBody, reqEditors ...RequestEditorFn) (*ClearAlarmResponse, error)
 
+	// ListArtifactsWithResponse List the artifacts (operators)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/artifacts (the `ListArtifacts` operationId).
+	ListArtifactsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListArtifactsResponse, error)
+
+	// DeleteArtifactWithResponse Delete an artifact (operators)
+	//
+	// Its links answer 404 from then on; its content is removed unless another artifact has the same.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/artifacts/{name} (the `DeleteArtifact` operationId).
+	DeleteArtifactWithResponse(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*DeleteArtifactResponse, error)
+
+	// ShowArtifactWithResponse An artifact's record (operators)
+	//
+	// The content is downloaded through a signed link (`POST …/url`), as devices do.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/artifacts/{name} (the `ShowArtifact` operationId).
+	ShowArtifactWithResponse(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*ShowArtifactResponse, error)
+
+	// PutArtifactWithBodyWithResponse Upload a file devices download, such as a firmware image (operators)
+	//
+	// The body is the file itself (`curl -T fw.bin`), at most `--artifact-max-size` (256 MiB by
+	// default): a `Content-Length` over it is refused at once with 413, and so is a body that
+	// grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
+	// name that exists replaces its content (links to the old content then answer 404). The
+	// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
+	// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+	// upload is a new stored version: 201.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/artifacts/{name} (the `PutArtifact` operationId).
+	PutArtifactWithBodyWithResponse(ctx context.Context, name ArtifactName, params *PutArtifactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutArtifactResponse, error)
+
+	// CreateArtifactURLWithBodyWithResponse A signed download link of an artifact, as devices get them (operators)
+	//
+	// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+	// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+	// Range requests resume a download. An expired or changed link answers 403, a link to
+	// content that was replaced or deleted 404.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+	CreateArtifactURLWithBodyWithResponse(ctx context.Context, name ArtifactName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateArtifactURLResponse, error)
+
+	// CreateArtifactURLWithResponse A signed download link of an artifact, as devices get them (operators)
+	//
+	// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+	// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+	// Range requests resume a download. An expired or changed link answers 403, a link to
+	// content that was replaced or deleted 404.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+	CreateArtifactURLWithResponse(ctx context.Context, name ArtifactName, body CreateArtifactURLJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateArtifactURLResponse, error)
+
 	// ListAuditWithResponse The audit log, newest first (operators)
 	//
 	// Every request of an operator that changed something or tried to, through the API, the admin socket or the pages.
@@ -12600,6 +13081,456 @@ func (r ClearAlarmResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ClearAlarmResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListArtifactsResponse401Headers the declared response headers of an HTTP 401 response for ListArtifacts
+type ListArtifactsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListArtifactsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Artifact
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListArtifactsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListArtifactsResponse) GetJSON200() *[]Artifact {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListArtifactsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListArtifactsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListArtifactsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListArtifactsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListArtifactsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListArtifactsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListArtifactsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListArtifactsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteArtifactResponse401Headers the declared response headers of an HTTP 401 response for DeleteArtifact
+type DeleteArtifactResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteArtifactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteArtifactResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteArtifactResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteArtifactResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteArtifactResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteArtifactResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteArtifactResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteArtifactResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteArtifactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteArtifactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteArtifactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteArtifactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ShowArtifactResponse401Headers the declared response headers of an HTTP 401 response for ShowArtifact
+type ShowArtifactResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ShowArtifactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Artifact
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ShowArtifactResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShowArtifactResponse) GetJSON200() *Artifact {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ShowArtifactResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShowArtifactResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ShowArtifactResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ShowArtifactResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ShowArtifactResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ShowArtifactResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ShowArtifactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShowArtifactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShowArtifactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShowArtifactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutArtifactResponse401Headers the declared response headers of an HTTP 401 response for PutArtifact
+type PutArtifactResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PutArtifactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Artifact
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutArtifactResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PutArtifactResponse) GetJSON201() *Artifact {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutArtifactResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutArtifactResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutArtifactResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutArtifactResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutArtifactResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PutArtifactResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutArtifactResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PutArtifactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutArtifactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutArtifactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutArtifactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateArtifactURLResponse401Headers the declared response headers of an HTTP 401 response for CreateArtifactURL
+type CreateArtifactURLResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateArtifactURLResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ArtifactLink
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateArtifactURLResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON200() *ArtifactLink {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateArtifactURLResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateArtifactURLResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateArtifactURLResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateArtifactURLResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateArtifactURLResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20692,6 +21623,106 @@ func (c *ClientWithResponses) ClearAlarmWithResponse(ctx context.Context, id Ala
 	return ParseClearAlarmResponse(rsp)
 }
 
+// ListArtifactsWithResponse List the artifacts (operators)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/artifacts (the `ListArtifacts` operationId).
+func (c *ClientWithResponses) ListArtifactsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListArtifactsResponse, error) {
+	rsp, err := c.ListArtifacts(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListArtifactsResponse(rsp)
+}
+
+// DeleteArtifactWithResponse Delete an artifact (operators)
+//
+// Its links answer 404 from then on; its content is removed unless another artifact has the same.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/artifacts/{name} (the `DeleteArtifact` operationId).
+func (c *ClientWithResponses) DeleteArtifactWithResponse(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*DeleteArtifactResponse, error) {
+	rsp, err := c.DeleteArtifact(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteArtifactResponse(rsp)
+}
+
+// ShowArtifactWithResponse An artifact's record (operators)
+//
+// The content is downloaded through a signed link (`POST …/url`), as devices do.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/artifacts/{name} (the `ShowArtifact` operationId).
+func (c *ClientWithResponses) ShowArtifactWithResponse(ctx context.Context, name ArtifactName, reqEditors ...RequestEditorFn) (*ShowArtifactResponse, error) {
+	rsp, err := c.ShowArtifact(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShowArtifactResponse(rsp)
+}
+
+// PutArtifactWithBodyWithResponse Upload a file devices download, such as a firmware image (operators)
+//
+// The body is the file itself (`curl -T fw.bin`), at most `--artifact-max-size` (256 MiB by
+// default): a `Content-Length` over it is refused at once with 413, and so is a body that
+// grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
+// name that exists replaces its content (links to the old content then answer 404). The
+// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
+// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+// upload is a new stored version: 201.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/artifacts/{name} (the `PutArtifact` operationId).
+func (c *ClientWithResponses) PutArtifactWithBodyWithResponse(ctx context.Context, name ArtifactName, params *PutArtifactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutArtifactResponse, error) {
+	rsp, err := c.PutArtifactWithBody(ctx, name, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutArtifactResponse(rsp)
+}
+
+// CreateArtifactURLWithBodyWithResponse A signed download link of an artifact, as devices get them (operators)
+//
+// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+// Range requests resume a download. An expired or changed link answers 403, a link to
+// content that was replaced or deleted 404.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+func (c *ClientWithResponses) CreateArtifactURLWithBodyWithResponse(ctx context.Context, name ArtifactName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateArtifactURLResponse, error) {
+	rsp, err := c.CreateArtifactURLWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateArtifactURLResponse(rsp)
+}
+
+// CreateArtifactURLWithResponse A signed download link of an artifact, as devices get them (operators)
+//
+// `https://HOST:8443/artifacts/{sha256}/{name}?expires=…&signature=…`, readable with GET or
+// HEAD by anyone who has it until it expires, without a token, like a pre-signed S3 URL;
+// Range requests resume a download. An expired or changed link answers 403, a link to
+// content that was replaced or deleted 404.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/artifacts/{name}/url (the `CreateArtifactURL` operationId).
+func (c *ClientWithResponses) CreateArtifactURLWithResponse(ctx context.Context, name ArtifactName, body CreateArtifactURLJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateArtifactURLResponse, error) {
+	rsp, err := c.CreateArtifactURL(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateArtifactURLResponse(rsp)
+}
+
 // ListAuditWithResponse The audit log, newest first (operators)
 //
 // Every request of an operator that changed something or tried to, through the API, the admin socket or the pages.
@@ -23138,6 +24169,414 @@ func ParseClearAlarmResponse(rsp *http.Response) (*ClearAlarmResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ClearAlarmResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListArtifactsResponse parses an HTTP response from a ListArtifactsWithResponse call
+func ParseListArtifactsResponse(rsp *http.Response) (*ListArtifactsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListArtifactsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Artifact
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListArtifactsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteArtifactResponse parses an HTTP response from a DeleteArtifactWithResponse call
+func ParseDeleteArtifactResponse(rsp *http.Response) (*DeleteArtifactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteArtifactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteArtifactResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseShowArtifactResponse parses an HTTP response from a ShowArtifactWithResponse call
+func ParseShowArtifactResponse(rsp *http.Response) (*ShowArtifactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShowArtifactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Artifact
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ShowArtifactResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutArtifactResponse parses an HTTP response from a PutArtifactWithResponse call
+func ParsePutArtifactResponse(rsp *http.Response) (*PutArtifactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutArtifactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Artifact
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PutArtifactResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateArtifactURLResponse parses an HTTP response from a CreateArtifactURLWithResponse call
+func ParseCreateArtifactURLResponse(rsp *http.Response) (*CreateArtifactURLResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateArtifactURLResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ArtifactLink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateArtifactURLResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
