@@ -162,6 +162,9 @@ type Deps struct {
 	// DeviceEvents takes device events; nil delivers them to subscribers
 	// only.
 	DeviceEvents EventIngester
+	// Jobs answers job requests; nil refuses them like a topic the device
+	// may not use.
+	Jobs JobService
 }
 
 // Broker is the embedded MQTT broker.
@@ -173,6 +176,7 @@ type Broker struct {
 	shadows      ShadowService    // nil: shadow requests refused
 	presence     PresenceRecorder // nil: lifecycle events only
 	deviceEvents EventIngester    // nil: delivered to subscribers only
+	jobs         JobService       // nil: job requests refused
 	// eventLimits bound each connection's device events.
 	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
 	// ending marks connections whose session ended with them, until
@@ -251,6 +255,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Broker, error) {
 		shadows:      deps.Shadows,
 		presence:     deps.Presence,
 		deviceEvents: deps.DeviceEvents,
+		jobs:         deps.Jobs,
 		log:          logger,
 		limiter:      newLogLimiter(logBurst),
 		sessions:     make(map[string]map[*mqtt.Client]string),

@@ -175,6 +175,9 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
 			return pk, err
 		}
+		if handled, err := b.jobsPublish(cl, pk, negativeAck); handled {
+			return pk, err
+		}
 		if device.IsEventsTopic(thing, pk.TopicName) {
 			return pk, b.eventPublish(cl, pk, negativeAck)
 		}

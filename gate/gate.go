@@ -169,6 +169,10 @@ type Deps struct {
 	// Backups writes backups; without it PrepareBackup refuses with
 	// KindUnavailable.
 	Backups Backups
+	// JobStore and Jobs keep and run jobs; without them the job operations
+	// refuse with KindUnavailable.
+	JobStore JobStore
+	Jobs     JobService
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -203,6 +207,8 @@ type Gate struct {
 	channels NotifyStore
 	notifier Notifier
 	backups  Backups
+	jobStore JobStore
+	jobs     JobService
 	fixedSSO []string
 	groupsOp string
 	groupsCu string
@@ -231,6 +237,8 @@ func New(d Deps) (*Gate, error) {
 		channels:    d.Channels,
 		notifier:    d.Notifier,
 		backups:     d.Backups,
+		jobStore:    d.JobStore,
+		jobs:        d.Jobs,
 		fixedSSO:    d.FixedSSO,
 		groupsOp:    d.GroupsOperator,
 		groupsCu:    d.GroupsCustomerPrefix,

@@ -34,6 +34,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Channels:             s.store,
 		Notifier:             s.notify,
 		Backups:              GateBackups{s.backups},
+		JobStore:             s.store,
+		Jobs:                 s.jobs,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,

@@ -21,6 +21,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
@@ -55,6 +56,7 @@ type Server struct {
 	poll      *poll.Service
 	gate      *gate.Gate
 	scheduler *scheduler.Scheduler
+	jobs      *jobs.Service
 	alarms    *alarm.Engine
 	notify    *notify.Service
 	backups   *backup.Maker
@@ -149,9 +151,11 @@ func (s *Server) startSteps() []startStep {
 		{"shadow service", s.startShadows},
 		{"device events", s.startDeviceEvents},
 		{"presence", s.startPresence},
+		{"job service", s.startJobService},
 		{"broker", s.startBroker},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
+		{"jobs", s.startJobs},
 		{"notifications", s.startNotifications},
 		{"alarms", s.startAlarms},
 		{"backups", s.startBackups},
@@ -380,6 +384,7 @@ func (s *Server) startBroker(ctx context.Context) error {
 		Shadows:      s.shadows,
 		Presence:     s.presence,
 		DeviceEvents: s.devEvents,
+		Jobs:         s.jobs,
 	}, s.logger.With("component", "broker"))
 	if err != nil {
 		return err

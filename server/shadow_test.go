@@ -14,21 +14,28 @@ import (
 // nextOn waits for a message on topic, skipping others.
 func nextOn(t *testing.T, v *v5client, topic string) map[string]any {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	var doc map[string]any
+	receive(t, v, topic, &doc)
+	return doc
+}
+
+// receive waits for a message on topic, skipping others, and decodes it
+// into out.
+func receive(t *testing.T, v *v5client, topic string, out any) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
 	for {
 		select {
 		case m := <-v.received:
 			if m.Topic != topic {
 				continue
 			}
-			var doc map[string]any
-			if err := json.Unmarshal(m.Payload, &doc); err != nil {
+			if err := json.Unmarshal(m.Payload, out); err != nil {
 				t.Fatalf("%s: %s is not JSON: %v", topic, m.Payload, err)
 			}
-			return doc
+			return
 		case <-deadline:
 			t.Fatalf("nothing on %s", topic)
-			return nil
 		}
 	}
 }

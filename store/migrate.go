@@ -90,6 +90,7 @@ func allBuckets() []string {
 		bucketSSOProviders, bucketPollMaps, bucketCalendars, bucketAssignments, bucketPushes,
 		bucketAlarmRules, bucketAlarms, bucketAlarmsOpen,
 		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
+		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue,
 	}
 }
 
@@ -116,6 +117,7 @@ func migrations() []migration {
 		{name: "create the calendar, assignment and push buckets", up: createBucketsV8},
 		{name: "create the alarm rule and alarm buckets", up: createBucketsV9},
 		{name: "create the notification channel and outbox buckets", up: createNotificationBuckets},
+		{name: "create the job buckets", up: createJobBuckets},
 	}
 }
 

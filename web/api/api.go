@@ -142,12 +142,14 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Get("/modbus", a.showPollMap)
 				r.Put("/modbus", a.putPollMap)
 				r.Delete("/modbus", a.deletePollMap)
+				r.Get("/jobs", a.listDeviceJobs)
 			})
 		})
 
 		a.calendarRoutes(r)
 		a.alarmRoutes(r)
 		a.channelRoutes(r)
+		a.jobRoutes(r)
 
 		r.Route("/device-types", func(r chi.Router) {
 			r.Get("/", a.listDeviceTypes)

@@ -25,6 +25,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
@@ -74,6 +75,7 @@ type env struct {
 	alarms    *alarm.Engine
 	notify    *notify.Service
 	backups   *backup.Maker
+	jobs      *jobs.Service     // not started: RunDue releases
 	tokens    map[string]string // principal name → bearer secret
 	tokenIDs  map[string]string // principal name → token id
 }
@@ -168,6 +170,11 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		}
 		deps.Backups, e.backups = server.GateBackups{Maker: m}, m
 	}
+	js, err := jobs.New(jobs.Deps{Store: st, Devices: reg, Publisher: e.published, Logger: logger}, jobs.Config{Now: deps.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps.JobStore, deps.Jobs, e.jobs = st, js, js
 	g, err := gate.New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -791,6 +798,11 @@ func TestTenancyMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.jobs.Create(store.Job{ID: "globex-job", Document: json.RawMessage(`{"operation":"x"}`),
+		Targets: store.JobTargets{Devices: []string{globexDevice}}}, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	e.jobs.RunDue()
 	globexNames = append(globexNames, "globex-rule", globexAlarm.ID)
 	alarmRule := `{"name":"x","customer":"globex","device_type":"boiler","severity":"minor","condition":"hw_supply_c > 80"}`
 	routes := []struct {
@@ -880,6 +892,12 @@ func TestTenancyMatrix(t *testing.T) {
 		{"POST", "/api/v1/notification-deliveries/" + globexDelivery + "/retry", "", 404},
 		{"GET", "/api/v1/users/" + globexUser + "/notifications", "", 403},
 		{"PUT", "/api/v1/users/" + globexUser + "/notifications", `{"severities":["critical"]}`, 403},
+		{"GET", "/api/v1/jobs/globex-job", "", 404},
+		{"GET", "/api/v1/jobs/globex-job/executions", "", 404},
+		{"POST", "/api/v1/jobs/globex-job/cancel", `{"force":true}`, 403},
+		{"DELETE", "/api/v1/jobs/globex-job", "", 403},
+		{"POST", "/api/v1/jobs", `{"id":"sneaky","targets":{"devices":["` + globexDevice + `"]},"document":{"a":1}}`, 403},
+		{"GET", dev + "/jobs", "", 404},
 	}
 	// The Prometheus API answers a customer, restricted to its own series
 	// (checked below through the scope the engine was handed).
@@ -902,7 +920,7 @@ func TestTenancyMatrix(t *testing.T) {
 			}
 		}
 		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status",
-			"/api/v1/alarm-rules", "/api/v1/alarms", "/api/v1/notification-channels", "/api/v1/notification-deliveries"} {
+			"/api/v1/alarm-rules", "/api/v1/alarms", "/api/v1/notification-channels", "/api/v1/notification-deliveries", "/api/v1/jobs"} {
 			if !yield("GET", p) {
 				return
 			}
@@ -925,9 +943,9 @@ func TestTenancyMatrix(t *testing.T) {
 	// Listings acme may make hold nothing of globex.
 	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice, "/api/v1/calendars", "/api/v1/schedule/status",
 		"/api/v1/alarm-rules", "/api/v1/alarm-rules?customer=globex", "/api/v1/alarms", "/api/v1/alarms?device=" + globexDevice, "/api/v1/alarms?customer=globex&state=open",
-		"/api/v1/notification-channels", "/api/v1/notification-deliveries"} {
-		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: globexNames}
-		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") && !strings.Contains(path, "notification") {
+		"/api/v1/notification-channels", "/api/v1/notification-deliveries", "/api/v1/jobs", "/api/v1/devices/" + acmeDevice + "/jobs"} {
+		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: append(slices.Clone(globexNames), "globex-job")}
+		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") && !strings.Contains(path, "notification") && !strings.Contains(path, "jobs") {
 			sc.contains = []string{acme} // acme has no calendar or push of its own
 		}
 		t.Run(sc.name, func(t *testing.T) { e.check(t, sc, e.do(t, e.api.Handler(), sc)) })
@@ -950,6 +968,12 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	if c, err := e.store.GetNotificationChannel(globex, "globex-hook"); err != nil || c.URL != "https://hooks.globex.example/x" {
 		t.Errorf("globex channel after the matrix: %+v, %v", c, err)
+	}
+	if j, err := e.store.GetJob("globex-job"); err != nil || j.Status != store.JobActive || j.Counts["QUEUED"] != 1 {
+		t.Errorf("globex job after the matrix: %+v, %v", j, err)
+	}
+	if _, err := e.store.GetJob("sneaky"); err == nil {
+		t.Error("acme created a job for globex's device")
 	}
 	if d, err := e.store.GetDelivery(globexDeliveries[0].ID); err != nil || d.Status != store.DeliveryPending || d.Attempts != 0 {
 		t.Errorf("globex delivery after the matrix: %+v, %v", d, err)

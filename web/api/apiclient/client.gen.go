@@ -404,6 +404,87 @@ func (e ErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for JobStatus.
+const (
+	JobStatusCANCELED   JobStatus = "CANCELED"
+	JobStatusCOMPLETED  JobStatus = "COMPLETED"
+	JobStatusINPROGRESS JobStatus = "IN_PROGRESS"
+)
+
+// Valid indicates whether the value is a known member of the JobStatus enum.
+func (e JobStatus) Valid() bool {
+	switch e {
+	case JobStatusCANCELED:
+		return true
+	case JobStatusCOMPLETED:
+		return true
+	case JobStatusINPROGRESS:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobAbortFailureType.
+const (
+	JobAbortFailureTypeALL      JobAbortFailureType = "ALL"
+	JobAbortFailureTypeFAILED   JobAbortFailureType = "FAILED"
+	JobAbortFailureTypeREJECTED JobAbortFailureType = "REJECTED"
+	JobAbortFailureTypeTIMEDOUT JobAbortFailureType = "TIMED_OUT"
+)
+
+// Valid indicates whether the value is a known member of the JobAbortFailureType enum.
+func (e JobAbortFailureType) Valid() bool {
+	switch e {
+	case JobAbortFailureTypeALL:
+		return true
+	case JobAbortFailureTypeFAILED:
+		return true
+	case JobAbortFailureTypeREJECTED:
+		return true
+	case JobAbortFailureTypeTIMEDOUT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobExecutionStatus.
+const (
+	JobExecutionStatusCANCELED   JobExecutionStatus = "CANCELED"
+	JobExecutionStatusFAILED     JobExecutionStatus = "FAILED"
+	JobExecutionStatusINPROGRESS JobExecutionStatus = "IN_PROGRESS"
+	JobExecutionStatusQUEUED     JobExecutionStatus = "QUEUED"
+	JobExecutionStatusREJECTED   JobExecutionStatus = "REJECTED"
+	JobExecutionStatusREMOVED    JobExecutionStatus = "REMOVED"
+	JobExecutionStatusSUCCEEDED  JobExecutionStatus = "SUCCEEDED"
+	JobExecutionStatusTIMEDOUT   JobExecutionStatus = "TIMED_OUT"
+)
+
+// Valid indicates whether the value is a known member of the JobExecutionStatus enum.
+func (e JobExecutionStatus) Valid() bool {
+	switch e {
+	case JobExecutionStatusCANCELED:
+		return true
+	case JobExecutionStatusFAILED:
+		return true
+	case JobExecutionStatusINPROGRESS:
+		return true
+	case JobExecutionStatusQUEUED:
+		return true
+	case JobExecutionStatusREJECTED:
+		return true
+	case JobExecutionStatusREMOVED:
+		return true
+	case JobExecutionStatusSUCCEEDED:
+		return true
+	case JobExecutionStatusTIMEDOUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NewTokenAccess.
 const (
 	NewTokenAccessAdmin    NewTokenAccess = "admin"
@@ -1429,6 +1510,128 @@ type IssuedCredentials struct {
 	Secret string `json:"secret"`
 }
 
+// Job A job and its progress. A customer's view has no document, targets, rollout, abort, timeout or window, and counts its own devices only.
+type Job struct {
+	Abort       *[]JobAbort `json:"abort,omitempty"`
+	CompletedAt *time.Time  `json:"completed_at,omitempty"`
+
+	// Counts Executions by status.
+	Counts      JobCounts               `json:"counts"`
+	CreatedAt   time.Time               `json:"created_at"`
+	CreatedBy   *string                 `json:"created_by,omitempty"`
+	Description *string                 `json:"description,omitempty"`
+	Document    *map[string]interface{} `json:"document,omitempty"`
+	Id          string                  `json:"id"`
+
+	// MaintenanceWindow Releases only from start to end (HH:MM; past midnight when end is before start) of the device's local day, in its operating calendar's zone, else time_zone, else Asia/Tokyo; with when_idle, only while its operating program has it off.
+	MaintenanceWindow *JobWindow `json:"maintenance_window,omitempty"`
+
+	// Reason Why it was canceled: who, or the abort criterion that was met.
+	Reason *string `json:"reason,omitempty"`
+
+	// Rollout How fast targets are released: at most maximum_per_minute a minute (0: all at once); or from base_rate_per_minute growing by increment_factor after every increase_every notified (or, with increase_on_succeeded, succeeded) devices, capped by maximum_per_minute when set.
+	Rollout *JobRollout `json:"rollout,omitempty"`
+	Status  JobStatus   `json:"status"`
+
+	// Targets What a job goes to; a device matching any is a target.
+	Targets        *JobTargets `json:"targets,omitempty"`
+	TimeoutMinutes *int        `json:"timeout_minutes,omitempty"`
+
+	// Total Its target devices.
+	Total     int       `json:"total"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Waiting Targets the rollout has not released yet.
+	Waiting int `json:"waiting"`
+}
+
+// JobStatus defines model for Job.Status.
+type JobStatus string
+
+// JobAbort Cancels the job once at least min_executed executions ended and threshold_percentage of them or more ended in failure_type.
+type JobAbort struct {
+	FailureType         JobAbortFailureType `json:"failure_type"`
+	MinExecuted         int                 `json:"min_executed"`
+	ThresholdPercentage float32             `json:"threshold_percentage"`
+}
+
+// JobAbortFailureType defines model for JobAbort.FailureType.
+type JobAbortFailureType string
+
+// JobCancel defines model for JobCancel.
+type JobCancel struct {
+	// Force Cancel the executions in progress too.
+	Force  *bool   `json:"force,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+// JobCounts Executions by status.
+type JobCounts struct {
+	CANCELED   int `json:"CANCELED"`
+	FAILED     int `json:"FAILED"`
+	INPROGRESS int `json:"IN_PROGRESS"`
+	QUEUED     int `json:"QUEUED"`
+	REJECTED   int `json:"REJECTED"`
+	REMOVED    int `json:"REMOVED"`
+	SUCCEEDED  int `json:"SUCCEEDED"`
+	TIMEDOUT   int `json:"TIMED_OUT"`
+}
+
+// JobExecution One job's execution on one device.
+type JobExecution struct {
+	Customer        string             `json:"customer"`
+	Device          string             `json:"device"`
+	ExecutionNumber int                `json:"execution_number"`
+	JobId           string             `json:"job_id"`
+	LastUpdatedAt   time.Time          `json:"last_updated_at"`
+	QueuedAt        time.Time          `json:"queued_at"`
+	Site            string             `json:"site"`
+	StartedAt       *time.Time         `json:"started_at,omitempty"`
+	Status          JobExecutionStatus `json:"status"`
+	StatusDetails   *map[string]string `json:"status_details,omitempty"`
+	VersionNumber   int                `json:"version_number"`
+}
+
+// JobExecutionStatus defines model for JobExecution.Status.
+type JobExecutionStatus string
+
+// JobExecutionList defines model for JobExecutionList.
+type JobExecutionList struct {
+	Executions []JobExecution `json:"executions"`
+}
+
+// JobList defines model for JobList.
+type JobList struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// JobRollout How fast targets are released: at most maximum_per_minute a minute (0: all at once); or from base_rate_per_minute growing by increment_factor after every increase_every notified (or, with increase_on_succeeded, succeeded) devices, capped by maximum_per_minute when set.
+type JobRollout struct {
+	BaseRatePerMinute   *int     `json:"base_rate_per_minute,omitempty"`
+	IncreaseEvery       *int     `json:"increase_every,omitempty"`
+	IncreaseOnSucceeded *bool    `json:"increase_on_succeeded,omitempty"`
+	IncrementFactor     *float32 `json:"increment_factor,omitempty"`
+	MaximumPerMinute    *int     `json:"maximum_per_minute,omitempty"`
+}
+
+// JobTargets What a job goes to; a device matching any is a target.
+type JobTargets struct {
+	Customers   *[]string `json:"customers,omitempty"`
+	DeviceTypes *[]string `json:"device_types,omitempty"`
+	Devices     *[]string `json:"devices,omitempty"`
+
+	// Sites customer/site, or a site name alone when only one customer has a site of that name.
+	Sites *[]string `json:"sites,omitempty"`
+}
+
+// JobWindow Releases only from start to end (HH:MM; past midnight when end is before start) of the device's local day, in its operating calendar's zone, else time_zone, else Asia/Tokyo; with when_idle, only while its operating program has it off.
+type JobWindow struct {
+	End      *string `json:"end,omitempty"`
+	Start    *string `json:"start,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
+	WhenIdle *bool   `json:"when_idle,omitempty"`
+}
+
 // LatestTelemetry defines model for LatestTelemetry.
 type LatestTelemetry struct {
 	Device string `json:"device"`
@@ -1483,6 +1686,30 @@ type NewDevice struct {
 
 	// Type A defined device type, or empty for a device whose settings are not checked.
 	Type *string `json:"type,omitempty"`
+}
+
+// NewJob defines model for NewJob.
+type NewJob struct {
+	Abort       *[]JobAbort `json:"abort,omitempty"`
+	Description *string     `json:"description,omitempty"`
+
+	// Document What each device is to do, as its firmware reads it (AWS's job document).
+	Document map[string]interface{} `json:"document"`
+
+	// Id 1 to 64 letters, digits, - and _.
+	Id string `json:"id"`
+
+	// MaintenanceWindow Releases only from start to end (HH:MM; past midnight when end is before start) of the device's local day, in its operating calendar's zone, else time_zone, else Asia/Tokyo; with when_idle, only while its operating program has it off.
+	MaintenanceWindow *JobWindow `json:"maintenance_window,omitempty"`
+
+	// Rollout How fast targets are released: at most maximum_per_minute a minute (0: all at once); or from base_rate_per_minute growing by increment_factor after every increase_every notified (or, with increase_on_succeeded, succeeded) devices, capped by maximum_per_minute when set.
+	Rollout *JobRollout `json:"rollout,omitempty"`
+
+	// Targets What a job goes to; a device matching any is a target.
+	Targets JobTargets `json:"targets"`
+
+	// TimeoutMinutes An execution in progress for longer ends TIMED_OUT; 0: no limit.
+	TimeoutMinutes *int `json:"timeout_minutes,omitempty"`
 }
 
 // NewNotificationChannel defines model for NewNotificationChannel.
@@ -2049,6 +2276,9 @@ type DeviceName = string
 // From defines model for From.
 type From = string
 
+// JobID defines model for JobID.
+type JobID = string
+
 // Limit defines model for Limit.
 type Limit = int
 
@@ -2360,6 +2590,12 @@ type RevokeCredentialsJSONRequestBody = RevokeRequest
 
 // UpdateShadowJSONRequestBody defines body for UpdateShadow for application/json ContentType.
 type UpdateShadowJSONRequestBody = ShadowUpdate
+
+// CreateJobJSONRequestBody defines body for CreateJob for application/json ContentType.
+type CreateJobJSONRequestBody = NewJob
+
+// CancelJobJSONRequestBody defines body for CancelJob for application/json ContentType.
+type CancelJobJSONRequestBody = JobCancel
 
 // CreateNotificationChannelJSONRequestBody defines body for CreateNotificationChannel for application/json ContentType.
 type CreateNotificationChannelJSONRequestBody = NewNotificationChannel
@@ -2991,6 +3227,11 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/devices/{name}/credentials/rotate (the `RotateCredentials` operationId).
 	RotateCredentials(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListDeviceJobs A device's job executions, oldest first
+	//
+	// Corresponds with GET /api/v1/devices/{name}/jobs (the `ListDeviceJobs` operationId).
+	ListDeviceJobs(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeletePollMap Stop polling a device (operators)
 	//
 	// Corresponds with DELETE /api/v1/devices/{name}/modbus (the `DeletePollMap` operationId).
@@ -3085,6 +3326,80 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/devices/{name}/telemetry/latest (the `ShowLatestTelemetry` operationId).
 	ShowLatestTelemetry(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListJobs List jobs, newest first
+	//
+	// Operators see every job. A customer's people see, read-only, the jobs that reached their devices, counted over their devices, without the document, targets and rollout.
+	//
+	// Corresponds with GET /api/v1/jobs (the `ListJobs` operationId).
+	ListJobs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateJobWithBody Create a job (operators)
+	//
+	// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+	// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+	// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+	// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+	// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+	CreateJobWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateJob Create a job (operators)
+	//
+	// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+	// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+	// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+	// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+	// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+	CreateJob(ctx context.Context, body CreateJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteJob Delete a job that is over, with its executions (operators)
+	//
+	// 409 while the job is in progress; cancel it first.
+	//
+	// Corresponds with DELETE /api/v1/jobs/{id} (the `DeleteJob` operationId).
+	DeleteJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShowJob Show a job and its progress
+	//
+	// Corresponds with GET /api/v1/jobs/{id} (the `ShowJob` operationId).
+	ShowJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelJobWithBody Cancel a job in progress (operators)
+	//
+	// Targets not yet released never get it and queued executions end CANCELED; with force, so
+	// do those in progress (their devices' later updates are refused). A canceled job may be
+	// canceled again with force; anything else over answers 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+	CancelJobWithBody(ctx context.Context, id JobID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelJob Cancel a job in progress (operators)
+	//
+	// Targets not yet released never get it and queued executions end CANCELED; with force, so
+	// do those in progress (their devices' later updates are refused). A canceled job may be
+	// canceled again with force; anything else over answers 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+	CancelJob(ctx context.Context, id JobID, body CancelJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListJobExecutions List a job's executions, one per device released so far
+	//
+	// A customer's people see their own devices' only.
+	//
+	// Corresponds with GET /api/v1/jobs/{id}/executions (the `ListJobExecutions` operationId).
+	ListJobExecutions(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListNotificationChannels List notification channels
 	//
@@ -4401,6 +4716,21 @@ func (c *Client) RotateCredentials(ctx context.Context, name DeviceName, reqEdit
 	return c.Client.Do(req)
 }
 
+// ListDeviceJobs A device's job executions, oldest first
+//
+// Corresponds with GET /api/v1/devices/{name}/jobs (the `ListDeviceJobs` operationId).
+func (c *Client) ListDeviceJobs(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeviceJobsRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeletePollMap Stop polling a device (operators)
 //
 // Corresponds with DELETE /api/v1/devices/{name}/modbus (the `DeletePollMap` operationId).
@@ -4626,6 +4956,160 @@ func (c *Client) QueryTelemetry(ctx context.Context, name DeviceName, params *Qu
 // Corresponds with GET /api/v1/devices/{name}/telemetry/latest (the `ShowLatestTelemetry` operationId).
 func (c *Client) ShowLatestTelemetry(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewShowLatestTelemetryRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListJobs List jobs, newest first
+//
+// Operators see every job. A customer's people see, read-only, the jobs that reached their devices, counted over their devices, without the document, targets and rollout.
+//
+// Corresponds with GET /api/v1/jobs (the `ListJobs` operationId).
+func (c *Client) ListJobs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListJobsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateJobWithBody Create a job (operators)
+//
+// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+func (c *Client) CreateJobWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateJobRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateJob Create a job (operators)
+//
+// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+func (c *Client) CreateJob(ctx context.Context, body CreateJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateJobRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteJob Delete a job that is over, with its executions (operators)
+//
+// 409 while the job is in progress; cancel it first.
+//
+// Corresponds with DELETE /api/v1/jobs/{id} (the `DeleteJob` operationId).
+func (c *Client) DeleteJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShowJob Show a job and its progress
+//
+// Corresponds with GET /api/v1/jobs/{id} (the `ShowJob` operationId).
+func (c *Client) ShowJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShowJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelJobWithBody Cancel a job in progress (operators)
+//
+// Targets not yet released never get it and queued executions end CANCELED; with force, so
+// do those in progress (their devices' later updates are refused). A canceled job may be
+// canceled again with force; anything else over answers 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+func (c *Client) CancelJobWithBody(ctx context.Context, id JobID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelJobRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelJob Cancel a job in progress (operators)
+//
+// Targets not yet released never get it and queued executions end CANCELED; with force, so
+// do those in progress (their devices' later updates are refused). A canceled job may be
+// canceled again with force; anything else over answers 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+func (c *Client) CancelJob(ctx context.Context, id JobID, body CancelJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelJobRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListJobExecutions List a job's executions, one per device released so far
+//
+// A customer's people see their own devices' only.
+//
+// Corresponds with GET /api/v1/jobs/{id}/executions (the `ListJobExecutions` operationId).
+func (c *Client) ListJobExecutions(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListJobExecutionsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7196,6 +7680,40 @@ func NewRotateCredentialsRequest(server string, name DeviceName) (*http.Request,
 	return req, nil
 }
 
+// NewListDeviceJobsRequest constructs an http.Request for the ListDeviceJobs method
+func NewListDeviceJobsRequest(server string, name DeviceName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/devices/%s/jobs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeletePollMapRequest constructs an http.Request for the DeletePollMap method
 func NewDeletePollMapRequest(server string, name DeviceName) (*http.Request, error) {
 	var err error
@@ -7957,6 +8475,222 @@ func NewShowLatestTelemetryRequest(server string, name DeviceName) (*http.Reques
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/devices/%s/telemetry/latest", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListJobsRequest constructs an http.Request for the ListJobs method
+func NewListJobsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jobs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateJobRequest calls the generic CreateJob builder with application/json body
+func NewCreateJobRequest(server string, body CreateJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateJobRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateJobRequestWithBody constructs an http.Request for the CreateJob method, with any body, and a specified content type
+func NewCreateJobRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jobs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteJobRequest constructs an http.Request for the DeleteJob method
+func NewDeleteJobRequest(server string, id JobID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jobs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewShowJobRequest constructs an http.Request for the ShowJob method
+func NewShowJobRequest(server string, id JobID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jobs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelJobRequest calls the generic CancelJob builder with application/json body
+func NewCancelJobRequest(server string, id JobID, body CancelJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelJobRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCancelJobRequestWithBody constructs an http.Request for the CancelJob method, with any body, and a specified content type
+func NewCancelJobRequestWithBody(server string, id JobID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jobs/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListJobExecutionsRequest constructs an http.Request for the ListJobExecutions method
+func NewListJobExecutionsRequest(server string, id JobID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jobs/%s/executions", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9621,6 +10355,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/devices/{name}/credentials/rotate (the `RotateCredentials` operationId).
 	RotateCredentialsWithResponse(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*RotateCredentialsResponse, error)
 
+	// ListDeviceJobsWithResponse A device's job executions, oldest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/devices/{name}/jobs (the `ListDeviceJobs` operationId).
+	ListDeviceJobsWithResponse(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*ListDeviceJobsResponse, error)
+
 	// DeletePollMapWithResponse Stop polling a device (operators)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -9737,6 +10478,88 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/devices/{name}/telemetry/latest (the `ShowLatestTelemetry` operationId).
 	ShowLatestTelemetryWithResponse(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*ShowLatestTelemetryResponse, error)
+
+	// ListJobsWithResponse List jobs, newest first
+	//
+	// Operators see every job. A customer's people see, read-only, the jobs that reached their devices, counted over their devices, without the document, targets and rollout.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/jobs (the `ListJobs` operationId).
+	ListJobsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListJobsResponse, error)
+
+	// CreateJobWithBodyWithResponse Create a job (operators)
+	//
+	// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+	// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+	// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+	// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+	// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+	CreateJobWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateJobResponse, error)
+
+	// CreateJobWithResponse Create a job (operators)
+	//
+	// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+	// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+	// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+	// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+	// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+	CreateJobWithResponse(ctx context.Context, body CreateJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateJobResponse, error)
+
+	// DeleteJobWithResponse Delete a job that is over, with its executions (operators)
+	//
+	// 409 while the job is in progress; cancel it first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/jobs/{id} (the `DeleteJob` operationId).
+	DeleteJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*DeleteJobResponse, error)
+
+	// ShowJobWithResponse Show a job and its progress
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/jobs/{id} (the `ShowJob` operationId).
+	ShowJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*ShowJobResponse, error)
+
+	// CancelJobWithBodyWithResponse Cancel a job in progress (operators)
+	//
+	// Targets not yet released never get it and queued executions end CANCELED; with force, so
+	// do those in progress (their devices' later updates are refused). A canceled job may be
+	// canceled again with force; anything else over answers 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+	CancelJobWithBodyWithResponse(ctx context.Context, id JobID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelJobResponse, error)
+
+	// CancelJobWithResponse Cancel a job in progress (operators)
+	//
+	// Targets not yet released never get it and queued executions end CANCELED; with force, so
+	// do those in progress (their devices' later updates are refused). A canceled job may be
+	// canceled again with force; anything else over answers 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+	CancelJobWithResponse(ctx context.Context, id JobID, body CancelJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelJobResponse, error)
+
+	// ListJobExecutionsWithResponse List a job's executions, one per device released so far
+	//
+	// A customer's people see their own devices' only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/jobs/{id}/executions (the `ListJobExecutions` operationId).
+	ListJobExecutionsWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*ListJobExecutionsResponse, error)
 
 	// ListNotificationChannelsWithResponse List notification channels
 	//
@@ -14187,6 +15010,89 @@ func (r RotateCredentialsResponse) ContentType() string {
 	return ""
 }
 
+// ListDeviceJobsResponse401Headers the declared response headers of an HTTP 401 response for ListDeviceJobs
+type ListDeviceJobsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListDeviceJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobExecutionList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDeviceJobsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDeviceJobsResponse) GetJSON200() *JobExecutionList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDeviceJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListDeviceJobsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListDeviceJobsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListDeviceJobsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDeviceJobsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDeviceJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDeviceJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDeviceJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDeviceJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DeletePollMapResponse401Headers the declared response headers of an HTTP 401 response for DeletePollMap
 type DeletePollMapResponse401Headers struct {
 	WWWAuthenticate *string
@@ -15386,6 +16292,546 @@ func (r ShowLatestTelemetryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ShowLatestTelemetryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListJobsResponse401Headers the declared response headers of an HTTP 401 response for ListJobs
+type ListJobsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListJobsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListJobsResponse) GetJSON200() *JobList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListJobsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListJobsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListJobsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateJobResponse401Headers the declared response headers of an HTTP 401 response for CreateJob
+type CreateJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Job
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Exists
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateJobResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateJobResponse) GetJSON201() *Job {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateJobResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateJobResponse) GetJSON409() *Exists {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateJobResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateJobResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateJobResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteJobResponse401Headers the declared response headers of an HTTP 401 response for DeleteJob
+type DeleteJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteJobResponse401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteJobResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ShowJobResponse401Headers the declared response headers of an HTTP 401 response for ShowJob
+type ShowJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ShowJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Job
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ShowJobResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShowJobResponse) GetJSON200() *Job {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShowJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ShowJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ShowJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ShowJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ShowJobResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ShowJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShowJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShowJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShowJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelJobResponse401Headers the declared response headers of an HTTP 401 response for CancelJob
+type CancelJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CancelJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Job
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelJobResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelJobResponse) GetJSON200() *Job {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelJobResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CancelJobResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CancelJobResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelJobResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListJobExecutionsResponse401Headers the declared response headers of an HTTP 401 response for ListJobExecutions
+type ListJobExecutionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListJobExecutionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobExecutionList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListJobExecutionsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListJobExecutionsResponse) GetJSON200() *JobExecutionList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListJobExecutionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListJobExecutionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListJobExecutionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListJobExecutionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListJobExecutionsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListJobExecutionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListJobExecutionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListJobExecutionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListJobExecutionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18426,6 +19872,19 @@ func (c *ClientWithResponses) RotateCredentialsWithResponse(ctx context.Context,
 	return ParseRotateCredentialsResponse(rsp)
 }
 
+// ListDeviceJobsWithResponse A device's job executions, oldest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/devices/{name}/jobs (the `ListDeviceJobs` operationId).
+func (c *ClientWithResponses) ListDeviceJobsWithResponse(ctx context.Context, name DeviceName, reqEditors ...RequestEditorFn) (*ListDeviceJobsResponse, error) {
+	rsp, err := c.ListDeviceJobs(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDeviceJobsResponse(rsp)
+}
+
 // DeletePollMapWithResponse Stop polling a device (operators)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -18625,6 +20084,136 @@ func (c *ClientWithResponses) ShowLatestTelemetryWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseShowLatestTelemetryResponse(rsp)
+}
+
+// ListJobsWithResponse List jobs, newest first
+//
+// Operators see every job. A customer's people see, read-only, the jobs that reached their devices, counted over their devices, without the document, targets and rollout.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/jobs (the `ListJobs` operationId).
+func (c *ClientWithResponses) ListJobsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListJobsResponse, error) {
+	rsp, err := c.ListJobs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListJobsResponse(rsp)
+}
+
+// CreateJobWithBodyWithResponse Create a job (operators)
+//
+// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+func (c *ClientWithResponses) CreateJobWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateJobResponse, error) {
+	rsp, err := c.CreateJobWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateJobResponse(rsp)
+}
+
+// CreateJobWithResponse Create a job (operators)
+//
+// A JSON document (at most 32 KiB) for the devices the targets name, resolved now (devices
+// registered later do not get it). Each device is told on its AWS IoT Jobs topics as the
+// rollout releases it. `${hearth:artifact-url:NAME}` in the document becomes a fresh signed
+// download URL of artifact NAME for each execution; `${hearth:artifact-sha256:NAME}`,
+// `…-size:NAME` and `…-signature:NAME` what Hearth knows of it. 400 names the field that is wrong.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/jobs (the `CreateJob` operationId).
+func (c *ClientWithResponses) CreateJobWithResponse(ctx context.Context, body CreateJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateJobResponse, error) {
+	rsp, err := c.CreateJob(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateJobResponse(rsp)
+}
+
+// DeleteJobWithResponse Delete a job that is over, with its executions (operators)
+//
+// 409 while the job is in progress; cancel it first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/jobs/{id} (the `DeleteJob` operationId).
+func (c *ClientWithResponses) DeleteJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*DeleteJobResponse, error) {
+	rsp, err := c.DeleteJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteJobResponse(rsp)
+}
+
+// ShowJobWithResponse Show a job and its progress
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/jobs/{id} (the `ShowJob` operationId).
+func (c *ClientWithResponses) ShowJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*ShowJobResponse, error) {
+	rsp, err := c.ShowJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShowJobResponse(rsp)
+}
+
+// CancelJobWithBodyWithResponse Cancel a job in progress (operators)
+//
+// Targets not yet released never get it and queued executions end CANCELED; with force, so
+// do those in progress (their devices' later updates are refused). A canceled job may be
+// canceled again with force; anything else over answers 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+func (c *ClientWithResponses) CancelJobWithBodyWithResponse(ctx context.Context, id JobID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelJobResponse, error) {
+	rsp, err := c.CancelJobWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelJobResponse(rsp)
+}
+
+// CancelJobWithResponse Cancel a job in progress (operators)
+//
+// Targets not yet released never get it and queued executions end CANCELED; with force, so
+// do those in progress (their devices' later updates are refused). A canceled job may be
+// canceled again with force; anything else over answers 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/jobs/{id}/cancel (the `CancelJob` operationId).
+func (c *ClientWithResponses) CancelJobWithResponse(ctx context.Context, id JobID, body CancelJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelJobResponse, error) {
+	rsp, err := c.CancelJob(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelJobResponse(rsp)
+}
+
+// ListJobExecutionsWithResponse List a job's executions, one per device released so far
+//
+// A customer's people see their own devices' only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/jobs/{id}/executions (the `ListJobExecutions` operationId).
+func (c *ClientWithResponses) ListJobExecutionsWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*ListJobExecutionsResponse, error) {
+	rsp, err := c.ListJobExecutions(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListJobExecutionsResponse(rsp)
 }
 
 // ListNotificationChannelsWithResponse List notification channels
@@ -22874,6 +24463,80 @@ func ParseRotateCredentialsResponse(rsp *http.Response) (*RotateCredentialsRespo
 	return response, nil
 }
 
+// ParseListDeviceJobsResponse parses an HTTP response from a ListDeviceJobsWithResponse call
+func ParseListDeviceJobsResponse(rsp *http.Response) (*ListDeviceJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDeviceJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobExecutionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDeviceJobsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseDeletePollMapResponse parses an HTTP response from a DeletePollMapWithResponse call
 func ParseDeletePollMapResponse(rsp *http.Response) (*DeletePollMapResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -23955,6 +25618,495 @@ func ParseShowLatestTelemetryResponse(rsp *http.Response) (*ShowLatestTelemetryR
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ShowLatestTelemetryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListJobsResponse parses an HTTP response from a ListJobsWithResponse call
+func ParseListJobsResponse(rsp *http.Response) (*ListJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListJobsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateJobResponse parses an HTTP response from a CreateJobWithResponse call
+func ParseCreateJobResponse(rsp *http.Response) (*CreateJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Exists
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteJobResponse parses an HTTP response from a DeleteJobWithResponse call
+func ParseDeleteJobResponse(rsp *http.Response) (*DeleteJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseShowJobResponse parses an HTTP response from a ShowJobWithResponse call
+func ParseShowJobResponse(rsp *http.Response) (*ShowJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShowJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ShowJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelJobResponse parses an HTTP response from a CancelJobWithResponse call
+func ParseCancelJobResponse(rsp *http.Response) (*CancelJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CancelJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListJobExecutionsResponse parses an HTTP response from a ListJobExecutionsWithResponse call
+func ParseListJobExecutionsResponse(rsp *http.Response) (*ListJobExecutionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListJobExecutionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobExecutionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListJobExecutionsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
