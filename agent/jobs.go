@@ -633,6 +633,8 @@ func (r *jobRun) update(ctx context.Context, status string, details map[string]s
 			case rej.Code == protocol.JobsInvalidStateTransition:
 				return fmt.Errorf("%w status %s: %s: %s", errRefused, status, rej.Code, rej.Message)
 			}
+			r.j.logger.Info("job status refused for a version that moved on; sending it again", "job", r.ex.JobID, "status", status,
+				"code", rej.Code, "expected_version", version, "version", es.VersionNumber, "hearth_status", es.Status)
 			r.version = es.VersionNumber
 		case protocol.JobsTerminalStateReached, protocol.JobsResourceNotFound:
 			if es != nil && es.Status != "" {
@@ -657,7 +659,7 @@ func (r *jobRun) finish(ctx context.Context, status string, details map[string]s
 	if err := r.update(ctx, status, details); err != nil {
 		return err
 	}
-	r.j.logger.Info("job finished", "job", r.ex.JobID, "status", status, "reason", details["reason"])
+	r.j.logger.Info("job finished", "job", r.ex.JobID, "status", status, "details", details)
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +80,13 @@ func (m *mapJobs) run(ctx context.Context, r *jobRun) error {
 		m.logger.Warn("register map not replaced", "job", r.ex.JobID, "step", step, "error", err)
 		return r.finish(ctx, protocol.JobFailed, map[string]string{"step": step, "reason": detail(err.Error())})
 	}
+	// An inline map comes as one line of JSON: indented, a problem's line
+	// points into it as jq . prints it.
+	var indented bytes.Buffer
 	data := []byte(doc.Map)
+	if json.Indent(&indented, doc.Map, "", "  ") == nil {
+		data = append(indented.Bytes(), '\n')
+	}
 	if doc.URL != "" {
 		if err := r.update(ctx, protocol.JobInProgress, map[string]string{"step": "downloading"}); err != nil {
 			return err
