@@ -221,10 +221,11 @@ func (u *updater) run(ctx context.Context, r *jobRun) (*Restart, error) {
 	switch {
 	case u.exe == "":
 		return refuse("this agent runs inside Hearth's own binary (hearth agent) and does not replace it; hearth-agent takes updates")
+	case doc.Version == u.version:
+		// Nothing to install: a job sent again, or whose result was lost.
+		return nil, r.finish(ctx, protocol.JobSucceeded, map[string]string{"version": doc.Version, "reason": "already running this version"})
 	case u.key != nil && doc.Signature == nil:
 		return refuse("the update is not signed; this agent takes only updates signed with its key (jobs.update_public_key_file)")
-	case doc.Version == u.version:
-		return nil, r.finish(ctx, protocol.JobSucceeded, map[string]string{"version": doc.Version, "reason": "already running this version"})
 	}
 	fail := func(step string, err error) (*Restart, error) {
 		u.logger.Warn("update failed", "job", r.ex.JobID, "version", doc.Version, "step", step, "error", err)

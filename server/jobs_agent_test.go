@@ -2,9 +2,13 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -45,7 +49,13 @@ func buildAgents(t *testing.T, dir string, broken bool) agentBuilds {
 	}
 	b := agentBuilds{v1: filepath.Join(dir, "hearth-agent-1.0.0"), v2: filepath.Join(dir, "hearth-agent-2.0.0")}
 	for path, version := range map[string]string{b.v1: "1.0.0", b.v2: "2.0.0"} {
-		cmd := exec.Command("go", "build", "-o", path, "-ldflags", "-X main.version="+version, "./cmd/hearth-agent")
+		args := []string{"build", "-o", path, "-ldflags", "-X main.version=" + version}
+		if os.Getenv("HEARTH_TEST_AGENT_RACE") != "" {
+			// The agents run with the race detector; a race ends them with
+			// an exit code the test reports.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/hearth-agent")...)
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build hearth-agent %s: %v\n%s", version, err, out)
@@ -339,9 +349,10 @@ type updateSetup struct {
 	config string
 	builds agentBuilds
 	art    *artifactServer
+	key    ed25519.PrivateKey // signs updates; the agent has its public key
 }
 
-func newUpdateSetup(t *testing.T, device string, broken bool) updateSetup {
+func newUpdateSetup(t *testing.T, device string, broken, signed bool) updateSetup {
 	t.Helper()
 	dir := t.TempDir()
 	builds := buildAgents(t, dir, broken)
@@ -356,21 +367,36 @@ func newUpdateSetup(t *testing.T, device string, broken bool) updateSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "update.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// The trial and the confirmation get a few seconds.
-	cfg = bytes.Replace(cfg, []byte("modbus:\n"), []byte("jobs:\n  update_confirm_timeout: 15s\nmodbus:\n"), 1)
+	jobs := "jobs:\n  update_confirm_timeout: 15s\n"
+	if signed {
+		jobs += "  update_public_key_file: update.pub\n"
+	}
+	cfg = bytes.Replace(cfg, []byte("modbus:\n"), []byte(jobs+"modbus:\n"), 1)
 	if err := os.WriteFile(path, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return updateSetup{h: h, op: op, dir: dir, config: path, builds: builds, art: startArtifactServer(t, h)}
+	return updateSetup{h: h, op: op, dir: dir, config: path, builds: builds, art: startArtifactServer(t, h), key: key}
 }
 
 // TestAgentUpdateJob: an update-agent job replaces the running agent's
-// binary. The download is cut halfway and resumed with a Range request;
+// binary, signed with the key the agent's configuration names. The download is cut halfway and resumed with a Range request;
 // the new version is tried, put in place with the old one kept as a
 // backup, and run in the same process; Hearth hears SUCCEEDED from the
 // new version once it connected.
 func TestAgentUpdateJob(t *testing.T) {
-	s := newUpdateSetup(t, "gw-up", false)
+	s := newUpdateSetup(t, "gw-up", false, true)
 	exe := installAgent(t, s.dir, s.builds.v1)
 	p := runAgentProcess(t, exe, s.config)
 	p.waitLog(t, "hearth connected", 1)
@@ -381,8 +407,27 @@ func TestAgentUpdateJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	link, sum := s.art.add("hearth-agent-2.0.0", v2)
+	// The agent takes only updates signed with its key: an unsigned one
+	// is refused before anything is downloaded, a wrong signature fails
+	// the job once the file is there.
+	s.h.createJob(s.op, "agent-unsigned", map[string]any{"operation": "update-agent", "version": "2.0.0", "url": link, "sha256": sum}, "gw-up")
+	if e := s.h.waitExecution(s.op, "agent-unsigned", "gw-up", 20*time.Second); e.Status != "REJECTED" || !strings.Contains(e.StatusDetails["reason"], "not signed") {
+		t.Fatalf("unsigned update: %s %v; want REJECTED", e.Status, e.StatusDetails)
+	}
+	s.h.createJob(s.op, "agent-badly-signed", map[string]any{
+		"operation": "update-agent", "version": "2.0.0", "url": link, "sha256": sum,
+		"signature": base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, []byte("another file"))),
+	}, "gw-up")
+	if e := s.h.waitExecution(s.op, "agent-badly-signed", "gw-up", 30*time.Second); e.Status != "FAILED" || e.StatusDetails["step"] != "verifying" {
+		t.Fatalf("badly signed update: %s %v; want FAILED while verifying", e.Status, e.StatusDetails)
+	}
+	s.art.mu.Lock()
+	delete(s.art.cut, "hearth-agent-2.0.0") // cut the next download again
+	s.art.ranges = nil
+	s.art.mu.Unlock()
 	s.h.createJob(s.op, "agent-2-0-0", map[string]any{
 		"operation": "update-agent", "version": "2.0.0", "url": link, "sha256": sum, "size": fmt.Sprint(len(v2)),
+		"signature": base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, v2)),
 	}, "gw-up")
 
 	e := s.h.waitExecution(s.op, "agent-2-0-0", "gw-up", 50*time.Second)
@@ -426,7 +471,7 @@ func TestAgentUpdateJob(t *testing.T) {
 // reason. A file whose digest is not the job's fails the job before it is
 // tried.
 func TestAgentUpdateJobRollback(t *testing.T) {
-	s := newUpdateSetup(t, "gw-rb", true)
+	s := newUpdateSetup(t, "gw-rb", true, false)
 	exe := installAgent(t, s.dir, s.builds.v1)
 	p := runAgentProcess(t, exe, s.config)
 	p.waitLog(t, "hearth connected", 1)
@@ -480,7 +525,7 @@ func TestAgentUpdateJobRollback(t *testing.T) {
 // inline one the register map's rules refuse fails the job with what is
 // wrong, and the map in use stays.
 func TestAgentRegisterMapJob(t *testing.T) {
-	s := newUpdateSetup(t, "gw-map", false)
+	s := newUpdateSetup(t, "gw-map", false, false)
 	exe := installAgent(t, s.dir, s.builds.v1)
 	p := runAgentProcess(t, exe, s.config)
 	p.waitLog(t, "hearth connected", 1)
@@ -541,7 +586,7 @@ func TestAgentRegisterMapJob(t *testing.T) {
 // and goes on to SUCCEEDED. A job canceled during the download stops it:
 // nothing is tried, the binary stays, and the agent takes the next job.
 func TestAgentUpdateJobMeanwhile(t *testing.T) {
-	s := newUpdateSetup(t, "gw-mw", false)
+	s := newUpdateSetup(t, "gw-mw", false, false)
 	exe := installAgent(t, s.dir, s.builds.v1)
 	p := runAgentProcess(t, exe, s.config)
 	p.waitLog(t, "hearth connected", 1)
