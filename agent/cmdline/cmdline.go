@@ -167,13 +167,11 @@ func Run(ctx context.Context, io IO, name string, args []string) error {
 	}
 	// The equipment is let go before another binary takes it.
 	client.Close()
-	exe := io.Executable
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return fmt.Errorf("restart: %w", err)
-		}
+	if io.Executable == "" {
+		// Hearth's own binary cannot run itself as the agent again.
+		return fmt.Errorf("%w; start the agent again to finish an update hearth-agent began", rs)
 	}
-	return rs.Do(ctx, append([]string{exe}, args...), os.Environ(), io.Stderr)
+	return rs.Do(ctx, append([]string{io.Executable}, args...), os.Environ(), io.Stderr)
 }
 
 // savedMap reads the register map a modbus-map job left in the spool
