@@ -16,7 +16,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -409,22 +408,4 @@ func digestFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return h.Sum(nil), nil
-}
-
-// progressEvery limits how often a download's progress is reported to
-// Hearth.
-type progressEvery struct {
-	mu    sync.Mutex
-	every time.Duration
-	last  time.Time
-}
-
-func (p *progressEvery) due() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if time.Since(p.last) < p.every {
-		return false
-	}
-	p.last = time.Now()
-	return true
 }

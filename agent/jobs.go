@@ -729,3 +729,21 @@ func (r *jobRun) progress(ctx context.Context, stop context.CancelCauseFunc, det
 		}()
 	}
 }
+
+// progressEvery limits how often a download's progress is reported to
+// Hearth.
+type progressEvery struct {
+	mu    sync.Mutex
+	every time.Duration
+	last  time.Time
+}
+
+func (p *progressEvery) due() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < p.every {
+		return false
+	}
+	p.last = time.Now()
+	return true
+}

@@ -28,6 +28,10 @@ type JobsLoadConfig struct {
 	// JobID names the job; Document is its document.
 	JobID    string
 	Document json.RawMessage
+	// Customer, when set, makes the job's targets the customer's devices
+	// instead of a list of the devices' names, which the API takes only
+	// up to a few thousand devices; Devices must then be all of them.
+	Customer string
 	// MaximumPerMinute is the job's rollout rate; 0 releases every
 	// target at once.
 	MaximumPerMinute int
@@ -122,11 +126,19 @@ func RunJobsLoad(ctx context.Context, cfg JobsLoadConfig, logger *slog.Logger) (
 	logger.Info("devices connected", "connected", res.Connected, "devices", len(devices), "took", res.ConnectTime.Round(time.Millisecond))
 
 	hc := cfg.API.client()
-	body := map[string]any{"id": cfg.JobID, "targets": map[string]any{"devices": names}, "document": cfg.Document}
+	targets := map[string]any{"devices": names}
+	if cfg.Customer != "" {
+		targets = map[string]any{"customers": []string{cfg.Customer}}
+	}
+	body := map[string]any{"id": cfg.JobID, "targets": targets, "document": cfg.Document}
 	if cfg.MaximumPerMinute > 0 {
 		body["rollout"] = map[string]any{"maximum_per_minute": cfg.MaximumPerMinute}
 	}
 	if _, err := cfg.API.do(ctx, hc, http.MethodPost, "/api/v1/jobs", body, nil, http.StatusCreated); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusRequestEntityTooLarge {
+			return res, fmt.Errorf("create the job: %w; name the devices' customer instead of %d devices", err, len(names))
+		}
 		return res, fmt.Errorf("create the job: %w", err)
 	}
 	created := time.Now()
@@ -155,6 +167,9 @@ func RunJobsLoad(ctx context.Context, cfg JobsLoadConfig, logger *slog.Logger) (
 		res.Counts, res.Elapsed, res.Fleet = job.Counts, time.Since(created), fleet.Stats()
 		if job.Total > 0 && ended == job.Total {
 			break
+		}
+		if job.Total > len(devices) {
+			return res, fmt.Errorf("jobs load: the job targets %d devices, more than the %d simulated", job.Total, len(devices))
 		}
 		select {
 		case <-ctx.Done():

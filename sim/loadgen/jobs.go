@@ -23,6 +23,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sum := fs.String("sha256", "", "with -url: the file's SHA-256, added to the document")
 	downloadMax := fs.Int64("download-max", 64<<20, "most bytes a device downloads of -url")
 	perMinute := fs.Int("rate", 0, "the job's rollout: devices released a minute (0 = all at once)")
+	customer := fs.String("customer", "", "target this customer's devices, which -creds must hold all of, instead of naming each (needed past a few thousand)")
 	failureRate := fs.Float64("failure-rate", 0, "share of executions, 0 to 1, the devices end FAILED")
 	jobDuration := fs.Duration("job-duration", time.Second, "how long a device works on the job")
 	timeout := fs.Duration("timeout", 10*time.Minute, "most time to wait for the devices to connect, and again for every execution to end")
@@ -64,7 +65,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := sim.JobsLoadConfig{
 		Broker: fleet.broker.addr, TLS: tlsConf, Devices: creds,
 		ConnectConcurrency: fleet.connectConcurrency, KeepAlive: fleet.keepAlive, ConnectTimeout: fleet.connectTimeout,
-		API: apiCfg, JobID: *jobID, Document: docJSON, MaximumPerMinute: *perMinute,
+		API: apiCfg, JobID: *jobID, Document: docJSON, Customer: *customer, MaximumPerMinute: *perMinute,
 		FailureRate: *failureRate, Duration: *jobDuration, Timeout: *timeout, Progress: fleet.progress,
 	}
 	if *artifact != "" {
