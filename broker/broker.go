@@ -165,6 +165,26 @@ type Deps struct {
 	// Jobs answers job requests; nil refuses them like a topic the device
 	// may not use.
 	Jobs JobService
+	// OwnTopics says which device may publish on a topic its type
+	// declares; nil: devices publish only on their Hearth and AWS topics.
+	OwnTopics OwnTopics
+	// Rules runs message rules on what devices publish; nil: none.
+	Rules RuleRunner
+}
+
+// OwnTopics knows the topics device types declare for their devices;
+// *device.OwnTopics implements it.
+type OwnTopics interface {
+	Owner(topic string) (device string, ok bool)
+}
+
+// RuleRunner runs message rules on a device's message; *rules.Engine
+// implements it. It returns the readings its rules are storing, to be
+// waited for before the message is acknowledged; an error is a
+// *device.TelemetryError: readings could not be taken for a passing
+// reason, and the device is to send the message again.
+type RuleRunner interface {
+	Handle(thing, topic string, payload []byte, now time.Time) ([]device.Storing, error)
 }
 
 // Broker is the embedded MQTT broker.
@@ -177,6 +197,8 @@ type Broker struct {
 	presence     PresenceRecorder // nil: lifecycle events only
 	deviceEvents EventIngester    // nil: delivered to subscribers only
 	jobs         JobService       // nil: job requests refused
+	ownTopics    OwnTopics        // nil: no topics of device types
+	rules        RuleRunner       // nil: no message rules
 	// eventLimits bound each connection's device events.
 	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
 	// ending marks connections whose session ended with them, until
@@ -256,6 +278,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Broker, error) {
 		presence:     deps.Presence,
 		deviceEvents: deps.DeviceEvents,
 		jobs:         deps.Jobs,
+		ownTopics:    deps.OwnTopics,
+		rules:        deps.Rules,
 		log:          logger,
 		limiter:      newLogLimiter(logBurst),
 		sessions:     make(map[string]map[*mqtt.Client]string),

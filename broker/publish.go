@@ -165,6 +165,9 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	negativeAck := cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0
 
 	if !device.IsTelemetryTopic(thing, pk.TopicName) {
+		if owner, ok := b.ownTopic(pk.TopicName); ok && owner == thing && !device.MayPublish(thing, pk.TopicName) {
+			return pk, b.ownTopicPublish(cl, pk, negativeAck)
+		}
 		if pk.FixedHeader.Qos > 0 {
 			// mochi acknowledges this one as soon as it returns.
 			b.waitAcks(cl)
@@ -179,9 +182,11 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 			return pk, err
 		}
 		if device.IsEventsTopic(thing, pk.TopicName) {
-			return pk, b.eventPublish(cl, pk, negativeAck)
+			if err := b.eventPublish(cl, pk, negativeAck); err != nil {
+				return pk, err
+			}
 		}
-		return pk, nil
+		return pk, b.runRules(cl, pk, negativeAck)
 	}
 
 	now := time.Now()
@@ -189,6 +194,13 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if err != nil {
 		b.waitAcks(cl)
 		return pk, b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now)
+	}
+	if b.rules != nil {
+		// What rules make of telemetry is stored with it; their failures
+		// are theirs, counted on the rule: the message itself is stored.
+		if extra, _ := b.rules.Handle(thing, pk.TopicName, pk.Payload, now); len(extra) > 0 {
+			stored = allStored{main: stored, extra: extra}
+		}
 	}
 	b.queueTelemetry(cl, queuedTelemetry{
 		stored: stored, packetID: pk.PacketID, qos: pk.FixedHeader.Qos, negativeAck: negativeAck,
@@ -277,4 +289,85 @@ func (b *Broker) subscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []by
 		b.warnLimited("mqtt subscribe refused", "topic filter not allowed",
 			"device", cl.ID, "remote", cl.Net.Remote, "filter", clip(sub.Filter))
 	}
+}
+
+// ownTopic is the device whose type declares topic, if any.
+func (b *Broker) ownTopic(topic string) (string, bool) {
+	if b.ownTopics == nil {
+		return "", false
+	}
+	return b.ownTopics.Owner(topic)
+}
+
+// runRules runs the message rules on a message the topic rules let
+// through, which is then delivered to subscribers as usual; readings the
+// rules store are waited for here (these topics are not telemetry's).
+// When they could not be stored for a passing reason, the message is not
+// acknowledged, as telemetry would not be.
+func (b *Broker) runRules(cl *mqtt.Client, pk packets.Packet, negativeAck bool) error {
+	if b.rules == nil {
+		return nil
+	}
+	now := time.Now()
+	storing, err := b.rules.Handle(cl.ID, pk.TopicName, pk.Payload, now)
+	if err == nil && len(storing) > 0 {
+		_, err = allStored{extra: storing}.Wait()
+	}
+	if err != nil {
+		if code := b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now); code != packets.CodeSuccessIgnore {
+			return code
+		}
+	}
+	return nil
+}
+
+// ownTopicPublish runs the rules on a message on the device's type's own
+// topic. Readings they store are acknowledged as telemetry is, from the
+// connection's queue once stored, and the message delivered then; a
+// message no rule stores anything of is answered at once.
+func (b *Broker) ownTopicPublish(cl *mqtt.Client, pk packets.Packet, negativeAck bool) error {
+	var storing []device.Storing
+	var err error
+	now := time.Now()
+	if b.rules != nil {
+		storing, err = b.rules.Handle(cl.ID, pk.TopicName, pk.Payload, now)
+	}
+	if err != nil || len(storing) == 0 {
+		if pk.FixedHeader.Qos > 0 {
+			b.waitAcks(cl)
+		}
+		if err != nil {
+			return b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now)
+		}
+		return nil
+	}
+	b.queueTelemetry(cl, queuedTelemetry{
+		stored: allStored{extra: storing}, packetID: pk.PacketID, qos: pk.FixedHeader.Qos, negativeAck: negativeAck,
+		topic: pk.TopicName, payload: pk.Payload, at: now,
+	})
+	return packets.ErrRejectPacket
+}
+
+// allStored waits for a message's readings: main's (nil on a topic that is
+// not telemetry's), whose result it returns, and extra ones rules took,
+// whose first failure it returns when there is no main.
+type allStored struct {
+	main  device.Storing
+	extra []device.Storing
+}
+
+func (a allStored) Wait() (int, error) {
+	n := 0
+	var first error
+	for _, s := range a.extra {
+		k, err := s.Wait()
+		n += k
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if a.main != nil {
+		return a.main.Wait()
+	}
+	return n, first
 }

@@ -3,9 +3,11 @@ package device
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/hearthiot/hearth/device/settings"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -33,6 +35,25 @@ type DeviceTypes struct {
 	// cache maps a type name to its compiled settings; a nil entry is a
 	// type that is not defined, remembered as well.
 	cache map[string]*settings.Schema
+	// hooks are told the name of a type that was put or deleted.
+	hooks []func(typ string)
+}
+
+// OnChange registers fn to be told, after the write, of every type put or
+// deleted; it runs outside the catalogue's lock.
+func (t *DeviceTypes) OnChange(fn func(typ string)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hooks = append(t.hooks, fn)
+}
+
+func (t *DeviceTypes) changed(typ string) {
+	t.mu.RLock()
+	hooks := slices.Clone(t.hooks)
+	t.mu.RUnlock()
+	for _, fn := range hooks {
+		fn(typ)
+	}
 }
 
 // NewDeviceTypes returns the catalogue over st. typeOf tells a device's
@@ -49,6 +70,20 @@ func (t *DeviceTypes) Put(dt store.DeviceType) (store.DeviceType, error) {
 	if err != nil {
 		return store.DeviceType{}, fmt.Errorf("device type %q: %w", dt.Name, err)
 	}
+	for _, tp := range dt.Topics {
+		if err := protocol.CheckTopicTemplate(tp); err != nil {
+			return store.DeviceType{}, fmt.Errorf("device type %q: %w: %w", dt.Name, err, ErrInvalid)
+		}
+	}
+	stored, err := t.put(dt, sch)
+	if err != nil {
+		return store.DeviceType{}, err
+	}
+	t.changed(dt.Name)
+	return stored, nil
+}
+
+func (t *DeviceTypes) put(dt store.DeviceType, sch *settings.Schema) (store.DeviceType, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	stored, err := t.st.PutDeviceType(dt)
@@ -68,11 +103,13 @@ func (t *DeviceTypes) List() ([]store.DeviceType, error) { return t.st.ListDevic
 // Delete removes a device type that no device names.
 func (t *DeviceTypes) Delete(name string) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if err := t.st.DeleteDeviceType(name); err != nil {
+		t.mu.Unlock()
 		return err
 	}
 	t.cache[name] = nil
+	t.mu.Unlock()
+	t.changed(name)
 	return nil
 }
 

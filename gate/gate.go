@@ -173,6 +173,10 @@ type Deps struct {
 	// refuse with KindUnavailable.
 	JobStore JobStore
 	Jobs     JobService
+	// RuleStore and Rules keep and run message rules; without them the
+	// rule operations refuse with KindUnavailable.
+	RuleStore MessageRuleStore
+	Rules     RuleEngine
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -209,11 +213,14 @@ type Gate struct {
 	backups  Backups
 	jobStore JobStore
 	jobs     JobService
-	fixedSSO []string
-	groupsOp string
-	groupsCu string
-	logger   *slog.Logger
-	now      func() time.Time
+	// ruleStore and ruleEngine keep and run message rules.
+	ruleStore  MessageRuleStore
+	ruleEngine RuleEngine
+	fixedSSO   []string
+	groupsOp   string
+	groupsCu   string
+	logger     *slog.Logger
+	now        func() time.Time
 }
 
 // New builds the gate.
@@ -239,6 +246,8 @@ func New(d Deps) (*Gate, error) {
 		backups:     d.Backups,
 		jobStore:    d.JobStore,
 		jobs:        d.Jobs,
+		ruleStore:   d.RuleStore,
+		ruleEngine:  d.Rules,
 		fixedSSO:    d.FixedSSO,
 		groupsOp:    d.GroupsOperator,
 		groupsCu:    d.GroupsCustomerPrefix,

@@ -15,6 +15,7 @@ import (
 const (
 	StateActive  = "active"  // an alarm was raised
 	StateCleared = "cleared" // an alarm cleared
+	StateRule    = "rule"    // a message rule's result
 	StateTest    = "test"    // a test message an operator asked for
 )
 
@@ -77,8 +78,8 @@ func (m Message) check() error {
 		return invalid(`message %q: field "customer" is required`, m.Key)
 	case len(m.Channels) == 0:
 		return invalid(`message %q: field "channels" names no channel`, m.Key)
-	case m.State != StateActive && m.State != StateCleared && m.State != StateTest:
-		return invalid(`message %q: field "state" %q: %q, %q or %q is accepted`, m.Key, m.State, StateActive, StateCleared, StateTest)
+	case m.State != StateActive && m.State != StateCleared && m.State != StateTest && m.State != StateRule:
+		return invalid(`message %q: field "state" %q: %q, %q, %q or %q is accepted`, m.Key, m.State, StateActive, StateCleared, StateTest, StateRule)
 	case m.Title == "":
 		return invalid(`message %q: field "title" is required`, m.Key)
 	case len(m.Title) > maxTitleLen || len(m.Text) > maxTextLen:

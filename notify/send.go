@@ -56,6 +56,7 @@ const (
 	EventTypePrefix = "io.hearth.alarm."       // + state: io.hearth.alarm.active, io.hearth.alarm.cleared
 	EventTypeGroup  = "io.hearth.alarm.group." // + state: a grouped message
 	EventTypeTest   = "io.hearth.notification.test"
+	EventTypeRule   = "io.hearth.rule.result" // a message rule's webhook action
 	ContentTypeCE   = "application/cloudevents+json"
 )
 
@@ -91,8 +92,8 @@ func Sign(secret string, body []byte) string {
 // Event is m as the CloudEvents 1.0 event a webhook receives: id the
 // message key, source "hearth", type io.hearth.alarm.STATE (or
 // io.hearth.alarm.group.STATE for a grouped message,
-// io.hearth.notification.test for a test), subject the device, data the
-// message's fields.
+// io.hearth.notification.test for a test, io.hearth.rule.result for a
+// message rule's result), subject the device, data the message's fields.
 func (s *Service) Event(m Message) (cloudevents.Event, error) {
 	e := cloudevents.New()
 	e.SetID(m.Key)
@@ -100,6 +101,8 @@ func (s *Service) Event(m Message) (cloudevents.Event, error) {
 	switch {
 	case m.State == StateTest:
 		e.SetType(EventTypeTest)
+	case m.State == StateRule:
+		e.SetType(EventTypeRule)
 	case m.grouped():
 		e.SetType(EventTypeGroup + m.State)
 	default:

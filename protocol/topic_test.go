@@ -182,3 +182,27 @@ func TestParseJobRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestTopicTemplates(t *testing.T) {
+	for tmpl, ok := range map[string]bool{
+		"dt/{site}/{name}/data":     true,
+		"{customer}/{type}/{name}":  true,
+		"dt/{site}/data":            false, // no {name}
+		"dt/{name}/{name}":          false,
+		"dt/x{name}/data":           false,
+		"dt/+/{name}":               false,
+		"$aws/things/{name}/x":      false,
+		"hearth/things/{name}/data": false,
+		"dt//{name}":                false,
+		"dt/{nom}/{name}":           false,
+		"":                          false,
+	} {
+		if err := protocol.CheckTopicTemplate(tmpl); (err == nil) != ok {
+			t.Errorf("CheckTopicTemplate(%q) = %v; want ok %v", tmpl, err, ok)
+		}
+	}
+	got := protocol.ExpandTopicTemplate("dt/{site}/{name}/{type}/{customer}", protocol.TopicVars{Name: "gw-1", Site: "tower-b", Customer: "acme", Type: "boiler"})
+	if got != "dt/tower-b/gw-1/boiler/acme" {
+		t.Errorf("expanded to %q", got)
+	}
+}

@@ -79,7 +79,7 @@ type rule struct {
 
 // serverSide is everything of the server that a program running elsewhere
 // must not link.
-var serverSide = []string{"device", "store", "broker", "gate", "web", "server", "scheduler", "alarm", "notify", "jobs"}
+var serverSide = []string{"device", "store", "broker", "gate", "web", "server", "scheduler", "alarm", "notify", "jobs", "rules"}
 
 var rules = []rule{
 	{name: "the store knows no domain", packages: []string{"store"}, only: []string{"store", "internal"}},
@@ -90,19 +90,21 @@ var rules = []rule{
 	{name: "the simulator talks to Hearth over the wire", packages: []string{"sim"}, neverLink: serverSide},
 	{name: "the Modbus library knows no server", packages: []string{"modbus"}, neverLink: serverSide},
 	{name: "the web layer reaches state only through the gate",
-		packages: []string{"web"}, never: []string{"broker", "device/poll", "modbus", "store/tsdb", "server", "scheduler", "alarm", "notify", "jobs"},
+		packages: []string{"web"}, never: []string{"broker", "device/poll", "modbus", "store/tsdb", "server", "scheduler", "alarm", "notify", "jobs", "rules"},
 		neverLink: []string{"broker", "store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/", "github.com/goburrow/modbus"}},
 	{name: "the gate knows no channel", packages: []string{"gate"}, never: []string{"web", "broker", "server"},
 		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
 	{name: "the device model knows no channel", packages: []string{"device"}, never: []string{"broker", "web", "gate", "server", "scheduler"}},
-	{name: "the broker and the web layer do not know each other", packages: []string{"broker"}, never: []string{"web", "gate", "server", "store/tsdb", "scheduler", "jobs"}},
+	{name: "the broker and the web layer do not know each other", packages: []string{"broker"}, never: []string{"web", "gate", "server", "store/tsdb", "scheduler", "jobs", "rules"}},
 	{name: "the scheduler knows no channel", packages: []string{"scheduler"}, never: []string{"broker", "web", "gate", "server"}},
 	{name: "alarms know no channel", packages: []string{"alarm"}, never: []string{"broker", "web", "gate", "server", "scheduler", "notify"},
 		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
 	{name: "jobs know no channel", packages: []string{"jobs"}, never: []string{"broker", "web", "gate", "server", "scheduler", "device", "alarm", "notify"},
 		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
+	{name: "message rules know no channel", packages: []string{"rules"}, never: []string{"broker", "web", "gate", "server", "scheduler", "alarm", "notify", "jobs"},
+		neverLink: []string{"store/tsdb", "github.com/VictoriaMetrics/", "github.com/mochi-mqtt/"}},
 	{name: "notifications know no channel", packages: []string{"notify"}, never: []string{"broker", "web", "gate", "server", "scheduler", "device", "alarm"}},
-	{name: "only the command line starts a server", packages: []string{"device", "store", "broker", "gate", "web", "agent", "sim", "modbus", "protocol", "internal", "scheduler", "alarm", "notify", "jobs", "cmd"}, never: []string{"server"}},
+	{name: "only the command line starts a server", packages: []string{"device", "store", "broker", "gate", "web", "agent", "sim", "modbus", "protocol", "internal", "scheduler", "alarm", "notify", "jobs", "rules", "cmd"}, never: []string{"server"}},
 }
 
 // TestDependencyRules keeps the package graph of docs/architecture.md: it

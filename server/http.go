@@ -36,6 +36,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Backups:              GateBackups{s.backups},
 		JobStore:             s.store,
 		Jobs:                 s.jobs,
+		RuleStore:            s.store,
+		Rules:                s.rules,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,

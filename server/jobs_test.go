@@ -251,3 +251,69 @@ func TestJobsDeviceAPI(t *testing.T) {
 		t.Fatalf("delete: %d", st)
 	}
 }
+
+// A restart in the middle of a rollout resumes it where it was: the
+// minute's releases are not given again, a device's execution in progress
+// keeps its version and its step timer, and it ends after the restart.
+func TestJobsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	h := startHearth(t, dir)
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "acme")
+	devs := map[string]issuedDevice{}
+	for _, name := range []string{"gw-a", "gw-b", "gw-c", "gw-d"} {
+		devs[name] = h.addDevice(op, name, "acme")
+	}
+	if st := h.apiCall(op, "POST", "/api/v1/jobs", map[string]any{
+		"id": "cfg-1", "targets": map[string]any{"customers": []string{"acme"}},
+		"document": map[string]any{"operation": "apply-config"}, "rollout": map[string]any{"maximum_per_minute": 2},
+	}, nil); st != http.StatusCreated {
+		t.Fatalf("create job: %d", st)
+	}
+	var job jobCounts
+	eventually(t, "two released", func() bool {
+		return h.apiCall(op, "GET", "/api/v1/jobs/cfg-1", nil, &job) == http.StatusOK && job.Counts["QUEUED"] == 2
+	})
+	c, _, err := h.v5("gw-a", devs["gw-a"], true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.subscribe(t, protocol.JobsTopic("gw-a")+"/#")
+	if _, err := c.publish(protocol.JobRequestTopic("gw-a", "", "start-next"), []byte(`{"stepTimeoutInMinutes": 60}`)); err != nil {
+		t.Fatal(err)
+	}
+	var started protocol.ExecutionResponse
+	receive(t, c, protocol.JobRequestTopic("gw-a", "", "start-next")+"/accepted", &started)
+	if started.Execution == nil || started.Execution.JobID != "cfg-1" {
+		t.Fatalf("start-next: %+v", started)
+	}
+	h.stop()
+
+	h = startHearth(t, dir)
+	time.Sleep(1500 * time.Millisecond) // a rollout tick or more
+	if st := h.apiCall(op, "GET", "/api/v1/jobs/cfg-1", nil, &job); st != http.StatusOK ||
+		job.Status != "IN_PROGRESS" || job.Counts["QUEUED"] != 1 || job.Counts["IN_PROGRESS"] != 1 || job.Waiting != 2 {
+		t.Fatalf("after the restart: %d %+v", st, job)
+	}
+	c, _, err = h.v5("gw-a", devs["gw-a"], true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.subscribe(t, protocol.JobsTopic("gw-a")+"/#")
+	if _, err := c.publish(protocol.JobRequestTopic("gw-a", "$next", "get"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var desc protocol.ExecutionResponse
+	receive(t, c, protocol.JobRequestTopic("gw-a", "$next", "get")+"/accepted", &desc)
+	if e := desc.Execution; e == nil || e.Status != "IN_PROGRESS" || e.VersionNumber != 2 || e.ApproximateSecondsBeforeTimedOut < 3500 {
+		t.Fatalf("gw-a's execution after the restart: %+v", desc.Execution)
+	}
+	if _, err := c.publish(protocol.JobRequestTopic("gw-a", "cfg-1", "update"), []byte(`{"status":"SUCCEEDED","expectedVersion":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	var upd protocol.UpdateJobResponse
+	receive(t, c, protocol.JobRequestTopic("gw-a", "cfg-1", "update")+"/accepted", &upd)
+	if st := h.apiCall(op, "GET", "/api/v1/jobs/cfg-1", nil, &job); st != http.StatusOK || job.Counts["SUCCEEDED"] != 1 {
+		t.Fatalf("after the update: %d %+v", st, job)
+	}
+}

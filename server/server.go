@@ -23,6 +23,7 @@ import (
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/notify"
+	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/backup"
@@ -57,6 +58,8 @@ type Server struct {
 	gate      *gate.Gate
 	scheduler *scheduler.Scheduler
 	jobs      *jobs.Service
+	ownTopics *device.OwnTopics
+	rules     *rules.Engine
 	alarms    *alarm.Engine
 	notify    *notify.Service
 	backups   *backup.Maker
@@ -152,6 +155,7 @@ func (s *Server) startSteps() []startStep {
 		{"device events", s.startDeviceEvents},
 		{"presence", s.startPresence},
 		{"job service", s.startJobService},
+		{"message rules", s.startMessageRules},
 		{"broker", s.startBroker},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
@@ -385,6 +389,8 @@ func (s *Server) startBroker(ctx context.Context) error {
 		Presence:     s.presence,
 		DeviceEvents: s.devEvents,
 		Jobs:         s.jobs,
+		OwnTopics:    s.ownTopics,
+		Rules:        s.rules,
 	}, s.logger.With("component", "broker"))
 	if err != nil {
 		return err

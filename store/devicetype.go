@@ -23,7 +23,12 @@ type DeviceType struct {
 	// name; with them, a rule naming another metric is refused. Added
 	// after schema version 8 without a new version: older binaries ignore
 	// it.
-	Metrics   []Metric  `json:"metrics,omitempty"`
+	Metrics []Metric `json:"metrics,omitempty"`
+	// Topics are topic templates ("dt/{site}/{name}/data") the type's
+	// devices publish on besides Hearth's own topics; package protocol
+	// says what a template may hold. Added after schema version 10
+	// without a new version: older binaries ignore it.
+	Topics    []string  `json:"topics,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -325,8 +330,24 @@ func checkDeviceType(t DeviceType) error {
 			return fmt.Errorf("metric %q has labels in %d languages, at most %d are accepted: %w", m.Name, len(m.Labels), maxLabelLanguages, ErrInvalid)
 		}
 	}
+	if len(t.Topics) > maxTopics {
+		return fmt.Errorf("%d topics, at most %d are accepted: %w", len(t.Topics), maxTopics, ErrInvalid)
+	}
+	topics := make(map[string]bool, len(t.Topics))
+	for _, tp := range t.Topics {
+		if tp == "" || len(tp) > 256 {
+			return fmt.Errorf("topic %q: 1 to 256 bytes: %w", tp, ErrInvalid)
+		}
+		if topics[tp] {
+			return fmt.Errorf("topic %q is declared twice: %w", tp, ErrInvalid)
+		}
+		topics[tp] = true
+	}
 	return nil
 }
+
+// maxTopics bounds a device type's topic templates.
+const maxTopics = 10
 
 func checkSetting(st Setting) error {
 	if err := checkText("key", st.Key, maxNameLen, true); err != nil {

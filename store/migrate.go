@@ -90,7 +90,7 @@ func allBuckets() []string {
 		bucketSSOProviders, bucketPollMaps, bucketCalendars, bucketAssignments, bucketPushes,
 		bucketAlarmRules, bucketAlarms, bucketAlarmsOpen,
 		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
-		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue,
+		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue, bucketMessageRules,
 	}
 }
 
@@ -118,6 +118,7 @@ func migrations() []migration {
 		{name: "create the alarm rule and alarm buckets", up: createBucketsV9},
 		{name: "create the notification channel and outbox buckets", up: createNotificationBuckets},
 		{name: "create the job buckets", up: createJobBuckets},
+		{name: "create the message rule bucket", up: createMessageRuleBucket},
 	}
 }
 

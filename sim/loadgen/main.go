@@ -167,6 +167,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	customer := fs.String("customer", "loadgen", "customer the devices belong to; created when missing")
 	prefix := fs.String("prefix", "load", "device name prefix; devices are named PREFIX-00000, …")
 	n := fs.Int("devices", 1000, "number of devices to create")
+	typ := fs.String("type", "", "the devices' device type, which must exist (none when empty)")
 	concurrency := fs.Int("concurrency", sim.DefaultAPIConcurrency, "parallel API requests")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -183,7 +184,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	cfg.Concurrency = *concurrency
 	began := time.Now()
-	list, err := sim.Provision(ctx, cfg, *customer, *prefix, *n)
+	list, err := sim.ProvisionDevices(ctx, cfg, sim.ProvisionSpec{Customer: *customer, Type: *typ, Prefix: *prefix, N: *n})
 	if err != nil {
 		return err
 	}

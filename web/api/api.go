@@ -150,6 +150,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		a.alarmRoutes(r)
 		a.channelRoutes(r)
 		a.jobRoutes(r)
+		a.ruleRoutes(r)
 
 		r.Route("/device-types", func(r chi.Router) {
 			r.Get("/", a.listDeviceTypes)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/notify"
+	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
@@ -175,6 +177,14 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	deps.JobStore, deps.Jobs, e.jobs = st, js, js
+	re, err := rules.New(rules.Deps{Store: st, Devices: reg, Telemetry: ingestNothing{}, Shadows: device.NewShadows(device.ShadowDeps{Store: st, Publisher: e.published, Settings: types, Logger: logger}), Publisher: e.published, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := re.Load(); err != nil {
+		t.Fatal(err)
+	}
+	deps.RuleStore, deps.Rules = st, re
 	g, err := gate.New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -803,6 +813,10 @@ func TestTenancyMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.jobs.RunDue()
+	if _, _, err := e.store.PutMessageRule(store.MessageRule{ID: "globex-mrule", Name: "Globex data", Customer: globex, Topic: "dt/+/+/data",
+		Actions: []store.RuleAction{{Kind: "telemetry"}}}); err != nil {
+		t.Fatal(err)
+	}
 	globexNames = append(globexNames, "globex-rule", globexAlarm.ID)
 	alarmRule := `{"name":"x","customer":"globex","device_type":"boiler","severity":"minor","condition":"hw_supply_c > 80"}`
 	routes := []struct {
@@ -898,6 +912,12 @@ func TestTenancyMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/jobs/globex-job", "", 403},
 		{"POST", "/api/v1/jobs", `{"id":"sneaky","targets":{"devices":["` + globexDevice + `"]},"document":{"a":1}}`, 403},
 		{"GET", dev + "/jobs", "", 404},
+		{"GET", "/api/v1/rules/globex-mrule", "", 404},
+		{"PUT", "/api/v1/rules/globex-mrule", `{"name":"x","customer":"globex","topic":"a/#","actions":[{"kind":"telemetry"}]}`, 403},
+		{"DELETE", "/api/v1/rules/globex-mrule", "", 403},
+		{"POST", "/api/v1/rules", `{"name":"x","customer":"globex","topic":"a/#","actions":[{"kind":"telemetry"}]}`, 403},
+		{"POST", "/api/v1/rules/globex-mrule/dry-run", `{"device":"` + acmeDevice + `","topic":"a/b","payload":{}}`, 404},
+		{"POST", "/api/v1/rules/dry-run", `{"rule":{"name":"x","topic":"a/#","actions":[{"kind":"telemetry"}]},"device":"` + globexDevice + `","topic":"a/b","payload":{}}`, 400},
 	}
 	// The Prometheus API answers a customer, restricted to its own series
 	// (checked below through the scope the engine was handed).
@@ -920,7 +940,7 @@ func TestTenancyMatrix(t *testing.T) {
 			}
 		}
 		for _, p := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme", "/api/v1/customers/acme/sites", "/api/v1/calendars", "/api/v1/schedule/status",
-			"/api/v1/alarm-rules", "/api/v1/alarms", "/api/v1/notification-channels", "/api/v1/notification-deliveries", "/api/v1/jobs"} {
+			"/api/v1/alarm-rules", "/api/v1/alarms", "/api/v1/notification-channels", "/api/v1/notification-deliveries", "/api/v1/jobs", "/api/v1/rules"} {
 			if !yield("GET", p) {
 				return
 			}
@@ -943,9 +963,9 @@ func TestTenancyMatrix(t *testing.T) {
 	// Listings acme may make hold nothing of globex.
 	for _, path := range []string{"/api/v1/customers", "/api/v1/devices", "/api/v1/customers/acme/sites", "/api/v1/devices/" + acmeDevice, "/api/v1/calendars", "/api/v1/schedule/status",
 		"/api/v1/alarm-rules", "/api/v1/alarm-rules?customer=globex", "/api/v1/alarms", "/api/v1/alarms?device=" + globexDevice, "/api/v1/alarms?customer=globex&state=open",
-		"/api/v1/notification-channels", "/api/v1/notification-deliveries", "/api/v1/jobs", "/api/v1/devices/" + acmeDevice + "/jobs"} {
-		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: append(slices.Clone(globexNames), "globex-job")}
-		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") && !strings.Contains(path, "notification") && !strings.Contains(path, "jobs") {
+		"/api/v1/notification-channels", "/api/v1/notification-deliveries", "/api/v1/jobs", "/api/v1/devices/" + acmeDevice + "/jobs", "/api/v1/rules"} {
+		sc := scenario{name: "GET " + path, method: "GET", path: path, as: asAcme, status: 200, notContains: append(slices.Clone(globexNames), "globex-job", "globex-mrule")}
+		if !strings.Contains(path, "calendars") && !strings.Contains(path, "schedule") && !strings.Contains(path, "alarm") && !strings.Contains(path, "notification") && !strings.Contains(path, "jobs") && !strings.Contains(path, "rules") {
 			sc.contains = []string{acme} // acme has no calendar or push of its own
 		}
 		t.Run(sc.name, func(t *testing.T) { e.check(t, sc, e.do(t, e.api.Handler(), sc)) })
@@ -974,6 +994,9 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	if _, err := e.store.GetJob("sneaky"); err == nil {
 		t.Error("acme created a job for globex's device")
+	}
+	if rs, _ := e.store.ListMessageRules(); len(rs) != 1 || rs[0].Name != "Globex data" {
+		t.Errorf("message rules after the matrix: %+v", rs)
 	}
 	if d, err := e.store.GetDelivery(globexDeliveries[0].ID); err != nil || d.Status != store.DeliveryPending || d.Attempts != 0 {
 		t.Errorf("globex delivery after the matrix: %+v, %v", d, err)
@@ -1036,4 +1059,12 @@ func newRegistry(t testing.TB, st *store.Store, authority *ca.CA, logger *slog.L
 		t.Fatalf("new registry: %v", err)
 	}
 	return reg
+}
+
+// ingestNothing is the rules' telemetry here: the API only tries rules,
+// and nothing is stored.
+type ingestNothing struct{}
+
+func (ingestNothing) Accept(string, []byte, time.Time) (device.Storing, error) {
+	return nil, errors.New("no telemetry is stored in these tests")
 }

@@ -14,12 +14,13 @@ type deviceTypeJSON struct {
 	Description string          `json:"description,omitempty"`
 	Settings    []store.Setting `json:"settings"`
 	Metrics     []store.Metric  `json:"metrics,omitempty"`
+	Topics      []string        `json:"topics,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 }
 
 func newDeviceTypeJSON(t store.DeviceType) deviceTypeJSON {
-	out := deviceTypeJSON{Name: t.Name, Description: t.Description, Settings: t.Settings, Metrics: t.Metrics, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	out := deviceTypeJSON{Name: t.Name, Description: t.Description, Settings: t.Settings, Metrics: t.Metrics, Topics: t.Topics, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if out.Settings == nil {
 		out.Settings = []store.Setting{}
 	}
@@ -31,6 +32,7 @@ type deviceTypeRequest struct {
 	Description string          `json:"description"`
 	Settings    []store.Setting `json:"settings"`
 	Metrics     []store.Metric  `json:"metrics"`
+	Topics      []string        `json:"topics"`
 }
 
 // listDeviceTypes: GET /api/v1/device-types.
@@ -76,7 +78,7 @@ func (a *API) putDeviceType(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings, Metrics: req.Metrics})
+	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings, Metrics: req.Metrics, Topics: req.Topics})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

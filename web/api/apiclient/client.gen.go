@@ -109,22 +109,22 @@ func (e AlarmRuleKind) Valid() bool {
 
 // Defines values for AlarmSeverity.
 const (
-	Critical AlarmSeverity = "critical"
-	Major    AlarmSeverity = "major"
-	Minor    AlarmSeverity = "minor"
-	Warning  AlarmSeverity = "warning"
+	AlarmSeverityCritical AlarmSeverity = "critical"
+	AlarmSeverityMajor    AlarmSeverity = "major"
+	AlarmSeverityMinor    AlarmSeverity = "minor"
+	AlarmSeverityWarning  AlarmSeverity = "warning"
 )
 
 // Valid indicates whether the value is a known member of the AlarmSeverity enum.
 func (e AlarmSeverity) Valid() bool {
 	switch e {
-	case Critical:
+	case AlarmSeverityCritical:
 		return true
-	case Major:
+	case AlarmSeverityMajor:
 		return true
-	case Minor:
+	case AlarmSeverityMinor:
 		return true
-	case Warning:
+	case AlarmSeverityWarning:
 		return true
 	default:
 		return false
@@ -571,19 +571,19 @@ func (e NewUserRole) Valid() bool {
 
 // Defines values for NotificationChannelKind.
 const (
-	Email   NotificationChannelKind = "email"
-	Slack   NotificationChannelKind = "slack"
-	Webhook NotificationChannelKind = "webhook"
+	NotificationChannelKindEmail   NotificationChannelKind = "email"
+	NotificationChannelKindSlack   NotificationChannelKind = "slack"
+	NotificationChannelKindWebhook NotificationChannelKind = "webhook"
 )
 
 // Valid indicates whether the value is a known member of the NotificationChannelKind enum.
 func (e NotificationChannelKind) Valid() bool {
 	switch e {
-	case Email:
+	case NotificationChannelKindEmail:
 		return true
-	case Slack:
+	case NotificationChannelKindSlack:
 		return true
-	case Webhook:
+	case NotificationChannelKindWebhook:
 		return true
 	default:
 		return false
@@ -632,6 +632,54 @@ func (e PushRecordStatus) Valid() bool {
 	case PushRecordStatusRejected:
 		return true
 	case PushRecordStatusVerified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleActionKind.
+const (
+	RuleActionKindEvent     RuleActionKind = "event"
+	RuleActionKindRepublish RuleActionKind = "republish"
+	RuleActionKindShadow    RuleActionKind = "shadow"
+	RuleActionKindTelemetry RuleActionKind = "telemetry"
+	RuleActionKindWebhook   RuleActionKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the RuleActionKind enum.
+func (e RuleActionKind) Valid() bool {
+	switch e {
+	case RuleActionKindEvent:
+		return true
+	case RuleActionKindRepublish:
+		return true
+	case RuleActionKindShadow:
+		return true
+	case RuleActionKindTelemetry:
+		return true
+	case RuleActionKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleActionLevel.
+const (
+	RuleActionLevelError   RuleActionLevel = "error"
+	RuleActionLevelInfo    RuleActionLevel = "info"
+	RuleActionLevelWarning RuleActionLevel = "warning"
+)
+
+// Valid indicates whether the value is a known member of the RuleActionLevel enum.
+func (e RuleActionLevel) Valid() bool {
+	switch e {
+	case RuleActionLevelError:
+		return true
+	case RuleActionLevelInfo:
+		return true
+	case RuleActionLevelWarning:
 		return true
 	default:
 		return false
@@ -1446,7 +1494,10 @@ type DeviceType struct {
 	Metrics     *[]Metric `json:"metrics,omitempty"`
 	Name        string    `json:"name"`
 	Settings    []Setting `json:"settings"`
-	UpdatedAt   time.Time `json:"updated_at"`
+
+	// Topics Topic templates its devices publish on besides their own topics, such as "dt/{site}/{name}/data": levels are text or one of {name} (required, once), {site}, {customer}, {type}; no wildcards, not beginning with $ or hearth/. Each device may publish on its expansion and no other device may; message rules map what arrives there.
+	Topics    *[]string `json:"topics,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // DeviceTypeList defines model for DeviceTypeList.
@@ -1461,6 +1512,9 @@ type DeviceTypeSpec struct {
 	// Metrics The telemetry the type's devices send; alarm rules on the type may name only these. Leaving it out declares none.
 	Metrics  *[]Metric `json:"metrics,omitempty"`
 	Settings []Setting `json:"settings"`
+
+	// Topics Topic templates its devices publish on besides their own topics, such as "dt/{site}/{name}/data": levels are text or one of {name} (required, once), {site}, {customer}, {type}; no wildcards, not beginning with $ or hearth/. Each device may publish on its expansion and no other device may; message rules map what arrives there.
+	Topics *[]string `json:"topics,omitempty"`
 }
 
 // DisplayNameChange defines model for DisplayNameChange.
@@ -1650,6 +1704,54 @@ type LineProblem struct {
 	// Line The line; absent when the problem concerns the whole file.
 	Line    *int   `json:"line,omitempty"`
 	Message string `json:"message"`
+}
+
+// MessageRule defines model for MessageRule.
+type MessageRule struct {
+	Actions     []RuleAction `json:"actions"`
+	Condition   *string      `json:"condition,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	Customer    *string      `json:"customer,omitempty"`
+	Description *string      `json:"description,omitempty"`
+	Disabled    *bool        `json:"disabled,omitempty"`
+	ErrorAction *RuleAction  `json:"error_action,omitempty"`
+	Id          string       `json:"id"`
+	Name        string       `json:"name"`
+	Select      *[]RuleField `json:"select,omitempty"`
+	Sql         *string      `json:"sql,omitempty"`
+
+	// Stats Counters since Hearth started.
+	Stats     RuleStats `json:"stats"`
+	Topic     string    `json:"topic"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// MessageRuleList defines model for MessageRuleList.
+type MessageRuleList struct {
+	Rules []MessageRule `json:"rules"`
+}
+
+// MessageRuleSpec defines model for MessageRuleSpec.
+type MessageRuleSpec struct {
+	Actions []RuleAction `json:"actions"`
+
+	// Condition A boolean expr expression.
+	Condition *string `json:"condition,omitempty"`
+
+	// Customer Only this customer's devices; empty: every customer's.
+	Customer    *string      `json:"customer,omitempty"`
+	Description *string      `json:"description,omitempty"`
+	Disabled    *bool        `json:"disabled,omitempty"`
+	ErrorAction *RuleAction  `json:"error_action,omitempty"`
+	Id          *string      `json:"id,omitempty"`
+	Name        string       `json:"name"`
+	Select      *[]RuleField `json:"select,omitempty"`
+
+	// Sql AWS IoT SQL: SELECT … FROM 'filter' [WHERE …]. Exclusive with topic, condition and select.
+	Sql *string `json:"sql,omitempty"`
+
+	// Topic An MQTT topic filter.
+	Topic *string `json:"topic,omitempty"`
 }
 
 // Metric defines model for Metric.
@@ -1992,6 +2094,92 @@ type RevokeRequest struct {
 	CredentialId *string `json:"credential_id,omitempty"`
 }
 
+// RuleAction defines model for RuleAction.
+type RuleAction struct {
+	// Channels webhook: notification channels of the rule's customer.
+	Channels *[]string `json:"channels,omitempty"`
+
+	// Code event: its code.
+	Code *string        `json:"code,omitempty"`
+	Kind RuleActionKind `json:"kind"`
+
+	// Level event: its level.
+	Level *RuleActionLevel `json:"level,omitempty"`
+
+	// Topic republish: the topic; ${device}, ${customer}, ${topic} and ${topic(N)} are replaced.
+	Topic *string `json:"topic,omitempty"`
+}
+
+// RuleActionKind defines model for RuleAction.Kind.
+type RuleActionKind string
+
+// RuleActionLevel event: its level.
+type RuleActionLevel string
+
+// RuleActionPlan defines model for RuleActionPlan.
+type RuleActionPlan struct {
+	Channels *[]string `json:"channels,omitempty"`
+	Error    *string   `json:"error,omitempty"`
+	Kind     string    `json:"kind"`
+
+	// Payload What it would store, report, publish or send.
+	Payload interface{} `json:"payload,omitempty"`
+	Topic   *string     `json:"topic,omitempty"`
+}
+
+// RuleDryRun defines model for RuleDryRun.
+type RuleDryRun struct {
+	// Device The device that would publish the message.
+	Device string `json:"device"`
+
+	// Payload The payload: a JSON value, or a string taken as the payload's bytes.
+	Payload interface{}      `json:"payload"`
+	Rule    *MessageRuleSpec `json:"rule,omitempty"`
+	Topic   string           `json:"topic"`
+}
+
+// RuleDryRunResult defines model for RuleDryRunResult.
+type RuleDryRunResult struct {
+	Actions *[]RuleActionPlan `json:"actions,omitempty"`
+	Device  *string           `json:"device,omitempty"`
+
+	// Error Why the message could not be mapped.
+	Error *string `json:"error,omitempty"`
+
+	// Matched The topic is under the filter and the condition held.
+	Matched bool                    `json:"matched"`
+	Ts      *time.Time              `json:"ts,omitempty"`
+	Values  *map[string]interface{} `json:"values,omitempty"`
+}
+
+// RuleField defines model for RuleField.
+type RuleField struct {
+	// Expr An expr expression over the payload's fields, or * for all of them.
+	Expr string `json:"expr"`
+
+	// Name The output's name; device and ts have a meaning (the device it is about, when it was measured).
+	Name *string `json:"name,omitempty"`
+}
+
+// RuleLastError defines model for RuleLastError.
+type RuleLastError struct {
+	At     time.Time `json:"at"`
+	Device string    `json:"device"`
+	Error  string    `json:"error"`
+
+	// Payload At most 1 KiB of the message.
+	Payload string `json:"payload"`
+	Topic   string `json:"topic"`
+}
+
+// RuleStats Counters since Hearth started.
+type RuleStats struct {
+	Failed    int            `json:"failed"`
+	LastError *RuleLastError `json:"last_error,omitempty"`
+	Matched   int            `json:"matched"`
+	Succeeded int            `json:"succeeded"`
+}
+
 // SSOProvider defines model for SSOProvider.
 type SSOProvider struct {
 	ClientId        string    `json:"client_id"`
@@ -2281,6 +2469,9 @@ type JobID = string
 
 // Limit defines model for Limit.
 type Limit = int
+
+// MessageRuleID defines model for MessageRuleID.
+type MessageRuleID = string
 
 // ShadowName defines model for ShadowName.
 type ShadowName = string
@@ -2602,6 +2793,18 @@ type CreateNotificationChannelJSONRequestBody = NewNotificationChannel
 
 // UpdateNotificationChannelJSONRequestBody defines body for UpdateNotificationChannel for application/json ContentType.
 type UpdateNotificationChannelJSONRequestBody = NotificationChannelChange
+
+// CreateMessageRuleJSONRequestBody defines body for CreateMessageRule for application/json ContentType.
+type CreateMessageRuleJSONRequestBody = MessageRuleSpec
+
+// DryRunMessageRuleJSONRequestBody defines body for DryRunMessageRule for application/json ContentType.
+type DryRunMessageRuleJSONRequestBody = RuleDryRun
+
+// PutMessageRuleJSONRequestBody defines body for PutMessageRule for application/json ContentType.
+type PutMessageRuleJSONRequestBody = MessageRuleSpec
+
+// DryRunStoredMessageRuleJSONRequestBody defines body for DryRunStoredMessageRule for application/json ContentType.
+type DryRunStoredMessageRuleJSONRequestBody = RuleDryRun
 
 // PutSSOProviderJSONRequestBody defines body for PutSSOProvider for application/json ContentType.
 type PutSSOProviderJSONRequestBody = SSOProviderSpec
@@ -3489,6 +3692,89 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/openapi.json (the `ShowOpenAPI` operationId).
 	ShowOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListMessageRules List message rules, with their counters
+	//
+	// Operators see every rule; a customer's people their own customer's.
+	//
+	// Corresponds with GET /api/v1/rules (the `ListMessageRules` operationId).
+	ListMessageRules(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateMessageRuleWithBody Create a message rule (operators)
+	//
+	// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+	// when saved; 400 names the field and the problem.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+	CreateMessageRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateMessageRule Create a message rule (operators)
+	//
+	// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+	// when saved; 400 names the field and the problem.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+	CreateMessageRule(ctx context.Context, body CreateMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DryRunMessageRuleWithBody Try a rule being written on a message, doing nothing
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+	DryRunMessageRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DryRunMessageRule Try a rule being written on a message, doing nothing
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+	DryRunMessageRule(ctx context.Context, body DryRunMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteMessageRule Delete a message rule (operators)
+	//
+	// Corresponds with DELETE /api/v1/rules/{id} (the `DeleteMessageRule` operationId).
+	DeleteMessageRule(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShowMessageRule Show a message rule with its counters and last error
+	//
+	// Corresponds with GET /api/v1/rules/{id} (the `ShowMessageRule` operationId).
+	ShowMessageRule(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutMessageRuleWithBody Create or replace a message rule (operators)
+	//
+	// A rule's customer does not change.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+	PutMessageRuleWithBody(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutMessageRule Create or replace a message rule (operators)
+	//
+	// A rule's customer does not change.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+	PutMessageRule(ctx context.Context, id MessageRuleID, body PutMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DryRunStoredMessageRuleWithBody Try a stored rule on a message, doing nothing
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+	DryRunStoredMessageRuleWithBody(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DryRunStoredMessageRule Try a stored rule on a message, doing nothing
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+	DryRunStoredMessageRule(ctx context.Context, id MessageRuleID, body DryRunStoredMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ShowPushStatus The pushes of a day, counted by customer and status
 	//
@@ -5309,6 +5595,199 @@ func (c *Client) RetryNotificationDelivery(ctx context.Context, id int64, reqEdi
 // Corresponds with GET /api/v1/openapi.json (the `ShowOpenAPI` operationId).
 func (c *Client) ShowOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewShowOpenAPIRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListMessageRules List message rules, with their counters
+//
+// Operators see every rule; a customer's people their own customer's.
+//
+// Corresponds with GET /api/v1/rules (the `ListMessageRules` operationId).
+func (c *Client) ListMessageRules(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListMessageRulesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateMessageRuleWithBody Create a message rule (operators)
+//
+// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+// when saved; 400 names the field and the problem.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+func (c *Client) CreateMessageRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMessageRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateMessageRule Create a message rule (operators)
+//
+// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+// when saved; 400 names the field and the problem.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+func (c *Client) CreateMessageRule(ctx context.Context, body CreateMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMessageRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DryRunMessageRuleWithBody Try a rule being written on a message, doing nothing
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+func (c *Client) DryRunMessageRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDryRunMessageRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DryRunMessageRule Try a rule being written on a message, doing nothing
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+func (c *Client) DryRunMessageRule(ctx context.Context, body DryRunMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDryRunMessageRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteMessageRule Delete a message rule (operators)
+//
+// Corresponds with DELETE /api/v1/rules/{id} (the `DeleteMessageRule` operationId).
+func (c *Client) DeleteMessageRule(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMessageRuleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShowMessageRule Show a message rule with its counters and last error
+//
+// Corresponds with GET /api/v1/rules/{id} (the `ShowMessageRule` operationId).
+func (c *Client) ShowMessageRule(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShowMessageRuleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutMessageRuleWithBody Create or replace a message rule (operators)
+//
+// A rule's customer does not change.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+func (c *Client) PutMessageRuleWithBody(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutMessageRuleRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutMessageRule Create or replace a message rule (operators)
+//
+// A rule's customer does not change.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+func (c *Client) PutMessageRule(ctx context.Context, id MessageRuleID, body PutMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutMessageRuleRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DryRunStoredMessageRuleWithBody Try a stored rule on a message, doing nothing
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+func (c *Client) DryRunStoredMessageRuleWithBody(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDryRunStoredMessageRuleRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DryRunStoredMessageRule Try a stored rule on a message, doing nothing
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+func (c *Client) DryRunStoredMessageRule(ctx context.Context, id MessageRuleID, body DryRunStoredMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDryRunStoredMessageRuleRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9222,6 +9701,275 @@ func NewShowOpenAPIRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListMessageRulesRequest constructs an http.Request for the ListMessageRules method
+func NewListMessageRulesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateMessageRuleRequest calls the generic CreateMessageRule builder with application/json body
+func NewCreateMessageRuleRequest(server string, body CreateMessageRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateMessageRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateMessageRuleRequestWithBody constructs an http.Request for the CreateMessageRule method, with any body, and a specified content type
+func NewCreateMessageRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDryRunMessageRuleRequest calls the generic DryRunMessageRule builder with application/json body
+func NewDryRunMessageRuleRequest(server string, body DryRunMessageRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDryRunMessageRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDryRunMessageRuleRequestWithBody constructs an http.Request for the DryRunMessageRule method, with any body, and a specified content type
+func NewDryRunMessageRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules/dry-run")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteMessageRuleRequest constructs an http.Request for the DeleteMessageRule method
+func NewDeleteMessageRuleRequest(server string, id MessageRuleID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewShowMessageRuleRequest constructs an http.Request for the ShowMessageRule method
+func NewShowMessageRuleRequest(server string, id MessageRuleID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutMessageRuleRequest calls the generic PutMessageRule builder with application/json body
+func NewPutMessageRuleRequest(server string, id MessageRuleID, body PutMessageRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutMessageRuleRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPutMessageRuleRequestWithBody constructs an http.Request for the PutMessageRule method, with any body, and a specified content type
+func NewPutMessageRuleRequestWithBody(server string, id MessageRuleID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDryRunStoredMessageRuleRequest calls the generic DryRunStoredMessageRule builder with application/json body
+func NewDryRunStoredMessageRuleRequest(server string, id MessageRuleID, body DryRunStoredMessageRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDryRunStoredMessageRuleRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDryRunStoredMessageRuleRequestWithBody constructs an http.Request for the DryRunStoredMessageRule method, with any body, and a specified content type
+func NewDryRunStoredMessageRuleRequestWithBody(server string, id MessageRuleID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/rules/%s/dry-run", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewShowPushStatusRequest constructs an http.Request for the ShowPushStatus method
 func NewShowPushStatusRequest(server string, params *ShowPushStatusParams) (*http.Request, error) {
 	var err error
@@ -10663,6 +11411,95 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/openapi.json (the `ShowOpenAPI` operationId).
 	ShowOpenAPIWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ShowOpenAPIResponse, error)
+
+	// ListMessageRulesWithResponse List message rules, with their counters
+	//
+	// Operators see every rule; a customer's people their own customer's.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/rules (the `ListMessageRules` operationId).
+	ListMessageRulesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListMessageRulesResponse, error)
+
+	// CreateMessageRuleWithBodyWithResponse Create a message rule (operators)
+	//
+	// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+	// when saved; 400 names the field and the problem.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+	CreateMessageRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMessageRuleResponse, error)
+
+	// CreateMessageRuleWithResponse Create a message rule (operators)
+	//
+	// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+	// when saved; 400 names the field and the problem.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+	CreateMessageRuleWithResponse(ctx context.Context, body CreateMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMessageRuleResponse, error)
+
+	// DryRunMessageRuleWithBodyWithResponse Try a rule being written on a message, doing nothing
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+	DryRunMessageRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DryRunMessageRuleResponse, error)
+
+	// DryRunMessageRuleWithResponse Try a rule being written on a message, doing nothing
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+	DryRunMessageRuleWithResponse(ctx context.Context, body DryRunMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*DryRunMessageRuleResponse, error)
+
+	// DeleteMessageRuleWithResponse Delete a message rule (operators)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/rules/{id} (the `DeleteMessageRule` operationId).
+	DeleteMessageRuleWithResponse(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*DeleteMessageRuleResponse, error)
+
+	// ShowMessageRuleWithResponse Show a message rule with its counters and last error
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/rules/{id} (the `ShowMessageRule` operationId).
+	ShowMessageRuleWithResponse(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*ShowMessageRuleResponse, error)
+
+	// PutMessageRuleWithBodyWithResponse Create or replace a message rule (operators)
+	//
+	// A rule's customer does not change.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+	PutMessageRuleWithBodyWithResponse(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMessageRuleResponse, error)
+
+	// PutMessageRuleWithResponse Create or replace a message rule (operators)
+	//
+	// A rule's customer does not change.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+	PutMessageRuleWithResponse(ctx context.Context, id MessageRuleID, body PutMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMessageRuleResponse, error)
+
+	// DryRunStoredMessageRuleWithBodyWithResponse Try a stored rule on a message, doing nothing
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+	DryRunStoredMessageRuleWithBodyWithResponse(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DryRunStoredMessageRuleResponse, error)
+
+	// DryRunStoredMessageRuleWithResponse Try a stored rule on a message, doing nothing
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+	DryRunStoredMessageRuleWithResponse(ctx context.Context, id MessageRuleID, body DryRunStoredMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*DryRunStoredMessageRuleResponse, error)
 
 	// ShowPushStatusWithResponse The pushes of a day, counted by customer and status
 	//
@@ -17620,6 +18457,643 @@ func (r ShowOpenAPIResponse) ContentType() string {
 	return ""
 }
 
+// ListMessageRulesResponse401Headers the declared response headers of an HTTP 401 response for ListMessageRules
+type ListMessageRulesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListMessageRulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageRuleList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListMessageRulesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListMessageRulesResponse) GetJSON200() *MessageRuleList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListMessageRulesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListMessageRulesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListMessageRulesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListMessageRulesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListMessageRulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListMessageRulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListMessageRulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListMessageRulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateMessageRuleResponse401Headers the declared response headers of an HTTP 401 response for CreateMessageRule
+type CreateMessageRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateMessageRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *MessageRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateMessageRuleResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON201() *MessageRule {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateMessageRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateMessageRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateMessageRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateMessageRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateMessageRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DryRunMessageRuleResponse401Headers the declared response headers of an HTTP 401 response for DryRunMessageRule
+type DryRunMessageRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DryRunMessageRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RuleDryRunResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DryRunMessageRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON200() *RuleDryRunResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DryRunMessageRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DryRunMessageRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DryRunMessageRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DryRunMessageRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DryRunMessageRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteMessageRuleResponse401Headers the declared response headers of an HTTP 401 response for DeleteMessageRule
+type DeleteMessageRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteMessageRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteMessageRuleResponse401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteMessageRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteMessageRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteMessageRuleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteMessageRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteMessageRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteMessageRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteMessageRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteMessageRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteMessageRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ShowMessageRuleResponse401Headers the declared response headers of an HTTP 401 response for ShowMessageRule
+type ShowMessageRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ShowMessageRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageRule
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ShowMessageRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShowMessageRuleResponse) GetJSON200() *MessageRule {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShowMessageRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ShowMessageRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ShowMessageRuleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ShowMessageRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ShowMessageRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ShowMessageRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShowMessageRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShowMessageRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShowMessageRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutMessageRuleResponse401Headers the declared response headers of an HTTP 401 response for PutMessageRule
+type PutMessageRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PutMessageRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageRule
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *MessageRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutMessageRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutMessageRuleResponse) GetJSON200() *MessageRule {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PutMessageRuleResponse) GetJSON201() *MessageRule {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutMessageRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutMessageRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutMessageRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutMessageRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutMessageRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PutMessageRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutMessageRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PutMessageRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutMessageRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutMessageRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutMessageRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DryRunStoredMessageRuleResponse401Headers the declared response headers of an HTTP 401 response for DryRunStoredMessageRule
+type DryRunStoredMessageRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DryRunStoredMessageRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RuleDryRunResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DryRunStoredMessageRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON200() *RuleDryRunResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DryRunStoredMessageRuleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DryRunStoredMessageRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DryRunStoredMessageRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DryRunStoredMessageRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DryRunStoredMessageRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ShowPushStatusResponse401Headers the declared response headers of an HTTP 401 response for ShowPushStatus
 type ShowPushStatusResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20383,6 +21857,161 @@ func (c *ClientWithResponses) ShowOpenAPIWithResponse(ctx context.Context, reqEd
 		return nil, err
 	}
 	return ParseShowOpenAPIResponse(rsp)
+}
+
+// ListMessageRulesWithResponse List message rules, with their counters
+//
+// Operators see every rule; a customer's people their own customer's.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/rules (the `ListMessageRules` operationId).
+func (c *ClientWithResponses) ListMessageRulesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListMessageRulesResponse, error) {
+	rsp, err := c.ListMessageRules(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListMessageRulesResponse(rsp)
+}
+
+// CreateMessageRuleWithBodyWithResponse Create a message rule (operators)
+//
+// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+// when saved; 400 names the field and the problem.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+func (c *ClientWithResponses) CreateMessageRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMessageRuleResponse, error) {
+	rsp, err := c.CreateMessageRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateMessageRuleResponse(rsp)
+}
+
+// CreateMessageRuleWithResponse Create a message rule (operators)
+//
+// In AWS IoT SQL (`sql`) or as a topic filter, a condition and a mapping in expr. Compiled
+// when saved; 400 names the field and the problem.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/rules (the `CreateMessageRule` operationId).
+func (c *ClientWithResponses) CreateMessageRuleWithResponse(ctx context.Context, body CreateMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMessageRuleResponse, error) {
+	rsp, err := c.CreateMessageRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateMessageRuleResponse(rsp)
+}
+
+// DryRunMessageRuleWithBodyWithResponse Try a rule being written on a message, doing nothing
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+func (c *ClientWithResponses) DryRunMessageRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DryRunMessageRuleResponse, error) {
+	rsp, err := c.DryRunMessageRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDryRunMessageRuleResponse(rsp)
+}
+
+// DryRunMessageRuleWithResponse Try a rule being written on a message, doing nothing
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/rules/dry-run (the `DryRunMessageRule` operationId).
+func (c *ClientWithResponses) DryRunMessageRuleWithResponse(ctx context.Context, body DryRunMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*DryRunMessageRuleResponse, error) {
+	rsp, err := c.DryRunMessageRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDryRunMessageRuleResponse(rsp)
+}
+
+// DeleteMessageRuleWithResponse Delete a message rule (operators)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/rules/{id} (the `DeleteMessageRule` operationId).
+func (c *ClientWithResponses) DeleteMessageRuleWithResponse(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*DeleteMessageRuleResponse, error) {
+	rsp, err := c.DeleteMessageRule(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteMessageRuleResponse(rsp)
+}
+
+// ShowMessageRuleWithResponse Show a message rule with its counters and last error
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/rules/{id} (the `ShowMessageRule` operationId).
+func (c *ClientWithResponses) ShowMessageRuleWithResponse(ctx context.Context, id MessageRuleID, reqEditors ...RequestEditorFn) (*ShowMessageRuleResponse, error) {
+	rsp, err := c.ShowMessageRule(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShowMessageRuleResponse(rsp)
+}
+
+// PutMessageRuleWithBodyWithResponse Create or replace a message rule (operators)
+//
+// A rule's customer does not change.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+func (c *ClientWithResponses) PutMessageRuleWithBodyWithResponse(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMessageRuleResponse, error) {
+	rsp, err := c.PutMessageRuleWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutMessageRuleResponse(rsp)
+}
+
+// PutMessageRuleWithResponse Create or replace a message rule (operators)
+//
+// A rule's customer does not change.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/rules/{id} (the `PutMessageRule` operationId).
+func (c *ClientWithResponses) PutMessageRuleWithResponse(ctx context.Context, id MessageRuleID, body PutMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMessageRuleResponse, error) {
+	rsp, err := c.PutMessageRule(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutMessageRuleResponse(rsp)
+}
+
+// DryRunStoredMessageRuleWithBodyWithResponse Try a stored rule on a message, doing nothing
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+func (c *ClientWithResponses) DryRunStoredMessageRuleWithBodyWithResponse(ctx context.Context, id MessageRuleID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DryRunStoredMessageRuleResponse, error) {
+	rsp, err := c.DryRunStoredMessageRuleWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDryRunStoredMessageRuleResponse(rsp)
+}
+
+// DryRunStoredMessageRuleWithResponse Try a stored rule on a message, doing nothing
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/rules/{id}/dry-run (the `DryRunStoredMessageRule` operationId).
+func (c *ClientWithResponses) DryRunStoredMessageRuleWithResponse(ctx context.Context, id MessageRuleID, body DryRunStoredMessageRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*DryRunStoredMessageRuleResponse, error) {
+	rsp, err := c.DryRunStoredMessageRule(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDryRunStoredMessageRuleResponse(rsp)
 }
 
 // ShowPushStatusWithResponse The pushes of a day, counted by customer and status
@@ -26813,6 +28442,583 @@ func ParseShowOpenAPIResponse(rsp *http.Response) (*ShowOpenAPIResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseListMessageRulesResponse parses an HTTP response from a ListMessageRulesWithResponse call
+func ParseListMessageRulesResponse(rsp *http.Response) (*ListMessageRulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListMessageRulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageRuleList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListMessageRulesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateMessageRuleResponse parses an HTTP response from a CreateMessageRuleWithResponse call
+func ParseCreateMessageRuleResponse(rsp *http.Response) (*CreateMessageRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateMessageRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest MessageRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateMessageRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDryRunMessageRuleResponse parses an HTTP response from a DryRunMessageRuleWithResponse call
+func ParseDryRunMessageRuleResponse(rsp *http.Response) (*DryRunMessageRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DryRunMessageRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RuleDryRunResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DryRunMessageRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteMessageRuleResponse parses an HTTP response from a DeleteMessageRuleWithResponse call
+func ParseDeleteMessageRuleResponse(rsp *http.Response) (*DeleteMessageRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteMessageRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteMessageRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseShowMessageRuleResponse parses an HTTP response from a ShowMessageRuleWithResponse call
+func ParseShowMessageRuleResponse(rsp *http.Response) (*ShowMessageRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShowMessageRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ShowMessageRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutMessageRuleResponse parses an HTTP response from a PutMessageRuleWithResponse call
+func ParsePutMessageRuleResponse(rsp *http.Response) (*PutMessageRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutMessageRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest MessageRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PutMessageRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDryRunStoredMessageRuleResponse parses an HTTP response from a DryRunStoredMessageRuleWithResponse call
+func ParseDryRunStoredMessageRuleResponse(rsp *http.Response) (*DryRunStoredMessageRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DryRunStoredMessageRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RuleDryRunResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DryRunStoredMessageRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil
