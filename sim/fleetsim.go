@@ -346,7 +346,9 @@ func (d *simDevice) serve(ctx context.Context, s *session) error {
 		return err
 	}
 	// The job pending, if any, comes in the answer; the next ones on
-	// notify-next.
+	// notify-next. What the last session was offered may be over, and
+	// the answer says what is not.
+	d.jobs.drain()
 	stopJobs := make(chan struct{})
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); d.workJobs(s, stopJobs) }()

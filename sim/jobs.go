@@ -53,6 +53,14 @@ func (q *jobQueue) offer(ex protocol.JobExecution) {
 	}
 }
 
+// drain drops what waits: an offer from a session that ended.
+func (q *jobQueue) drain() {
+	select {
+	case <-q.ch:
+	default:
+	}
+}
+
 // JobFails reports whether a device of seed fails job jobID at the failure
 // rate: the same answer every time, so that a run's counts are known
 // before it.

@@ -34,7 +34,7 @@ func runSimulate(ctx context.Context, io IO, args []string) error {
 
 const simulateUsage = `Usage: hearth simulate [flags]         simulated chillers and air-quality sensors
        hearth simulate modbus [flags]  a simulated Modbus TCP device
-       hearth simulate load COMMAND    the load generator (run, shadow, certs, provision, count)
+       hearth simulate load COMMAND    the load generator (run, shadow, jobs, certs, provision, count)
 
 A simulated fleet speaks Hearth's device protocol over MQTT/TLS: telemetry every
 --interval, settings through its shadow, its daily program, and jobs (each
