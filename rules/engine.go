@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -231,16 +230,7 @@ type message struct {
 }
 
 func (m *message) decode() {
-	dec := json.NewDecoder(bytes.NewReader(m.raw))
-	if err := dec.Decode(&m.fields); err != nil || m.fields == nil {
-		m.decodeErr = errors.New("the payload is not a JSON object")
-		m.fields = nil
-		return
-	}
-	if dec.More() {
-		m.decodeErr = errors.New("the payload has data after its JSON object")
-		m.fields = nil
-	}
+	m.fields, m.decodeErr = decodeObject(m.raw)
 }
 
 // env is what a rule's expressions see: the payload's fields and the
@@ -308,7 +298,7 @@ func (e *Engine) evaluate(r *Rule, pub store.Device, m *message) Result {
 			return Result{}
 		}
 	}
-	res := Result{Matched: true, Values: map[string]any{}}
+	res := Result{Matched: true, Values: make(map[string]any, len(m.fields)+len(r.fields))}
 	if len(r.fields) == 0 {
 		maps.Copy(res.Values, m.fields)
 	}
@@ -380,10 +370,12 @@ func (e *Engine) prepare(r *Rule, a store.RuleAction, res Result, m *message) Ac
 		if len(values) == 0 {
 			return fail(errors.New("no numeric values to store"))
 		}
-		body, err := json.Marshal(protocol.Sample{TS: res.Time.UnixMilli(), Values: values})
-		if err != nil {
-			return fail(err)
+		for k, v := range values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fail(fmt.Errorf("%s: %v is not a value telemetry holds", k, v))
+			}
 		}
+		body := appendSample(nil, res.Time.UnixMilli(), values)
 		p.Payload = body
 		p.store = func() (device.Storing, error) { return e.d.Telemetry.Accept(res.Device, body, m.now) }
 	case ActionShadow:

@@ -132,6 +132,9 @@ type devicePageData struct {
 	// Alarms are the device's open alarms; nil when the server runs no
 	// alarms.
 	Alarms *deviceAlarmsData
+	// Jobs are the device's job executions; nil when the server runs no
+	// jobs.
+	Jobs *deviceJobsData
 }
 
 func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
@@ -166,6 +169,10 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if data.Alarms, err = u.deviceAlarms(v, r, sc, d); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if data.Jobs, err = u.deviceJobs(v, sc, d.Name); err != nil {
 		u.fail(w, r, err)
 		return
 	}

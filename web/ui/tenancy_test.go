@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -30,7 +31,12 @@ func TestTenancyPageMatrix(t *testing.T) {
 	e.seedChannel(store.NotificationChannel{Customer: "acme", Name: "acme-mail", Kind: store.ChannelEmail, To: []string{"fm@acme.example"}})
 	globexDead := e.seedDeliveries(store.Delivery{Key: "k", Customer: "globex", Channel: "hook", Status: store.DeliveryDead,
 		LastError: "receiver answered 500", Message: message("Globex boiler", "globex-chiller-9", "critical")})[0].ID
-	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL}
+	// globex has a job of its own; a job for both customers is acme's to
+	// see over acme's devices only.
+	e.seedJob(store.Job{ID: "globex-job", Description: "Globex firmware", Targets: store.JobTargets{Devices: []string{"globex-chiller-9"}}})
+	e.seedJob(store.Job{ID: "shared-job", Document: json.RawMessage(`{"operation":"globex-secret-op"}`),
+		Targets: store.JobTargets{Devices: []string{"acme-chiller-1", "globex-chiller-9"}}})
+	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL, "Globex firmware"}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
 	const cal = "/calendars/globex-office"
@@ -40,7 +46,10 @@ func TestTenancyPageMatrix(t *testing.T) {
 	const ch = "/alarms/channels/hook"
 	const adminCh = "/admin/alarms/channels/globex/hook"
 	retry := "/admin/alarms/deliveries/" + strconv.FormatUint(globexDead, 10) + "/retry"
+	const job = "/jobs/globex-job"
 	matrix := []struct{ method, path string }{
+		{"GET", job}, {"GET", "/admin/jobs"}, {"GET", "/admin/jobs/new"}, {"POST", "/admin/jobs/new"},
+		{"POST", "/admin" + job + "/cancel"}, {"GET", "/admin" + job + "/delete"}, {"POST", "/admin" + job + "/delete"},
 		{"GET", ch}, {"POST", ch}, {"POST", ch + "/rotate"}, {"POST", ch + "/test"}, {"GET", ch + "/delete"}, {"POST", ch + "/delete"},
 		{"POST", "/alarms/channels"},
 		{"GET", "/admin/alarms/channels"}, {"POST", "/admin/alarms/channels"},
@@ -90,7 +99,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 	// nothing of another customer is tried below. A new channel for
 	// globex is in the matrix; one of the person's own is theirs.
 	own := []string{"/", "/account", "/account/notifications", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback",
-		"/logout", "/static/*", "/favicon.ico", "/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new", "/alarms/channels"}
+		"/logout", "/static/*", "/favicon.ico", "/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new", "/alarms/channels", "/jobs"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
 		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
@@ -127,7 +136,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, user, r.status, leaked)
 			}
 		}
-		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/"} {
+		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/", "/jobs", "/jobs/shared-job"} {
 			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))
 			}
@@ -184,6 +193,12 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 
 	// Nothing of globex changed.
+	if j, err := e.st.GetJob("globex-job"); err != nil || j.Status != store.JobActive || j.Counts["QUEUED"] != 1 {
+		t.Errorf("globex's job after the matrix: %+v %v", j, err)
+	}
+	if js, err := e.st.ListJobs(); err != nil || len(js) != 2 {
+		t.Errorf("the jobs after the matrix: %d %v", len(js), err)
+	}
 	if a, err := e.st.GetAlarm(globexAlarm); err != nil || a.Acknowledged || a.State != store.AlarmActive || len(a.History) != 1 {
 		t.Errorf("globex's alarm after the matrix: %+v %v", a, err)
 	}

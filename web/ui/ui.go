@@ -177,11 +177,13 @@ func (u *UI) routes() http.Handler {
 			r.Post("/devices/{name}/settings", u.saveSettings)
 			u.calendarRoutes(r)
 			u.alarmRoutes(r)
+			u.jobRoutes(r)
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(u.requireOperator)
 				u.fleetRoutes(r)
 				u.calendarAdminRoutes(r)
 				u.alarmAdminRoutes(r)
+				u.jobAdminRoutes(r)
 				u.configRoutes(r)
 				u.ssoRoutes(r)
 				u.editRoutes(r)

@@ -23,6 +23,7 @@ import (
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/notify"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
@@ -62,8 +63,11 @@ type env struct {
 	sched  *scheduler.Scheduler
 	alarms *alarm.Engine
 	notify *notify.Service
-	srv    *httptest.Server
-	clock  *clock
+	// jobs is not started: RunDue releases targets, and HandleJobRequest
+	// takes a device's requests as the broker hands them over.
+	jobs  *jobs.Service
+	srv   *httptest.Server
+	clock *clock
 }
 
 type envOptions struct {
@@ -143,9 +147,14 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
+	js, err := jobs.New(jobs.Deps{Store: st, Devices: reg, Publisher: nopPublisher{}, Logger: logger}, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
 		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier,
+		JobStore: st, Jobs: js,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})
@@ -171,7 +180,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	})
 	srv.Config.Handler = pages.Handler()
 	srv.Start()
-	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, clock: c, srv: srv}
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, clock: c, srv: srv}
 	t.Cleanup(e.srv.Close)
 	e.seed()
 	if err := sched.Load(); err != nil {

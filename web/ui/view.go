@@ -196,6 +196,7 @@ var adminLinks = []struct{ Path, Key string }{
 	{"/admin/customers", "nav.customers"},
 	{"/admin/alarms", "nav.alarms"},
 	{"/admin/calendars", "nav.calendars"},
+	{"/admin/jobs", "nav.jobs"},
 	{"/admin/health", "nav.health"},
 	{"/admin/history", "nav.history"},
 	{"/admin/types", "nav.types"},
