@@ -27,6 +27,7 @@ type Config struct {
 	Spool     SpoolConfig
 	Telemetry TelemetryConfig
 	Log       LogConfig
+	Jobs      JobsConfig
 	// Modbus is the file's modbus section as it stands, with its line
 	// numbers: the Modbus package reads the register map from it.
 	Modbus *yaml.Node
@@ -61,6 +62,23 @@ type TelemetryConfig struct {
 	Batch    int           // most samples in one back-fill message
 }
 
+// JobsConfig is how the agent takes jobs from Hearth: replacing its own
+// binary (update-agent) and its register map (modbus-map).
+type JobsConfig struct {
+	// Enabled lets Hearth send jobs; false leaves the jobs topics alone.
+	Enabled bool
+	// UpdatePublicKeyFile names the Ed25519 public key an update must be
+	// signed with; without it, updates are checked by SHA-256 only.
+	UpdatePublicKeyFile string
+	// UpdateConfirmTimeout is how long a new binary has to connect to
+	// Hearth before the old one is put back.
+	UpdateConfirmTimeout time.Duration
+	// DownloadMaxBytes bounds a file a job downloads.
+	DownloadMaxBytes int64
+	// DownloadTimeout bounds a download, its resumptions included.
+	DownloadTimeout time.Duration
+}
+
 // LogConfig is the agent's log.
 type LogConfig struct {
 	Level  string // debug, info, warn, error
@@ -73,6 +91,10 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultInterval       = time.Minute
 	DefaultBatch          = 500
+
+	DefaultUpdateConfirmTimeout = 2 * time.Minute
+	DefaultDownloadMaxBytes     = 64 << 20
+	DefaultDownloadTimeout      = 30 * time.Minute
 )
 
 // DefaultConfig is the configuration a file's omitted keys take.
@@ -86,6 +108,10 @@ func DefaultConfig() Config {
 		Spool:     SpoolConfig{MaxSamples: DefaultSpoolSamples, MaxBytes: DefaultSpoolBytes},
 		Telemetry: TelemetryConfig{Interval: DefaultInterval, Batch: DefaultBatch},
 		Log:       LogConfig{Level: "info", Format: "text"},
+		Jobs: JobsConfig{
+			Enabled: true, UpdateConfirmTimeout: DefaultUpdateConfirmTimeout,
+			DownloadMaxBytes: DefaultDownloadMaxBytes, DownloadTimeout: DefaultDownloadTimeout,
+		},
 	}
 }
 
@@ -176,7 +202,7 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Hearth.CAFile, &cfg.Hearth.CertificateFile, &cfg.Hearth.KeyFile, &cfg.Hearth.SecretFile, &cfg.Spool.Dir} {
+	for _, p := range []*string{&cfg.Hearth.CAFile, &cfg.Hearth.CertificateFile, &cfg.Hearth.KeyFile, &cfg.Hearth.SecretFile, &cfg.Spool.Dir, &cfg.Jobs.UpdatePublicKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -278,7 +304,7 @@ func (p *parser) mapping(n *yaml.Node, path string, known ...string) map[string]
 }
 
 func (p *parser) root(cfg *Config, n *yaml.Node) {
-	f := p.mapping(n, "", "device", "hearth", "spool", "telemetry", "log", "modbus")
+	f := p.mapping(n, "", "device", "hearth", "spool", "telemetry", "log", "jobs", "modbus")
 	if f == nil {
 		return
 	}
@@ -306,6 +332,9 @@ func (p *parser) root(cfg *Config, n *yaml.Node) {
 	}
 	if l, ok := f["log"]; ok {
 		p.log(&cfg.Log, l)
+	}
+	if j, ok := f["jobs"]; ok {
+		p.jobs(&cfg.Jobs, j)
 	}
 	m, ok := f["modbus"]
 	if !ok {
@@ -429,6 +458,29 @@ func (p *parser) log(l *LogConfig, fl field) {
 			l.Format = format
 		}
 	}
+}
+
+func (p *parser) jobs(j *JobsConfig, fl field) {
+	f := p.mapping(fl.val, fl.path, "enabled", "update_public_key_file", "update_confirm_timeout", "download_max_bytes", "download_timeout")
+	if f == nil {
+		return
+	}
+	p.optBool(f, "enabled", &j.Enabled)
+	if k, ok := f["update_public_key_file"]; ok {
+		if v, ok := p.str(k); ok {
+			if v == "" {
+				p.failAt(k.val, k.path, "is empty; give the file of the Ed25519 public key updates are signed with, or leave the key out")
+			}
+			j.UpdatePublicKeyFile = v
+		}
+	}
+	p.optDuration(f, "update_confirm_timeout", &j.UpdateConfirmTimeout, 10*time.Second, time.Hour)
+	if b, ok := f["download_max_bytes"]; ok {
+		if v, ok := p.size(b, 1<<20, 4<<30); ok {
+			j.DownloadMaxBytes = v
+		}
+	}
+	p.optDuration(f, "download_timeout", &j.DownloadTimeout, 10*time.Second, 24*time.Hour)
 }
 
 // scalar returns a field's scalar value, or fails.

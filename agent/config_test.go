@@ -37,6 +37,11 @@ telemetry:
 log:
   level: debug
   format: json
+jobs:
+  update_public_key_file: update.pub
+  update_confirm_timeout: 90s
+  download_max_bytes: 32MiB
+  download_timeout: 10m
 modbus:
   source:
     tcp: 192.0.2.20:502
@@ -63,14 +68,16 @@ func TestParseConfig(t *testing.T) {
 		Spool:     agent.SpoolConfig{Dir: "/var/lib/hearth-agent", MaxSamples: 20160, MaxBytes: 32 << 20},
 		Telemetry: agent.TelemetryConfig{Interval: 30 * time.Second, Batch: 200},
 		Log:       agent.LogConfig{Level: "debug", Format: "json"},
+		Jobs: agent.JobsConfig{Enabled: true, UpdatePublicKeyFile: "update.pub", UpdateConfirmTimeout: 90 * time.Second,
+			DownloadMaxBytes: 32 << 20, DownloadTimeout: 10 * time.Minute},
 	}
 	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreFields(agent.Config{}, "Modbus")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 	// The modbus section keeps its lines in the file, for the register
 	// map's own messages.
-	if cfg.Modbus == nil || cfg.Modbus.Line != 25 {
-		t.Errorf("modbus node %+v; want the mapping at line 25", cfg.Modbus)
+	if cfg.Modbus == nil || cfg.Modbus.Line != 30 {
+		t.Errorf("modbus node %+v; want the mapping at line 30", cfg.Modbus)
 	}
 }
 
@@ -86,7 +93,8 @@ modbus: {source: {tcp: "127.0.0.1:502"}, points: []}
 	}
 	def := agent.DefaultConfig()
 	if cfg.Spool.MaxSamples != 7*24*60 || cfg.Spool.MaxBytes != def.Spool.MaxBytes || cfg.Telemetry != def.Telemetry ||
-		cfg.Hearth.KeepAlive != 30*time.Second || cfg.Hearth.Reconnect != agent.DefaultBackoff() || cfg.Log != def.Log {
+		cfg.Hearth.KeepAlive != 30*time.Second || cfg.Hearth.Reconnect != agent.DefaultBackoff() || cfg.Log != def.Log ||
+		cfg.Jobs != def.Jobs || !cfg.Jobs.Enabled || cfg.Jobs.UpdateConfirmTimeout != 2*time.Minute {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 }
@@ -134,7 +142,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"tabs", "device: x\n\thearth: y\n", 2, `not valid YAML`},
 		{"empty file", "", 0, `the file is empty`},
 		{"only a comment", "# nothing yet\n", 0, `the file is empty`},
-		{"two documents", fullConfig + "---\ndevice: other\n", 33, `a second YAML document`},
+		{"two documents", fullConfig + "---\ndevice: other\n", 38, `a second YAML document`},
+		{"bad jobs key", base("  download_timeout: 10m", "  download_timout: 10m"), 28, `unknown key "download_timout" in jobs; accepted are enabled, update_public_key_file, update_confirm_timeout, download_max_bytes, download_timeout`},
+		{"confirm timeout out of range", base("update_confirm_timeout: 90s", "update_confirm_timeout: 1s"), 26, `jobs.update_confirm_timeout: 1s is out of range; accepted are 10s to 1h0m0s`},
+		{"download bound too small", base("download_max_bytes: 32MiB", "download_max_bytes: 1KiB"), 27, `jobs.download_max_bytes: 1024 bytes is out of range; accepted are 1MiB to 4GiB`},
+		{"jobs not a mapping", base("jobs:\n  update_public_key_file: update.pub\n  update_confirm_timeout: 90s\n  download_max_bytes: 32MiB\n  download_timeout: 10m", "jobs: true"), 24, `jobs: "true"; want a mapping of enabled`},
+		{"empty key file", base("update_public_key_file: update.pub", "update_public_key_file: ''"), 25, `jobs.update_public_key_file: is empty`},
 		{"a list, not a mapping", "- device\n", 1, `a list; want a mapping of device, hearth`},
 	}
 	for _, tt := range tests {
@@ -220,8 +233,9 @@ func TestLoadConfigPaths(t *testing.T) {
 	}
 	// Relative names are taken from the file's directory; absolute ones
 	// stay.
-	if cfg.Hearth.CertificateFile != filepath.Join(dir, "certificate.pem") || cfg.Hearth.CAFile != "/etc/hearth-agent/ca.pem" {
-		t.Errorf("paths %q, %q", cfg.Hearth.CertificateFile, cfg.Hearth.CAFile)
+	if cfg.Hearth.CertificateFile != filepath.Join(dir, "certificate.pem") || cfg.Hearth.CAFile != "/etc/hearth-agent/ca.pem" ||
+		cfg.Jobs.UpdatePublicKeyFile != filepath.Join(dir, "update.pub") {
+		t.Errorf("paths %q, %q, %q", cfg.Hearth.CertificateFile, cfg.Hearth.CAFile, cfg.Jobs.UpdatePublicKeyFile)
 	}
 	os.WriteFile(path, []byte(strings.Replace(strings.Replace(fullConfig, "batch: 200", "batch: -1", 1), "format: json", "format: xml", 1)), 0o600)
 	_, err = agent.LoadConfig(path)

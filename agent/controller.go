@@ -44,6 +44,8 @@ type controller struct {
 	dir      string
 	interval time.Duration
 	inbox    <-chan shadowMsg
+	swaps    chan swapReq
+	swapped  bool            // eq came from a modbus-map job
 	sampled  chan<- struct{} // told after each sample is spooled
 	counts   *counters       // what Hearth refused, counted by the link
 
@@ -78,14 +80,11 @@ func newController(eq Equipment, sp *Spool, out *outbox, logger *slog.Logger, no
 	inbox <-chan shadowMsg, sampled chan<- struct{}, counts *counters) (*controller, error) {
 	c := &controller{
 		eq: eq, settings: map[string]Setting{}, spool: sp, out: out, logger: logger, now: now, dir: dir,
-		interval: interval, inbox: inbox, sampled: sampled, counts: counts,
+		interval: interval, inbox: inbox, swaps: make(chan swapReq), sampled: sampled, counts: counts,
 		known: map[string]any{}, faults: map[string]string{}, refused: map[string]string{}, pending: map[string]any{},
 	}
-	for _, s := range eq.Settings() {
-		if s.Key == program.Key {
-			return nil, fmt.Errorf("setting %q: the name is taken by the operating program; rename the point", s.Key)
-		}
-		c.settings[s.Key] = s
+	if err := c.useEquipment(eq); err != nil {
+		return nil, err
 	}
 	prog, err := loadProgram(dir)
 	if err != nil {
@@ -96,6 +95,44 @@ func newController(eq Equipment, sp *Spool, out *outbox, logger *slog.Logger, no
 	}
 	c.prog = prog
 	return c, nil
+}
+
+// useEquipment makes eq the equipment the controller reads and writes.
+func (c *controller) useEquipment(eq Equipment) error {
+	settings := map[string]Setting{}
+	for _, s := range eq.Settings() {
+		if s.Key == program.Key {
+			return fmt.Errorf("setting %q: the name is taken by the operating program; rename the point", s.Key)
+		}
+		settings[s.Key] = s
+	}
+	c.eq, c.settings = eq, settings
+	return nil
+}
+
+// swapReq asks the controller to use other equipment (a new register map).
+type swapReq struct {
+	eq   Equipment
+	done chan swapDone
+}
+
+type swapDone struct {
+	old Equipment
+	err error
+}
+
+// swap makes eq the equipment from the next poll on, between two calls to
+// the old one, and returns the old one. The whole shadow is asked for
+// again, so that the desired settings are applied through the new map.
+func (c *controller) swap(ctx context.Context, eq Equipment) (Equipment, error) {
+	req := swapReq{eq: eq, done: make(chan swapDone, 1)}
+	select {
+	case c.swaps <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	d := <-req.done
+	return d.old, d.err
 }
 
 // run polls at every interval and handles shadow messages and program
@@ -116,6 +153,19 @@ func (c *controller) run(ctx context.Context) {
 			c.catchUp(ctx) // also after the clock was set or jumped
 		case <-step.C:
 			c.catchUp(ctx)
+		case req := <-c.swaps:
+			old := c.eq
+			err := c.useEquipment(req.eq)
+			if err == nil {
+				c.swapped = true
+				// The points of the old map are gone, and with them their
+				// faults and refusals; the new map is polled at once.
+				clear(c.faults)
+				clear(c.refused)
+				c.out.requestGet()
+				c.poll(ctx)
+			}
+			req.done <- swapDone{old: old, err: err}
 		case m := <-c.inbox:
 			switch {
 			case m.get != nil:

@@ -175,3 +175,43 @@ func FuzzParseProgramFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseUpdateDocument: a job document is refused with an error, or
+// gives an update whose link is https and whose digest and signature have
+// their sizes.
+func FuzzParseUpdateDocument(f *testing.F) {
+	f.Add([]byte(`{"operation":"update-agent","version":"1.4.2","url":"https://h/x?sig=1","sha256":"` + testSum + `","size":"12","signature":"` + testSig + `"}`))
+	f.Add([]byte(`{"operation":"update-agent","version":"","url":"http://h"}`))
+	f.Add([]byte(`{"size":1e99}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := agent.ParseUpdateDocument(b)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		if d.Version == "" || !strings.HasPrefix(d.URL, "https://") || len(d.SHA256) != 32 || d.Size < 0 ||
+			d.Signature != nil && len(d.Signature) != 64 {
+			t.Fatalf("accepted %+v", d)
+		}
+	})
+}
+
+// FuzzParseMapDocument: a modbus-map document gives an inline object or a
+// link with its digest, never both.
+func FuzzParseMapDocument(f *testing.F) {
+	f.Add([]byte(`{"operation":"modbus-map","map":{"source":{"tcp":"h:502"},"points":[]}}`))
+	f.Add([]byte(`{"operation":"modbus-map","url":"https://h/m","sha256":"` + testSum + `"}`))
+	f.Add([]byte(`{"operation":"modbus-map","map":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := agent.ParseMapDocument(b)
+		if err != nil {
+			return
+		}
+		inline := len(d.Map) > 0
+		if inline == (d.URL != "") || inline && (d.Map[0] != '{' || !json.Valid(d.Map)) || !inline && len(d.SHA256) != 32 {
+			t.Fatalf("accepted %+v", d)
+		}
+	})
+}

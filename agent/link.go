@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,12 @@ type link struct {
 	logger   *slog.Logger
 	batch    int
 	counts   *counters
+	jobs     *jobsClient
+
+	// current is the session's client while it is up, for the jobs
+	// client's requests.
+	mu      sync.Mutex
+	current *paho.Client
 
 	limit     int // samples per message now; halved when Hearth refuses
 	lastEvent time.Time
@@ -183,6 +190,17 @@ func (l *link) session(ctx context.Context) (time.Duration, error) {
 	if err := l.subscribe(sctx, c); err != nil {
 		errs <- err
 	} else {
+		jobs := l.subscribeJobs(sctx, c)
+		l.mu.Lock()
+		l.current = c
+		l.mu.Unlock()
+		l.jobs.up(jobs)
+		defer func() {
+			l.jobs.down()
+			l.mu.Lock()
+			l.current = nil
+			l.mu.Unlock()
+		}()
 		wg.Add(2)
 		go func() { defer wg.Done(); errs <- l.sendTelemetry(sctx, c, maxPacket) }()
 		go func() { defer wg.Done(); errs <- l.sendOutbox(sctx, c) }()
@@ -278,11 +296,59 @@ func (l *link) subscribe(ctx context.Context, c *paho.Client) error {
 	return nil
 }
 
+// subscribeJobs takes the jobs topics, in a subscription of their own: a
+// Hearth that refuses them still gets telemetry and the shadow. It
+// reports whether the jobs topics are subscribed.
+func (l *link) subscribeJobs(ctx context.Context, c *paho.Client) bool {
+	filters := l.jobs.filters()
+	if len(filters) == 0 {
+		return false
+	}
+	sub := &paho.Subscribe{}
+	for _, f := range filters {
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+	}
+	sa, err := c.Subscribe(ctx, sub)
+	if sa == nil {
+		l.logger.Warn("jobs topics not subscribed", "error", err)
+		return false
+	}
+	for i, code := range sa.Reasons {
+		if code >= 0x80 && i < len(filters) {
+			l.logger.Warn("jobs topics refused by hearth; no jobs taken on this connection", "topic", filters[i], "reason_code", fmt.Sprintf("%#02x", code))
+			return false
+		}
+	}
+	return true
+}
+
+// publishJobs sends a job request on the session that is up.
+func (l *link) publishJobs(ctx context.Context, topic string, payload []byte) error {
+	l.mu.Lock()
+	c := l.current
+	l.mu.Unlock()
+	if c == nil {
+		return errors.New("not connected to hearth")
+	}
+	pr, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload})
+	if pr == nil {
+		return fmt.Errorf("publish on %s: %w", topic, err)
+	}
+	if pr.ReasonCode >= 0x80 {
+		return refusedError(topic, pr)
+	}
+	return nil
+}
+
 // received handles a message from Hearth. It never blocks paho's reader:
 // when the controller is busy, a delta is replaced by a request for the
 // whole shadow, which carries it too.
 func (l *link) received(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
+	if strings.HasPrefix(p.Topic, protocol.JobsTopic(l.name)+"/") {
+		l.jobs.deliver(p.Topic, p.Payload)
+		return true, nil
+	}
 	switch p.Topic {
 	case l.shadowTopic("update/delta"):
 		d, err := ParseDelta(p.Payload)

@@ -39,6 +39,10 @@ const (
 	// so that the charts have a week to show from the first minute.
 	demoHistory     = 7 * 24 * time.Hour
 	demoHistoryStep = time.Minute
+	// demoJobDuration is how long a demo device works on a job, and
+	// demoJobDownloadMax the most of a job's file it downloads.
+	demoJobDuration    = 5 * time.Second
+	demoJobDownloadMax = 64 << 20
 )
 
 var demoSites = []struct {
@@ -124,6 +128,9 @@ func (s *Server) startDemo(ctx context.Context) error {
 		TLS:      &tls.Config{RootCAs: s.authority.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12},
 		Devices:  devices,
 		Interval: s.cfg.Demo.Interval,
+		// Jobs take a moment and fetch their artifact, so a rollout shows
+		// its progress on the job's page.
+		JobDuration: demoJobDuration, JobDownloadMax: demoJobDownloadMax,
 	}
 	if fresh {
 		cfg.Backfill, cfg.BackfillStep = demoHistory, demoHistoryStep

@@ -81,6 +81,21 @@ type FleetConfig struct {
 	KeepAlive          time.Duration // DefaultKeepAlive when 0
 	ConnectTimeout     time.Duration // DefaultConnectTimeout when 0
 	ConnectConcurrency int           // dials at a time; DefaultConnectConcurrency when 0
+	// JobFailureRate is the share of job executions, 0 to 1, that devices
+	// end FAILED instead of SUCCEEDED; which ones is drawn from each
+	// device's seed and the job's id (JobFails).
+	JobFailureRate float64
+	// JobDuration is how long a device works on a job between IN_PROGRESS
+	// and its result.
+	JobDuration time.Duration
+	// JobDownloadMax, when positive, makes a device download the file a
+	// job document's "url" names, at most this many bytes, and fail the
+	// job when the download fails or the whole file's SHA-256 is not the
+	// document's "sha256".
+	JobDownloadMax int64
+	// JobDownloadConcurrency bounds the fleet's downloads at a time
+	// (DefaultJobDownloadConcurrency when 0).
+	JobDownloadConcurrency int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -97,6 +112,10 @@ type FleetStats struct {
 	Telemetry, Acked, Samples uint64
 	// Deltas received, Reports of reported state published.
 	Deltas, Reports uint64
+	// Job executions started (IN_PROGRESS sent) and ended; downloads of
+	// job files, their bytes, and the downloads that failed.
+	JobsStarted, JobsSucceeded, JobsFailed     uint64
+	Downloads, DownloadBytes, DownloadFailures uint64
 }
 
 // Fleet is a running set of simulated devices.
@@ -110,6 +129,10 @@ type Fleet struct {
 	connects, connectFailures atomic.Uint64
 	telemetry, acked, samples atomic.Uint64
 	deltas, reports           atomic.Uint64
+
+	jobs                                       *fleetJobs
+	jobsStarted, jobsSucceeded, jobsFailed     atomic.Uint64
+	downloads, downloadBytes, downloadFailures atomic.Uint64
 }
 
 // StartFleet starts every device of cfg, each on its own goroutine, and
@@ -130,6 +153,13 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 	}
 	if cfg.Interval < 0 || cfg.Backfill < 0 {
 		return nil, fmt.Errorf("start fleet: interval %s and backfill %s must not be negative", cfg.Interval, cfg.Backfill)
+	}
+	if cfg.JobFailureRate < 0 || cfg.JobFailureRate > 1 || cfg.JobDuration < 0 || cfg.JobDownloadMax < 0 {
+		return nil, fmt.Errorf("start fleet: job failure rate %v must be 0 to 1, job duration %s and download bound %d not negative",
+			cfg.JobFailureRate, cfg.JobDuration, cfg.JobDownloadMax)
+	}
+	if cfg.JobDownloadConcurrency <= 0 {
+		cfg.JobDownloadConcurrency = DefaultJobDownloadConcurrency
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultFleetInterval
@@ -164,7 +194,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &Fleet{cfg: cfg, logger: logger, cancel: cancel}
+	f := &Fleet{cfg: cfg, logger: logger, cancel: cancel, jobs: newFleetJobs(cfg)}
 	dials := make(chan struct{}, cfg.ConnectConcurrency)
 	epoch := time.Now()
 	for i, d := range cfg.Devices {
@@ -177,6 +207,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig, logger *slog.Logger) (*Fle
 			dial:     fleetDial{cfg: LoadConfig{Broker: cfg.Broker, TLS: cfg.TLS, Devices: []Credentials{d.Credentials}, KeepAlive: cfg.KeepAlive, ConnectTimeout: cfg.ConnectTimeout}, readBuf: fleetReadBuffer, maxBody: fleetMaxBody}.dialConfig(0, epoch),
 			dials:    dials,
 			backfill: cfg.Backfill,
+			jobs:     newJobQueue(),
 		}
 		if d.FaultAfter > 0 {
 			sd.eq.planFault(epoch.Add(d.FaultAfter))
@@ -193,6 +224,8 @@ func (f *Fleet) Stats() FleetStats {
 		Connects: f.connects.Load(), ConnectFailures: f.connectFailures.Load(),
 		Telemetry: f.telemetry.Load(), Acked: f.acked.Load(), Samples: f.samples.Load(),
 		Deltas: f.deltas.Load(), Reports: f.reports.Load(),
+		JobsStarted: f.jobsStarted.Load(), JobsSucceeded: f.jobsSucceeded.Load(), JobsFailed: f.jobsFailed.Load(),
+		Downloads: f.downloads.Load(), DownloadBytes: f.downloadBytes.Load(), DownloadFailures: f.downloadFailures.Load(),
 	}
 }
 
@@ -224,6 +257,7 @@ type simDevice struct {
 	// stepping the model back in time.
 	backfillFrom time.Time
 	nextID       atomic.Uint32
+	jobs         *jobQueue // the next job execution Hearth named
 }
 
 func (d *simDevice) topic(suffix string) string {
@@ -282,8 +316,11 @@ func (d *simDevice) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Ask for the shadow's deltas, and for the whole shadow once.
-	if err := subscribe(ctx, s, 1, d.dial.timeout, d.topic("update/delta"), d.topic("get/accepted"), d.topic("update/accepted")); err != nil {
+	// Ask for the shadow's deltas, and for the whole shadow once; and be
+	// told of jobs.
+	jobs := protocol.JobsTopic(d.spec.Name)
+	if err := subscribe(ctx, s, 1, d.dial.timeout, d.topic("update/delta"), d.topic("get/accepted"), d.topic("update/accepted"),
+		jobs+"/notify-next", jobs+"/"+protocol.JobsNext+"/get/accepted"); err != nil {
 		s.close(nil)
 		return nil, err
 	}
@@ -306,6 +343,23 @@ func (d *simDevice) serve(ctx context.Context, s *session) error {
 		return err
 	}
 	if err := d.publish(s, d.topic("get"), []byte(`{"clientToken":"sim-get"}`)); err != nil {
+		return err
+	}
+	// The job pending, if any, comes in the answer; the next ones on
+	// notify-next. What the last session was offered may be over, and
+	// the answer says what is not.
+	d.jobs.drain()
+	stopJobs := make(chan struct{})
+	jobsDone := make(chan struct{})
+	go func() { defer close(jobsDone); d.workJobs(s, stopJobs) }()
+	defer func() {
+		// A job's publish blocked on the connection returns once it is
+		// closed.
+		close(stopJobs)
+		s.close(nil)
+		<-jobsDone
+	}()
+	if err := d.publish(s, protocol.JobRequestTopic(d.spec.Name, protocol.JobsNext, protocol.JobsGet), []byte(`{"clientToken":"sim-next"}`)); err != nil {
 		return err
 	}
 	if d.backfill > 0 {
@@ -446,6 +500,8 @@ func (d *simDevice) publish(s *session, topic string, payload []byte) error {
 // result reported.
 func (d *simDevice) readLoop(s *session, gotShadow chan<- struct{}) error {
 	deltaTopic, getTopic, acceptedTopic := d.topic("update/delta"), d.topic("get/accepted"), d.topic("update/accepted")
+	notifyNext := protocol.JobsNotifyNextTopic(d.spec.Name)
+	nextAccepted := protocol.JobRequestTopic(d.spec.Name, protocol.JobsNext, protocol.JobsGet) + "/accepted"
 	var once sync.Once
 	defer once.Do(func() { close(gotShadow) })
 	for {
@@ -472,6 +528,9 @@ func (d *simDevice) readLoop(s *session, gotShadow chan<- struct{}) error {
 		}
 		var desired map[string]any
 		switch string(p.topic) {
+		case notifyNext, nextAccepted:
+			d.offerJob(p.payload, string(p.topic) == notifyNext)
+			continue
 		case deltaTopic:
 			d.f.deltas.Add(1)
 			var delta struct {
@@ -533,6 +592,12 @@ func (s FleetStats) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d/%d connected, %d telemetry messages (%d acknowledged, %d samples), %d deltas, %d reports",
 		s.Connected, s.Devices, s.Telemetry, s.Acked, s.Samples, s.Deltas, s.Reports)
+	if s.JobsStarted > 0 {
+		fmt.Fprintf(&b, ", %d jobs started (%d succeeded, %d failed)", s.JobsStarted, s.JobsSucceeded, s.JobsFailed)
+	}
+	if s.Downloads > 0 || s.DownloadFailures > 0 {
+		fmt.Fprintf(&b, ", %d downloads (%d bytes, %d failed)", s.Downloads, s.DownloadBytes, s.DownloadFailures)
+	}
 	if s.ConnectFailures > 0 {
 		fmt.Fprintf(&b, ", %d failed connects", s.ConnectFailures)
 	}

@@ -1,6 +1,7 @@
 package cmdline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -17,11 +19,19 @@ import (
 	"github.com/hearthiot/hearth/modbus"
 )
 
-// IO is what the command reads and writes besides its files.
+// IO is what the command reads and writes besides its files, and what it
+// knows of its own binary.
 type IO struct {
 	Stdout, Stderr io.Writer
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+	// Version is the binary's version, which --version prints and an
+	// update-agent job names; "dev" when empty.
+	Version string
+	// Executable is the binary an update-agent job replaces (absolute,
+	// symbolic links resolved); empty refuses such jobs, as Hearth's own
+	// binary does (hearth agent).
+	Executable string
 }
 
 // ErrUsage marks an error in how the command was called (a flag, a missing
@@ -59,11 +69,19 @@ func Run(ctx context.Context, io IO, name string, args []string) error {
 	fs.SetOutput(io.Stderr)
 	path := fs.String("config", "", "agent configuration `file` (YAML; see docs/agent.md)")
 	check := fs.Bool("check", false, "check the configuration file and its register map, then exit")
+	version := fs.Bool("version", false, "print the agent's version, then exit")
 	if err := parse(fs, args, io.Getenv); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	if io.Version == "" {
+		io.Version = "dev"
+	}
+	if *version {
+		fmt.Fprintln(io.Stdout, io.Version)
+		return nil
 	}
 	if *path == "" {
 		return fmt.Errorf("%w: --config FILE is required (or HEARTH_CONFIG)", ErrUsage)
@@ -83,21 +101,90 @@ func Run(ctx context.Context, io IO, name string, args []string) error {
 	if err := errors.Join(cfgErr, mapErr); err != nil {
 		return err
 	}
+	// A register map a modbus-map job left replaces the file's.
+	saved, savedErr := savedMap(cfg.Spool.Dir)
 	if *check {
 		fmt.Fprintf(io.Stdout, "%s: device %s, %d points, %d writable settings: OK\n", *path, cfg.Device, len(m.Points), len(m.Writable()))
+		switch {
+		case saved != nil:
+			fmt.Fprintf(io.Stdout, "%s: the register map a job left, used instead of the file's: %d points, %d writable settings: OK\n",
+				saved.Name, len(saved.Points), len(saved.Writable()))
+		case savedErr != nil:
+			fmt.Fprintf(io.Stdout, "%v\nthe file's register map is used\n", savedErr)
+		}
 		return nil
 	}
 	logger := newLogger(io.Stderr, cfg.Log)
+	if saved != nil {
+		m = saved
+		logger.Info("register map from a job used instead of the file's", "file", saved.Name, "points", len(saved.Points))
+	} else if savedErr != nil {
+		logger.Warn("register map from a job not used; the file's is", "error", savedErr)
+	}
 	client, err := modbus.NewClient(m, logger.With("component", "modbus"))
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	a, err := agent.New(cfg, equipment.New(client, cfg.Telemetry.Interval), logger, agent.Options{})
+	opts := agent.Options{
+		Version: io.Version, Executable: io.Executable,
+		LoadMap: func(data []byte, name string) (agent.LoadedMap, error) {
+			m, err := modbus.Parse(bytes.NewReader(data), name)
+			if err != nil {
+				return agent.LoadedMap{}, err
+			}
+			c, err := modbus.NewClient(m, logger.With("component", "modbus"))
+			if err != nil {
+				return agent.LoadedMap{}, err
+			}
+			return agent.LoadedMap{Equipment: equipment.New(c, cfg.Telemetry.Interval), Points: len(m.Points)}, nil
+		},
+	}
+	if io.Executable != "" {
+		if trial, ok := agent.TrialFromEnv(io.Getenv); ok {
+			// The child that tries a new binary stops when its parent says.
+			opts.Trial = trial
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-trial.Stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+	a, err := agent.New(cfg, equipment.New(client, cfg.Telemetry.Interval), logger, opts)
 	if err != nil {
 		return err
 	}
-	return a.Run(ctx)
+	err = a.Run(ctx)
+	var rs *agent.Restart
+	if !errors.As(err, &rs) {
+		return err
+	}
+	// The equipment is let go before another binary takes it.
+	client.Close()
+	if io.Executable == "" {
+		// Hearth's own binary cannot run itself as the agent again.
+		return fmt.Errorf("%w; start the agent again to finish an update hearth-agent began", rs)
+	}
+	return rs.Do(ctx, append([]string{io.Executable}, args...), os.Environ(), io.Stderr)
+}
+
+// savedMap reads the register map a modbus-map job left in the spool
+// directory: nil and no error when there is none.
+func savedMap(dir string) (*modbus.Map, error) {
+	b, err := agent.ReadSavedMap(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return modbus.Parse(bytes.NewReader(b), filepath.Join(dir, agent.SavedMapFile))
 }
 
 // parse applies HEARTH_* environment variables to flags (--config is

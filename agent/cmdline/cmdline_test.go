@@ -76,6 +76,32 @@ func TestCheck(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "device chiller-1, 14 points, 4 writable settings: OK") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+
+	// A register map a modbus-map job left is checked too, and said to be
+	// the one used; one that does not pass is said to be ignored.
+	spool := filepath.Join(filepath.Dir(path), "spool")
+	os.MkdirAll(spool, 0o700)
+	saved := filepath.Join(spool, agent.SavedMapFile)
+	os.WriteFile(saved, []byte("source: {tcp: \"127.0.0.1:1502\"}\npoints:\n  - {metric: t, function: input, address: 0, type: int16}\n"), 0o600)
+	code, stdout, _ = run(t, nil, "--config", path, "--check")
+	if code != 0 || !strings.Contains(stdout, saved+": the register map a job left, used instead of the file's: 1 points, 0 writable settings: OK") {
+		t.Errorf("saved map: exit %d, stdout %q", code, stdout)
+	}
+	os.WriteFile(saved, []byte("points: 7\n"), 0o600)
+	code, stdout, _ = run(t, nil, "--config", path, "--check")
+	if code != 0 || !strings.Contains(stdout, "the file's register map is used") {
+		t.Errorf("bad saved map: exit %d, stdout %q", code, stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := cmdline.Main([]string{"--version"}, cmdline.IO{Stdout: &out, Stderr: &out, Version: "1.4.2"}); code != 0 || out.String() != "1.4.2\n" {
+		t.Errorf("--version: exit %d, %q", code, out.String())
+	}
+	if code, stdout, _ := run(t, nil, "--version"); code != 0 || stdout != "dev\n" {
+		t.Errorf("--version without one: exit %d, %q", code, stdout)
+	}
 }
 
 // TestConfigErrors: a bad file is refused at start with the file and

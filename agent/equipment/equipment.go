@@ -122,6 +122,10 @@ func (e *Modbus) ReadSetting(ctx context.Context, key string) (any, error) {
 	return r.Readings[0].SettingValue(), nil
 }
 
+// Close closes the Modbus connection; the agent closes the equipment a
+// new register map replaces.
+func (e *Modbus) Close() error { return e.c.Close() }
+
 // WriteSetting writes a setting, which the Modbus client checks against
 // the map's range again, and returns what it reads back.
 func (e *Modbus) WriteSetting(ctx context.Context, key string, v any) (any, error) {

@@ -7,6 +7,8 @@ package main
 
 import (
 	"os"
+	"path/filepath"
+
 	// The daily operating program names its time zone; a gateway's
 	// system may have no zoneinfo, so the binary carries it.
 	_ "time/tzdata"
@@ -14,6 +16,18 @@ import (
 	"github.com/hearthiot/hearth/agent/cmdline"
 )
 
+// version is the binary's version, set when it is built:
+// go build -ldflags "-X main.version=1.4.0" ./cmd/hearth-agent
+var version = "dev"
+
 func main() {
-	os.Exit(cmdline.Main(os.Args[1:], cmdline.IO{Stdout: os.Stdout, Stderr: os.Stderr}))
+	// The binary an update-agent job replaces is this one.
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil {
+		exe = ""
+	}
+	os.Exit(cmdline.Main(os.Args[1:], cmdline.IO{Stdout: os.Stdout, Stderr: os.Stderr, Version: version, Executable: exe}))
 }

@@ -34,10 +34,11 @@ func runSimulate(ctx context.Context, io IO, args []string) error {
 
 const simulateUsage = `Usage: hearth simulate [flags]         simulated chillers and air-quality sensors
        hearth simulate modbus [flags]  a simulated Modbus TCP device
-       hearth simulate load COMMAND    the load generator (run, shadow, certs, provision, count)
+       hearth simulate load COMMAND    the load generator (run, shadow, jobs, certs, provision, count)
 
 A simulated fleet speaks Hearth's device protocol over MQTT/TLS: telemetry every
---interval, settings through its shadow, and its daily program. Devices are
+--interval, settings through its shadow, its daily program, and jobs (each
+ends SUCCEEDED, or FAILED for --job-failure-rate of them). Devices are
 provisioned once and their credentials kept in --creds; later runs reuse them.
 Without --token they are provisioned through the admin socket of the Hearth
 serving --data on this machine; with --token, through --api.
@@ -64,6 +65,9 @@ func runSimulateFleet(ctx context.Context, io IO, args []string) error {
 	data := fs.String("data", "data", "data `directory` of a Hearth on this machine, for its admin socket and CA")
 	duration := fs.Duration("duration", 0, "stop after this long (default: run until interrupted)")
 	progress := fs.Duration("progress", 30*time.Second, "how often to log what the fleet did (0: never)")
+	jobFailureRate := fs.Float64("job-failure-rate", 0, "share of job executions, 0 to 1, the devices end FAILED")
+	jobDuration := fs.Duration("job-duration", 5*time.Second, "how long a device works on a job")
+	jobDownloadMax := fs.Int64("job-download-max", 0, "download the file a job names, at most this many `bytes` (0: never)")
 	provisionOnly := fs.Bool("provision", false, "provision the devices (unless --creds holds them), then exit")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	if err := parse(fs, args, io); err != nil {
@@ -77,6 +81,9 @@ func runSimulateFleet(ctx context.Context, io IO, args []string) error {
 	}
 	if *interval <= 0 || *backfill < 0 || *duration < 0 {
 		return fmt.Errorf("%w: --interval must be positive, --backfill and --duration not negative", errUsage)
+	}
+	if *jobFailureRate < 0 || *jobFailureRate > 1 || *jobDuration < 0 || *jobDownloadMax < 0 {
+		return fmt.Errorf("%w: --job-failure-rate must be 0 to 1, --job-duration and --job-download-max not negative", errUsage)
 	}
 	kinds, err := fleetKinds(*kind, *n)
 	if err != nil {
@@ -145,6 +152,7 @@ func runSimulateFleet(ctx context.Context, io IO, args []string) error {
 	fleet, err := sim.StartFleet(ctx, sim.FleetConfig{
 		Broker: *server, TLS: &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12},
 		Devices: devices, Interval: *interval, Backfill: *backfill,
+		JobFailureRate: *jobFailureRate, JobDuration: *jobDuration, JobDownloadMax: *jobDownloadMax,
 	}, logger.With("component", "simulate"))
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ commands:
   provision  create devices through Hearth's API and save their credentials
   run        connect devices and publish telemetry for a bounded time
   shadow     connect devices, update their shadows and PATCH desired values for a bounded time
+  jobs       connect devices that take jobs, send one job to all of them, time the rollout
   count      subscribe to a topic filter and count what the broker delivers
 
 "hearth simulate load <command> -h" lists a command's flags.`
@@ -41,6 +42,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"provision": runProvision,
 		"run":       runLoad,
 		"shadow":    runShadow,
+		"jobs":      runJobs,
 		"count":     runCount,
 	}
 	cmd, ok := cmds[args[0]]
