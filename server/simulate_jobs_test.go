@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"net/http"
@@ -30,8 +31,10 @@ func TestSimulatedFleetJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	art := startArtifactServer(t, h)
-	link, sum := art.add("firmware.bin", []byte(strings.Repeat("firmware ", 1000)))
+	// The file is an artifact of Hearth's: the document names it, and each
+	// device gets a signed link and its digest.
+	h.uploadArtifact(op, "firmware.bin", []byte(strings.Repeat("firmware ", 1000)))
+	link, sum := "${hearth:artifact-url:firmware.bin}", "${hearth:artifact-sha256:firmware.bin}"
 	names := make([]string, len(creds))
 	devices := make([]sim.FleetDevice, len(creds))
 	for i, c := range creds {
@@ -102,5 +105,24 @@ func TestSimulatedFleetJobs(t *testing.T) {
 	if code := h.apiCall(op, "GET", "/api/v1/jobs/fw-early", nil, &job); code != http.StatusOK ||
 		job.Counts["FAILED"] != len(want("fw-early")) || job.Counts["SUCCEEDED"] != len(names)-len(want("fw-early")) {
 		t.Errorf("job fw-early: %d %+v", code, job)
+	}
+}
+
+// uploadArtifact uploads a file as an artifact through the API.
+func (h *hearth) uploadArtifact(op, name string, body []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPut, h.https+"/api/v1/artifacts/"+name, bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+op)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		h.t.Fatalf("upload artifact %s: status %d", name, resp.StatusCode)
 	}
 }
