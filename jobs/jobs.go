@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
@@ -59,16 +60,9 @@ type Publisher interface {
 	Publish(topic string, payload []byte, qos byte) error
 }
 
-// Artifact is what a job document's placeholders may say of a file.
-type Artifact struct {
-	Size      int64
-	SHA256    string
-	Signature string
-}
-
-// Artifacts are the files jobs refer to.
+// Artifacts are the files jobs refer to; *artifact.Store implements it.
 type Artifacts interface {
-	Artifact(name string) (Artifact, error) // an error wrapping store.ErrNotFound for an unknown name
+	Get(name string) (artifact.Artifact, error) // an error wrapping store.ErrNotFound for an unknown name
 	SignedURL(name string, ttl time.Duration) (string, error)
 }
 
@@ -295,7 +289,7 @@ func (s *Service) check(j *store.Job) error {
 		if s.d.Artifacts == nil {
 			return invalid("document: names artifact %q, and this server keeps no artifacts", m[2])
 		}
-		if _, err := s.d.Artifacts.Artifact(m[2]); err != nil {
+		if _, err := s.d.Artifacts.Get(m[2]); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return invalid("document: no artifact %q; upload it first", m[2])
 			}
@@ -549,7 +543,7 @@ func (s *Service) substitute(doc []byte) ([]byte, error) {
 			}
 			v = u
 		default:
-			a, err := s.d.Artifacts.Artifact(name)
+			a, err := s.d.Artifacts.Get(name)
 			if err != nil {
 				failed = err
 				return m

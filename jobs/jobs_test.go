@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/jobs"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
@@ -83,11 +84,11 @@ func (r registry) Device(name string) (store.Device, error)             { return
 // made.
 type artifacts struct{ c *clock }
 
-func (a artifacts) Artifact(name string) (jobs.Artifact, error) {
+func (a artifacts) Get(name string) (artifact.Artifact, error) {
 	if name != "agent-1.5" {
-		return jobs.Artifact{}, fmt.Errorf("artifact %q: %w", name, store.ErrNotFound)
+		return artifact.Artifact{}, fmt.Errorf("artifact %q: %w", name, store.ErrNotFound)
 	}
-	return jobs.Artifact{Size: 5 << 20, SHA256: strings.Repeat("ab", 32), Signature: "c2ln"}, nil
+	return artifact.Artifact{Name: name, Size: 5 << 20, SHA256: strings.Repeat("ab", 32), Signature: "c2ln"}, nil
 }
 
 func (a artifacts) SignedURL(name string, ttl time.Duration) (string, error) {

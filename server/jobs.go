@@ -7,28 +7,12 @@ import (
 	"github.com/hearthiot/hearth/jobs"
 )
 
-// jobArtifacts answers the job service's placeholders from the artifact
-// store.
-type jobArtifacts struct{ s *Server }
-
-func (a jobArtifacts) Artifact(name string) (jobs.Artifact, error) {
-	art, err := a.s.artifacts.Get(name)
-	if err != nil {
-		return jobs.Artifact{}, err
-	}
-	return jobs.Artifact{Size: art.Size, SHA256: art.SHA256, Signature: art.Signature}, nil
-}
-
-func (a jobArtifacts) SignedURL(name string, ttl time.Duration) (string, error) {
-	return a.s.artifacts.SignedURL(name, ttl)
-}
-
 // startJobService builds the job service before the broker, which routes
 // device job requests to it; its rollouts begin in startJobs, once the
 // scheduler whose calendars its maintenance windows read runs.
 func (s *Server) startJobService(context.Context) error {
 	svc, err := jobs.New(jobs.Deps{
-		Store: s.store, Devices: s.registry, Publisher: s.out, Calendars: jobCalendars{s}, Artifacts: jobArtifacts{s},
+		Store: s.store, Devices: s.registry, Publisher: s.out, Calendars: jobCalendars{s}, Artifacts: s.artifacts,
 		Logger: s.logger.With("component", "jobs"),
 	}, jobs.Config{})
 	if err != nil {

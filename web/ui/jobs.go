@@ -476,6 +476,9 @@ type jobForm struct {
 	AbortMin               string
 	Timeout                string
 	WindowStart, WindowEnd string
+	// Artifact is an uploaded file the document is to name: its link,
+	// digest and size are added to the document as placeholders.
+	Artifact string
 }
 
 // jobNewData is what the form of a new job shows.
@@ -485,6 +488,8 @@ type jobNewData struct {
 	DeviceTypes, Customers []string
 	Devices, Sites         []string
 	AbortTypes             []choice
+	// Artifacts are the uploaded files' names, when the server keeps any.
+	Artifacts []string
 	// Error is why the form just sent was refused, ErrorField the field
 	// it names.
 	Error, ErrorField string
@@ -530,6 +535,11 @@ func (j *jobPages) answerNew(w http.ResponseWriter, r *http.Request, status int,
 	for _, dv := range devices {
 		d.Devices = append(d.Devices, dv.Name)
 	}
+	if arts, err := sc.Artifacts(); err == nil {
+		for _, a := range arts {
+			d.Artifacts = append(d.Artifacts, a.Name)
+		}
+	}
 	sites, err := sc.Sites("")
 	if err != nil {
 		j.fail(w, r, err)
@@ -557,7 +567,35 @@ func readJobForm(r *http.Request) jobForm {
 		Timeout:      strings.TrimSpace(r.PostFormValue("timeout_minutes")),
 		WindowStart:  strings.TrimSpace(r.PostFormValue("window_start")),
 		WindowEnd:    strings.TrimSpace(r.PostFormValue("window_end")),
+		Artifact:     strings.TrimSpace(r.PostFormValue("artifact")),
 	}
+}
+
+// withArtifact adds to a document that is a JSON object the placeholders
+// of an artifact, under keys it does not have yet: url, sha256, size and,
+// when the artifact was uploaded with one, signature. A document that is
+// not an object is left for the gate to refuse.
+func withArtifact(doc, name string, signed bool) string {
+	var m map[string]any
+	if strings.TrimSpace(doc) == "" {
+		m = map[string]any{}
+	} else if err := json.Unmarshal([]byte(doc), &m); err != nil || m == nil {
+		return doc
+	}
+	parts := []string{"url", "sha256", "size"}
+	if signed {
+		parts = append(parts, "signature")
+	}
+	for _, k := range parts {
+		if _, ok := m[k]; !ok {
+			m[k] = "${hearth:artifact-" + k + ":" + name + "}"
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return doc
+	}
+	return string(b)
 }
 
 // jobFieldError is a number of the form that is not one, naming its field.
@@ -634,6 +672,13 @@ func (j *jobPages) createJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := jobNewData{Form: readJobForm(r)}
+	if name := d.Form.Artifact; name != "" {
+		// The placeholders go into the document as shown again on a
+		// refusal; an artifact that is gone is refused by the gate.
+		a, err := j.scope(r).Artifact(name)
+		d.Form.Document = withArtifact(d.Form.Document, name, err == nil && a.Signature != "")
+		d.Form.Artifact = ""
+	}
 	job, ferr := d.Form.job(v)
 	if ferr != nil {
 		d.Error, d.ErrorField = v.T("job.new.not_created", ferr.msg), ferr.field

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
@@ -219,7 +220,7 @@ func TestJobCreateForm(t *testing.T) {
 	}{
 		{with("id", "a b"), "job-id", `id "a b": 1 to 64 letters`, 400},
 		{with("document", "[1]"), "job-document", "document: a JSON object is expected", 400},
-		{with("document", `{"url": "${hearth:artifact-url:fw.bin}"}`), "job-document", "this server keeps no artifacts", 400},
+		{with("document", `{"url": "${hearth:artifact-url:fw.bin}"}`), "job-document", `no artifact "fw.bin"; upload it first`, 400},
 		{with("devices", ""), "job-devices", "targets: name devices, sites, device_types or customers", 400},
 		{with("devices", "nope"), "job-devices", `targets.devices: no device "nope"`, 400},
 		{with("sites", "osaka"), "job-sites", `targets.sites: no devices on a site "osaka"`, 400},
@@ -284,6 +285,21 @@ func TestJobCreateForm(t *testing.T) {
 	}
 	contains(t, "the window", e.get(op, "/jobs/night"), http.StatusOK, "22:00 to 05:00 in each device's local time", "All at once",
 		"acme/tokyo-tower", "chiller", "globex")
+	// An uploaded artifact picked on the form: its placeholders join the
+	// document, under the keys it does not have already.
+	if _, err := e.arts.Put("agent-2.0", strings.NewReader("new agent"), artifact.PutOptions{Signature: "c2ln"}); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "the artifact picker", e.get(op, "/admin/jobs/new"), http.StatusOK, `<option value="agent-2.0">agent-2.0</option>`)
+	fw := url.Values{"id": {"agent-2"}, "devices": {"acme-chiller-1"}, "artifact": {"agent-2.0"},
+		"document": {`{"operation":"update-agent","version":"2.0","size":"given"}`}}
+	if r := e.post(op, "/admin/jobs/new", fw); r.status != http.StatusSeeOther {
+		t.Fatalf("create with an artifact: %d\n%s", r.status, excerpt(r.body))
+	}
+	if j, err := e.st.GetJob("agent-2"); err != nil || string(j.Document) != `{"operation":"update-agent","sha256":"${hearth:artifact-sha256:agent-2.0}",`+
+		`"signature":"${hearth:artifact-signature:agent-2.0}","size":"given","url":"${hearth:artifact-url:agent-2.0}","version":"2.0"}` {
+		t.Fatalf("the job with an artifact: %s %v", j.Document, err)
+	}
 	// Every change an operator made on the pages is in the audit log.
 	entries, _, err := e.st.Audit(store.AuditQuery{})
 	if err != nil {
@@ -295,8 +311,8 @@ func TestJobCreateForm(t *testing.T) {
 			n++
 		}
 	}
-	if n != 15 {
-		t.Errorf("the audit log has %d job creations, want 15 (refused and accepted)", n)
+	if n != 16 {
+		t.Errorf("the audit log has %d job creations, want 16 (refused and accepted)", n)
 	}
 }
 

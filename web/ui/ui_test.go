@@ -163,7 +163,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	// The gate keeps the real clock, as the registry does: history is
 	// shown from a device's creation on. The pages' clock moves sessions.
 	c := &clock{t: time.Now()}
-	js, err := jobs.New(jobs.Deps{Store: st, Devices: reg, Publisher: nopPublisher{}, Logger: logger}, jobs.Config{})
+	js, err := jobs.New(jobs.Deps{Store: st, Devices: reg, Publisher: nopPublisher{}, Artifacts: arts, Logger: logger}, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
