@@ -2,8 +2,14 @@ package server_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/hearthiot/hearth/notify"
 
 	"github.com/hearthiot/hearth/store"
 )
@@ -106,4 +112,91 @@ func TestMessageRules(t *testing.T) {
 		st, res := h.promQuery(op, `count_over_time(chw_supply_c{device="gw-1"}[1m] @ 1796605230)`)
 		return st == http.StatusOK && len(res) == 1 && res[0].Value == 1
 	})
+
+	// A customer's rule sends to its webhook as a CloudEvent and raises a
+	// device event, which an alarm rule on events turns into an alarm.
+	events := make(chan map[string]any, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := cehttp.NewEventFromHTTPRequest(r)
+		if err != nil || ev.Type() != "io.hearth.rule.result" || ev.Subject() != "gw-1" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var m notify.Message
+		if err := ev.DataAs(&m); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		events <- m.Data
+	}))
+	t.Cleanup(rcv.Close)
+	if st := h.apiCall(op, "POST", "/api/v1/notification-channels", map[string]any{"name": "ops", "customer": "acme", "kind": "webhook", "url": rcv.URL + "/in"}, nil); st != http.StatusCreated {
+		t.Fatalf("create channel: %d", st)
+	}
+	if st := h.apiCall(op, "POST", "/api/v1/alarm-rules", map[string]any{"name": "chiller too hot", "customer": "acme", "device": "gw-1",
+		"kind": "event", "severity": "major", "event_code": "rule.too-hot"}, nil); st != http.StatusCreated {
+		t.Fatalf("create alarm rule: %d", st)
+	}
+	if st := h.apiCall(op, "POST", "/api/v1/rules", map[string]any{
+		"name": "too hot", "customer": "acme", "sql": "SELECT temp AS supply_c, topic(2) AS site FROM 'dt/+/+/data' WHERE temp > 20",
+		"actions": []map[string]any{{"kind": "webhook", "channels": []string{"ops"}}, {"kind": "event", "code": "rule.too-hot", "level": "warning"}},
+	}, nil); st != http.StatusCreated {
+		t.Fatalf("create the webhook rule: %d", st)
+	}
+	if code, err := c.publish("dt/default/gw-1/data", []byte(`{"temp": 25}`)); code != 0 || err != nil {
+		t.Fatalf("publish: %#x %v", code, err)
+	}
+	select {
+	case data := <-events:
+		if data["supply_c"] != 25.0 || data["site"] != "default" || data["device"] != "gw-1" {
+			t.Fatalf("the webhook's data: %v", data)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no CloudEvent reached the webhook")
+	}
+	eventually(t, "the alarm the rule's event raised", func() bool {
+		var res struct {
+			Alarms []struct {
+				Device   string `json:"device"`
+				RuleName string `json:"rule_name"`
+			} `json:"alarms"`
+		}
+		return h.apiCall(op, "GET", "/api/v1/alarms?device=gw-1", nil, &res) == http.StatusOK && len(res.Alarms) == 1 && res.Alarms[0].RuleName == "chiller too hot"
+	})
+	// A gateway that names another device it does not speak for is
+	// refused, counted on the rule; one whose gateway attribute names it
+	// is taken.
+	if st := h.apiCall(op, "PATCH", "/api/v1/devices/gw-2", map[string]any{"attributes": map[string]string{"gateway": "gw-1"}}, nil); st != http.StatusOK {
+		t.Fatalf("name gw-1 gw-2's gateway: %d", st)
+	}
+	h.addTypedDevice(op, "gw-3", "acme", "legacy-chiller")
+	var sensors struct {
+		ID string `json:"id"`
+	}
+	if st := h.apiCall(op, "POST", "/api/v1/rules", map[string]any{
+		"name": "sensors behind a gateway", "topic": "dt/+/+/data", "condition": "sensor != nil",
+		"select":  []map[string]any{{"name": "device", "expr": "sensor"}, {"name": "co2_ppm", "expr": "co2"}},
+		"actions": []map[string]any{{"kind": "telemetry"}},
+	}, &sensors); st != http.StatusCreated {
+		t.Fatalf("create the gateway rule: %d", st)
+	}
+	for _, sensor := range []string{"gw-2", "gw-3"} {
+		if code, err := c.publish("dt/default/gw-1/data", []byte(`{"sensor": "`+sensor+`", "co2": 612}`)); code != 0 || err != nil {
+			t.Fatalf("publish for %s: %#x %v", sensor, code, err)
+		}
+	}
+	eventually(t, "gw-2's reading through its gateway", func() bool { return h.latest(op, "gw-2")["co2_ppm"] == 612 })
+	var sr struct {
+		Stats struct {
+			Succeeded, Failed int
+			LastError         *struct{ Error string } `json:"last_error"`
+		} `json:"stats"`
+	}
+	if st := h.apiCall(op, "GET", "/api/v1/rules/"+sensors.ID, nil, &sr); st != http.StatusOK || sr.Stats.Succeeded != 1 || sr.Stats.Failed != 1 ||
+		sr.Stats.LastError == nil || !strings.Contains(sr.Stats.LastError.Error, `device "gw-3"`) {
+		t.Fatalf("the gateway rule: %d %+v", st, sr.Stats)
+	}
+	if _, ok := h.latest(op, "gw-3")["co2_ppm"]; ok {
+		t.Fatal("gw-1 stored a reading for gw-3, which it does not speak for")
+	}
 }
