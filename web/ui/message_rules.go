@@ -362,8 +362,9 @@ func (m *messageRulePages) dryRunStored(w http.ResponseWriter, r *http.Request) 
 		if status, msg, ok = m.refusal(w, r, err); !ok {
 			return
 		}
-		try.Error = v.T("mrule.try.refused", msg)
-		if f := mruleFieldOf.FindStringSubmatch(msg); f != nil && f[1] == "device" {
+		field, text := mruleLayout{}.fieldOf(v, msg)
+		try.Error = v.T("mrule.try.refused", refusalSummary(v, field, text, msg))
+		if field == "try_device" {
 			try.ErrorField = "device"
 		}
 	} else {
@@ -522,10 +523,14 @@ func (f mruleForm) rule() (store.MessageRule, mruleLayout) {
 				continue
 			}
 			field := store.RuleField{Expr: line}
-			if name, expr, ok := strings.Cut(line, "="); ok && line != "*" {
+			if name, expr, ok := strings.Cut(line, "="); ok {
 				field = store.RuleField{Name: strings.TrimSpace(name), Expr: strings.TrimSpace(expr)}
-			} else if line != "*" {
-				field.Name = line[strings.LastIndex(line, ".")+1:]
+			} else {
+				field.Name = strings.TrimSpace(line[strings.LastIndex(line, ".")+1:])
+			}
+			if field.Expr == "*" {
+				// Every field of the payload, under their own names.
+				field.Name = ""
 			}
 			rule.Select = append(rule.Select, field)
 			lay.selectLines = append(lay.selectLines, i+1)
@@ -633,6 +638,34 @@ func (lay mruleLayout) fieldOf(v view, msg string) (field, text string) {
 	return "", ""
 }
 
+// mruleFieldLabels are the message keys of the names of the form's
+// fields, as a summary of a refusal names them.
+var mruleFieldLabels = map[string]string{
+	"sql": "mrule.form.sql", "topic": "mrule.col.topic", "condition": "mrule.form.condition", "select": "mrule.form.select",
+	"name": "mrule.col.name", "description": "mrule.form.description", "customer": "mrule.col.customer",
+	"try_device": "mrule.try.device", "ea": "mrule.form.error_action",
+}
+
+// refusalSummary says a refusal for the top of the form: the field by
+// its name on the form ("Action 2", not the API's "actions[0]") and what
+// is said next to it; a refusal that names no field as it is.
+func refusalSummary(v view, field, text, msg string) string {
+	if field == "" || text == msg {
+		return msg
+	}
+	prefix, _, _ := strings.Cut(field, ".")
+	label := ""
+	if key, ok := mruleFieldLabels[prefix]; ok {
+		label = v.T(key)
+	} else if n, err := strconv.Atoi(strings.TrimPrefix(prefix, "a")); err == nil && strings.HasPrefix(prefix, "a") {
+		label = v.T("mrule.form.action_n", n+1)
+	}
+	if label == "" {
+		return msg
+	}
+	return label + ": " + text
+}
+
 // mruleFormData is what a rule's form shows.
 type mruleFormData struct {
 	New  bool
@@ -727,10 +760,11 @@ func (m *messageRulePages) submitted(w http.ResponseWriter, r *http.Request, d m
 				return
 			}
 			d.ErrorField, d.FieldError = lay.fieldOf(v, msg)
+			why := v.T("mrule.try.refused", refusalSummary(v, d.ErrorField, d.FieldError, msg))
 			if d.ErrorField == "try_device" {
-				d.Form.Try.Error, d.Form.Try.ErrorField = v.T("mrule.try.refused", msg), "device"
+				d.Form.Try.Error, d.Form.Try.ErrorField = why, "device"
 			} else {
-				d.Error = v.T("mrule.try.refused", msg)
+				d.Error = why
 			}
 		} else {
 			d.Result = mruleResultOf(v, res)
@@ -747,8 +781,8 @@ func (m *messageRulePages) submitted(w http.ResponseWriter, r *http.Request, d m
 		if !ok {
 			return
 		}
-		d.Error = v.T("mrule.not_saved", msg)
 		d.ErrorField, d.FieldError = lay.fieldOf(v, msg)
+		d.Error = v.T("mrule.not_saved", refusalSummary(v, d.ErrorField, d.FieldError, msg))
 		m.answerForm(w, r, status, d)
 		return
 	}

@@ -178,29 +178,31 @@ func TestMessageRuleForm(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		what  string
-		form  url.Values
-		field string // the element marked invalid
-		says  string // next to it
-		kept  string // what was typed, still there
+		what    string
+		form    url.Values
+		field   string // the element marked invalid
+		says    string // next to it
+		kept    string // what was typed, still there
+		summary string // what the top of the form begins with
 	}{
-		{"bad SQL", ruleForm("sql", "SELECT x FROM"), "mrule-sql", "FROM takes a topic filter in single quotes", ">SELECT x FROM</textarea>"},
+		{"bad SQL", ruleForm("sql", "SELECT x FROM"), "mrule-sql", "FROM takes a topic filter in single quotes", ">SELECT x FROM</textarea>",
+			"SQL: sql at 13: FROM takes"},
 		{"a bad line of the fields", ruleForm("mode", "parts", "topic", "dt/+/+/data", "select", "temp_c = temperature\n\nbad = temp +* 2"),
-			"mrule-select", "Line 3: unexpected token", "temp_c = temperature\n\nbad = temp +* 2</textarea>"},
-		{"a bad condition", ruleForm("mode", "parts", "topic", "dt/#", "condition", "temp >"), "mrule-condition", "unexpected token EOF", `value="temp >"`},
-		{"a bad filter", ruleForm("mode", "parts", "topic", "dt/#/x"), "mrule-topic", "# stands only at the end", `value="dt/#/x"`},
+			"mrule-select", "Line 3: unexpected token", "temp_c = temperature\n\nbad = temp +* 2</textarea>", "Fields: Line 3: unexpected token"},
+		{"a bad condition", ruleForm("mode", "parts", "topic", "dt/#", "condition", "temp >"), "mrule-condition", "unexpected token EOF", `value="temp >"`, "Condition: unexpected token EOF"},
+		{"a bad filter", ruleForm("mode", "parts", "topic", "dt/#/x"), "mrule-topic", "# stands only at the end", `value="dt/#/x"`, `Topic filter: "dt/#/x": # stands`},
 		{"the second action, the first empty", ruleForm("a0.kind", "", "a1.kind", "republish", "a1.topic", "$SYS/x"),
-			"mrule-a1-topic", "a topic without wildcards", `value="$SYS/x"`},
+			"mrule-a1-topic", "a topic without wildcards", `value="$SYS/x"`, `Action 2: "$SYS/x": a topic without wildcards`},
 		{"a channel acme lacks", ruleForm("a2.kind", "webhook", "a2.channels", "ops, nope"), "mrule-a2-channels",
-			`acme has no notification channel named "ops"`, `value="ops, nope"`},
+			`acme has no notification channel named "ops"`, `value="ops, nope"`, "Action 3: acme has no"},
 		{"a bad event code", ruleForm("a0.kind", "event", "a0.code", "bad code!", "a0.level", "error"), "mrule-a0-error",
-			`"code" must be 1 to 64`, `value="bad code!"`},
-		{"a bad error action", ruleForm("ea.kind", "republish", "ea.topic", "a/+/b"), "mrule-ea-topic", "a topic without wildcards", `value="a/+/b"`},
-		{"no action", ruleForm("a0.kind", ""), "mrule-a0-error", "0 actions; a rule has 1 to 10", "Gateway temps"},
+			`"code" must be 1 to 64`, `value="bad code!"`, "Action 1: device event: "},
+		{"a bad error action", ruleForm("ea.kind", "republish", "ea.topic", "a/+/b"), "mrule-ea-topic", "a topic without wildcards", `value="a/+/b"`, `Error action: "a/+/b": a topic`},
+		{"no action", ruleForm("a0.kind", ""), "mrule-a0-error", "0 actions; a rule has 1 to 10", "Gateway temps", ""},
 	} {
 		r := e.post(op, "/admin/message-rules/new", tc.form)
 		body := html.UnescapeString(r.body)
-		if r.status != http.StatusBadRequest || !strings.Contains(body, "Not saved: ") {
+		if r.status != http.StatusBadRequest || !strings.Contains(body, "Not saved: "+tc.summary) {
 			t.Errorf("%s: %d, want 400 saying why:\n%s", tc.what, r.status, excerpt(body))
 			continue
 		}
@@ -340,7 +342,7 @@ func TestMessageRuleDryRun(t *testing.T) {
 	bad.Set("try_device", "nobody")
 	r = e.post(op, "/admin/message-rules/new", bad)
 	if r.status != http.StatusBadRequest || attr(r.body, "try-device", "aria-invalid") != "true" ||
-		!strings.Contains(html.UnescapeString(r.body), `Cannot try it: field "device": no such device`) {
+		!strings.Contains(html.UnescapeString(r.body), `Cannot try it: Device: no such device`) {
 		t.Errorf("a dry run on no device: %d\n%s", r.status, excerpt(r.body))
 	}
 	// A message the condition does not take.
