@@ -6,7 +6,9 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hearthiot/hearth/device/settings"
@@ -73,17 +75,45 @@ func configSettingRows(lang string, sts []store.Setting) []configSettingRow {
 }
 
 // configTypeData is what the page of one device type, or of a new one,
-// shows. Settings is the textarea's JSON, as stored or as the person sent
-// it; Current are the stored settings.
+// shows. Settings is the textarea's JSON and Topics the topic templates'
+// textarea, as stored or as the person sent them; Current and
+// CurrentTopics are what is stored.
 type configTypeData struct {
-	New         bool
-	Name        string
-	Description string
-	Settings    string
-	Current     []configSettingRow
-	Error       string
-	Notice      string
-	NoticeErr   bool
+	New           bool
+	Name          string
+	Description   string
+	Settings      string
+	Topics        string
+	Current       []configSettingRow
+	CurrentTopics []string
+	// Error is why what was sent was refused; ErrorField the field it is
+	// about: "topics" or "settings".
+	Error      string
+	ErrorField string
+	Notice     string
+	NoticeErr  bool
+}
+
+// Invalid is the aria-invalid of a field: "true" for the one the refusal
+// is about.
+func (d configTypeData) Invalid(field string) string {
+	return strconv.FormatBool(d.ErrorField == field)
+}
+
+// typeTopicError tells a refusal of a type's topic templates, which
+// names a template or counts them, from one of its settings.
+var typeTopicError = regexp.MustCompile(`topic template |(?:^|: )topic "|\d+ topics, at most`)
+
+// topicLines are the topic templates of a textarea, one a line, blank
+// lines left out.
+func topicLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // configPrettySettings writes settings for the textarea, a field a line.
@@ -114,7 +144,8 @@ func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, []sto
 	if err := r.ParseForm(); err != nil {
 		return configTypeData{}, nil, err
 	}
-	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Settings: r.PostFormValue("settings")}
+	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Settings: r.PostFormValue("settings"),
+		Topics: r.PostFormValue("topics")}
 	sts, err := gate.ParseSettings([]byte(d.Settings))
 	return d, sts, err
 }
@@ -129,7 +160,10 @@ func (c *config) typeSaved(w http.ResponseWriter, r *http.Request, d configTypeD
 			return
 		}
 		v := c.view(r)
-		d.Error = v.T("config.not_saved", msg)
+		d.Error, d.ErrorField = v.T("config.not_saved", msg), "settings"
+		if typeTopicError.MatchString(msg) {
+			d.ErrorField = "topics"
+		}
 		c.render(w, r, status, configTypePage(v, d))
 		return
 	}
@@ -142,7 +176,7 @@ func (c *config) createType(w http.ResponseWriter, r *http.Request) {
 	d, sts, err := readTypeForm(w, r)
 	d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
 	if err == nil {
-		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts})
+		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts, Topics: topicLines(d.Topics)})
 	}
 	c.typeSaved(w, r, d, err, c.view(r).T("config.types.created", d.Name))
 }
@@ -160,14 +194,16 @@ func (c *config) showType(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(c.view(r).Lang, t.Settings)}
+	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(c.view(r).Lang, t.Settings),
+		Topics: strings.Join(t.Topics, "\n"), CurrentTopics: t.Topics}
 	d.Notice, d.NoticeErr = c.flashed(r)
 	c.render(w, r, http.StatusOK, configTypePage(c.view(r), d))
 }
 
-// saveType replaces a device type's description and settings through the
-// same device type catalogue as the API; a refusal names the setting and
-// the rule and keeps what was typed.
+// saveType replaces a device type's description, settings and topics
+// through the same device type catalogue as the API, keeping its metrics,
+// which the form does not show; a refusal names the setting and the rule,
+// or the topic, and keeps what was typed.
 func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
 	sc := c.scope(r)
 	cur, err := sc.DeviceType(configParam(r, "type"))
@@ -176,9 +212,10 @@ func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, sts, err := readTypeForm(w, r)
-	d.Name, d.Current = cur.Name, configSettingRows(c.view(r).Lang, cur.Settings)
+	d.Name, d.Current, d.CurrentTopics = cur.Name, configSettingRows(c.view(r).Lang, cur.Settings), cur.Topics
 	if err == nil {
-		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts})
+		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts,
+			Metrics: cur.Metrics, Topics: topicLines(d.Topics)})
 	}
 	c.typeSaved(w, r, d, err, c.view(r).T("config.types.saved"))
 }

@@ -41,6 +41,11 @@ func TestTenancyPageMatrix(t *testing.T) {
 	if _, err := e.arts.Put("ops-firmware.bin", strings.NewReader("firmware"), artifact.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// globex has a message rule of its own; acme's is acme's to read.
+	e.seedMessageRule(store.MessageRule{ID: "globex-mrule", Name: "Globex secret rule", Customer: "globex", Topic: "globex/osaka/#",
+		Actions: []store.RuleAction{{Kind: "shadow"}}})
+	e.seedMessageRule(store.MessageRule{ID: "acme-mrule", Name: "Acme rule", Customer: "acme", Topic: "dt/#",
+		Actions: []store.RuleAction{{Kind: "shadow"}}})
 	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL, "Globex firmware", "ops-firmware.bin"}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
@@ -52,7 +57,12 @@ func TestTenancyPageMatrix(t *testing.T) {
 	const adminCh = "/admin/alarms/channels/globex/hook"
 	retry := "/admin/alarms/deliveries/" + strconv.FormatUint(globexDead, 10) + "/retry"
 	const job = "/jobs/globex-job"
+	const mrule = "/message-rules/globex-mrule"
 	matrix := []struct{ method, path string }{
+		{"GET", mrule}, {"POST", mrule + "/dry-run"},
+		{"GET", "/admin/message-rules"}, {"GET", "/admin/message-rules/new"}, {"POST", "/admin/message-rules/new"},
+		{"GET", "/admin" + mrule + "/edit"}, {"POST", "/admin" + mrule + "/edit"},
+		{"GET", "/admin" + mrule + "/delete"}, {"POST", "/admin" + mrule + "/delete"},
 		{"GET", job}, {"GET", "/admin/jobs"}, {"GET", "/admin/jobs/new"}, {"POST", "/admin/jobs/new"},
 		{"POST", "/admin" + job + "/cancel"}, {"GET", "/admin" + job + "/delete"}, {"POST", "/admin" + job + "/delete"},
 		{"GET", ch}, {"POST", ch}, {"POST", ch + "/rotate"}, {"POST", ch + "/test"}, {"GET", ch + "/delete"}, {"POST", ch + "/delete"},
@@ -106,7 +116,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 	// nothing of another customer is tried below. A new channel for
 	// globex is in the matrix; one of the person's own is theirs.
 	own := []string{"/", "/account", "/account/notifications", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback",
-		"/logout", "/static/*", "/favicon.ico", "/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new", "/alarms/channels", "/jobs"}
+		"/logout", "/static/*", "/favicon.ico", "/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new", "/alarms/channels", "/jobs", "/message-rules"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
 		"s.chw_setpoint": {"7"}, "update": {`{"state":{"desired":{"chw_setpoint":7}}}`}, "settings": {"[]"},
@@ -115,7 +125,9 @@ func TestTenancyPageMatrix(t *testing.T) {
 		"cl.0.name": {"x"}, "cl.0.from": {"01-01"}, "cl.0.to": {"01-02"}, "cl.0.day_type": {"closed"},
 		"kind": {"site"}, "target": {"osaka-dome"}, "devices": {"globex-chiller-9"}, "sites": {"osaka-dome"},
 		"severity": {"critical"}, "device": {"globex-chiller-9"}, "condition": {"chw_supply_c > 1"}, "comment": {"x"},
-		"url": {rc.URL + "/stolen"}, "back": {"/"}}
+		"url": {rc.URL + "/stolen"}, "back": {"/"},
+		"mode": {"parts"}, "topic": {"#"}, "a0.kind": {"shadow"}, "try": {"1"},
+		"try_device": {"globex-chiller-9"}, "try_topic": {"dt/globex-chiller-9"}, "try_payload": {`{"t": 1}`}}
 	leakOf := func(names []string) func(string) string {
 		return func(body string) string {
 			for _, n := range names {
@@ -143,7 +155,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, user, r.status, leaked)
 			}
 		}
-		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/", "/jobs", "/jobs/shared-job"} {
+		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/", "/jobs", "/jobs/shared-job",
+			"/message-rules", "/message-rules/acme-mrule"} {
 			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))
 			}
@@ -153,9 +166,15 @@ func TestTenancyPageMatrix(t *testing.T) {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, untyped(r.body))
 			}
 		}
+		// acme tries its own message rule on globex's device: refused,
+		// naming nothing of globex but what was typed.
+		r := e.post(c, "/message-rules/acme-mrule/dry-run", form)
+		if r.status != http.StatusBadRequest || untyped(r.body) != "" || strings.Contains(r.body, `data-matched=`) {
+			t.Errorf("POST acme's message rule's dry run on globex's device as %s: %d, names %q; want 400", user, r.status, untyped(r.body))
+		}
 		// A new rule is the customer's own: one for globex, or on globex's
 		// device, is refused, naming nothing of globex.
-		r := e.post(c, "/alarms/rules/new", form)
+		r = e.post(c, "/alarms/rules/new", form)
 		if leaked := leak(r.body); r.status != http.StatusForbidden || leaked != "" {
 			t.Errorf("POST /alarms/rules/new for globex as %s: %d, names %q; want 403", user, r.status, leaked)
 		}
@@ -211,6 +230,15 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	if r, err := e.st.GetAlarmRule("globex-rule"); err != nil || r.Condition != "chw_supply_c > 9" || r.Customer != "globex" {
 		t.Errorf("globex's rule after the matrix: %+v %v", r, err)
+	}
+	if r, err := e.st.GetMessageRule("globex-mrule"); err != nil || r.Topic != "globex/osaka/#" || r.Name != "Globex secret rule" {
+		t.Errorf("globex's message rule after the matrix: %+v %v", r, err)
+	}
+	if rs, err := e.st.ListMessageRules(); err != nil || len(rs) != 2 {
+		t.Errorf("the message rules after the matrix: %d %v", len(rs), err)
+	}
+	if s := e.rules.Stats("globex-mrule"); s.Matched != 0 {
+		t.Errorf("globex's message rule ran: %+v", s)
 	}
 	if rs, err := e.st.ListAlarmRules(); err != nil || len(rs) != 2 {
 		t.Errorf("the rules after the matrix: %d %v", len(rs), err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
+	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/web/auth"
@@ -66,7 +68,10 @@ type env struct {
 	notify *notify.Service
 	// jobs is not started: RunDue releases targets, and HandleJobRequest
 	// takes a device's requests as the broker hands them over.
-	jobs  *jobs.Service
+	jobs *jobs.Service
+	// rules runs message rules; Handle takes a device's message as the
+	// broker hands it over.
+	rules *rules.Engine
 	srv   *httptest.Server
 	clock *clock
 	// arts keeps artifacts in dir; files serves their links over HTTPS.
@@ -167,10 +172,19 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Message rules as the server runs them, storing no telemetry and
+	// publishing nothing.
+	re, err := rules.New(rules.Deps{Store: st, Devices: reg, Telemetry: ingestNothing{}, Shadows: shadows, Publisher: nopPublisher{}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := re.Load(); err != nil {
+		t.Fatal(err)
+	}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
 		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Artifacts: arts,
-		JobStore: st, Jobs: js,
+		JobStore: st, Jobs: js, RuleStore: st, Rules: re,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})
@@ -196,7 +210,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	})
 	srv.Config.Handler = pages.Handler()
 	srv.Start()
-	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, clock: c, srv: srv,
+	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, rules: re, clock: c, srv: srv,
 		arts: arts, dir: dir, files: files}
 	t.Cleanup(e.srv.Close)
 	e.seed()
@@ -210,6 +224,14 @@ func newEnv(t *testing.T, opts envOptions) *env {
 type nopPublisher struct{}
 
 func (nopPublisher) Publish(string, []byte, byte) error { return nil }
+
+// ingestNothing is the message rules' telemetry here: the pages only show
+// and try rules, and nothing is stored.
+type ingestNothing struct{}
+
+func (ingestNothing) Accept(string, []byte, time.Time) (device.Storing, error) {
+	return nil, errors.New("no telemetry is stored in these tests")
+}
 
 func (e *env) seed() {
 	t := e.t

@@ -197,6 +197,7 @@ var adminLinks = []struct{ Path, Key string }{
 	{"/admin/alarms", "nav.alarms"},
 	{"/admin/calendars", "nav.calendars"},
 	{"/admin/jobs", "nav.jobs"},
+	{"/admin/message-rules", "nav.message_rules"},
 	{"/admin/health", "nav.health"},
 	{"/admin/history", "nav.history"},
 	{"/admin/types", "nav.types"},
