@@ -172,24 +172,13 @@ func (s *Store) PutAlarmRule(r AlarmRule) (AlarmRule, bool, error) {
 	created := false
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAlarmRules))
-		var old AlarmRule
-		ok, err := getJSON(b, []byte(r.ID), &old)
+		var err error
+		created, err = stampOwned(b, tx, "rule", r.ID, &r, func(r *AlarmRule) (string, *time.Time, *time.Time) {
+			return r.Customer, &r.CreatedAt, &r.UpdatedAt
+		})
 		if err != nil {
 			return err
 		}
-		t := now()
-		if ok {
-			if old.Customer != r.Customer {
-				return fmt.Errorf("the rule belongs to %s and cannot move: %w", ownerName(old.Customer), ErrInvalid)
-			}
-			r.CreatedAt = old.CreatedAt
-		} else {
-			if r.Customer != "" && !customerExists(tx, r.Customer) {
-				return fmt.Errorf("customer %q: %w", r.Customer, ErrNotFound)
-			}
-			r.CreatedAt, created = t, true
-		}
-		r.UpdatedAt = t
 		return putJSON(b, []byte(r.ID), r)
 	})
 	if err != nil {

@@ -130,24 +130,13 @@ func (s *Store) PutCalendar(c Calendar) (Calendar, bool, error) {
 	created := false
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketCalendars))
-		var old Calendar
-		ok, err := getJSON(b, []byte(c.ID), &old)
+		var err error
+		created, err = stampOwned(b, tx, "calendar", c.ID, &c, func(c *Calendar) (string, *time.Time, *time.Time) {
+			return c.Customer, &c.CreatedAt, &c.UpdatedAt
+		})
 		if err != nil {
 			return err
 		}
-		t := now()
-		if ok {
-			if old.Customer != c.Customer {
-				return fmt.Errorf("the calendar belongs to %s and cannot move: %w", ownerName(old.Customer), ErrInvalid)
-			}
-			c.CreatedAt = old.CreatedAt
-		} else {
-			if c.Customer != "" && !customerExists(tx, c.Customer) {
-				return fmt.Errorf("customer %q: %w", c.Customer, ErrNotFound)
-			}
-			c.CreatedAt, created = t, true
-		}
-		c.UpdatedAt = t
 		data, err := json.Marshal(c)
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
@@ -168,6 +157,35 @@ func ownerName(customer string) string {
 		return "the operators"
 	}
 	return "customer " + customer
+}
+
+// stampOwned readies r, a record of a customer's (or of the operators',
+// for customer "") about to be put under key of b: a record replaced keeps
+// its owner (ErrInvalid otherwise) and its creation time; a new one's
+// customer must exist. It sets the times and reports whether r is new.
+// what names the record for the message.
+func stampOwned[T any](b *bolt.Bucket, tx *bolt.Tx, what, key string, r *T, fields func(*T) (customer string, created, updated *time.Time)) (bool, error) {
+	var old T
+	ok, err := getJSON(b, []byte(key), &old)
+	if err != nil {
+		return false, err
+	}
+	customer, created, updated := fields(r)
+	t := now()
+	if ok {
+		oldCustomer, oldCreated, _ := fields(&old)
+		if oldCustomer != customer {
+			return false, fmt.Errorf("the %s belongs to %s and cannot move: %w", what, ownerName(oldCustomer), ErrInvalid)
+		}
+		*created = *oldCreated
+	} else {
+		if customer != "" && !customerExists(tx, customer) {
+			return false, fmt.Errorf("customer %q: %w", customer, ErrNotFound)
+		}
+		*created = t
+	}
+	*updated = t
+	return !ok, nil
 }
 
 // GetCalendar returns one calendar.

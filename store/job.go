@@ -175,13 +175,9 @@ func (s *Store) ChangeJob(id string, fn func(j *Job, pending []JobExecution, wai
 	var changed []JobExecution
 	err := s.update(func(tx *bolt.Tx) error {
 		changed = nil
-		jobs := tx.Bucket([]byte(bucketJobs))
-		ok, err := getJSON(jobs, []byte(id), &job)
+		jobs, err := readJob(tx, id, &job)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("job %q: %w", id, ErrNotFound)
 		}
 		execs, idx := tx.Bucket([]byte(bucketJobExecs)), tx.Bucket([]byte(bucketJobExecsIdx))
 		var pending []JobExecution
@@ -201,12 +197,7 @@ func (s *Store) ChangeJob(id string, fn func(j *Job, pending []JobExecution, wai
 			before[i] = e.Status
 		}
 		q := tx.Bucket([]byte(bucketJobQueue))
-		waiting := 0
-		qc := q.Cursor()
-		for k, _ := qc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = qc.Next() {
-			waiting++
-		}
-		drop, err := fn(&job, pending, waiting)
+		drop, err := fn(&job, pending, countPrefix(q, prefix))
 		if err != nil {
 			return err
 		}
@@ -222,14 +213,8 @@ func (s *Store) ChangeJob(id string, fn func(j *Job, pending []JobExecution, wai
 			changed = append(changed, e)
 		}
 		if drop {
-			var keys [][]byte
-			for k, _ := qc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = qc.Next() {
-				keys = append(keys, bytes.Clone(k))
-			}
-			for _, k := range keys {
-				if err := q.Delete(k); err != nil {
-					return err
-				}
+			if err := deletePrefix(q, prefix); err != nil {
+				return err
 			}
 		}
 		return putJSON(jobs, []byte(id), job)
@@ -247,20 +232,15 @@ var ErrUnchanged = errors.New("unchanged")
 // ReleaseJobTargets gives up to n of a job's waiting targets an execution,
 // in the order they were queued, skipping those allow refuses (they stay
 // queued); change may then adjust the job (its rate window), told how
-// many were released. It returns
-// the job and the new executions.
+// many were released. It returns the job and the new executions.
 func (s *Store) ReleaseJobTargets(id string, n int, at time.Time, allow func(JobTarget) bool, change func(j *Job, released int)) (Job, []JobExecution, error) {
 	var job Job
 	var out []JobExecution
 	err := s.update(func(tx *bolt.Tx) error {
 		out = nil
-		jobs := tx.Bucket([]byte(bucketJobs))
-		ok, err := getJSON(jobs, []byte(id), &job)
+		jobs, err := readJob(tx, id, &job)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("job %q: %w", id, ErrNotFound)
 		}
 		if job.Status != JobActive {
 			return ErrUnchanged
@@ -379,11 +359,9 @@ func (s *Store) UpdateJobExecution(thing, jobID string, fn func(j *Job, e *JobEx
 		if !ok {
 			return fmt.Errorf("execution of job %q on %q: %w", jobID, thing, ErrNotFound)
 		}
-		jobs := tx.Bucket([]byte(bucketJobs))
-		if ok, err := getJSON(jobs, []byte(jobID), &job); err != nil {
+		jobs, err := readJob(tx, jobID, &job)
+		if err != nil {
 			return err
-		} else if !ok {
-			return fmt.Errorf("job %q: %w", jobID, ErrNotFound)
 		}
 		before := e.Status
 		if err := fn(&job, &e); err != nil {
@@ -404,45 +382,43 @@ func (s *Store) UpdateJobExecution(thing, jobID string, fn func(j *Job, e *JobEx
 // DeleteJob removes a job that is over, with its executions.
 func (s *Store) DeleteJob(id string) error {
 	return s.update(func(tx *bolt.Tx) error {
-		jobs := tx.Bucket([]byte(bucketJobs))
 		var j Job
-		ok, err := getJSON(jobs, []byte(id), &j)
+		jobs, err := readJob(tx, id, &j)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("job %q: %w", id, ErrNotFound)
 		}
 		if j.Status == JobActive {
 			return fmt.Errorf("job %q is in progress; cancel it first: %w", id, ErrInvalid)
 		}
 		execs, idx, q := tx.Bucket([]byte(bucketJobExecs)), tx.Bucket([]byte(bucketJobExecsIdx)), tx.Bucket([]byte(bucketJobQueue))
 		prefix := []byte(id + "\x00")
-		var keys [][]byte
 		c := idx.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
-		for _, k := range keys {
 			if err := execs.Delete(jobExecKey(string(k[len(prefix):]), id)); err != nil {
 				return err
 			}
-			if err := idx.Delete(k); err != nil {
-				return err
-			}
 		}
-		keys = keys[:0]
-		qc := q.Cursor()
-		for k, _ := qc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = qc.Next() {
-			keys = append(keys, bytes.Clone(k))
+		if err := deletePrefix(idx, prefix); err != nil {
+			return err
 		}
-		for _, k := range keys {
-			if err := q.Delete(k); err != nil {
-				return err
-			}
+		if err := deletePrefix(q, prefix); err != nil {
+			return err
 		}
 		return jobs.Delete([]byte(id))
 	})
+}
+
+// readJob reads job id into j in tx and returns the bucket of jobs.
+func readJob(tx *bolt.Tx, id string, j *Job) (*bolt.Bucket, error) {
+	jobs := tx.Bucket([]byte(bucketJobs))
+	ok, err := getJSON(jobs, []byte(id), j)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("job %q: %w", id, ErrNotFound)
+	}
+	return jobs, nil
 }
 
 // createJobBuckets adds the buckets of jobs.
