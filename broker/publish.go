@@ -154,7 +154,7 @@ func (b *Broker) freePacketID(cl *mqtt.Client, pk *packets.Packet) {
 // 3.1.1, which has no negative acknowledgement, a message that can never be
 // stored is acknowledged as usual and not delivered, so that a device does
 // not resend it forever. A message that could not be stored for a passing
-// reason (CodeInternal, CodeStorageFull) is never acknowledged: a 3.1.1
+// reason (CodeInternal, CodeStorageFull, CodeRateLimited) is never acknowledged: a 3.1.1
 // client is disconnected instead and resends it.
 func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
@@ -232,13 +232,16 @@ func (b *Broker) telemetryRejected(thing string, err error) *device.TelemetryErr
 // rejection: 0x99 when the payload is wrong, 0x83 when the device is not
 // registered (the broker will not take telemetry for it), 0x80 when storing
 // failed and the device may retry, 0x97 (quota exceeded) while Hearth's
-// disk is below its free-space floor.
+// disk is below its free-space floor, 0x96 (message rate too high) for a
+// device past its sample rate.
 func telemetryReasonCode(code string) byte {
 	switch code {
 	case device.CodeInternal:
 		return packets.ErrUnspecifiedError.Code
 	case device.CodeStorageFull:
 		return packets.ErrQuotaExceeded.Code
+	case device.CodeRateLimited:
+		return packets.ErrMessageRateTooHigh.Code
 	case device.CodeUnknownDevice:
 		return packets.ErrImplementationSpecificError.Code
 	default:

@@ -153,7 +153,7 @@ func (b *Broker) telemetryRefused(cl *mqtt.Client, qos byte, negativeAck bool, e
 	thing := cl.ID
 	te := b.telemetryRejected(thing, err)
 	b.sendRejection(thing, te, now)
-	if (te.Code == device.CodeInternal || te.Code == device.CodeStorageFull) && !negativeAck && qos > 0 {
+	if (te.Code == device.CodeInternal || te.Code == device.CodeStorageFull || te.Code == device.CodeRateLimited) && !negativeAck && qos > 0 {
 		// Nothing was stored, so nothing may be acknowledged: an MQTT 3.1.1
 		// client has no negative PUBACK, so it is disconnected without one
 		// and sends the message again after reconnecting.

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hearthiot/hearth/device/events"
 )
 
@@ -30,14 +32,14 @@ type LabelSource interface {
 	Labels(name string) (customer, site string, ok bool)
 }
 
-const codeCount = 9
+const codeCount = 10
 
 // rejectionCodes lists every code Ingest can reject with, in the order the
 // per-code counters are kept.
 func rejectionCodes() [codeCount]string {
 	return [...]string{
 		CodeBadJSON, CodeBadValue, CodeBadMetric, CodeBadTimestamp,
-		CodeBatchTooLarge, CodeEmpty, CodeUnknownDevice, CodeInternal, CodeStorageFull,
+		CodeBatchTooLarge, CodeEmpty, CodeUnknownDevice, CodeInternal, CodeStorageFull, CodeRateLimited,
 	}
 }
 
@@ -56,6 +58,11 @@ type Telemetry struct {
 	// metrics holds, per device, the metric names it has used since start,
 	// so that one device cannot create series without bound.
 	metrics sync.Map // device name → *metricSet
+	// limiters hold each device's sample rate; rates gives a device's
+	// type's own, when it has one.
+	limiters sync.Map // device name → *rate.Limiter
+	rates    func(device string) (perSecond float64, burst int, ok bool)
+	delayed  atomic.Uint64
 
 	messages atomic.Uint64
 	samples  atomic.Uint64
@@ -82,6 +89,51 @@ type TelemetryOption func(*Telemetry)
 // rejected message.
 func WithEvents(p EventPublisher) TelemetryOption {
 	return func(t *Telemetry) { t.events = p }
+}
+
+// WithRates gives devices their type's sample rate and burst, where rates
+// says it has one; others have the limits' Rate and Burst. After a type's
+// rate changes, RatesChanged applies it.
+func WithRates(rates func(device string) (perSecond float64, burst int, ok bool)) TelemetryOption {
+	return func(t *Telemetry) { t.rates = rates }
+}
+
+// RatesChanged makes every device take its rate anew, as its next message
+// arrives.
+func (t *Telemetry) RatesChanged() { t.limiters.Clear() }
+
+// throttle takes n samples from the device's rate and returns how long the
+// message is to be held back, or why it is refused.
+func (t *Telemetry) throttle(thing string, n int, now time.Time) (time.Duration, *TelemetryError) {
+	v, ok := t.limiters.Load(thing)
+	if !ok {
+		perSecond, burst := t.lim.Rate, t.lim.Burst
+		if t.rates != nil {
+			if r, b, ok := t.rates(thing); ok {
+				perSecond, burst = r, b
+			}
+		}
+		if perSecond <= 0 {
+			return 0, nil
+		}
+		v, _ = t.limiters.LoadOrStore(thing, rate.NewLimiter(rate.Limit(perSecond), max(burst, 1)))
+	}
+	lim := v.(*rate.Limiter)
+	r := lim.ReserveN(now, n)
+	if !r.OK() {
+		return 0, &TelemetryError{Code: CodeRateLimited, Message: fmt.Sprintf(
+			"%d samples in one message; this device may send at most %d at once: send them in smaller messages", n, lim.Burst())}
+	}
+	d := r.DelayFrom(now)
+	if d > t.lim.MaxDelay {
+		r.CancelAt(now)
+		return 0, &TelemetryError{Code: CodeRateLimited, Message: fmt.Sprintf(
+			"more samples than this device may send (%g a second, %d at once); keep them and send them in %s", float64(lim.Limit()), lim.Burst(), d.Round(time.Second))}
+	}
+	if d > 0 {
+		t.delayed.Add(1)
+	}
+	return d, nil
 }
 
 // metricSet is the metric names one device has used.
@@ -162,7 +214,11 @@ func (t *Telemetry) Accept(thing string, payload []byte, now time.Time) (Storing
 		}
 		return nil, t.reject(thing, now, te)
 	}
-	s := &storing{t: t, thing: thing, now: now, rs: rs}
+	delay, te := t.throttle(thing, len(rs), now)
+	if te != nil {
+		return nil, t.reject(thing, now, te)
+	}
+	s := &storing{t: t, thing: thing, now: now, rs: rs, delay: delay}
 	s.wait, err = t.w.WriteReadings(thing, customer, site, rs)
 	if err != nil {
 		return nil, s.failed(err)
@@ -177,9 +233,13 @@ type storing struct {
 	now   time.Time
 	rs    []Reading
 	wait  func() error
+	delay time.Duration // how long its acknowledgement is held back
 }
 
 func (s *storing) Wait() (int, error) {
+	if s.delay > 0 {
+		time.Sleep(s.delay)
+	}
 	if err := s.wait(); err != nil {
 		return 0, s.failed(err)
 	}
@@ -271,12 +331,14 @@ func (t *Telemetry) reject(thing string, now time.Time, e *TelemetryError) error
 }
 
 // TelemetryStats are counters since start: messages handled (stored or
-// rejected), samples stored, messages rejected in total and by code.
+// rejected), samples stored, messages rejected in total and by code, and
+// messages whose acknowledgement was held back for their device's rate.
 type TelemetryStats struct {
 	Messages       uint64
 	Samples        uint64
 	Rejected       uint64
 	RejectedByCode map[string]uint64
+	Delayed        uint64
 }
 
 // Stats reads the counters. Each counter is read atomically; the set is not
@@ -286,6 +348,7 @@ func (t *Telemetry) Stats() TelemetryStats {
 		Messages:       t.messages.Load(),
 		Samples:        t.samples.Load(),
 		RejectedByCode: make(map[string]uint64),
+		Delayed:        t.delayed.Load(),
 	}
 	for i, c := range rejectionCodes() {
 		n := t.rejected[i].Load()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -245,5 +246,72 @@ func TestTelemetryMetricLimit(t *testing.T) {
 	}
 	if got := len(w.calls); got != 3 {
 		t.Errorf("%d writes, want 3 (the refused message wrote nothing)", got)
+	}
+}
+
+// A device past its sample rate has its messages held back, which slows
+// it to the rate; a message larger than its burst, or one that would wait
+// longer than MaxDelay, is refused with rate_limited; a device type's
+// own rate replaces the server's.
+func TestTelemetryRate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"meter-1", "meter-2"} {
+		if _, err := f.reg.CreateDevice(device.DeviceSpec{Name: name, Customer: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &recordingWriter{}
+	tel := device.NewTelemetry(device.TelemetryLimits{Rate: 1000, Burst: 100, MaxDelay: 150 * time.Millisecond}, f.reg, w,
+		device.WithRates(func(d string) (float64, int, bool) { return 10, 5, d == "meter-2" }))
+	batch := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"ts": %d, "v": %d}`, nowMS-int64(n-i), i)
+		}
+		b.WriteString("]")
+		return []byte(b.String())
+	}
+	code := func(err error) string {
+		var te *device.TelemetryError
+		if errors.As(err, &te) {
+			return te.Code
+		}
+		return fmt.Sprint(err)
+	}
+	// The burst passes at once; the next 100 wait for a tenth of a second.
+	if _, err := tel.Ingest("meter-1", batch(100), telemetryNow); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if _, err := tel.Ingest("meter-1", batch(100), telemetryNow); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d < 90*time.Millisecond {
+		t.Errorf("a message past the burst was stored after %v; want it held back about 100ms", d)
+	}
+	// Another 100 would wait 200ms, past MaxDelay: refused, not taken.
+	if _, err := tel.Ingest("meter-1", batch(100), telemetryNow); code(err) != device.CodeRateLimited {
+		t.Fatalf("a message past MaxDelay: %v; want rate_limited", err)
+	}
+	// More than the burst at once can never pass.
+	if _, err := tel.Ingest("meter-1", batch(101), telemetryNow.Add(time.Second)); code(err) != device.CodeRateLimited ||
+		!strings.Contains(err.Error(), "at most 100 at once") {
+		t.Fatalf("a message over the burst: %v", err)
+	}
+	// meter-2's type allows 5 at once.
+	if _, err := tel.Ingest("meter-2", batch(6), telemetryNow); code(err) != device.CodeRateLimited {
+		t.Fatalf("meter-2 over its type's burst: %v", err)
+	}
+	if _, err := tel.Ingest("meter-2", batch(5), telemetryNow); err != nil {
+		t.Fatalf("meter-2 within its type's burst: %v", err)
+	}
+	st := tel.Stats()
+	if st.Delayed != 1 || st.RejectedByCode[device.CodeRateLimited] != 3 {
+		t.Errorf("stats %+v; want 1 delayed and 3 rate_limited", st)
 	}
 }

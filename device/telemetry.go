@@ -19,6 +19,9 @@ const (
 	DefaultMaxMetrics = 500
 	DefaultMaxFuture  = 5 * time.Minute
 	DefaultRetention  = 3 * 365 * 24 * time.Hour
+	// DefaultMaxDelay is the longest a message's acknowledgement is held
+	// back for a device over its rate.
+	DefaultMaxDelay = 10 * time.Second
 )
 
 // MaxMetricLength is the longest metric name a device may send.
@@ -32,6 +35,16 @@ type TelemetryLimits struct {
 	MaxMetrics int           // distinct metric names per device, enforced by Telemetry; default 500
 	MaxFuture  time.Duration // how far ahead of the server clock a ts may be; default 5m
 	Retention  time.Duration // a ts older than now-Retention is refused; default 3 years
+	// Rate is how many samples a second one device may have stored on
+	// average and Burst how many at once, a back-fill after an outage
+	// included; a device type may set its own (Telemetry.WithRates).
+	// Rate 0: no limit. A device past them has its acknowledgements held
+	// back, up to MaxDelay (default 10s) for a message, which slows it
+	// to the rate; a message that would wait longer is refused
+	// (CodeRateLimited), and one larger than Burst is refused.
+	Rate     float64
+	Burst    int
+	MaxDelay time.Duration
 }
 
 func (l TelemetryLimits) withDefaults() TelemetryLimits {
@@ -49,6 +62,9 @@ func (l TelemetryLimits) withDefaults() TelemetryLimits {
 	}
 	if l.Retention <= 0 {
 		l.Retention = DefaultRetention
+	}
+	if l.MaxDelay <= 0 {
+		l.MaxDelay = DefaultMaxDelay
 	}
 	return l
 }

@@ -21,6 +21,7 @@ const (
 	CodeUnknownDevice = "unknown_device"  // the device is not (or no longer) registered
 	CodeInternal      = "internal"        // storing failed; the device may retry
 	CodeStorageFull   = "storage_full"    // Hearth's disk is nearly full; the device keeps the readings and retries
+	CodeRateLimited   = "rate_limited"    // the device sends more samples than it may; it keeps them and sends them later
 )
 
 // TelemetryError says why a telemetry message was rejected. The message is

@@ -157,6 +157,10 @@ type TelemetryConfig struct {
 	// MaxMetrics is how many distinct metric names one device may use.
 	MaxMetrics int
 	MaxFuture  time.Duration
+	// Rate and Burst are the samples a second one device may have stored,
+	// and at once; a device type may set its own. Rate 0: no limit.
+	Rate  float64
+	Burst int
 }
 
 // maxTelemetryFuture is how far ahead the time-series store accepts
@@ -181,7 +185,7 @@ func DefaultConfig() Config {
 			ClientBufferBytes: 4 << 10,
 		},
 		TSDB:      TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
-		Telemetry: TelemetryConfig{Log: true, MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute},
+		Telemetry: TelemetryConfig{Log: true, MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute, Rate: 1000, Burst: 500_000},
 		Web: WebConfig{
 			TimeZone:        "Local",
 			SessionIdle:     2 * time.Hour,
@@ -229,6 +233,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("telemetry maximum batch must be at least 1")
 	case c.Telemetry.MaxMetrics < 1:
 		return fmt.Errorf("telemetry maximum metrics per device must be at least 1")
+	case c.Telemetry.Rate < 0 || c.Telemetry.Burst < 0 || c.Telemetry.Rate > 0 && c.Telemetry.Burst < 1:
+		return fmt.Errorf("telemetry rate %g and burst %d: a rate of 0 (no limit) or more, with a burst of 1 or more", c.Telemetry.Rate, c.Telemetry.Burst)
 	case c.Telemetry.MaxFuture < 0 || c.Telemetry.MaxFuture > maxTelemetryFuture:
 		return fmt.Errorf("telemetry maximum future %s is out of range: 0 to %s", c.Telemetry.MaxFuture, maxTelemetryFuture)
 	case c.Notify.RetryFor < 0 || c.Notify.GroupWindow < 0 || c.Notify.GroupWindow > time.Hour:

@@ -35,6 +35,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	t := s.telemetry.Stats()
 	counter(w, "hearth_telemetry_messages_total", "Telemetry messages handled, stored or rejected.", t.Messages)
 	counter(w, "hearth_telemetry_samples_stored_total", "Telemetry samples stored.", t.Samples)
+	counter(w, "hearth_telemetry_delayed_total", "Telemetry messages whose acknowledgement was held back because their device sent more samples than its rate.", t.Delayed)
 	fmt.Fprintf(w, "# HELP hearth_telemetry_rejected_total Telemetry messages rejected whole, by reason.\n# TYPE hearth_telemetry_rejected_total counter\n")
 	codes := make([]string, 0, len(t.RejectedByCode))
 	for code := range t.RejectedByCode {

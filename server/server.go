@@ -291,8 +291,23 @@ func (s *Server) startTelemetry(context.Context) error {
 		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
 		MaxFuture:  s.cfg.Telemetry.MaxFuture,
 		Retention:  s.cfg.TSDB.Retention,
-	}, s.registry, readingWriter{db: s.tsdb, log: s.wal, disk: s.disk}, device.WithEvents(s.events))
+		Rate:       s.cfg.Telemetry.Rate,
+		Burst:      s.cfg.Telemetry.Burst,
+	}, s.registry, readingWriter{db: s.tsdb, log: s.wal, disk: s.disk}, device.WithEvents(s.events), device.WithRates(s.typeRate))
 	return nil
+}
+
+// typeRate is a device's type's telemetry rate, when the type sets one.
+func (s *Server) typeRate(device string) (float64, int, bool) {
+	typ, ok := s.registry.Type(device)
+	if !ok || typ == "" || s.types == nil {
+		return 0, 0, false
+	}
+	t, err := s.types.Get(typ)
+	if err != nil || t.TelemetryRate == nil {
+		return 0, 0, false
+	}
+	return t.TelemetryRate.SamplesPerSecond, t.TelemetryRate.Burst, true
 }
 
 // startDeviceTypes builds the catalogue and creates the built-in types
@@ -301,6 +316,9 @@ func (s *Server) startTelemetry(context.Context) error {
 // created again, so what an operator changed or deleted stays so.
 func (s *Server) startDeviceTypes(context.Context) error {
 	s.types = device.NewDeviceTypes(s.store, s.registry.Type)
+	// A type's or a device's change may change a device's telemetry rate.
+	s.types.OnChange(func(string) { s.telemetry.RatesChanged() })
+	s.registry.OnChange(func(string) { s.telemetry.RatesChanged() })
 	created, err := s.types.SeedBuiltin()
 	if err != nil {
 		return err

@@ -28,9 +28,13 @@ type DeviceType struct {
 	// devices publish on besides Hearth's own topics; package protocol
 	// says what a template may hold. Added after schema version 10
 	// without a new version: older binaries ignore it.
-	Topics    []string  `json:"topics,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Topics []string `json:"topics,omitempty"`
+	// TelemetryRate, when set, is the samples a second and at once each
+	// of the type's devices may send, instead of the server's. Added
+	// after schema version 10 without a new version.
+	TelemetryRate *TelemetryRate `json:"telemetry_rate,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 }
 
 // Setting is one key of a device type's desired state: its value's type and
@@ -343,11 +347,21 @@ func checkDeviceType(t DeviceType) error {
 		}
 		topics[tp] = true
 	}
+	if r := t.TelemetryRate; r != nil && (!(r.SamplesPerSecond > 0) || r.SamplesPerSecond > 1e7 || r.Burst < 1 || r.Burst > 1e9) {
+		return fmt.Errorf("telemetry_rate: samples_per_second above 0 (at most 10,000,000) and a burst of 1 to 1,000,000,000: %w", ErrInvalid)
+	}
 	return nil
 }
 
 // maxTopics bounds a device type's topic templates.
 const maxTopics = 10
+
+// TelemetryRate is how many samples a second a device may have stored on
+// average, and how many at once.
+type TelemetryRate struct {
+	SamplesPerSecond float64 `json:"samples_per_second"`
+	Burst            int     `json:"burst"`
+}
 
 func checkSetting(st Setting) error {
 	if err := checkText("key", st.Key, maxNameLen, true); err != nil {

@@ -41,6 +41,8 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.IntVar(&cfg.Telemetry.MaxBatch, "telemetry-max-batch", cfg.Telemetry.MaxBatch, "most entries in one back-fill telemetry array")
 	fs.IntVar(&cfg.Telemetry.MaxMetrics, "telemetry-max-metrics", cfg.Telemetry.MaxMetrics, "most distinct metric names one device may use (each is a time series)")
 	fs.DurationVar(&cfg.Telemetry.MaxFuture, "telemetry-max-future", cfg.Telemetry.MaxFuture, "how far ahead of the server's clock a telemetry timestamp may be")
+	fs.Float64Var(&cfg.Telemetry.Rate, "telemetry-rate", cfg.Telemetry.Rate, "samples a second one device may send on average (0: no limit); its device type may set its own")
+	fs.IntVar(&cfg.Telemetry.Burst, "telemetry-burst", cfg.Telemetry.Burst, "samples one device may send at once, a back-fill after an outage included")
 	fs.BoolVar(&cfg.Demo.Enabled, "demo", cfg.Demo.Enabled, "seed a demo customer with four sites and run their simulated chillers and sensors in this process")
 	fs.DurationVar(&cfg.Demo.Interval, "demo-interval", cfg.Demo.Interval, "time between two readings of one demo device")
 	fs.StringVar(&cfg.Backup.Dir, "backup-dir", cfg.Backup.Dir, "`directory` for scheduled backups, best on another disk (off when empty)")

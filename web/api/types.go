@@ -10,17 +10,18 @@ import (
 // deviceTypeJSON is a device type as the API shows it. Settings have the
 // store's field names, which are the public contract of both.
 type deviceTypeJSON struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	Settings    []store.Setting `json:"settings"`
-	Metrics     []store.Metric  `json:"metrics,omitempty"`
-	Topics      []string        `json:"topics,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	Name          string               `json:"name"`
+	Description   string               `json:"description,omitempty"`
+	Settings      []store.Setting      `json:"settings"`
+	Metrics       []store.Metric       `json:"metrics,omitempty"`
+	Topics        []string             `json:"topics,omitempty"`
+	TelemetryRate *store.TelemetryRate `json:"telemetry_rate,omitempty"`
+	CreatedAt     time.Time            `json:"created_at"`
+	UpdatedAt     time.Time            `json:"updated_at"`
 }
 
 func newDeviceTypeJSON(t store.DeviceType) deviceTypeJSON {
-	out := deviceTypeJSON{Name: t.Name, Description: t.Description, Settings: t.Settings, Metrics: t.Metrics, Topics: t.Topics, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	out := deviceTypeJSON{Name: t.Name, Description: t.Description, Settings: t.Settings, Metrics: t.Metrics, Topics: t.Topics, TelemetryRate: t.TelemetryRate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if out.Settings == nil {
 		out.Settings = []store.Setting{}
 	}
@@ -29,10 +30,11 @@ func newDeviceTypeJSON(t store.DeviceType) deviceTypeJSON {
 
 // deviceTypeRequest is the body of PUT /api/v1/device-types/{type}.
 type deviceTypeRequest struct {
-	Description string          `json:"description"`
-	Settings    []store.Setting `json:"settings"`
-	Metrics     []store.Metric  `json:"metrics"`
-	Topics      []string        `json:"topics"`
+	Description   string               `json:"description"`
+	Settings      []store.Setting      `json:"settings"`
+	Metrics       []store.Metric       `json:"metrics"`
+	Topics        []string             `json:"topics"`
+	TelemetryRate *store.TelemetryRate `json:"telemetry_rate"`
 }
 
 // listDeviceTypes: GET /api/v1/device-types.
@@ -78,7 +80,7 @@ func (a *API) putDeviceType(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings, Metrics: req.Metrics, Topics: req.Topics})
+	t, created, err := a.scope(r).PutDeviceType(store.DeviceType{Name: name, Description: req.Description, Settings: req.Settings, Metrics: req.Metrics, Topics: req.Topics, TelemetryRate: req.TelemetryRate})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

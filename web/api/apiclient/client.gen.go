@@ -1531,6 +1531,12 @@ type DeviceType struct {
 	Name        string    `json:"name"`
 	Settings    []Setting `json:"settings"`
 
+	// TelemetryRate The samples a second (on average) and at once each of the type's devices may send, instead of the server's --telemetry-rate and --telemetry-burst.
+	TelemetryRate *struct {
+		Burst            int     `json:"burst"`
+		SamplesPerSecond float32 `json:"samples_per_second"`
+	} `json:"telemetry_rate,omitempty"`
+
 	// Topics Topic templates its devices publish on besides their own topics, such as "dt/{site}/{name}/data": levels are text or one of {name} (required, once), {site}, {customer}, {type}; no wildcards, not beginning with $ or hearth/. Each device may publish on its expansion and no other device may; message rules map what arrives there.
 	Topics    *[]string `json:"topics,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -1548,6 +1554,12 @@ type DeviceTypeSpec struct {
 	// Metrics The telemetry the type's devices send; alarm rules on the type may name only these. Leaving it out declares none.
 	Metrics  *[]Metric `json:"metrics,omitempty"`
 	Settings []Setting `json:"settings"`
+
+	// TelemetryRate The samples a second (on average) and at once each of the type's devices may send, instead of the server's --telemetry-rate and --telemetry-burst.
+	TelemetryRate *struct {
+		Burst            int     `json:"burst"`
+		SamplesPerSecond float32 `json:"samples_per_second"`
+	} `json:"telemetry_rate,omitempty"`
 
 	// Topics Topic templates its devices publish on besides their own topics, such as "dt/{site}/{name}/data": levels are text or one of {name} (required, once), {site}, {customer}, {type}; no wildcards, not beginning with $ or hearth/. Each device may publish on its expansion and no other device may; message rules map what arrives there.
 	Topics *[]string `json:"topics,omitempty"`
