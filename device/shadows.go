@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
@@ -89,6 +91,9 @@ type Shadows struct {
 	pub      Publisher
 	events   EventPublisher // nil: no events
 	lim      shadow.Limits
+	maxNamed int
+	rate     rate.Limit
+	limiters sync.Map       // device → *rate.Limiter of its updates over MQTT
 	settings SettingsSource // nil: no settings checks
 	logger   *slog.Logger
 	now      func() time.Time // the clock of the MQTT path
@@ -118,7 +123,25 @@ type ShadowDeps struct {
 	// settings of the device's type (see Update).
 	Settings SettingsSource
 	Limits   shadow.Limits
-	Logger   *slog.Logger
+	// MaxNamed is how many named shadows one device may have (default
+	// 50); UpdatesPerSecond how many updates a second a device may make
+	// over MQTT (default 20, AWS's rate per thing, with bursts of twice
+	// that).
+	MaxNamed         int
+	UpdatesPerSecond float64
+	Logger           *slog.Logger
+}
+
+// Defaults of ShadowDeps' limits.
+const (
+	DefaultMaxNamedShadows  = 50
+	DefaultShadowUpdateRate = 20
+)
+
+// ShadowCounter counts a device's shadows; *store.Store implements it.
+// A ShadowStore without it has no limit on named shadows.
+type ShadowCounter interface {
+	CountShadows(device string) (int, error)
 }
 
 // NewShadows returns the shadow service.
@@ -127,16 +150,62 @@ func NewShadows(d ShadowDeps) *Shadows {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if d.MaxNamed <= 0 {
+		d.MaxNamed = DefaultMaxNamedShadows
+	}
+	if d.UpdatesPerSecond <= 0 {
+		d.UpdatesPerSecond = DefaultShadowUpdateRate
+	}
 	return &Shadows{
 		st:       d.Store,
 		pub:      d.Publisher,
 		events:   d.Events,
 		settings: d.Settings,
 		lim:      d.Limits,
+		maxNamed: d.MaxNamed,
+		rate:     rate.Limit(d.UpdatesPerSecond),
 		logger:   logger,
 		now:      time.Now,
 		locks:    make(map[shadowKey]*keyLock),
 	}
+}
+
+// allow takes one update of a device over MQTT, made at now, from its
+// rate.
+func (s *Shadows) allow(thing string, by Actor, now time.Time) error {
+	if by.Channel != ChannelMQTT {
+		return nil
+	}
+	v, ok := s.limiters.Load(thing)
+	if !ok {
+		v, _ = s.limiters.LoadOrStore(thing, rate.NewLimiter(s.rate, 2*int(s.rate)))
+	}
+	if !v.(*rate.Limiter).AllowN(now, 1) {
+		return &shadow.Error{Code: http.StatusTooManyRequests, Message: fmt.Sprintf("Too Many Requests: at most %g shadow updates a second per device", float64(s.rate))}
+	}
+	return nil
+}
+
+// checkNamed refuses a new named shadow of a device that has as many as it
+// may.
+func (s *Shadows) checkNamed(thing, name string, exists bool) error {
+	c, ok := s.st.(ShadowCounter)
+	if name == "" || exists || !ok {
+		return nil
+	}
+	n, err := c.CountShadows(thing)
+	if err != nil {
+		return err
+	}
+	if n >= s.maxNamed+1 { // the classic shadow is not one of them
+		return &shadow.Error{Code: http.StatusBadRequest, Message: fmt.Sprintf("This device has as many named shadows as it may (%d); delete one first", s.maxNamed)}
+	}
+	if n >= s.maxNamed {
+		if _, err := s.st.GetShadow(thing, ""); errors.Is(err, store.ErrNotFound) {
+			return &shadow.Error{Code: http.StatusBadRequest, Message: fmt.Sprintf("This device has as many named shadows as it may (%d); delete one first", s.maxNamed)}
+		}
+	}
+	return nil
 }
 
 // lock takes the in-process lock of one shadow and returns its release.
@@ -217,6 +286,9 @@ func (s *Shadows) Update(thing, name string, body []byte, by Actor, now time.Tim
 	if len(body) > store.MaxHistoryUpdateSize {
 		return nil, &shadow.Error{Code: http.StatusRequestEntityTooLarge, Message: "The payload exceeds the maximum size allowed"}
 	}
+	if err := s.allow(thing, by, now); err != nil {
+		return nil, err
+	}
 	upd, err := shadow.ParseUpdate(body, s.lim)
 	if err != nil {
 		return nil, err
@@ -235,6 +307,9 @@ func (s *Shadows) Update(thing, name string, body []byte, by Actor, now time.Tim
 	for attempt := 1; ; attempt++ {
 		prev, stored, err := s.load(thing, name)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkNamed(thing, name, stored != 0); err != nil {
 			return nil, err
 		}
 		res, err := shadow.Apply(prev, upd, now.Unix(), s.lim)

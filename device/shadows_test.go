@@ -2,7 +2,9 @@ package device_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -550,5 +552,59 @@ func TestShadowsRace(t *testing.T) {
 				t.Errorf("desired (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// One device may make 20 shadow updates a second over MQTT (bursts of 40)
+// and have 50 named shadows; past them it is refused with AWS's 429, or a
+// 400 that says why. Operators' updates are not limited by the rate.
+func TestShadowLimitsPerDevice(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.create(t, "gw-1")
+	svc, _ := newShadows(t, f, shadow.Limits{}, nil)
+	dev := device.Actor{Name: "device:gw-1", Channel: device.ChannelMQTT}
+	code := func(err error) int {
+		var se *shadow.Error
+		if errors.As(err, &se) {
+			return se.Code
+		}
+		return 0
+	}
+	refused := 0
+	at := time.Now()
+	for i := range 60 {
+		_, err := svc.Update("gw-1", "", []byte(fmt.Sprintf(`{"state":{"reported":{"n":%d}}}`, i)), dev, at)
+		switch code(err) {
+		case 0:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	if refused != 20 {
+		t.Errorf("%d of 60 updates at one instant refused; want the 20 past a burst of 40", refused)
+	}
+	if _, err := svc.Update("gw-1", "", []byte(`{"state":{"reported":{"n":1}}}`), dev, at.Add(time.Second)); err != nil {
+		t.Fatalf("an update a second later: %v", err)
+	}
+	if _, err := svc.Update("gw-1", "", []byte(`{"state":{"desired":{"n":1}}}`), operator, time.Now()); err != nil {
+		t.Fatalf("an operator's update while the device is limited: %v", err)
+	}
+	for i := range 50 {
+		if _, err := svc.Update("gw-1", fmt.Sprintf("zone-%02d", i), []byte(`{"state":{"reported":{"t":1}}}`), operator, time.Now()); err != nil {
+			t.Fatalf("named shadow %d: %v", i, err)
+		}
+	}
+	_, err := svc.Update("gw-1", "zone-50", []byte(`{"state":{"reported":{"t":1}}}`), operator, time.Now())
+	if code(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "as many named shadows as it may (50)") {
+		t.Fatalf("a 51st named shadow: %v", err)
+	}
+	if _, err := svc.Update("gw-1", "zone-07", []byte(`{"state":{"reported":{"t":2}}}`), operator, time.Now()); err != nil {
+		t.Fatalf("an update of an existing named shadow at the limit: %v", err)
 	}
 }

@@ -82,6 +82,17 @@ func (s *Store) ListShadows(device string) ([]Shadow, error) {
 	return out, nil
 }
 
+// CountShadows counts the shadows a device has, the classic one included,
+// without reading them.
+func (s *Store) CountShadows(device string) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = countPrefix(tx.Bucket([]byte(bucketShadows)), shadowPrefix(device))
+		return nil
+	})
+	return n, err
+}
+
 // PutShadow writes a shadow whose stored version is expectVersion (0: the
 // shadow must not exist yet) and appends h to the history, all in one
 // transaction: a shadow and its history never disagree, and two writers
