@@ -113,9 +113,10 @@ func cloneMap(m map[string]any) map[string]any {
 
 // checkSection enforces, for the desired or reported section of a request,
 // the nesting limit, AWS's rule that arrays hold no null, and two rules
-// whose breach AWS refuses but does not word: no key is empty, and every
-// number fits a 64-bit float, so every client can read back what it stored
-// (JavaScript would read 1e400 as Infinity, Go would fail to decode it).
+// whose messages are Hearth's own: no key is empty (AWS refuses one too),
+// and every number fits a 64-bit float, so every client can read back what
+// it stored (JavaScript would read 1e400 as Infinity, Go would fail to
+// decode it).
 // Nulls in objects are deletions and are allowed in requests. The messages
 // of these two name where the fault is, as "state.reported.x.y".
 func checkSection(section string, m map[string]any, maxDepth int) *Error {
