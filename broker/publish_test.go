@@ -289,6 +289,34 @@ func TestTelemetry(t *testing.T) {
 	}
 }
 
+// A metric named like a series label, or starting with "__", is refused
+// with bad_metric before anything is stored.
+func TestTelemetryReservedMetric(t *testing.T) {
+	f := newFixture(t, nil)
+	c5 := f.mustV5(t, f.certOpts(f.newDevice(t, "chiller-1")))
+	c5.subscribe(t, "hearth/things/chiller-1/telemetry/rejected")
+	for _, payload := range []string{`{"co2_ppm": 600, "customer": 1}`, `{"values": {"__name__": 1}}`, `[{"site": 1}]`} {
+		since := time.Now()
+		resp, err := c5.publish(t, "hearth/things/chiller-1/telemetry", payload, 1)
+		if err == nil || resp == nil || resp.ReasonCode != v5PayloadFormat {
+			t.Fatalf("publish %s: response %+v, error %v; want reason %#x", payload, resp, err, v5PayloadFormat)
+		}
+		if !strings.HasPrefix(resp.Properties.ReasonString, "bad_metric: ") || !strings.Contains(resp.Properties.ReasonString, "is reserved") {
+			t.Errorf("reason string %q, want bad_metric naming the reserved name", resp.Properties.ReasonString)
+		}
+		p := c5.next(t)
+		if p.Topic != "hearth/things/chiller-1/telemetry/rejected" {
+			t.Fatalf("received %s %q, want the rejection", p.Topic, p.Payload)
+		}
+		if r := decodeRejection(t, p.Payload, since); r.Code != "bad_metric" {
+			t.Errorf("rejection code %q, want bad_metric", r.Code)
+		}
+	}
+	if got := f.stored.all(); len(got) != 0 {
+		t.Errorf("stored %v after refused messages, want nothing", got)
+	}
+}
+
 // A payload over MaxPayload ends the connection: MQTT 5 clients are told
 // 0x95 packet too large; nothing reaches the ingest path.
 func TestOversizePayload(t *testing.T) {

@@ -1,9 +1,11 @@
 package device_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/protocol"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -552,6 +555,73 @@ func TestShadowsRace(t *testing.T) {
 				t.Errorf("desired (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestShadowsRefuseEmptyKeysAndHugeNumbers: an empty key at any depth and a
+// number no 64-bit float can hold are refused with 400 and a message naming
+// where they are, on the MQTT path and through Update alike; nothing is
+// written and nothing is logged as a failure of the service.
+func TestShadowsRefuseEmptyKeysAndHugeNumbers(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "chiller-1")
+	var logged bytes.Buffer
+	rec := &recorder{}
+	svc := device.NewShadows(device.ShadowDeps{
+		Store: f.st, Publisher: rec,
+		Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if _, err := svc.Update("chiller-1", "", []byte(`{"state":{"desired":{"sp":7}}}`), operator, t0); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	before := history(t, f.st, "chiller-1", "")
+
+	tests := []struct {
+		name, shadow, payload, msg string
+	}{
+		{"empty key in reported", "", `{"state":{"reported":{"":1}},"clientToken":"c1"}`, "state.reported: a key is empty; every key needs at least one character"},
+		{"empty key nested", "", `{"state":{"reported":{"x":{"":1}}},"clientToken":"c1"}`, "state.reported.x: a key is empty; every key needs at least one character"},
+		{"empty key in desired of a named shadow", "ops", `{"state":{"desired":{"a":[{"":true}]}},"clientToken":"c1"}`, "state.desired.a[0]: a key is empty; every key needs at least one character"},
+		{"number over float64", "", `{"state":{"reported":{"big":1e400}},"clientToken":"c1"}`, "state.reported.big: the number 1e400 is out of range for a 64-bit float"},
+		{"number over float64 nested", "ops", `{"state":{"desired":{"x":{"y":-1e400}}},"clientToken":"c1"}`, "state.desired.x.y: the number -1e400 is out of range for a 64-bit float"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc.HandleShadowRequest("chiller-1", tc.shadow, "update", []byte(tc.payload))
+			msgs := rec.take()
+			want := protocol.ShadowTopic("chiller-1", tc.shadow) + "/update/rejected"
+			if len(msgs) != 1 || msgs[0].Topic != want {
+				t.Fatalf("published %v, want one message on %s", msgs, want)
+			}
+			if code, msg := field(t, msgs[0].Payload, "code"), field(t, msgs[0].Payload, "message"); code != 400.0 || msg != tc.msg {
+				t.Errorf("rejected %v %q, want 400 %q", code, msg, tc.msg)
+			}
+			if got := field(t, msgs[0].Payload, "clientToken"); got != "c1" {
+				t.Errorf("clientToken %v, want c1", got)
+			}
+
+			_, err := svc.Update("chiller-1", tc.shadow, []byte(tc.payload), operator, t0)
+			var se *shadow.Error
+			if !errors.As(err, &se) || se.Code != 400 || se.Message != tc.msg {
+				t.Errorf("Update = %v, want 400 %q", err, tc.msg)
+			}
+			if msgs := rec.take(); len(msgs) != 0 {
+				t.Errorf("a refused update published %v", msgs)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, history(t, f.st, "chiller-1", "")); diff != "" {
+		t.Errorf("history changed by refused updates (-before +after):\n%s", diff)
+	}
+	if _, err := svc.Get("chiller-1", "ops"); !isCode(err, 404) {
+		t.Errorf("named shadow after refused updates: %v, want 404", err)
+	}
+	if doc, err := svc.Get("chiller-1", ""); err != nil || doc.Version != 1 {
+		t.Errorf("after refusals: version %d, %v; want 1", doc.Version, err)
+	}
+	if logged.Len() > 0 {
+		t.Errorf("refused updates were logged:\n%s", logged.String())
 	}
 }
 

@@ -347,7 +347,10 @@ func (d *decoder) timestamp(v *fastjson.Value) (int64, error) {
 // checkMetric applies the metric naming rule, ^[A-Za-z_][A-Za-z0-9_]*$ and
 // at most MaxMetricLength bytes: names that are valid Prometheus metric names
 // without ':' (reserved there for recording rules) can be queried from
-// Grafana without quoting.
+// Grafana without quoting. Names of the labels every series carries
+// (__name__, device, customer, site; see store/tsdb) and any other name
+// starting with "__", which Prometheus reserves, are refused: a metric
+// named like a label reads as that label in a query.
 func (d *decoder) checkMetric(k []byte) error {
 	if len(k) > MaxMetricLength {
 		return d.fail(CodeBadMetric, "metric name %s is %d characters long; at most %d are allowed", quoteName(k), len(k), MaxMetricLength)
@@ -359,6 +362,13 @@ func (d *decoder) checkMetric(k []byte) error {
 	}
 	if !ok {
 		return d.fail(CodeBadMetric, "metric name %s is invalid; names start with a letter or '_' and contain only letters, digits and '_'", quoteName(k))
+	}
+	if len(k) >= 2 && k[0] == '_' && k[1] == '_' {
+		return d.fail(CodeBadMetric, "metric name %s is reserved; names starting with \"__\" belong to the time-series store", quoteName(k))
+	}
+	switch string(k) {
+	case "device", "customer", "site":
+		return d.fail(CodeBadMetric, "metric name %s is reserved; device, customer and site are the labels of every series", quoteName(k))
 	}
 	return nil
 }

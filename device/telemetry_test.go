@@ -142,6 +142,11 @@ func TestDecodeTelemetryRejected(t *testing.T) {
 		{"metric with colon", `{"a:b": 1}`, device.TelemetryLimits{}, device.CodeBadMetric, `metric name "a:b" is invalid`},
 		{"metric with unicode", `{"temp_°c": 1}`, device.TelemetryLimits{}, device.CodeBadMetric, `is invalid`},
 		{"empty metric", `{"": 1}`, device.TelemetryLimits{}, device.CodeBadMetric, `metric name "" is invalid`},
+		{"metric __name__", `{"__name__": 1}`, device.TelemetryLimits{}, device.CodeBadMetric, `metric name "__name__" is reserved; names starting with "__" belong to the time-series store`},
+		{"metric starting with __", `{"values": {"__x": 1}}`, device.TelemetryLimits{}, device.CodeBadMetric, `metric name "__x" is reserved`},
+		{"metric customer", `{"co2": 1, "customer": 2}`, device.TelemetryLimits{}, device.CodeBadMetric, `metric name "customer" is reserved; device, customer and site are the labels of every series`},
+		{"metric device", `[{"a": 1}, {"device": 1}]`, device.TelemetryLimits{}, device.CodeBadMetric, `entry 1: metric name "device" is reserved`},
+		{"metric site", `{"site": 1}`, device.TelemetryLimits{}, device.CodeBadMetric, `metric name "site" is reserved`},
 		{"metric too long", fmt.Sprintf(`{"%s": 1}`, strings.Repeat("m", device.MaxMetricLength+1)), device.TelemetryLimits{}, device.CodeBadMetric, "is 129 characters long; at most 128"},
 		{"duplicate metric", `{"a": 1, "b": 2, "a": 3}`, device.TelemetryLimits{}, device.CodeBadJSON, `metric "a" appears more than once`},
 		{"duplicate metric after unescaping", `{"a_b": 1, "a\u005fb": 3}`, device.TelemetryLimits{}, device.CodeBadJSON, `metric "a_b" appears more than once`},
@@ -230,6 +235,7 @@ func FuzzDecodeTelemetry(f *testing.F) {
 		`[{"ts": 1793611700000, "values": {"a": 1}}, {"a": 2, "ts": 1793611800000}]`,
 		`{"a": "x"}`, `{"ts": 1793611800, "a": 1}`, `{}`, `[]`, `{"a\u005fb": 1, "a_b": 2}`,
 		`{"values": {"ts": 1}}`, `{"a": 1e999}`, `[[[]]]`, `{"values": 1, "ts": 2}`,
+		`{"__name__": 1}`, `{"_\u005fx": 1}`, `{"customer": 1, "a": 2}`, `{"values": {"site": 1}}`, `[{"device": 1}]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -255,6 +261,9 @@ func FuzzDecodeTelemetry(f *testing.F) {
 		for _, r := range rs {
 			if len(r.Metric) > device.MaxMetricLength || !metricRE.MatchString(r.Metric) {
 				t.Fatalf("accepted invalid metric name %q", r.Metric)
+			}
+			if strings.HasPrefix(r.Metric, "__") || r.Metric == "device" || r.Metric == "customer" || r.Metric == "site" {
+				t.Fatalf("accepted reserved metric name %q", r.Metric)
 			}
 			if r.Timestamp > nowMS+time.Minute.Milliseconds() || r.Timestamp < nowMS-(24*time.Hour).Milliseconds() {
 				t.Fatalf("accepted timestamp %d outside limits", r.Timestamp)

@@ -234,6 +234,13 @@ func validName(s string) bool {
 	return true
 }
 
+// reservedMetric reports a metric name Hearth's ingest refuses: the
+// labels every series carries and names starting with "__". A map that
+// used one would have every reading of its device refused.
+func reservedMetric(s string) bool {
+	return strings.HasPrefix(s, "__") || s == "device" || s == "customer" || s == "site"
+}
+
 func (p *mapParser) integer(f field, what, key string, lo, hi int64) (int64, bool) {
 	n := f.node
 	var v int64
@@ -697,6 +704,9 @@ func checkPoint(p *Point, s Source, ps *problems) {
 	}
 	if p.Metric != "" && !validName(p.Metric) {
 		ps.add(p.Line, "%s: metric %q is not a valid name", what, clip(p.Metric))
+	}
+	if reservedMetric(p.Metric) {
+		ps.add(p.Line, "%s: metric %q is reserved; device, customer, site and names starting with \"__\" are labels of the time-series store", what, clip(p.Metric))
 	}
 	if p.Setting != "" && !validName(p.Setting) {
 		ps.add(p.Line, "%s: setting %q is not a valid name", what, clip(p.Setting))

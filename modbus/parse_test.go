@@ -166,6 +166,8 @@ func TestParseRefuses(t *testing.T) {
 			[]string{`point a: byte_order "middle" is not one of big, little`}},
 		{"bad metric name", header + "  - {metric: chw-supply, function: input, address: 0, type: int16}\n",
 			[]string{`point 1: metric "chw-supply" is not a valid name`}},
+		{"reserved metric name", header + "  - {metric: site, function: input, address: 0, type: int16}\n  - {metric: __name__, function: input, address: 1, type: int16}\n",
+			[]string{`chiller.yaml:4: point site: metric "site" is reserved`, `chiller.yaml:5: point __name__: metric "__name__" is reserved`}},
 		{"values on float32", header + "  - {setting: a, function: holding, address: 0, type: float32, values: {x: 1}}\n",
 			[]string{`point a: values need an integer type or a bit, not float32`}},
 		{"values share a raw number", header + "  - {setting: a, function: holding, address: 0, type: uint16, values: {on: 1, yes: 1}}\n",

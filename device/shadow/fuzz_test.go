@@ -3,6 +3,9 @@ package shadow_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"testing"
 
 	"github.com/hearthiot/hearth/device/shadow"
@@ -20,6 +23,10 @@ func FuzzUpdate(f *testing.F) {
 		{`{"state":{"desired":{"timestamp":{"timestamp":1}}}}`, `{"state":{"desired":{"timestamp":null}}}`},
 		{`{"state":{"reported":{"a":[null]}}}`, `{"state":[]}`},
 		{`{"state":{"desired":{"a":{}}}}`, `{"version":"x"}`},
+		{`{"state":{"reported":{"":1}}}`, `{"state":{"desired":{"x":{"":1}}}}`},
+		{`{"state":{"desired":{"a":[{"":null}]}}}`, `{"state":{"reported":{"":null}}}`},
+		{`{"state":{"reported":{"big":1e400}}}`, `{"state":{"desired":{"a":{"b":[-1e309]}}}}`},
+		{`{"state":{"reported":{"tiny":1e-400,"max":1.7976931348623157e308}}}`, `{"state":{"reported":{"n":1.7976931348623159e308}}}`},
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]))
@@ -93,6 +100,9 @@ func sameLeaves(t *testing.T, path string, state, meta map[string]any) {
 		t.Fatalf("%s: %d state keys, %d metadata keys", path, len(state), len(meta))
 	}
 	for k, v := range state {
+		if k == "" {
+			t.Fatalf("%s: empty key stored", path)
+		}
 		m, ok := meta[k].(map[string]any)
 		if !ok {
 			t.Fatalf("%s.%s: no metadata", path, k)
@@ -106,9 +116,33 @@ func sameLeaves(t *testing.T, path string, state, meta map[string]any) {
 			}
 			sameLeaves(t, path+"."+k, x, m)
 		default:
+			badValue(t, path+"."+k, v)
 			if _, ok := m["timestamp"].(int64); !ok || len(m) != 1 {
 				t.Fatalf("%s.%s: metadata %v is not a leaf", path, k, m)
 			}
+		}
+	}
+}
+
+// badValue fails if an accepted leaf holds a number outside float64 or an
+// object with an empty key, anywhere inside arrays.
+func badValue(t *testing.T, path string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(x), 64); err != nil || math.IsInf(f, 0) {
+			t.Fatalf("%s: number %s stored", path, x)
+		}
+	case []any:
+		for i, e := range x {
+			badValue(t, fmt.Sprintf("%s[%d]", path, i), e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if k == "" {
+				t.Fatalf("%s: empty key stored", path)
+			}
+			badValue(t, path+"."+k, e)
 		}
 	}
 }

@@ -31,8 +31,9 @@ type Update struct {
 // reported that is neither an object nor null, any other key inside state
 // ("State contains an invalid node", which also covers a null inside an
 // array), a version that is not a non-negative integer, a clientToken that is
-// not a string or is longer than the limit, and nesting deeper than the
-// limit; 413 when the compact encoding of state exceeds MaxStateBytes.
+// not a string or is longer than the limit, nesting deeper than the limit,
+// an empty key and a number outside the range of a 64-bit float (these two
+// with a message naming the path, "state.reported.x: …"); 413 when the compact encoding of state exceeds MaxStateBytes.
 // Top-level keys other than state, clientToken and version are ignored, as
 // AWS ignores everything outside desired and reported.
 //
@@ -104,10 +105,10 @@ func (u Update) check(lim Limits) *Error {
 	if u.HasVersion && u.Version < 0 {
 		return errBadRequest(msgInvalidVersion)
 	}
-	if err := checkSection(u.Desired, lim.MaxDepth); err != nil {
+	if err := checkSection(SectionDesired, u.Desired, lim.MaxDepth); err != nil {
 		return err
 	}
-	if err := checkSection(u.Reported, lim.MaxDepth); err != nil {
+	if err := checkSection(SectionReported, u.Reported, lim.MaxDepth); err != nil {
 		return err
 	}
 	if len(marshal(u.requestState())) > lim.MaxStateBytes {

@@ -2,9 +2,12 @@ package shadow
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
+	"strings"
 )
 
 // marshal encodes v compactly without escaping <, > and &, as AWS does; the
@@ -108,41 +111,128 @@ func cloneMap(m map[string]any) map[string]any {
 	return out
 }
 
-// checkSection enforces the nesting limit and AWS's rule that arrays hold no
-// null. Nulls in objects are deletions and are allowed in requests.
-func checkSection(m map[string]any, maxDepth int) *Error {
-	for _, v := range m {
-		if err := checkValue(v, 1, maxDepth, false); err != nil {
-			return err
+// checkSection enforces, for the desired or reported section of a request,
+// the nesting limit, AWS's rule that arrays hold no null, and two rules
+// whose messages are Hearth's own: no key is empty (AWS refuses one too),
+// and every number fits a 64-bit float, so every client can read back what
+// it stored (JavaScript would read 1e400 as Infinity, Go would fail to
+// decode it).
+// Nulls in objects are deletions and are allowed in requests. The messages
+// of these two name where the fault is, as "state.reported.x.y".
+func checkSection(section string, m map[string]any, maxDepth int) *Error {
+	for k, v := range m {
+		if f := checkKey(k); f != nil {
+			return f.error("state." + section)
+		}
+		if f := checkValue(v, 1, maxDepth, false); f != nil {
+			return f.in(k).error("state." + section)
 		}
 	}
 	return nil
 }
 
-func checkValue(v any, level, maxDepth int, inArray bool) *Error {
+// fault is a rejection found deep in a section. err is one of AWS's own,
+// returned as it is; otherwise what says what is wrong at path, which
+// holds the keys and indexes that lead to it, the innermost first, as
+// they are collected on the way back up.
+type fault struct {
+	err  *Error
+	what string
+	path []string
+}
+
+// maxPathKey bounds each key of a path in a message, so that a long key
+// cannot make a long reply.
+const maxPathKey = 64
+
+// in records that the fault lies under key k.
+func (f *fault) in(k string) *fault {
+	if f.err == nil {
+		if len(k) > maxPathKey {
+			k = strings.ToValidUTF8(k[:maxPathKey], "") + "…"
+		}
+		f.path = append(f.path, "."+k)
+	}
+	return f
+}
+
+// at records that the fault lies in array element i.
+func (f *fault) at(i int) *fault {
+	if f.err == nil {
+		f.path = append(f.path, "["+strconv.Itoa(i)+"]")
+	}
+	return f
+}
+
+func (f *fault) error(root string) *Error {
+	if f.err != nil {
+		return f.err
+	}
+	var b strings.Builder
+	b.WriteString(root)
+	for i := len(f.path) - 1; i >= 0; i-- {
+		b.WriteString(f.path[i])
+	}
+	return errBadRequest(b.String() + ": " + f.what)
+}
+
+// checkKey refuses an empty key: AWS does, a key without a name cannot be
+// shown or addressed, and the history records changes by their path.
+func checkKey(k string) *fault {
+	if k == "" {
+		return &fault{what: "a key is empty; every key needs at least one character"}
+	}
+	return nil
+}
+
+func checkValue(v any, level, maxDepth int, inArray bool) *fault {
 	if level > maxDepth {
-		return errBadRequest(fmt.Sprintf("JSON contains too many levels of nesting; maximum is %d", maxDepth))
+		return &fault{err: errBadRequest(fmt.Sprintf("JSON contains too many levels of nesting; maximum is %d", maxDepth))}
 	}
 	switch x := v.(type) {
 	case nil:
 		if inArray {
 			// AWS: "Arrays can't have null values ... will be rejected".
-			return errBadRequest(msgInvalidNode)
+			return &fault{err: errBadRequest(msgInvalidNode)}
+		}
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) || err == nil && math.IsInf(f, 0):
+			return &fault{what: fmt.Sprintf("the number %s is out of range for a 64-bit float", clip(string(x), 32))}
+		case err != nil:
+			// Only an Update built in code can hold one.
+			return &fault{what: fmt.Sprintf("%q is not a JSON number", clip(string(x), 32))}
+		}
+	case float64:
+		// An Update built in code, not parsed.
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return &fault{what: fmt.Sprintf("the number %v is out of range for a 64-bit float", x)}
 		}
 	case map[string]any:
-		for _, e := range x {
-			if err := checkValue(e, level+1, maxDepth, inArray); err != nil {
-				return err
+		for k, e := range x {
+			if f := checkKey(k); f != nil {
+				return f
+			}
+			if f := checkValue(e, level+1, maxDepth, inArray); f != nil {
+				return f.in(k)
 			}
 		}
 	case []any:
-		for _, e := range x {
-			if err := checkValue(e, level+1, maxDepth, true); err != nil {
-				return err
+		for i, e := range x {
+			if f := checkValue(e, level+1, maxDepth, true); f != nil {
+				return f.at(i)
 			}
 		}
 	}
 	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // normalizeMeta turns decoded metadata leaves {"timestamp": json.Number} back
