@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/go-chi/chi/v5"
@@ -302,10 +303,23 @@ func (u *UI) scope(r *http.Request) gate.Scope {
 	return u.gate.Scope(p)
 }
 
-// safeNext keeps a post-sign-in redirect on this site: a path, never a
-// URL to another host.
+// safeNext keeps a redirect target that came with a request (after
+// sign-in, after a form) on this site: a clean path starting with one
+// "/", else "/". Browsers drop tabs and newlines from a Location and read
+// a backslash as a slash, so "/\t/host" and "/\\host" would leave the
+// site as "//host" does; a target with any control character, a
+// backslash, a scheme or a host is refused whole rather than cleaned.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, c := range next {
+		if unicode.IsControl(c) || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next
