@@ -117,11 +117,14 @@ var ErrSignInFailed = &Error{Kind: KindUnauthorized, Message: "wrong e-mail or p
 // failures an address's attempts wait (*SignInDelay), stored or not.
 func (g *Gate) SignIn(email, password string) (Session, error) {
 	email = strings.TrimSpace(email)
-	if len(password) > MaxPasswordLen || len(email) > maxSignInNameLen {
+	if email == "" || len(email) > maxSignInNameLen || len(password) > MaxPasswordLen {
+		// No account has such an address or password: refused alike
+		// for all, without a check or a count.
 		return Session{}, ErrSignInFailed
 	}
 	key := strings.ToLower(email)
-	if wait := g.accounts.wait(key, g.now()); wait > 0 {
+	wait, started, failures := g.accounts.attempt(key, g.now())
+	if wait > 0 {
 		return Session{}, &SignInDelay{Wait: wait}
 	}
 	usr, err := g.store.GetUser(email)
@@ -138,9 +141,9 @@ func (g *Gate) SignIn(email, password string) (Session, error) {
 		g.logger.Error("cannot verify password", "user", usr.Email, "error", err)
 	}
 	if !ok || !usable {
-		if wait, n := g.accounts.failed(key, g.now()); wait > 0 {
+		if started > 0 {
 			g.logLimit.Log(context.Background(), slog.LevelWarn, "password sign-ins of an account delayed after failures",
-				"user", key, "failures", n, "delay", wait)
+				"user", key, "failures", failures, "delay", started)
 		}
 		return Session{}, ErrSignInFailed
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,15 +190,35 @@ func TestAccountLimiterBounded(t *testing.T) {
 	l := newAccountLimiter()
 	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	for range accountFailures {
-		l.failed("victim@hearth.example", now)
+		l.attempt("victim@hearth.example", now)
 	}
 	for i := range maxAccountsKept + 100 {
-		l.failed(string(rune('a'+i%26))+time.Duration(i).String(), now)
+		l.attempt(strconv.Itoa(i)+"@hearth.example", now)
 	}
 	if n := len(l.by); n > maxAccountsKept {
 		t.Errorf("%d addresses kept, want at most %d", n, maxAccountsKept)
 	}
-	if l.wait("victim@hearth.example", now) == 0 {
+	if wait, _, _ := l.attempt("victim@hearth.example", now); wait == 0 {
 		t.Error("the waiting address was evicted")
+	}
+}
+
+// TestSignInDelayedWhenSentAtOnce: guesses sent all at once reach the
+// password check no more often than guesses sent one after another.
+func TestSignInDelayedWhenSentAtOnce(t *testing.T) {
+	t.Parallel()
+	g := signInGate(t, nil)
+	var checks atomic.Int32
+	g.verify = func(encoded, pw string) (bool, error) {
+		checks.Add(1)
+		return secret.VerifyPassword(encoded, pw)
+	}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() { _, _ = g.SignIn("op@hearth.example", "wrong guess "+strconv.Itoa(i)) })
+	}
+	wg.Wait()
+	if n := checks.Load(); n > accountFailures {
+		t.Errorf("12 guesses at once: %d password checks, want at most %d", n, accountFailures)
 	}
 }

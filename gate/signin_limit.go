@@ -57,22 +57,19 @@ func newAccountLimiter() *accountLimiter {
 	return &accountLimiter{by: map[string]*accountState{}}
 }
 
-// wait is how long attempts for key still wait, 0 for none.
-func (l *accountLimiter) wait(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s := l.by[key]; s != nil && now.Before(s.until) {
-		return s.until.Sub(now)
-	}
-	return 0
-}
-
-// failed counts a failure for key and returns the wait it starts (0 for
-// none) and the failures counted.
-func (l *accountLimiter) failed(key string, now time.Time) (time.Duration, int) {
+// attempt counts an attempt for key as a failure before its password
+// is checked, so that attempts sent all at once cannot pass the count
+// together; a success then forgets it. It returns how long the attempt
+// must still wait (it is refused, and not counted), or else the wait
+// that this attempt starts for the next ones (0 for none) and the
+// failures counted.
+func (l *accountLimiter) attempt(key string, now time.Time) (wait, started time.Duration, failures int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.by[key]
+	if s != nil && now.Before(s.until) {
+		return s.until.Sub(now), 0, s.failures
+	}
 	if s == nil || s.quiet(now) {
 		if s == nil && len(l.by) >= maxAccountsKept {
 			l.evict(now)
@@ -83,11 +80,11 @@ func (l *accountLimiter) failed(key string, now time.Time) (time.Duration, int) 
 	s.failures++
 	s.last = now
 	if s.failures < accountFailures {
-		return 0, s.failures
+		return 0, 0, s.failures
 	}
 	s.delay = min(max(2*s.delay, accountDelay), accountMaxDelay)
 	s.until = now.Add(s.delay)
-	return s.delay, s.failures
+	return 0, s.delay, s.failures
 }
 
 // succeeded forgets key's failures.
