@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/internal/loglimit"
 	"github.com/hearthiot/hearth/web/audit"
 	"github.com/hearthiot/hearth/web/auth"
 )
@@ -86,6 +87,9 @@ type UI struct {
 	limiter   *loginLimiter
 	handler   http.Handler
 	zones     sync.Map // time zone name → *time.Location
+	// logLimit writes lines that anyone can cause by the thousand: the
+	// first of each kind per minute, then a summary.
+	logLimit *loglimit.Limiter
 }
 
 // New builds the pages. It panics when a required dependency is missing,
@@ -127,6 +131,7 @@ func New(d Deps) *UI {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
 	u.limiter = newLoginLimiter(u.now)
+	u.logLimit = loglimit.New(u.logger, 5, time.Minute, u.now)
 	u.handler = u.routes()
 	return u
 }
