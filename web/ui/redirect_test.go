@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hearthiot/hearth/web/auth/oidctest"
 )
 
 // nextCases are post-sign-in targets and where the browser must be sent.
@@ -75,6 +78,29 @@ func TestSignInNextStaysOnSite(t *testing.T) {
 		status, loc := e.rawLocation(jar, http.MethodGet, "/login?next="+url.QueryEscape(tt.next), nil)
 		if status != http.StatusSeeOther || loc != tt.want {
 			t.Errorf("signed in, /login?next=%q: %d to %q, want %q", tt.next, status, loc, tt.want)
+		}
+	}
+}
+
+// TestSSONextStaysOnSite: the next a single sign-on link carries is kept
+// through the provider as the sign-in form's is: a path of this site or /.
+func TestSSONextStaysOnSite(t *testing.T) {
+	alice := oidctest.DefaultUser()
+	alice.Email = acmeUser
+	e, p := ssoEnv(t, alice)
+	for _, tt := range nextCases[:3] {
+		jar, _ := cookiejar.New(nil)
+		status, start := e.rawLocation(jar, http.MethodGet, "/login/sso/acme-sso?next="+url.QueryEscape(tt.next), nil)
+		if status != http.StatusSeeOther {
+			t.Fatalf("start with next=%q: %d", tt.next, status)
+		}
+		callback, err := p.LoginAs(&http.Client{Jar: jar, Timeout: 10 * time.Second}, start, alice.Username, alice.Password)
+		if err != nil {
+			t.Fatalf("provider login: %v", err)
+		}
+		u, _ := url.Parse(callback)
+		if status, loc := e.rawLocation(jar, http.MethodGet, u.RequestURI(), nil); status != http.StatusSeeOther || loc != tt.want {
+			t.Errorf("single sign-on with next=%q: %d to %q, want %q", tt.next, status, loc, tt.want)
 		}
 	}
 }
