@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,7 +27,7 @@ const (
 // ErrSignInDelayed is what SignIn answers, as a *SignInDelay, while an
 // account's password sign-ins wait after failures. It is answered for
 // every e-mail address alike, stored or not.
-var ErrSignInDelayed = fmt.Errorf("too many failed sign-ins for this account")
+var ErrSignInDelayed = errors.New("too many failed sign-ins for this account")
 
 // SignInDelay says how long an account's sign-ins wait.
 type SignInDelay struct{ Wait time.Duration }
