@@ -5,11 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/gate/secret"
+	"github.com/hearthiot/hearth/internal/loglimit"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -227,7 +230,23 @@ type Gate struct {
 
 	// artifacts keeps the files devices download.
 	artifacts Artifacts
+
+	// verify checks a password against a stored hash; dummyHash is the
+	// hash checked for an address without one; accounts counts failed
+	// sign-ins by address.
+	verify    func(encoded, password string) (bool, error)
+	dummyHash func() string
+	accounts  *accountLimiter
+	// logLimit writes lines that anyone can cause by the thousand.
+	logLimit *loglimit.Limiter
 }
+
+// Lines that unauthenticated requests cause are written logBurst of a
+// kind per logWindow, then summarised.
+const (
+	logBurst  = 5
+	logWindow = time.Minute
+)
 
 // New builds the gate.
 func New(d Deps) (*Gate, error) {
@@ -267,6 +286,10 @@ func New(d Deps) (*Gate, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
+	g.verify = secret.VerifyPassword
+	g.dummyHash = sync.OnceValue(dummyPasswordHash)
+	g.accounts = newAccountLimiter()
+	g.logLimit = loglimit.New(g.logger, logBurst, logWindow, g.now)
 	return g, nil
 }
 

@@ -1,8 +1,10 @@
 package gate
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -108,27 +110,57 @@ var ErrSignInFailed = &Error{Kind: KindUnauthorized, Message: "wrong e-mail or p
 
 // SignIn checks a local account's password and returns the session to
 // start. Damaged records and store failures are logged and answered like a
-// wrong password.
+// wrong password. An address without a usable password (unknown,
+// disabled, single sign-on only) costs the same password check as one
+// with, against a hash made for the purpose, so that the time of the
+// answer does not tell which addresses have accounts. After repeated
+// failures an address's attempts wait (*SignInDelay), stored or not.
 func (g *Gate) SignIn(email, password string) (Session, error) {
 	email = strings.TrimSpace(email)
-	usr, err := g.store.GetUser(email)
-	switch {
-	case err != nil:
-		if !errors.Is(err, store.ErrNotFound) {
-			g.logger.Error("cannot read user", "error", err)
-		}
-		return Session{}, ErrSignInFailed
-	case usr.PasswordHash == "" || usr.Disabled || len(password) > MaxPasswordLen:
+	if email == "" || len(email) > maxSignInNameLen || len(password) > MaxPasswordLen {
+		// No account has such an address or password: refused alike
+		// for all, without a check or a count.
 		return Session{}, ErrSignInFailed
 	}
-	ok, err := secret.VerifyPassword(usr.PasswordHash, password)
-	if err != nil {
+	key := strings.ToLower(email)
+	wait, started, failures := g.accounts.attempt(key, g.now())
+	if wait > 0 {
+		return Session{}, &SignInDelay{Wait: wait}
+	}
+	usr, err := g.store.GetUser(email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		g.logger.Error("cannot read user", "error", err)
+	}
+	usable := err == nil && usr.PasswordHash != "" && !usr.Disabled
+	hash := usr.PasswordHash
+	if !usable {
+		hash = g.dummyHash()
+	}
+	ok, err := g.verify(hash, password)
+	if err != nil && usable {
 		g.logger.Error("cannot verify password", "user", usr.Email, "error", err)
 	}
-	if !ok {
+	if !ok || !usable {
+		if started > 0 {
+			g.logLimit.Log(context.Background(), slog.LevelWarn, "password sign-ins of an account delayed after failures",
+				"user", key, "failures", failures, "delay", started)
+		}
 		return Session{}, ErrSignInFailed
 	}
+	g.accounts.succeeded(key)
 	return Session{Email: usr.Email, Source: SourceUser}, nil
+}
+
+// dummyPasswordHash is a hash of a password nobody knows, made once, for
+// SignIn to check against when the address has no password of its own.
+func dummyPasswordHash() string {
+	h, err := secret.HashPassword(secret.GeneratePassword())
+	if err != nil {
+		// The check still runs parsePHC; with no key it costs less,
+		// which only a broken random source could cause.
+		return ""
+	}
+	return h
 }
 
 // Identity is who an identity provider says signed in.

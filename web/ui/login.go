@@ -2,8 +2,12 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,12 +82,22 @@ func (u *UI) providers() []SSO {
 }
 
 // login signs in with a local account. Every failure reads the same, so
-// the page does not tell which e-mail addresses have accounts.
+// the page does not tell which e-mail addresses have accounts; an address
+// whose attempts wait after failures is told for how long, whether it has
+// an account or not.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
 	sess, err := u.gate.SignIn(r.PostFormValue("email"), r.PostFormValue("password"))
-	if err != nil {
-		u.logger.Info("sign-in refused", "remote", clientIP(r))
+	var delay *gate.SignInDelay
+	switch {
+	case errors.As(err, &delay):
+		secs := int(math.Ceil(delay.Wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.logLimit.Log(r.Context(), slog.LevelInfo, "sign-in refused: the account's attempts wait", "remote", clientIP(r))
+		u.render(w, r, http.StatusTooManyRequests, loginPage(v, u.loginForm(r, t(v.Lang, "login.delayed", (secs+59)/60))))
+		return
+	case err != nil:
+		u.logLimit.Log(r.Context(), slog.LevelInfo, "sign-in refused", "remote", clientIP(r))
 		u.render(w, r, http.StatusUnauthorized, loginPage(v, u.loginForm(r, t(v.Lang, "login.failed"))))
 		return
 	}
@@ -134,7 +148,7 @@ func (u *UI) startSSO(w http.ResponseWriter, r *http.Request) {
 		// The provider could not be reached (its discovery failed): the
 		// person is told so, and offered the local sign-in; the cause is
 		// for operators, in the log.
-		u.logger.Warn("single sign-on provider unreachable", "provider", p.Name(), "remote", clientIP(r), "error", err)
+		u.logLimit.Log(r.Context(), slog.LevelWarn, "single sign-on provider unreachable", "provider", p.Name(), "remote", clientIP(r), "error", err)
 		v := u.view(r)
 		w.Header().Set("Retry-After", "30")
 		u.render(w, r, http.StatusServiceUnavailable, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_unreachable", providerLabel(p)))))
@@ -168,13 +182,13 @@ func (u *UI) finishSSO(w http.ResponseWriter, r *http.Request) {
 	raw := u.sessions.PopString(ctx, keyPending)
 	var pending pendingSignIn
 	if raw == "" || json.Unmarshal([]byte(raw), &pending) != nil || pending.Provider != p.Name() {
-		u.logger.Info("single sign-on refused: no sign-in pending in this session", "provider", p.Name(), "remote", clientIP(r))
+		u.logLimit.Log(ctx, slog.LevelInfo, "single sign-on refused: no sign-in pending in this session", "provider", p.Name(), "remote", clientIP(r))
 		u.render(w, r, http.StatusBadRequest, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_failed", p.Name()))))
 		return
 	}
 	id, err := p.Finish(ctx, r.URL.Query(), pending.Pending)
 	if err != nil {
-		u.logger.Info("single sign-on refused", "provider", p.Name(), "remote", clientIP(r), "error", err)
+		u.logLimit.Log(ctx, slog.LevelInfo, "single sign-on refused", "provider", p.Name(), "remote", clientIP(r), "error", err)
 		u.render(w, r, http.StatusBadRequest, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_failed", p.Name()))))
 		return
 	}
@@ -278,7 +292,7 @@ func (u *UI) limitLogins(next http.Handler) http.Handler {
 		if !u.limiter.allow(clientIP(r)) {
 			v := u.view(r)
 			w.Header().Set("Retry-After", "60")
-			u.logger.Warn("sign-in attempts limited", "remote", clientIP(r))
+			u.logLimit.Log(r.Context(), slog.LevelWarn, "sign-in attempts limited", "remote", clientIP(r))
 			u.render(w, r, http.StatusTooManyRequests, loginPage(v, u.loginForm(r, t(v.Lang, "login.limited"))))
 			return
 		}

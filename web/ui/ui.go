@@ -9,12 +9,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/internal/loglimit"
 	"github.com/hearthiot/hearth/web/audit"
 	"github.com/hearthiot/hearth/web/auth"
 )
@@ -85,6 +87,9 @@ type UI struct {
 	limiter   *loginLimiter
 	handler   http.Handler
 	zones     sync.Map // time zone name → *time.Location
+	// logLimit writes lines that anyone can cause by the thousand: the
+	// first of each kind per minute, then a summary.
+	logLimit *loglimit.Limiter
 }
 
 // New builds the pages. It panics when a required dependency is missing,
@@ -126,6 +131,7 @@ func New(d Deps) *UI {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
 	u.limiter = newLoginLimiter(u.now)
+	u.logLimit = loglimit.New(u.logger, 5, time.Minute, u.now)
 	u.handler = u.routes()
 	return u
 }
@@ -302,10 +308,23 @@ func (u *UI) scope(r *http.Request) gate.Scope {
 	return u.gate.Scope(p)
 }
 
-// safeNext keeps a post-sign-in redirect on this site: a path, never a
-// URL to another host.
+// safeNext keeps a redirect target that came with a request (after
+// sign-in, after a form) on this site: a clean path starting with one
+// "/", else "/". Browsers drop tabs and newlines from a Location and read
+// a backslash as a slash, so "/\t/host" and "/\\host" would leave the
+// site as "//host" does; a target with any control character, a
+// backslash, a scheme or a host is refused whole rather than cleaned.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, c := range next {
+		if unicode.IsControl(c) || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next

@@ -91,6 +91,11 @@ type envOptions struct {
 	telemetry gate.Telemetry
 	// smtp is the server e-mail channels send through; none by default.
 	smtp notify.SMTPConfig
+	// logger, when set, is every component's logger; none by default.
+	logger *slog.Logger
+	// readTimeout, when set, is the server's ReadTimeout, as Hearth's
+	// listener has one.
+	readTimeout time.Duration
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -102,6 +107,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	logger := slog.New(slog.DiscardHandler)
+	if opts.logger != nil {
+		logger = opts.logger
+	}
 	authority, err := ca.LoadOrCreate(filepath.Join(dir, "ca"), logger)
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +217,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
 	})
 	srv.Config.Handler = pages.Handler()
+	srv.Config.ReadTimeout = opts.readTimeout
 	srv.Start()
 	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, rules: re, clock: c, srv: srv,
 		arts: arts, dir: dir, files: files}

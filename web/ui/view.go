@@ -91,6 +91,10 @@ func (v view) Zone() string { return v.loc.String() }
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	var buf bytes.Buffer
 	if err := c.Render(r.Context(), &buf); err != nil {
+		if clientGone(r) {
+			u.logger.Debug("page not sent: the client is gone", "path", r.URL.Path, "error", err)
+			return
+		}
 		u.fail(w, r, fmt.Errorf("render %s: %w", r.URL.Path, err))
 		return
 	}
@@ -105,6 +109,8 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, c templ.
 func (u *UI) errorStatus(r *http.Request, err error) (int, string) {
 	p := gate.Describe(err)
 	switch {
+	case p.Internal && clientGone(r):
+		u.logger.Debug("request ended: the client is gone", "method", r.Method, "path", r.URL.Path, "error", err)
 	case p.Internal:
 		u.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	case p.Warn:
@@ -153,6 +159,10 @@ func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, err error, status
 	}
 	var buf bytes.Buffer
 	if rerr := errorPage(v, status, msg).Render(r.Context(), &buf); rerr != nil {
+		if clientGone(r) {
+			u.logger.Debug("error page not sent: the client is gone", "path", r.URL.Path, "error", errors.Join(err, rerr))
+			return
+		}
 		u.logger.Error("render error page", "error", errors.Join(err, rerr))
 		http.Error(w, http.StatusText(status), status)
 		return
@@ -161,6 +171,11 @@ func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, err error, status
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
+
+// clientGone: the request ended on the client's side (it went away, or
+// the server gave up reading its body), so nothing can be answered and
+// nothing went wrong here that an operator should see.
+func clientGone(r *http.Request) bool { return r.Context().Err() != nil }
 
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
