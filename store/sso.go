@@ -120,16 +120,11 @@ func checkIssuerHost(u *url.URL, customer bool) error {
 // ("2852039166", "0xa9.0xfe.0xa9.0xfe", "169.254.43518").
 func numericHost(host string) bool {
 	for label := range strings.SplitSeq(host, ".") {
-		digits := label
+		rest := strings.TrimLeft(label, "0123456789")
 		if l := strings.ToLower(label); strings.HasPrefix(l, "0x") {
-			digits = strings.TrimLeft(l[2:], "0123456789abcdef")
-			if len(l) == 2 {
-				return true
-			}
-		} else {
-			digits = strings.TrimLeft(label, "0123456789")
+			rest = strings.TrimLeft(l[2:], "0123456789abcdef")
 		}
-		if label == "" || digits != "" {
+		if label == "" || rest != "" {
 			return false
 		}
 	}
