@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,5 +290,49 @@ func TestOutbound(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"running"}, delivered); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
+
+// Stop ends while devices disconnect at the same moment. mochi's own
+// listing of a listener's clients (v2.7.9) takes its read lock twice, and
+// a connection being removed in between made Stop wait for ever. The
+// window is narrow, so besides the devices that disconnect, the client
+// list is kept busy with removals for as long as Stop runs.
+func TestStopWhileDevicesDisconnect(t *testing.T) {
+	const rounds, devices = 10, 8
+	for round := range rounds {
+		f := newFixture(t, nil)
+		var conns []net.Conn
+		for i := range devices {
+			d := f.newDevice(t, fmt.Sprintf("fan-%d", i))
+			conn, err := f.dial(plain(f, f.secretOpts(d)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if code, answered, err := rawConnack(conn, connectPacket(d.name, d.name, d.secret, i%2 == 0)); err != nil || !answered || code != 0 {
+				t.Fatalf("round %d: connect %s: code %#x, answered %v, %v", round, d.name, code, answered, err)
+			}
+			conns = append(conns, conn)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		stopped := make(chan error, 1)
+		churned := make(chan struct{})
+		var churning sync.WaitGroup
+		for range 4 {
+			churning.Go(func() { f.broker.ChurnClients(churned) })
+		}
+		go func() { stopped <- f.broker.Stop(ctx) }()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		err := <-stopped
+		cancel()
+		if err != nil {
+			// The removals are stuck behind the lock too: not waited for.
+			t.Fatalf("round %d: %v", round, err)
+		}
+		close(churned)
+		churning.Wait()
 	}
 }

@@ -404,7 +404,13 @@ func rawConnect(addr, id, user, pass string, v5 bool) (bool, error) {
 		return false, err
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(wait))
+	code, answered, err := rawConnack(conn, connectPacket(id, user, pass, v5))
+	return answered && code == 0, err
+}
+
+// connectPacket is a CONNECT with the user name and password flags set
+// when the user name or password is not empty.
+func connectPacket(id, user, pass string, v5 bool) mochi.Packet {
 	pk := mochi.Packet{
 		FixedHeader:     mochi.FixedHeader{Type: mochi.Connect},
 		ProtocolVersion: 4,
@@ -422,33 +428,78 @@ func rawConnect(addr, id, user, pass string, v5 bool) (bool, error) {
 	if v5 {
 		pk.ProtocolVersion = 5
 	}
+	return pk
+}
+
+// rawConnack writes pk on conn and returns the CONNACK's code; answered is
+// false when the broker closed the connection without one.
+func rawConnack(conn net.Conn, pk mochi.Packet) (code byte, answered bool, err error) {
+	_ = conn.SetDeadline(time.Now().Add(wait))
 	var buf bytes.Buffer
 	if err := pk.ConnectEncode(&buf); err != nil {
-		return false, fmt.Errorf("encode connect: %w", err)
+		return 0, false, fmt.Errorf("encode connect: %w", err)
 	}
 	if _, err := conn.Write(buf.Bytes()); err != nil {
-		return false, nil // the broker already closed: refused
+		return 0, false, nil // the broker already closed: refused
 	}
 	r := bufio.NewReader(conn)
 	first, err := r.ReadByte()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return false, fmt.Errorf("read connack: %w", err)
+		return 0, false, fmt.Errorf("read connack: %w", err)
 	}
 	if err != nil {
-		return false, nil // closed without CONNACK: refused
+		return 0, false, nil // closed without CONNACK: refused
 	}
 	if first>>4 != mochi.Connack {
-		return false, fmt.Errorf("first packet type %d, want CONNACK", first>>4)
+		return 0, false, fmt.Errorf("first packet type %d, want CONNACK", first>>4)
 	}
 	n, _, err := mochi.DecodeLength(r)
 	if err != nil {
-		return false, fmt.Errorf("read connack length: %w", err)
+		return 0, false, fmt.Errorf("read connack length: %w", err)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil || n < 2 {
-		return false, fmt.Errorf("read connack body (%d bytes): %w", n, err)
+		return 0, false, fmt.Errorf("read connack body (%d bytes): %w", n, err)
 	}
-	return body[1] == 0, nil
+	return body[1], true, nil
+}
+
+// MQTT allows a zero-length password. A CONNECT with a user name and an
+// empty password is bad credentials, which firmware gives up on, not
+// "server unavailable", which it retries for ever; beside a client
+// certificate, which alone identifies the device, it is ignored.
+func TestConnectEmptyPassword(t *testing.T) {
+	f := newFixture(t, nil)
+	d := f.newDevice(t, "pump-1")
+	tests := []struct {
+		name string
+		opts connOpts
+		v5   bool
+		want byte
+	}{
+		{"secret v3", plain(f, f.secretOpts(d)), false, v3BadCredentials},
+		{"secret v5", plain(f, f.secretOpts(d)), true, v5BadCredentials},
+		{"certificate v3", f.certOpts(d), false, 0},
+		{"certificate v5", f.certOpts(d), true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := f.dial(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			pk := connectPacket(d.name, d.name, "", tt.v5)
+			pk.Connect.PasswordFlag = true
+			code, answered, err := rawConnack(conn, pk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !answered || code != tt.want {
+				t.Fatalf("CONNACK code = %#x (answered %v), want %#x", code, answered, tt.want)
+			}
+		})
+	}
 }
 
 // A device deleted and registered again under the same name does not resume

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // listener accepts MQTT connections on one TCP address, optionally with TLS.
@@ -158,11 +159,17 @@ func (l *listener) isClosed() bool {
 	return l.closed
 }
 
-// Close stops accepting, lets mochi send DISCONNECT (server shutting down)
-// to every connected client, closes whatever is still open (handshakes,
-// connections that have not sent CONNECT yet), and waits until every
-// connection's goroutine has returned.
-func (l *listener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting, sends DISCONNECT (server shutting down) to every
+// connected client, closes whatever is still open (handshakes, connections
+// that have not sent CONNECT yet), and waits until every connection's
+// goroutine has returned.
+//
+// mochi's closeClients is not used: its client list (v2.7.9,
+// Clients.GetByListener) takes its read lock a second time while holding
+// it, so a connection ending at that moment, whose removal waits for the
+// write lock, blocks the second read lock and both wait for ever. A device
+// that disconnects as the server stops is enough.
+func (l *listener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -174,7 +181,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	if l.ln != nil {
 		_ = l.ln.Close()
 	}
-	closeClients(l.id)
+	l.broker.disconnectListener(l.id)
 	l.abort()
 	l.wg.Wait()
 }
@@ -186,5 +193,16 @@ func (l *listener) abort() {
 	defer l.mu.Unlock()
 	for c := range l.conns {
 		_ = c.Close()
+	}
+}
+
+// disconnectListener sends DISCONNECT (server shutting down) to every open
+// client connection of the listener, as mochi's closeListenerClients does,
+// reading the client list under one read lock.
+func (b *Broker) disconnectListener(id string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Listener == id && !cl.Closed() {
+			_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
 	}
 }

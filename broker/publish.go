@@ -14,7 +14,9 @@ import (
 // packetRead refuses, before mochi processes it, a PUBLISH the broker does
 // not take at all: QoS 2 (not offered) and a payload over MaxPayload. Both
 // end the connection, as MQTT 5 prescribes: DISCONNECT 0x9B or 0x95 for
-// MQTT 5 clients; 3.1.1 has no way to say why.
+// MQTT 5 clients; 3.1.1 has no way to say why. A PUBLISH on a topic mochi
+// drops unanswered ($SYS/…, $share/…) is renamed to be refused in
+// publish (reservedTopicRead).
 func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
@@ -23,6 +25,8 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		b.presence.Seen(cl.ID, time.Now())
 	}
 	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		return connectRead(pk), nil
 	case packets.Subscribe:
 		b.freePacketID(cl, &pk)
 		return b.subscribeRead(cl, pk)
@@ -40,7 +44,7 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	case len(pk.Payload) > b.cfg.MaxPayload:
 		code = packets.ErrPacketTooLarge
 	default:
-		return pk, nil
+		return b.reservedTopicRead(pk)
 	}
 	b.refusedPublishes.Add(1)
 	b.warnLimited("mqtt publish refused", code.Reason,
@@ -48,6 +52,43 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		"qos", pk.FixedHeader.Qos, "payload_bytes", len(pk.Payload), "max_payload_bytes", b.cfg.MaxPayload)
 	b.disconnect(cl, code)
 	return pk, packets.ErrRejectPacket
+}
+
+// connectRead lets a CONNECT with an empty password through to
+// authentication. MQTT allows a zero-length password, but mochi (v2.7.9)
+// refuses one as a protocol error before any hook runs, which reaches a
+// 3.1.1 client as CONNACK 3 "server unavailable": firmware takes that for
+// a passing fault and retries for ever. Without the flag, a password is
+// simply absent, so the client is told what is true: bad user name or
+// password (3.1.1: 4; MQTT 5: 0x86), or, with a client certificate,
+// nothing at all, since the certificate alone identifies the device.
+func connectRead(pk packets.Packet) packets.Packet {
+	if pk.Connect.PasswordFlag && len(pk.Connect.Password) == 0 {
+		pk.Connect.PasswordFlag = false
+	}
+	return pk
+}
+
+// reservedTopicPrefix is put in front of a reserved topic name by
+// reservedTopicRead. No device may publish under it, and mochi takes it.
+const reservedTopicPrefix = "$hearth/reserved/"
+
+// reservedTopicRead makes sure a PUBLISH on a topic name mochi (v2.7.9)
+// drops without an acknowledgement ($SYS/…, $share/…) is answered. No
+// device may publish there, so it is refused as any other topic outside
+// the device's own: an MQTT 5 client at QoS 1 gets PUBACK 0x87, a 3.1.1
+// client a plain PUBACK, and the message is dropped. Without the PUBACK a
+// device waits for it until it gives up on the connection. A hook cannot
+// drop a packet here without ending the connection, so the name is moved
+// under reservedTopicPrefix, which mochi passes on to publish to refuse.
+// A malformed PUBLISH (a wildcard in the name, no packet identifier) is
+// left to mochi, which ends the connection.
+func (b *Broker) reservedTopicRead(pk packets.Packet) (packets.Packet, error) {
+	if !mqtt.IsValidFilter(pk.TopicName, true) &&
+		pk.PublishValidate(b.server.Options.Capabilities.TopicAliasMaximum) == packets.CodeSuccess {
+		pk.TopicName = reservedTopicPrefix + pk.TopicName
+	}
+	return pk, nil
 }
 
 // maxSubscriptionsPerClient bounds the topic filters one connection may hold.

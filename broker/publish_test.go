@@ -114,6 +114,40 @@ func TestTopicRules(t *testing.T) {
 	}
 }
 
+// A PUBLISH on a reserved topic ($SYS/…, $share/…) is refused like any
+// topic outside the device's own, with an acknowledgement: mochi drops it
+// unanswered, and a device would wait for its PUBACK until it gave up on
+// the connection.
+func TestReservedTopicPublishAnswered(t *testing.T) {
+	f := newFixture(t, nil)
+	a, c := f.newDevice(t, "fan-1"), f.newDevice(t, "fan-3")
+	ca := f.mustV5(t, f.certOpts(a))
+	cc := f.mustV3(t, f.secretOpts(c))
+	topics := []string{"$SYS/x", "$sys/broker/clients", "$share/g/hearth/things/fan-1/state"}
+	before := f.broker.Stats().RefusedPublishes
+	for _, topic := range topics {
+		resp, err := ca.publish(t, topic, "v5", 1)
+		if resp == nil || resp.ReasonCode != v5PubNotAllowed {
+			t.Errorf("MQTT 5 QoS 1 publish to %s: response %+v, error %v; want reason %#x", topic, resp, err, v5PubNotAllowed)
+		}
+		if err := cc.publish(t, topic, "v3", 1); err != nil {
+			t.Errorf("MQTT 3.1.1 QoS 1 publish to %s: %v, want acknowledged", topic, err)
+		}
+	}
+	if _, err := ca.publish(t, "$SYS/x", "v5, qos 0", 0); err != nil {
+		t.Fatal(err)
+	}
+	// Both connections are still there and still work.
+	roundTripV5(t, ca, "hearth/things/fan-1/state")
+	roundTripV3(t, cc, "hearth/things/fan-3/state")
+	if got, want := f.broker.Stats().RefusedPublishes-before, uint64(2*len(topics)+1); got != want {
+		t.Errorf("RefusedPublishes went up by %d, want %d", got, want)
+	}
+	if got := f.logs.matching("mqtt publish refused", `reason="topic not allowed"`, `topic="$hearth/reserved/$SYS/x"`); len(got) != 3 {
+		t.Errorf("refused-publish log lines for $SYS/x = %q, want 3", got)
+	}
+}
+
 // Retained messages are not kept, so no device can fill the memory with
 // them: a PUBLISH with RETAIN set is acknowledged, and a later subscriber
 // gets nothing before the next message.

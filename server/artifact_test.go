@@ -278,3 +278,57 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// HTTPS offers HTTP/2: a client that asks for it gets it, for the API, the
+// pages and a download, which resumes with a range as over HTTP/1.1.
+func TestHTTP2(t *testing.T) {
+	h := startHearth(t, t.TempDir())
+	op := h.token(store.RoleOperator, "")
+	fw := bytes.Repeat([]byte("firmware"), 64<<10)
+	h.uploadArtifact(op, "fw-2.bin", fw)
+	link := h.link(op, "fw-2.bin", 3600)
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := u.Hostname()
+	u.Host = strings.TrimPrefix(h.https, "https://")
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: h.caPool, ServerName: host}, ForceAttemptHTTP2: true,
+	}}
+	get := func(u string, header map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest("GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatalf("read %s: %v", u, err)
+		}
+		if res.Proto != "HTTP/2.0" {
+			t.Errorf("GET %s: protocol %s, want HTTP/2.0", u, res.Proto)
+		}
+		return res, b
+	}
+	if res, b := get(h.https+"/healthz", nil); res.StatusCode != http.StatusOK || !strings.Contains(string(b), "ok") {
+		t.Errorf("healthz: %s %s", res.Status, brief(b))
+	}
+	if res, b := get(h.https+"/login", nil); res.StatusCode != http.StatusOK || !strings.Contains(string(b), "htmx") {
+		t.Errorf("login page: %s %s", res.Status, brief(b))
+	}
+	if res, b := get(u.String(), nil); res.StatusCode != http.StatusOK || !bytes.Equal(b, fw) {
+		t.Errorf("download: %s, %d bytes, want %d", res.Status, len(b), len(fw))
+	}
+	if res, b := get(u.String(), map[string]string{"Range": "bytes=1000-"}); res.StatusCode != http.StatusPartialContent || !bytes.Equal(b, fw[1000:]) {
+		t.Errorf("resumed download: %s, %d bytes", res.Status, len(b))
+	}
+}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,8 +82,10 @@ func (s *Server) startHTTP(context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slogErrorLog(s.logger.With("component", "http")),
 	}
+	// ServeTLS, unlike Serve over a TLS listener, offers HTTP/2 ("h2")
+	// beside HTTP/1.1 in the handshake.
 	go func() {
-		if err := s.http.Serve(tls.NewListener(ln, s.http.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("https server failed", "error", err)
 		}
 	}()

@@ -54,6 +54,20 @@ func TestSSOPage(t *testing.T) {
 	if r := e.post(op, "/admin/sso", bad); r.status != http.StatusBadRequest || !strings.Contains(r.body, "Not saved") || !strings.Contains(r.body, `value="https://x.example"`) {
 		t.Errorf("bad name: %d\n%s", r.status, r.body)
 	}
+	// An issuer at the cloud's metadata service, or a customer's over
+	// plain http, is refused with the reason.
+	for _, tt := range []struct{ issuer, customer, want string }{
+		{"http://169.254.169.254/latest/meta-data/", "", "a cloud instance metadata service is not an identity provider"},
+		{"http://idp.acme.example/", "acme", "a provider for one customer needs an https issuer"},
+	} {
+		f := url.Values{"name": {"acme-idp"}, "issuer": {tt.issuer}, "customer": {tt.customer}, "client_id": {"c"}, "client_secret": {"s"}}
+		if r := e.post(op, "/admin/sso", f); r.status != http.StatusBadRequest || !strings.Contains(r.body, "Not saved") || !strings.Contains(r.body, tt.want) {
+			t.Errorf("issuer %s: %d, want 400 saying %q\n%s", tt.issuer, r.status, tt.want, r.body)
+		}
+	}
+	if _, err := e.st.GetSSOProvider("acme-idp"); err == nil {
+		t.Error("a refused provider was stored")
+	}
 	clash := url.Values{"name": {"acme-sso"}, "issuer": {"https://x.example"}, "client_id": {"c"}, "client_secret": {"s"}}
 	if r := e.post(op, "/admin/sso", clash); r.status != http.StatusConflict || !strings.Contains(r.body, "set on the command line") {
 		t.Errorf("name of the command line's provider: %d", r.status)

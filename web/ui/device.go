@@ -245,12 +245,20 @@ type seriesLine struct {
 	V      []*float64 `json:"v"`
 }
 
-// chartData queries the metrics of a chart or CSV request, one average
-// per step, the step chosen so that each series has about points points.
+// chartData queries the metrics of a chart request, one average per
+// step, the step chosen so that each series has about points points. The
+// device is looked up first: with no metrics nothing else would ask the
+// gate about it, and another customer's device or an unknown one must be
+// not found, not an empty chart. A device of the person's with no metrics
+// named is a chart with no lines: its page asks for that while the device
+// has sent no readings yet.
 func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 	v := u.view(r)
 	sc := u.scope(r)
 	name := chi.URLParam(r, "name")
+	if _, err := sc.Device(name); err != nil {
+		return seriesJSON{}, err
+	}
 	metrics, tq, err := u.chartQuery(r)
 	if err != nil {
 		return seriesJSON{}, err
@@ -310,14 +318,22 @@ func (u *UI) chartQuery(r *http.Request) ([]string, gate.TelemetryQuery, error) 
 
 // exportCSV writes what the chart shows: one row per time, one column per
 // metric, times in the page's time zone, as the API's CSV does.
+// Another customer's device or an unknown one is not found whatever the
+// query says; a CSV without metrics is refused (400).
 func (u *UI) exportCSV(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
+	sc := u.scope(r)
+	d, err := sc.Device(chi.URLParam(r, "name"))
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	metrics, tq, err := u.chartQuery(r)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	table, err := u.scope(r).TelemetryTable(r.Context(), chi.URLParam(r, "name"), metrics, tq)
+	table, err := sc.TelemetryTable(r.Context(), d.Name, metrics, tq)
 	if err != nil {
 		u.fail(w, r, err)
 		return

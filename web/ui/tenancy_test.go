@@ -74,8 +74,9 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"GET", alarm}, {"POST", alarm + "/ack"}, {"POST", alarm + "/clear"},
 		{"GET", rule}, {"POST", rule}, {"GET", rule + "/delete"}, {"POST", rule + "/delete"},
 		{"GET", "/admin/alarms"}, {"GET", "/admin/alarms/rules"},
-		{"GET", dev}, {"GET", dev + "/live"}, {"GET", dev + "/series?metrics=co2_ppm"},
-		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"POST", dev + "/settings"}, {"POST", dev + "/schedule/push"},
+		{"GET", dev}, {"GET", dev + "/live"}, {"GET", dev + "/series?metrics=co2_ppm"}, {"GET", dev + "/series"},
+		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"GET", dev + "/export.csv"},
+		{"GET", "/devices/no-such-device/series"}, {"GET", "/devices/no-such-device/export.csv"}, {"POST", dev + "/settings"}, {"POST", dev + "/schedule/push"},
 		{"GET", cal}, {"GET", cal + "/calendar.ics"}, {"GET", cal + "/closures.csv"}, {"POST", cal + "/closures.csv"},
 		{"POST", cal + "/weekly"}, {"POST", cal + "/day-types"}, {"POST", cal + "/seasons"}, {"POST", cal + "/closures"},
 		{"POST", cal + "/exceptions"}, {"POST", cal + "/feed"}, {"POST", cal + "/copy"}, {"POST", cal + "/push"},
@@ -160,6 +161,15 @@ func TestTenancyPageMatrix(t *testing.T) {
 			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))
 			}
+		}
+		// On acme's own device: a CSV needs metrics; a chart with none is
+		// one with no lines, which the page of a device that has sent no
+		// readings yet asks for.
+		if r := e.get(c, "/devices/acme-chiller-1/export.csv"); r.status != http.StatusBadRequest || !strings.Contains(r.body, "at least one is required") {
+			t.Errorf("GET acme's CSV without metrics as %s: %d %q; want 400 saying a metric is required", user, r.status, r.body)
+		}
+		if r := e.get(c, "/devices/acme-chiller-1/series"); r.status != http.StatusOK || !strings.Contains(r.body, `"series":[]`) {
+			t.Errorf("GET acme's chart without metrics as %s: %d %q; want 200 with no series", user, r.status, r.body)
 		}
 		for _, path := range []string{"/alarms?state=all&site=globex", "/alarms?state=all&device=globex-chiller-9", "/alarms?state=all&rule=globex-rule"} {
 			if r := e.get(c, path); r.status != http.StatusOK || untyped(r.body) != "" || strings.Contains(r.body, "data-alarm=") {

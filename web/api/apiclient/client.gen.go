@@ -2258,7 +2258,7 @@ type SSOProviderSpec struct {
 	DisplayName *string `json:"display_name,omitempty"`
 	GroupsClaim *string `json:"groups_claim,omitempty"`
 
-	// Issuer An http or https URL without query.
+	// Issuer An http or https URL without query; https for a provider limited to one customer (http on a loopback host only); never a link-local, cloud metadata or unspecified address.
 	Issuer string `json:"issuer"`
 }
 
