@@ -117,6 +117,10 @@ type Log struct {
 	closed bool
 	old    []oldSegment // closed segments, oldest first
 
+	// spareMu makes the next segment one maker at a time: the preparer,
+	// or a rotation that found none ready.
+	spareMu sync.Mutex
+
 	kick chan struct{} // a batch has records
 	quit chan struct{} // Close: commit what is left and stop
 
@@ -331,6 +335,10 @@ func (l *Log) cut(f *os.File, _ int, good int64, why string, st *ReplayStats) er
 
 func (l *Log) openSegment(n uint64) error {
 	spare := filepath.Join(l.dir, spareName)
+	// The preparer may be making the spare right now, under the same
+	// temporary name: one at a time.
+	l.spareMu.Lock()
+	defer l.spareMu.Unlock()
 	if _, err := os.Stat(spare); err != nil {
 		// Not made ready in time (or the first): made now.
 		if err := l.makeSpare(); err != nil {
@@ -404,12 +412,13 @@ func (l *Log) preparer() {
 		case <-l.stop:
 			return
 		case <-l.prep:
-			if _, err := os.Stat(filepath.Join(l.dir, spareName)); err == nil {
-				continue
+			l.spareMu.Lock()
+			if _, err := os.Stat(filepath.Join(l.dir, spareName)); err != nil {
+				if err := l.makeSpare(); err != nil {
+					l.opts.Logger.Warn("the next telemetry log segment was not made ready", "error", err)
+				}
 			}
-			if err := l.makeSpare(); err != nil {
-				l.opts.Logger.Warn("the next telemetry log segment was not made ready", "error", err)
-			}
+			l.spareMu.Unlock()
 		}
 	}
 }
