@@ -48,9 +48,14 @@ func (a *API) putArtifact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); strings.HasPrefix(mt, "multipart/") || mt == "application/x-www-form-urlencoded" {
+	switch mt, _, _ := mime.ParseMediaType(ct); {
+	case strings.HasPrefix(mt, "multipart/"):
 		a.writeError(w, r, unsupportedMediaType("Content-Type %q: send the file itself as the body (curl -T FILE), not a form", ct))
 		return
+	case mt == "application/x-www-form-urlencoded":
+		// What curl --data-binary @FILE says of the file it sends as it
+		// is: the body is the file, not a form, and is served as bytes.
+		ct = ""
 	}
 	// A large file over a slow link outlasts the server's read and write
 	// timeouts, which would cut it.

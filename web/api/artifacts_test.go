@@ -59,8 +59,14 @@ func TestArtifacts(t *testing.T) {
 			status: 400, contains: []string{"at most 128"}},
 		{name: "an empty file", method: "PUT", path: "/api/v1/artifacts/empty.bin", as: asOperator, header: octets,
 			status: 400, contains: []string{"is empty: send the file as the request body"}},
-		{name: "a form", method: "PUT", path: "/api/v1/artifacts/fw-x.bin", as: asOperator, body: "a=b",
-			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 415, contains: []string{"not a form"}},
+		{name: "a form", method: "PUT", path: "/api/v1/artifacts/fw-x.bin", as: asOperator, body: "--b\r\n\r\nx\r\n--b--\r\n",
+			header: map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, status: 415, contains: []string{"not a form"}},
+		// curl --data-binary @FILE labels the file it sends as it is with
+		// the form type: the body is taken as the file (fw1's bytes, so
+		// stored once with it), served as bytes.
+		{name: "the file as curl --data-binary sends it", method: "PUT", path: "/api/v1/artifacts/fw-curl.bin", as: asOperator, body: fw1,
+			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 201,
+			contains: []string{`"name":"fw-curl.bin"`, fmt.Sprintf(`"size":%d`, len(fw1)), `"content_type":"application/octet-stream"`}},
 		{name: "a declared size over the limit", method: "PUT", path: "/api/v1/artifacts/big.bin", as: asOperator,
 			body: strings.Repeat("x", testArtifactMax+1), header: octets, status: 413,
 			contains: []string{`"code":"too_large"`, fmt.Sprintf("is %d bytes, larger than the %d bytes accepted", testArtifactMax+1, testArtifactMax)}},
