@@ -450,3 +450,46 @@ func FuzzDeviceRequest(f *testing.F) {
 		}
 	})
 }
+
+// idleCalendar says a device's program has it off when off is set, in
+// Tokyo's zone; devices without a calendar say so.
+type idleCalendar struct{ off *bool }
+
+func (c idleCalendar) Zone(device string) (*time.Location, bool) {
+	loc, _ := time.LoadLocation("Asia/Tokyo")
+	return loc, device == "dev-000"
+}
+
+func (c idleCalendar) Idle(device string, _ time.Time) (bool, bool) {
+	return *c.off, device == "dev-000"
+}
+
+// A window with when_idle releases a device only while its operating
+// program has it off, and never one without a calendar.
+func TestMaintenanceWindowWhenIdle(t *testing.T) {
+	f := newFixture(t, 2)
+	off := false
+	svc, err := jobs.New(jobs.Deps{Store: f.st, Devices: registry{f.st}, Publisher: f.pub, Calendars: idleCalendar{&off}},
+		jobs.Config{Now: f.clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(store.Job{ID: "j", Document: json.RawMessage(`{"operation":"x"}`),
+		Targets: store.JobTargets{Devices: []string{"dev-000", "dev-001"}}, Window: &store.JobWindow{WhenIdle: true}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	svc.RunDue()
+	if n := f.job(t).Released; n != 0 {
+		t.Fatalf("released %d while the program runs the equipment", n)
+	}
+	off = true
+	f.clk.add(time.Minute)
+	svc.RunDue()
+	j := f.job(t)
+	if j.Released != 1 {
+		t.Fatalf("released %d once dev-000 is idle; want dev-000 only (dev-001 has no calendar)", j.Released)
+	}
+	if _, err := f.st.GetJobExecution("dev-000", "j"); err != nil {
+		t.Fatalf("dev-000's execution: %v", err)
+	}
+}
