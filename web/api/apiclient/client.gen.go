@@ -3183,8 +3183,9 @@ type ClientInterface interface {
 	// default): a `Content-Length` over it is refused at once with 413, and so is a body that
 	// grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
 	// name that exists replaces its content (links to the old content then answer 404). The
-	// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
-	// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+	// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as;
+	// `application/x-www-form-urlencoded` (what `curl --data-binary @FILE` sends) counts as
+	// `application/octet-stream`; `multipart/form-data` is refused with 415. Each
 	// upload is a new stored version: 201.
 	//
 	// Takes any type of body and a specified content type.
@@ -4383,8 +4384,9 @@ func (c *Client) ShowArtifact(ctx context.Context, name ArtifactName, reqEditors
 // default): a `Content-Length` over it is refused at once with 413, and so is a body that
 // grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
 // name that exists replaces its content (links to the old content then answer 404). The
-// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
-// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as;
+// `application/x-www-form-urlencoded` (what `curl --data-binary @FILE` sends) counts as
+// `application/octet-stream`; `multipart/form-data` is refused with 415. Each
 // upload is a new stored version: 201.
 //
 // Takes any type of body and a specified content type.
@@ -11185,8 +11187,9 @@ type ClientWithResponsesInterface interface {
 	// default): a `Content-Length` over it is refused at once with 413, and so is a body that
 	// grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
 	// name that exists replaces its content (links to the old content then answer 404). The
-	// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
-	// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+	// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as;
+	// `application/x-www-form-urlencoded` (what `curl --data-binary @FILE` sends) counts as
+	// `application/octet-stream`; `multipart/form-data` is refused with 415. Each
 	// upload is a new stored version: 201.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -21684,8 +21687,9 @@ func (c *ClientWithResponses) ShowArtifactWithResponse(ctx context.Context, name
 // default): a `Content-Length` over it is refused at once with 413, and so is a body that
 // grows past it, with nothing kept. The file is stored by its SHA-256; an upload under a
 // name that exists replaces its content (links to the old content then answer 404). The
-// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as; a
-// form (`multipart/form-data`, `application/x-www-form-urlencoded`) is refused with 415. Each
+// `Content-Type` sent (default `application/octet-stream`) is what downloads are served as;
+// `application/x-www-form-urlencoded` (what `curl --data-binary @FILE` sends) counts as
+// `application/octet-stream`; `multipart/form-data` is refused with 415. Each
 // upload is a new stored version: 201.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
