@@ -33,6 +33,10 @@ type Config struct {
 
 	// HistoryRetention is how long the history of shadow changes is kept.
 	HistoryRetention time.Duration
+	// HistoryDeviceBudget bounds the shadow history one device keeps, in
+	// bytes: past it, the device's oldest entries go first. 0 keeps every
+	// entry until HistoryRetention.
+	HistoryDeviceBudget int64
 
 	// Schedule tunes the checks of each day's program push; zero values
 	// take the scheduler's defaults (first check after 1m, each next one
@@ -167,6 +171,15 @@ type TelemetryConfig struct {
 // samples; telemetry may not be allowed further.
 const maxTelemetryFuture = 48 * time.Hour
 
+// DefaultHistoryDeviceBudget is the shadow history one device keeps by
+// default: at a change of 1 KB every five minutes, about five years, more
+// than the retention; a device that writes its 20 updates a second reaches
+// it within the hour and then keeps its latest changes only.
+const DefaultHistoryDeviceBudget = 256 << 20
+
+// minHistoryDeviceBudget holds a few hundred of the largest entries.
+const minHistoryDeviceBudget = 1 << 20
+
 // minArtifactMaxSize is the smallest artifact limit: a small sensor's
 // firmware.
 const minArtifactMaxSize = 1 << 20
@@ -192,15 +205,16 @@ func DefaultConfig() Config {
 			SessionAbsolute: 12 * time.Hour,
 			SSO:             SSOConfig{Name: "sso", GroupsClaim: "groups"},
 		},
-		Demo:             DemoConfig{Interval: 15 * time.Second},
-		Backup:           BackupConfig{Every: 24 * time.Hour, Keep: 7},
-		Notify:           NotifyConfig{RetryFor: 24 * time.Hour, GroupWindow: 30 * time.Second, SMTP: SMTPConfig{Port: 587}},
-		HistoryRetention: 3 * 365 * 24 * time.Hour,
-		Alarms:           alarm.Config{Retention: 365 * 24 * time.Hour},
-		MinFreeDisk:      256 << 20,
-		ArtifactMaxSize:  artifact.DefaultMaxSize,
-		AdminEmail:       "admin@hearth.local",
-		ShutdownTimeout:  30 * time.Second,
+		Demo:                DemoConfig{Interval: 15 * time.Second},
+		Backup:              BackupConfig{Every: 24 * time.Hour, Keep: 7},
+		Notify:              NotifyConfig{RetryFor: 24 * time.Hour, GroupWindow: 30 * time.Second, SMTP: SMTPConfig{Port: 587}},
+		HistoryRetention:    3 * 365 * 24 * time.Hour,
+		HistoryDeviceBudget: DefaultHistoryDeviceBudget,
+		Alarms:              alarm.Config{Retention: 365 * 24 * time.Hour},
+		MinFreeDisk:         256 << 20,
+		ArtifactMaxSize:     artifact.DefaultMaxSize,
+		AdminEmail:          "admin@hearth.local",
+		ShutdownTimeout:     30 * time.Second,
 	}
 }
 
@@ -221,6 +235,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("TLS certificate and key files must be given together")
 	case c.HistoryRetention < 24*time.Hour:
 		return fmt.Errorf("history retention %s is too short: the minimum is 24h", c.HistoryRetention)
+	case c.HistoryDeviceBudget != 0 && c.HistoryDeviceBudget < minHistoryDeviceBudget:
+		return fmt.Errorf("--history-device-budget %d: 0 (no budget) or at least %d bytes (1 MiB)", c.HistoryDeviceBudget, minHistoryDeviceBudget)
 	case c.MinFreeDisk < 0:
 		return fmt.Errorf("--min-free-disk %d must not be negative", c.MinFreeDisk)
 	case c.Alarms.Retention < 24*time.Hour:

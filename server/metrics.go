@@ -46,6 +46,8 @@ func (s *Server) writeMetrics(w io.Writer) {
 		fmt.Fprintf(w, "hearth_telemetry_rejected_total{code=%q} %d\n", code, t.RejectedByCode[code])
 	}
 
+	counter(w, "hearth_history_trimmed_total", "Shadow history entries deleted before their retention because their device's history outgrew --history-device-budget.", s.store.HistoryTrimmed())
+
 	ts := s.tsdbStats()
 	gauge(w, "hearth_tsdb_series", "Time series in the time-series store.", float64(ts.Series))
 	gauge(w, "hearth_tsdb_rows", "Samples in the time-series store.", float64(ts.RowsStored))

@@ -218,7 +218,7 @@ func (s *Server) startDataDir(context.Context) error {
 }
 
 func (s *Server) startStore(context.Context) error {
-	st, err := store.Open(s.cfg.storePath(), store.Options{})
+	st, err := store.Open(s.cfg.storePath(), store.Options{HistoryDeviceBudget: s.cfg.HistoryDeviceBudget})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w: is another hearth serving %q?", err, s.cfg.DataDir)

@@ -45,10 +45,19 @@ func (s *Store) CreateDevicesInOneTransaction(ds []Device) error {
 func (s *Store) AppendHistoryInOneTransaction(es []HistoryEntry) error {
 	return s.update(func(tx *bolt.Tx) error {
 		for _, e := range es {
-			if err := appendHistory(tx, e); err != nil {
+			if _, err := appendHistory(tx, e, s.historyBudget); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// RecountHistorySizes drops every device's history size and counts it
+// again from the entries, as the migration that introduced the sizes does.
+func RecountHistorySizes(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket([]byte(bucketHistorySizes)); err != nil {
+		return err
+	}
+	return createHistorySizes(tx)
 }

@@ -228,36 +228,185 @@ func historyKey(device string, pos []byte) []byte {
 
 // appendHistory checks an entry and writes it with its two index entries,
 // inside the caller's transaction, so a refused entry rolls back the shadow
-// write it belongs to.
-func appendHistory(tx *bolt.Tx, e HistoryEntry) error {
+// write it belongs to. It adds the entry to its device's size and, past
+// budget (when positive), deletes the device's oldest entries until the
+// history fits again, never the entry just written; it returns how many it
+// deleted.
+func appendHistory(tx *bolt.Tx, e HistoryEntry, budget int64) (int, error) {
 	if e.Time.IsZero() {
 		e.Time = now()
 	}
 	e.Time = e.Time.UTC()
 	if err := checkHistoryEntry(&e); err != nil {
-		return fmt.Errorf("history entry: %w", err)
+		return 0, fmt.Errorf("history entry: %w", err)
 	}
 	data, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("cannot encode history entry: %w", err)
+		return 0, fmt.Errorf("cannot encode history entry: %w", err)
 	}
 	if len(data) > maxHistoryEntrySize {
-		return fmt.Errorf("history entry is %d bytes long encoded, at most %d are accepted: %w", len(data), maxHistoryEntrySize, ErrInvalid)
+		return 0, fmt.Errorf("history entry is %d bytes long encoded, at most %d are accepted: %w", len(data), maxHistoryEntrySize, ErrInvalid)
 	}
 	primary := tx.Bucket([]byte(bucketHistory))
 	seq, err := primary.NextSequence()
 	if err != nil {
-		return fmt.Errorf("history sequence: %w", err)
+		return 0, fmt.Errorf("history sequence: %w", err)
 	}
 	pos := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.Time.UnixNano())), seq)
 	if err := primary.Put(historyKey(e.Device, pos), data); err != nil {
-		return fmt.Errorf("cannot write history entry: %w", err)
+		return 0, fmt.Errorf("cannot write history entry: %w", err)
 	}
 	if err := tx.Bucket([]byte(bucketHistoryByShadow)).Put(append(historyShadowPrefix(e.Device, e.Shadow), pos...), []byte{}); err != nil {
-		return fmt.Errorf("cannot write history index: %w", err)
+		return 0, fmt.Errorf("cannot write history index: %w", err)
 	}
 	if err := tx.Bucket([]byte(bucketHistoryByTime)).Put(pos, []byte(e.Device+keySep+e.Shadow)); err != nil {
-		return fmt.Errorf("cannot write history index: %w", err)
+		return 0, fmt.Errorf("cannot write history index: %w", err)
+	}
+	size, err := addHistorySize(tx, e.Device, int64(len(data)), 1)
+	if err != nil {
+		return 0, err
+	}
+	if budget <= 0 || size.Bytes <= budget {
+		return 0, nil
+	}
+	return trimHistory(tx, e.Device, pos, size, budget)
+}
+
+// HistorySize is how much history one device keeps.
+type HistorySize struct {
+	// Bytes is the encoded size of the entries.
+	Bytes int64 `json:"bytes"`
+	// Entries is how many there are.
+	Entries int64 `json:"entries"`
+}
+
+// historySizeLen is the size of a stored HistorySize: big-endian bytes,
+// then big-endian entries.
+const historySizeLen = 16
+
+func (h HistorySize) encode() []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, historySizeLen), uint64(h.Bytes)), uint64(h.Entries))
+}
+
+func decodeHistorySize(v []byte) (HistorySize, error) {
+	if v == nil {
+		return HistorySize{}, nil
+	}
+	if len(v) != historySizeLen {
+		return HistorySize{}, fmt.Errorf("history size %x is malformed: %w", v, ErrInvalid)
+	}
+	return HistorySize{Bytes: int64(binary.BigEndian.Uint64(v)), Entries: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+}
+
+// addHistorySize adds bytes and entries (negative to take away) to a
+// device's history size and returns the new size. A device whose history
+// becomes empty loses its record.
+func addHistorySize(tx *bolt.Tx, device string, bytes, entries int64) (HistorySize, error) {
+	b := tx.Bucket([]byte(bucketHistorySizes))
+	size, err := decodeHistorySize(b.Get([]byte(device)))
+	if err != nil {
+		return HistorySize{}, fmt.Errorf("device %q: %w", device, err)
+	}
+	size.Bytes = max(size.Bytes+bytes, 0)
+	size.Entries = max(size.Entries+entries, 0)
+	if size.Entries == 0 {
+		return HistorySize{}, b.Delete([]byte(device))
+	}
+	if err := b.Put([]byte(device), size.encode()); err != nil {
+		return HistorySize{}, fmt.Errorf("cannot write the history size of device %q: %w", device, err)
+	}
+	return size, nil
+}
+
+// trimHistory deletes a device's oldest entries, except keep, until its
+// history fits budget, and returns how many it deleted.
+func trimHistory(tx *bolt.Tx, device string, keep []byte, size HistorySize, budget int64) (int, error) {
+	primary := tx.Bucket([]byte(bucketHistory))
+	byTime := tx.Bucket([]byte(bucketHistoryByTime))
+	byShadow := tx.Bucket([]byte(bucketHistoryByShadow))
+	prefix := historyDevicePrefix(device)
+	type doomed struct{ pos, shadow []byte }
+	var ds []doomed
+	var freed int64
+	c := primary.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && size.Bytes-freed > budget; k, v = c.Next() {
+		pos := k[len(prefix):]
+		if len(pos) != positionLen {
+			return 0, fmt.Errorf("history key %x is malformed: %w", k, ErrInvalid)
+		}
+		if bytes.Equal(pos, keep) {
+			continue
+		}
+		ref := byTime.Get(pos)
+		d, shadow, ok := bytes.Cut(ref, []byte(keySep))
+		if !ok || string(d) != device {
+			return 0, fmt.Errorf("history index of %x is %q, not of device %q: %w", pos, ref, device, ErrInvalid)
+		}
+		ds = append(ds, doomed{bytes.Clone(pos), bytes.Clone(shadow)})
+		freed += int64(len(v))
+	}
+	for _, d := range ds {
+		if err := primary.Delete(historyKey(device, d.pos)); err != nil {
+			return 0, err
+		}
+		if err := byShadow.Delete(append(historyShadowPrefix(device, string(d.shadow)), d.pos...)); err != nil {
+			return 0, err
+		}
+		if err := byTime.Delete(d.pos); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := addHistorySize(tx, device, -freed, -int64(len(ds))); err != nil {
+		return 0, err
+	}
+	return len(ds), nil
+}
+
+// HistorySizeOf returns how much history a device keeps; a device without
+// history, or unknown, keeps none.
+func (s *Store) HistorySizeOf(device string) (HistorySize, error) {
+	var size HistorySize
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		size, err = decodeHistorySize(tx.Bucket([]byte(bucketHistorySizes)).Get([]byte(device)))
+		return err
+	})
+	if err != nil {
+		return HistorySize{}, fmt.Errorf("history size of device %q: %w", device, err)
+	}
+	return size, nil
+}
+
+// HistoryTrimmed counts the history entries deleted since the store was
+// opened because their device's history had outgrown its budget.
+func (s *Store) HistoryTrimmed() uint64 { return s.historyTrimmed.Load() }
+
+// createHistorySizes adds the bucket of each device's history size and
+// fills it from the history already stored.
+func createHistorySizes(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists([]byte(bucketHistorySizes))
+	if err != nil {
+		return fmt.Errorf("create bucket %q: %w", bucketHistorySizes, err)
+	}
+	sizes := make(map[string]HistorySize)
+	err = tx.Bucket([]byte(bucketHistory)).ForEach(func(k, v []byte) error {
+		if len(k) < positionLen+len(keySep) {
+			return fmt.Errorf("history key %x is malformed: %w", k, ErrInvalid)
+		}
+		device := string(k[:len(k)-positionLen-len(keySep)])
+		size := sizes[device]
+		size.Bytes += int64(len(v))
+		size.Entries++
+		sizes[device] = size
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for device, size := range sizes {
+		if err := b.Put([]byte(device), size.encode()); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -316,7 +465,11 @@ func (s *Store) pruneBatch(end int64, batch int) (int, error) {
 		primary := tx.Bucket([]byte(bucketHistory))
 		byShadow := tx.Bucket([]byte(bucketHistoryByShadow))
 		for _, d := range ds {
-			if err := primary.Delete(historyKey(string(d.device), d.pos)); err != nil {
+			key := historyKey(string(d.device), d.pos)
+			if _, err := addHistorySize(tx, string(d.device), -int64(len(primary.Get(key))), -1); err != nil {
+				return err
+			}
+			if err := primary.Delete(key); err != nil {
 				return err
 			}
 			if err := byShadow.Delete(append(historyShadowPrefix(string(d.device), string(d.shadow)), d.pos...)); err != nil {

@@ -37,6 +37,10 @@ const (
 	// bucketHistoryByTime indexes the whole fleet's history by time, for
 	// fleet-wide queries and retention: position → device NUL shadow.
 	bucketHistoryByTime = "history_by_time"
+	// bucketHistorySizes holds how much history each device keeps, so its
+	// budget is checked without a scan: device → HistorySize (big-endian
+	// bytes, then entries).
+	bucketHistorySizes = "history_sizes"
 	// bucketDeviceTypes holds device types and their settings schemas:
 	// name → DeviceType.
 	bucketDeviceTypes = "device_types"
@@ -91,7 +95,7 @@ func allBuckets() []string {
 		bucketAlarmRules, bucketAlarms, bucketAlarmsOpen,
 		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
 		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue, bucketMessageRules,
-		bucketArtifacts, bucketArtifactKeys,
+		bucketArtifacts, bucketArtifactKeys, bucketHistorySizes,
 	}
 }
 
@@ -121,6 +125,7 @@ func migrations() []migration {
 		{name: "create the job buckets", up: createJobBuckets},
 		{name: "create the message rule bucket", up: createMessageRuleBucket},
 		{name: "create the artifact buckets", up: createArtifactBuckets},
+		{name: "count each device's history", up: createHistorySizes},
 	}
 }
 

@@ -110,13 +110,15 @@ func (s *Store) CountShadows(device string) (int, error) {
 // version conflict above all, fails alone: the others of its transaction
 // are written as if it had never been made.
 func (s *Store) PutShadow(sh Shadow, expectVersion int64, h *HistoryEntry) error {
-	write, err := shadowWrite(sh, expectVersion, h)
+	var trimmed int
+	write, err := s.shadowWrite(sh, expectVersion, h, &trimmed)
 	if err == nil {
 		err = s.batch(write)
 	}
 	if err != nil {
 		return fmt.Errorf("put shadow %q of device %q: %w", sh.Name, sh.Device, err)
 	}
+	s.historyTrimmed.Add(uint64(trimmed))
 	return nil
 }
 
@@ -125,8 +127,10 @@ func (s *Store) PutShadow(sh Shadow, expectVersion int64, h *HistoryEntry) error
 // document never joins a batch and the transaction, which holds bbolt's
 // only writer lock, does no more than read the stored version and put.
 // The returned function may run several times, in batches rolled back
-// because another write in them failed; it changes nothing but tx.
-func shadowWrite(sh Shadow, expectVersion int64, h *HistoryEntry) (func(tx *bolt.Tx) error, error) {
+// because another write in them failed; it changes nothing but tx and
+// *trimmed, which its last run sets to the history entries it deleted to
+// keep the device within its budget.
+func (s *Store) shadowWrite(sh Shadow, expectVersion int64, h *HistoryEntry, trimmed *int) (func(tx *bolt.Tx) error, error) {
 	if err := checkShadow(sh); err != nil {
 		return nil, err
 	}
@@ -171,8 +175,11 @@ func shadowWrite(sh Shadow, expectVersion int64, h *HistoryEntry) (func(tx *bolt
 		if err := b.Put(key, data); err != nil {
 			return fmt.Errorf("cannot write %q: %w", key, err)
 		}
+		*trimmed = 0
 		if h != nil {
-			return appendHistory(tx, *h)
+			n, err := appendHistory(tx, *h, s.historyBudget)
+			*trimmed = n
+			return err
 		}
 		return nil
 	}, nil
@@ -195,7 +202,8 @@ func (s *Store) deleteShadow(device, name string, h *HistoryEntry) error {
 	if h != nil && (h.Device != device || h.Shadow != name) {
 		return fmt.Errorf("history entry names device %q, shadow %q: %w", h.Device, h.Shadow, ErrInvalid)
 	}
-	return s.batch(func(tx *bolt.Tx) error {
+	trimmed := 0
+	err := s.batch(func(tx *bolt.Tx) error {
 		if _, err := getDevice(tx, device); err != nil {
 			return fmt.Errorf("device %q: %w", device, err)
 		}
@@ -207,11 +215,18 @@ func (s *Store) deleteShadow(device, name string, h *HistoryEntry) error {
 		if err := b.Delete(key); err != nil {
 			return err
 		}
+		trimmed = 0
 		if h != nil {
-			return appendHistory(tx, *h)
+			n, err := appendHistory(tx, *h, s.historyBudget)
+			trimmed = n
+			return err
 		}
 		return nil
 	})
+	if err == nil {
+		s.historyTrimmed.Add(uint64(trimmed))
+	}
+	return err
 }
 
 // deleteShadows removes every shadow of a device, inside the transaction

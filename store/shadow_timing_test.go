@@ -44,7 +44,8 @@ func BenchmarkPutShadowParallel(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				device := benchDevice(int(next.Add(1) - 1))
 				for v := int64(1); pb.Next(); v++ {
-					fn, err := shadowWrite(Shadow{Device: device, Version: v, Doc: benchShadowDoc(v)}, v-1, benchHistory(device, v))
+					var trimmed int
+					fn, err := s.shadowWrite(Shadow{Device: device, Version: v, Doc: benchShadowDoc(v)}, v-1, benchHistory(device, v), &trimmed)
 					if err == nil {
 						err = write(fn)
 					}

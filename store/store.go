@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,6 +34,11 @@ type Options struct {
 	// them is refused with ErrSchemaTooOld, and every write returns
 	// ErrReadOnly.
 	ReadOnly bool
+	// HistoryDeviceBudget bounds the history each device keeps, in bytes
+	// of encoded entries: a write that takes a device past it deletes that
+	// device's oldest entries until it fits again. Zero or negative keeps
+	// every entry until its retention.
+	HistoryDeviceBudget int64
 }
 
 // Store is the open bbolt file. It is safe for concurrent use: reads run in
@@ -41,6 +47,9 @@ type Store struct {
 	db       *bolt.DB
 	path     string
 	readOnly bool
+
+	historyBudget  int64
+	historyTrimmed atomic.Uint64
 }
 
 // Open opens the store at path, creating the file (mode 0600) and its parent
@@ -76,7 +85,7 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	s := &Store{db: db, path: path, readOnly: opts.ReadOnly}
+	s := &Store{db: db, path: path, readOnly: opts.ReadOnly, historyBudget: opts.HistoryDeviceBudget}
 	if opts.ReadOnly {
 		err = s.checkVersion(len(migs))
 	} else {

@@ -19,6 +19,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", cfg.TLS.CertFile, "server certificate `file` (PEM) to use instead of a generated one")
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", cfg.TLS.KeyFile, "private key `file` (PEM) of --tls-cert")
 	fs.Var((*retentionFlag)(&cfg.TSDB.Retention), "retention", "how long telemetry is kept (`duration`: 3y, 90d, 2w or 720h)")
+	fs.Var((*sizeFlag)(&cfg.HistoryDeviceBudget), "history-device-budget", "shadow history one device keeps; past it, its oldest changes go first (`size`: 256MiB, 1GiB; 0 keeps all until the retention)")
 	fs.Var((*retentionFlag)(&cfg.HistoryRetention), "history-retention", "how long the history of shadow changes is kept (`duration`: 3y, 400d)")
 	fs.DurationVar(&cfg.Schedule.CheckDelay, "schedule-check-delay", time.Minute, "how long after a day's program is pushed to a device its first check comes (`duration`)")
 	fs.Float64Var(&cfg.Schedule.Backoff, "schedule-backoff", 2, "each further check of a push waits this many times longer")
