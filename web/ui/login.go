@@ -3,8 +3,10 @@ package ui
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -298,6 +300,41 @@ func (u *UI) limitLogins(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// loginFormLimit bounds the forms anyone may send: an e-mail address, a
+// password and a next path fit many times over.
+const loginFormLimit = 16 << 10
+
+// readForm reads the body of a form anyone may send, at most limit bytes,
+// before the handler runs. A body that does not arrive in time, is too
+// large or is not a form is answered 408, 413 or 400 at once, and logged
+// at debug level only: a client that stalls or sends junk is not news, and
+// it must not reach the handler as a form with empty fields.
+func (u *UI) readForm(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			if err := r.ParseForm(); err != nil {
+				status, msg := http.StatusBadRequest, "the form could not be read"
+				var tooLarge *http.MaxBytesError
+				var ne net.Error
+				switch {
+				case errors.As(err, &tooLarge):
+					status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d bytes", limit)
+				case errors.As(err, &ne) && ne.Timeout():
+					status, msg = http.StatusRequestTimeout, "the form did not arrive in time; send it again"
+				}
+				u.logger.Debug("form not read", "path", r.URL.Path, "remote", clientIP(r), "error", err)
+				// Plain text: a client whose body timed out has a
+				// cancelled context, in which a page would not render.
+				w.Header().Set("Connection", "close")
+				http.Error(w, msg, status)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // clientIP is the address the request came from.

@@ -161,10 +161,10 @@ func (u *UI) routes() http.Handler {
 		r.Use(http.NewCrossOriginProtection().Handler)
 		r.Use(u.sessions.LoadAndSave)
 		r.Get("/login", u.showLogin)
-		r.With(u.limitLogins).Post("/login", u.login)
+		r.With(u.readForm(loginFormLimit), u.limitLogins).Post("/login", u.login)
 		r.Get("/login/sso/{provider}", u.startSSO)
 		r.Get("/login/sso/{provider}/callback", u.finishSSO)
-		r.Post("/logout", u.logout)
+		r.With(u.readForm(loginFormLimit)).Post("/logout", u.logout)
 		r.Group(func(r chi.Router) {
 			r.Use(u.requireSignIn)
 			r.Use(audit.Changes(gate.AuditChannelPage, func(r *http.Request) audit.Recorder { return u.scope(r) }))
