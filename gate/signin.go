@@ -122,33 +122,58 @@ func (g *Gate) SignIn(email, password string) (Session, error) {
 		// for all, without a check or a count.
 		return Session{}, ErrSignInFailed
 	}
-	key := strings.ToLower(email)
-	wait, started, failures := g.accounts.attempt(key, g.now())
-	if wait > 0 {
-		return Session{}, &SignInDelay{Wait: wait}
-	}
-	usr, err := g.store.GetUser(email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		g.logger.Error("cannot read user", "error", err)
-	}
-	usable := err == nil && usr.PasswordHash != "" && !usr.Disabled
-	hash := usr.PasswordHash
-	if !usable {
-		hash = g.dummyHash()
-	}
-	ok, err := g.verify(hash, password)
-	if err != nil && usable {
-		g.logger.Error("cannot verify password", "user", usr.Email, "error", err)
-	}
-	if !ok || !usable {
-		if started > 0 {
-			g.logLimit.Log(context.Background(), slog.LevelWarn, "password sign-ins of an account delayed after failures",
-				"user", key, "failures", failures, "delay", started)
+	var usr store.User
+	ok, err := g.checkAccountPassword(strings.ToLower(email), "password sign-ins of an account delayed after failures", func() (bool, error) {
+		var err error
+		usr, err = g.store.GetUser(email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			g.logger.Error("cannot read user", "error", err)
 		}
+		usable := err == nil && usr.PasswordHash != "" && !usr.Disabled
+		hash := usr.PasswordHash
+		if !usable {
+			hash = g.dummyHash()
+		}
+		ok, err := g.verify(hash, password)
+		if err != nil && usable {
+			g.logger.Error("cannot verify password", "user", usr.Email, "error", err)
+		}
+		return ok && usable, nil
+	})
+	switch {
+	case err != nil:
+		return Session{}, err
+	case !ok:
 		return Session{}, ErrSignInFailed
 	}
-	g.accounts.succeeded(key)
 	return Session{Email: usr.Email, Source: SourceUser}, nil
+}
+
+// checkAccountPassword runs check, one check of a password of the
+// account key (its lower-case e-mail address), under the per-account
+// limit: while the account's attempts wait it answers *SignInDelay and
+// checks nothing; a failure is counted, and one that starts a wait is
+// logged as msg (rate-limited); a success forgets the failures. Sign-ins
+// and password changes count together, so that guesses at one account
+// cannot be split between them to go faster. An error of check is
+// returned as is, counted as a failure.
+func (g *Gate) checkAccountPassword(key, msg string, check func() (bool, error)) (bool, error) {
+	wait, started, failures := g.accounts.attempt(key, g.now())
+	if wait > 0 {
+		return false, &SignInDelay{Wait: wait}
+	}
+	ok, err := check()
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		if started > 0 {
+			g.logLimit.Log(context.Background(), slog.LevelWarn, msg, "user", key, "failures", failures, "delay", started)
+		}
+		return false, nil
+	}
+	g.accounts.succeeded(key)
+	return true, nil
 }
 
 // dummyPasswordHash is a hash of a password nobody knows, made once, for
@@ -226,7 +251,10 @@ var (
 
 // ChangePassword sets a new password for the signed-in person's local
 // account after checking the current one, and clears a one-time
-// password's must-change mark.
+// password's must-change mark. Wrong current passwords count with the
+// account's failed sign-ins: after repeated ones the account's password
+// checks wait (*SignInDelay), so a session in the wrong hands cannot
+// guess the current password fast.
 func (s Scope) ChangePassword(current, next string) error {
 	if err := s.check(); err != nil {
 		return err
@@ -238,13 +266,19 @@ func (s Scope) ChangePassword(current, next string) error {
 	if err != nil {
 		return err
 	}
-	ok := false
-	if usr.PasswordHash != "" && len(current) <= MaxPasswordLen {
-		if ok, err = secret.VerifyPassword(usr.PasswordHash, current); err != nil {
-			return fmt.Errorf("verify password of %q: %w", s.p.User, err)
+	ok, err := s.g.checkAccountPassword(strings.ToLower(usr.Email), "password changes of an account delayed after failures", func() (bool, error) {
+		if usr.PasswordHash == "" || len(current) > MaxPasswordLen {
+			return false, nil
 		}
-	}
+		ok, err := s.g.verify(usr.PasswordHash, current)
+		if err != nil {
+			return false, fmt.Errorf("verify password of %q: %w", s.p.User, err)
+		}
+		return ok, nil
+	})
 	switch {
+	case err != nil:
+		return err
 	case !ok:
 		return ErrWrongPassword
 	case checkPassword(next, "password") != nil:

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Failed password sign-ins per account: after accountFailures failures
+// Failed password checks per account (sign-ins and password changes,
+// counted together): after accountFailures failures
 // with no more than accountQuiet between them, each further attempt waits
 // a delay that starts at accountDelay and doubles with every failure after
 // it, up to accountMaxDelay; a success, or accountQuiet without a failure
@@ -24,12 +25,12 @@ const (
 	maxSignInNameLen = 254 // the longest e-mail address the store keeps
 )
 
-// ErrSignInDelayed is what SignIn answers, as a *SignInDelay, while an
-// account's password sign-ins wait after failures. It is answered for
-// every e-mail address alike, stored or not.
-var ErrSignInDelayed = errors.New("too many failed sign-ins for this account")
+// ErrSignInDelayed is what SignIn and ChangePassword answer, as a
+// *SignInDelay, while an account's password checks wait after failures.
+// SignIn answers it for every e-mail address alike, stored or not.
+var ErrSignInDelayed = errors.New("too many wrong passwords for this account")
 
-// SignInDelay says how long an account's sign-ins wait.
+// SignInDelay says how long an account's password checks wait.
 type SignInDelay struct{ Wait time.Duration }
 
 func (d *SignInDelay) Error() string {

@@ -172,3 +172,45 @@ func TestSSOProviderUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestSSOProviderAddressRefused: a provider whose issuer is at the
+// cloud's instance metadata address is never fetched from; the sign-in
+// page says the provider's address is refused (not that it is down), and
+// the operators' page names the cause.
+func TestSSOProviderAddressRefused(t *testing.T) {
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.Web.SSO.Name = "corp"
+		c.Web.SSO.Issuer = "http://169.254.169.254/latest/meta-data"
+		c.Web.SSO.ClientID = "hearth"
+		c.Web.SSO.ClientSecret = "secret"
+	})
+	client := &http.Client{Timeout: 30 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.caPool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	start := time.Now()
+	resp, err := client.Get(h.https + "/login/sso/corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if page := string(b); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "an address Hearth does not connect to") || !strings.Contains(page, `name="password"`) {
+		t.Errorf("status %d; want 503 saying the address is refused, with the local form:\n%s", resp.StatusCode, page)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refused after %s: a connection was tried", d)
+	}
+	const email, password = "ops@hearth.test", "a long operator password"
+	if st := h.adminCall("POST", "/api/v1/users", map[string]string{"email": email, "role": "operator", "password": password}, nil); st != http.StatusCreated {
+		t.Fatalf("create operator: status %d", st)
+	}
+	resp, err = signIn(t, h.https, h.caPool, email, password).Get(h.https + "/admin/sso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if page := string(b); resp.StatusCode != http.StatusOK || !strings.Contains(page, "resolves to 169.254.169.254, a cloud instance metadata service") {
+		t.Errorf("the operators' page: %d, does not name the cause:\n%s", resp.StatusCode, page)
+	}
+}

@@ -159,6 +159,17 @@ func (l *lazySSO) provider(ctx context.Context) (*auth.OIDCProvider, error) {
 
 func (l *lazySSO) Name() string { return l.cfg.Name }
 
+// Problem is why the provider could not be used at the last try, "" when
+// it could or was not tried yet.
+func (l *lazySSO) Problem() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p != nil || l.lastErr == nil {
+		return ""
+	}
+	return l.lastErr.Error()
+}
+
 // DisplayName labels the provider's sign-in button.
 func (l *lazySSO) DisplayName() string { return l.display }
 

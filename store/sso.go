@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/hearthiot/hearth/internal/netguard"
 )
 
 // SSOProvider is an OpenID Connect provider that operators configured
@@ -74,61 +75,25 @@ func checkSSOProvider(p SSOProvider) error {
 	return checkText("groups claim", p.GroupsClaim, maxNameLen, false)
 }
 
-// metadataHosts are the names cloud providers give their instance
-// metadata services, which hand out the machine's own credentials.
-var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
-
-// metadataAddrs are instance metadata addresses: the one most clouds
-// use, AWS's over IPv6 and Alibaba Cloud's, the last two outside the
-// link-local ranges.
-var metadataAddrs = []netip.Addr{
-	netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("100.100.100.200"),
-}
-
 // checkIssuerHost keeps the server from being sent, by an issuer URL, to
-// what it must not fetch: the cloud's instance metadata service (at a
-// link-local address or one of its names), other link-local hosts, or
-// the unspecified address, which reaches the server itself. The issuer
+// what it must not fetch (netguard's rule: a cloud's instance metadata
+// service, other link-local hosts, the unspecified address). The issuer
 // of a provider limited to one customer must also be https, except on a
 // loopback host: its discovery document and keys decide whose sign-in is
-// believed, and must not travel in the clear. Names that resolve to such
-// addresses are not looked up here.
+// believed, and must not travel in the clear. Names are not looked up
+// here; the client that fetches from the issuer refuses what they
+// resolve to.
 func checkIssuerHost(u *url.URL, customer bool) error {
+	if err := netguard.CheckHost(u.Hostname()); err != nil {
+		return err
+	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	addr, err := netip.ParseAddr(host)
-	isAddr := err == nil
-	addr = addr.Unmap()
-	switch {
-	case slices.Contains(metadataHosts, host) || (isAddr && slices.Contains(metadataAddrs, addr)):
-		return errors.New("a cloud instance metadata service is not an identity provider")
-	case isAddr && (addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast()):
-		return errors.New("a link-local address (169.254.0.0/16, fe80::/10) is not accepted")
-	case isAddr && addr.IsUnspecified():
-		return errors.New("the unspecified address (0.0.0.0, ::) is not accepted")
-	case !isAddr && numericHost(host):
-		return errors.New("an IPv4 address is accepted only in dotted decimal (192.0.2.1)")
-	}
-	loopback := host == "localhost" || strings.HasSuffix(host, ".localhost") || (isAddr && addr.IsLoopback())
+	loopback := host == "localhost" || strings.HasSuffix(host, ".localhost") || (err == nil && addr.Unmap().IsLoopback())
 	if customer && u.Scheme != "https" && !loopback {
 		return errors.New("a provider for one customer needs an https issuer (http only on a loopback host)")
 	}
 	return nil
-}
-
-// numericHost reports whether host is made only of numbers, decimal or
-// 0x hexadecimal, which some resolvers read as an IPv4 address
-// ("2852039166", "0xa9.0xfe.0xa9.0xfe", "169.254.43518").
-func numericHost(host string) bool {
-	for label := range strings.SplitSeq(host, ".") {
-		rest := strings.TrimLeft(label, "0123456789")
-		if l := strings.ToLower(label); strings.HasPrefix(l, "0x") {
-			rest = strings.TrimLeft(l[2:], "0123456789abcdef")
-		}
-		if label == "" || rest != "" {
-			return false
-		}
-	}
-	return true
 }
 
 // checkSecret is checkText for a secret: its messages never quote it.

@@ -28,7 +28,7 @@ func TestSSOProviders(t *testing.T) {
 			body: `{"issuer": "login.globex.example", "client_id": "hearth", "client_secret": "x"}`, status: http.StatusBadRequest, contains: []string{"an http or https URL"}},
 		{name: "an issuer may not be the cloud's metadata service", method: http.MethodPut, path: "/api/v1/sso-providers/globex", as: asOperator,
 			body: `{"issuer": "http://169.254.169.254/latest/meta-data/", "client_id": "hearth", "client_secret": "x"}`, status: http.StatusBadRequest,
-			contains: []string{"a cloud instance metadata service is not an identity provider"}},
+			contains: []string{"169.254.169.254 is a cloud instance metadata service, refused"}},
 		{name: "nor another link-local host", method: http.MethodPut, path: "/api/v1/sso-providers/globex", as: asOperator,
 			body: `{"issuer": "https://[fe80::1]/", "client_id": "hearth", "client_secret": "x"}`, status: http.StatusBadRequest,
 			contains: []string{"a link-local address"}},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,12 +19,21 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/hearthiot/hearth/internal/netguard"
 )
 
 // ErrOIDC is wrapped by every refusal of an OpenID Connect sign-in, so that
 // pages can answer all of them the same way while the message says what was
 // wrong.
 var ErrOIDC = errors.New("oidc sign-in refused")
+
+// ErrAddressRefused is wrapped when a provider's issuer, or an endpoint
+// its discovery document names, resolves to an address Hearth does not
+// connect to (a cloud's instance metadata service, another link-local
+// address, the unspecified address): a configuration to correct, not an
+// outage to wait out.
+var ErrAddressRefused = netguard.ErrRefused
 
 // PendingMaxAge bounds the time between Start and Finish. A user takes a
 // minute or two at their provider's login page; a pending sign-in older than
@@ -71,7 +81,8 @@ type OIDCConfig struct {
 	GroupsClaim string
 	// HTTPClient, when set, is used for discovery, the token exchange, the
 	// key set and userinfo, e.g. to trust a private CA. Without it, a client
-	// with a 30 s timeout is used.
+	// with a 30 s timeout is used that connects to no address netguard
+	// refuses, whatever a name resolves to (see NewHTTPClient).
 	HTTPClient *http.Client
 }
 
@@ -137,9 +148,12 @@ func NewOIDCProvider(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error)
 
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: defaultHTTPTimeout}
+		client = NewHTTPClient()
 	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), cfg.Issuer)
+	if refused := (*netguard.Refused)(nil); errors.As(err, &refused) {
+		return nil, fmt.Errorf("oidc provider %q: issuer %q resolves to %s, %s: %w", cfg.Name, cfg.Issuer, refused.Host, refused.What, ErrAddressRefused)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("discover oidc provider %q at %q: %w", cfg.Name, cfg.Issuer, err)
 	}
@@ -183,6 +197,21 @@ func NewOIDCProvider(ctx context.Context, cfg OIDCConfig) (*OIDCProvider, error)
 		wantGroups:  cfg.GroupsClaim != "" || slices.Contains(scopes, "groups"),
 		endSession:  meta.EndSession,
 	}, nil
+}
+
+// NewHTTPClient is the client NewOIDCProvider uses when given none: the
+// default transport's settings (proxies from the environment included),
+// a 30 s bound on each request, and a dialer that refuses, after a name
+// is resolved and before connecting, every address netguard refuses. The
+// issuer is checked when it is configured, but a name can resolve to
+// anything, and the discovery document names the other endpoints;
+// every redirect is dialled through the same check. Loopback and private
+// addresses stay allowed.
+func NewHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: netguard.Control}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	return &http.Client{Transport: tr, Timeout: defaultHTTPTimeout}
 }
 
 // checkAbsoluteURL accepts only http and https URLs with a host, the only

@@ -31,6 +31,9 @@ type ssoData struct {
 	NoticeErr bool
 	// Redirect is the redirect URI of a provider name.
 	Redirect func(name string) string
+	// Problems is why a provider could not be used at the last sign-in
+	// through it, by name.
+	Problems map[string]string
 }
 
 func (u *UI) ssoRoutes(r chi.Router) {
@@ -80,6 +83,12 @@ func (p *ssoPage) render(w http.ResponseWriter, r *http.Request, status int, d s
 		return
 	}
 	d.Providers, d.Customers, d.Fixed, d.Redirect = list, customers, p.fixedNames(), p.redirectURI(r)
+	d.Problems = map[string]string{}
+	for _, s := range p.providers() {
+		if pr, ok := s.(interface{ Problem() string }); ok && pr.Problem() != "" {
+			d.Problems[s.Name()] = pr.Problem()
+		}
+	}
 	p.UI.render(w, r, status, ssoProvidersPage(p.view(r), d))
 }
 

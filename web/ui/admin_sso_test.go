@@ -57,7 +57,7 @@ func TestSSOPage(t *testing.T) {
 	// An issuer at the cloud's metadata service, or a customer's over
 	// plain http, is refused with the reason.
 	for _, tt := range []struct{ issuer, customer, want string }{
-		{"http://169.254.169.254/latest/meta-data/", "", "a cloud instance metadata service is not an identity provider"},
+		{"http://169.254.169.254/latest/meta-data/", "", "169.254.169.254 is a cloud instance metadata service, refused"},
 		{"http://idp.acme.example/", "acme", "a provider for one customer needs an https issuer"},
 	} {
 		f := url.Values{"name": {"acme-idp"}, "issuer": {tt.issuer}, "customer": {tt.customer}, "client_id": {"c"}, "client_secret": {"s"}}

@@ -146,6 +146,15 @@ func (u *UI) startSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	authURL, pending, err := p.Start()
+	if errors.Is(err, auth.ErrAddressRefused) {
+		// The issuer, or an endpoint its discovery names, resolves to an
+		// address Hearth does not connect to: waiting will not help, an
+		// operator must correct the provider or its DNS.
+		u.logLimit.Log(r.Context(), slog.LevelWarn, "single sign-on provider refused: its address is not connected to", "provider", p.Name(), "remote", clientIP(r), "error", err)
+		v := u.view(r)
+		u.render(w, r, http.StatusServiceUnavailable, loginPage(v, u.loginForm(r, t(v.Lang, "login.sso_refused", providerLabel(p)))))
+		return
+	}
 	if err != nil {
 		// The provider could not be reached (its discovery failed): the
 		// person is told so, and offered the local sign-in; the cause is

@@ -157,3 +157,62 @@ func TestHostileSignInsLogBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordChangeDelayedPerAccount: a session guessing its account's
+// current password, from many addresses, reaches the password check a
+// few times only; the rest are answered 429 with Retry-After, the right
+// password too, and the account's sign-ins wait with it, since both
+// count the same failures. The log tells operators once, not per guess.
+func TestPasswordChangeDelayedPerAccount(t *testing.T) {
+	var log lines
+	e := newEnv(t, envOptions{logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	session := e.signIn(acmeUser)
+	next := "a new and longer passphrase"
+	checked, delayed := 0, 0
+	for i := range 50 {
+		c := e.fromAddress(fmt.Sprintf("127.0.4.%d", 2+i%20))
+		c.Jar = session.Jar
+		r := e.post(c, "/password", url.Values{"current": {fmt.Sprintf("guess %d", i)}, "new": {next}, "again": {next}})
+		switch r.status {
+		case http.StatusBadRequest:
+			checked++
+			if !strings.Contains(r.body, "The current password is wrong.") {
+				t.Fatalf("guess %d: 400 without saying the password is wrong:\n%s", i, r.body)
+			}
+		case http.StatusTooManyRequests:
+			delayed++
+			secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+			if err != nil || secs < 1 || secs > 60 {
+				t.Fatalf("guess %d: Retry-After %q, want 1 to 60 seconds", i, r.header.Get("Retry-After"))
+			}
+			if !strings.Contains(r.body, "Too many wrong passwords for this account") {
+				t.Fatalf("guess %d: the page does not say why:\n%s", i, r.body)
+			}
+		default:
+			t.Fatalf("guess %d: %d", i, r.status)
+		}
+	}
+	if checked > 5 || checked+delayed != 50 {
+		t.Errorf("50 guesses at the current password from 20 addresses: %d checked, %d delayed; want at most 5 checked", checked, delayed)
+	}
+	c := e.fromAddress("127.0.5.2")
+	c.Jar = session.Jar
+	if r := e.post(c, "/password", url.Values{"current": {password}, "new": {next}, "again": {next}}); r.status != http.StatusTooManyRequests {
+		t.Errorf("the right current password while the account waits: %d, want 429", r.status)
+	}
+	if r := e.post(e.fromAddress("127.0.5.3"), "/login", url.Values{"email": {acmeUser}, "password": {password}}); r.status != http.StatusTooManyRequests {
+		t.Errorf("signing in while the account's password changes wait: %d, want 429", r.status)
+	}
+	if u, err := e.st.GetUser(acmeUser); err != nil || u.MustChangePassword || u.PasswordHash == "" {
+		t.Fatalf("user after the guesses: %+v, %v", u, err)
+	}
+	e.signIn(globexUser)
+
+	n, text := log.count()
+	if got := strings.Count(text, `msg="password changes of an account delayed after failures"`); got != 1 || !strings.Contains(text, "user="+acmeUser) {
+		t.Errorf("the log says %d times that the account's password changes wait, want once with the user:\n%s", got, text)
+	}
+	if n > 40 {
+		t.Errorf("50 guesses wrote %d log lines, want at most 40:\n%s", n, text)
+	}
+}
