@@ -180,8 +180,8 @@ func newDeviceRates(v view, d gate.DeviceView, now time.Time) *deviceRates {
 		}
 	}
 	r := &deviceRates{Telemetry: line(d.TelemetryRate), Shadow: line(d.ShadowRate)}
-	for _, l := range []*rateLine{r.Telemetry, r.Shadow} {
-		r.Slowed = r.Slowed || l != nil && (l.Delayed > 0 || l.Refused > 0)
+	for _, u := range []*device.RateUse{d.TelemetryRate, d.ShadowRate} {
+		r.Slowed = r.Slowed || u != nil && u.Slowed()
 	}
 	return r
 }
