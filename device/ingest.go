@@ -58,9 +58,9 @@ type Telemetry struct {
 	// metrics holds, per device, the metric names it has used since start,
 	// so that one device cannot create series without bound.
 	metrics sync.Map // device name → *metricSet
-	// limiters hold each device's sample rate; rates gives a device's
-	// type's own, when it has one.
-	limiters sync.Map // device name → *rate.Limiter
+	// limiters hold each device's sample rate and what it held back or
+	// refused; rates gives a device's type's own, when it has one.
+	limiters sync.Map // device name → *deviceLimit
 	rates    func(device string) (perSecond float64, burst int, ok bool)
 	delayed  atomic.Uint64
 
@@ -99,41 +99,91 @@ func WithRates(rates func(device string) (perSecond float64, burst int, ok bool)
 }
 
 // RatesChanged makes every device take its rate anew, as its next message
-// arrives.
-func (t *Telemetry) RatesChanged() { t.limiters.Clear() }
+// arrives. What the old rates held back or refused stays counted.
+func (t *Telemetry) RatesChanged() {
+	t.limiters.Range(func(_, v any) bool {
+		v.(*deviceLimit).lim.Store(nil)
+		return true
+	})
+}
+
+// deviceLimit is one device's sample rate and what it held back or refused.
+type deviceLimit struct {
+	lim atomic.Pointer[rate.Limiter] // nil: to be taken anew
+	rateCount
+}
+
+// rateOf is the sample rate and burst device thing has now: its type's,
+// else the limits'. perSecond 0 is no limit.
+func (t *Telemetry) rateOf(thing string) (perSecond float64, burst int) {
+	perSecond, burst = t.lim.Rate, t.lim.Burst
+	if t.rates != nil {
+		if r, b, ok := t.rates(thing); ok {
+			perSecond, burst = r, b
+		}
+	}
+	if perSecond <= 0 {
+		return 0, 0
+	}
+	return perSecond, max(burst, 1)
+}
+
+// limiter returns the device's rate, or nil when it has none.
+func (t *Telemetry) limiter(thing string) (*deviceLimit, *rate.Limiter) {
+	v, ok := t.limiters.Load(thing)
+	if ok {
+		if lim := v.(*deviceLimit).lim.Load(); lim != nil {
+			return v.(*deviceLimit), lim
+		}
+	}
+	perSecond, burst := t.rateOf(thing)
+	if perSecond <= 0 {
+		return nil, nil
+	}
+	if !ok {
+		v, _ = t.limiters.LoadOrStore(thing, new(deviceLimit))
+	}
+	dl := v.(*deviceLimit)
+	dl.lim.CompareAndSwap(nil, rate.NewLimiter(rate.Limit(perSecond), burst))
+	return dl, dl.lim.Load()
+}
 
 // throttle takes n samples from the device's rate and returns how long the
 // message is to be held back, or why it is refused.
 func (t *Telemetry) throttle(thing string, n int, now time.Time) (time.Duration, *TelemetryError) {
-	v, ok := t.limiters.Load(thing)
-	if !ok {
-		perSecond, burst := t.lim.Rate, t.lim.Burst
-		if t.rates != nil {
-			if r, b, ok := t.rates(thing); ok {
-				perSecond, burst = r, b
-			}
-		}
-		if perSecond <= 0 {
-			return 0, nil
-		}
-		v, _ = t.limiters.LoadOrStore(thing, rate.NewLimiter(rate.Limit(perSecond), max(burst, 1)))
+	dl, lim := t.limiter(thing)
+	if lim == nil {
+		return 0, nil
 	}
-	lim := v.(*rate.Limiter)
 	r := lim.ReserveN(now, n)
 	if !r.OK() {
+		dl.refuse(now)
 		return 0, &TelemetryError{Code: CodeRateLimited, Message: fmt.Sprintf(
 			"%d samples in one message; this device may send at most %d at once: send them in smaller messages", n, lim.Burst())}
 	}
 	d := r.DelayFrom(now)
 	if d > t.lim.MaxDelay {
 		r.CancelAt(now)
+		dl.refuse(now)
 		return 0, &TelemetryError{Code: CodeRateLimited, Message: fmt.Sprintf(
 			"more samples than this device may send (%g a second, %d at once); keep them and send them in %s", float64(lim.Limit()), lim.Burst(), d.Round(time.Second))}
 	}
 	if d > 0 {
 		t.delayed.Add(1)
+		dl.delay(now)
 	}
 	return d, nil
+}
+
+// DeviceRate is the sample rate device thing has now, and how many of its
+// messages were held back or refused for their rate since start.
+func (t *Telemetry) DeviceRate(thing string) RateUse {
+	var u RateUse
+	u.PerSecond, u.Burst = t.rateOf(thing)
+	if v, ok := t.limiters.Load(thing); ok {
+		v.(*deviceLimit).read(&u)
+	}
+	return u
 }
 
 // metricSet is the metric names one device has used.

@@ -93,7 +93,7 @@ type Shadows struct {
 	lim      shadow.Limits
 	maxNamed int
 	rate     rate.Limit
-	limiters sync.Map       // device → *rate.Limiter of its updates over MQTT
+	limiters sync.Map       // device → *shadowLimit of its updates over MQTT
 	settings SettingsSource // nil: no settings checks
 	logger   *slog.Logger
 	now      func() time.Time // the clock of the MQTT path
@@ -178,12 +178,35 @@ func (s *Shadows) allow(thing string, by Actor, now time.Time) error {
 	}
 	v, ok := s.limiters.Load(thing)
 	if !ok {
-		v, _ = s.limiters.LoadOrStore(thing, rate.NewLimiter(s.rate, 2*int(s.rate)))
+		v, _ = s.limiters.LoadOrStore(thing, &shadowLimit{lim: rate.NewLimiter(s.rate, s.burst())})
 	}
-	if !v.(*rate.Limiter).AllowN(now, 1) {
+	if l := v.(*shadowLimit); !l.lim.AllowN(now, 1) {
+		l.refuse(now)
 		return &shadow.Error{Code: http.StatusTooManyRequests, Message: fmt.Sprintf("Too Many Requests: at most %g shadow updates a second per device", float64(s.rate))}
 	}
 	return nil
+}
+
+// shadowLimit is one device's rate of shadow updates over MQTT and what it
+// refused.
+type shadowLimit struct {
+	lim *rate.Limiter
+	rateCount
+}
+
+// burst is how many shadow updates a device may make at once over MQTT:
+// twice its rate a second, as AWS allows.
+func (s *Shadows) burst() int { return max(2*int(s.rate), 1) }
+
+// DeviceRate is the rate of shadow updates device thing may make over
+// MQTT, and how many of them were refused for it since start. Updates
+// are refused, never held back.
+func (s *Shadows) DeviceRate(thing string) RateUse {
+	u := RateUse{PerSecond: float64(s.rate), Burst: s.burst()}
+	if v, ok := s.limiters.Load(thing); ok {
+		v.(*shadowLimit).read(&u)
+	}
+	return u
 }
 
 // checkNamed refuses a new named shadow of a device that has as many as it

@@ -17,6 +17,11 @@ type DeviceView struct {
 	store.Device
 	Presence    device.PresenceInfo
 	HasPresence bool // false when the server has no presence source
+	// TelemetryRate is the device's telemetry rate and how many of its
+	// messages it held back or refused since start; ShadowRate the same
+	// for its shadow updates over MQTT. Each is nil when the server does
+	// not limit that.
+	TelemetryRate, ShadowRate *device.RateUse
 }
 
 func (s Scope) view(d store.Device) DeviceView {
@@ -24,6 +29,14 @@ func (s Scope) view(d store.Device) DeviceView {
 	if s.g.presence != nil {
 		v.Presence, _ = s.g.presence.Get(d.Name)
 		v.HasPresence = true
+	}
+	if s.g.telemetryRates != nil {
+		u := s.g.telemetryRates.DeviceRate(d.Name)
+		v.TelemetryRate = &u
+	}
+	if s.g.shadowRates != nil {
+		u := s.g.shadowRates.DeviceRate(d.Name)
+		v.ShadowRate = &u
 	}
 	return v
 }

@@ -95,6 +95,13 @@ type Presence interface {
 	Get(name string) (device.PresenceInfo, bool)
 }
 
+// RateSource tells a device's rate limit and how the device has met it
+// since start; *device.Telemetry (samples) and *device.Shadows (shadow
+// updates over MQTT) implement it.
+type RateSource interface {
+	DeviceRate(device string) device.RateUse
+}
+
 // Shadows is the device shadow service, the one the MQTT topics use, so
 // that a change through the gate gets the same semantics, history and
 // device messages as one from a device. Errors it decides are
@@ -151,6 +158,11 @@ type Deps struct {
 	Shadows   Shadows
 	Presence  Presence
 	Types     DeviceTypes
+	// TelemetryRates and ShadowRates tell each device's rate limits of
+	// telemetry and of shadow updates; without them a device's view has
+	// none.
+	TelemetryRates RateSource
+	ShadowRates    RateSource
 	// Maps checks register maps; without it the register map operations
 	// refuse with KindUnavailable.
 	Maps MapChecker
@@ -231,6 +243,9 @@ type Gate struct {
 	// artifacts keeps the files devices download.
 	artifacts Artifacts
 
+	// telemetryRates and shadowRates tell each device's rate limits.
+	telemetryRates, shadowRates RateSource
+
 	// verify checks a password against a stored hash; dummyHash is the
 	// hash checked for an address without one; accounts counts failed
 	// sign-ins by address.
@@ -279,6 +294,9 @@ func New(d Deps) (*Gate, error) {
 		groupsCu:    d.GroupsCustomerPrefix,
 		logger:      d.Logger,
 		now:         d.Now,
+
+		telemetryRates: d.TelemetryRates,
+		shadowRates:    d.ShadowRates,
 	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)

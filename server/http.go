@@ -24,6 +24,8 @@ func (s *Server) startHTTP(context.Context) error {
 		Telemetry:            telemetryReader{s.tsdb},
 		Shadows:              s.shadows,
 		Presence:             s.presence,
+		TelemetryRates:       s.telemetry,
+		ShadowRates:          s.shadows,
 		Types:                s.types,
 		Maps:                 MapChecker{},
 		Polling:              s.poll,

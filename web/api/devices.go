@@ -33,6 +33,35 @@ type deviceJSON struct {
 	DisconnectReason string `json:"disconnect_reason,omitempty"`
 	RemoteAddress    string `json:"remote_address,omitempty"` // of the current or last session
 	MQTTVersion      string `json:"mqtt_version,omitempty"`   // "3.1.1" or "5"
+	// RateLimits is absent when the server limits neither.
+	RateLimits *rateLimitsJSON `json:"rate_limits,omitempty"`
+}
+
+// rateLimitsJSON are a device's rate limits and how it has met them since
+// Hearth started.
+type rateLimitsJSON struct {
+	Telemetry     *rateUseJSON `json:"telemetry,omitempty"`
+	ShadowUpdates *rateUseJSON `json:"shadow_updates,omitempty"`
+}
+
+type rateUseJSON struct {
+	PerSecond   float64    `json:"per_second"` // 0: no limit
+	Burst       int        `json:"burst"`
+	Delayed     uint64     `json:"delayed"`
+	LastDelayed *time.Time `json:"last_delayed,omitempty"`
+	Refused     uint64     `json:"refused"`
+	LastRefused *time.Time `json:"last_refused,omitempty"`
+}
+
+func newRateUseJSON(u *device.RateUse) *rateUseJSON {
+	if u == nil {
+		return nil
+	}
+	return &rateUseJSON{
+		PerSecond: u.PerSecond, Burst: u.Burst,
+		Delayed: u.Delayed, LastDelayed: timePtr(u.LastDelayed),
+		Refused: u.Refused, LastRefused: timePtr(u.LastRefused),
+	}
 }
 
 type credentialJSON struct {
@@ -75,10 +104,13 @@ func newDeviceJSON(d store.Device) deviceJSON {
 }
 
 // newDeviceViewJSON is a device with its connection state, when the
-// server has a presence source. A device not heard from since Hearth
+// server has a presence source, and its rate limits, when it has them. A device not heard from since Hearth
 // started is offline with no times.
 func newDeviceViewJSON(v gate.DeviceView) deviceJSON {
 	out := newDeviceJSON(v.Device)
+	if v.TelemetryRate != nil || v.ShadowRate != nil {
+		out.RateLimits = &rateLimitsJSON{Telemetry: newRateUseJSON(v.TelemetryRate), ShadowUpdates: newRateUseJSON(v.ShadowRate)}
+	}
 	if !v.HasPresence {
 		return out
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/settings"
 	"github.com/hearthiot/hearth/device/shadow"
 	"github.com/hearthiot/hearth/gate"
@@ -135,6 +136,71 @@ type devicePageData struct {
 	// Jobs are the device's job executions; nil when the server runs no
 	// jobs.
 	Jobs *deviceJobsData
+	// Rates are the device's rate limits; nil when the server limits
+	// nothing.
+	Rates *deviceRates
+}
+
+// deviceRates is the device page's part on its rate limits: each limit's
+// rate, and, once the device was slowed or refused, how often and when
+// last. Telemetry or Shadow is nil when the server does not limit it.
+type deviceRates struct {
+	Telemetry, Shadow *rateLine
+	// Slowed is whether the device was ever held back or refused.
+	Slowed bool
+}
+
+// rateLine is one rate limit as the page writes it.
+type rateLine struct {
+	Limited   bool   // false: no limit
+	PerSecond string // as people write numbers: 25, 0.5
+	Burst     int
+	Delayed   uint64
+	Refused   uint64
+	// LastDelayed and LastRefused say how long ago the last was
+	// ("3 min ago"), and LastDelayedAt and LastRefusedAt when.
+	LastDelayed, LastRefused     string
+	LastDelayedAt, LastRefusedAt string
+}
+
+// newDeviceRates is the rate limits of a device view; nil when it has
+// none.
+func newDeviceRates(v view, d gate.DeviceView, now time.Time) *deviceRates {
+	if d.TelemetryRate == nil && d.ShadowRate == nil {
+		return nil
+	}
+	line := func(u *device.RateUse) *rateLine {
+		if u == nil {
+			return nil
+		}
+		return &rateLine{
+			Limited: u.PerSecond > 0, PerSecond: strconv.FormatFloat(u.PerSecond, 'f', -1, 64), Burst: u.Burst,
+			Delayed: u.Delayed, LastDelayed: ago(v, now, u.LastDelayed), LastDelayedAt: v.Time(u.LastDelayed),
+			Refused: u.Refused, LastRefused: ago(v, now, u.LastRefused), LastRefusedAt: v.Time(u.LastRefused),
+		}
+	}
+	r := &deviceRates{Telemetry: line(d.TelemetryRate), Shadow: line(d.ShadowRate)}
+	for _, u := range []*device.RateUse{d.TelemetryRate, d.ShadowRate} {
+		r.Slowed = r.Slowed || u != nil && u.Slowed()
+	}
+	return r
+}
+
+// ago says how long before now ts was, as a person reads it: just now,
+// minutes, hours, then days.
+func ago(v view, now, ts time.Time) string {
+	d := now.Sub(ts)
+	switch {
+	case ts.IsZero():
+		return ""
+	case d < time.Minute:
+		return v.T("device.rates.just_now")
+	case d < time.Hour:
+		return v.T("device.rates.min_ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return v.T("device.rates.h_ago", int(d/time.Hour))
+	}
+	return v.T("device.rates.d_ago", int(d/(24*time.Hour)))
 }
 
 func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
@@ -152,6 +218,7 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := devicePageData{Device: d, Readings: u.readings(v, sc, d.Name, 0), RangeKey: key, From: from, To: to}
+	data.Rates = newDeviceRates(v, d, u.now())
 	data.Metrics = chartMetrics(q, data.Readings)
 	params := url.Values{"metrics": {strings.Join(data.Metrics, ",")}, "from": {ms(from)}, "to": {ms(to)}}
 	base := "/devices/" + url.PathEscape(d.Name)

@@ -1476,6 +1476,15 @@ type Device struct {
 	// Online True while the device has an MQTT connection; absent when the server has no connection state.
 	Online *bool `json:"online,omitempty"`
 
+	// RateLimits The device's rate limits and how it has met them since Hearth started; absent when the server limits neither.
+	RateLimits *struct {
+		// ShadowUpdates One rate limit of a device: telemetry samples, or shadow updates over MQTT. Counts are kept in memory since Hearth started.
+		ShadowUpdates *RateUse `json:"shadow_updates,omitempty"`
+
+		// Telemetry One rate limit of a device: telemetry samples, or shadow updates over MQTT. Counts are kept in memory since Hearth started.
+		Telemetry *RateUse `json:"telemetry,omitempty"`
+	} `json:"rate_limits,omitempty"`
+
 	// RemoteAddress Address and port of the current or last connection.
 	RemoteAddress *string `json:"remote_address,omitempty"`
 	Site          string  `json:"site"`
@@ -2131,6 +2140,27 @@ type QuietHours struct {
 
 	// To HH:MM, not from.
 	To string `json:"to"`
+}
+
+// RateUse One rate limit of a device: telemetry samples, or shadow updates over MQTT. Counts are kept in memory since Hearth started.
+type RateUse struct {
+	// Burst How many it may send at once.
+	Burst int `json:"burst"`
+
+	// Delayed Messages whose acknowledgement was held back to slow the device to its rate; shadow updates are never held back, only refused.
+	Delayed int64 `json:"delayed"`
+
+	// LastDelayed The last message held back.
+	LastDelayed *time.Time `json:"last_delayed,omitempty"`
+
+	// LastRefused The last message refused.
+	LastRefused *time.Time `json:"last_refused,omitempty"`
+
+	// PerSecond Samples (or updates) a second the device may send; 0 is no limit.
+	PerSecond float64 `json:"per_second"`
+
+	// Refused Messages refused for the rate: telemetry with rate_limited, shadow updates with 429.
+	Refused int64 `json:"refused"`
 }
 
 // RegisterMap A Modbus register map in YAML (docs/modbus.md), with source and points.
