@@ -18,6 +18,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/internal/loglimit"
 )
 
 // Defaults for the zero values of Config.
@@ -207,8 +208,10 @@ type Broker struct {
 	ending      sync.Map // *mqtt.Client → time.Time
 	endingSwept atomic.Int64
 	log         *slog.Logger
-	limiter     *logLimiter
-	server      *mqtt.Server
+	// logLimit keeps a storm of like lines, often from one misconfigured
+	// device retrying in a loop, from burying every other line.
+	logLimit *loglimit.Limiter
+	server   *mqtt.Server
 
 	tlsListener   *listener // nil when TLSAddr is ""
 	plainListener *listener // nil when PlainAddr is ""
@@ -281,7 +284,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Broker, error) {
 		ownTopics:    deps.OwnTopics,
 		rules:        deps.Rules,
 		log:          logger,
-		limiter:      newLogLimiter(logBurst),
+		logLimit:     loglimit.New(logger, logBurst, logWindow, nil),
 		sessions:     make(map[string]map[*mqtt.Client]string),
 	}
 
@@ -309,7 +312,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Broker, error) {
 		ClientNetWriteBufferSize: cfg.ClientBufferBytes,
 		Logger: slog.New(&mochiLogHandler{
 			next:    logger.With("engine", "mochi").Handler(),
-			limiter: b.limiter,
+			limiter: b.logLimit,
 		}),
 		SysTopicResendInterval: sysTopicInterval,
 		InlineClient:           true,
@@ -510,8 +513,9 @@ func (b *Broker) Stop(ctx context.Context) error {
 	return err
 }
 
-// flushLoop reports, once per window, how many log lines the limiter held
-// back.
+// flushLoop writes, once per window and at the stop, how many log lines
+// the limiter held back, so that a storm's summary does not wait for the
+// next line.
 func (b *Broker) flushLoop() {
 	defer close(b.flushDone)
 	t := time.NewTicker(logWindow)
@@ -519,17 +523,11 @@ func (b *Broker) flushLoop() {
 	for {
 		select {
 		case <-t.C:
-			b.reportSuppressed()
+			b.logLimit.Flush(context.Background())
 		case <-b.stopFlush:
-			b.reportSuppressed()
+			b.logLimit.Flush(context.Background())
 			return
 		}
-	}
-}
-
-func (b *Broker) reportSuppressed() {
-	for key, n := range b.limiter.flush() {
-		b.log.Warn("mqtt log lines suppressed", "kind", key, "suppressed", n, "window", logWindow)
 	}
 }
 
@@ -537,12 +535,16 @@ func (b *Broker) reportSuppressed() {
 // and reason were already logged in the current window. reason, when not
 // empty, is logged as an attribute.
 func (b *Broker) warnLimited(msg, reason string, attrs ...any) {
-	key := msg
+	ctx := context.Background()
+	if !b.log.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	kind := msg
 	if reason != "" {
-		key += ": " + reason
+		kind += ": " + reason
 		attrs = append([]any{"reason", reason}, attrs...)
 	}
-	if b.limiter.allow(key) {
+	if b.logLimit.Allow(ctx, kind) {
 		b.log.Warn(msg, attrs...)
 	}
 }

@@ -359,8 +359,8 @@ func TestRefusalLogsLimited(t *testing.T) {
 	if err := f.broker.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.logs.matching("mqtt log lines suppressed", "bad secret", `suppressed="15"`); len(got) != 1 {
-		t.Errorf("summary lines = %q, want one with suppressed=15", got)
+	if got := f.logs.matching("log lines held back", `message="mqtt connect refused: bad secret"`, `held="15"`); len(got) != 1 {
+		t.Errorf("summary lines = %q, want one with held=15", got)
 	}
 	for _, secret := range []string{wrong, d.secret} {
 		if got := f.logs.matching(secret); len(got) > 0 {

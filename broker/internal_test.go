@@ -1,38 +1,52 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/internal/loglimit"
 )
 
-func TestLogLimiter(t *testing.T) {
-	l := newLogLimiter(3)
+// warnLimited counts each message and reason apart, lets logBurst of a
+// kind through per window, and the window's summary names the kind
+// operators grep for, under the line the other limited logs write.
+func TestWarnLimited(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	b := &Broker{log: logger, logLimit: loglimit.New(logger, 3, time.Minute, nil)}
+	for _, reason := range strings.Split("a a b a a a b c a", " ") {
+		b.warnLimited("mqtt connect refused", reason, "device", "d")
+	}
 	var passed []string
-	for _, key := range strings.Split("a a b a a a b c a", " ") {
-		if l.allow(key) {
-			passed = append(passed, key)
-		}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		_, reason, _ := strings.Cut(line, "reason=")
+		reason, _, _ = strings.Cut(reason, " ")
+		passed = append(passed, reason)
 	}
 	if diff := cmp.Diff(strings.Split("a a b a b c", " "), passed); diff != "" {
-		t.Errorf("lines let through (-want +got):\n%s", diff)
+		t.Errorf("reasons of the lines let through (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]int{"a": 3}, l.flush()); diff != "" {
-		t.Errorf("suppressed counts (-want +got):\n%s", diff)
+	buf.Reset()
+	b.logLimit.Flush(context.Background())
+	want := `level=WARN msg="log lines held back" message="mqtt connect refused: a" held=3 window=1m0s`
+	if got := strings.TrimSpace(buf.String()); !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 0 {
+		t.Errorf("summary = %q, want one line ending %q", got, want)
 	}
-	// A new window starts afresh and reports nothing when nothing was held
-	// back.
-	if !l.allow("a") {
-		t.Error("first line of a new window suppressed")
-	}
-	if got := l.flush(); got != nil {
-		t.Errorf("second flush = %v, want nothing", got)
+	// A new window starts afresh and summarises nothing when nothing was
+	// held back.
+	buf.Reset()
+	b.warnLimited("mqtt connect refused", "a")
+	b.logLimit.Flush(context.Background())
+	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "reason=a") {
+		t.Errorf("a new window wrote %q, want the one line and no summary", buf.String())
 	}
 }
 
@@ -63,7 +77,7 @@ func (h recordHandler) WithGroup(string) slog.Handler { return h }
 // can hold a password), limited, and its noise is dropped.
 func TestMochiLogHandler(t *testing.T) {
 	var records []slog.Record
-	log := slog.New(&mochiLogHandler{next: recordHandler{records: &records}, limiter: newLogLimiter(2)})
+	log := slog.New(&mochiLogHandler{next: recordHandler{records: &records}, limiter: loglimit.New(slog.New(recordHandler{records: &records}), 2, time.Minute, nil)})
 	connect := packets.Packet{Connect: packets.ConnectParams{Password: []byte("hunter2")}}
 
 	log.Info("added hook", "hook", "hearth")

@@ -3,69 +3,11 @@ package broker
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/hearthiot/hearth/internal/loglimit"
 )
-
-// logLimiter lets at most burst lines per key through between two flushes
-// and counts the rest. A storm of bad connects or refused publishes, often
-// from one misconfigured device retrying in a loop, would otherwise bury
-// every other log line; with the limiter the operator sees the first lines
-// of each kind and one summary per window saying how many were held back.
-type logLimiter struct {
-	burst int
-
-	mu   sync.Mutex
-	keys map[string]*logBucket
-}
-
-type logBucket struct {
-	passed     int
-	suppressed int
-}
-
-func newLogLimiter(burst int) *logLimiter {
-	return &logLimiter{burst: burst, keys: make(map[string]*logBucket)}
-}
-
-// allow reports whether one more line with this key may be logged in the
-// current window, and counts it as suppressed when not.
-func (l *logLimiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.keys[key]
-	if b == nil {
-		b = &logBucket{}
-		l.keys[key] = b
-	}
-	if b.passed < l.burst {
-		b.passed++
-		return true
-	}
-	b.suppressed++
-	return false
-}
-
-// flush ends the current window: it returns how many lines each key had
-// suppressed (only keys with at least one) and starts every key afresh.
-// Forgetting all keys keeps the map as small as the set of reasons seen in
-// one window.
-func (l *logLimiter) flush() map[string]int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out map[string]int
-	for k, b := range l.keys {
-		if b.suppressed > 0 {
-			if out == nil {
-				out = make(map[string]int)
-			}
-			out[k] = b.suppressed
-		}
-	}
-	clear(l.keys)
-	return out
-}
 
 // mochiLogHandler is the slog handler given to mochi-mqtt. mochi logs every
 // connection and hook at info level and some per-packet events at warn with
@@ -75,7 +17,7 @@ func (l *logLimiter) flush() map[string]int {
 // better itself.
 type mochiLogHandler struct {
 	next    slog.Handler
-	limiter *logLimiter
+	limiter *loglimit.Limiter
 }
 
 // mochiDropped reports mochi's messages that carry no news for an operator:
@@ -93,7 +35,7 @@ func (h *mochiLogHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h *mochiLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if mochiDropped(r.Message) || !h.limiter.allow("mochi: "+r.Message) {
+	if mochiDropped(r.Message) || !h.limiter.Allow(ctx, "mochi: "+r.Message) {
 		return nil
 	}
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -165,8 +167,8 @@ func (b *Broker) publishPresence(e presenceEvent) {
 	if err == nil {
 		err = b.send(topic, payload, 1)
 	}
-	if err != nil && b.limiter.allow("mqtt presence event not sent") {
-		b.log.Error("mqtt presence event not sent", "device", e.ClientID, "event", e.EventType, "error", err)
+	if err != nil {
+		b.logLimit.Log(context.Background(), slog.LevelError, "mqtt presence event not sent", "device", e.ClientID, "event", e.EventType, "error", err)
 	}
 }
 

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -260,9 +262,7 @@ func (b *Broker) telemetryRejected(thing string, err error) *device.TelemetryErr
 		te = &device.TelemetryError{Code: device.CodeInternal, Message: "the readings could not be stored; send the message again later"}
 	}
 	if te.Code == device.CodeInternal {
-		if b.limiter.allow("mqtt telemetry not stored") {
-			b.log.Error("mqtt telemetry not stored", "device", thing, "error", err)
-		}
+		b.logLimit.Log(context.Background(), slog.LevelError, "mqtt telemetry not stored", "device", thing, "error", err)
 		return te
 	}
 	b.warnLimited("mqtt telemetry rejected", te.Code, "device", thing, "message", te.Message)
@@ -305,8 +305,8 @@ func (b *Broker) sendRejection(thing string, te *device.TelemetryError, now time
 	if err == nil {
 		err = b.send(device.TelemetryRejectedTopic(thing), payload, 1)
 	}
-	if err != nil && b.limiter.allow("mqtt telemetry rejection not sent") {
-		b.log.Error("mqtt telemetry rejection not sent", "device", thing, "error", err)
+	if err != nil {
+		b.logLimit.Log(context.Background(), slog.LevelError, "mqtt telemetry rejection not sent", "device", thing, "error", err)
 	}
 }
 

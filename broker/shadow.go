@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -110,8 +112,8 @@ func (b *Broker) sentSuback(cl *mqtt.Client, pk packets.Packet) {
 		if !ok {
 			continue
 		}
-		if err := b.send(shadow.DeltaTopic(cl.ID, name), payload, 1); err != nil && b.limiter.allow("mqtt pending delta not sent") {
-			b.log.Error("mqtt pending delta not sent", "device", cl.ID, "shadow", name, "error", err)
+		if err := b.send(shadow.DeltaTopic(cl.ID, name), payload, 1); err != nil {
+			b.logLimit.Log(context.Background(), slog.LevelError, "mqtt pending delta not sent", "device", cl.ID, "shadow", name, "error", err)
 		}
 	}
 }

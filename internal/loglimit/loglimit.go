@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Limiter writes at most burst lines of each kind (a line's message) per
-// window and counts the rest. When a window is over, the next line logged
-// through it, or Flush, first writes one summary line per kind that was
-// held back. Kinds are constant messages, so the counts stay as few as
-// the messages.
+// Limiter writes at most burst lines of each kind (a line's message, or
+// the key given to Allow) per window and counts the rest. When a window is
+// over, the next line logged through it, or Flush, first writes one
+// summary line per kind that was held back. Kinds are constant messages
+// and phrases, so the counts stay as few as they are.
 type Limiter struct {
 	logger *slog.Logger
 	burst  int
@@ -36,14 +36,19 @@ func New(logger *slog.Logger, burst int, window time.Duration, now func() time.T
 // Log writes the line at level unless burst lines with this message were
 // already written in the current window.
 func (l *Limiter) Log(ctx context.Context, level slog.Level, msg string, attrs ...any) {
-	if !l.logger.Enabled(ctx, level) {
-		return
-	}
-	held, ok := l.take(msg)
-	l.summarise(ctx, held)
-	if ok {
+	if l.logger.Enabled(ctx, level) && l.Allow(ctx, msg) {
 		l.logger.Log(ctx, level, msg, attrs...)
 	}
+}
+
+// Allow counts one line of kind and reports whether it is to be written,
+// for a caller that writes it itself: through another handler, or with a
+// kind that is more than its message (the message and a constant reason).
+// A summary of the window that just ended is written first, as by Log.
+func (l *Limiter) Allow(ctx context.Context, kind string) bool {
+	held, ok := l.take(kind)
+	l.summarise(ctx, held)
+	return ok
 }
 
 // Flush writes the summary of the current window and starts a new one,
@@ -55,19 +60,19 @@ func (l *Limiter) Flush(ctx context.Context) {
 	l.summarise(ctx, held)
 }
 
-// take counts one line of kind msg and says whether it is written, with
-// the counts held back in a window that just ended.
-func (l *Limiter) take(msg string) (map[string]int, bool) {
+// take counts one line of kind and says whether it is written, with the
+// counts held back in a window that just ended.
+func (l *Limiter) take(kind string) (map[string]int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var held map[string]int
 	if now := l.now(); now.Sub(l.start) >= l.window {
 		held = l.turn(now)
 	}
-	c := l.kinds[msg]
+	c := l.kinds[kind]
 	if c == nil {
 		c = &count{}
-		l.kinds[msg] = c
+		l.kinds[kind] = c
 	}
 	if c.written < l.burst {
 		c.written++
@@ -81,12 +86,12 @@ func (l *Limiter) take(msg string) (map[string]int, bool) {
 // back (only kinds with some) and starts afresh. l.mu is held.
 func (l *Limiter) turn(now time.Time) map[string]int {
 	var held map[string]int
-	for msg, c := range l.kinds {
+	for kind, c := range l.kinds {
 		if c.held > 0 {
 			if held == nil {
 				held = map[string]int{}
 			}
-			held[msg] = c.held
+			held[kind] = c.held
 		}
 	}
 	clear(l.kinds)
@@ -95,7 +100,7 @@ func (l *Limiter) turn(now time.Time) map[string]int {
 }
 
 func (l *Limiter) summarise(ctx context.Context, held map[string]int) {
-	for msg, n := range held {
-		l.logger.WarnContext(ctx, "log lines held back", "message", msg, "held", n, "window", l.window)
+	for kind, n := range held {
+		l.logger.WarnContext(ctx, "log lines held back", "message", kind, "held", n, "window", l.window)
 	}
 }

@@ -69,3 +69,38 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("a quiet window summarised: %s", buf.String())
 	}
 }
+
+// Allow limits lines its caller writes itself, keyed by more than their
+// message, and the summary names that key.
+func TestAllow(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	c := &clock{t: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	l := loglimit.New(logger, 3, time.Minute, c.now)
+	ctx := context.Background()
+	var allowed []string
+	for _, kind := range strings.Split("a a b a a a b c a", " ") {
+		if l.Allow(ctx, kind) {
+			allowed = append(allowed, kind)
+		}
+	}
+	if got, want := strings.Join(allowed, " "), "a a b a b c"; got != want {
+		t.Errorf("allowed %q, want %q", got, want)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("Allow wrote within its window: %s", buf.String())
+	}
+	c.add(time.Minute)
+	if !l.Allow(ctx, "a") {
+		t.Error("the first line of a new window was held back")
+	}
+	out := buf.String()
+	if want := `msg="log lines held back" message=a held=3 window=1m0s`; !strings.Contains(out, want) || strings.Count(out, "\n") != 1 {
+		t.Errorf("the turn of the window wrote %q, want one line with %q", out, want)
+	}
+	buf.Reset()
+	l.Flush(ctx)
+	if buf.Len() != 0 {
+		t.Errorf("a window with nothing held back summarised: %s", buf.String())
+	}
+}
