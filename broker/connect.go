@@ -15,6 +15,7 @@ import (
 
 // MQTT 3.1.1 CONNACK return codes (section 3.2.2.3).
 const (
+	v3UnacceptableVersion byte = 1
 	v3IdentifierRejected  byte = 2
 	v3ServerUnavailable   byte = 3
 	v3BadUsernamePassword byte = 4
@@ -23,12 +24,21 @@ const (
 
 // refusal says why a CONNECT is refused and what each protocol version is
 // told. reason is a constant phrase: it keys the log rate limit and lets an
-// operator grep for one kind of failure.
+// operator grep for one kind of failure. A zero code is no CONNACK: the
+// connection is closed, as MQTT demands for a malformed CONNECT.
 type refusal struct {
 	reason string
 	v5     packets.Code // MQTT 5 reason code and reason string
 	v3     byte         // MQTT 3.1.1 return code
 	err    error        // underlying cause for the log; never holds a secret
+}
+
+// malformed: the CONNECT breaks the protocol. MQTT 3.1.1 (section 3.1.4)
+// has no code for that: the connection is closed without a CONNACK. MQTT 5
+// clients are told v5 (0x81 malformed packet or 0x82 protocol error), or
+// nothing when v5 is zero.
+func malformed(reason string, v5 packets.Code) *refusal {
+	return &refusal{reason: reason, v5: v5}
 }
 
 // badCredentials: the certificate or secret does not identify a device.
@@ -55,6 +65,82 @@ func authFailure(how string, err error) *refusal {
 		// The registry could not answer; the device may retry.
 		return &refusal{reason: how + " check failed", v5: packets.ErrServerUnavailable, v3: v3ServerUnavailable, err: err}
 	}
+}
+
+// connectRead checks a CONNECT as it is read, before mochi's own checks,
+// and refuses a malformed one (see connectFault). mochi (v2.7.9) answers
+// those with a CONNACK whose code 3.1.1 does not have, which reached a
+// 3.1.1 client as 3 "server unavailable": firmware takes that for a
+// passing fault and retries for ever.
+//
+// It also lets a CONNECT with an empty password through to
+// authentication. MQTT allows a zero-length password, but mochi refuses
+// one as a protocol error. Without the flag, a password is simply absent,
+// so the client is told what is true: bad user name or password (3.1.1:
+// 4; MQTT 5: 0x86), or, with a client certificate, nothing at all, since
+// the certificate alone identifies the device.
+func (b *Broker) connectRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if r := connectFault(pk); r != nil {
+		if string(pk.Connect.ProtocolName) == "MQTT" && pk.ProtocolVersion == 5 {
+			// mochi records the version only after this hook; the
+			// CONNACK is encoded, and the code chosen, for it.
+			cl.Properties.ProtocolVersion = 5
+		}
+		// mochi ignores any other error of this hook.
+		return pk, fmt.Errorf("%w: %w", packets.ErrRejectPacket, b.refuse(cl, pk.Connect.ClientIdentifier, r))
+	}
+	return withoutEmptyPassword(pk), nil
+}
+
+func withoutEmptyPassword(pk packets.Packet) packets.Packet {
+	if pk.Connect.PasswordFlag && len(pk.Connect.Password) == 0 {
+		pk.Connect.PasswordFlag = false
+	}
+	return pk
+}
+
+// connectFault returns the refusal of a CONNECT that MQTT says must be
+// refused before anything else is looked at, nil for any other. A CONNECT
+// mochi could not even decode (a flag of the fixed header set, a string
+// that is not UTF-8, a field cut short) never gets here: mochi closes the
+// connection without a CONNACK, for either version.
+func connectFault(pk packets.Packet) *refusal {
+	name, v := string(pk.Connect.ProtocolName), pk.ProtocolVersion
+	c := pk.Connect
+	switch {
+	case name != "MQTT" && name != "MQIsdp":
+		// Not MQTT at all; there is no CONNACK it would understand.
+		return malformed("protocol name is not MQTT", packets.Code{})
+	case name == "MQTT" && v != 4 && v != 5 || name == "MQIsdp" && v != 3:
+		// Answered as 3.1.1 does (MQTT 5 section 3.1.2.2 allows 0x84):
+		// the client learns the server speaks another version.
+		return &refusal{reason: "unsupported protocol version", v5: packets.ErrUnsupportedProtocolVersion, v3: v3UnacceptableVersion}
+	case v < 5 && c.PasswordFlag && !c.UsernameFlag:
+		// [MQTT-3.1.2-22]; MQTT 5 allows a password alone.
+		return malformed("password without user name", packets.Code{})
+	case pk.ReservedBit != 0:
+		// [MQTT-3.1.2-3]; MQTT 5 calls it a malformed packet, where
+		// mochi says protocol error.
+		return malformed("reserved flag set", packets.Code{Code: packets.ErrMalformedPacket.Code, Reason: "malformed packet: reserved flag set"})
+	case c.WillFlag && c.WillQos > 2:
+		// [MQTT-3.1.2-14]; a malformed packet in MQTT 5, as above.
+		return malformed("will QoS 3", packets.Code{Code: packets.ErrMalformedPacket.Code, Reason: "malformed packet: will qos 3"})
+	case !c.WillFlag && c.WillQos != 0:
+		// [MQTT-3.1.2-13], MQTT 5 [MQTT-3.1.2-11]; mochi lets it pass.
+		return malformed("will QoS without a will", packets.Code{Code: packets.ErrMalformedPacket.Code, Reason: "malformed packet: will qos without will flag"})
+	case v < 5 && !c.Clean && c.ClientIdentifier == "":
+		// [MQTT-3.1.3-8]. Hearth refuses every empty client id; mochi
+		// would answer this one with a code 3.1.1 does not have.
+		return &refusal{reason: "client id is not a device name", v5: packets.ErrClientIdentifierNotValid, v3: v3IdentifierRejected}
+	}
+	// mochi's own checks: user name and password flags without their
+	// fields, a will without topic or message, will retain without a
+	// will. Each is a protocol error (0x82) in MQTT 5.
+	checked := withoutEmptyPassword(pk)
+	if code := checked.ConnectValidate(); code != packets.CodeSuccess {
+		return malformed(code.Reason, code)
+	}
+	return nil
 }
 
 // connect authenticates a CONNECT. On success it records the connection
@@ -153,15 +239,19 @@ func (b *Broker) authenticateCertificate(id string, pk packets.Packet, st tls.Co
 	return cred, nil
 }
 
-// refuse counts and logs a refused CONNECT and answers it. It returns the
-// MQTT 5 code as the error that ends mochi's connection handling.
+// refuse counts and logs a refused CONNECT and answers it, or closes the
+// connection without a CONNACK when the refusal has no code for the
+// client's version. It returns the error that ends mochi's connection
+// handling.
 func (b *Broker) refuse(cl *mqtt.Client, id string, r *refusal) error {
 	b.refusedConnects.Add(1)
-	b.logRefusal(cl, id, r.reason, r.v5.Code, r.err)
-
 	code := r.v5
 	if cl.Properties.ProtocolVersion < 5 {
 		code = packets.Code{Code: r.v3, Reason: r.v5.Reason}
+	}
+	b.logRefusal(cl, id, r.reason, code.Code, r.err)
+	if code.Code == 0 {
+		return fmt.Errorf("refuse connect of %q: %s", clip(id), r.reason)
 	}
 	b.refusing.Store(cl, struct{}{})
 	err := b.server.SendConnack(cl, code, false, nil)
@@ -172,13 +262,19 @@ func (b *Broker) refuse(cl *mqtt.Client, id string, r *refusal) error {
 	return r.v5
 }
 
+// logRefusal logs a refused CONNECT with the code the client was sent,
+// "none" when it was sent no CONNACK.
 func (b *Broker) logRefusal(cl *mqtt.Client, id, reason string, code byte, err error) {
+	sent := "none"
+	if code != 0 {
+		sent = fmt.Sprintf("0x%02x", code)
+	}
 	attrs := []any{
 		"device", clip(id),
 		"remote", cl.Net.Remote,
 		"listener", cl.Net.Listener,
 		"protocol_version", cl.Properties.ProtocolVersion,
-		"reason_code", fmt.Sprintf("0x%02x", code),
+		"reason_code", sent,
 	}
 	if err != nil {
 		attrs = append(attrs, "error", err)
@@ -188,8 +284,9 @@ func (b *Broker) logRefusal(cl *mqtt.Client, id, reason string, code byte, err e
 
 // connackSent looks at every CONNACK on its way out: it advertises the
 // limits of a successful MQTT 5 connection, and counts and logs refusals
-// that mochi made before the auth hook ran (a malformed CONNECT, an
-// unsupported protocol version, a will with QoS 2).
+// that mochi made before the auth hook ran: a will with QoS 2 or with
+// retain set, which this server does not offer. (A malformed CONNECT was
+// refused by connectRead before mochi looked at it.)
 func (b *Broker) connackSent(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	v5 := cl.Properties.ProtocolVersion == 5
 	if pk.ReasonCode < 0x80 && (v5 || pk.ReasonCode == 0) {
@@ -201,8 +298,16 @@ func (b *Broker) connackSent(cl *mqtt.Client, pk packets.Packet) packets.Packet 
 	}
 	if !v5 && pk.ReasonCode > v3NotAuthorized {
 		// mochi passes MQTT 5 codes it has no 3.1.1 mapping for
-		// unchanged; 3.1.1 clients only know 1 to 5.
-		pk.ReasonCode = v3ServerUnavailable
+		// unchanged; 3.1.1 clients only know 1 to 5. What mochi refuses
+		// here is what the CONNECT asks for, which retrying does not
+		// change; "server unavailable" would have firmware retry for
+		// ever, so it is kept for a server that cannot take the client.
+		switch pk.ReasonCode {
+		case packets.ErrServerUnavailable.Code, packets.ErrServerBusy.Code:
+			pk.ReasonCode = v3ServerUnavailable
+		default:
+			pk.ReasonCode = v3NotAuthorized
+		}
 	}
 	if _, ours := b.refusing.Load(cl); !ours {
 		b.refusedConnects.Add(1)

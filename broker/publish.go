@@ -28,7 +28,7 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
-		return connectRead(pk), nil
+		return b.connectRead(cl, pk)
 	case packets.Subscribe:
 		b.freePacketID(cl, &pk)
 		return b.subscribeRead(cl, pk)
@@ -54,21 +54,6 @@ func (b *Broker) packetRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		"qos", pk.FixedHeader.Qos, "payload_bytes", len(pk.Payload), "max_payload_bytes", b.cfg.MaxPayload)
 	b.disconnect(cl, code)
 	return pk, packets.ErrRejectPacket
-}
-
-// connectRead lets a CONNECT with an empty password through to
-// authentication. MQTT allows a zero-length password, but mochi (v2.7.9)
-// refuses one as a protocol error before any hook runs, which reaches a
-// 3.1.1 client as CONNACK 3 "server unavailable": firmware takes that for
-// a passing fault and retries for ever. Without the flag, a password is
-// simply absent, so the client is told what is true: bad user name or
-// password (3.1.1: 4; MQTT 5: 0x86), or, with a client certificate,
-// nothing at all, since the certificate alone identifies the device.
-func connectRead(pk packets.Packet) packets.Packet {
-	if pk.Connect.PasswordFlag && len(pk.Connect.Password) == 0 {
-		pk.Connect.PasswordFlag = false
-	}
-	return pk
 }
 
 // reservedTopicPrefix is put in front of a reserved topic name by
