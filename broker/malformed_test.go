@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -166,4 +167,47 @@ func TestMalformedConnect(t *testing.T) {
 			t.Errorf("well-formed CONNECT level %d: CONNACK %#x answered %v (%v), want accepted", level, code, answered, err)
 		}
 	}
+}
+
+// FuzzRawConnect sends CONNECTs of arbitrary flags, level and payload to
+// the plain listener: none is told 3 "server unavailable" (0x88, 0x89 in
+// MQTT 5), which only a failing server may say, and none is accepted
+// without the device's secret in it.
+func FuzzRawConnect(f *testing.F) {
+	fx := newFixture(f, nil)
+	d := fx.newDevice(f, "fuzz-raw-1")
+	creds := append(append(mqttString(d.name), mqttString(d.name)...), mqttString(d.secret)...)
+	for _, flags := range []byte{0xc2, 0xc3, 0xca, 0xe2, 0x42, 0x82, 0xc0, 0xde} {
+		f.Add(flags, byte(4), creds, false)
+		f.Add(flags, byte(5), creds, false)
+	}
+	f.Add(byte(0xc2), byte(5), append([]byte{2, 0x7f, 0}, creds...), true)
+	f.Add(byte(0xc2), byte(3), creds, false)
+	f.Fuzz(func(t *testing.T, flags, level byte, rest []byte, rawProps bool) {
+		if len(rest) > 1000 {
+			return
+		}
+		head := append(mqttString("MQTT"), level, flags, 0, 30)
+		if level == 5 && !rawProps {
+			head = append(head, 0)
+		}
+		conn, err := fx.dial(connOpts{addr: fx.plainAddr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, code, answered, err := sendConnect(conn, rawPacket(0x10, head, rest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !answered {
+			return
+		}
+		switch {
+		case level == 5 && (code == 0x88 || code == 0x89), level != 5 && code == 3:
+			t.Fatalf("level %d flags %#x: CONNACK %#x, a server failure", level, flags, code)
+		case code == 0 && !bytes.Contains(rest, []byte(d.secret)):
+			t.Fatalf("level %d flags %#x: accepted without the secret", level, flags)
+		}
+	})
 }
