@@ -13,12 +13,13 @@ import (
 
 // TestDeviceChartInBrowser opens a device's page in a real browser on a
 // server with stored telemetry: CO2 and humidity are on axes of their
-// own units and CO2's comfort bands are drawn; picking metrics changes the
+// own units, CO2's comfort bands and the set-point are drawn; picking metrics changes the
 // chart's series at once and keeps the choice; a drag over the chart moves
 // the From and To fields and the page URL to the range picked, and no
 // range button is current until the zoom is reset.
 func TestDeviceChartInBrowser(t *testing.T) {
 	e, _ := chartEnv(t)
+	e.report("acme-chiller-1", `{"chw_setpoint":7}`)
 	step, js := signedInBrowser(t, e, acmeUser)
 	type css = chromedp.CSS
 	step("open the device",
@@ -39,6 +40,9 @@ func TestDeviceChartInBrowser(t *testing.T) {
 	}
 	if got := js("bands", `document.querySelector(".chart").dataset.bands`); got == "0" || got == "" {
 		t.Errorf("%s comfort bands drawn, want CO2's", got)
+	}
+	if got := js("set-points", `document.querySelector(".chart").dataset.lines`); got != "1" {
+		t.Errorf("%s set-point lines drawn, want the chilled water set-point on the °C axis", got)
 	}
 	if got := js("current range", `Array.from(document.querySelectorAll("[data-range][aria-current]")).map(a => a.dataset.range).join()`); got != "24h" {
 		t.Errorf("current range buttons %q, want 24h", got)

@@ -115,9 +115,9 @@ func chartMetrics(q url.Values, rs []reading) []string {
 
 // devicePageData is everything the device page shows.
 type devicePageData struct {
-	Device    gate.DeviceView
-	Readings  []reading
-	Metrics   []string
+	Device   gate.DeviceView
+	Readings []reading
+	Metrics  []string
 	// MetricsInURL: the URL names the metrics, so links keep naming them;
 	// otherwise they follow the person's choice.
 	MetricsInURL bool

@@ -32,8 +32,9 @@
  * The answer's series are {metric, label, unit, t, v, shift_ms}; series of
  * one unit share a y axis (the first two units left and right, the next
  * two outside them, further ones without a drawn axis). bands
- * [{unit, from, to, level}] are shaded and lines [{unit, value, label,
- * kind}] drawn across the axis of their unit, when the chart has one.
+ * [{metric, unit, from, to, level}] of the first metric charted that has
+ * any are shaded, and lines [{unit, value, label, kind}] drawn across the
+ * axis of their unit, when the chart has one.
  *
  * Plain ES2019 without modules, loaded with defer after htmx and uPlot.
  */
@@ -407,8 +408,19 @@
     function scaleOf(unit) {
       return "u" + units.indexOf(unit);
     }
+    // The bands of one metric only, the first charted that has any: two
+    // metrics' bands over each other would hide both.
     var bands = (Array.isArray(answer.bands) ? answer.bands : []).filter(function (b) {
       return units.indexOf(b.unit || "") >= 0 && (b.level === "fair" || b.level === "poor");
+    });
+    var banded = null;
+    series.forEach(function (s) {
+      if (banded === null && bands.some(function (b) { return b.metric === s.metric; })) {
+        banded = s.metric;
+      }
+    });
+    bands = bands.filter(function (b) {
+      return b.metric === banded;
     });
     var lines = (Array.isArray(answer.lines) ? answer.lines : []).filter(function (l) {
       return units.indexOf(l.unit || "") >= 0 && typeof l.value === "number" && isFinite(l.value);
