@@ -254,7 +254,8 @@ func (u *UI) saveChartMetrics(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to+"#chart", http.StatusSeeOther)
 }
 
-// asStoreMax keeps the page's bound of metrics and the store's the same.
+// The page charts at most as many metrics as a kept choice holds: this
+// does not compile when the two bounds differ.
 var _ = [1]struct{}{}[maxMetrics-store.MaxChartMetrics]
 
 // compareLabelKey is the catalogue key naming a comparison.
