@@ -130,6 +130,9 @@ type User struct {
 	// Notifications are what the person wants by e-mail; nil is
 	// everything, at any hour.
 	Notifications *NotificationPrefs `json:"notifications,omitempty"`
+	// ChartMetrics are the metrics the person charts on a device's page,
+	// by device type; a type not listed charts its default metrics.
+	ChartMetrics map[string][]string `json:"chart_metrics,omitempty"`
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.

@@ -116,6 +116,9 @@ func checkPreferences(u User) error {
 	if err := checkNotificationPrefs(u.Notifications); err != nil {
 		return err
 	}
+	if err := checkChartMetrics(u.ChartMetrics); err != nil {
+		return err
+	}
 	return checkText("time zone", u.TimeZone, maxSlugLen, false)
 }
 

@@ -115,9 +115,16 @@ func chartMetrics(q url.Values, rs []reading) []string {
 
 // devicePageData is everything the device page shows.
 type devicePageData struct {
-	Device    gate.DeviceView
-	Readings  []reading
-	Metrics   []string
+	Device   gate.DeviceView
+	Readings []reading
+	Metrics  []string
+	// MetricsInURL: the URL names the metrics, so links keep naming them;
+	// otherwise they follow the person's choice.
+	MetricsInURL bool
+	// Choices are the metrics the picker offers.
+	Choices []chartChoice
+	// Compare is the comparison the chart shows: "", previous or week.
+	Compare   string
 	RangeKey  string
 	From, To  time.Time
 	SeriesURL string
@@ -219,11 +226,20 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	data := devicePageData{Device: d, Readings: u.readings(v, sc, d.Name, 0), RangeKey: key, From: from, To: to}
 	data.Rates = newDeviceRates(v, d, u.now())
-	data.Metrics = chartMetrics(q, data.Readings)
+	data.Metrics, data.MetricsInURL = u.pickMetrics(r, sc, d, data.Readings)
+	data.Choices = chartChoices(v, data.Readings, data.Metrics)
+	if _, err := compareShift(q.Get("compare"), from, to); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	data.Compare = q.Get("compare")
 	params := url.Values{"metrics": {strings.Join(data.Metrics, ",")}, "from": {ms(from)}, "to": {ms(to)}}
 	base := "/devices/" + url.PathEscape(d.Name)
-	data.SeriesURL = base + "/series?" + params.Encode()
 	data.CSVURL = base + "/export.csv?" + params.Encode()
+	if data.Compare != "" {
+		params.Set("compare", data.Compare)
+	}
+	data.SeriesURL = base + "/series?" + params.Encode()
 	if data.Settings, data.Violation, err = u.settingFields(v, sc, d.Name); err != nil {
 		u.fail(w, r, err)
 		return
@@ -302,6 +318,11 @@ type seriesJSON struct {
 	From   int64        `json:"from"`
 	To     int64        `json:"to"`
 	Series []seriesLine `json:"series"`
+	// Bands are the comfort bands of the metrics charted, Lines the
+	// device's set-points; the chart draws those of a unit it has an
+	// axis for.
+	Bands []chartBand `json:"bands"`
+	Lines []chartLine `json:"lines"`
 }
 
 type seriesLine struct {
@@ -310,6 +331,9 @@ type seriesLine struct {
 	Unit   string     `json:"unit"`
 	T      []int64    `json:"t"`
 	V      []*float64 `json:"v"`
+	// ShiftMs is set on a comparison's series: its values are from this
+	// many milliseconds earlier, its times moved onto the chart's range.
+	ShiftMs int64 `json:"shift_ms,omitempty"`
 }
 
 // chartData queries the metrics of a chart request, one average per
@@ -331,20 +355,47 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 		return seriesJSON{}, err
 	}
 	from, to, step := tq.From, tq.To, tq.Step
-	out := seriesJSON{From: from.UnixMilli(), To: to.UnixMilli(), Series: []seriesLine{}}
-	for _, m := range metrics {
-		ts, err := sc.Telemetry(r.Context(), name, gate.TelemetryQuery{Metric: m, From: from, To: to, Step: step})
+	mode := r.URL.Query().Get("compare")
+	shift, err := compareShift(mode, from, to)
+	if err != nil {
+		return seriesJSON{}, err
+	}
+	out := seriesJSON{From: from.UnixMilli(), To: to.UnixMilli(), Series: []seriesLine{}, Bands: []chartBand{}, Lines: []chartLine{}}
+	query := func(m string, shift time.Duration) (seriesLine, error) {
+		ts, err := sc.Telemetry(r.Context(), name, gate.TelemetryQuery{Metric: m, From: from.Add(-shift), To: to.Add(-shift), Step: step})
 		if err != nil {
-			return seriesJSON{}, err
+			return seriesLine{}, err
 		}
 		pts := ts.Points
-		line := seriesLine{Metric: m, Label: metricLabel(v.Lang, m), Unit: metricUnit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts))}
+		line := seriesLine{Metric: m, Label: metricLabel(v.Lang, m), Unit: chartUnit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts)),
+			ShiftMs: shift.Milliseconds()}
 		for i, p := range pts {
-			line.T[i] = p.Timestamp
+			line.T[i] = p.Timestamp + shift.Milliseconds()
 			val := p.Avg
 			line.V[i] = &val
 		}
+		return line, nil
+	}
+	for _, m := range metrics {
+		line, err := query(m, 0)
+		if err != nil {
+			return seriesJSON{}, err
+		}
 		out.Series = append(out.Series, line)
+		out.Bands = append(out.Bands, bandsOf(m)...)
+	}
+	if shift > 0 {
+		for _, m := range metrics {
+			line, err := query(m, shift)
+			if err != nil {
+				return seriesJSON{}, err
+			}
+			line.Label = compareSeriesLabel(v, mode, line.Label)
+			out.Series = append(out.Series, line)
+		}
+	}
+	if len(metrics) > 0 {
+		out.Lines = append(out.Lines, u.setpointLines(v, sc, name)...)
 	}
 	return out, nil
 }

@@ -75,6 +75,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"GET", rule}, {"POST", rule}, {"GET", rule + "/delete"}, {"POST", rule + "/delete"},
 		{"GET", "/admin/alarms"}, {"GET", "/admin/alarms/rules"},
 		{"GET", dev}, {"GET", dev + "/live"}, {"GET", dev + "/series?metrics=co2_ppm"}, {"GET", dev + "/series"},
+		{"GET", dev + "/series?metrics=co2_ppm&compare=week"}, {"GET", dev + "?compare=previous&metrics=co2_ppm"}, {"POST", dev + "/chart"},
 		{"GET", dev + "/export.csv?metrics=co2_ppm"}, {"GET", dev + "/export.csv"},
 		{"GET", "/devices/no-such-device/series"}, {"GET", "/devices/no-such-device/export.csv"}, {"POST", dev + "/settings"}, {"POST", dev + "/schedule/push"},
 		{"GET", cal}, {"GET", cal + "/calendar.ics"}, {"GET", cal + "/closures.csv"}, {"POST", cal + "/closures.csv"},
@@ -288,6 +289,11 @@ func TestTenancyPageMatrix(t *testing.T) {
 	}
 	if _, err := e.st.GetUser(globexUser); err != nil {
 		t.Errorf("globex's user after the matrix: %v", err)
+	}
+	for _, user := range []string{acmeUser, acmeAdmin} {
+		if u, err := e.st.GetUser(user); err != nil || u.ChartMetrics != nil {
+			t.Errorf("%s keeps a chart choice from globex's device: %v %v", user, u.ChartMetrics, err)
+		}
 	}
 	if list, err := e.arts.List(); err != nil || len(list) != 1 || list[0].Size != int64(len("firmware")) {
 		t.Errorf("the artifacts after the matrix: %+v %v", list, err)

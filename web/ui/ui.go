@@ -179,6 +179,7 @@ func (u *UI) routes() http.Handler {
 			r.Get("/devices/{name}", u.showDevice)
 			r.Get("/devices/{name}/live", u.showLive)
 			r.Get("/devices/{name}/series", u.series)
+			r.Post("/devices/{name}/chart", u.saveChartMetrics)
 			r.Get("/devices/{name}/export.csv", u.exportCSV)
 			r.Post("/devices/{name}/settings", u.saveSettings)
 			u.calendarRoutes(r)

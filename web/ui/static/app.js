@@ -16,6 +16,25 @@
  *   <a data-range-link>         from/to follow the chart's range.
  *   <button data-chart-reset>   inside the same .chart-panel: back to the
  *              range of data-src; disabled while that range is shown.
+ *   In the same .chart-panel, optionally:
+ *   <a data-range="24h">        range buttons; aria-current="true" marks the
+ *              one shown, none once a drag picked another range.
+ *   inputs from_local, to_local the custom range's fields, set to a dragged
+ *              range in data-tz.
+ *   [data-chart-keep=range|from|to]  hidden inputs of forms that keep the
+ *              range shown; replaced by from and to after a drag.
+ *   <form data-chart-metrics>   checkboxes name="metric": a change charts
+ *              the metrics checked at once and posts the form (Accept:
+ *              application/json) so the choice is kept.
+ *   <select data-chart-compare> a change charts the comparison chosen
+ *              (&compare= of data-src) at once.
+ *
+ * The answer's series are {metric, label, unit, t, v, shift_ms}; series of
+ * one unit share a y axis (the first two units left and right, the next
+ * two outside them, further ones without a drawn axis). bands
+ * [{metric, unit, from, to, level}] of the first metric charted that has
+ * any are shaded, and lines [{unit, value, label, kind}] drawn across the
+ * axis of their unit, when the chart has one.
  *
  * Plain ES2019 without modules, loaded with defer after htmx and uPlot.
  */
@@ -92,6 +111,20 @@
     } catch (err) {
       return "";
     }
+  }
+
+  // localInput writes a time as a datetime-local field takes it, in zone
+  // (the browser's when "").
+  function localInput(ms, zone) {
+    var opts = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (zone) {
+      opts.timeZone = zone;
+    }
+    var p = {};
+    new Intl.DateTimeFormat("en-US", opts).formatToParts(new Date(ms)).forEach(function (part) {
+      p[part.type] = part.value;
+    });
+    return p.year + "-" + p.month + "-" + p.day + "T" + p.hour + ":" + p.minute;
   }
 
   function decodeParam(s) {
@@ -218,6 +251,9 @@
 
     var self = this;
     var panel = el.closest(".chart-panel");
+    this.panel = panel;
+    this.originRange = new URL(window.location.href).searchParams.get("range");
+    this.originCurrent = panel ? Array.prototype.slice.call(panel.querySelectorAll("[data-range][aria-current]")) : [];
     this.resets = panel ? Array.prototype.slice.call(panel.querySelectorAll("[data-chart-reset]")) : [];
     this.onReset = function (e) {
       e.preventDefault();
@@ -227,6 +263,7 @@
       button.addEventListener("click", self.onReset);
     });
     this.updateResets();
+    this.controls();
 
     this.resize = new ResizeObserver(function () {
       self.fit();
@@ -342,16 +379,25 @@
     this.el.dataset.points = String(points);
   };
 
+  // AXIS_SIDES says where the i-th unit's axis goes: left, right, then
+  // further out on each side; past four units the series keep a scale of
+  // their own but no drawn axis.
+  var AXIS_SIDES = [3, 1, 3, 1];
+
   Chart.prototype.options = function (answer, series, width) {
     var self = this;
     var el = this.el;
     var colours = palette(el);
     var axis = cssVar(el, "--chart-axis", "#545b64");
     var grid = cssVar(el, "--chart-grid", "rgba(0,0,0,0.1)");
+    var bandFill = {
+      fair: cssVar(el, "--chart-band-fair", "rgba(202, 138, 4, 0.12)"),
+      poor: cssVar(el, "--chart-band-poor", "rgba(220, 38, 38, 0.10)")
+    };
+    var lineColour = cssVar(el, "--chart-setpoint", axis);
     var number = this.number;
 
-    // The first unit gets the left axis, the second the right one; any
-    // further units share the left axis, which then names them all.
+    // One scale per unit, in the order the units first appear.
     var units = [];
     series.forEach(function (s) {
       var unit = s.unit || "";
@@ -360,28 +406,64 @@
       }
     });
     function scaleOf(unit) {
-      return units.indexOf(unit) === 1 ? "y2" : "y";
+      return "u" + units.indexOf(unit);
     }
-    var leftUnits = units.filter(function (u) {
-      return u !== "" && scaleOf(u) === "y";
+    // The bands of one metric only, the first charted that has any: two
+    // metrics' bands over each other would hide both.
+    var bands = (Array.isArray(answer.bands) ? answer.bands : []).filter(function (b) {
+      return units.indexOf(b.unit || "") >= 0 && (b.level === "fair" || b.level === "poor");
+    });
+    var banded = null;
+    series.forEach(function (s) {
+      if (banded === null && bands.some(function (b) { return b.metric === s.metric; })) {
+        banded = s.metric;
+      }
+    });
+    bands = bands.filter(function (b) {
+      return b.metric === banded;
+    });
+    var lines = (Array.isArray(answer.lines) ? answer.lines : []).filter(function (l) {
+      return units.indexOf(l.unit || "") >= 0 && typeof l.value === "number" && isFinite(l.value);
     });
 
     var from = answer.from;
     var to = answer.to;
     var fixedX = typeof from === "number" && typeof to === "number" && isFinite(from) && isFinite(to) && to > from;
 
+    var scales = {
+      x: {
+        time: true,
+        range: function (u, min, max) {
+          return fixedX ? [from, to] : [min, max];
+        }
+      }
+    };
+    units.forEach(function (unit) {
+      // A set-point stays in view: the scale reaches it.
+      var marks = lines.filter(function (l) {
+        return (l.unit || "") === unit;
+      }).map(function (l) {
+        return l.value;
+      });
+      scales[scaleOf(unit)] = {
+        range: function (u, min, max) {
+          marks.forEach(function (m) {
+            min = min === null || m < min ? m : min;
+            max = max === null || m > max ? m : max;
+          });
+          if (min === null || max === null) {
+            return [0, 1];
+          }
+          return window.uPlot.rangeNum(min, max, 0.1, true);
+        }
+      };
+    });
+
     var opts = {
       width: width,
       height: plotHeight(width),
       ms: 1,
-      scales: {
-        x: {
-          time: true,
-          range: function (u, min, max) {
-            return fixedX ? [from, to] : [min, max];
-          }
-        }
-      },
+      scales: scales,
       series: [{ label: this.text("time"), value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }],
       axes: [
         {
@@ -389,13 +471,6 @@
           grid: { stroke: grid, width: 1 },
           ticks: { stroke: grid, width: 1 },
           values: axisStamps(this.lang)
-        },
-        {
-          scale: "y",
-          label: leftUnits.join(" · "),
-          stroke: axis,
-          grid: { stroke: grid, width: 1 },
-          ticks: { stroke: grid, width: 1 }
         }
       ],
       cursor: { drag: { x: true, y: false, setScale: false } },
@@ -404,6 +479,16 @@
         setSelect: [
           function (u) {
             self.zoom(u);
+          }
+        ],
+        drawAxes: [
+          function (u) {
+            drawBands(u, bands, bandFill, scaleOf);
+          }
+        ],
+        draw: [
+          function (u) {
+            drawLines(u, lines, lineColour, scaleOf);
           }
         ]
       }
@@ -414,23 +499,41 @@
         return window.uPlot.tzDate(new Date(ts), zone);
       };
     }
-    if (units.length > 1) {
+    units.forEach(function (unit, i) {
       opts.axes.push({
-        scale: "y2",
-        side: 1,
-        label: units[1],
+        scale: scaleOf(unit),
+        side: AXIS_SIDES[i] || 3,
+        show: i < AXIS_SIDES.length,
+        label: unit,
         stroke: axis,
-        grid: { show: false },
-        ticks: { stroke: grid, width: 1 }
+        grid: i === 0 ? { stroke: grid, width: 1 } : { show: false },
+        ticks: { stroke: grid, width: 1 },
+        values: function (u, vals) {
+          return vals.map(function (v) {
+            return number.format(v);
+          });
+        }
       });
-    }
+    });
+    // A comparison's series takes the colour of its metric, dashed.
+    var metrics = [];
+    series.forEach(function (s) {
+      if (!s.shift_ms && metrics.indexOf(s.metric) < 0) {
+        metrics.push(s.metric);
+      }
+    });
+    var scaleNames = {};
     series.forEach(function (s, i) {
       var unit = s.unit || "";
+      var at = metrics.indexOf(s.metric);
+      var label = (s.label || s.metric || String(i + 1)) + (unit ? " (" + unit + ")" : "");
+      scaleNames[label] = scaleOf(unit);
       opts.series.push({
-        label: s.label || s.metric || String(i + 1),
+        label: label,
         scale: scaleOf(unit),
-        stroke: colours[i % colours.length],
-        width: 2,
+        stroke: colours[(at < 0 ? i : at) % colours.length],
+        width: s.shift_ms ? 1.5 : 2,
+        dash: s.shift_ms ? [6, 4] : undefined,
         value: function (u, v) {
           if (v === null || v === undefined) {
             return "–";
@@ -439,8 +542,70 @@
         }
       });
     });
+    // Which scale each series is on, and the units, for tests and anyone
+    // inspecting the page.
+    el.dataset.scales = JSON.stringify(scaleNames);
+    el.dataset.units = JSON.stringify(units);
+    el.dataset.bands = String(bands.length);
+    el.dataset.lines = String(lines.length);
     return opts;
   };
+
+  // yOf is a value's vertical canvas position on a scale, clamped to the
+  // plot; an open end (null) is the plot's edge.
+  function yOf(u, value, scale, edge) {
+    var top = u.bbox.top;
+    var bottom = u.bbox.top + u.bbox.height;
+    if (value === null || value === undefined) {
+      return edge;
+    }
+    return Math.min(bottom, Math.max(top, u.valToPos(value, scale, true)));
+  }
+
+  // drawBands shades the comfort bands behind the series.
+  function drawBands(u, bands, fill, scaleOf) {
+    var ctx = u.ctx;
+    var top = u.bbox.top;
+    var bottom = u.bbox.top + u.bbox.height;
+    ctx.save();
+    bands.forEach(function (b) {
+      var scale = scaleOf(b.unit || "");
+      var y0 = yOf(u, b.from, scale, bottom);
+      var y1 = yOf(u, b.to, scale, top);
+      if (y0 - y1 >= 1) {
+        ctx.fillStyle = fill[b.level];
+        ctx.fillRect(u.bbox.left, y1, u.bbox.width, y0 - y1);
+      }
+    });
+    ctx.restore();
+  }
+
+  // drawLines draws the set-points across the plot with their names: the
+  // reported value solid, one asked for and not yet reported dashed.
+  function drawLines(u, lines, colour, scaleOf) {
+    var ctx = u.ctx;
+    var px = window.devicePixelRatio || 1;
+    ctx.save();
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    ctx.lineWidth = px;
+    ctx.font = Math.round(11 * px) + "px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "bottom";
+    lines.forEach(function (l) {
+      var y = u.valToPos(l.value, scaleOf(l.unit || ""), true);
+      if (!(y >= u.bbox.top && y <= u.bbox.top + u.bbox.height)) {
+        return;
+      }
+      ctx.setLineDash(l.kind === "desired" ? [4 * px, 4 * px] : []);
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
+      ctx.stroke();
+      ctx.fillText(l.label || "", u.bbox.left + u.bbox.width - 4 * px, y - 2 * px);
+    });
+    ctx.restore();
+  }
 
   // zoom turns a drag over the plot into a new range: the server answers it
   // at full resolution, and the page URL and range links follow it.
@@ -463,11 +628,133 @@
   Chart.prototype.select = function (from, to) {
     this.range = { from: from, to: to };
     var params = { from: from, to: to };
-    window.history.replaceState(window.history.state, "", setParams(window.location.href, params));
+    var atOrigin = from === this.origin.from && to === this.origin.to;
+    // A range key in the page URL wins over from and to: a dragged range
+    // drops it, going back restores it.
+    var page = { from: from, to: to, range: atOrigin ? this.originRange : null };
+    window.history.replaceState(window.history.state, "", setParams(window.location.href, page));
     Array.prototype.forEach.call(document.querySelectorAll("a[data-range-link]"), function (a) {
       a.setAttribute("href", setParams(a.getAttribute("href") || "", params));
     });
+    this.followRange(atOrigin);
     this.updateResets();
+    this.load();
+  };
+
+  // followRange makes the panel's range controls show the range charted:
+  // the custom range's fields, the range kept by its forms, and which range
+  // button is current.
+  Chart.prototype.followRange = function (atOrigin) {
+    var panel = this.panel;
+    if (!panel) {
+      return;
+    }
+    var zone = this.zone;
+    var from = Number(this.range.from);
+    var to = Number(this.range.to);
+    [["from_local", from], ["to_local", to]].forEach(function (f) {
+      Array.prototype.forEach.call(panel.querySelectorAll('input[name="' + f[0] + '"]'), function (input) {
+        if (isFinite(f[1])) {
+          input.value = localInput(f[1], zone);
+        }
+      });
+    });
+    var range = this.range;
+    var originRange = this.originRange;
+    Array.prototype.forEach.call(panel.querySelectorAll("form"), function (form) {
+      var kept = form.querySelectorAll('[data-chart-keep="range"], [data-chart-keep="from"], [data-chart-keep="to"]');
+      if (!kept.length) {
+        return;
+      }
+      Array.prototype.forEach.call(kept, function (input) {
+        input.remove();
+      });
+      var values = atOrigin && originRange ? { range: originRange } : { from: range.from, to: range.to };
+      Object.keys(values).forEach(function (name) {
+        var input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        input.value = values[name];
+        input.setAttribute("data-chart-keep", name);
+        form.appendChild(input);
+      });
+    });
+    var current = this.originCurrent;
+    Array.prototype.forEach.call(panel.querySelectorAll("[data-range]"), function (a) {
+      if (atOrigin && current.indexOf(a) >= 0) {
+        a.setAttribute("aria-current", "true");
+      } else {
+        a.removeAttribute("aria-current");
+      }
+    });
+  };
+
+  // controls wires the panel's metric picker and comparison to the chart.
+  Chart.prototype.controls = function () {
+    var self = this;
+    var panel = this.panel;
+    if (!panel) {
+      return;
+    }
+    var form = panel.querySelector("form[data-chart-metrics]");
+    if (form) {
+      this.onMetrics = function () {
+        var picked = Array.prototype.filter.call(form.querySelectorAll('input[name="metric"]'), function (c) {
+          return c.checked;
+        }).map(function (c) {
+          return c.value;
+        });
+        self.setSource({ metrics: picked.join(",") });
+        // The choice is kept now; the page's URL and links stop naming
+        // metrics so that they follow it.
+        window.history.replaceState(window.history.state, "", setParams(window.location.href, { metrics: null }));
+        Array.prototype.forEach.call(panel.querySelectorAll("[data-range]"), function (a) {
+          a.setAttribute("href", setParams(a.getAttribute("href") || "", { metrics: null }));
+        });
+        Array.prototype.forEach.call(panel.querySelectorAll('[data-chart-keep="metrics"]'), function (input) {
+          input.remove();
+        });
+        Array.prototype.forEach.call(document.querySelectorAll("a[data-range-link]"), function (a) {
+          a.setAttribute("href", setParams(a.getAttribute("href") || "", { metrics: picked.join(",") }));
+        });
+        var body = new URLSearchParams();
+        picked.forEach(function (m) {
+          body.append("metric", m);
+        });
+        window
+          .fetch(form.getAttribute("action"), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { Accept: "application/json" },
+            body: body
+          })
+          .then(function (res) {
+            form.classList.toggle("chart-error", !res.ok);
+          })
+          .catch(function () {
+            form.classList.add("chart-error");
+          });
+      };
+      form.addEventListener("change", this.onMetrics);
+    }
+    var compare = panel.querySelector("select[data-chart-compare]");
+    if (compare) {
+      this.onCompare = function () {
+        var mode = compare.value || null;
+        self.setSource({ compare: mode });
+        window.history.replaceState(window.history.state, "", setParams(window.location.href, { compare: mode }));
+        Array.prototype.forEach.call(panel.querySelectorAll("[data-range]"), function (a) {
+          a.setAttribute("href", setParams(a.getAttribute("href") || "", { compare: mode }));
+        });
+      };
+      compare.addEventListener("change", this.onCompare);
+    }
+  };
+
+  // setSource changes what the chart asks for, keeping its range.
+  Chart.prototype.setSource = function (params) {
+    this.src = setParams(this.src, params);
+    this.el.setAttribute("data-src", this.src);
     this.load();
   };
 
@@ -509,6 +796,18 @@
     this.resets.forEach(function (button) {
       button.removeEventListener("click", self.onReset);
     });
+    if (this.panel && this.onMetrics) {
+      var form = this.panel.querySelector("form[data-chart-metrics]");
+      if (form) {
+        form.removeEventListener("change", this.onMetrics);
+      }
+    }
+    if (this.panel && this.onCompare) {
+      var compare = this.panel.querySelector("select[data-chart-compare]");
+      if (compare) {
+        compare.removeEventListener("change", this.onCompare);
+      }
+    }
     this.destroyPlot();
   };
 
