@@ -130,6 +130,11 @@ type User struct {
 	// Notifications are what the person wants by e-mail; nil is
 	// everything, at any hour.
 	Notifications *NotificationPrefs `json:"notifications,omitempty"`
+	// InviteHash is the hex SHA-256 of the secret of an unused
+	// set-password link, which works until InviteExpires; an invited
+	// user has no password until they follow it.
+	InviteHash    string    `json:"invite_hash,omitempty"`
+	InviteExpires time.Time `json:"invite_expires,omitzero"`
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.
