@@ -163,7 +163,7 @@ func (s Scope) DeleteUser(email string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.keepAnAdmin(own, u, func(*store.User) { u.Disabled = true }); err != nil {
+	if err := s.keepAnAdmin(own, u, func(x *store.User) { x.Disabled = true }); err != nil {
 		return err
 	}
 	return s.g.store.DeleteUser(email)
