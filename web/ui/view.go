@@ -26,8 +26,8 @@ type view struct {
 	// and API tokens.
 	TeamAdmin bool
 	Path      string
-	loc      *time.Location
-	assets   Assets
+	loc       *time.Location
+	assets    Assets
 	// alarms counts the alarms the navigation's badge shows, once a page,
 	// when the layout asks.
 	alarms *alarmBadge
