@@ -2,7 +2,9 @@ package gate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hearthiot/hearth/gate/secret"
@@ -58,30 +60,46 @@ func (s Scope) checkRole(role, customer string) error {
 	return Invalid(`field "role" %q: %q and %q are accepted`, role, store.RoleOperator, store.RoleCustomer)
 }
 
-// Users returns every user, sorted by e-mail, without password hashes.
+// Users returns the users p manages, sorted by e-mail, without password
+// hashes: every user for an operator admin, the customer's own for a
+// customer's admin.
 func (s Scope) Users() ([]store.User, error) {
-	if err := s.adminOnly("managing users"); err != nil {
+	own, err := s.accountsOf("managing users")
+	if err != nil {
 		return nil, err
 	}
 	users, err := s.g.store.ListUsers()
 	if err != nil {
 		return nil, err
 	}
-	for i := range users {
-		users[i].PasswordHash = ""
+	out := users[:0]
+	for _, u := range users {
+		if manages(own, u.Role, u.Customer) {
+			out = append(out, scrubUser(u))
+		}
 	}
-	return users, nil
+	return out, nil
+}
+
+// scrubUser is u without its password hash and set-password link.
+func scrubUser(u store.User) store.User {
+	u.PasswordHash, u.InviteHash = "", ""
+	return u
 }
 
 // CreateUser stores a new user and returns the user as stored (without
 // the password hash) and, when it was generated, the one-time password,
 // shown this once.
 func (s Scope) CreateUser(spec UserSpec) (store.User, string, error) {
-	if err := s.adminOnly("creating users"); err != nil {
+	own, err := s.accountsOf("creating users")
+	if err != nil {
 		return store.User{}, "", err
 	}
 	if strings.TrimSpace(spec.Email) == "" {
 		return store.User{}, "", Invalid(`field "email": required, as local-part@domain`)
+	}
+	if err := s.ownSpec(own, &spec.Role, &spec.Customer, spec.Access, "user"); err != nil {
+		return store.User{}, "", err
 	}
 	if err := s.checkRole(spec.Role, spec.Customer); err != nil {
 		return store.User{}, "", err
@@ -97,7 +115,7 @@ func (s Scope) CreateUser(spec UserSpec) (store.User, string, error) {
 		return store.User{}, "", fmt.Errorf("hash password of %q: %w", spec.Email, err)
 	}
 	err = s.g.store.CreateUser(store.User{
-		Email:              spec.Email,
+		Email:              strings.TrimSpace(spec.Email),
 		Role:               spec.Role,
 		Access:             spec.Access,
 		Customer:           spec.Customer,
@@ -113,11 +131,10 @@ func (s Scope) CreateUser(spec UserSpec) (store.User, string, error) {
 	if err != nil {
 		return store.User{}, "", err
 	}
-	u.PasswordHash = ""
 	if !generated {
 		password = ""
 	}
-	return u, password, nil
+	return scrubUser(u), password, nil
 }
 
 // checkPassword refuses a password outside the length bounds; what names
@@ -133,11 +150,21 @@ func checkPassword(pw, what string) error {
 // operator admin who did would lock themselves out mid-session, and
 // perhaps leave nobody to manage users.
 func (s Scope) DeleteUser(email string) error {
-	if err := s.adminOnly("deleting users"); err != nil {
+	own, err := s.accountsOf("deleting users")
+	if err != nil {
 		return err
 	}
 	if s.p.User != "" && strings.EqualFold(strings.TrimSpace(email), s.p.User) {
-		return Invalid("you may not delete your own user %q; another operator admin may", s.p.User)
+		return Invalid("you may not delete your own user %q; another admin may", s.p.User)
+	}
+	s.g.accountsMu.Lock()
+	defer s.g.accountsMu.Unlock()
+	u, err := s.managedUser(own, email)
+	if err != nil {
+		return err
+	}
+	if err := s.keepAnAdmin(own, u, func(x *store.User) { x.Disabled = true }); err != nil {
+		return err
 	}
 	return s.g.store.DeleteUser(email)
 }
@@ -148,7 +175,11 @@ func (s Scope) DeleteUser(email string) error {
 // they next sign in, so disable the user first when the account may be in
 // the wrong hands.
 func (s Scope) ResetPassword(email string) (string, error) {
-	if err := s.adminOnly("resetting passwords"); err != nil {
+	own, err := s.accountsOf("resetting passwords")
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.managedUser(own, email); err != nil {
 		return "", err
 	}
 	password := secret.GeneratePassword()
@@ -158,6 +189,7 @@ func (s Scope) ResetPassword(email string) (string, error) {
 	}
 	if _, err := s.g.store.UpdateUser(email, func(u *store.User) error {
 		u.PasswordHash, u.MustChangePassword = hash, true
+		u.InviteHash, u.InviteExpires = "", time.Time{}
 		return nil
 	}); err != nil {
 		return "", err
@@ -169,33 +201,85 @@ func (s Scope) ResetPassword(email string) (string, error) {
 // end at their next request) or enables them again. A person may not
 // disable their own user, for the reason DeleteUser gives.
 func (s Scope) SetUserDisabled(email string, disabled bool) (store.User, error) {
-	if err := s.adminOnly("disabling users"); err != nil {
-		return store.User{}, err
-	}
-	if disabled && s.p.User != "" && strings.EqualFold(strings.TrimSpace(email), s.p.User) {
-		return store.User{}, Invalid("you may not disable your own user %q; another operator admin may", s.p.User)
-	}
-	u, err := s.g.store.UpdateUser(email, func(u *store.User) error {
-		u.Disabled = disabled
-		return nil
-	})
-	u.PasswordHash = ""
-	return u, err
+	return s.ChangeUser(email, UserChange{Disabled: &disabled})
 }
 
-// Tokens returns every API token, without their hashes.
+// UserChange is a change to a user; nil fields stay as they are.
+type UserChange struct {
+	// Access is the new level within the user's role ("" is the role's
+	// default).
+	Access *string
+	// Disabled disables the user or enables them again.
+	Disabled *bool
+}
+
+// ChangeUser changes a user's access level or disables or enables them,
+// all or nothing. A customer's admin changes only its own customer's
+// users, gives no level above its own, and may not leave its customer
+// without an enabled admin user. Nobody may disable their own user.
+func (s Scope) ChangeUser(email string, c UserChange) (store.User, error) {
+	own, err := s.accountsOf("changing users")
+	if err != nil {
+		return store.User{}, err
+	}
+	if c.Access == nil && c.Disabled == nil {
+		return store.User{}, Invalid(`nothing to change: give "access", "disabled" or both`)
+	}
+	self := s.p.User != "" && strings.EqualFold(strings.TrimSpace(email), s.p.User)
+	if c.Disabled != nil && *c.Disabled && self {
+		return store.User{}, Invalid("you may not disable your own user %q; another admin may", s.p.User)
+	}
+	if c.Access != nil {
+		if err := s.notAbove(*c.Access); err != nil {
+			return store.User{}, err
+		}
+	}
+	s.g.accountsMu.Lock()
+	defer s.g.accountsMu.Unlock()
+	old, err := s.managedUser(own, email)
+	if err != nil {
+		return store.User{}, err
+	}
+	apply := func(u *store.User) {
+		if c.Access != nil {
+			u.Access = *c.Access
+		}
+		if c.Disabled != nil {
+			u.Disabled = *c.Disabled
+		}
+	}
+	if err := s.keepAnAdmin(own, old, apply); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.g.store.UpdateUser(email, func(u *store.User) error {
+		apply(u)
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return scrubUser(u), nil
+}
+
+// Tokens returns the API tokens p manages, without their hashes: every
+// token for an operator admin, the customer's own for a customer's admin.
 func (s Scope) Tokens() ([]store.Token, error) {
-	if err := s.adminOnly("managing API tokens"); err != nil {
+	own, err := s.accountsOf("managing API tokens")
+	if err != nil {
 		return nil, err
 	}
 	tokens, err := s.g.store.ListTokens()
 	if err != nil {
 		return nil, err
 	}
-	for i := range tokens {
-		tokens[i].Hash = nil
+	out := tokens[:0]
+	for _, t := range tokens {
+		if manages(own, t.Role, t.Customer) {
+			t.Hash = nil
+			out = append(out, t)
+		}
 	}
-	return tokens, nil
+	return out, nil
 }
 
 // CreateToken stores a new API token and returns it, without its hash, and
@@ -203,12 +287,16 @@ func (s Scope) Tokens() ([]store.Token, error) {
 // the same customer (or of the operators): history and the audit log name
 // a token by it, and two of one name could not be told apart there.
 func (s Scope) CreateToken(spec TokenSpec) (store.Token, string, error) {
-	if err := s.adminOnly("creating API tokens"); err != nil {
+	own, err := s.accountsOf("creating API tokens")
+	if err != nil {
 		return store.Token{}, "", err
 	}
 	spec.Name = strings.TrimSpace(spec.Name)
 	if spec.Name == "" {
 		return store.Token{}, "", Invalid(`field "name": required; history and the audit log name the token by it`)
+	}
+	if err := s.ownSpec(own, &spec.Role, &spec.Customer, spec.Access, "API token"); err != nil {
+		return store.Token{}, "", err
 	}
 	if err := s.checkRole(spec.Role, spec.Customer); err != nil {
 		return store.Token{}, "", err
@@ -246,8 +334,19 @@ func (s Scope) CreateToken(spec TokenSpec) (store.Token, string, error) {
 // DeleteToken deletes an API token; it stops working at once, also when it
 // is the one making the request.
 func (s Scope) DeleteToken(id string) error {
-	if err := s.adminOnly("deleting API tokens"); err != nil {
+	own, err := s.accountsOf("deleting API tokens")
+	if err != nil {
 		return err
+	}
+	if own != "" {
+		tokens, err := s.g.store.ListTokens()
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(tokens, func(t store.Token) bool { return t.ID == id })
+		if i < 0 || !manages(own, tokens[i].Role, tokens[i].Customer) {
+			return NotFound("API token")
+		}
 	}
 	return s.g.store.DeleteToken(id)
 }

@@ -195,6 +195,10 @@ type Deps struct {
 	// Artifacts keeps the files devices download; without it the
 	// artifact operations refuse with KindUnavailable.
 	Artifacts Artifacts
+	// Mailer, when set, e-mails set-password links to invited users;
+	// without it (or without SMTP) the link is shown to the inviting
+	// admin to pass on.
+	Mailer Mailer
 	// FixedSSO names the single sign-on providers the command line sets;
 	// a configured provider may not take their names.
 	FixedSSO []string
@@ -254,6 +258,11 @@ type Gate struct {
 	accounts  *accountLimiter
 	// logLimit writes lines that anyone can cause by the thousand.
 	logLimit *loglimit.Limiter
+	// accountsMu orders the changes of users that check, before they
+	// write, that a customer keeps an admin.
+	accountsMu sync.Mutex
+	// mailer sends set-password links; nil shows them instead.
+	mailer Mailer
 }
 
 // Lines that unauthenticated requests cause are written logBurst of a
@@ -294,6 +303,7 @@ func New(d Deps) (*Gate, error) {
 		groupsCu:    d.GroupsCustomerPrefix,
 		logger:      d.Logger,
 		now:         d.Now,
+		mailer:      d.Mailer,
 
 		telemetryRates: d.TelemetryRates,
 		shadowRates:    d.ShadowRates,

@@ -34,8 +34,9 @@ func (p Principal) Level() string { return store.EffectiveAccess(p.Role, p.Acces
 // every operator, and customers' admins and editors (not viewers).
 func (p Principal) MayChangeSettings() bool { return p.Level() != store.AccessViewer }
 
-// Admin reports whether p is an operator admin, who alone manages users,
-// API tokens and single sign-on.
+// Admin reports whether p is an operator admin, who alone manages single
+// sign-on and everyone's users and API tokens (a customer's admin manages
+// its own customer's: see accountsOf).
 func (p Principal) Admin() bool { return p.Operator() && p.Level() == store.AccessAdmin }
 
 // Operator reports whether p sees everything.

@@ -35,6 +35,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Alarms:               s.alarms,
 		Channels:             s.store,
 		Notifier:             s.notify,
+		Mailer:               s.notify,
 		Backups:              GateBackups{s.backups},
 		JobStore:             s.store,
 		Jobs:                 s.jobs,

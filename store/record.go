@@ -133,6 +133,11 @@ type User struct {
 	// ChartMetrics are the metrics the person charts on a device's page,
 	// by device type; a type not listed charts its default metrics.
 	ChartMetrics map[string][]string `json:"chart_metrics,omitempty"`
+	// InviteHash is the hex SHA-256 of the secret of an unused
+	// set-password link, which works until InviteExpires; an invited
+	// user has no password until they follow it.
+	InviteHash    string    `json:"invite_hash,omitempty"`
+	InviteExpires time.Time `json:"invite_expires,omitzero"`
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.

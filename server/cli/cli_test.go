@@ -158,6 +158,17 @@ func adminScenario(t *testing.T, dir string) {
 	if tok := strings.TrimSpace(out); !strings.HasPrefix(tok, "hth_") || strings.Contains(tok, "\n") {
 		t.Errorf("token create: stdout %q, want only the token", out)
 	}
+	// A customer's admin token, which manages acme's users and tokens.
+	code, out, errOut = runCLI(t, "", env, "token", "create", "--role", "customer", "--customer", "acme", "--access", "admin", "--name", "acme-admin")
+	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "hth_") {
+		t.Errorf("token create --access admin: exit %d: %s", code, errOut)
+	}
+	if code, out, _ := runCLI(t, "", env, "token", "list"); code != 0 || !regexp.MustCompile(`"access": "admin",\s+"created_at": "[^"]+",\s+"customer": "acme",\s+"id": "[^"]+",\s+"name": "acme-admin"`).MatchString(out) {
+		t.Errorf("token list lacks acme's admin token: exit %d:\n%s", code, out)
+	}
+	if code, _, errOut := runCLI(t, "", env, "token", "create", "--role", "customer", "--customer", "acme", "--access", "operator", "--name", "odd"); code != 2 || !strings.Contains(errOut, `--access "operator" for --role customer: admin, editor, viewer`) {
+		t.Errorf("token create with an access the role lacks: exit %d: %s", code, errOut)
+	}
 	code, out, errOut = runCLI(t, "s3cret-Passw0rd!\n", env, "user", "add", "fm@acme.example", "--role", "customer", "--customer", "acme", "--password-stdin")
 	if code != 0 || strings.Contains(out, "s3cret") {
 		t.Errorf("user add: exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -307,7 +309,10 @@ func runToken(ctx context.Context, io IO, args []string) error {
 	switch verb {
 	case "create":
 		if len(pos) != 0 || *role == "" || *name == "" {
-			return fmt.Errorf("%w: token create --role operator|customer --name N [--customer C]", errUsage)
+			return fmt.Errorf("%w: token create --role operator|customer --name N [--customer C] [--access LEVEL]", errUsage)
+		}
+		if err := checkAccessFlag(*role, *access); err != nil {
+			return err
 		}
 		var res struct {
 			ID    string `json:"id"`
@@ -421,4 +426,17 @@ func runUser(ctx context.Context, io IO, args []string) error {
 		fmt.Fprintf(io.Stdout, "user %s deleted\n", pos[0])
 	}
 	return nil
+}
+
+// checkAccessFlag refuses an --access level the role does not have before
+// anything is sent.
+func checkAccessFlag(role, access string) error {
+	levels := map[string][]string{"operator": {"admin", "operator"}, "customer": {"admin", "editor", "viewer"}}[role]
+	if access == "" || slices.Contains(levels, access) {
+		return nil
+	}
+	if levels == nil {
+		return fmt.Errorf("%w: --role %q: operator or customer", errUsage, role)
+	}
+	return fmt.Errorf("%w: --access %q for --role %s: %s", errUsage, access, role, strings.Join(levels, ", "))
 }

@@ -16,6 +16,7 @@ type userJSON struct {
 	Customer           string    `json:"customer"`
 	MustChangePassword bool      `json:"must_change_password"`
 	Disabled           bool      `json:"disabled"`
+	Invited            bool      `json:"invited,omitempty"`
 	CreatedAt          time.Time `json:"created_at"`
 }
 
@@ -27,6 +28,7 @@ func newUserJSON(u store.User) userJSON {
 		Customer:           u.Customer,
 		MustChangePassword: u.MustChangePassword,
 		Disabled:           u.Disabled,
+		Invited:            !u.InviteExpires.IsZero(),
 		CreatedAt:          u.CreatedAt,
 	}
 }
@@ -35,7 +37,10 @@ func newUserJSON(u store.User) userJSON {
 // when the server generated it, and is shown this once.
 type createdUserJSON struct {
 	userJSON
-	Password string `json:"password,omitempty"`
+	Password        string     `json:"password,omitempty"`
+	SetPasswordLink string     `json:"set_password_link,omitempty"`
+	Emailed         bool       `json:"emailed,omitempty"`
+	InviteExpires   *time.Time `json:"invite_expires,omitempty"`
 }
 
 // createUserRequest is the body of POST /api/v1/users.
@@ -45,17 +50,31 @@ type createUserRequest struct {
 	Access   string `json:"access"`
 	Customer string `json:"customer"`
 	Password string `json:"password"`
+	Invite   bool   `json:"invite"`
 }
 
 // createUser: POST /api/v1/users. Without a password the server generates a
-// one-time one that must be changed at first sign-in.
+// one-time one that must be changed at first sign-in; with invite the user
+// gets a one-time set-password link instead.
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	var req createUserRequest
 	if err := decodeJSON(r, &req, false); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	u, password, err := a.scope(r).CreateUser(gate.UserSpec(req))
+	spec := gate.UserSpec{Email: req.Email, Role: req.Role, Access: req.Access, Customer: req.Customer, Password: req.Password}
+	if req.Invite {
+		inv, err := a.scope(r).InviteUser(r.Context(), spec)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, createdUserJSON{
+			userJSON: newUserJSON(inv.User), SetPasswordLink: inv.Link, Emailed: inv.Emailed, InviteExpires: &inv.Expires,
+		})
+		return
+	}
+	u, password, err := a.scope(r).CreateUser(spec)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -93,12 +112,14 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 
 // userChangeRequest is the body of PATCH /api/v1/users/{email}.
 type userChangeRequest struct {
-	Disabled *bool `json:"disabled"`
+	Access   *string `json:"access"`
+	Disabled *bool   `json:"disabled"`
 }
 
-// updateUser: PATCH /api/v1/users/{email} {"disabled": true|false}
-// disables a user (they cannot sign in; their sessions end at their next
-// request) or enables them again.
+// updateUser: PATCH /api/v1/users/{email} {"access": LEVEL, "disabled":
+// true|false} changes a user's access level, disables them (they cannot
+// sign in; their sessions end at their next request) or enables them
+// again.
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 	email, err := pathParam(r, "email")
 	if err != nil {
@@ -110,11 +131,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.Disabled == nil {
-		a.writeError(w, r, gate.Invalid(`field "disabled": required, true or false`))
-		return
-	}
-	u, err := a.scope(r).SetUserDisabled(email, *req.Disabled)
+	u, err := a.scope(r).ChangeUser(email, gate.UserChange(req))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

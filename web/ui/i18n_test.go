@@ -106,6 +106,8 @@ var builtKeys = []struct {
 	prefix string
 	values []string
 }{
+	// An access level a customer's admin gives, on its team pages.
+	{"team.access.", teamAccessLevels},
 	// A credential's kind, on an operator's device page.
 	{"fleet.cred.", []string{store.CredentialSecret, store.CredentialCertificate}},
 	// The metrics the pages know (metricLabel); another shows its own name.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/store"
 )
@@ -205,6 +207,68 @@ func TestTenancyPageMatrix(t *testing.T) {
 		}
 	}
 
+	// The team pages: an editor manages nobody's users or tokens (403);
+	// for acme's admin, globex's and the operators' read as absent (404),
+	// and its lists name none of them. A set-password link nobody made is
+	// absent to all.
+	_, _, hash := secret.NewToken()
+	if err := e.st.CreateToken(store.Token{ID: "globex-token", Name: "globex-grafana", Role: store.RoleCustomer, Customer: "globex", Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	team := []struct {
+		method, path  string
+		editor, admin int
+	}{
+		{"GET", "/account/users", http.StatusForbidden, http.StatusOK},
+		{"GET", "/account/tokens", http.StatusForbidden, http.StatusOK},
+		{"POST", "/account/users/" + globexUser, http.StatusForbidden, http.StatusNotFound},
+		{"POST", "/account/users/" + opUser, http.StatusForbidden, http.StatusNotFound},
+		{"POST", "/account/tokens/globex-token/delete", http.StatusForbidden, http.StatusNotFound},
+		{"GET", "/set-password/" + strings.Repeat("x", 43), http.StatusNotFound, http.StatusNotFound},
+		{"POST", "/set-password/" + strings.Repeat("x", 43), http.StatusNotFound, http.StatusNotFound},
+		// A new user or token is the admin's own customer's, whatever
+		// the form names; the answer shows only what was typed.
+		{"POST", "/account/users", http.StatusForbidden, http.StatusCreated},
+		{"POST", "/account/tokens", http.StatusForbidden, http.StatusCreated},
+	}
+	teamForm := url.Values{}
+	for k, v := range form {
+		teamForm[k] = v
+	}
+	teamForm.Set("disabled", "true")
+	teamForm.Set("access", "viewer")
+	teamLeak := leakOf(append(slices.Clone(globexNames[1:]), globexUser, opUser, "globex-grafana"))
+	for _, user := range []string{acmeUser, acmeAdmin} {
+		c := e.signIn(user)
+		for _, rt := range team {
+			want := rt.editor
+			if user == acmeAdmin {
+				want = rt.admin
+			}
+			var r response
+			if rt.method == "GET" {
+				r = e.get(c, rt.path)
+			} else {
+				r = e.post(c, rt.path, teamForm)
+			}
+			if leaked := teamLeak(r.body); r.status != want || leaked != "" {
+				t.Errorf("%s %s as %s: %d, names %q; want %d naming nothing of globex or the operators", rt.method, rt.path, user, r.status, leaked, want)
+			}
+		}
+	}
+	if u, err := e.st.GetUser("x@globex.example"); err != nil || u.Customer != "acme" {
+		t.Errorf("the user acme's admin invited: %+v %v; want acme's", u, err)
+	}
+	if toks, err := e.st.ListTokens(); err != nil || len(toks) != 2 || toks[0].Customer != "acme" && toks[1].Customer != "acme" {
+		t.Errorf("the tokens after the matrix: %+v %v; want globex's and acme's new one", toks, err)
+	}
+	if tok, err := e.st.GetToken("globex-token"); err != nil || tok.Name != "globex-grafana" {
+		t.Errorf("globex's token after the matrix: %+v %v", tok, err)
+	}
+	if u, err := e.st.GetUser(opUser); err != nil || u.Disabled || u.Access != "" {
+		t.Errorf("the operator after the matrix: %+v %v", u, err)
+	}
+
 	routes, ok := e.srv.Config.Handler.(chi.Routes)
 	if !ok {
 		t.Fatal("the pages' handler is not a chi router; the matrix cannot list its routes")
@@ -219,6 +283,11 @@ func TestTenancyPageMatrix(t *testing.T) {
 		re := regexp.MustCompile("^" + braces.ReplaceAllString(regexp.QuoteMeta(route), "[^/]+") + "$")
 		for _, rt := range matrix {
 			if path, _, _ := strings.Cut(rt.path, "?"); rt.method == method && re.MatchString(path) {
+				return nil
+			}
+		}
+		for _, rt := range team {
+			if rt.method == method && re.MatchString(rt.path) {
 				return nil
 			}
 		}

@@ -165,6 +165,8 @@ func (u *UI) routes() http.Handler {
 		r.Get("/login/sso/{provider}", u.startSSO)
 		r.Get("/login/sso/{provider}/callback", u.finishSSO)
 		r.With(u.readForm(loginFormLimit)).Post("/logout", u.logout)
+		r.Get("/set-password/{secret}", u.showSetPassword)
+		r.With(u.readForm(loginFormLimit)).Post("/set-password/{secret}", u.setPassword)
 		r.Group(func(r chi.Router) {
 			r.Use(u.requireSignIn)
 			r.Use(audit.Changes(gate.AuditChannelPage, func(r *http.Request) audit.Recorder { return u.scope(r) }))
@@ -172,6 +174,7 @@ func (u *UI) routes() http.Handler {
 			r.Post("/account", u.saveAccount)
 			r.Get("/account/notifications", u.showPrefs)
 			r.Post("/account/notifications", u.savePrefs)
+			u.teamRoutes(r)
 			r.Get("/password", u.showPassword)
 			r.With(u.limitLogins).Post("/password", u.changePassword)
 			r.Get("/", u.showOverview)

@@ -191,7 +191,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
-		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Artifacts: arts,
+		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Mailer: notifier, Artifacts: arts,
 		JobStore: st, Jobs: js, RuleStore: st, Rules: re,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,

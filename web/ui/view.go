@@ -22,9 +22,12 @@ type view struct {
 	Lang     string
 	User     string
 	Operator bool
-	Path     string
-	loc      *time.Location
-	assets   Assets
+	// TeamAdmin: a customer's admin, who manages its customer's users
+	// and API tokens.
+	TeamAdmin bool
+	Path      string
+	loc       *time.Location
+	assets    Assets
 	// alarms counts the alarms the navigation's badge shows, once a page,
 	// when the layout asks.
 	alarms *alarmBadge
@@ -34,6 +37,7 @@ func (u *UI) view(r *http.Request) view {
 	v := view{Lang: lang("", r), Path: r.URL.Path, loc: u.loc, assets: u.assets}
 	if a, ok := u.account(r); ok {
 		v.User, v.Operator = a.User, a.Operator()
+		v.TeamAdmin = !a.Operator() && a.Level() == store.AccessAdmin
 		v.alarms = &alarmBadge{count: func() int { return u.activeAlarms(r) }}
 		v.Lang = lang(a.Language, r)
 		if a.TimeZone != "" {

@@ -818,6 +818,30 @@ func (e UserRole) Valid() bool {
 	}
 }
 
+// Defines values for UserChangeAccess.
+const (
+	UserChangeAccessAdmin    UserChangeAccess = "admin"
+	UserChangeAccessEditor   UserChangeAccess = "editor"
+	UserChangeAccessOperator UserChangeAccess = "operator"
+	UserChangeAccessViewer   UserChangeAccess = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the UserChangeAccess enum.
+func (e UserChangeAccess) Valid() bool {
+	switch e {
+	case UserChangeAccessAdmin:
+		return true
+	case UserChangeAccessEditor:
+		return true
+	case UserChangeAccessOperator:
+		return true
+	case UserChangeAccessViewer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListAlarmsParamsState.
 const (
 	ListAlarmsParamsStateActive  ListAlarmsParamsState = "active"
@@ -1340,16 +1364,26 @@ type CreatedTokenRole string
 
 // CreatedUser defines model for CreatedUser.
 type CreatedUser struct {
-	Access             CreatedUserAccess `json:"access"`
-	CreatedAt          time.Time         `json:"created_at"`
-	Customer           string            `json:"customer"`
-	Disabled           bool              `json:"disabled"`
-	Email              string            `json:"email"`
-	MustChangePassword bool              `json:"must_change_password"`
+	Access    CreatedUserAccess `json:"access"`
+	CreatedAt time.Time         `json:"created_at"`
+	Customer  string            `json:"customer"`
+	Disabled  bool              `json:"disabled"`
+	Email     string            `json:"email"`
 
-	// Password The generated one-time password; present only when none was given.
+	// Emailed Invited users: the link went to the user by e-mail.
+	Emailed *bool `json:"emailed,omitempty"`
+
+	// InviteExpires Invited users: when the link stops working.
+	InviteExpires      *time.Time `json:"invite_expires,omitempty"`
+	Invited            *bool      `json:"invited,omitempty"`
+	MustChangePassword bool       `json:"must_change_password"`
+
+	// Password The generated one-time password; present only when none was given and the user was not invited.
 	Password *string         `json:"password,omitempty"`
 	Role     CreatedUserRole `json:"role"`
+
+	// SetPasswordLink Invited users: the one-time set-password link, present only when it was not e-mailed; shown only here.
+	SetPasswordLink *string `json:"set_password_link,omitempty"`
 }
 
 // CreatedUserAccess defines model for CreatedUser.Access.
@@ -1900,7 +1934,7 @@ type NewToken struct {
 	// Access Operators: admin (the default) or operator. Customers: editor (the default), admin or viewer.
 	Access *NewTokenAccess `json:"access,omitempty"`
 
-	// Customer Required for the customer role; left out for operators.
+	// Customer Required for the customer role when an operator creates the token; a customer's admin may leave it out (its own). Left out for operators.
 	Customer *string `json:"customer,omitempty"`
 
 	// Name How history and the audit log name the token (token:NAME); unique among the tokens of one customer, or of the operators.
@@ -1918,11 +1952,14 @@ type NewTokenRole string
 type NewUser struct {
 	Access *NewUserAccess `json:"access,omitempty"`
 
-	// Customer Required for the customer role.
+	// Customer Required for the customer role when an operator creates the user; a customer's admin may leave it out (its own).
 	Customer *string             `json:"customer,omitempty"`
 	Email    openapi_types.Email `json:"email"`
 
-	// Password Without it one is generated and returned once.
+	// Invite Send a one-time set-password link instead of setting a password; password must be left out.
+	Invite *bool `json:"invite,omitempty"`
+
+	// Password Without it (and without invite) one is generated and returned once.
 	Password *string     `json:"password,omitempty"`
 	Role     NewUserRole `json:"role"`
 }
@@ -2485,13 +2522,16 @@ type TokenRole string
 
 // User defines model for User.
 type User struct {
-	Access             UserAccess `json:"access"`
-	CreatedAt          time.Time  `json:"created_at"`
-	Customer           string     `json:"customer"`
-	Disabled           bool       `json:"disabled"`
-	Email              string     `json:"email"`
-	MustChangePassword bool       `json:"must_change_password"`
-	Role               UserRole   `json:"role"`
+	Access    UserAccess `json:"access"`
+	CreatedAt time.Time  `json:"created_at"`
+	Customer  string     `json:"customer"`
+	Disabled  bool       `json:"disabled"`
+	Email     string     `json:"email"`
+
+	// Invited Has an unused set-password link and no password yet.
+	Invited            *bool    `json:"invited,omitempty"`
+	MustChangePassword bool     `json:"must_change_password"`
+	Role               UserRole `json:"role"`
 }
 
 // UserAccess defines model for User.Access.
@@ -2502,8 +2542,13 @@ type UserRole string
 
 // UserChange defines model for UserChange.
 type UserChange struct {
-	Disabled bool `json:"disabled"`
+	// Access The new access level within the user's role.
+	Access   *UserChangeAccess `json:"access,omitempty"`
+	Disabled *bool             `json:"disabled,omitempty"`
 }
+
+// UserChangeAccess The new access level within the user's role.
+type UserChangeAccess string
 
 // Violation defines model for Violation.
 type Violation struct {
@@ -3965,76 +4010,78 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/sso-providers/{name} (the `PutSSOProvider` operationId).
 	PutSSOProvider(ctx context.Context, name string, body PutSSOProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListTokens List API tokens (operator admins)
+	// ListTokens List API tokens (admins; a customer's admin sees its own customer's)
 	//
 	// Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
 	ListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateTokenWithBody Create an API token (operator admins)
+	// CreateTokenWithBody Create an API token (admins)
 	//
-	// The token is shown only in this answer; only its hash is stored.
+	// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
 	CreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateToken Create an API token (operator admins)
+	// CreateToken Create an API token (admins)
 	//
-	// The token is shown only in this answer; only its hash is stored.
+	// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
 	CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteToken Delete an API token (operator admins)
+	// DeleteToken Delete an API token (admins; a customer's admin its own customer's)
 	//
-	// The token stops working at once, also when it is the one making the request.
+	// The token stops working at once, also when it is the one making the request. Another customer's token answers 404 to a customer's admin.
 	//
 	// Corresponds with DELETE /api/v1/tokens/{id} (the `DeleteToken` operationId).
 	DeleteToken(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListUsers List users (operator admins)
+	// ListUsers List users (admins; a customer's admin sees its own customer's)
 	//
 	// Corresponds with GET /api/v1/users (the `ListUsers` operationId).
 	ListUsers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateUserWithBody Create a user (operator admins)
+	// CreateUserWithBody Create or invite a user (admins; a customer's admin its own customer's)
 	//
-	// Without a password one is generated, returned once, and must be changed at the first sign-in.
+	// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
 	CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateUser Create a user (operator admins)
+	// CreateUser Create or invite a user (admins; a customer's admin its own customer's)
 	//
-	// Without a password one is generated, returned once, and must be changed at the first sign-in.
+	// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
 	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteUser Delete a user (operator admins)
+	// DeleteUser Delete a user (admins; a customer's admin its own customer's)
+	//
+	// A customer's admin may not delete its customer's last enabled admin user (409).
 	//
 	// Corresponds with DELETE /api/v1/users/{email} (the `DeleteUser` operationId).
 	DeleteUser(ctx context.Context, email UserEmail, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateUserWithBody Disable a user, or enable them again (operator admins)
+	// UpdateUserWithBody Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 	//
-	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /api/v1/users/{email} (the `UpdateUser` operationId).
 	UpdateUserWithBody(ctx context.Context, email UserEmail, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateUser Disable a user, or enable them again (operator admins)
+	// UpdateUser Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 	//
-	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4060,7 +4107,7 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/users/{email}/notifications (the `PutNotificationPreferences` operationId).
 	PutNotificationPreferences(ctx context.Context, email UserEmail, body PutNotificationPreferencesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ResetPassword Give a user a new one-time password (operator admins)
+	// ResetPassword Give a user a new one-time password (admins; a customer's admin its own customer's)
 	//
 	// The password is shown only in this answer; the user must change it at the next sign-in.
 	//
@@ -6166,7 +6213,7 @@ func (c *Client) PutSSOProvider(ctx context.Context, name string, body PutSSOPro
 	return c.Client.Do(req)
 }
 
-// ListTokens List API tokens (operator admins)
+// ListTokens List API tokens (admins; a customer's admin sees its own customer's)
 //
 // Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
 func (c *Client) ListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6181,9 +6228,9 @@ func (c *Client) ListTokens(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
-// CreateTokenWithBody Create an API token (operator admins)
+// CreateTokenWithBody Create an API token (admins)
 //
-// The token is shown only in this answer; only its hash is stored.
+// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6200,9 +6247,9 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 	return c.Client.Do(req)
 }
 
-// CreateToken Create an API token (operator admins)
+// CreateToken Create an API token (admins)
 //
-// The token is shown only in this answer; only its hash is stored.
+// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6219,9 +6266,9 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 	return c.Client.Do(req)
 }
 
-// DeleteToken Delete an API token (operator admins)
+// DeleteToken Delete an API token (admins; a customer's admin its own customer's)
 //
-// The token stops working at once, also when it is the one making the request.
+// The token stops working at once, also when it is the one making the request. Another customer's token answers 404 to a customer's admin.
 //
 // Corresponds with DELETE /api/v1/tokens/{id} (the `DeleteToken` operationId).
 func (c *Client) DeleteToken(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6236,7 +6283,7 @@ func (c *Client) DeleteToken(ctx context.Context, id string, reqEditors ...Reque
 	return c.Client.Do(req)
 }
 
-// ListUsers List users (operator admins)
+// ListUsers List users (admins; a customer's admin sees its own customer's)
 //
 // Corresponds with GET /api/v1/users (the `ListUsers` operationId).
 func (c *Client) ListUsers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6251,9 +6298,9 @@ func (c *Client) ListUsers(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// CreateUserWithBody Create a user (operator admins)
+// CreateUserWithBody Create or invite a user (admins; a customer's admin its own customer's)
 //
-// Without a password one is generated, returned once, and must be changed at the first sign-in.
+// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6270,9 +6317,9 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 	return c.Client.Do(req)
 }
 
-// CreateUser Create a user (operator admins)
+// CreateUser Create or invite a user (admins; a customer's admin its own customer's)
 //
-// Without a password one is generated, returned once, and must be changed at the first sign-in.
+// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6289,7 +6336,9 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 	return c.Client.Do(req)
 }
 
-// DeleteUser Delete a user (operator admins)
+// DeleteUser Delete a user (admins; a customer's admin its own customer's)
+//
+// A customer's admin may not delete its customer's last enabled admin user (409).
 //
 // Corresponds with DELETE /api/v1/users/{email} (the `DeleteUser` operationId).
 func (c *Client) DeleteUser(ctx context.Context, email UserEmail, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6304,9 +6353,9 @@ func (c *Client) DeleteUser(ctx context.Context, email UserEmail, reqEditors ...
 	return c.Client.Do(req)
 }
 
-// UpdateUserWithBody Disable a user, or enable them again (operator admins)
+// UpdateUserWithBody Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 //
-// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6323,9 +6372,9 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, email UserEmail, conten
 	return c.Client.Do(req)
 }
 
-// UpdateUser Disable a user, or enable them again (operator admins)
+// UpdateUser Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 //
-// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6391,7 +6440,7 @@ func (c *Client) PutNotificationPreferences(ctx context.Context, email UserEmail
 	return c.Client.Do(req)
 }
 
-// ResetPassword Give a user a new one-time password (operator admins)
+// ResetPassword Give a user a new one-time password (admins; a customer's admin its own customer's)
 //
 // The password is shown only in this answer; the user must change it at the next sign-in.
 //
@@ -12075,84 +12124,86 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/sso-providers/{name} (the `PutSSOProvider` operationId).
 	PutSSOProviderWithResponse(ctx context.Context, name string, body PutSSOProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*PutSSOProviderResponse, error)
 
-	// ListTokensWithResponse List API tokens (operator admins)
+	// ListTokensWithResponse List API tokens (admins; a customer's admin sees its own customer's)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
 	ListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTokensResponse, error)
 
-	// CreateTokenWithBodyWithResponse Create an API token (operator admins)
+	// CreateTokenWithBodyWithResponse Create an API token (admins)
 	//
-	// The token is shown only in this answer; only its hash is stored.
+	// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
 	CreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
 
-	// CreateTokenWithResponse Create an API token (operator admins)
+	// CreateTokenWithResponse Create an API token (admins)
 	//
-	// The token is shown only in this answer; only its hash is stored.
+	// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
 	CreateTokenWithResponse(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
 
-	// DeleteTokenWithResponse Delete an API token (operator admins)
+	// DeleteTokenWithResponse Delete an API token (admins; a customer's admin its own customer's)
 	//
-	// The token stops working at once, also when it is the one making the request.
+	// The token stops working at once, also when it is the one making the request. Another customer's token answers 404 to a customer's admin.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v1/tokens/{id} (the `DeleteToken` operationId).
 	DeleteTokenWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteTokenResponse, error)
 
-	// ListUsersWithResponse List users (operator admins)
+	// ListUsersWithResponse List users (admins; a customer's admin sees its own customer's)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/users (the `ListUsers` operationId).
 	ListUsersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListUsersResponse, error)
 
-	// CreateUserWithBodyWithResponse Create a user (operator admins)
+	// CreateUserWithBodyWithResponse Create or invite a user (admins; a customer's admin its own customer's)
 	//
-	// Without a password one is generated, returned once, and must be changed at the first sign-in.
+	// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
 	CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
-	// CreateUserWithResponse Create a user (operator admins)
+	// CreateUserWithResponse Create or invite a user (admins; a customer's admin its own customer's)
 	//
-	// Without a password one is generated, returned once, and must be changed at the first sign-in.
+	// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
 	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
-	// DeleteUserWithResponse Delete a user (operator admins)
+	// DeleteUserWithResponse Delete a user (admins; a customer's admin its own customer's)
+	//
+	// A customer's admin may not delete its customer's last enabled admin user (409).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v1/users/{email} (the `DeleteUser` operationId).
 	DeleteUserWithResponse(ctx context.Context, email UserEmail, reqEditors ...RequestEditorFn) (*DeleteUserResponse, error)
 
-	// UpdateUserWithBodyWithResponse Disable a user, or enable them again (operator admins)
+	// UpdateUserWithBodyWithResponse Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 	//
-	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/v1/users/{email} (the `UpdateUser` operationId).
 	UpdateUserWithBodyWithResponse(ctx context.Context, email UserEmail, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
 
-	// UpdateUserWithResponse Disable a user, or enable them again (operator admins)
+	// UpdateUserWithResponse Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 	//
-	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+	// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12180,7 +12231,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/users/{email}/notifications (the `PutNotificationPreferences` operationId).
 	PutNotificationPreferencesWithResponse(ctx context.Context, email UserEmail, body PutNotificationPreferencesJSONRequestBody, reqEditors ...RequestEditorFn) (*PutNotificationPreferencesResponse, error)
 
-	// ResetPasswordWithResponse Give a user a new one-time password (operator admins)
+	// ResetPasswordWithResponse Give a user a new one-time password (admins; a customer's admin its own customer's)
 	//
 	// The password is shown only in this answer; the user must change it at the next sign-in.
 	//
@@ -20605,6 +20656,8 @@ type CreateTokenResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Exists
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20637,6 +20690,11 @@ func (r CreateTokenResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateTokenResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateTokenResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20868,6 +20926,8 @@ type CreateUserResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Exists
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20900,6 +20960,11 @@ func (r CreateUserResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateUserResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20972,6 +21037,8 @@ type DeleteUserResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -20998,6 +21065,11 @@ func (r DeleteUserResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteUserResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -21057,6 +21129,8 @@ type UpdateUserResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -21092,6 +21166,11 @@ func (r UpdateUserResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateUserResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -23175,7 +23254,7 @@ func (c *ClientWithResponses) PutSSOProviderWithResponse(ctx context.Context, na
 	return ParsePutSSOProviderResponse(rsp)
 }
 
-// ListTokensWithResponse List API tokens (operator admins)
+// ListTokensWithResponse List API tokens (admins; a customer's admin sees its own customer's)
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23188,9 +23267,9 @@ func (c *ClientWithResponses) ListTokensWithResponse(ctx context.Context, reqEdi
 	return ParseListTokensResponse(rsp)
 }
 
-// CreateTokenWithBodyWithResponse Create an API token (operator admins)
+// CreateTokenWithBodyWithResponse Create an API token (admins)
 //
-// The token is shown only in this answer; only its hash is stored.
+// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23203,9 +23282,9 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 	return ParseCreateTokenResponse(rsp)
 }
 
-// CreateTokenWithResponse Create an API token (operator admins)
+// CreateTokenWithResponse Create an API token (admins)
 //
-// The token is shown only in this answer; only its hash is stored.
+// The token is shown only in this answer; only its hash is stored. A customer's admin creates tokens of its own customer only (role customer; customer left out or its own; another customer answers 404, role operator 403), with an access level no higher than its own.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23218,9 +23297,9 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body 
 	return ParseCreateTokenResponse(rsp)
 }
 
-// DeleteTokenWithResponse Delete an API token (operator admins)
+// DeleteTokenWithResponse Delete an API token (admins; a customer's admin its own customer's)
 //
-// The token stops working at once, also when it is the one making the request.
+// The token stops working at once, also when it is the one making the request. Another customer's token answers 404 to a customer's admin.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23233,7 +23312,7 @@ func (c *ClientWithResponses) DeleteTokenWithResponse(ctx context.Context, id st
 	return ParseDeleteTokenResponse(rsp)
 }
 
-// ListUsersWithResponse List users (operator admins)
+// ListUsersWithResponse List users (admins; a customer's admin sees its own customer's)
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23246,9 +23325,9 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, reqEdit
 	return ParseListUsersResponse(rsp)
 }
 
-// CreateUserWithBodyWithResponse Create a user (operator admins)
+// CreateUserWithBodyWithResponse Create or invite a user (admins; a customer's admin its own customer's)
 //
-// Without a password one is generated, returned once, and must be changed at the first sign-in.
+// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23261,9 +23340,9 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 	return ParseCreateUserResponse(rsp)
 }
 
-// CreateUserWithResponse Create a user (operator admins)
+// CreateUserWithResponse Create or invite a user (admins; a customer's admin its own customer's)
 //
-// Without a password one is generated, returned once, and must be changed at the first sign-in.
+// Without a password one is generated, returned once, and must be changed at the first sign-in. With invite true the user gets no password but a one-time set-password link, valid 7 days: e-mailed when the server sends e-mail (emailed true), otherwise returned once as set_password_link to pass on. A customer's admin creates users of its own customer only (role customer; customer left out or its own), with an access level no higher than its own.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23276,7 +23355,9 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 	return ParseCreateUserResponse(rsp)
 }
 
-// DeleteUserWithResponse Delete a user (operator admins)
+// DeleteUserWithResponse Delete a user (admins; a customer's admin its own customer's)
+//
+// A customer's admin may not delete its customer's last enabled admin user (409).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23289,9 +23370,9 @@ func (c *ClientWithResponses) DeleteUserWithResponse(ctx context.Context, email 
 	return ParseDeleteUserResponse(rsp)
 }
 
-// UpdateUserWithBodyWithResponse Disable a user, or enable them again (operator admins)
+// UpdateUserWithBodyWithResponse Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 //
-// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23304,9 +23385,9 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 	return ParseUpdateUserResponse(rsp)
 }
 
-// UpdateUserWithResponse Disable a user, or enable them again (operator admins)
+// UpdateUserWithResponse Change a user's access level, disable them, or enable them again (admins; a customer's admin its own customer's)
 //
-// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user.
+// A disabled user cannot sign in, by password or single sign-on, and their sessions end at their next request. An admin may not disable their own user. A customer's admin gives no access level above its own and may not leave its customer without an enabled admin user (409).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23358,7 +23439,7 @@ func (c *ClientWithResponses) PutNotificationPreferencesWithResponse(ctx context
 	return ParsePutNotificationPreferencesResponse(rsp)
 }
 
-// ResetPasswordWithResponse Give a user a new one-time password (operator admins)
+// ResetPasswordWithResponse Give a user a new one-time password (admins; a customer's admin its own customer's)
 //
 // The password is shown only in this answer; the user must change it at the next sign-in.
 //
@@ -31019,6 +31100,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Exists
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31258,6 +31346,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Exists
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31356,6 +31451,13 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31436,6 +31538,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
