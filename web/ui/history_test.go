@@ -145,8 +145,9 @@ func TestHistoryRequestWithdrawn(t *testing.T) {
 	}
 }
 
-// longProgram is a program of every half hour, each step setting four
-// settings: the longest day plan a device type of the built-in kind gets.
+// longProgram is a program of a step every half hour, each setting three
+// settings: as long a day plan as a shadow of the built-in boiler holds
+// both requested and reported.
 func longProgram(steps int) string {
 	var b strings.Builder
 	b.WriteString(`{"date":"2026-12-02","tz":"Asia/Tokyo","steps":[`)
@@ -158,8 +159,8 @@ func longProgram(steps int) string {
 		if i%2 == 1 {
 			mode = "off"
 		}
-		fmt.Fprintf(&b, `{"at":"%02d:%02d","set":{"mode":%q,"flow_setpoint_c":%d,"weather_compensation":%t,"max_firing_pct":%d}}`,
-			i/2, 30*(i%2), mode, 40+i%40, i%3 == 0, 30+5*(i%14))
+		fmt.Fprintf(&b, `{"at":"%02d:%02d","set":{"mode":%q,"flow_setpoint_c":%d,"max_firing_pct":%d}}`,
+			i/2, 30*(i%2), mode, 40+i%40, 30+5*(i%14))
 	}
 	b.WriteString("]}")
 	return b.String()
