@@ -626,10 +626,13 @@ func (u *UI) historyRows(v view, sc gate.Scope, name string) ([]historyRow, erro
 		if len(out) == historyRows {
 			break
 		}
-		if !shown(e) {
+		// The device page shows no flags (its settings say which values
+		// break a rule), so an entry without changes has nothing to show.
+		lines := words.lines(e)
+		if len(lines) == 0 {
 			continue
 		}
-		out = append(out, historyRow{When: v.Time(e.Time), Who: actorLabel(e.Actor), Lines: words.lines(e)})
+		out = append(out, historyRow{When: v.Time(e.Time), Who: actorLabel(e.Actor), Lines: lines})
 	}
 	return out, nil
 }

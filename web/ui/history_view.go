@@ -143,7 +143,10 @@ func heldOf(sc gate.Scope, k shadowKey, page []store.HistoryEntry, complete bool
 			break
 		}
 		last = e.Version
-		for _, c := range e.Changes {
+		// Undone last to first: a key that became an object records its
+		// old value before its new leaves, and one that stopped being an
+		// object its old leaves before its new value.
+		for _, c := range slices.Backward(e.Changes) {
 			if c.Section != store.SectionReported {
 				continue
 			}
