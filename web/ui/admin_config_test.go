@@ -524,7 +524,7 @@ func TestConfigHistory(t *testing.T) {
 		t.Errorf("first page: %d rows, want 50", n)
 	}
 	// Newest first: the last change leads.
-	if i, j := strings.Index(r.body, "max_load: 53 → 54"), strings.Index(r.body, "max_load: 52 → 53"); i < 0 || j < 0 || i > j {
+	if i, j := strings.Index(r.body, "max_load: 54 (requested instead of 53)"), strings.Index(r.body, "max_load: 53 (requested instead of 52)"); i < 0 || j < 0 || i > j {
 		t.Errorf("history is not newest first (%d, %d)", i, j)
 	}
 	next := regexp.MustCompile(`href="(/admin/history\?[^"]*cursor=[^"]*)"`).FindStringSubmatch(r.body)

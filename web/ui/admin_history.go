@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +16,7 @@ const configHistoryRows = 50
 type configHistoryRow struct {
 	When, Device, Shadow, Actor, Channel string
 	Version                              int64
-	Changes                              []string
+	Changes                              []historyLine
 	Flags                                []string
 }
 
@@ -75,12 +74,16 @@ func (c *config) showHistory(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, status, configHistoryPage(v, d))
 		return
 	}
+	words := newHistoryWords(v, c.scope(r), entries, false)
 	for _, e := range entries {
+		// An update that changed nothing (a device reporting again what
+		// it holds) is left out.
+		if !shown(e) {
+			continue
+		}
 		row := configHistoryRow{
 			When: v.Time(e.Time), Device: e.Device, Shadow: e.Shadow, Actor: e.Actor, Channel: e.Channel, Version: e.Version,
-		}
-		for _, ch := range e.Changes {
-			row.Changes = append(row.Changes, fmt.Sprintf("%s.%s: %s → %s", ch.Section, ch.Key, string(ch.Old), string(ch.New)))
+			Changes: words.lines(e),
 		}
 		for _, f := range e.Flags {
 			row.Flags = append(row.Flags, f.Message)

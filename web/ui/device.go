@@ -38,6 +38,7 @@ const (
 	defaultPoints = 1000
 	maxMetrics    = 8
 	historyRows   = 20
+	historyScan   = 100
 )
 
 // chartRange reads the range of a device page or chart request: a range
@@ -614,7 +615,7 @@ func (u *UI) saveSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		val, err := formValue(f.Setting, raw[0])
 		if err != nil {
-			problems = append(problems, f.Key+": "+err.Error())
+			problems = append(problems, f.Label+": "+err.Error())
 			continue
 		}
 		nest(desired, f.Key, val)
@@ -638,7 +639,7 @@ func (u *UI) saveSettings(w http.ResponseWriter, r *http.Request) {
 		// change) is shown on the form; anything else is an error page.
 		switch p := gate.Describe(err); p.Kind {
 		case gate.KindInvalid, gate.KindForbidden, gate.KindConflict, gate.KindTooLarge:
-			u.sessions.Put(r.Context(), keyFlash, "!"+v.T("device.settings.error", p.Message))
+			u.sessions.Put(r.Context(), keyFlash, "!"+v.T("device.settings.error", formRefusal(fields, err, p.Message)))
 		default:
 			u.fail(w, r, err)
 			return
@@ -648,6 +649,39 @@ func (u *UI) saveSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	u.sessions.Put(r.Context(), keyFlash, v.T("device.settings.saved"))
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// formRefusal words a refused settings update for the form: each value a
+// rule refused is named by its label on the form, in the reader's
+// language, and keeps the rule's message ("Chilled water set-point: 20
+// is above the maximum 12 °C"). The rules speak of desired.KEY, as the
+// API and devices read them; a key the form does not show keeps that
+// name, and any other refusal is msg as it is.
+func formRefusal(fields []settingField, err error, msg string) string {
+	relabel := func(key, text string) string {
+		for _, f := range fields {
+			if f.Key != key {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(text, "desired."+key+": "); ok {
+				return f.Label + ": " + rest
+			}
+		}
+		return text
+	}
+	var ve *settings.Error
+	if errors.As(err, &ve) && len(ve.Violations) > 0 {
+		parts := make([]string, len(ve.Violations))
+		for i, vi := range ve.Violations {
+			parts[i] = relabel(vi.Key, vi.Message)
+		}
+		return strings.Join(parts, "; ")
+	}
+	var fe *settings.ForbiddenError
+	if errors.As(err, &fe) {
+		return relabel(fe.Key, fe.Error())
+	}
+	return msg
 }
 
 // formValue reads a form value as the setting's type; the rules (range,
@@ -691,23 +725,32 @@ func nest(m map[string]any, key string, v any) {
 
 // historyRow is one change on the device page.
 type historyRow struct {
-	When    string
-	Who     string
-	Changes []string
+	When  string
+	Who   string
+	Lines []historyLine
 }
 
+// historyRows are the device's newest changes, worded for the reader.
+// Updates that changed nothing are left out, so up to historyScan entries
+// are read to fill the table.
 func (u *UI) historyRows(v view, sc gate.Scope, name string) ([]historyRow, error) {
-	entries, _, err := sc.History(name, store.HistoryQuery{Limit: historyRows})
+	entries, _, err := sc.History(name, store.HistoryQuery{Limit: historyScan})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]historyRow, 0, len(entries))
+	words := newHistoryWords(v, sc, entries, true)
+	out := make([]historyRow, 0, historyRows)
 	for _, e := range entries {
-		row := historyRow{When: v.Time(e.Time), Who: actorLabel(e.Actor)}
-		for _, c := range e.Changes {
-			row.Changes = append(row.Changes, fmt.Sprintf("%s.%s: %s → %s", c.Section, c.Key, string(c.Old), string(c.New)))
+		if len(out) == historyRows {
+			break
 		}
-		out = append(out, row)
+		// The device page shows no flags (its settings say which values
+		// break a rule), so an entry without changes has nothing to show.
+		lines := words.lines(e)
+		if len(lines) == 0 {
+			continue
+		}
+		out = append(out, historyRow{When: v.Time(e.Time), Who: actorLabel(e.Actor), Lines: lines})
 	}
 	return out, nil
 }

@@ -457,12 +457,12 @@ func TestSettingsForm(t *testing.T) {
 		t.Errorf("history: %+v %v", h, err)
 	}
 	r = e.get(c, "/devices/acme-chiller-1")
-	if !strings.Contains(r.body, "Saved.") || !strings.Contains(r.body, acmeUser) || !strings.Contains(r.body, "desired.chw_setpoint: null → 7.5") {
+	if !strings.Contains(r.body, "Saved.") || !strings.Contains(r.body, acmeUser) || !strings.Contains(r.body, "Chilled water set-point: 7.5 °C (requested)") {
 		t.Errorf("device page after save lacks the notice or the history row")
 	}
 	e.post(c, "/devices/acme-chiller-1/settings", url.Values{"s.chw_setpoint": {"20"}})
 	r = e.get(c, "/devices/acme-chiller-1")
-	if !strings.Contains(r.body, "Not saved: desired.chw_setpoint: 20 is above the maximum 12 °C") {
+	if !strings.Contains(r.body, "Not saved: Chilled water set-point: 20 is above the maximum 12 °C") {
 		t.Errorf("an out-of-range value must be refused with the rule:\n%s", r.body)
 	}
 	if h, _, _ := e.st.History(store.HistoryQuery{Device: "acme-chiller-1"}); len(h) != 1 {
