@@ -218,6 +218,9 @@ func (f *pageFleet) loadRecords(tb testing.TB) {
 	if st := f.call(tb, "PUT", "/api/v1/device-types/chiller", json.RawMessage(chillerType), nil); st != http.StatusCreated && st != http.StatusOK {
 		tb.Fatalf("define the chiller type: status %d", st)
 	}
+	if st := f.call(tb, "PUT", "/api/v1/device-types/air-sensor", json.RawMessage(`{"settings": []}`), nil); st != http.StatusCreated && st != http.StatusOK {
+		tb.Fatalf("define the air sensor type: status %d", st)
+	}
 	parallel(tb, pageSites, func(i int) error {
 		if st := f.call(tb, "POST", "/api/v1/customers/"+benchCustomer+"/sites", map[string]string{"name": siteName(i), "display_name": fmt.Sprintf("Hotel %03d", i)}, nil); st != http.StatusCreated {
 			return fmt.Errorf("create site %s: status %d", siteName(i), st)
