@@ -49,6 +49,9 @@ func createDevice(tx *bolt.Tx, d Device) error {
 	if err := putJSON(b, []byte(d.Name), d); err != nil {
 		return err
 	}
+	if err := putDeviceSummary(tx, d); err != nil {
+		return err
+	}
 	return tx.Bucket([]byte(bucketDeviceIndex)).Put(deviceIndexKey(d), []byte{})
 }
 
@@ -160,6 +163,9 @@ func (s *Store) UpdateDevice(name string, fn func(*Device) error) (Device, error
 		if err := putJSON(tx.Bucket([]byte(bucketDevices)), []byte(d.Name), d); err != nil {
 			return err
 		}
+		if err := putDeviceSummary(tx, d); err != nil {
+			return err
+		}
 		out = d
 		return nil
 	})
@@ -195,6 +201,9 @@ func (s *Store) DeleteDevice(name string) error {
 			return err
 		}
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(bucketDeviceSummaries)).Delete([]byte(name)); err != nil {
 			return err
 		}
 		return tx.Bucket([]byte(bucketDevices)).Delete([]byte(name))
@@ -240,6 +249,9 @@ func checkDevice(d Device) error {
 		return err
 	}
 	if err := checkText("device type", d.Type, maxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkText("display name", d.DisplayName, maxNameLen, false); err != nil {
 		return err
 	}
 	for k, v := range d.Attributes {
