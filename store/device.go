@@ -203,7 +203,7 @@ func (s *Store) DeleteDevice(name string) error {
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {
 			return err
 		}
-		if err := tx.Bucket([]byte(bucketDeviceSummaries)).Delete([]byte(name)); err != nil {
+		if err := deleteDeviceSummary(tx, name); err != nil {
 			return err
 		}
 		return tx.Bucket([]byte(bucketDevices)).Delete([]byte(name))

@@ -45,14 +45,28 @@ type DevicePage struct {
 }
 
 // putDeviceSummary writes what listings filter a device by: its customer,
-// site, type and display name, each a uvarint length and the bytes.
+// site, type and display name, each a uvarint length and the bytes. A file
+// of an older schema (opened by OpenAtSchemaVersion) has no summaries yet;
+// its migration writes them all.
 func putDeviceSummary(tx *bolt.Tx, d Device) error {
+	b := tx.Bucket([]byte(bucketDeviceSummaries))
+	if b == nil {
+		return nil
+	}
 	v := make([]byte, 0, len(d.Customer)+len(d.Site)+len(d.Type)+len(d.DisplayName)+4)
 	for _, f := range [...]string{d.Customer, d.Site, d.Type, d.DisplayName} {
 		v = binary.AppendUvarint(v, uint64(len(f)))
 		v = append(v, f...)
 	}
-	return tx.Bucket([]byte(bucketDeviceSummaries)).Put([]byte(d.Name), v)
+	return b.Put([]byte(d.Name), v)
+}
+
+// deleteDeviceSummary removes a device's summary.
+func deleteDeviceSummary(tx *bolt.Tx, name string) error {
+	if b := tx.Bucket([]byte(bucketDeviceSummaries)); b != nil {
+		return b.Delete([]byte(name))
+	}
+	return nil
 }
 
 // deviceSummary is a summary as stored; its fields point into the value
