@@ -66,6 +66,7 @@ type Registry interface {
 	DeleteDevice(name string) error
 	Device(name string) (store.Device, error)
 	Devices(f store.DeviceFilter) ([]store.Device, error)
+	PageDevices(q store.DeviceQuery) (store.DevicePage, error)
 }
 
 // Telemetry reads stored telemetry. It is declared here, with its own value

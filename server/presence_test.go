@@ -46,12 +46,12 @@ func TestPresenceOverAPI(t *testing.T) {
 		return s
 	}
 	names := func(query string) []string {
-		var list []state
-		if st := h.apiCall(op, "GET", "/api/v1/devices"+query, nil, &list); st != 200 {
+		var page struct{ Devices []state }
+		if st := h.apiCall(op, "GET", "/api/v1/devices"+query, nil, &page); st != 200 {
 			t.Fatalf("GET devices%s: status %d", query, st)
 		}
 		out := []string{}
-		for _, s := range list {
+		for _, s := range page.Devices {
 			out = append(out, s.Name)
 		}
 		return out

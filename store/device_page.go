@@ -33,8 +33,15 @@ type DeviceQuery struct {
 	// Keep, when set, is asked about each device the other fields kept,
 	// for what the store does not know (connection state, firmware); it
 	// runs inside a read transaction and must not call the Store.
-	Keep   func(name string) bool
-	Cursor string
+	Keep func(name string) bool
+	// KeepShadow, when set, is asked about each device the others kept,
+	// with its classic shadow's record as stored (JSON of Shadow; nil
+	// when it has none), for what devices report (firmware). A caller
+	// that looks for a word in it first decodes only the records that
+	// hold it. It runs inside a read transaction, must not call the
+	// Store, and must not keep the bytes.
+	KeepShadow func(name string, classic []byte) bool
+	Cursor     string
 	Limit  int // 0 is DefaultDeviceLimit
 }
 
@@ -141,6 +148,7 @@ func (s *Store) pageDevices(q DeviceQuery) (DevicePage, error) {
 	page := DevicePage{Devices: []Device{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		sums := tx.Bucket([]byte(bucketDeviceSummaries))
+		shadows := tx.Bucket([]byte(bucketShadows))
 		var c *bolt.Cursor
 		var prefix []byte
 		byCustomer := q.Customer != ""
@@ -185,7 +193,8 @@ func (s *Store) pageDevices(q DeviceQuery) (DevicePage, error) {
 			if !byCustomer && q.Site != "" && string(sum.site) != q.Site ||
 				q.Type != "" && string(sum.typ) != q.Type ||
 				len(search) > 0 && !containsFold(name, search) && !containsFold(sum.display, search) ||
-				q.Keep != nil && !q.Keep(string(name)) {
+				q.Keep != nil && !q.Keep(string(name)) ||
+				q.KeepShadow != nil && !q.KeepShadow(string(name), shadows.Get(shadowKey(string(name), ""))) {
 				continue
 			}
 			if len(page.Devices) == limit {

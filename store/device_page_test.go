@@ -159,7 +159,18 @@ func TestPageDevicesFollowsChanges(t *testing.T) {
 			t.Errorf("%+v: %v, want [dev-01]", q, got)
 		}
 	}
-	got, _ := allPages(t, s, store.DeviceQuery{Search: "dev-09"})
+	mustOK(t, s.PutShadow(store.Shadow{Device: "dev-02", Version: 1, Doc: []byte(`{"state":{"reported":{"firmware":"2.0"}}}`)}, 0, nil))
+	withShadow := func(name string, classic []byte) bool {
+		if (classic != nil) != (name == "dev-02") {
+			t.Errorf("device %s: classic shadow %q", name, classic)
+		}
+		return strings.Contains(string(classic), `"2.0"`)
+	}
+	got, _ := allPages(t, s, store.DeviceQuery{KeepShadow: withShadow})
+	if !slices.Equal(got, []string{"dev-02"}) {
+		t.Errorf("KeepShadow: %v, want [dev-02]", got)
+	}
+	got, _ = allPages(t, s, store.DeviceQuery{Search: "dev-09"})
 	if len(got) != 0 {
 		t.Errorf("deleted device still listed: %v", got)
 	}

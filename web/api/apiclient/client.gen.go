@@ -1468,6 +1468,9 @@ type Device struct {
 	// DisconnectedAt The end of the last connection.
 	DisconnectedAt *time.Time `json:"disconnected_at,omitempty"`
 
+	// DisplayName What people call the device; empty when it has none.
+	DisplayName string `json:"display_name"`
+
 	// LastSeen The last MQTT packet of any kind.
 	LastSeen    *time.Time         `json:"last_seen,omitempty"`
 	MqttVersion *DeviceMqttVersion `json:"mqtt_version,omitempty"`
@@ -1493,11 +1496,22 @@ type DeviceChange struct {
 	// Attributes Free labels of a device; a change replaces them all.
 	Attributes *Attributes `json:"attributes,omitempty"`
 
+	// DisplayName What people call the device; empty removes it.
+	DisplayName *string `json:"display_name,omitempty"`
+
 	// Site Another site of the device's customer.
 	Site *string `json:"site,omitempty"`
 
 	// Type A defined device type, or empty for none.
 	Type *string `json:"type,omitempty"`
+}
+
+// DevicePage defines model for DevicePage.
+type DevicePage struct {
+	Devices []Device `json:"devices"`
+
+	// Next The cursor of the next page; absent on the last.
+	Next *string `json:"next,omitempty"`
 }
 
 // DevicePushes defines model for DevicePushes.
@@ -1827,6 +1841,9 @@ type NewDevice struct {
 	// Attributes Free labels of a device; a change replaces them all.
 	Attributes *Attributes `json:"attributes,omitempty"`
 	Customer   string      `json:"customer"`
+
+	// DisplayName What people call the device; optional.
+	DisplayName *string `json:"display_name,omitempty"`
 
 	// Name The MQTT client id and thing name; never changes.
 	Name string `json:"name"`
@@ -2649,11 +2666,26 @@ type ListDevicesParams struct {
 	// Customer Only this customer's devices.
 	Customer *string `form:"customer,omitempty" json:"customer,omitempty"`
 
-	// Site Only this site's devices (with customer).
+	// Site Only devices of sites with this name (of the customer given).
 	Site *string `form:"site,omitempty" json:"site,omitempty"`
+
+	// Type Only devices of this device type.
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
 
 	// Online Only connected (true) or only disconnected (false) devices.
 	Online *bool `form:"online,omitempty" json:"online,omitempty"`
+
+	// Firmware Only devices whose classic shadow reports this firmware version (reported firmware, else firmware_version).
+	Firmware *string `form:"firmware,omitempty" json:"firmware,omitempty"`
+
+	// Q Only devices whose name or display name contains this text, ignoring case.
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Limit Devices per page; default 50.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next of the page before.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ShowDeviceScheduleParams defines parameters for ShowDeviceSchedule.
@@ -3477,7 +3509,9 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/device-types/{type} (the `PutDeviceType` operationId).
 	PutDeviceType(ctx context.Context, pType string, body PutDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListDevices List devices
+	// ListDevices List devices, one page at a time
+	//
+	// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 	//
 	// Corresponds with GET /api/v1/devices (the `ListDevices` operationId).
 	ListDevices(ctx context.Context, params *ListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5068,7 +5102,9 @@ func (c *Client) PutDeviceType(ctx context.Context, pType string, body PutDevice
 	return c.Client.Do(req)
 }
 
-// ListDevices List devices
+// ListDevices List devices, one page at a time
+//
+// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 //
 // Corresponds with GET /api/v1/devices (the `ListDevices` operationId).
 func (c *Client) ListDevices(ctx context.Context, params *ListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8328,9 +8364,69 @@ func NewListDevicesRequest(server string, params *ListDevicesParams) (*http.Requ
 
 		}
 
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Online != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "online", *params.Online, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Firmware != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "firmware", *params.Firmware, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11519,7 +11615,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/device-types/{type} (the `PutDeviceType` operationId).
 	PutDeviceTypeWithResponse(ctx context.Context, pType string, body PutDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*PutDeviceTypeResponse, error)
 
-	// ListDevicesWithResponse List devices
+	// ListDevicesWithResponse List devices, one page at a time
+	//
+	// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16137,7 +16235,7 @@ type ListDevicesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *[]Device
+	JSON200 *DevicePage
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Invalid
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -16155,7 +16253,7 @@ type ListDevicesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListDevicesResponse) GetJSON200() *[]Device {
+func (r ListDevicesResponse) GetJSON200() *DevicePage {
 	return r.JSON200
 }
 
@@ -22253,7 +22351,9 @@ func (c *ClientWithResponses) PutDeviceTypeWithResponse(ctx context.Context, pTy
 	return ParsePutDeviceTypeResponse(rsp)
 }
 
-// ListDevicesWithResponse List devices
+// ListDevicesWithResponse List devices, one page at a time
+//
+// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -26957,7 +27057,7 @@ func ParseListDevicesResponse(rsp *http.Response) (*ListDevicesResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest []Device
+		var dest DevicePage
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
