@@ -277,6 +277,50 @@ func (r *Registry) CreateDevice(spec DeviceSpec) (Issued, error) {
 	return iss, nil
 }
 
+// CreateDevices validates every spec, issues each device's first
+// credentials and stores them all in one transaction: all are created, or
+// none.
+func (r *Registry) CreateDevices(specs []DeviceSpec) ([]Issued, error) {
+	out := make([]Issued, 0, len(specs))
+	ds := make([]store.Device, 0, len(specs))
+	now := time.Now().UTC()
+	for _, spec := range specs {
+		if err := validateSpec(spec); err != nil {
+			return nil, fmt.Errorf("create device %q: %w", spec.Name, err)
+		}
+		iss, creds, err := r.issue(spec.Name, now)
+		if err != nil {
+			return nil, fmt.Errorf("create device %q: %w", spec.Name, err)
+		}
+		site := spec.Site
+		if site == "" {
+			site = store.DefaultSite
+		}
+		iss.Device = store.Device{
+			Name: spec.Name, DisplayName: spec.DisplayName, Customer: spec.Customer, Site: site, Type: spec.Type,
+			Attributes: maps.Clone(spec.Attributes), CreatedAt: now, Credentials: creds,
+		}
+		out = append(out, iss)
+		ds = append(ds, iss.Device)
+	}
+	r.writeMu.Lock()
+	err := r.st.CreateDevices(ds)
+	if err == nil {
+		for _, d := range ds {
+			r.cache.Store(d.Name, r.toCache(d))
+		}
+	}
+	r.writeMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	r.logger.Info("created devices", "devices", len(ds))
+	for _, d := range ds {
+		r.changed(d.Name)
+	}
+	return out, nil
+}
+
 // storeNew stores a new device and caches it.
 func (r *Registry) storeNew(d store.Device) error {
 	r.writeMu.Lock()

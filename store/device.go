@@ -274,3 +274,27 @@ func checkDevice(d Device) error {
 	}
 	return nil
 }
+
+// CreateDevices adds many devices in one transaction: all of them, or none
+// when any breaks a rule of CreateDevice (the error names the first).
+func (s *Store) CreateDevices(ds []Device) error {
+	for i := range ds {
+		if ds[i].Site == "" {
+			ds[i].Site = DefaultSite
+		}
+		if ds[i].CreatedAt.IsZero() {
+			ds[i].CreatedAt = now()
+		}
+		if err := checkDevice(ds[i]); err != nil {
+			return fmt.Errorf("create device %q: %w", ds[i].Name, err)
+		}
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, d := range ds {
+			if err := createDevice(tx, d); err != nil {
+				return fmt.Errorf("create device %q: %w", d.Name, err)
+			}
+		}
+		return nil
+	})
+}

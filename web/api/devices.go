@@ -1,6 +1,8 @@
 package api
 
 import (
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -222,6 +224,33 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		out.Devices = append(out.Devices, newDeviceViewJSON(v))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// createDevicesCSV: POST /api/v1/devices/bulk with a CSV (text/csv) of
+// devices creates them all, or, when any line is wrong, none, and lists
+// every wrong line in the error's "lines".
+func (a *API) createDevicesCSV(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "text/csv" && mt != "text/plain" {
+		a.writeError(w, r, unsupportedMediaType("Content-Type %q: send the file as text/csv", r.Header.Get("Content-Type")))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	issued, err := a.scope(r).CreateDevicesCSV(body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Devices []issuedJSON `json:"devices"`
+	}{Devices: make([]issuedJSON, 0, len(issued))}
+	for _, is := range issued {
+		out.Devices = append(out.Devices, newIssuedJSON(is))
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // showDevice: GET /api/v1/devices/{name}.

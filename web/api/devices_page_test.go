@@ -130,3 +130,41 @@ func TestDeviceListPages(t *testing.T) {
 		{name: "show", method: "GET", path: "/api/v1/devices/acme-new-1", as: asAcme, status: 200, contains: []string{`"display_name":"Kitchen AHU 2"`}},
 	})
 }
+
+func TestCreateDevicesCSV(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	csvHeader := map[string]string{"Content-Type": "text/csv"}
+	bad := "name,customer,site,type,display_name\n" +
+		"good-1,acme,acme-hq,,Good one\n" + // line 2: fine
+		"bad/name,acme,,,\n" + // line 3
+		"good-2,nobody,,,\n" + // line 4
+		"good-3,acme,nowhere,,\n" + // line 5
+		"good-1,acme,,,\n" + // line 6: twice in the file
+		acmeDevice + ",acme,,,\n" + // line 7: exists
+		"good-4,acme,,no-such-type,\n" // line 8
+	big := "name,customer\n" + strings.Repeat("x,acme\n", 2<<20/7+1)
+	var many strings.Builder
+	many.WriteString("name,customer\n")
+	for i := range 10_001 {
+		fmt.Fprintf(&many, "m-%d,acme\n", i)
+	}
+	e.run(t, []scenario{
+		{name: "bad rows, each named", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, header: csvHeader, body: bad, status: 400,
+			contains: []string{`"line":3`, `bad name \"bad/name\"`, `"line":4`, `unknown customer \"nobody\"`, `"line":5`, `unknown site \"nowhere\"`,
+				`"line":6`, `also on line 2`, `"line":7`, `already exists`, `"line":8`, `unknown device type \"no-such-type\"`, "no device was created"},
+			notContains: []string{`"line":2`}},
+		{name: "nothing was created", method: "GET", path: "/api/v1/devices?q=good", as: asOperator, status: 200, contains: []string{`"devices":[]`}},
+		{name: "no header", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, header: csvHeader, body: "good-1,acme\n", status: 400,
+			contains: []string{`column \"good-1\" is not one of`}},
+		{name: "not CSV", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, header: csvHeader, body: "name,customer\n\"open,acme\n", status: 400, contains: []string{"not CSV"}},
+		{name: "too large", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, header: csvHeader, body: big, status: 413},
+		{name: "too many rows", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, header: csvHeader, body: many.String(), status: 413, contains: []string{"more than 10000 devices"}},
+		{name: "JSON is not CSV", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, body: `{"name":"x"}`, status: 415},
+		{name: "a customer may not", method: "POST", path: "/api/v1/devices/bulk", as: asAcme, header: csvHeader, body: "name,customer\nx,acme\n", status: 403},
+		{name: "created", method: "POST", path: "/api/v1/devices/bulk", as: asOperator, header: csvHeader,
+			body: "\uFEFFName,Customer,Display_Name,Site\ngood-1,acme,Good one,acme-hq\r\ngood-2,globex,,\n", status: 201,
+			contains: []string{`"name":"good-1"`, `"display_name":"Good one"`, `"name":"good-2"`, `"secret":"`, `"private_key_pem":"-----BEGIN`}},
+		{name: "listed", method: "GET", path: "/api/v1/devices?q=good-", as: asOperator, status: 200, contains: []string{`"site":"acme-hq"`, `"name":"good-2"`}},
+	})
+}
