@@ -42,7 +42,7 @@ type DeviceQuery struct {
 	// Store, and must not keep the bytes.
 	KeepShadow func(name string, classic []byte) bool
 	Cursor     string
-	Limit  int // 0 is DefaultDeviceLimit
+	Limit      int // 0 is DefaultDeviceLimit
 }
 
 // DevicePage is one page of a listing; Next is "" after the last.
