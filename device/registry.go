@@ -40,6 +40,7 @@ const (
 	MaxAttributes           = 64
 	MaxAttributeNameLength  = 128
 	MaxAttributeValueLength = 800
+	MaxDisplayNameLength    = 128
 )
 
 // CertificateValidity is the lifetime of a device's client certificate.
@@ -52,11 +53,12 @@ const secretBytes = 32
 
 // DeviceSpec describes a device to create. Site "" means store.DefaultSite.
 type DeviceSpec struct {
-	Name       string
-	Customer   string
-	Site       string
-	Type       string
-	Attributes map[string]string
+	Name        string
+	DisplayName string // what people call it; optional
+	Customer    string
+	Site        string
+	Type        string
+	Attributes  map[string]string
 }
 
 // Issued is the result of issuing credentials: the stored device and the
@@ -206,9 +208,10 @@ func (r *Registry) SetSiteDisplayName(customer, name, display string) (store.Sit
 // DeviceChange is what an operator changes of a device; nil fields stay
 // as they are. A device keeps its name and customer.
 type DeviceChange struct {
-	Site       *string // another site of the device's customer
-	Type       *string // "" removes the type
-	Attributes map[string]string
+	Site        *string // another site of the device's customer
+	Type        *string // "" removes the type
+	DisplayName *string // "" removes it
+	Attributes  map[string]string
 }
 
 // UpdateDevice applies change to the device and returns it as stored.
@@ -222,10 +225,13 @@ func (r *Registry) UpdateDevice(name string, change DeviceChange) (store.Device,
 		if change.Type != nil {
 			d.Type = *change.Type
 		}
+		if change.DisplayName != nil {
+			d.DisplayName = *change.DisplayName
+		}
 		if change.Attributes != nil {
 			d.Attributes = change.Attributes
 		}
-		return validateSpec(DeviceSpec{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type, Attributes: d.Attributes})
+		return validateSpec(DeviceSpec{Name: d.Name, DisplayName: d.DisplayName, Customer: d.Customer, Site: d.Site, Type: d.Type, Attributes: d.Attributes})
 	})
 	if err != nil {
 		return store.Device{}, fmt.Errorf("update device %q: %w", name, err)
@@ -253,6 +259,7 @@ func (r *Registry) CreateDevice(spec DeviceSpec) (Issued, error) {
 	}
 	d := store.Device{
 		Name:        spec.Name,
+		DisplayName: spec.DisplayName,
 		Customer:    spec.Customer,
 		Site:        site,
 		Type:        spec.Type,
@@ -268,6 +275,50 @@ func (r *Registry) CreateDevice(spec DeviceSpec) (Issued, error) {
 	r.changed(d.Name)
 	iss.Device = d
 	return iss, nil
+}
+
+// CreateDevices validates every spec, issues each device's first
+// credentials and stores them all in one transaction: all are created, or
+// none.
+func (r *Registry) CreateDevices(specs []DeviceSpec) ([]Issued, error) {
+	out := make([]Issued, 0, len(specs))
+	ds := make([]store.Device, 0, len(specs))
+	now := time.Now().UTC()
+	for _, spec := range specs {
+		if err := validateSpec(spec); err != nil {
+			return nil, fmt.Errorf("create device %q: %w", spec.Name, err)
+		}
+		iss, creds, err := r.issue(spec.Name, now)
+		if err != nil {
+			return nil, fmt.Errorf("create device %q: %w", spec.Name, err)
+		}
+		site := spec.Site
+		if site == "" {
+			site = store.DefaultSite
+		}
+		iss.Device = store.Device{
+			Name: spec.Name, DisplayName: spec.DisplayName, Customer: spec.Customer, Site: site, Type: spec.Type,
+			Attributes: maps.Clone(spec.Attributes), CreatedAt: now, Credentials: creds,
+		}
+		out = append(out, iss)
+		ds = append(ds, iss.Device)
+	}
+	r.writeMu.Lock()
+	err := r.st.CreateDevices(ds)
+	if err == nil {
+		for _, d := range ds {
+			r.cache.Store(d.Name, r.toCache(d))
+		}
+	}
+	r.writeMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	r.logger.Info("created devices", "devices", len(ds))
+	for _, d := range ds {
+		r.changed(d.Name)
+	}
+	return out, nil
 }
 
 // storeNew stores a new device and caches it.
@@ -381,6 +432,11 @@ func (r *Registry) Device(name string) (store.Device, error) { return r.st.GetDe
 // Devices returns the stored devices that match f.
 func (r *Registry) Devices(f store.DeviceFilter) ([]store.Device, error) {
 	return r.st.ListDevices(f)
+}
+
+// PageDevices returns one page of the stored devices that match q.
+func (r *Registry) PageDevices(q store.DeviceQuery) (store.DevicePage, error) {
+	return r.st.PageDevices(q)
 }
 
 // Labels returns the customer and site of a device from memory. The ingest
@@ -539,6 +595,12 @@ func validateSpec(spec DeviceSpec) error {
 	}
 	if !printable(spec.Type) {
 		return fmt.Errorf("type %q has characters that are not printable: %w", spec.Type, ErrInvalid)
+	}
+	if len(spec.DisplayName) > MaxDisplayNameLength {
+		return fmt.Errorf("display name is %d bytes long; at most %d are allowed: %w", len(spec.DisplayName), MaxDisplayNameLength, ErrInvalid)
+	}
+	if !printable(spec.DisplayName) {
+		return fmt.Errorf("display name %q has characters that are not printable: %w", spec.DisplayName, ErrInvalid)
 	}
 	if len(spec.Attributes) > MaxAttributes {
 		return fmt.Errorf("device has %d attributes; at most %d are allowed: %w", len(spec.Attributes), MaxAttributes, ErrInvalid)

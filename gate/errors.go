@@ -150,6 +150,7 @@ func Describe(err error) Problem {
 		ce       *scheduler.Error
 		cse      *scheduler.StepError
 		csvErr   *scheduler.CSVError
+		bulk     *BulkRefusal
 	)
 	switch {
 	case errors.As(err, &ce):
@@ -158,6 +159,12 @@ func Describe(err error) Problem {
 		p := Problem{Kind: KindInvalid, Message: csvErr.Error()}
 		for _, l := range csvErr.Problems {
 			p.Lines = append(p.Lines, LineProblem{Line: l.Line, Message: l.Message})
+		}
+		return p
+	case errors.As(err, &bulk):
+		p := Problem{Kind: KindInvalid, Message: bulk.Error()}
+		for _, l := range bulk.Problems {
+			p.Lines = append(p.Lines, LineProblem{Line: l.Line, Message: l.Reason})
 		}
 		return p
 	case errors.As(err, &cse):

@@ -58,6 +58,7 @@ type Registry interface {
 	CreateCustomer(c store.Customer) (store.Customer, error)
 	CreateSite(s store.Site) (store.Site, error)
 	CreateDevice(spec device.DeviceSpec) (device.Issued, error)
+	CreateDevices(specs []device.DeviceSpec) ([]device.Issued, error)
 	RotateCredentials(name string) (device.Issued, error)
 	RevokeCredentials(name, credentialID string) (store.Device, error)
 	UpdateDevice(name string, change device.DeviceChange) (store.Device, error)
@@ -66,6 +67,7 @@ type Registry interface {
 	DeleteDevice(name string) error
 	Device(name string) (store.Device, error)
 	Devices(f store.DeviceFilter) ([]store.Device, error)
+	PageDevices(q store.DeviceQuery) (store.DevicePage, error)
 }
 
 // Telemetry reads stored telemetry. It is declared here, with its own value

@@ -127,9 +127,9 @@ func TestBackupWhileServing(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, first); err != nil {
 		t.Fatal(err)
 	}
-	var devs []map[string]any
-	if st := h.apiCall(op, "GET", "/api/v1/devices", nil, &devs); st != http.StatusOK || len(devs) != len(names) {
-		t.Errorf("devices during the backup: status %d, %d devices", st, len(devs))
+	var devs struct{ Devices []map[string]any }
+	if st := h.apiCall(op, "GET", "/api/v1/devices", nil, &devs); st != http.StatusOK || len(devs.Devices) != len(names) {
+		t.Errorf("devices during the backup: status %d, %d devices", st, len(devs.Devices))
 	}
 	during := pubs[0].acked.Load()
 	eventually(t, "a sample acknowledged during the backup", func() bool { return pubs[0].acked.Load() > during })
@@ -191,9 +191,9 @@ func TestBackupWhileServing(t *testing.T) {
 		t.Fatalf("restore: %v", err)
 	}
 	h2 := startHearth(t, restored)
-	var devs2 []struct{ Name string }
-	if st := h2.apiCall(op, "GET", "/api/v1/devices", nil, &devs2); st != http.StatusOK || len(devs2) != len(names) {
-		t.Fatalf("restored devices: status %d, %v; the operator's token should work and every device be there", st, devs2)
+	var page2 struct{ Devices []struct{ Name string } }
+	if st := h2.apiCall(op, "GET", "/api/v1/devices", nil, &page2); st != http.StatusOK || len(page2.Devices) != len(names) {
+		t.Fatalf("restored devices: status %d, %v; the operator's token should work and every device be there", st, page2.Devices)
 	}
 	for _, name := range names {
 		var doc struct {

@@ -37,14 +37,16 @@ func TestDemo(t *testing.T) {
 	}
 	op := h.token(store.RoleOperator, "")
 	online := func() int {
-		var devs []struct {
-			Name   string `json:"name"`
-			Online bool   `json:"online"`
+		var page struct {
+			Devices []struct {
+				Name   string `json:"name"`
+				Online bool   `json:"online"`
+			}
 		}
-		if st := h.apiCall(op, "GET", "/api/v1/devices?customer=demo&online=true", nil, &devs); st != http.StatusOK {
+		if st := h.apiCall(op, "GET", "/api/v1/devices?customer=demo&online=true", nil, &page); st != http.StatusOK {
 			t.Fatalf("list devices: %d", st)
 		}
-		return len(devs)
+		return len(page.Devices)
 	}
 	eventually(t, "16 demo devices online", func() bool { return online() == 16 })
 	eventually(t, "live readings", func() bool {

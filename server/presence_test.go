@@ -46,12 +46,12 @@ func TestPresenceOverAPI(t *testing.T) {
 		return s
 	}
 	names := func(query string) []string {
-		var list []state
-		if st := h.apiCall(op, "GET", "/api/v1/devices"+query, nil, &list); st != 200 {
+		var page struct{ Devices []state }
+		if st := h.apiCall(op, "GET", "/api/v1/devices"+query, nil, &page); st != 200 {
 			t.Fatalf("GET devices%s: status %d", query, st)
 		}
 		out := []string{}
-		for _, s := range list {
+		for _, s := range page.Devices {
 			out = append(out, s.Name)
 		}
 		return out
@@ -110,12 +110,12 @@ func (h *hearth) presenceOf(token, name string) presenceJSON {
 // onlineDevices lists the names of the devices the API shows online.
 func (h *hearth) onlineDevices(token string) []string {
 	h.t.Helper()
-	var list []presenceJSON
-	if st := h.apiCall(token, "GET", "/api/v1/devices?online=true", nil, &list); st != 200 {
+	var page struct{ Devices []presenceJSON }
+	if st := h.apiCall(token, "GET", "/api/v1/devices?online=true&limit=1000", nil, &page); st != 200 {
 		h.t.Fatalf("GET online devices: status %d", st)
 	}
 	out := []string{}
-	for _, s := range list {
+	for _, s := range page.Devices {
 		out = append(out, s.Name)
 	}
 	return out

@@ -47,8 +47,8 @@ func TestDashboardScreenshot(t *testing.T) {
 	op := h.token(store.RoleOperator, "")
 	const pictured = "marunouchi-office-chiller"
 	eventually(t, "every demo device online with readings and the chiller's week", func() bool {
-		var devs []json.RawMessage
-		if h.apiCall(op, "GET", "/api/v1/devices?customer=demo&online=true", nil, &devs) != http.StatusOK || len(devs) != 16 {
+		var page struct{ Devices []json.RawMessage }
+		if h.apiCall(op, "GET", "/api/v1/devices?customer=demo&online=true", nil, &page) != http.StatusOK || len(page.Devices) != 16 {
 			return false
 		}
 		_, s := h.promQuery(op, `count_over_time(chw_supply_c{device="`+pictured+`"}[8d])`)

@@ -294,9 +294,9 @@ func TestTenancy(t *testing.T) {
 			t.Errorf("GET %s as alpha leaks beta's device: %s", path, b)
 		}
 	}
-	var list []map[string]any
-	h.apiCall(ta, "GET", "/api/v1/devices", nil, &list)
-	if len(list) != 1 || list[0]["name"] != "alpha-dev" {
+	var page struct{ Devices []map[string]any }
+	h.apiCall(ta, "GET", "/api/v1/devices", nil, &page)
+	if list := page.Devices; len(list) != 1 || list[0]["name"] != "alpha-dev" {
 		t.Errorf("alpha's device list: %v", list)
 	}
 	for _, q := range []struct {

@@ -68,11 +68,11 @@ func TestAlarmStorm(t *testing.T) {
 	}
 	fleetCfg := sim.FleetConfig{Broker: h.mqtts, TLS: &tls.Config{RootCAs: h.caPool, ServerName: "localhost"}, Devices: devices, Interval: time.Minute}
 	online := func() int {
-		var devs []struct{ Name string }
-		if st := h.apiCall(op, "GET", "/api/v1/devices?customer=acme&online=true", nil, &devs); st != http.StatusOK {
+		var page struct{ Devices []struct{ Name string } }
+		if st := h.apiCall(op, "GET", "/api/v1/devices?customer=acme&online=true&limit=1000", nil, &page); st != http.StatusOK {
 			t.Fatalf("list devices: %d", st)
 		}
-		return len(devs)
+		return len(page.Devices)
 	}
 	activeAlarms := func(state string) int {
 		var as struct{ Alarms []struct{ ID string } }

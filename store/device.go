@@ -49,6 +49,9 @@ func createDevice(tx *bolt.Tx, d Device) error {
 	if err := putJSON(b, []byte(d.Name), d); err != nil {
 		return err
 	}
+	if err := putDeviceSummary(tx, d); err != nil {
+		return err
+	}
 	return tx.Bucket([]byte(bucketDeviceIndex)).Put(deviceIndexKey(d), []byte{})
 }
 
@@ -160,6 +163,9 @@ func (s *Store) UpdateDevice(name string, fn func(*Device) error) (Device, error
 		if err := putJSON(tx.Bucket([]byte(bucketDevices)), []byte(d.Name), d); err != nil {
 			return err
 		}
+		if err := putDeviceSummary(tx, d); err != nil {
+			return err
+		}
 		out = d
 		return nil
 	})
@@ -195,6 +201,9 @@ func (s *Store) DeleteDevice(name string) error {
 			return err
 		}
 		if err := tx.Bucket([]byte(bucketDeviceIndex)).Delete(deviceIndexKey(d)); err != nil {
+			return err
+		}
+		if err := deleteDeviceSummary(tx, name); err != nil {
 			return err
 		}
 		return tx.Bucket([]byte(bucketDevices)).Delete([]byte(name))
@@ -242,6 +251,9 @@ func checkDevice(d Device) error {
 	if err := checkText("device type", d.Type, maxNameLen, false); err != nil {
 		return err
 	}
+	if err := checkText("display name", d.DisplayName, maxNameLen, false); err != nil {
+		return err
+	}
 	for k, v := range d.Attributes {
 		if err := checkText("attribute name", k, maxNameLen, true); err != nil {
 			return err
@@ -261,4 +273,28 @@ func checkDevice(d Device) error {
 		seen[c.ID] = true
 	}
 	return nil
+}
+
+// CreateDevices adds many devices in one transaction: all of them, or none
+// when any breaks a rule of CreateDevice (the error names the first).
+func (s *Store) CreateDevices(ds []Device) error {
+	for i := range ds {
+		if ds[i].Site == "" {
+			ds[i].Site = DefaultSite
+		}
+		if ds[i].CreatedAt.IsZero() {
+			ds[i].CreatedAt = now()
+		}
+		if err := checkDevice(ds[i]); err != nil {
+			return fmt.Errorf("create device %q: %w", ds[i].Name, err)
+		}
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, d := range ds {
+			if err := createDevice(tx, d); err != nil {
+				return fmt.Errorf("create device %q: %w", d.Name, err)
+			}
+		}
+		return nil
+	})
 }

@@ -77,6 +77,10 @@ const (
 	// bucketAlarmsOpen indexes the alarms that still stand: rule NUL
 	// device → alarm ID, at most one each.
 	bucketAlarmsOpen = "alarms_open"
+	// bucketDeviceSummaries holds what a device listing filters and
+	// searches by, so a page of a large fleet is found without decoding
+	// every device: name → deviceSummary.
+	bucketDeviceSummaries = "device_summaries"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -96,6 +100,7 @@ func allBuckets() []string {
 		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
 		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue, bucketMessageRules,
 		bucketArtifacts, bucketArtifactKeys, bucketHistorySizes,
+		bucketDeviceSummaries,
 	}
 }
 
@@ -126,6 +131,7 @@ func migrations() []migration {
 		{name: "create the message rule bucket", up: createMessageRuleBucket},
 		{name: "create the artifact buckets", up: createArtifactBuckets},
 		{name: "count each device's history", up: createHistorySizes},
+		{name: "summarise each device for listings", up: createDeviceSummaries},
 	}
 }
 

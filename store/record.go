@@ -70,7 +70,10 @@ func (c Credential) Active() bool { return c.RevokedAt == nil }
 
 // Device is a gateway or sensor. Name is its MQTT client id and thing name.
 type Device struct {
-	Name        string            `json:"name"`
+	Name string `json:"name"`
+	// DisplayName is what people call the device ("Chiller 2, roof");
+	// optional, the name stays its identity.
+	DisplayName string            `json:"display_name,omitempty"`
 	Customer    string            `json:"customer"`
 	Site        string            `json:"site"`
 	Type        string            `json:"type"`

@@ -121,6 +121,7 @@ type issued struct {
 
 type deviceJSON struct {
 	Name        string            `json:"name"`
+	DisplayName string            `json:"display_name,omitempty"`
 	Customer    string            `json:"customer"`
 	Site        string            `json:"site"`
 	Type        string            `json:"type"`
@@ -223,9 +224,22 @@ func runDevice(ctx context.Context, io IO, args []string) error {
 		if *site != "" {
 			q.Set("site", *site)
 		}
-		var list []deviceJSON
-		if err := c.call(ctx, "GET", "/api/v1/devices?"+q.Encode(), nil, &list); err != nil {
-			return err
+		// The API answers a page at a time; the command lists them all.
+		q.Set("limit", "1000")
+		list := []deviceJSON{}
+		for {
+			var page struct {
+				Devices []deviceJSON `json:"devices"`
+				Next    string       `json:"next"`
+			}
+			if err := c.call(ctx, "GET", "/api/v1/devices?"+q.Encode(), nil, &page); err != nil {
+				return err
+			}
+			list = append(list, page.Devices...)
+			if page.Next == "" || len(page.Devices) == 0 {
+				break
+			}
+			q.Set("cursor", page.Next)
 		}
 		if af.json {
 			return printJSON(io.Stdout, list)

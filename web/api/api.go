@@ -123,6 +123,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 		r.Route("/devices", func(r chi.Router) {
 			r.Post("/", a.createDevice)
 			r.Get("/", a.listDevices)
+			r.Post("/bulk", a.createDevicesCSV)
 			r.Route("/{name}", func(r chi.Router) {
 				r.Get("/", a.showDevice)
 				r.Patch("/", a.updateDevice)
@@ -235,6 +236,8 @@ func limitRequestBody(next http.Handler) http.Handler {
 			n = 1 << 20
 		case r.Method == http.MethodPut && strings.HasSuffix(path, "/closures.csv"):
 			n = gate.MaxCalendarCSVBytes
+		case r.Method == http.MethodPost && path == "/api/v1/devices/bulk":
+			n = gate.MaxBulkBytes
 		case isArtifactUpload(r):
 			// A file as large as the artifact limit, which the gate
 			// enforces while it streams the file to disk.

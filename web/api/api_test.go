@@ -850,6 +850,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"GET", "/api/v1/devices?customer=globex", "", 404},
 		{"GET", "/api/v1/devices?customer=globex&site=globex-plant", "", 404},
 		{"POST", "/api/v1/devices", `{"name":"sneaky","customer":"globex","site":"globex-plant"}`, 403},
+		{"POST", "/api/v1/devices/bulk", "name,customer,site\nsneaky,globex,globex-plant\n", 403},
 		{"GET", dev, "", 404},
 		{"DELETE", dev, "", 404},
 		{"POST", dev + "/credentials/rotate", "", 404},
@@ -976,7 +977,7 @@ func TestTenancyMatrix(t *testing.T) {
 		if strings.HasSuffix(rt.path, "/modbus") && rt.body != "" {
 			sc.header = map[string]string{"Content-Type": "application/yaml"}
 		}
-		if strings.HasSuffix(rt.path, ".csv") && rt.body != "" {
+		if (strings.HasSuffix(rt.path, ".csv") || strings.HasSuffix(rt.path, "/bulk")) && rt.body != "" {
 			sc.header = map[string]string{"Content-Type": "text/csv"}
 		}
 		if strings.HasPrefix(rt.path, "/api/v1/artifacts/") && rt.method == "PUT" {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +17,7 @@ import (
 // the store.
 type deviceJSON struct {
 	Name        string            `json:"name"`
+	DisplayName string            `json:"display_name"`
 	Customer    string            `json:"customer"`
 	Site        string            `json:"site"`
 	Type        string            `json:"type"`
@@ -76,6 +79,7 @@ type credentialJSON struct {
 func newDeviceJSON(d store.Device) deviceJSON {
 	out := deviceJSON{
 		Name:        d.Name,
+		DisplayName: d.DisplayName,
 		Customer:    d.Customer,
 		Site:        d.Site,
 		Type:        d.Type,
@@ -180,11 +184,12 @@ func newIssuedJSON(is device.Issued) issuedJSON {
 
 // createDeviceRequest is the body of POST /api/v1/devices.
 type createDeviceRequest struct {
-	Name       string            `json:"name"`
-	Customer   string            `json:"customer"`
-	Site       string            `json:"site"`
-	Type       string            `json:"type"`
-	Attributes map[string]string `json:"attributes"`
+	Name        string            `json:"name"`
+	DisplayName string            `json:"display_name"`
+	Customer    string            `json:"customer"`
+	Site        string            `json:"site"`
+	Type        string            `json:"type"`
+	Attributes  map[string]string `json:"attributes"`
 }
 
 // createDevice: POST /api/v1/devices.
@@ -195,11 +200,12 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issued, err := a.scope(r).CreateDevice(device.DeviceSpec{
-		Name:       req.Name,
-		Customer:   req.Customer,
-		Site:       req.Site,
-		Type:       req.Type,
-		Attributes: req.Attributes,
+		Name:        req.Name,
+		DisplayName: req.DisplayName,
+		Customer:    req.Customer,
+		Site:        req.Site,
+		Type:        req.Type,
+		Attributes:  req.Attributes,
 	})
 	if err != nil {
 		a.writeError(w, r, err)
@@ -208,7 +214,15 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, newIssuedJSON(issued))
 }
 
-// listDevices: GET /api/v1/devices?customer=&site=&online=.
+// devicePageJSON is one page of a device listing; Next is absent after
+// the last page.
+type devicePageJSON struct {
+	Devices []deviceJSON `json:"devices"`
+	Next    string       `json:"next,omitempty"`
+}
+
+// listDevices: GET /api/v1/devices?customer=&site=&type=&online=
+// &firmware=&q=&limit=&cursor= answers one page of devices.
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	online, err := onlineFilter(q.Get("online"))
@@ -216,19 +230,59 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	views, err := a.scope(r).Devices(q.Get("customer"), q.Get("site"))
-	if err == nil && online != nil {
-		views, err = gate.OnlineOnly(views, *online)
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > store.MaxDeviceLimit {
+			a.writeError(w, r, gate.Invalid(`query argument "limit" %q: a whole number from 1 to %d is accepted`, s, store.MaxDeviceLimit))
+			return
+		}
 	}
+	page, err := a.scope(r).DevicePage(gate.DeviceListQuery{
+		Customer: q.Get("customer"),
+		Site:     q.Get("site"),
+		Type:     q.Get("type"),
+		Search:   q.Get("q"),
+		Online:   online,
+		Firmware: q.Get("firmware"),
+		Cursor:   q.Get("cursor"),
+		Limit:    limit,
+	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	out := make([]deviceJSON, 0, len(views))
-	for _, v := range views {
-		out = append(out, newDeviceViewJSON(v))
+	out := devicePageJSON{Devices: make([]deviceJSON, 0, len(page.Devices)), Next: page.Next}
+	for _, v := range page.Devices {
+		out.Devices = append(out.Devices, newDeviceViewJSON(v))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// createDevicesCSV: POST /api/v1/devices/bulk with a CSV (text/csv) of
+// devices creates them all, or, when any line is wrong, none, and lists
+// every wrong line in the error's "lines".
+func (a *API) createDevicesCSV(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "text/csv" && mt != "text/plain" {
+		a.writeError(w, r, unsupportedMediaType("Content-Type %q: send the file as text/csv", r.Header.Get("Content-Type")))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	issued, err := a.scope(r).CreateDevicesCSV(body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Devices []issuedJSON `json:"devices"`
+	}{Devices: make([]issuedJSON, 0, len(issued))}
+	for _, is := range issued {
+		out.Devices = append(out.Devices, newIssuedJSON(is))
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // showDevice: GET /api/v1/devices/{name}.

@@ -30,9 +30,10 @@ func decodeDisplayName(r *http.Request) (string, error) {
 // deviceChangeRequest is the body of PATCH /api/v1/devices/{name}: the
 // fields to change; absent ones stay.
 type deviceChangeRequest struct {
-	Site       *string           `json:"site"`
-	Type       *string           `json:"type"`
-	Attributes map[string]string `json:"attributes"`
+	Site        *string           `json:"site"`
+	Type        *string           `json:"type"`
+	DisplayName *string           `json:"display_name"`
+	Attributes  map[string]string `json:"attributes"`
 }
 
 // renameCustomer: PATCH /api/v1/customers/{customer} {"display_name"}.
@@ -82,9 +83,9 @@ func (a *API) renameSite(w http.ResponseWriter, r *http.Request) {
 }
 
 // updateDevice: PATCH /api/v1/devices/{name} {"site"?, "type"?,
-// "attributes"?} moves the device to another site of its customer,
-// changes its type (whose settings then apply to its next shadow update)
-// or replaces its attributes.
+// "display_name"?, "attributes"?} moves the device to another site of its
+// customer, changes its type (whose settings then apply to its next shadow
+// update) or display name, or replaces its attributes.
 func (a *API) updateDevice(w http.ResponseWriter, r *http.Request) {
 	name, err := pathParam(r, "name")
 	if err != nil {
@@ -96,7 +97,7 @@ func (a *API) updateDevice(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	v, err := a.scope(r).UpdateDevice(name, device.DeviceChange{Site: req.Site, Type: req.Type, Attributes: req.Attributes})
+	v, err := a.scope(r).UpdateDevice(name, device.DeviceChange{Site: req.Site, Type: req.Type, DisplayName: req.DisplayName, Attributes: req.Attributes})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

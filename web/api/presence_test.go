@@ -100,9 +100,9 @@ func TestDevicePresence(t *testing.T) {
 			var got any
 			switch tt.want.(type) {
 			case []state:
-				var s []state
-				err = json.Unmarshal(rec.Body.Bytes(), &s)
-				got = s
+				var page struct{ Devices []state }
+				err = json.Unmarshal(rec.Body.Bytes(), &page)
+				got = page.Devices
 			default:
 				var s state
 				err = json.Unmarshal(rec.Body.Bytes(), &s)

@@ -1,9 +1,12 @@
 package ui
 
 import (
-	"cmp"
+	"errors"
+	"fmt"
+	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,22 +22,49 @@ import (
 
 // fleetDeviceRow is one device of a fleet list.
 type fleetDeviceRow struct {
-	Name, Customer, Site, Type string
-	Online, Known              bool
-	LastSeen                   time.Time
-	Firmware                   string
+	Name, DisplayName, Customer, Site, Type string
+	Online, Known                           bool
+	LastSeen                                time.Time
+	Firmware                                string
 }
 
 // fleetDeviceForm is what the create form holds.
-type fleetDeviceForm struct{ Name, Customer, Site, Type string }
+type fleetDeviceForm struct{ Name, DisplayName, Customer, Site, Type string }
+
+// fleetDeviceFilter is what the device list is narrowed by, as its query
+// string carries it.
+type fleetDeviceFilter struct {
+	Query, Customer, Site, Type, Online, Firmware string
+}
+
+// values is the filter as query arguments, the empty ones left out.
+func (f fleetDeviceFilter) values() url.Values {
+	v := url.Values{}
+	for _, kv := range [][2]string{{"q", f.Query}, {"customer", f.Customer}, {"site", f.Site}, {"type", f.Type}, {"online", f.Online}, {"firmware", f.Firmware}} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	return v
+}
+
+// maxTrail bounds the cursors of earlier pages a device list's links
+// carry back; past it, the first page is a click away.
+const maxTrail = 20
 
 // fleetDevicesData is what the device list shows.
 type fleetDevicesData struct {
-	Query, Online string
-	Rows          []fleetDeviceRow
-	Total         int // matching devices; Rows holds at most maxFleetRows
-	Customers     []string
-	fleetOutcome[fleetDeviceForm]
+	Filter    fleetDeviceFilter
+	Rows      []fleetDeviceRow
+	Page      int
+	NextURL   string // "" on the last page
+	PrevURL   string // "" on the first, or when the trail was cut
+	FirstURL  string // when not on the first page
+	Customers []store.Customer
+	Sites     []store.Site // of Filter.Customer
+	Types     []store.DeviceType
+	Flash     string
+	FlashErr  bool
 }
 
 // row is a device as fleet lists show it, with its reported firmware; a
@@ -46,72 +76,237 @@ func (f *fleet) row(sc gate.Scope, d gate.DeviceView) fleetDeviceRow {
 		f.logger.Warn("cannot read reported firmware", "device", d.Name, "error", err)
 	}
 	return fleetDeviceRow{
-		Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type, Online: d.Presence.Online,
+		Name: d.Name, DisplayName: d.DisplayName, Customer: d.Customer, Site: d.Site, Type: d.Type, Online: d.Presence.Online,
 		Known: !d.Presence.ConnectedAt.IsZero(), LastSeen: d.Presence.LastSeen, Firmware: fw,
 	}
 }
 
-// devicesPage is the device list the search of r asks for, with the form
-// that creates one.
-func (f *fleet) devicesPage(r *http.Request, o fleetOutcome[fleetDeviceForm]) (templ.Component, error) {
+// showDevices: /admin/devices[?q=&customer=&site=&type=&online=
+// &firmware=&cursor=&trail=&page=], one page of the devices that match.
+// trail holds the cursors of up to maxTrail pages before, so Previous
+// needs no backwards reading.
+func (f *fleet) showDevices(w http.ResponseWriter, r *http.Request) {
 	v := f.view(r)
 	sc := f.scope(r)
 	q := r.URL.Query()
-	d := fleetDevicesData{Query: strings.TrimSpace(q.Get("q")), Online: q.Get("online"), fleetOutcome: o}
+	d := fleetDevicesData{Filter: fleetDeviceFilter{
+		Query: strings.TrimSpace(q.Get("q")), Customer: q.Get("customer"), Site: q.Get("site"),
+		Type: q.Get("type"), Online: q.Get("online"), Firmware: strings.TrimSpace(q.Get("firmware")),
+	}}
+	d.Flash, d.FlashErr = f.flashed(r)
 	var online *bool
-	if d.Online != "" {
-		b, err := strconv.ParseBool(d.Online)
+	if d.Filter.Online != "" {
+		b, err := strconv.ParseBool(d.Filter.Online)
 		if err != nil {
-			return nil, badRequest(v.T("fleet.bad_online", d.Online))
+			f.fail(w, r, badRequest(v.T("fleet.bad_online", d.Filter.Online)))
+			return
 		}
 		online = &b
 	}
-	devices, err := sc.Devices("", "")
+	if d.Filter.Site != "" && d.Filter.Customer == "" {
+		d.Filter.Site = "" // a site is chosen among a customer's
+	}
+	cursor := q.Get("cursor")
+	var trail []string
+	if t := q.Get("trail"); t != "" {
+		trail = strings.Split(t, ".")
+	}
+	d.Page, _ = strconv.Atoi(q.Get("page"))
+	if cursor == "" || d.Page < 2 {
+		d.Page, cursor, trail = 1, "", nil
+	}
+	page, err := sc.DevicePage(gate.DeviceListQuery{
+		Customer: d.Filter.Customer, Site: d.Filter.Site, Type: d.Filter.Type, Search: d.Filter.Query,
+		Online: online, Firmware: d.Filter.Firmware, Cursor: cursor,
+	})
 	if err != nil {
-		return nil, err
+		f.fail(w, r, err)
+		return
 	}
-	slices.SortFunc(devices, func(a, b gate.DeviceView) int { return cmp.Compare(a.Name, b.Name) })
-	for _, dv := range devices {
-		if !fleetMatches(d.Query, dv.Name, dv.Customer, dv.Site, dv.Type) || online != nil && dv.Presence.Online != *online {
-			continue
+	for _, dv := range page.Devices {
+		d.Rows = append(d.Rows, f.row(sc, dv))
+	}
+	link := func(cursor string, trail []string, page int) string {
+		vals := d.Filter.values()
+		if cursor != "" {
+			vals.Set("cursor", cursor)
+			vals.Set("page", strconv.Itoa(page))
+			if len(trail) > 0 {
+				vals.Set("trail", strings.Join(trail, "."))
+			}
 		}
-		d.Total++
-		if len(d.Rows) < maxFleetRows {
-			d.Rows = append(d.Rows, f.row(sc, dv))
+		if len(vals) == 0 {
+			return "/admin/devices"
+		}
+		return "/admin/devices?" + vals.Encode()
+	}
+	if page.Next != "" {
+		next := append(slices.Clone(trail), cursor)
+		if cursor == "" {
+			next = nil
+		}
+		d.NextURL = link(page.Next, next[max(0, len(next)-maxTrail):], d.Page+1)
+	}
+	if d.Page > 1 {
+		d.FirstURL = link("", nil, 1)
+		switch {
+		case d.Page == 2:
+			d.PrevURL = d.FirstURL
+		case len(trail) > 0:
+			d.PrevURL = link(trail[len(trail)-1], trail[:len(trail)-1], d.Page-1)
 		}
 	}
-	customers, err := sc.Customers()
-	if err != nil {
-		return nil, err
+	if d.Customers, err = sc.Customers(); err != nil {
+		f.fail(w, r, err)
+		return
 	}
-	for _, c := range customers {
-		d.Customers = append(d.Customers, c.Name)
+	if d.Filter.Customer != "" {
+		if d.Sites, err = sc.Sites(d.Filter.Customer); err != nil {
+			f.fail(w, r, err)
+			return
+		}
 	}
-	return fleetDevicesPage(v, d), nil
+	d.Types, _ = sc.DeviceTypes() // without types the filter offers none
+	f.render(w, r, http.StatusOK, fleetDevicesPage(v, d))
 }
 
-// showDevices: /admin/devices[?q=&online=], with the form that creates
-// one, in the default site unless changed.
-func (f *fleet) showDevices(w http.ResponseWriter, r *http.Request) {
-	showFormPage(f, w, r, fleetDeviceForm{Site: store.DefaultSite}, f.devicesPage)
+// fleetNewDeviceData is what the page that creates a device shows: the
+// customers, the chosen customer's sites and the device types to pick.
+type fleetNewDeviceData struct {
+	Customers []store.Customer
+	Sites     []store.Site
+	Types     []store.DeviceType
+	fleetOutcome[fleetDeviceForm]
 }
 
-// createDevice registers a device from the list's form and sends the
+// newDevicePage draws the create form with o; the sites are those of the
+// customer the form holds.
+func (f *fleet) newDevicePage(r *http.Request, o fleetOutcome[fleetDeviceForm]) (templ.Component, error) {
+	sc := f.scope(r)
+	d := fleetNewDeviceData{fleetOutcome: o}
+	var err error
+	if d.Customers, err = sc.Customers(); err != nil {
+		return nil, err
+	}
+	if d.Form.Customer == "" && len(d.Customers) > 0 {
+		d.Form.Customer = d.Customers[0].Name
+	}
+	if d.Form.Customer != "" {
+		d.Sites, err = sc.Sites(d.Form.Customer)
+		var ge *gate.Error
+		if errors.As(err, &ge) && ge.Kind == gate.KindNotFound || errors.Is(err, store.ErrNotFound) {
+			d.Sites, err = nil, nil // the form names a customer that is not there
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	d.Types, _ = sc.DeviceTypes()
+	return fleetNewDevicePage(f.view(r), d), nil
+}
+
+// showNewDevice: /admin/devices/new[?customer=], the form that creates a
+// device with pickers; choosing a customer reloads its sites.
+func (f *fleet) showNewDevice(w http.ResponseWriter, r *http.Request) {
+	form := fleetDeviceForm{Customer: r.URL.Query().Get("customer"), Site: store.DefaultSite}
+	showFormPage(f, w, r, form, f.newDevicePage)
+}
+
+// createDevice registers a device from the create form and sends the
 // browser to its new credentials; a refusal shows the form again.
 func (f *fleet) createDevice(w http.ResponseWriter, r *http.Request) {
 	form := fleetDeviceForm{}
 	for _, fv := range []struct {
 		dst  *string
 		name string
-	}{{&form.Name, "name"}, {&form.Customer, "customer"}, {&form.Site, "site"}, {&form.Type, "type"}} {
+	}{{&form.Name, "name"}, {&form.DisplayName, "display_name"}, {&form.Customer, "customer"}, {&form.Site, "site"}, {&form.Type, "type"}} {
 		*fv.dst = strings.TrimSpace(r.PostFormValue(fv.name))
 	}
-	is, err := f.scope(r).CreateDevice(device.DeviceSpec{Name: form.Name, Customer: form.Customer, Site: form.Site, Type: form.Type})
+	is, err := f.scope(r).CreateDevice(device.DeviceSpec{Name: form.Name, DisplayName: form.DisplayName, Customer: form.Customer, Site: form.Site, Type: form.Type})
 	if err != nil {
-		refuseForm(f, w, r, err, form, f.devicesPage)
+		refuseForm(f, w, r, err, form, f.newDevicePage)
 		return
 	}
 	f.handOver(w, r, is)
+}
+
+// fleetImportData is what the bulk provisioning page shows: the problems
+// of the file last sent, by line.
+type fleetImportData struct {
+	Error    string
+	Problems []gate.BulkProblem
+	Max      int
+}
+
+// showImportDevices: /admin/devices/import, the form that uploads a CSV
+// file of devices.
+func (f *fleet) showImportDevices(w http.ResponseWriter, r *http.Request) {
+	f.render(w, r, http.StatusOK, fleetImportPage(f.view(r), fleetImportData{Max: gate.MaxBulkDevices}))
+}
+
+// importDevices creates the devices of an uploaded CSV file and answers
+// the credentials of them all as one zip download; a file with any wrong
+// line creates nothing and shows the form again with every such line.
+func (f *fleet) importDevices(w http.ResponseWriter, r *http.Request) {
+	v := f.view(r)
+	d := fleetImportData{Max: gate.MaxBulkDevices}
+	data, err := readUpload(w, r, "file", gate.MaxBulkBytes)
+	if err == nil {
+		var issued []device.Issued
+		issued, err = f.scope(r).CreateDevicesCSV(data)
+		if err == nil {
+			now := f.now()
+			body, err := bulkCredentialsZip(issued, f.mqttAddr, now)
+			if err != nil {
+				f.fail(w, r, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/zip")
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "devices-"+now.UTC().Format("20060102-150405")+"-credentials.zip"))
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+			return
+		}
+	}
+	var refusal *gate.BulkRefusal
+	status := http.StatusBadRequest
+	switch {
+	case errors.As(err, &refusal):
+		d.Problems = refusal.Problems
+		d.Error = v.T("fleet.devices.import_problems", len(d.Problems))
+	default:
+		var msg string
+		var ok bool
+		status, msg, ok = f.refusal(w, r, err)
+		if !ok {
+			return
+		}
+		d.Error = msg
+	}
+	f.render(w, r, status, fleetImportPage(v, d))
+}
+
+// readUpload reads the file of a multipart form's field, at most max
+// bytes; a larger one is a 413 with the limit.
+func readUpload(w http.ResponseWriter, r *http.Request, field string, max int64) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, max+64<<10) // room for the form's other parts
+	file, _, err := r.FormFile(field)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, gate.Refuse(gate.KindTooLarge, "the file is larger than the %d bytes (2 MiB) accepted; split it", max)
+	}
+	if err != nil {
+		return nil, gate.Invalid("choose a CSV file to upload")
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, max+1))
+	if err != nil {
+		return nil, gate.Invalid("the file could not be read: %v", err)
+	}
+	if int64(len(data)) > max {
+		return nil, gate.Refuse(gate.KindTooLarge, "the file is larger than the %d bytes (2 MiB) accepted; split it", max)
+	}
+	return data, nil
 }
 
 // fleetCredentialRow is one credential on a device's page.
@@ -186,4 +381,29 @@ func (f *fleet) deleteDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.redirect(w, r, "/admin/devices", v.T("fleet.device.deleted", name))
+}
+
+// deviceLabel is what people call a device: its display name, else its
+// name.
+func deviceLabel(name, display string) string {
+	if display != "" {
+		return display
+	}
+	return name
+}
+
+// customerLabel names a customer in a picker: display name and name.
+func customerLabel(c store.Customer) string {
+	if c.DisplayName != "" && c.DisplayName != c.Name {
+		return c.DisplayName + " (" + c.Name + ")"
+	}
+	return c.Name
+}
+
+// siteLabel names a site in a picker: display name and name.
+func siteLabel(s store.Site) string {
+	if s.DisplayName != "" && s.DisplayName != s.Name {
+		return s.DisplayName + " (" + s.Name + ")"
+	}
+	return s.Name
 }

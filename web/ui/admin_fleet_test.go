@@ -294,9 +294,10 @@ func TestFleetDeviceList(t *testing.T) {
 		acme, globe bool
 	}{
 		{"", true, true},
-		{"?q=GLOBEX", false, true},    // name and customer
-		{"?q=tokyo", true, false},     // site
-		{"?q=chiller", true, true},    // type and names
+		{"?q=GLOBEX", false, true}, // name, ignoring case
+		{"?customer=acme&site=tokyo-tower", true, false},
+		{"?customer=globex", false, true},
+		{"?q=chiller", true, true},    // names
 		{"?online=true", true, false}, // acme's device is connected
 		{"?online=false", false, true},
 		{"?q=acme&online=false", false, false},

@@ -91,13 +91,48 @@ and user name {device} with the secret the page showed once.
 // device to connect to mqttAddr (HOST:PORT of the MQTT/TLS listener, ""
 // when it is off).
 func credentialsZip(b issuedBundle, mqttAddr string, now time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	if err := writeCredentials(zw, "", b, mqttAddr, now); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("close the credentials zip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// bulkCredentialsZip packs the credentials of many new devices, each in a
+// folder of its name with the files of credentialsZip and its secret
+// (secret.txt), since no page shows thousands of secrets one by one.
+func bulkCredentialsZip(issued []device.Issued, mqttAddr string, now time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, is := range issued {
+		b := newIssuedBundle(is, now)
+		if err := writeCredentials(zw, is.Device.Name+"/", b, mqttAddr, now); err != nil {
+			return nil, err
+		}
+		if err := writeZipFile(zw, is.Device.Name+"/secret.txt", is.Secret+"\n", true, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("close the credentials zip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeCredentials writes one device's credential files and README under
+// dir ("" or "NAME/").
+func writeCredentials(zw *zip.Writer, dir string, b issuedBundle, mqttAddr string, now time.Time) error {
 	connect := readmeNoTLS
 	var host, port string
 	if mqttAddr != "" {
 		var err error
 		host, port, err = net.SplitHostPort(mqttAddr)
 		if err != nil {
-			return nil, fmt.Errorf("credentials zip: the MQTT/TLS address %q: %w", mqttAddr, err)
+			return fmt.Errorf("credentials zip: the MQTT/TLS address %q: %w", mqttAddr, err)
 		}
 		connect = readmeConnect
 	}
@@ -108,8 +143,6 @@ func credentialsZip(b issuedBundle, mqttAddr string, now time.Time) ([]byte, err
 	readme := strings.NewReplacer("{device}", b.device, "{host}", host, "{port}", port,
 		"{issued}", b.issuedAt.UTC().Format(time.RFC3339), "{not_after}", notAfter).
 		Replace(strings.Replace(credentialsReadme, "{connect}", connect, 1))
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
 	for _, file := range []struct {
 		name, body string
 		private    bool
@@ -119,23 +152,27 @@ func credentialsZip(b issuedBundle, mqttAddr string, now time.Time) ([]byte, err
 		{"ca.pem", b.ca, false},
 		{"README.txt", readme, false},
 	} {
-		h := &zip.FileHeader{Name: file.name, Method: zip.Deflate, Modified: now}
-		h.SetMode(0o644)
-		if file.private {
-			h.SetMode(0o600)
-		}
-		fw, err := zw.CreateHeader(h)
-		if err != nil {
-			return nil, fmt.Errorf("write %s to the credentials zip: %w", file.name, err)
-		}
-		if _, err := io.WriteString(fw, file.body); err != nil {
-			return nil, fmt.Errorf("write %s to the credentials zip: %w", file.name, err)
+		if err := writeZipFile(zw, dir+file.name, file.body, file.private, now); err != nil {
+			return err
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("close the credentials zip: %w", err)
+	return nil
+}
+
+func writeZipFile(zw *zip.Writer, name, body string, private bool, now time.Time) error {
+	h := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now}
+	h.SetMode(0o644)
+	if private {
+		h.SetMode(0o600)
 	}
-	return buf.Bytes(), nil
+	fw, err := zw.CreateHeader(h)
+	if err != nil {
+		return fmt.Errorf("write %s to the credentials zip: %w", name, err)
+	}
+	if _, err := io.WriteString(fw, body); err != nil {
+		return fmt.Errorf("write %s to the credentials zip: %w", name, err)
+	}
+	return nil
 }
 
 // issuedBundle is credentials issued on a page, waiting for their one
@@ -146,6 +183,20 @@ type issuedBundle struct {
 	cert, key, ca     string
 	issuedAt, expires time.Time
 	notAfter          time.Time // of the certificate
+}
+
+// newIssuedBundle is is as issued at now.
+func newIssuedBundle(is device.Issued, now time.Time) issuedBundle {
+	b := issuedBundle{
+		device: is.Device.Name, secret: is.Secret, cert: is.CertificatePEM, key: is.PrivateKeyPEM, ca: is.CAPEM,
+		issuedAt: now, expires: now.Add(issuedTTL),
+	}
+	for _, c := range is.Device.Credentials {
+		if c.Kind == store.CredentialCertificate && c.Active() {
+			b.notAfter = c.NotAfter
+		}
+	}
+	return b
 }
 
 // issuedStore keeps newly issued credentials in memory until their
@@ -171,15 +222,7 @@ func (s *issuedStore) put(is device.Issued) (string, error) {
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.now()
-	b := issuedBundle{
-		device: is.Device.Name, secret: is.Secret, cert: is.CertificatePEM, key: is.PrivateKeyPEM, ca: is.CAPEM,
-		issuedAt: now, expires: now.Add(issuedTTL),
-	}
-	for _, c := range is.Device.Credentials {
-		if c.Kind == store.CredentialCertificate && c.Active() {
-			b.notAfter = c.NotAfter
-		}
-	}
+	b := newIssuedBundle(is, now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range s.by {

@@ -93,6 +93,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"GET", "/admin/customers/globex/delete"}, {"POST", "/admin/customers/globex/delete"},
 		{"GET", "/admin/customers/globex/sites/osaka-dome/delete"}, {"POST", "/admin/customers/globex/sites/osaka-dome/delete"},
 		{"GET", "/admin/devices"}, {"POST", "/admin/devices"},
+		{"GET", "/admin/devices?customer=globex&site=osaka-dome"}, {"GET", "/admin/devices/new?customer=globex"},
+		{"GET", "/admin/devices/import"}, {"POST", "/admin/devices/import"},
 		{"GET", adev}, {"GET", adev + "/credentials"}, {"POST", adev + "/credentials.zip"},
 		{"GET", adev + "/delete"}, {"POST", adev + "/delete"},
 		{"GET", adev + "/revoke"}, {"POST", adev + "/revoke"},

@@ -1502,6 +1502,9 @@ type Device struct {
 	// DisconnectedAt The end of the last connection.
 	DisconnectedAt *time.Time `json:"disconnected_at,omitempty"`
 
+	// DisplayName What people call the device; empty when it has none.
+	DisplayName string `json:"display_name"`
+
 	// LastSeen The last MQTT packet of any kind.
 	LastSeen    *time.Time         `json:"last_seen,omitempty"`
 	MqttVersion *DeviceMqttVersion `json:"mqtt_version,omitempty"`
@@ -1536,11 +1539,22 @@ type DeviceChange struct {
 	// Attributes Free labels of a device; a change replaces them all.
 	Attributes *Attributes `json:"attributes,omitempty"`
 
+	// DisplayName What people call the device; empty removes it.
+	DisplayName *string `json:"display_name,omitempty"`
+
 	// Site Another site of the device's customer.
 	Site *string `json:"site,omitempty"`
 
 	// Type A defined device type, or empty for none.
 	Type *string `json:"type,omitempty"`
+}
+
+// DevicePage defines model for DevicePage.
+type DevicePage struct {
+	Devices []Device `json:"devices"`
+
+	// Next The cursor of the next page; absent on the last.
+	Next *string `json:"next,omitempty"`
 }
 
 // DevicePushes defines model for DevicePushes.
@@ -1870,6 +1884,9 @@ type NewDevice struct {
 	// Attributes Free labels of a device; a change replaces them all.
 	Attributes *Attributes `json:"attributes,omitempty"`
 	Customer   string      `json:"customer"`
+
+	// DisplayName What people call the device; optional.
+	DisplayName *string `json:"display_name,omitempty"`
 
 	// Name The MQTT client id and thing name; never changes.
 	Name string `json:"name"`
@@ -2724,11 +2741,26 @@ type ListDevicesParams struct {
 	// Customer Only this customer's devices.
 	Customer *string `form:"customer,omitempty" json:"customer,omitempty"`
 
-	// Site Only this site's devices (with customer).
+	// Site Only devices of sites with this name (of the customer given).
 	Site *string `form:"site,omitempty" json:"site,omitempty"`
+
+	// Type Only devices of this device type.
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
 
 	// Online Only connected (true) or only disconnected (false) devices.
 	Online *bool `form:"online,omitempty" json:"online,omitempty"`
+
+	// Firmware Only devices whose classic shadow reports this firmware version (reported firmware, else firmware_version).
+	Firmware *string `form:"firmware,omitempty" json:"firmware,omitempty"`
+
+	// Q Only devices whose name or display name contains this text, ignoring case.
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Limit Devices per page; default 50.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next of the page before.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ShowDeviceScheduleParams defines parameters for ShowDeviceSchedule.
@@ -3552,7 +3584,9 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/device-types/{type} (the `PutDeviceType` operationId).
 	PutDeviceType(ctx context.Context, pType string, body PutDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListDevices List devices
+	// ListDevices List devices, one page at a time
+	//
+	// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 	//
 	// Corresponds with GET /api/v1/devices (the `ListDevices` operationId).
 	ListDevices(ctx context.Context, params *ListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3574,6 +3608,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/devices (the `CreateDevice` operationId).
 	CreateDevice(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDevicesCSVWithBody Create many devices from a CSV file (operators)
+	//
+	// A header row names the columns `name`, `customer`, `site`, `type`, `display_name` (name and customer required, any order), then one device a row; at most 10,000 rows and 2 MiB. The file is checked whole first: every wrong line (bad name, unknown customer, site or type, a name used twice or by an existing device) is listed in the error's `lines`, and no device is created then.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/devices/bulk (the `CreateDevicesCSV` operationId).
+	CreateDevicesCSVWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteDevice Delete a device (operators)
 	//
@@ -5145,7 +5188,9 @@ func (c *Client) PutDeviceType(ctx context.Context, pType string, body PutDevice
 	return c.Client.Do(req)
 }
 
-// ListDevices List devices
+// ListDevices List devices, one page at a time
+//
+// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 //
 // Corresponds with GET /api/v1/devices (the `ListDevices` operationId).
 func (c *Client) ListDevices(ctx context.Context, params *ListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5188,6 +5233,25 @@ func (c *Client) CreateDeviceWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /api/v1/devices (the `CreateDevice` operationId).
 func (c *Client) CreateDevice(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateDeviceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDevicesCSVWithBody Create many devices from a CSV file (operators)
+//
+// A header row names the columns `name`, `customer`, `site`, `type`, `display_name` (name and customer required, any order), then one device a row; at most 10,000 rows and 2 MiB. The file is checked whole first: every wrong line (bad name, unknown customer, site or type, a name used twice or by an existing device) is listed in the error's `lines`, and no device is created then.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/devices/bulk (the `CreateDevicesCSV` operationId).
+func (c *Client) CreateDevicesCSVWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDevicesCSVRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8407,9 +8471,69 @@ func NewListDevicesRequest(server string, params *ListDevicesParams) (*http.Requ
 
 		}
 
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Online != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "online", *params.Online, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Firmware != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "firmware", *params.Firmware, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8454,6 +8578,35 @@ func NewCreateDeviceRequestWithBody(server string, contentType string, body io.R
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/devices")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateDevicesCSVRequestWithBody constructs an http.Request for the CreateDevicesCSV method, with any body, and a specified content type
+func NewCreateDevicesCSVRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/devices/bulk")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -11598,7 +11751,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/device-types/{type} (the `PutDeviceType` operationId).
 	PutDeviceTypeWithResponse(ctx context.Context, pType string, body PutDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*PutDeviceTypeResponse, error)
 
-	// ListDevicesWithResponse List devices
+	// ListDevicesWithResponse List devices, one page at a time
+	//
+	// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11622,6 +11777,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/devices (the `CreateDevice` operationId).
 	CreateDeviceWithResponse(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeviceResponse, error)
+
+	// CreateDevicesCSVWithBodyWithResponse Create many devices from a CSV file (operators)
+	//
+	// A header row names the columns `name`, `customer`, `site`, `type`, `display_name` (name and customer required, any order), then one device a row; at most 10,000 rows and 2 MiB. The file is checked whole first: every wrong line (bad name, unknown customer, site or type, a name used twice or by an existing device) is listed in the error's `lines`, and no device is created then.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/devices/bulk (the `CreateDevicesCSV` operationId).
+	CreateDevicesCSVWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDevicesCSVResponse, error)
 
 	// DeleteDeviceWithResponse Delete a device (operators)
 	//
@@ -16218,7 +16382,7 @@ type ListDevicesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *[]Device
+	JSON200 *DevicePage
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Invalid
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -16236,7 +16400,7 @@ type ListDevicesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListDevicesResponse) GetJSON200() *[]Device {
+func (r ListDevicesResponse) GetJSON200() *DevicePage {
 	return r.JSON200
 }
 
@@ -16397,6 +16561,107 @@ func (r CreateDeviceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDevicesCSVResponse401Headers the declared response headers of an HTTP 401 response for CreateDevicesCSV
+type CreateDevicesCSVResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateDevicesCSVResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *struct {
+		Devices []IssuedCredentials `json:"devices"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateDevicesCSVResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON201() *struct {
+	Devices []IssuedCredentials `json:"devices"`
+} {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateDevicesCSVResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDevicesCSVResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDevicesCSVResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDevicesCSVResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDevicesCSVResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22362,7 +22627,9 @@ func (c *ClientWithResponses) PutDeviceTypeWithResponse(ctx context.Context, pTy
 	return ParsePutDeviceTypeResponse(rsp)
 }
 
-// ListDevicesWithResponse List devices
+// ListDevicesWithResponse List devices, one page at a time
+//
+// Devices are sorted by name; a customer's devices (with `customer`, and always for a customer's token) by site, then name. The filters combine. Follow `next` with `cursor` for the next page; it is absent on the last.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -22403,6 +22670,21 @@ func (c *ClientWithResponses) CreateDeviceWithResponse(ctx context.Context, body
 		return nil, err
 	}
 	return ParseCreateDeviceResponse(rsp)
+}
+
+// CreateDevicesCSVWithBodyWithResponse Create many devices from a CSV file (operators)
+//
+// A header row names the columns `name`, `customer`, `site`, `type`, `display_name` (name and customer required, any order), then one device a row; at most 10,000 rows and 2 MiB. The file is checked whole first: every wrong line (bad name, unknown customer, site or type, a name used twice or by an existing device) is listed in the error's `lines`, and no device is created then.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/devices/bulk (the `CreateDevicesCSV` operationId).
+func (c *ClientWithResponses) CreateDevicesCSVWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDevicesCSVResponse, error) {
+	rsp, err := c.CreateDevicesCSVWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDevicesCSVResponse(rsp)
 }
 
 // DeleteDeviceWithResponse Delete a device (operators)
@@ -27068,7 +27350,7 @@ func ParseListDevicesResponse(rsp *http.Response) (*ListDevicesResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest []Device
+		var dest DevicePage
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -27216,6 +27498,96 @@ func ParseCreateDeviceResponse(rsp *http.Response) (*CreateDeviceResponse, error
 	switch {
 	case rsp.StatusCode == 401:
 		var headers CreateDeviceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDevicesCSVResponse parses an HTTP response from a CreateDevicesCSVWithResponse call
+func ParseCreateDevicesCSVResponse(rsp *http.Response) (*CreateDevicesCSVResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDevicesCSVResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest struct {
+			Devices []IssuedCredentials `json:"devices"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateDevicesCSVResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
