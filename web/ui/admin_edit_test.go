@@ -70,4 +70,9 @@ func TestEditPages(t *testing.T) {
 	if r := e.get(op, "/admin/customers/acme"); !strings.Contains(r.body, `href="/admin/customers/acme/edit"`) || !strings.Contains(r.body, `href="/admin/customers/acme/sites/annex/edit"`) {
 		t.Error("the customer page lacks its edit links")
 	}
+	// The customer's devices are its devices, not those whose name
+	// happens to contain the customer's.
+	if r := e.get(op, "/admin/customers/acme"); !strings.Contains(r.body, `href="/admin/devices?customer=acme"`) {
+		t.Error("the customer page does not link to its devices by the customer filter")
+	}
 }
