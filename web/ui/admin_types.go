@@ -220,7 +220,7 @@ func (c *config) typeSaved(w http.ResponseWriter, r *http.Request, d configTypeD
 		switch {
 		case typeTopicError.MatchString(msg):
 			d.ErrorField = "topics"
-		case d.JSON && strings.HasPrefix(msg, "metric"):
+		case d.JSON && refusedKind(msg) == "metric":
 			d.ErrorField = "metrics"
 		case !d.JSON && markRow(msg, d.SettingRows, d.MetricRows):
 			d.ErrorField = "rows"

@@ -351,6 +351,14 @@ func metricsOf(rows []metricRow) ([]store.Metric, error) {
 // names none.
 var rowRefusal = regexp.MustCompile(`\b(setting|metric) (?:"((?:[^"\\]|\\.)*)"|(\d+))`)
 
+// refusedKind is "setting" or "metric" for a refusal about one, else "".
+func refusedKind(msg string) string {
+	if m := rowRefusal.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // markRow puts msg next to the row it is about; false when it names no
 // row of the form.
 func markRow(msg string, sts []settingRow, ms []metricRow) bool {
