@@ -205,6 +205,11 @@ func (r *Registry) SetSiteDisplayName(customer, name, display string) (store.Sit
 	return r.st.SetSiteDisplayName(customer, name, display)
 }
 
+// UpdateSite changes a site's display name, address or time zone.
+func (r *Registry) UpdateSite(customer, name string, change store.SiteChange) (store.Site, error) {
+	return r.st.UpdateSite(customer, name, change)
+}
+
 // DeviceChange is what an operator changes of a device; nil fields stay
 // as they are. A device keeps its name and customer.
 type DeviceChange struct {

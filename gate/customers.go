@@ -94,30 +94,60 @@ func (s Scope) Sites(customer string) ([]store.Site, error) {
 	return s.g.store.ListSites(f.Customer)
 }
 
-// CreateSite stores a new site of an existing customer and returns it as
-// stored.
-func (s Scope) CreateSite(customer, name, displayName string) (store.Site, error) {
+// Site returns one site p may see.
+func (s Scope) Site(customer, name string) (store.Site, error) {
 	if err := s.visibleCustomer(customer); err != nil {
+		return store.Site{}, err
+	}
+	return s.g.store.GetSite(customer, name)
+}
+
+// CreateSite stores a new site of an existing customer (site.Customer)
+// and returns it as stored.
+func (s Scope) CreateSite(site store.Site) (store.Site, error) {
+	if err := s.visibleCustomer(site.Customer); err != nil {
 		return store.Site{}, err
 	}
 	if err := s.operatorOnly("creating sites"); err != nil {
 		return store.Site{}, err
 	}
-	if strings.TrimSpace(name) == "" {
+	if strings.TrimSpace(site.Name) == "" {
 		return store.Site{}, Invalid(`field "name": required; %s`, nameRule)
 	}
-	return s.g.registry.CreateSite(store.Site{Customer: customer, Name: name, DisplayName: displayName, CreatedAt: s.g.now().UTC()})
+	if err := checkTimeZone(site.TimeZone); err != nil {
+		return store.Site{}, err
+	}
+	site.CreatedAt = s.g.now().UTC()
+	return s.g.registry.CreateSite(site)
 }
 
-// SetSiteDisplayName changes the name a site is shown by.
-func (s Scope) SetSiteDisplayName(customer, name, display string) (store.Site, error) {
+// UpdateSite changes a site's display name, address or time zone; the
+// fields left nil stay.
+func (s Scope) UpdateSite(customer, name string, change store.SiteChange) (store.Site, error) {
 	if err := s.visibleCustomer(customer); err != nil {
 		return store.Site{}, err
 	}
-	if err := s.operatorOnly("renaming sites"); err != nil {
+	if err := s.operatorOnly("changing sites"); err != nil {
 		return store.Site{}, err
 	}
-	return s.g.registry.SetSiteDisplayName(customer, name, display)
+	if change.DisplayName == nil && change.Address == nil && change.TimeZone == nil {
+		return store.Site{}, Invalid(`nothing to change: give "display_name", "address" or "time_zone"`)
+	}
+	if change.TimeZone != nil {
+		if err := checkTimeZone(*change.TimeZone); err != nil {
+			return store.Site{}, err
+		}
+	}
+	return s.g.registry.UpdateSite(customer, name, change)
+}
+
+// checkTimeZone refuses a time zone the zone database does not know,
+// naming the field.
+func checkTimeZone(zone string) error {
+	if store.CheckTimeZone(zone) != nil {
+		return Invalid(`field "time_zone": %.64q is not an IANA time zone name such as "Asia/Tokyo" or "UTC"; empty uses the server's zone`, zone)
+	}
+	return nil
 }
 
 // DeleteSite deletes a site. The store refuses while the site has devices,

@@ -34,6 +34,7 @@ type Store interface {
 	GetCustomer(name string) (store.Customer, error)
 	ListCustomers() ([]store.Customer, error)
 	ListSites(customer string) ([]store.Site, error)
+	GetSite(customer, name string) (store.Site, error)
 	DeleteCustomer(name string) error
 	DeleteSite(customer, name string) error
 
@@ -63,7 +64,7 @@ type Registry interface {
 	RevokeCredentials(name, credentialID string) (store.Device, error)
 	UpdateDevice(name string, change device.DeviceChange) (store.Device, error)
 	SetCustomerDisplayName(name, display string) (store.Customer, error)
-	SetSiteDisplayName(customer, name, display string) (store.Site, error)
+	UpdateSite(customer, name string, change store.SiteChange) (store.Site, error)
 	DeleteDevice(name string) error
 	Device(name string) (store.Device, error)
 	Devices(f store.DeviceFilter) ([]store.Device, error)

@@ -134,3 +134,27 @@ func ParseSettings(b []byte) ([]store.Setting, error) {
 	}
 	return out, nil
 }
+
+// ParseMetrics reads a device type's metrics as JSON: the "metrics" array
+// of the REST API's device type, as an operator types it into the device
+// type form. Empty is no metrics. Unknown fields, a wrong JSON type and
+// trailing data are refused with a message that says where and what is
+// accepted.
+func ParseMetrics(b []byte) ([]store.Metric, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var out []store.Metric
+	var typ *json.UnmarshalTypeError
+	if err := dec.Decode(&out); errors.As(err, &typ) && typ.Field == "" {
+		return nil, Invalid("metrics: a JSON array of metrics is expected, got %s", typ.Value)
+	} else if err != nil {
+		return nil, JSONError(err, &out, "metrics")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, Invalid("metrics: unexpected data after the JSON array")
+	}
+	return out, nil
+}

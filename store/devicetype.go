@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"time"
@@ -74,13 +75,55 @@ type Setting struct {
 	ValueLabels map[string]map[string]string `json:"value_labels,omitempty"`
 }
 
-// Metric is one kind of telemetry a device type sends.
+// Metric is one kind of telemetry a device type sends, and how pages
+// present its latest value: under its label in the reader's language,
+// with its unit, rounded to its decimals, as the word of its state when
+// it has states, and to everyone or to operators only.
+//
+// Decimals, Audience and States came after schema version 14 without a
+// new version: older binaries read the types and ignore them.
 type Metric struct {
 	Name        string            `json:"name"` // as sent ("chw_supply_c")
 	Unit        string            `json:"unit,omitempty"`
 	Description string            `json:"description,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"` // by language tag, as a setting's
+	// Decimals, when set, is how many decimals pages show (0 to
+	// MaxDecimals); unset keeps the pages' own rounding.
+	Decimals *int `json:"decimals,omitempty"`
+	// Audience is who sees the metric on the pages: AudienceEveryone
+	// (or empty) or AudienceOperators, for the equipment's and the
+	// agent's internals that mean nothing to a customer.
+	Audience string `json:"audience,omitempty"`
+	// States name values for people: a status or a fault code shown as
+	// a word ("Running") instead of a number. A value without a state
+	// shows as a number.
+	States []MetricState `json:"states,omitempty"`
 }
+
+// MetricState is one value of a metric and its word, by language tag
+// ({"en": "Running", "ja": "運転"}).
+type MetricState struct {
+	Value  float64           `json:"value"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Audiences of a metric.
+const (
+	AudienceEveryone  = "everyone"
+	AudienceOperators = "operators"
+)
+
+// OperatorsOnly reports whether only operators see the metric on the
+// pages.
+func (m Metric) OperatorsOnly() bool { return m.Audience == AudienceOperators }
+
+// Limits of a metric's presentation.
+const (
+	// MaxDecimals bounds a metric's decimals.
+	MaxDecimals = 6
+	// MaxStates bounds a metric's states.
+	MaxStates = 64
+)
 
 // MetricNames lists the names of the type's declared metrics, nil when it
 // declares none.
@@ -330,8 +373,11 @@ func checkDeviceType(t DeviceType) error {
 		if err := checkText("description", m.Description, maxDescriptionLen, false); err != nil {
 			return fmt.Errorf("metric %q: %w", m.Name, err)
 		}
-		if len(m.Labels) > maxLabelLanguages {
-			return fmt.Errorf("metric %q has labels in %d languages, at most %d are accepted: %w", m.Name, len(m.Labels), maxLabelLanguages, ErrInvalid)
+		if err := checkLabels("labels", m.Labels); err != nil {
+			return fmt.Errorf("metric %q: %w", m.Name, err)
+		}
+		if err := checkPresentation(m); err != nil {
+			return fmt.Errorf("metric %q: %w", m.Name, err)
 		}
 	}
 	if len(t.Topics) > maxTopics {
@@ -349,6 +395,39 @@ func checkDeviceType(t DeviceType) error {
 	}
 	if r := t.TelemetryRate; r != nil && (!(r.SamplesPerSecond > 0) || r.SamplesPerSecond > 1e7 || r.Burst < 1 || r.Burst > 1e9) {
 		return fmt.Errorf("telemetry_rate: samples_per_second above 0 (at most 10,000,000) and a burst of 1 to 1,000,000,000: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// checkPresentation checks how a metric is shown: its decimals, audience
+// and states.
+func checkPresentation(m Metric) error {
+	if m.Decimals != nil && (*m.Decimals < 0 || *m.Decimals > MaxDecimals) {
+		return fmt.Errorf("decimals %d: 0 to %d are accepted: %w", *m.Decimals, MaxDecimals, ErrInvalid)
+	}
+	switch m.Audience {
+	case "", AudienceEveryone, AudienceOperators:
+	default:
+		return fmt.Errorf("audience %q: %q or %q is accepted: %w", m.Audience, AudienceEveryone, AudienceOperators, ErrInvalid)
+	}
+	if len(m.States) > MaxStates {
+		return fmt.Errorf("%d states, at most %d are accepted: %w", len(m.States), MaxStates, ErrInvalid)
+	}
+	seen := make(map[float64]bool, len(m.States))
+	for _, st := range m.States {
+		if math.IsNaN(st.Value) || math.IsInf(st.Value, 0) {
+			return fmt.Errorf("a state's value must be a finite number: %w", ErrInvalid)
+		}
+		if seen[st.Value] {
+			return fmt.Errorf("state %v is named twice: %w", st.Value, ErrInvalid)
+		}
+		seen[st.Value] = true
+		if len(st.Labels) == 0 {
+			return fmt.Errorf("state %v has no word; give it labels by language (\"en\": \"Running\"): %w", st.Value, ErrInvalid)
+		}
+		if err := checkLabels(fmt.Sprintf("state %v labels", st.Value), st.Labels); err != nil {
+			return err
+		}
 	}
 	return nil
 }

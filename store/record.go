@@ -39,10 +39,19 @@ type Customer struct {
 
 // Site is a building of a customer. Its key is (Customer, Name).
 type Site struct {
-	Customer    string    `json:"customer"`
-	Name        string    `json:"name"`
-	DisplayName string    `json:"display_name,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	Customer    string `json:"customer"`
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+	// Address is the building's postal address as people write it, one
+	// line or several; pages show it under the site's name.
+	Address string `json:"address,omitempty"`
+	// TimeZone is the IANA name of the site's zone ("Asia/Tokyo"); empty
+	// is the server's default. Pages show the site's times in it.
+	//
+	// Address and TimeZone came after schema version 14 without a new
+	// version: older binaries read the sites and ignore them.
+	TimeZone  string    `json:"time_zone,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Credential kinds.

@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -116,6 +118,15 @@ func (s *Store) DeleteSite(customer, name string) error {
 	return nil
 }
 
+// Limits of a site.
+const (
+	// maxAddressLen bounds a site's address: a few lines.
+	maxAddressLen = 512
+	// maxZoneLen bounds a time zone name; the longest IANA names are
+	// about 30 bytes.
+	maxZoneLen = 64
+)
+
 func checkSite(site Site) error {
 	if err := checkSlug("customer name", site.Customer); err != nil {
 		return err
@@ -123,7 +134,44 @@ func checkSite(site Site) error {
 	if err := checkSlug("site name", site.Name); err != nil {
 		return err
 	}
-	return checkText("display name", site.DisplayName, maxNameLen, false)
+	if err := checkText("display name", site.DisplayName, maxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkAddress(site.Address); err != nil {
+		return err
+	}
+	return CheckTimeZone(site.TimeZone)
+}
+
+// checkAddress accepts printable text and line breaks, so that an address
+// can be written on several lines.
+func checkAddress(a string) error {
+	if len(a) > maxAddressLen {
+		return fmt.Errorf("address is %d bytes long, at most %d are accepted: %w", len(a), maxAddressLen, ErrInvalid)
+	}
+	for _, line := range strings.Split(a, "\n") {
+		if err := checkText("address", strings.TrimSuffix(line, "\r"), maxAddressLen, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckTimeZone accepts "" (the server's zone) and the IANA names the
+// zone database knows ("Asia/Tokyo", "UTC"); "Local", which means
+// whatever zone the machine has, is refused, since a site's zone must not
+// change with the machine it is served from.
+func CheckTimeZone(name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > maxZoneLen || name == "Local" {
+		return fmt.Errorf("time zone %.64q is not an IANA time zone name such as \"Asia/Tokyo\": %w", name, ErrInvalid)
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return fmt.Errorf("time zone %q is not an IANA time zone name such as \"Asia/Tokyo\": %w", name, ErrInvalid)
+	}
+	return nil
 }
 
 func siteExists(tx *bolt.Tx, customer, name string) bool {
@@ -138,8 +186,22 @@ func siteNotFound(tx *bolt.Tx, customer string) error {
 	return ErrNotFound
 }
 
+// SiteChange is what changes of a site; nil fields stay as they are. A
+// site keeps its customer and name.
+type SiteChange struct {
+	DisplayName *string
+	Address     *string
+	TimeZone    *string
+}
+
 // SetSiteDisplayName changes the name a site is shown by.
 func (s *Store) SetSiteDisplayName(customer, name, display string) (Site, error) {
+	return s.UpdateSite(customer, name, SiteChange{DisplayName: &display})
+}
+
+// UpdateSite changes a site's display name, address or time zone; nothing
+// is written when any of them is refused.
+func (s *Store) UpdateSite(customer, name string, change SiteChange) (Site, error) {
 	var out Site
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketSites))
@@ -151,14 +213,22 @@ func (s *Store) SetSiteDisplayName(customer, name, display string) (Site, error)
 		if !ok {
 			return ErrNotFound
 		}
-		out.DisplayName = display
+		if change.DisplayName != nil {
+			out.DisplayName = *change.DisplayName
+		}
+		if change.Address != nil {
+			out.Address = *change.Address
+		}
+		if change.TimeZone != nil {
+			out.TimeZone = *change.TimeZone
+		}
 		if err := checkSite(out); err != nil {
 			return err
 		}
 		return putJSON(b, key, out)
 	})
 	if err != nil {
-		return Site{}, fmt.Errorf("rename site %q of customer %q: %w", name, customer, err)
+		return Site{}, fmt.Errorf("update site %q of customer %q: %w", name, customer, err)
 	}
 	return out, nil
 }

@@ -115,6 +115,9 @@ func Compile(t store.DeviceType) (*Schema, error) {
 		}
 	}
 
+	if err := checkMetrics(t.Metrics); err != nil {
+		return nil, err
+	}
 	props := make([]map[string]any, len(t.Settings))
 	var resources []resource
 	for i, st := range t.Settings {

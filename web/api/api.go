@@ -116,7 +116,8 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Patch("/", a.renameCustomer)
 				r.Post("/sites", a.createSite)
 				r.Get("/sites", a.listSites)
-				r.Patch("/sites/{site}", a.renameSite)
+				r.Get("/sites/{site}", a.getSite)
+				r.Patch("/sites/{site}", a.updateSite)
 			})
 		})
 

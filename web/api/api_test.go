@@ -874,6 +874,7 @@ func TestTenancyMatrix(t *testing.T) {
 		{"PATCH", dev, `{"type":"x"}`, 404},
 		{"PATCH", "/api/v1/customers/globex", `{"display_name":"x"}`, 404},
 		{"PATCH", "/api/v1/customers/globex/sites/globex-plant", `{"display_name":"x"}`, 404},
+		{"GET", "/api/v1/customers/globex/sites/globex-plant", "", 404},
 		{"GET", dev + "/modbus", "", 404},
 		{"PUT", dev + "/modbus", "source: {tcp: 127.0.0.1:502}\n", 404},
 		{"DELETE", dev + "/modbus", "", 404},

@@ -23,11 +23,21 @@ type siteJSON struct {
 	Customer    string    `json:"customer"`
 	Name        string    `json:"name"`
 	DisplayName string    `json:"display_name,omitempty"`
+	Address     string    `json:"address"`
+	TimeZone    string    `json:"time_zone"`
 	CreatedAt   time.Time `json:"created_at"`
 }
 
 func newSiteJSON(s store.Site) siteJSON {
-	return siteJSON{Customer: s.Customer, Name: s.Name, DisplayName: s.DisplayName, CreatedAt: s.CreatedAt}
+	return siteJSON{Customer: s.Customer, Name: s.Name, DisplayName: s.DisplayName, Address: s.Address, TimeZone: s.TimeZone, CreatedAt: s.CreatedAt}
+}
+
+// siteRequest is the body that creates a site.
+type siteRequest struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	Address     string `json:"address"`
+	TimeZone    string `json:"time_zone"`
 }
 
 // nameRequest is the body that creates a customer or a site.
@@ -87,17 +97,37 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	var req nameRequest
+	var req siteRequest
 	if err := decodeJSON(r, &req, false); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	s, err := a.scope(r).CreateSite(customer, req.Name, req.DisplayName)
+	s, err := a.scope(r).CreateSite(store.Site{Customer: customer, Name: req.Name, DisplayName: req.DisplayName, Address: req.Address, TimeZone: req.TimeZone})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, newSiteJSON(s))
+}
+
+// getSite: GET /api/v1/customers/{customer}/sites/{site}.
+func (a *API) getSite(w http.ResponseWriter, r *http.Request) {
+	customer, err := pathParam(r, "customer")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	site, err := pathParam(r, "site")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	st, err := a.scope(r).Site(customer, site)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newSiteJSON(st))
 }
 
 // listSites: GET /api/v1/customers/{customer}/sites.

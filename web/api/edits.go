@@ -5,12 +5,12 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/store"
 )
 
 // This file holds the operators' edits of customers, sites and devices.
 
-// displayNameRequest is the body of PATCH /api/v1/customers/{customer}
-// and of its sites.
+// displayNameRequest is the body of PATCH /api/v1/customers/{customer}.
 type displayNameRequest struct {
 	DisplayName *string `json:"display_name"`
 }
@@ -56,9 +56,18 @@ func (a *API) renameCustomer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newCustomerJSON(c))
 }
 
-// renameSite: PATCH /api/v1/customers/{customer}/sites/{site}
-// {"display_name"}.
-func (a *API) renameSite(w http.ResponseWriter, r *http.Request) {
+// siteChangeRequest is the body of PATCH
+// /api/v1/customers/{customer}/sites/{site}: the fields to change; absent
+// ones stay.
+type siteChangeRequest struct {
+	DisplayName *string `json:"display_name"`
+	Address     *string `json:"address"`
+	TimeZone    *string `json:"time_zone"`
+}
+
+// updateSite: PATCH /api/v1/customers/{customer}/sites/{site}
+// {"display_name"?, "address"?, "time_zone"?}.
+func (a *API) updateSite(w http.ResponseWriter, r *http.Request) {
 	customer, err := pathParam(r, "customer")
 	if err != nil {
 		a.writeError(w, r, err)
@@ -69,12 +78,12 @@ func (a *API) renameSite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	display, err := decodeDisplayName(r)
-	if err != nil {
+	var req siteChangeRequest
+	if err := decodeJSON(r, &req, false); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	st, err := a.scope(r).SetSiteDisplayName(customer, site, display)
+	st, err := a.scope(r).UpdateSite(customer, site, store.SiteChange{DisplayName: req.DisplayName, Address: req.Address, TimeZone: req.TimeZone})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

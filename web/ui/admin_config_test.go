@@ -313,7 +313,7 @@ func TestConfigDeviceTypes(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.body, `href="/admin/types/chiller"`) {
 		t.Fatalf("types page: %d\n%s", r.status, r.body)
 	}
-	r = e.get(op, "/admin/types/chiller")
+	r = e.get(op, "/admin/types/chiller?mode=json")
 	for _, want := range []string{"<code>chw_setpoint</code>", "Chilled water set-point", "<td>°C</td>", "<td>5</td>", "<td>12</td>", "<td>0.5</td>", "&#34;chw_setpoint&#34;", "<textarea"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("type page lacks %q", want)

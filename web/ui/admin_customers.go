@@ -12,11 +12,13 @@ import (
 	"github.com/hearthiot/hearth/store"
 )
 
-// fleetNameForm is the form that creates a customer or a site.
-type fleetNameForm struct{ Name, DisplayName string }
+// fleetNameForm is the form that creates a customer or a site; a site's
+// also has its address and time zone.
+type fleetNameForm struct{ Name, DisplayName, Address, TimeZone string }
 
 func readNameForm(r *http.Request) fleetNameForm {
-	return fleetNameForm{Name: strings.TrimSpace(r.PostFormValue("name")), DisplayName: strings.TrimSpace(r.PostFormValue("display_name"))}
+	return fleetNameForm{Name: strings.TrimSpace(r.PostFormValue("name")), DisplayName: strings.TrimSpace(r.PostFormValue("display_name")),
+		Address: strings.TrimSpace(r.PostFormValue("address")), TimeZone: strings.TrimSpace(r.PostFormValue("time_zone"))}
 }
 
 type fleetCustomerRow struct {
@@ -83,6 +85,7 @@ func (f *fleet) createCustomer(w http.ResponseWriter, r *http.Request) {
 
 type fleetSiteRow struct {
 	Name, DisplayName string
+	Address, TimeZone string
 	Devices, Online   int
 	Default           bool
 }
@@ -115,7 +118,7 @@ func (f *fleet) customerData(r *http.Request, name string) (fleetCustomerData, e
 	}
 	d := fleetCustomerData{Customer: customers[i], Devices: len(devices)}
 	for _, s := range sites {
-		row := fleetSiteRow{Name: s.Name, DisplayName: s.DisplayName, Default: s.Name == store.DefaultSite}
+		row := fleetSiteRow{Name: s.Name, DisplayName: s.DisplayName, Address: s.Address, TimeZone: s.TimeZone, Default: s.Name == store.DefaultSite}
 		for _, dv := range devices {
 			if dv.Site == s.Name {
 				row.Devices++

@@ -20,8 +20,11 @@ import (
 type editForm struct {
 	Title, Action, Back string
 	Error               string
-	// A customer or a site: its display name.
-	DisplayName string
+	// A customer or a site: its display name; a site (Place) also its
+	// address and time zone.
+	DisplayName       string
+	Place             bool
+	Address, TimeZone string
 	// A device: its site and type, and the choices, and its attributes as
 	// key=value lines.
 	Device     bool
@@ -169,13 +172,15 @@ func (u *UI) siteEditForm(w http.ResponseWriter, r *http.Request) (editForm, boo
 	return editForm{
 		Title:  v.T("edit.site", customer+" / "+name),
 		Action: fleetCustomerPath(customer) + "/sites/" + url.PathEscape(name) + "/edit", Back: fleetCustomerPath(customer),
-		DisplayName: sites[i].DisplayName,
+		DisplayName: sites[i].DisplayName, Place: true, Address: sites[i].Address, TimeZone: sites[i].TimeZone,
 	}, true
 }
 
-// saveSite changes the site's display name.
+// saveSite changes the site's display name, address and time zone.
 func (u *UI) saveSite(r *http.Request, f *editForm) error {
 	f.DisplayName = strings.TrimSpace(r.PostFormValue("display_name"))
-	_, err := u.scope(r).SetSiteDisplayName(chi.URLParam(r, "customer"), chi.URLParam(r, "site"), f.DisplayName)
+	f.Address, f.TimeZone = strings.TrimSpace(r.PostFormValue("address")), strings.TrimSpace(r.PostFormValue("time_zone"))
+	_, err := u.scope(r).UpdateSite(chi.URLParam(r, "customer"), chi.URLParam(r, "site"),
+		store.SiteChange{DisplayName: &f.DisplayName, Address: &f.Address, TimeZone: &f.TimeZone})
 	return err
 }

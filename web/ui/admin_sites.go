@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/hearthiot/hearth/store"
 )
 
 // createSite stores a site from the customer page's form; a refusal shows
@@ -14,7 +16,7 @@ func (f *fleet) createSite(w http.ResponseWriter, r *http.Request) {
 	v := f.view(r)
 	customer := chi.URLParam(r, "customer")
 	form := readNameForm(r)
-	s, err := f.scope(r).CreateSite(customer, form.Name, form.DisplayName)
+	s, err := f.scope(r).CreateSite(store.Site{Customer: customer, Name: form.Name, DisplayName: form.DisplayName, Address: form.Address, TimeZone: form.TimeZone})
 	if err != nil {
 		refuseForm(f, w, r, err, form, f.customerPage)
 		return

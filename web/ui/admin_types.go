@@ -79,10 +79,18 @@ func configSettingRows(lang string, sts []store.Setting) []configSettingRow {
 // textarea, as stored or as the person sent them; Current and
 // CurrentTopics are what is stored.
 type configTypeData struct {
-	New           bool
-	Name          string
-	Description   string
+	New         bool
+	Name        string
+	Description string
+	// JSON is true when the settings and metrics are edited as JSON,
+	// false when as rows of fields.
+	JSON bool
+	// SettingRows and MetricRows are the rows of the form; Settings and
+	// Metrics the JSON text areas.
+	SettingRows   []settingRow
+	MetricRows    []metricRow
 	Settings      string
+	Metrics       string
 	Topics        string
 	Current       []configSettingRow
 	CurrentTopics []string
@@ -121,11 +129,31 @@ func configPrettySettings(sts []store.Setting) (string, error) {
 	if sts == nil {
 		sts = []store.Setting{}
 	}
-	b, err := json.MarshalIndent(sts, "", "  ")
+	return typeJSON("settings", sts)
+}
+
+func typeJSON(what string, v any) (string, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return "", fmt.Errorf("encode settings: %w", err)
+		return "", fmt.Errorf("encode %s: %w", what, err)
 	}
 	return string(b), nil
+}
+
+// fillTypeForm fills d's fields, rows and text areas alike, from a type.
+func fillTypeForm(d *configTypeData, t store.DeviceType) error {
+	var err error
+	if d.Settings, err = configPrettySettings(t.Settings); err != nil {
+		return err
+	}
+	d.Metrics = ""
+	if len(t.Metrics) > 0 {
+		if d.Metrics, err = typeJSON("metrics", t.Metrics); err != nil {
+			return err
+		}
+	}
+	d.SettingRows, d.MetricRows = settingRowsOf(t.Settings), metricRowsOf(t.Metrics)
+	return nil
 }
 
 // showNewType: /admin/types/new, the form for a new device type.
@@ -134,20 +162,48 @@ func (c *config) showNewType(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, configTypePage(c.view(r), configTypeData{New: true, Settings: "[]"}))
+	c.render(w, r, http.StatusOK, configTypePage(c.view(r), configTypeData{New: true, Settings: "[]", JSON: r.URL.Query().Get("mode") == "json"}))
 }
 
-// readTypeForm reads the device type form: the description and the
-// settings' JSON as sent, and the settings parsed, or why they cannot be.
-func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, []store.Setting, error) {
+// typeForm is what the device type form sent, read.
+type typeForm struct {
+	Settings []store.Setting
+	Metrics  []store.Metric
+	// HasMetrics is false for a form that sent no metrics (the JSON form
+	// without its metrics area): the type keeps its own.
+	HasMetrics bool
+}
+
+// readTypeForm reads the device type form: the description, the
+// settings and metrics as sent (rows, or JSON text areas when mode is
+// "json" or absent), and them parsed, or why they cannot be.
+func readTypeForm(w http.ResponseWriter, r *http.Request) (configTypeData, typeForm, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, configTypeFormLimit)
 	if err := r.ParseForm(); err != nil {
-		return configTypeData{}, nil, err
+		return configTypeData{}, typeForm{}, err
 	}
-	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Settings: r.PostFormValue("settings"),
-		Topics: r.PostFormValue("topics")}
-	sts, err := gate.ParseSettings([]byte(d.Settings))
-	return d, sts, err
+	d := configTypeData{Description: strings.TrimSpace(r.PostFormValue("description")), Topics: r.PostFormValue("topics"),
+		JSON: r.PostFormValue("mode") != "form"}
+	var f typeForm
+	var err error
+	if !d.JSON {
+		d.SettingRows, d.MetricRows = readSettingRows(r.PostForm), readMetricRows(r.PostForm)
+		if f.Settings, err = settingsOf(d.SettingRows); err != nil {
+			return d, f, err
+		}
+		f.Metrics, err = metricsOf(d.MetricRows)
+		f.HasMetrics = true
+		return d, f, err
+	}
+	d.Settings, d.Metrics = r.PostFormValue("settings"), r.PostFormValue("metrics")
+	if f.Settings, err = gate.ParseSettings([]byte(d.Settings)); err != nil {
+		return d, f, err
+	}
+	if _, ok := r.PostForm["metrics"]; ok {
+		f.HasMetrics = true
+		f.Metrics, err = gate.ParseMetrics([]byte(d.Metrics))
+	}
+	return d, f, err
 }
 
 // typeSaved finishes the device type form d: a refusal (err) shows the
@@ -161,8 +217,13 @@ func (c *config) typeSaved(w http.ResponseWriter, r *http.Request, d configTypeD
 		}
 		v := c.view(r)
 		d.Error, d.ErrorField = v.T("config.not_saved", msg), "settings"
-		if typeTopicError.MatchString(msg) {
+		switch {
+		case typeTopicError.MatchString(msg):
 			d.ErrorField = "topics"
+		case d.JSON && refusedKind(msg) == "metric":
+			d.ErrorField = "metrics"
+		case !d.JSON && markRow(msg, d.SettingRows, d.MetricRows):
+			d.ErrorField = "rows"
 		}
 		c.render(w, r, status, configTypePage(v, d))
 		return
@@ -173,10 +234,11 @@ func (c *config) typeSaved(w http.ResponseWriter, r *http.Request, d configTypeD
 
 // createType stores a new device type; a refusal keeps what was typed.
 func (c *config) createType(w http.ResponseWriter, r *http.Request) {
-	d, sts, err := readTypeForm(w, r)
+	d, f, err := readTypeForm(w, r)
 	d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
 	if err == nil {
-		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: sts, Topics: topicLines(d.Topics)})
+		_, err = c.scope(r).CreateDeviceType(store.DeviceType{Name: d.Name, Description: d.Description, Settings: f.Settings, Metrics: f.Metrics,
+			Topics: topicLines(d.Topics)})
 	}
 	c.typeSaved(w, r, d, err, c.view(r).T("config.types.created", d.Name))
 }
@@ -189,21 +251,21 @@ func (c *config) showType(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	js, err := configPrettySettings(t.Settings)
-	if err != nil {
+	d := configTypeData{Name: t.Name, Description: t.Description, Current: configSettingRows(c.view(r).Lang, t.Settings),
+		Topics: strings.Join(t.Topics, "\n"), CurrentTopics: t.Topics, JSON: r.URL.Query().Get("mode") == "json"}
+	if err := fillTypeForm(&d, t); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	d := configTypeData{Name: t.Name, Description: t.Description, Settings: js, Current: configSettingRows(c.view(r).Lang, t.Settings),
-		Topics: strings.Join(t.Topics, "\n"), CurrentTopics: t.Topics}
 	d.Notice, d.NoticeErr = c.flashed(r)
 	c.render(w, r, http.StatusOK, configTypePage(c.view(r), d))
 }
 
-// saveType replaces a device type's description, settings and topics
-// through the same device type catalogue as the API, keeping its metrics,
-// which the form does not show; a refusal names the setting and the rule,
-// or the topic, and keeps what was typed.
+// saveType replaces a device type's description, settings, metrics and
+// topics through the same device type catalogue as the API (a JSON form
+// without metrics keeps the type's, and the telemetry rate, which the
+// form does not show, stays); a refusal names the setting or metric and
+// the rule, or the topic, next to it, and keeps what was typed.
 func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
 	sc := c.scope(r)
 	cur, err := sc.DeviceType(configParam(r, "type"))
@@ -211,11 +273,15 @@ func (c *config) saveType(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d, sts, err := readTypeForm(w, r)
+	d, f, err := readTypeForm(w, r)
 	d.Name, d.Current, d.CurrentTopics = cur.Name, configSettingRows(c.view(r).Lang, cur.Settings), cur.Topics
 	if err == nil {
-		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: sts,
-			Metrics: cur.Metrics, Topics: topicLines(d.Topics)})
+		metrics := cur.Metrics
+		if f.HasMetrics {
+			metrics = f.Metrics
+		}
+		_, err = sc.UpdateDeviceType(store.DeviceType{Name: cur.Name, Description: d.Description, Settings: f.Settings,
+			Metrics: metrics, Topics: topicLines(d.Topics), TelemetryRate: cur.TelemetryRate})
 	}
 	c.typeSaved(w, r, d, err, c.view(r).T("config.types.saved"))
 }

@@ -77,3 +77,30 @@ func TestConfigDeviceTypeTopics(t *testing.T) {
 		t.Errorf("the new type's topics: %q %v", gw.Topics, err)
 	}
 }
+
+// TestTypeMetricsAsJSON: the JSON form of a device type takes its
+// metrics too; a refused metric marks the metrics field, and nothing
+// changes.
+func TestTypeMetricsAsJSON(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	op := e.signIn(opUser)
+	contains(t, "the JSON form", e.get(op, "/admin/types/boiler?mode=json"), http.StatusOK, `name="metrics"`, `"name": "hw_supply_c"`, `href="?mode=form"`)
+	before, err := e.types.Get("chiller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.post(op, "/admin/types/chiller", url.Values{"mode": {"json"}, "settings": {"[]"}, "metrics": {`[{"name":"x","audience":"all"}]`}})
+	if r.status != http.StatusBadRequest || attr(r.body, "metrics", "aria-invalid") != "true" || attr(r.body, "settings", "aria-invalid") != "false" {
+		t.Errorf("a bad metric: %d, metrics aria-invalid %q, settings %q", r.status, attr(r.body, "metrics", "aria-invalid"), attr(r.body, "settings", "aria-invalid"))
+	}
+	if after, _ := e.types.Get("chiller"); !cmp.Equal(before, after) {
+		t.Errorf("the refused form changed the type: %s", cmp.Diff(before, after))
+	}
+	r = e.post(op, "/admin/types/chiller", url.Values{"mode": {"json"}, "settings": {"[]"}, "metrics": {`[{"name":"running","states":[{"value":1,"labels":{"en":"On"}}]}]`}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("good metrics: %d\n%s", r.status, excerpt(r.body))
+	}
+	if after, err := e.types.Get("chiller"); err != nil || len(after.Metrics) != 1 || after.Metrics[0].States[0].Labels["en"] != "On" {
+		t.Errorf("stored metrics %+v, %v", after.Metrics, err)
+	}
+}

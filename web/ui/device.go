@@ -219,13 +219,14 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
+	u.inDeviceSiteZone(&v, sc, d)
 	q := r.URL.Query()
-	from, to, key, err := chartRange(q, u.now(), u.loc)
+	from, to, key, err := chartRange(q, u.now(), v.loc)
 	if err != nil {
 		u.fail(w, r, badRequest(err.Error()))
 		return
 	}
-	data := devicePageData{Device: d, Readings: u.readings(v, sc, d.Name, 0), RangeKey: key, From: from, To: to}
+	data := devicePageData{Device: d, Readings: u.readings(v, sc, d, 0), RangeKey: key, From: from, To: to}
 	data.Rates = newDeviceRates(v, d, u.now())
 	data.Metrics, data.MetricsInURL = u.pickMetrics(r, sc, d, data.Readings)
 	data.Choices = chartChoices(v, data.Readings, data.Metrics)
@@ -282,7 +283,8 @@ func (u *UI) showLive(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, liveValues(v, d, u.readings(v, sc, d.Name, 0)))
+	u.inDeviceSiteZone(&v, sc, d)
+	u.render(w, r, http.StatusOK, liveValues(v, d, u.readings(v, sc, d, 0)))
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

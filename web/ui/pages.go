@@ -49,18 +49,23 @@ type deviceRow struct {
 	Readings   []reading
 }
 
-func (u *UI) readings(v view, sc gate.Scope, name string, max int) []reading {
-	latest, err := sc.Latest(name)
+// readings are d's latest values as its type presents them, at most max
+// (0: all), the ones the reader may not see left out.
+func (u *UI) readings(v view, sc gate.Scope, d gate.DeviceView, max int) []reading {
+	latest, err := sc.LatestOf(d)
 	if err != nil {
-		u.logger.Warn("cannot read latest values", "device", name, "error", err)
+		u.logger.Warn("cannot read latest values", "device", d.Name, "error", err)
 		return nil
 	}
+	pr := u.presenter(v, sc, d)
 	out := make([]reading, 0, len(latest))
 	for _, l := range latest {
-		out = append(out, reading{
-			Metric: l.Metric, Label: metricLabel(v.Lang, l.Metric), Value: formatValue(l.Value),
-			Unit: metricUnit(l.Metric), Band: metricBand(l.Metric, l.Value), At: v.Time(unixMilli(l.Timestamp)),
-		})
+		if pr.hidden(l.Metric) {
+			continue
+		}
+		r := pr.reading(l.Metric, l.Value, formatValue)
+		r.At = v.Time(unixMilli(l.Timestamp))
+		out = append(out, r)
 	}
 	// Known readings first, in their order, then the others by name.
 	slices.SortStableFunc(out, func(a, b reading) int {
@@ -153,6 +158,8 @@ func (u *UI) summarise(v view, sc gate.Scope, c *siteCard, devices []gate.Device
 		for _, l := range latest {
 			values[l.Metric] = l.Value
 		}
+		pr := u.presenter(v, sc, d)
+		pr.visible(values)
 		if co2, ok := values["co2_ppm"]; ok {
 			co2Rooms++
 			if co2 > co2Max {
@@ -169,7 +176,7 @@ func (u *UI) summarise(v view, sc gate.Scope, c *siteCard, devices []gate.Device
 			hum = append(hum, h)
 		}
 		if f, ok := values["fault"]; ok && f != 0 {
-			c.Attention = append(c.Attention, attention{d.Name, v.T("site.why.fault", formatValue(f))})
+			c.Attention = append(c.Attention, attention{d.Name, v.T("site.why.fault", pr.reading("fault", f, formatValue).Value)})
 		}
 		if x, ok := values["chw_supply_c"]; ok {
 			// Each machine counts with the water of the mode it runs in.
@@ -180,7 +187,7 @@ func (u *UI) summarise(v view, sc gate.Scope, c *siteCard, devices []gate.Device
 			}
 		}
 		if len(values) > 0 && len(others) < 3 && !slices.ContainsFunc([]string{"co2_ppm", "chw_supply_c"}, func(m string) bool { _, ok := values[m]; return ok }) {
-			others = append(others, u.readings(v, sc, d.Name, 3-len(others))...)
+			others = append(others, u.readings(v, sc, d, 3-len(others))...)
 		}
 	}
 	add := func(metric, label string, val float64) {
@@ -228,14 +235,18 @@ func (u *UI) deviceReadings(v view, sc gate.Scope, d gate.DeviceView) []reading 
 	for _, l := range latest {
 		values[l.Metric] = l.Value
 	}
+	pr := u.presenter(v, sc, d)
+	pr.visible(values)
 	if _, ok := values["chw_supply_c"]; !ok {
-		return u.readings(v, sc, d.Name, 0)
+		return u.readings(v, sc, d, 0)
 	}
 	mode := reportedMode(sc, d)
 	heating := heatingFrom(mode, values)
 	var out []reading
-	add := func(metric, label string, val float64, band string) {
-		out = append(out, reading{Metric: metric, Label: label, Value: formatValue(math.Round(val*10) / 10), Unit: metricUnit(metric), Band: band})
+	add := func(metric string, val float64) {
+		r := pr.reading(metric, val, roundTenth)
+		r.Band = ""
+		out = append(out, r)
 	}
 	supply, ret, setpoint := "chw_supply_c", "chw_return_c", "chw_setpoint_c"
 	if heating {
@@ -243,7 +254,7 @@ func (u *UI) deviceReadings(v view, sc gate.Scope, d gate.DeviceView) []reading 
 	}
 	for _, m := range []string{supply, ret} {
 		if x, ok := values[m]; ok {
-			add(m, metricLabel(v.Lang, m), x, "")
+			add(m, x)
 		}
 	}
 	if s, ok := values[supply]; ok {
@@ -259,20 +270,25 @@ func (u *UI) deviceReadings(v view, sc gate.Scope, d gate.DeviceView) []reading 
 		out = append(out, reading{Metric: "mode", Label: v.T("site.mode"), Value: label})
 	}
 	if x, ok := values[setpoint]; ok {
-		add(setpoint, metricLabel(v.Lang, setpoint), x, "")
+		add(setpoint, x)
 	}
 	if x, ok := values["load_pct"]; ok {
-		add("load_pct", metricLabel(v.Lang, "load_pct"), x, "")
+		add("load_pct", x)
 	}
 	if x, ok := values["running"]; ok {
-		label := v.T("site.stopped")
-		if x != 0 {
-			label = v.T("site.running")
+		label, ok := pr.state("running", x)
+		if !ok {
+			label = v.T("site.stopped")
+			if x != 0 {
+				label = v.T("site.running")
+			}
 		}
 		out = append(out, reading{Metric: "running", Label: v.T("site.state"), Value: label})
 	}
 	if x, ok := values["fault"]; ok && x != 0 {
-		out = append(out, reading{Metric: "fault", Label: metricLabel(v.Lang, "fault"), Value: formatValue(x), Band: "poor"})
+		r := pr.reading("fault", x, formatValue)
+		r.Band = "poor"
+		out = append(out, r)
 	}
 	return out
 }
@@ -340,6 +356,7 @@ func (u *UI) showSite(w http.ResponseWriter, r *http.Request) {
 		u.notFound(w, r)
 		return
 	}
+	u.inSiteZone(&v, sites[i])
 	rows := make([]deviceRow, 0, len(devices))
 	for _, d := range devices {
 		rows = append(rows, deviceRow{
@@ -347,5 +364,32 @@ func (u *UI) showSite(w http.ResponseWriter, r *http.Request) {
 			LastSeen: v.Time(d.Presence.LastSeen), Readings: u.deviceReadings(v, sc, d),
 		})
 	}
-	u.render(w, r, http.StatusOK, sitePage(v, siteTitle(sites[i], v.Operator), rows))
+	head := siteHead{Title: siteTitle(sites[i], v.Operator), Address: sites[i].Address, Zone: sites[i].TimeZone}
+	u.render(w, r, http.StatusOK, sitePage(v, head, rows))
+}
+
+// siteHead is what a site page shows above its devices.
+type siteHead struct {
+	Title, Address string
+	// Zone is the site's time zone, in which the page shows its times;
+	// "" when the site has none and the reader's is used.
+	Zone string
+}
+
+// inSiteZone makes v show times in the site's time zone, when it has
+// one: the people of a building read its times as its clocks show them.
+func (u *UI) inSiteZone(v *view, s store.Site) {
+	if s.TimeZone == "" {
+		return
+	}
+	if loc, err := u.location(s.TimeZone); err == nil {
+		v.loc = loc
+	}
+}
+
+// inDeviceSiteZone is inSiteZone for the site of device d.
+func (u *UI) inDeviceSiteZone(v *view, sc gate.Scope, d gate.DeviceView) {
+	if s, err := sc.Site(d.Customer, d.Site); err == nil {
+		u.inSiteZone(v, s)
+	}
 }

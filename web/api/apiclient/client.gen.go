@@ -485,6 +485,24 @@ func (e JobExecutionStatus) Valid() bool {
 	}
 }
 
+// Defines values for MetricAudience.
+const (
+	Everyone  MetricAudience = "everyone"
+	Operators MetricAudience = "operators"
+)
+
+// Valid indicates whether the value is a known member of the MetricAudience enum.
+func (e MetricAudience) Valid() bool {
+	switch e {
+	case Everyone:
+		return true
+	case Operators:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NewTokenAccess.
 const (
 	NewTokenAccessAdmin    NewTokenAccess = "admin"
@@ -1861,15 +1879,30 @@ type MessageRuleSpec struct {
 
 // Metric defines model for Metric.
 type Metric struct {
+	// Audience Who sees the metric on the pages; absent is everyone. Operators-only metrics are left out of customers' pages (a rule of presentation, not of access.)
+	Audience *MetricAudience `json:"audience,omitempty"`
+
+	// Decimals How many decimals the pages show; absent keeps their own rounding.
+	Decimals    *int    `json:"decimals,omitempty"`
 	Description *string `json:"description,omitempty"`
 
 	// Labels The metric's name for people by BCP 47 language tag.
 	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name The metric's name as devices send it.
-	Name string  `json:"name"`
+	Name string `json:"name"`
+
+	// States Values the pages show as words, such as 0 "Stopped" and 1 "Running"; a value without one shows as a number.
+	States *[]struct {
+		// Labels The word by BCP 47 language tag.
+		Labels map[string]string `json:"labels"`
+		Value  float32           `json:"value"`
+	} `json:"states,omitempty"`
 	Unit *string `json:"unit,omitempty"`
 }
+
+// MetricAudience Who sees the metric on the pages; absent is everyone. Operators-only metrics are left out of customers' pages (a rule of presentation, not of access.)
+type MetricAudience string
 
 // NewCustomer defines model for NewCustomer.
 type NewCustomer struct {
@@ -1942,8 +1975,13 @@ type NewNotificationChannel struct {
 
 // NewSite defines model for NewSite.
 type NewSite struct {
-	DisplayName *string `json:"display_name,omitempty"`
-	Name        string  `json:"name"`
+	// Address The building's postal address as people write it; line breaks allowed, empty when none.
+	Address     *SiteAddress `json:"address,omitempty"`
+	DisplayName *string      `json:"display_name,omitempty"`
+	Name        string       `json:"name"`
+
+	// TimeZone The IANA name of the site's time zone ("Asia/Tokyo", "UTC"); empty uses the server's. The site's pages show its times in it.
+	TimeZone *SiteTimeZone `json:"time_zone,omitempty"`
 }
 
 // NewToken defines model for NewToken.
@@ -2494,11 +2532,34 @@ type ShadowUpdateState struct {
 
 // Site defines model for Site.
 type Site struct {
-	CreatedAt   time.Time `json:"created_at"`
-	Customer    string    `json:"customer"`
-	DisplayName *string   `json:"display_name,omitempty"`
-	Name        string    `json:"name"`
+	// Address The building's postal address as people write it; line breaks allowed, empty when none.
+	Address     SiteAddress `json:"address"`
+	CreatedAt   time.Time   `json:"created_at"`
+	Customer    string      `json:"customer"`
+	DisplayName *string     `json:"display_name,omitempty"`
+	Name        string      `json:"name"`
+
+	// TimeZone The IANA name of the site's time zone ("Asia/Tokyo", "UTC"); empty uses the server's. The site's pages show its times in it.
+	TimeZone SiteTimeZone `json:"time_zone"`
 }
+
+// SiteAddress The building's postal address as people write it; line breaks allowed, empty when none.
+type SiteAddress = string
+
+// SiteChange defines model for SiteChange.
+type SiteChange struct {
+	// Address The building's postal address as people write it; line breaks allowed, empty when none.
+	Address *SiteAddress `json:"address,omitempty"`
+
+	// DisplayName An empty one shows the name.
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// TimeZone The IANA name of the site's time zone ("Asia/Tokyo", "UTC"); empty uses the server's. The site's pages show its times in it.
+	TimeZone *SiteTimeZone `json:"time_zone,omitempty"`
+}
+
+// SiteTimeZone The IANA name of the site's time zone ("Asia/Tokyo", "UTC"); empty uses the server's. The site's pages show its times in it.
+type SiteTimeZone = string
 
 // TelemetrySeries defines model for TelemetrySeries.
 type TelemetrySeries struct {
@@ -2931,8 +2992,8 @@ type RenameCustomerJSONRequestBody = DisplayNameChange
 // CreateSiteJSONRequestBody defines body for CreateSite for application/json ContentType.
 type CreateSiteJSONRequestBody = NewSite
 
-// RenameSiteJSONRequestBody defines body for RenameSite for application/json ContentType.
-type RenameSiteJSONRequestBody = DisplayNameChange
+// UpdateSiteJSONRequestBody defines body for UpdateSite for application/json ContentType.
+type UpdateSiteJSONRequestBody = SiteChange
 
 // PutDeviceTypeJSONRequestBody defines body for PutDeviceType for application/json ContentType.
 type PutDeviceTypeJSONRequestBody = DeviceTypeSpec
@@ -3535,19 +3596,28 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/customers/{customer}/sites (the `CreateSite` operationId).
 	CreateSite(ctx context.Context, customer CustomerName, body CreateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RenameSiteWithBody Change a site's display name (operators)
+	// GetSite One site of a customer
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site} (the `GetSite` operationId).
+	GetSite(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSiteWithBody Change a site's display name, address or time zone (operators)
+	//
+	// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-	RenameSiteWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+	UpdateSiteWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RenameSite Change a site's display name (operators)
+	// UpdateSite Change a site's display name, address or time zone (operators)
+	//
+	// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-	RenameSite(ctx context.Context, customer CustomerName, site string, body RenameSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+	UpdateSite(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDeviceTypes List device types (operators)
 	//
@@ -5069,13 +5139,11 @@ func (c *Client) CreateSite(ctx context.Context, customer CustomerName, body Cre
 	return c.Client.Do(req)
 }
 
-// RenameSiteWithBody Change a site's display name (operators)
+// GetSite One site of a customer
 //
-// Takes any type of body and a specified content type.
-//
-// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-func (c *Client) RenameSiteWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRenameSiteRequestWithBody(c.Server, customer, site, contentType, body)
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site} (the `GetSite` operationId).
+func (c *Client) GetSite(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSiteRequest(c.Server, customer, site)
 	if err != nil {
 		return nil, err
 	}
@@ -5086,13 +5154,34 @@ func (c *Client) RenameSiteWithBody(ctx context.Context, customer CustomerName, 
 	return c.Client.Do(req)
 }
 
-// RenameSite Change a site's display name (operators)
+// UpdateSiteWithBody Change a site's display name, address or time zone (operators)
+//
+// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+func (c *Client) UpdateSiteWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSiteRequestWithBody(c.Server, customer, site, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSite Change a site's display name, address or time zone (operators)
+//
+// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-func (c *Client) RenameSite(ctx context.Context, customer CustomerName, site string, body RenameSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRenameSiteRequest(c.Server, customer, site, body)
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+func (c *Client) UpdateSite(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSiteRequest(c.Server, customer, site, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8223,19 +8312,60 @@ func NewCreateSiteRequestWithBody(server string, customer CustomerName, contentT
 	return req, nil
 }
 
-// NewRenameSiteRequest calls the generic RenameSite builder with application/json body
-func NewRenameSiteRequest(server string, customer CustomerName, site string, body RenameSiteJSONRequestBody) (*http.Request, error) {
+// NewGetSiteRequest constructs an http.Request for the GetSite method
+func NewGetSiteRequest(server string, customer CustomerName, site string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateSiteRequest calls the generic UpdateSite builder with application/json body
+func NewUpdateSiteRequest(server string, customer CustomerName, site string, body UpdateSiteJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewRenameSiteRequestWithBody(server, customer, site, "application/json", bodyReader)
+	return NewUpdateSiteRequestWithBody(server, customer, site, "application/json", bodyReader)
 }
 
-// NewRenameSiteRequestWithBody constructs an http.Request for the RenameSite method, with any body, and a specified content type
-func NewRenameSiteRequestWithBody(server string, customer CustomerName, site string, contentType string, body io.Reader) (*http.Request, error) {
+// NewUpdateSiteRequestWithBody constructs an http.Request for the UpdateSite method, with any body, and a specified content type
+func NewUpdateSiteRequestWithBody(server string, customer CustomerName, site string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -11696,19 +11826,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/customers/{customer}/sites (the `CreateSite` operationId).
 	CreateSiteWithResponse(ctx context.Context, customer CustomerName, body CreateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSiteResponse, error)
 
-	// RenameSiteWithBodyWithResponse Change a site's display name (operators)
+	// GetSiteWithResponse One site of a customer
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site} (the `GetSite` operationId).
+	GetSiteWithResponse(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*GetSiteResponse, error)
+
+	// UpdateSiteWithBodyWithResponse Change a site's display name, address or time zone (operators)
+	//
+	// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-	RenameSiteWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameSiteResponse, error)
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+	UpdateSiteWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSiteResponse, error)
 
-	// RenameSiteWithResponse Change a site's display name (operators)
+	// UpdateSiteWithResponse Change a site's display name, address or time zone (operators)
+	//
+	// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-	RenameSiteWithResponse(ctx context.Context, customer CustomerName, site string, body RenameSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameSiteResponse, error)
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+	UpdateSiteWithResponse(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteResponse, error)
 
 	// ListDeviceTypesWithResponse List device types (operators)
 	//
@@ -15916,12 +16057,102 @@ func (r CreateSiteResponse) ContentType() string {
 	return ""
 }
 
-// RenameSiteResponse401Headers the declared response headers of an HTTP 401 response for RenameSite
-type RenameSiteResponse401Headers struct {
+// GetSiteResponse401Headers the declared response headers of an HTTP 401 response for GetSite
+type GetSiteResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-type RenameSiteResponse struct {
+type GetSiteResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Site
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSiteResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSiteResponse) GetJSON200() *Site {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSiteResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSiteResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSiteResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSiteResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSiteResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSiteResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSiteResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSiteResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSiteResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSiteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateSiteResponse401Headers the declared response headers of an HTTP 401 response for UpdateSite
+type UpdateSiteResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateSiteResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -15943,61 +16174,61 @@ type RenameSiteResponse struct {
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *RenameSiteResponse401Headers
+	Headers401 *UpdateSiteResponse401Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RenameSiteResponse) GetJSON200() *Site {
+func (r UpdateSiteResponse) GetJSON200() *Site {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RenameSiteResponse) GetJSON400() *Invalid {
+func (r UpdateSiteResponse) GetJSON400() *Invalid {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RenameSiteResponse) GetJSON401() *Unauthorized {
+func (r UpdateSiteResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RenameSiteResponse) GetJSON403() *Forbidden {
+func (r UpdateSiteResponse) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r RenameSiteResponse) GetJSON404() *NotFound {
+func (r UpdateSiteResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
-func (r RenameSiteResponse) GetJSON413() *TooLarge {
+func (r UpdateSiteResponse) GetJSON413() *TooLarge {
 	return r.JSON413
 }
 
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
-func (r RenameSiteResponse) GetJSON415() *UnsupportedMediaType {
+func (r UpdateSiteResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r RenameSiteResponse) GetJSON500() *Internal {
+func (r UpdateSiteResponse) GetJSON500() *Internal {
 	return r.JSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r RenameSiteResponse) GetJSON503() *Unavailable {
+func (r UpdateSiteResponse) GetJSON503() *Unavailable {
 	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
-func (r RenameSiteResponse) GetBody() []byte {
+func (r UpdateSiteResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RenameSiteResponse) Status() string {
+func (r UpdateSiteResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -16005,7 +16236,7 @@ func (r RenameSiteResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RenameSiteResponse) StatusCode() int {
+func (r UpdateSiteResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -16013,7 +16244,7 @@ func (r RenameSiteResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RenameSiteResponse) ContentType() string {
+func (r UpdateSiteResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22530,30 +22761,47 @@ func (c *ClientWithResponses) CreateSiteWithResponse(ctx context.Context, custom
 	return ParseCreateSiteResponse(rsp)
 }
 
-// RenameSiteWithBodyWithResponse Change a site's display name (operators)
+// GetSiteWithResponse One site of a customer
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site} (the `GetSite` operationId).
+func (c *ClientWithResponses) GetSiteWithResponse(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*GetSiteResponse, error) {
+	rsp, err := c.GetSite(ctx, customer, site, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSiteResponse(rsp)
+}
+
+// UpdateSiteWithBodyWithResponse Change a site's display name, address or time zone (operators)
+//
+// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-func (c *ClientWithResponses) RenameSiteWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameSiteResponse, error) {
-	rsp, err := c.RenameSiteWithBody(ctx, customer, site, contentType, body, reqEditors...)
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+func (c *ClientWithResponses) UpdateSiteWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSiteResponse, error) {
+	rsp, err := c.UpdateSiteWithBody(ctx, customer, site, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRenameSiteResponse(rsp)
+	return ParseUpdateSiteResponse(rsp)
 }
 
-// RenameSiteWithResponse Change a site's display name (operators)
+// UpdateSiteWithResponse Change a site's display name, address or time zone (operators)
+//
+// The fields sent change, the others stay; at least one is required. A time zone the zone database does not know is refused (400) naming the field "time_zone".
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `RenameSite` operationId).
-func (c *ClientWithResponses) RenameSiteWithResponse(ctx context.Context, customer CustomerName, site string, body RenameSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameSiteResponse, error) {
-	rsp, err := c.RenameSite(ctx, customer, site, body, reqEditors...)
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
+func (c *ClientWithResponses) UpdateSiteWithResponse(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteResponse, error) {
+	rsp, err := c.UpdateSite(ctx, customer, site, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRenameSiteResponse(rsp)
+	return ParseUpdateSiteResponse(rsp)
 }
 
 // ListDeviceTypesWithResponse List device types (operators)
@@ -26920,15 +27168,96 @@ func ParseCreateSiteResponse(rsp *http.Response) (*CreateSiteResponse, error) {
 	return response, nil
 }
 
-// ParseRenameSiteResponse parses an HTTP response from a RenameSiteWithResponse call
-func ParseRenameSiteResponse(rsp *http.Response) (*RenameSiteResponse, error) {
+// ParseGetSiteResponse parses an HTTP response from a GetSiteWithResponse call
+func ParseGetSiteResponse(rsp *http.Response) (*GetSiteResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RenameSiteResponse{
+	response := &GetSiteResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Site
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSiteResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateSiteResponse parses an HTTP response from a UpdateSiteWithResponse call
+func ParseUpdateSiteResponse(rsp *http.Response) (*UpdateSiteResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateSiteResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -27001,7 +27330,7 @@ func ParseRenameSiteResponse(rsp *http.Response) (*RenameSiteResponse, error) {
 
 	switch {
 	case rsp.StatusCode == 401:
-		var headers RenameSiteResponse401Headers
+		var headers UpdateSiteResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
