@@ -59,7 +59,7 @@ func (c *clock) add(d time.Duration) {
 // env is the pages over a real store, registry, shadow service and API,
 // served over real HTTP.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	reg    *device.Registry
 	types  *device.DeviceTypes
@@ -98,7 +98,7 @@ type envOptions struct {
 	readTimeout time.Duration
 }
 
-func newEnv(t *testing.T, opts envOptions) *env {
+func newEnv(t testing.TB, opts envOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "hearth.db"), store.Options{})
