@@ -21,9 +21,9 @@ import (
 // unit (one y axis per unit), comfort bands and set-points drawn on the
 // axis of their unit, and a comparison with an earlier span.
 
-// chartUnit is the unit a chart gives metric: Hearth's own table of the
-// metrics it knows, else the unit its name ends in. Device types will say
-// their metrics' units; this is the one place to ask them first.
+// chartUnit is the unit of a metric its device type does not give one:
+// Hearth's own table of the metrics it knows, else the unit its name ends
+// in (presenter.unit asks the type first).
 func chartUnit(metric string) string {
 	if u := metricUnit(metric); u != "" {
 		return u
@@ -34,7 +34,7 @@ func chartUnit(metric string) string {
 // unitSuffixes are the name endings that say a metric's unit, by the
 // conventions devices follow (co2_ppm, temperature_c, humidity_pct).
 var unitSuffixes = []struct{ suffix, unit string }{
-	{"_ppm", "ppm"}, {"_pct", "%"}, {"_rh", "%"}, {"_c", "°C"}, {"_f", "°F"}, {"_k", "K"},
+	{"_mm_s", "mm/s"}, {"_m_s", "m/s"}, {"_ppm", "ppm"}, {"_pct", "%"}, {"_rh", "%"}, {"_c", "°C"}, {"_f", "°F"}, {"_k", "K"},
 	{"_m3h", "m³/h"}, {"_m3", "m³"}, {"_lph", "L/h"}, {"_kw", "kW"}, {"_kwh", "kWh"}, {"_w", "W"}, {"_wh", "Wh"},
 	{"_v", "V"}, {"_a", "A"}, {"_hz", "Hz"}, {"_pa", "Pa"}, {"_kpa", "kPa"}, {"_hpa", "hPa"}, {"_bar", "bar"},
 	{"_lux", "lx"}, {"_db", "dB"}, {"_s", "s"}, {"_rpm", "rpm"},
@@ -74,10 +74,10 @@ var comfortBands = map[string][]struct {
 		{70, math.Inf(1), "poor"}},
 }
 
-func bandsOf(metric string) []chartBand {
+func bandsOf(metric, unit string) []chartBand {
 	var out []chartBand
 	for _, b := range comfortBands[metric] {
-		cb := chartBand{Metric: metric, Unit: chartUnit(metric), Level: b.Level}
+		cb := chartBand{Metric: metric, Unit: unit, Level: b.Level}
 		if !math.IsInf(b.From, 0) {
 			cb.From = &b.From
 		}
@@ -194,14 +194,14 @@ func (u *UI) pickMetrics(r *http.Request, sc gate.Scope, d gate.DeviceView, rs [
 
 // chartChoices are the metrics the picker offers: the device's readings,
 // then any charted metric it has not sent lately.
-func chartChoices(v view, rs []reading, charted []string) []chartChoice {
+func chartChoices(pr presenter, rs []reading, charted []string) []chartChoice {
 	var out []chartChoice
 	for _, r := range rs {
-		out = append(out, chartChoice{Metric: r.Metric, Label: r.Label, Unit: chartUnit(r.Metric), Checked: slices.Contains(charted, r.Metric)})
+		out = append(out, chartChoice{Metric: r.Metric, Label: r.Label, Unit: pr.unit(r.Metric), Checked: slices.Contains(charted, r.Metric)})
 	}
 	for _, m := range charted {
 		if !slices.ContainsFunc(out, func(c chartChoice) bool { return c.Metric == m }) {
-			out = append(out, chartChoice{Metric: m, Label: metricLabel(v.Lang, m), Unit: chartUnit(m), Checked: true})
+			out = append(out, chartChoice{Metric: m, Label: pr.label(m), Unit: pr.unit(m), Checked: true})
 		}
 	}
 	return out

@@ -23,10 +23,10 @@ func TestComfortBandsFollowTiles(t *testing.T) {
 			}
 		}
 	}
-	if len(bandsOf("co2_ppm")) != 2 || bandsOf("co2_ppm")[1].To != nil || *bandsOf("co2_ppm")[0].From != 1000 {
-		t.Errorf("CO2 bands %+v", bandsOf("co2_ppm"))
+	if len(bandsOf("co2_ppm", "ppm")) != 2 || bandsOf("co2_ppm", "ppm")[1].To != nil || *bandsOf("co2_ppm", "ppm")[0].From != 1000 {
+		t.Errorf("CO2 bands %+v", bandsOf("co2_ppm", "ppm"))
 	}
-	if math.IsInf(*bandsOf("humidity_pct")[1].From, 0) {
+	if math.IsInf(*bandsOf("humidity_pct", "%")[1].From, 0) {
 		t.Error("an open band end is written as infinity")
 	}
 }

@@ -229,7 +229,7 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 	data := devicePageData{Device: d, Readings: u.readings(v, sc, d, 0), RangeKey: key, From: from, To: to}
 	data.Rates = newDeviceRates(v, d, u.now())
 	data.Metrics, data.MetricsInURL = u.pickMetrics(r, sc, d, data.Readings)
-	data.Choices = chartChoices(v, data.Readings, data.Metrics)
+	data.Choices = chartChoices(u.presenter(v, sc, d), data.Readings, data.Metrics)
 	if _, err := compareShift(q.Get("compare"), from, to); err != nil {
 		u.fail(w, r, err)
 		return
@@ -350,9 +350,11 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 	v := u.view(r)
 	sc := u.scope(r)
 	name := chi.URLParam(r, "name")
-	if _, err := sc.Device(name); err != nil {
+	d, err := sc.Device(name)
+	if err != nil {
 		return seriesJSON{}, err
 	}
+	pr := u.presenter(v, sc, d)
 	metrics, tq, err := u.chartQuery(r)
 	if err != nil {
 		return seriesJSON{}, err
@@ -370,7 +372,7 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 			return seriesLine{}, err
 		}
 		pts := ts.Points
-		line := seriesLine{Metric: m, Label: metricLabel(v.Lang, m), Unit: chartUnit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts)),
+		line := seriesLine{Metric: m, Label: pr.label(m), Unit: pr.unit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts)),
 			ShiftMs: shift.Milliseconds()}
 		for i, p := range pts {
 			line.T[i] = p.Timestamp + shift.Milliseconds()
@@ -385,7 +387,7 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 			return seriesJSON{}, err
 		}
 		out.Series = append(out.Series, line)
-		out.Bands = append(out.Bands, bandsOf(m)...)
+		out.Bands = append(out.Bands, bandsOf(m, pr.unit(m))...)
 	}
 	if shift > 0 {
 		for _, m := range metrics {

@@ -47,12 +47,13 @@ func (pr presenter) label(metric string) string {
 	return metricLabel(pr.v.Lang, metric)
 }
 
-// unit is the metric's unit: the type's, else the one Hearth knows.
+// unit is the metric's unit: the type's, else the one Hearth knows or
+// its name ends in.
 func (pr presenter) unit(metric string) string {
 	if u := pr.p[metric].Unit; u != "" {
 		return u
 	}
-	return metricUnit(metric)
+	return chartUnit(metric)
 }
 
 // state is the word for val of metric, when its type names one.

@@ -1,6 +1,8 @@
 package ui_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -88,6 +90,24 @@ func TestMetricsAsTheirTypeSays(t *testing.T) {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("live values lack %q:\n%s", want, r.body)
 		}
+	}
+	// The chart and its picker name and measure a metric as its type
+	// does, and as its name says when the type does not.
+	var chart struct {
+		Series []struct{ Metric, Label, Unit string }
+	}
+	series := fmt.Sprintf("/devices/acme-pump-1/series?metrics=flow_m3h,vibration_mm_s&from=%d&to=%d", at.Add(-time.Hour).UnixMilli(), at.Add(time.Hour).UnixMilli())
+	if r := e.get(fm, series); r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &chart) != nil || len(chart.Series) != 2 {
+		t.Fatalf("%s: %d %s", series, r.status, r.body)
+	}
+	if s := chart.Series[0]; s.Label != "Flow" || s.Unit != "m³/h" {
+		t.Errorf("the chart's flow line is %+v; want the type's label Flow and unit m³/h", s)
+	}
+	if s := chart.Series[1]; s.Unit != "mm/s" {
+		t.Errorf("the chart's vibration line is %+v; want mm/s, as its name ends", s)
+	}
+	if r := e.get(fm, "/devices/acme-pump-1"); !strings.Contains(r.body, "Flow") {
+		t.Errorf("the chart's picker does not offer the flow by its type's label")
 	}
 	r = e.get(op, "/devices/acme-pump-1/live")
 	if !strings.Contains(r.body, backlog) || !strings.Contains(r.body, "Spool backlog") {
