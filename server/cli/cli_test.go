@@ -100,6 +100,16 @@ func adminScenario(t *testing.T, dir string) {
 	if code != 0 || !strings.Contains(out, "acme") {
 		t.Fatalf("customer add: exit %d, stdout %q: %s", code, out, errOut)
 	}
+	// A site with its address and zone; a zone that is none is refused.
+	if code, _, errOut := runCLI(t, "", env, "site", "add", "hq", "--customer", "acme", "--address", "1-1 Marunouchi, Tokyo", "--time-zone", "Asia/Tokyo"); code != 0 {
+		t.Fatalf("site add: exit %d: %s", code, errOut)
+	}
+	if code, out, errOut := runCLI(t, "", env, "site", "list", "--customer", "acme"); code != 0 || !strings.Contains(out, "hq\tAsia/Tokyo") {
+		t.Errorf("site list: exit %d, stdout %q: %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", env, "site", "add", "annex", "--customer", "acme", "--time-zone", "Mars/Olympus"); code == 0 || !strings.Contains(errOut, "time_zone") {
+		t.Errorf("site add with an unknown zone: exit %d: %s", code, errOut)
+	}
 	// A type nobody defined is refused, naming the built-in ones.
 	code, _, errOut = runCLI(t, "", env, "device", "add", "chiller-0", "--customer", "acme", "--type", "chillr", "--out", filepath.Join(t.TempDir(), "x"))
 	if code != 1 || !strings.Contains(errOut, `no device type named "chillr"; the device types are ahu, boiler, chiller, electricity-meter, gas-meter, iaq`) {

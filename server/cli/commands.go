@@ -66,6 +66,8 @@ func runSite(ctx context.Context, io IO, args []string) error {
 	af.bind(fs)
 	customer := fs.String("customer", "", "customer the site belongs to (required)")
 	display := fs.String("display-name", "", "name shown on pages (add)")
+	address := fs.String("address", "", "the site's postal address (add)")
+	zone := fs.String("time-zone", "", "IANA time zone of the site's pages and charts, e.g. Asia/Tokyo (add)")
 	verb, pos, err := parseAdmin(fs, io, args, "add", "list")
 	if err != nil {
 		return err
@@ -85,7 +87,8 @@ func runSite(ctx context.Context, io IO, args []string) error {
 			return fmt.Errorf("%w: site add --customer C NAME", errUsage)
 		}
 		var out map[string]any
-		if err := c.call(ctx, "POST", path, map[string]string{"name": pos[0], "display_name": *display}, &out); err != nil {
+		body := map[string]string{"name": pos[0], "display_name": *display, "address": *address, "time_zone": *zone}
+		if err := c.call(ctx, "POST", path, body, &out); err != nil {
 			return err
 		}
 		if af.json {
@@ -96,6 +99,8 @@ func runSite(ctx context.Context, io IO, args []string) error {
 		var out []struct {
 			Name        string `json:"name"`
 			DisplayName string `json:"display_name"`
+			Address     string `json:"address"`
+			TimeZone    string `json:"time_zone"`
 		}
 		if err := c.call(ctx, "GET", path, nil, &out); err != nil {
 			return err
@@ -104,6 +109,10 @@ func runSite(ctx context.Context, io IO, args []string) error {
 			return printJSON(io.Stdout, out)
 		}
 		for _, s := range out {
+			if s.TimeZone != "" {
+				fmt.Fprintf(io.Stdout, "%s\t%s\n", s.Name, s.TimeZone)
+				continue
+			}
 			fmt.Fprintln(io.Stdout, s.Name)
 		}
 	}
