@@ -1,0 +1,430 @@
+package ui
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/hearthiot/hearth/device/events"
+)
+
+// The live parts of the overview, a site's page and a device's page are
+// served by one route each that answers in two ways:
+//
+//   - a browser's EventSource (Accept: text/event-stream) gets a stream:
+//     the fragment at once, then again each time it changes, at most once
+//     every liveEvery, woken by the event bus when one of the page's
+//     devices stores telemetry, connects, disconnects or has an alarm
+//     raised or cleared;
+//   - any other GET gets the fragment once, with an ETag, and a 304 when
+//     it has not changed since the If-None-Match the client sent. The
+//     pages use the stream; the fragment serves scripts and the benchmark
+//     that compares the two (docs/benchmarks.md).
+const (
+	// liveEvery is the least time between two updates of one page.
+	liveEvery = 5 * time.Second
+	// livePing is how often a stream with nothing new says it is alive,
+	// so that the page can tell a quiet stream from a broken one.
+	livePing = 15 * time.Second
+	// liveRefresh is how often a stream renders its fragment even when no
+	// event woke it: what no event announces (a device renamed, an event
+	// the bus dropped) shows within it.
+	liveRefresh = time.Minute
+	// liveLifetime is how long one stream lasts. The page then reconnects
+	// at once, which checks the session and the person's role again.
+	liveLifetime = 5 * time.Minute
+	// liveRetry is how soon a browser reconnects after losing a stream.
+	liveRetry = 2 * time.Second
+	// maxStreamsPerSession bounds the streams one session holds open: a
+	// person with many tabs has a few, a stolen cookie in a loop cannot
+	// hold thousands.
+	maxStreamsPerSession = 10
+	// maxStreams bounds the streams of the whole server.
+	maxStreams = 10_000
+)
+
+// liveWatch says which devices' events wake a stream: all of them (an
+// operator's overview), or those named.
+type liveWatch struct {
+	all     bool
+	devices []string
+}
+
+// liveFragment builds a page's live fragment for the request's person and
+// says which devices it shows.
+type liveFragment func(r *http.Request) (templ.Component, liveWatch, error)
+
+// liveHub hands the event bus's news to the streams that watch the device
+// it is about. A stream's wake channel holds one signal: many events
+// between two updates coalesce into one.
+type liveHub struct {
+	mu      sync.Mutex
+	all     map[*liveWatcher]struct{}
+	by      map[string]map[*liveWatcher]struct{}
+	open    int
+	session map[string]int
+	done    chan struct{}
+	closed  bool
+	sub     *events.Subscription
+}
+
+type liveWatcher struct {
+	wake  chan struct{}
+	watch liveWatch
+}
+
+func newLiveHub(bus *events.Bus) *liveHub {
+	h := &liveHub{
+		all:     map[*liveWatcher]struct{}{},
+		by:      map[string]map[*liveWatcher]struct{}{},
+		session: map[string]int{},
+		done:    make(chan struct{}),
+	}
+	if bus == nil {
+		return h
+	}
+	h.sub = bus.SubscribeFunc(4096, func(e events.Event) bool {
+		switch e.(type) {
+		case events.TelemetryStored, events.DeviceConnected, events.DeviceDisconnected, events.AlarmChanged:
+			return true
+		}
+		return false
+	})
+	go func() {
+		for e := range h.sub.C() {
+			h.changed(e.DeviceName())
+		}
+	}()
+	return h
+}
+
+// changed wakes every stream that shows device.
+func (h *liveHub) changed(device string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.all {
+		w.poke()
+	}
+	for w := range h.by[device] {
+		w.poke()
+	}
+}
+
+func (w *liveWatcher) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// admit counts a new stream of session, or refuses it when the session or
+// the server has as many as allowed, or the pages are closing.
+func (h *liveHub) admit(session string) (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return nil, errLiveClosed
+	case h.open >= maxStreams:
+		return nil, fmt.Errorf("%d live pages are open on this server, the most it serves: %w", h.open, errTooManyStreams)
+	case h.session[session] >= maxStreamsPerSession:
+		return nil, fmt.Errorf("this session has %d live pages open, the most one may: %w", h.session[session], errTooManyStreams)
+	}
+	h.open++
+	h.session[session]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.open--
+			if h.session[session]--; h.session[session] <= 0 {
+				delete(h.session, session)
+			}
+		})
+	}, nil
+}
+
+var (
+	errTooManyStreams = errors.New("too many live pages")
+	errLiveClosed     = errors.New("the server is stopping")
+)
+
+// watch registers w for what it watches now, replacing what it watched.
+func (h *liveHub) watch(w *liveWatcher, lw liveWatch) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.forget(w)
+	w.watch = lw
+	if lw.all {
+		h.all[w] = struct{}{}
+		return
+	}
+	for _, d := range lw.devices {
+		set := h.by[d]
+		if set == nil {
+			set = map[*liveWatcher]struct{}{}
+			h.by[d] = set
+		}
+		set[w] = struct{}{}
+	}
+}
+
+func (h *liveHub) unwatch(w *liveWatcher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.forget(w)
+}
+
+func (h *liveHub) forget(w *liveWatcher) {
+	delete(h.all, w)
+	for _, d := range w.watch.devices {
+		if set := h.by[d]; set != nil {
+			delete(set, w)
+			if len(set) == 0 {
+				delete(h.by, d)
+			}
+		}
+	}
+}
+
+// close ends every stream and refuses new ones.
+func (h *liveHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	close(h.done)
+	if h.sub != nil {
+		h.sub.Close()
+	}
+}
+
+// Close ends the live pages' streams and refuses new ones, so that the
+// HTTP server's graceful shutdown need not wait for them; the pages
+// reconnect to the next server.
+func (u *UI) Close() { u.live.close() }
+
+// serveLive answers a live route: a stream to an EventSource, else the
+// fragment, conditionally.
+func (u *UI) serveLive(build liveFragment) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if wantsStream(r) {
+			u.stream(w, r, build)
+			return
+		}
+		c, _, err := build(r)
+		if err != nil {
+			u.failLive(w, r, err)
+			return
+		}
+		var buf bytes.Buffer
+		if err := c.Render(r.Context(), &buf); err != nil {
+			u.fail(w, r, fmt.Errorf("render %s: %w", r.URL.Path, err))
+			return
+		}
+		etag := fragmentTag(buf.Bytes())
+		h := w.Header()
+		h.Set("ETag", etag)
+		// Kept, but asked again each time: a browser revalidates with
+		// If-None-Match instead of showing a stale copy.
+		h.Set("Cache-Control", "private, no-cache")
+		h.Set("Vary", "Cookie, Accept")
+		if etagMatches(r.Header.Get("If-None-Match"), etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// failLive answers a live page or fragment that cannot be built.
+func (u *UI) failLive(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errNoSite) {
+		u.notFound(w, r)
+		return
+	}
+	u.fail(w, r, err)
+}
+
+// wantsStream tells an EventSource's request, which accepts
+// text/event-stream, from a fragment's.
+func wantsStream(r *http.Request) bool {
+	for _, a := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, _ := strings.Cut(strings.TrimSpace(a), ";"); strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+			return true
+		}
+	}
+	return false
+}
+
+// fragmentTag is the ETag of a fragment's bytes: the page's person, zone
+// and language are in them, so equal bytes are an equal answer.
+func fragmentTag(b []byte) string {
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// etagMatches reads an If-None-Match header: "*" or a list of tags, weak
+// ones compared by their opaque part, as RFC 9110 has it for GET.
+func etagMatches(header, etag string) bool {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return false
+	}
+	if header == "*" {
+		return true
+	}
+	for _, t := range strings.Split(header, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(t), "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// stream sends a page's live fragment as server-sent events: "update"
+// with the fragment's HTML when it changed, "ping" when nothing did for
+// livePing, and "bye" before the stream ends after liveLifetime, so that
+// the page reconnects at once rather than as after a failure.
+func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) {
+	release, err := u.live.admit(u.sessions.Token(r.Context()))
+	switch {
+	case errors.Is(err, errTooManyStreams):
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	case err != nil:
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer release()
+	c, lw, err := build(r)
+	if err != nil {
+		u.failLive(w, r, err)
+		return
+	}
+	watcher := &liveWatcher{wake: make(chan struct{}, 1)}
+	u.live.watch(watcher, lw)
+	defer u.live.unwatch(watcher)
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	ctx := r.Context()
+	var (
+		last  [32]byte
+		wrote time.Time
+	)
+	// send writes one event within a write deadline of its own: the
+	// server's WriteTimeout is meant for whole answers, which a stream is
+	// not, and a client that stops reading must not hold it for ever.
+	send := func(event string, data []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		var b bytes.Buffer
+		b.WriteString("event: " + event + "\n")
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			b.WriteString("data: ")
+			b.Write(bytes.TrimSuffix(line, []byte("\r")))
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
+		if _, err := w.Write(b.Bytes()); err != nil {
+			return false
+		}
+		wrote = time.Now()
+		return rc.Flush() == nil
+	}
+	update := func(c templ.Component) bool {
+		var buf bytes.Buffer
+		if err := c.Render(ctx, &buf); err != nil {
+			if !clientGone(r) {
+				u.logger.Error("cannot render a live fragment", "path", r.URL.Path, "error", err)
+			}
+			return false
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		if sum == last {
+			return true
+		}
+		last = sum
+		return send("update", buf.Bytes())
+	}
+	// The browser comes back this soon after a broken connection.
+	_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := w.Write([]byte("retry: " + strconv.Itoa(int(liveRetry/time.Millisecond)) + "\n\n")); err != nil || !update(c) {
+		return
+	}
+	sent := time.Now()
+	ping := time.NewTicker(livePing)
+	defer ping.Stop()
+	refresh := time.NewTicker(liveRefresh)
+	defer refresh.Stop()
+	end := time.NewTimer(liveLifetime)
+	defer end.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.live.done:
+			return
+		case <-end.C:
+			send("bye", nil)
+			return
+		case <-ping.C:
+			if time.Since(wrote) >= livePing-time.Second && !send("ping", nil) {
+				return
+			}
+			continue
+		case <-watcher.wake:
+		case <-refresh.C:
+		}
+		// Coalesce: whatever else arrives before liveEvery has passed
+		// since the last update rides along with this one.
+		if wait := liveEvery - time.Since(sent); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-u.live.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		select {
+		case <-watcher.wake:
+		default:
+		}
+		c, lw, err := build(r)
+		if err != nil {
+			// The device is gone, or no longer the person's to see: the
+			// page says so when it reconnects.
+			send("bye", nil)
+			return
+		}
+		u.live.watch(watcher, lw)
+		if !update(c) {
+			return
+		}
+		sent = time.Now()
+	}
+}
