@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/gate"
 )
 
 // The live parts of the overview, a site's page and a device's page are
@@ -224,17 +226,12 @@ func (u *UI) serveLive(build liveFragment) http.HandlerFunc {
 			u.stream(w, r, build)
 			return
 		}
-		c, _, err := build(r)
+		e, err := u.shared(r, build)
 		if err != nil {
 			u.failLive(w, r, err)
 			return
 		}
-		var buf bytes.Buffer
-		if err := c.Render(r.Context(), &buf); err != nil {
-			u.fail(w, r, fmt.Errorf("render %s: %w", r.URL.Path, err))
-			return
-		}
-		etag := fragmentTag(buf.Bytes())
+		etag := `"` + hex.EncodeToString(e.sum[:12]) + `"`
 		h := w.Header()
 		h.Set("ETag", etag)
 		// Kept, but asked again each time: a browser revalidates with
@@ -246,8 +243,76 @@ func (u *UI) serveLive(build liveFragment) http.HandlerFunc {
 			return
 		}
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(e.body)
 	}
+}
+
+// liveCache shares a live fragment among the pages that show the same
+// thing: the same route, for the same audience (role, customer, access,
+// language, time zone), in the same liveEvery window. Streams update at
+// the windows' starts, so a thousand open pages of one site cost one
+// render per window, not a thousand; a fragment asked for by polling is
+// at most one window old.
+type liveCache struct {
+	mu    sync.Mutex
+	m     map[string]*liveEntry
+	swept time.Time
+}
+
+type liveEntry struct {
+	window time.Time
+	ready  chan struct{}
+	body   []byte
+	sum    [32]byte
+	watch  liveWatch
+	err    error
+}
+
+// shared builds r's fragment, or waits for the one being built or built
+// already in this window for the same audience.
+func (u *UI) shared(r *http.Request, build liveFragment) (*liveEntry, error) {
+	p, _ := r.Context().Value(principalKey{}).(gate.Principal)
+	v := u.view(r)
+	key := strings.Join([]string{p.Role, p.Customer, p.Level(), v.Lang, v.loc.String(), r.URL.Path}, "\x00")
+	now := time.Now()
+	window := now.Truncate(liveEvery)
+	c := &u.liveCache
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*liveEntry{}
+	}
+	if now.Sub(c.swept) > liveEvery {
+		c.swept = now
+		for k, e := range c.m {
+			if e.window.Before(window) {
+				delete(c.m, k)
+			}
+		}
+	}
+	e := c.m[key]
+	if e != nil && e.window.Equal(window) {
+		c.mu.Unlock()
+		<-e.ready
+		return e, e.err
+	}
+	e = &liveEntry{window: window, ready: make(chan struct{})}
+	c.m[key] = e
+	c.mu.Unlock()
+	defer close(e.ready)
+	// Built for everyone waiting: the first asker leaving does not end it.
+	ctx := context.WithoutCancel(r.Context())
+	comp, watch, err := build(r.WithContext(ctx))
+	if err != nil {
+		e.err = err
+		return e, err
+	}
+	var buf bytes.Buffer
+	if err := comp.Render(ctx, &buf); err != nil {
+		e.err = fmt.Errorf("render %s: %w", r.URL.Path, err)
+		return e, e.err
+	}
+	e.body, e.sum, e.watch = buf.Bytes(), sha256.Sum256(buf.Bytes()), watch
+	return e, nil
 }
 
 // failLive answers a live page or fragment that cannot be built.
@@ -268,13 +333,6 @@ func wantsStream(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// fragmentTag is the ETag of a fragment's bytes: the page's person, zone
-// and language are in them, so equal bytes are an equal answer.
-func fragmentTag(b []byte) string {
-	sum := sha256.Sum256(b)
-	return `"` + hex.EncodeToString(sum[:12]) + `"`
 }
 
 // etagMatches reads an If-None-Match header: "*" or a list of tags, weak
@@ -312,13 +370,13 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		return
 	}
 	defer release()
-	c, lw, err := build(r)
+	first, err := u.shared(r, build)
 	if err != nil {
 		u.failLive(w, r, err)
 		return
 	}
 	watcher := &liveWatcher{wake: make(chan struct{}, 1)}
-	u.live.watch(watcher, lw)
+	u.live.watch(watcher, first.watch)
 	defer u.live.unwatch(watcher)
 
 	rc := http.NewResponseController(w)
@@ -352,27 +410,18 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		wrote = time.Now()
 		return rc.Flush() == nil
 	}
-	update := func(c templ.Component) bool {
-		var buf bytes.Buffer
-		if err := c.Render(ctx, &buf); err != nil {
-			if !clientGone(r) {
-				u.logger.Error("cannot render a live fragment", "path", r.URL.Path, "error", err)
-			}
-			return false
-		}
-		sum := sha256.Sum256(buf.Bytes())
-		if sum == last {
+	update := func(e *liveEntry) bool {
+		if e.sum == last {
 			return true
 		}
-		last = sum
-		return send("update", buf.Bytes())
+		last = e.sum
+		return send("update", e.body)
 	}
 	// The browser comes back this soon after a broken connection.
 	_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if _, err := w.Write([]byte("retry: " + strconv.Itoa(int(liveRetry/time.Millisecond)) + "\n\n")); err != nil || !update(c) {
+	if _, err := w.Write([]byte("retry: " + strconv.Itoa(int(liveRetry/time.Millisecond)) + "\n\n")); err != nil || !update(first) {
 		return
 	}
-	sent := time.Now()
 	ping := time.NewTicker(livePing)
 	defer ping.Stop()
 	refresh := time.NewTicker(liveRefresh)
@@ -396,9 +445,10 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		case <-watcher.wake:
 		case <-refresh.C:
 		}
-		// Coalesce: whatever else arrives before liveEvery has passed
-		// since the last update rides along with this one.
-		if wait := liveEvery - time.Since(sent); wait > 0 {
+		// Coalesce: whatever else arrives before the next window starts
+		// rides along with this, and every page of the same audience
+		// shares the window's fragment.
+		if wait := time.Until(time.Now().Truncate(liveEvery).Add(liveEvery)); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -414,17 +464,16 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		case <-watcher.wake:
 		default:
 		}
-		c, lw, err := build(r)
+		e, err := u.shared(r, build)
 		if err != nil {
 			// The device is gone, or no longer the person's to see: the
 			// page says so when it reconnects.
 			send("bye", nil)
 			return
 		}
-		u.live.watch(watcher, lw)
-		if !update(c) {
+		u.live.watch(watcher, e.watch)
+		if !update(e) {
 			return
 		}
-		sent = time.Now()
 	}
 }

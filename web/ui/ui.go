@@ -96,7 +96,8 @@ type UI struct {
 	// first of each kind per minute, then a summary.
 	logLimit *loglimit.Limiter
 	// live wakes the pages' live streams; Close ends them.
-	live *liveHub
+	live      *liveHub
+	liveCache liveCache
 }
 
 // New builds the pages. It panics when a required dependency is missing,
