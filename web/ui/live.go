@@ -44,6 +44,9 @@ const (
 	// liveLifetime is how long one stream lasts. The page then reconnects
 	// at once, which checks the session and the person's role again.
 	liveLifetime = 5 * time.Minute
+	// liveWriteDeadline is how long a stream may go without a write that
+	// completes: a ping is due every livePing.
+	liveWriteDeadline = livePing + 45*time.Second
 	// liveRetry is how soon a browser reconnects after losing a stream.
 	liveRetry = 2 * time.Second
 	// maxStreamsPerSession bounds the streams one session holds open: a
@@ -391,11 +394,13 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		last  [32]byte
 		wrote time.Time
 	)
-	// send writes one event within a write deadline of its own: the
-	// server's WriteTimeout is meant for whole answers, which a stream is
-	// not, and a client that stops reading must not hold it for ever.
+	// send writes one event, and moves the write deadline past the next
+	// one: the server's WriteTimeout is meant for whole answers, which a
+	// stream is not, yet a client that stops reading must not hold it for
+	// ever. Over HTTP/2 the deadline ends the stream even while it is
+	// idle, so it must outlast the pause until the next ping.
 	send := func(event string, data []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_ = rc.SetWriteDeadline(time.Now().Add(liveWriteDeadline))
 		var b bytes.Buffer
 		b.WriteString("event: " + event + "\n")
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
@@ -418,7 +423,7 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		return send("update", e.body)
 	}
 	// The browser comes back this soon after a broken connection.
-	_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_ = rc.SetWriteDeadline(time.Now().Add(liveWriteDeadline))
 	if _, err := w.Write([]byte("retry: " + strconv.Itoa(int(liveRetry/time.Millisecond)) + "\n\n")); err != nil || !update(first) {
 		return
 	}

@@ -24,7 +24,9 @@ type liveEnv struct {
 	last int64
 }
 
-func newLiveEnv(t *testing.T) *liveEnv {
+func newLiveEnv(t *testing.T) *liveEnv { t.Helper(); return newLiveEnvWith(t, envOptions{}) }
+
+func newLiveEnvWith(t *testing.T, opts envOptions) *liveEnv {
 	t.Helper()
 	db, err := tsdb.Open(tsdb.Config{Dir: t.TempDir(), MemoryBytes: 256 << 20}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -36,7 +38,8 @@ func newLiveEnv(t *testing.T) *liveEnv {
 		}
 	})
 	bus := events.New()
-	return &liveEnv{env: newEnv(t, envOptions{telemetry: tsdbTelemetry{db}, bus: bus}), db: db, bus: bus}
+	opts.telemetry, opts.bus = tsdbTelemetry{db}, bus
+	return &liveEnv{env: newEnv(t, opts), db: db, bus: bus}
 }
 
 func (l *liveEnv) append(device, customer, site, metric string, value float64) {
@@ -310,5 +313,25 @@ func TestLiveNeedsSignIn(t *testing.T) {
 		if _, status := e.openStream(e.browser(), path); status != http.StatusSeeOther {
 			t.Errorf("%s without a session: %d; want 303 to the sign-in page", path, status)
 		}
+	}
+}
+
+// TestLiveStreamOutlastsWriteTimeout: over HTTP/2 and TLS, as Hearth
+// serves, a stream stays open past the server's WriteTimeout (which over
+// HTTP/2 would end even an idle stream) and still brings new readings.
+func TestLiveStreamOutlastsWriteTimeout(t *testing.T) {
+	l := newLiveEnvWith(t, envOptions{http2: true, writeTimeout: time.Second})
+	l.append("acme-chiller-1", "acme", "tokyo-tower", "chw_supply_c", 7.25)
+	s, status := l.openStream(l.signIn(acmeUser), "/devices/acme-chiller-1/live")
+	if status != http.StatusOK || s.res.ProtoMajor != 2 {
+		t.Fatalf("the stream: %d over HTTP/%d; want 200 over HTTP/2", status, s.res.ProtoMajor)
+	}
+	if seen, ok := s.until(">7.25<", 5*time.Second); !ok {
+		t.Fatalf("the stream's first updates %q; want 7.25", seen)
+	}
+	time.Sleep(3 * time.Second)
+	l.append("acme-chiller-1", "acme", "tokyo-tower", "chw_supply_c", 6.5)
+	if seen, ok := s.until(">6.5<", 10*time.Second); !ok {
+		t.Errorf("3 s past a 1 s WriteTimeout the stream brought %q; want the new reading 6.5", seen)
 	}
 }

@@ -100,6 +100,10 @@ type envOptions struct {
 	// readTimeout, when set, is the server's ReadTimeout, as Hearth's
 	// listener has one.
 	readTimeout time.Duration
+	// writeTimeout, when set, is the server's WriteTimeout, as Hearth's
+	// listener has one; http2 serves over TLS with HTTP/2, as Hearth does.
+	writeTimeout time.Duration
+	http2        bool
 	// bus, when set, is the event bus presence publishes on and the live
 	// pages listen to.
 	bus *events.Bus
@@ -231,7 +235,13 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	})
 	srv.Config.Handler = pages.Handler()
 	srv.Config.ReadTimeout = opts.readTimeout
-	srv.Start()
+	srv.Config.WriteTimeout = opts.writeTimeout
+	if opts.http2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, rules: re, clock: c, srv: srv,
 		arts: arts, dir: dir, files: files, pages: pages, presence: presence}
 	t.Cleanup(e.srv.Close)
@@ -301,9 +311,13 @@ func (e *env) seed() {
 // so tests see them.
 func (e *env) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
+	if e.srv.TLS != nil {
+		c.Transport = e.srv.Client().Transport
+	}
+	return c
 }
 
 type response struct {
