@@ -23,16 +23,17 @@ import (
 // served by one route each that answers in two ways:
 //
 //   - a browser's EventSource (Accept: text/event-stream) gets a stream:
-//     the fragment at once, then again each time it changes, at most once
-//     every liveEvery, woken by the event bus when one of the page's
-//     devices stores telemetry, connects, disconnects or has an alarm
-//     raised or cleared;
+//     the fragment at once, then again when it changed, at the start of
+//     the next liveEvery window after the event bus said that one of the
+//     page's devices stored telemetry, connected, disconnected or had an
+//     alarm raised or cleared;
 //   - any other GET gets the fragment once, with an ETag, and a 304 when
 //     it has not changed since the If-None-Match the client sent. The
 //     pages use the stream; the fragment serves scripts and the benchmark
 //     that compares the two (docs/benchmarks.md).
 const (
-	// liveEvery is the least time between two updates of one page.
+	// liveEvery is the length of the windows live fragments are rendered
+	// in: a page gets at most one update a window.
 	liveEvery = 5 * time.Second
 	// livePing is how often a stream with nothing new says it is alive,
 	// so that the page can tell a quiet stream from a broken one.
