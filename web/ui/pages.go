@@ -367,11 +367,12 @@ func (u *UI) siteLive(r *http.Request) (templ.Component, liveWatch, error) {
 	for _, d := range rows {
 		watch.devices = append(watch.devices, d.Name)
 	}
-	return siteDevicesLive(v, r.URL.Path, rows), watch, nil
+	return siteDevicesLive(v, r.URL.EscapedPath(), rows), watch, nil
 }
 
-// livePath is the live route of the page r asks for.
-func livePath(r *http.Request) string { return strings.TrimSuffix(r.URL.Path, "/") + "/live" }
+// livePath is the live route of the page r asks for, escaped as the
+// live route's own fragment names it.
+func livePath(r *http.Request) string { return strings.TrimSuffix(r.URL.EscapedPath(), "/") + "/live" }
 
 // errNoSite: the site asked for is not one the person may see. It is
 // answered as a page that does not exist, without repeating its name.
