@@ -93,6 +93,9 @@ func (s *Server) startHTTP(context.Context) error {
 		}
 	}()
 	s.onStop("http", s.http.Shutdown)
+	// Stops run last-added first: the pages' live streams end before the
+	// graceful shutdown, which would otherwise wait for them.
+	s.onStop("live pages", func(context.Context) error { pages.Close(); return nil })
 	return nil
 }
 

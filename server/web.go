@@ -32,6 +32,7 @@ func (s *Server) newUI(ep Endpoints) (*ui.UI, error) {
 		IdleTimeout:     s.cfg.Web.SessionIdle,
 		AbsoluteTimeout: s.cfg.Web.SessionAbsolute,
 		Logger:          s.logger.With("component", "ui"),
+		Events:          s.events,
 	}
 	base, err := url.Parse(ep.PublicURL)
 	if err != nil {

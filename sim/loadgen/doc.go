@@ -8,6 +8,7 @@
 //	loadgen run       -broker H:P -creds D         publish telemetry, print throughput and latency
 //	loadgen shadow    -broker H:P -creds D -api URL  update shadows, PATCH desired values, print round trips
 //	loadgen count     -broker H:P -filter F        subscribe and count deliveries
+//	loadgen viewers   -api URL -ca F -email E      open live pages as signed-in browsers (sse or poll)
 //
 // Every flag can also be set as HEARTH_LOADGEN_<FLAG> (upper case, dashes as
 // underscores), e.g. HEARTH_LOADGEN_TOKEN; a flag on the command line wins.

@@ -28,6 +28,7 @@ commands:
   shadow     connect devices, update their shadows and PATCH desired values for a bounded time
   jobs       connect devices that take jobs, send one job to all of them, time the rollout
   count      subscribe to a topic filter and count what the broker delivers
+  viewers    open live pages over HTTPS as signed-in browsers, by event stream or by polling
 
 "hearth simulate load <command> -h" lists a command's flags.`
 
@@ -44,6 +45,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"shadow":    runShadow,
 		"jobs":      runJobs,
 		"count":     runCount,
+		"viewers":   runViewers,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hearthiot/hearth/device"
@@ -274,17 +275,16 @@ func (u *UI) showDevice(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, devicePage(v, data))
 }
 
-// showLive is the live-values fragment the device page refreshes.
-func (u *UI) showLive(w http.ResponseWriter, r *http.Request) {
+// deviceLive is a device page's live part: its state and latest values.
+func (u *UI) deviceLive(r *http.Request) (templ.Component, liveWatch, error) {
 	v := u.view(r)
 	sc := u.scope(r)
 	d, err := sc.Device(chi.URLParam(r, "name"))
 	if err != nil {
-		u.fail(w, r, err)
-		return
+		return nil, liveWatch{}, err
 	}
 	u.inDeviceSiteZone(&v, sc, d)
-	u.render(w, r, http.StatusOK, liveValues(v, d, u.readings(v, sc, d, 0)))
+	return liveValues(v, d, u.readings(v, sc, d, 0)), liveWatch{devices: []string{d.Name}}, nil
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

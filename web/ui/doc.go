@@ -7,7 +7,9 @@
 // pages_templ.go is committed: run `go tool templ generate` at the
 // repository's root after a change, which CI checks); htmx refreshes parts of a
 // page and uPlot draws charts, both embedded (package static), so a page
-// needs nothing from the internet and no JavaScript build step. Every
+// needs nothing from the internet and no JavaScript build step. The live
+// parts of the overview, site and device pages come over server-sent
+// events that the event bus wakes (live.go). Every
 // text a person reads is a message of the catalogue in messages/, one
 // file a language with the same keys (en.yaml, ja.yaml), embedded and
 // read with go-i18n; pages ask for a message by key with t or view.T,

@@ -2,10 +2,13 @@ package ui
 
 import (
 	"cmp"
+	"errors"
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hearthiot/hearth/gate"
@@ -88,24 +91,45 @@ func (u *UI) readings(v view, sc gate.Scope, d gate.DeviceView, max int) []readi
 
 // showOverview: every site the person may see, as a card with its devices'
 // state, key readings and what needs attention: its active alarms, and
-// the devices offline or out of their good range.
+// the devices offline or out of their good range. The cards are live.
 func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
-	sc := u.scope(r)
-	sites, err := sc.Sites("")
+	cards, _, err := u.overviewCards(v, u.scope(r))
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
+	u.render(w, r, http.StatusOK, overviewPage(v, cards))
+}
+
+// overviewLive is the overview's live part: its cards.
+func (u *UI) overviewLive(r *http.Request) (templ.Component, liveWatch, error) {
+	v := u.view(r)
+	cards, watch, err := u.overviewCards(v, u.scope(r))
+	if err != nil {
+		return nil, watch, err
+	}
+	return overviewCardsLive(v, cards), watch, nil
+}
+
+// overviewCards are the overview's site cards, and which devices they show.
+func (u *UI) overviewCards(v view, sc gate.Scope) ([]siteCard, liveWatch, error) {
+	watch := liveWatch{all: v.Operator}
+	sites, err := sc.Sites("")
+	if err != nil {
+		return nil, watch, err
+	}
 	devices, err := sc.Devices("", "")
 	if err != nil {
-		u.fail(w, r, err)
-		return
+		return nil, watch, err
 	}
 	bySite := map[[2]string][]gate.DeviceView{}
 	for _, d := range devices {
 		k := [2]string{d.Customer, d.Site}
 		bySite[k] = append(bySite[k], d)
+		if !watch.all {
+			watch.devices = append(watch.devices, d.Name)
+		}
 	}
 	alarms := u.siteAlarms(sc)
 	cards := make([]siteCard, 0, len(sites))
@@ -125,7 +149,7 @@ func (u *UI) showOverview(w http.ResponseWriter, r *http.Request) {
 	if len(cards) == 0 {
 		cards = empty
 	}
-	u.render(w, r, http.StatusOK, overviewPage(v, cards))
+	return cards, watch, nil
 }
 
 // summarise fills a site card from its devices' state and latest values:
@@ -336,25 +360,54 @@ func siteTitle(s store.Site, operator bool) string {
 	return name
 }
 
-// showSite: the devices of one site with their state and readings.
+// showSite: the devices of one site with their state and readings, live.
 func (u *UI) showSite(w http.ResponseWriter, r *http.Request) {
 	v := u.view(r)
-	sc := u.scope(r)
 	customer, site := chi.URLParam(r, "customer"), chi.URLParam(r, "site")
+	head, rows, err := u.siteRows(v, u.scope(r), customer, site)
+	if err != nil {
+		u.failLive(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, sitePage(v, head, livePath(r), rows))
+}
+
+// siteLive is a site page's live part: its table of devices.
+func (u *UI) siteLive(r *http.Request) (templ.Component, liveWatch, error) {
+	v := u.view(r)
+	_, rows, err := u.siteRows(v, u.scope(r), chi.URLParam(r, "customer"), chi.URLParam(r, "site"))
+	if err != nil {
+		return nil, liveWatch{}, err
+	}
+	watch := liveWatch{}
+	for _, d := range rows {
+		watch.devices = append(watch.devices, d.Name)
+	}
+	return siteDevicesLive(v, r.URL.EscapedPath(), rows), watch, nil
+}
+
+// livePath is the live route of the page r asks for, escaped as the
+// live route's own fragment names it.
+func livePath(r *http.Request) string { return strings.TrimSuffix(r.URL.EscapedPath(), "/") + "/live" }
+
+// errNoSite: the site asked for is not one the person may see. It is
+// answered as a page that does not exist, without repeating its name.
+var errNoSite = errors.New("no such site")
+
+// siteRows are the head of a site's page and its devices' rows, their
+// times in the site's zone; a site the person may not see is not found.
+func (u *UI) siteRows(v view, sc gate.Scope, customer, site string) (siteHead, []deviceRow, error) {
 	devices, err := sc.Devices(customer, site)
 	if err != nil {
-		u.fail(w, r, err)
-		return
+		return siteHead{}, nil, err
 	}
 	sites, err := sc.Sites(customer)
 	if err != nil {
-		u.fail(w, r, err)
-		return
+		return siteHead{}, nil, err
 	}
 	i := slices.IndexFunc(sites, func(s store.Site) bool { return s.Name == site })
 	if i < 0 {
-		u.notFound(w, r)
-		return
+		return siteHead{}, nil, errNoSite
 	}
 	u.inSiteZone(&v, sites[i])
 	rows := make([]deviceRow, 0, len(devices))
@@ -364,8 +417,7 @@ func (u *UI) showSite(w http.ResponseWriter, r *http.Request) {
 			LastSeen: v.Time(d.Presence.LastSeen), Readings: u.deviceReadings(v, sc, d),
 		})
 	}
-	head := siteHead{Title: siteTitle(sites[i], v.Operator), Address: sites[i].Address, Zone: sites[i].TimeZone}
-	u.render(w, r, http.StatusOK, sitePage(v, head, rows))
+	return siteHead{Title: siteTitle(sites[i], v.Operator), Address: sites[i].Address, Zone: sites[i].TimeZone}, rows, nil
 }
 
 // siteHead is what a site page shows above its devices.

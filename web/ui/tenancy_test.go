@@ -86,7 +86,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"GET", "/admin/calendars"}, {"POST", "/admin/calendars"}, {"POST", "/admin/calendars/copy"},
 		{"POST", "/admin" + cal + "/settings"}, {"POST", "/admin" + cal + "/assignments"}, {"POST", "/admin" + cal + "/unassign"},
 		{"GET", "/admin" + cal + "/delete"}, {"POST", "/admin" + cal + "/delete"},
-		{"GET", "/sites/globex/osaka-dome"},
+		{"GET", "/sites/globex/osaka-dome"}, {"GET", "/sites/globex/osaka-dome/live"},
 		{"GET", "/admin/audit"}, {"GET", "/admin/health"}, {"GET", "/admin/history?device=globex-chiller-9"},
 		{"GET", "/admin/customers"}, {"POST", "/admin/customers"},
 		{"GET", "/admin/customers/globex"}, {"POST", "/admin/customers/globex/sites"},
@@ -121,7 +121,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 	// form of a new rule, are the person's own too; that they name
 	// nothing of another customer is tried below. A new channel for
 	// globex is in the matrix; one of the person's own is theirs.
-	own := []string{"/", "/account", "/account/notifications", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback",
+	own := []string{"/", "/overview/live", "/account", "/account/notifications", "/password", "/login", "/login/sso/{provider}", "/login/sso/{provider}/callback",
 		"/logout", "/static/*", "/favicon.ico", "/calendars", "/alarms", "/alarms/rules", "/alarms/rules/new", "/alarms/channels", "/jobs", "/message-rules"}
 
 	form := url.Values{"name": {"globex"}, "customer": {"globex"}, "email": {"x@globex.example"}, "role": {"operator"},
@@ -161,7 +161,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, user, r.status, leaked)
 			}
 		}
-		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/", "/jobs", "/jobs/shared-job",
+		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/devices/acme-chiller-1/live", "/", "/overview/live", "/sites/acme/tokyo-tower/live", "/jobs", "/jobs/shared-job",
 			"/message-rules", "/message-rules/acme-mrule"} {
 			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/internal/loglimit"
 	"github.com/hearthiot/hearth/web/audit"
@@ -70,6 +71,10 @@ type Deps struct {
 	AbsoluteTimeout time.Duration // default DefaultAbsoluteTimeout
 	Logger          *slog.Logger
 	Now             func() time.Time
+	// Events, when set, wakes the live parts of the pages when a device
+	// stores telemetry, connects, disconnects or has an alarm change;
+	// without it they refresh once a minute.
+	Events *events.Bus
 }
 
 // UI serves the pages.
@@ -90,6 +95,9 @@ type UI struct {
 	// logLimit writes lines that anyone can cause by the thousand: the
 	// first of each kind per minute, then a summary.
 	logLimit *loglimit.Limiter
+	// live wakes the pages' live streams; Close ends them.
+	live      *liveHub
+	liveCache liveCache
 }
 
 // New builds the pages. It panics when a required dependency is missing,
@@ -132,6 +140,7 @@ func New(d Deps) *UI {
 	}
 	u.limiter = newLoginLimiter(u.now)
 	u.logLimit = loglimit.New(u.logger, 5, time.Minute, u.now)
+	u.live = newLiveHub(d.Events)
 	u.handler = u.routes()
 	return u
 }
@@ -178,9 +187,11 @@ func (u *UI) routes() http.Handler {
 			r.Get("/password", u.showPassword)
 			r.With(u.limitLogins).Post("/password", u.changePassword)
 			r.Get("/", u.showOverview)
+			r.Get("/overview/live", u.serveLive(u.overviewLive))
 			r.Get("/sites/{customer}/{site}", u.showSite)
+			r.Get("/sites/{customer}/{site}/live", u.serveLive(u.siteLive))
 			r.Get("/devices/{name}", u.showDevice)
-			r.Get("/devices/{name}/live", u.showLive)
+			r.Get("/devices/{name}/live", u.serveLive(u.deviceLive))
 			r.Get("/devices/{name}/series", u.series)
 			r.Post("/devices/{name}/chart", u.saveChartMetrics)
 			r.Get("/devices/{name}/export.csv", u.exportCSV)

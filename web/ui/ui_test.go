@@ -22,6 +22,7 @@ import (
 	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
@@ -78,6 +79,9 @@ type env struct {
 	arts  *artifact.Store
 	dir   string
 	files *httptest.Server
+	// pages are the pages served; presence is the devices' presence.
+	pages    *ui.UI
+	presence *device.Presence
 }
 
 type envOptions struct {
@@ -96,6 +100,13 @@ type envOptions struct {
 	// readTimeout, when set, is the server's ReadTimeout, as Hearth's
 	// listener has one.
 	readTimeout time.Duration
+	// writeTimeout, when set, is the server's WriteTimeout, as Hearth's
+	// listener has one; http2 serves over TLS with HTTP/2, as Hearth does.
+	writeTimeout time.Duration
+	http2        bool
+	// bus, when set, is the event bus presence publishes on and the live
+	// pages listen to.
+	bus *events.Bus
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -125,7 +136,12 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	shadows := device.NewShadows(device.ShadowDeps{Store: st, Publisher: nopPublisher{}, Settings: types, Logger: logger})
-	presence := device.NewPresence(nil)
+	var presence *device.Presence
+	if opts.bus != nil {
+		presence = device.NewPresence(opts.bus)
+	} else {
+		presence = device.NewPresence(nil)
+	}
 	sched, err := scheduler.New(scheduler.Deps{Store: st, Devices: reg, Shadows: shadows, Presence: presence, Types: types, Logger: logger}, scheduler.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -215,13 +231,23 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		Gate: g, Sessions: sessions, Assets: assets, SSO: opts.sso,
 		MQTTAddress: mqttAddr,
 		Location:    time.UTC, InsecureCookies: true, Logger: logger, Now: c.now,
+		Events: opts.bus,
 	})
 	srv.Config.Handler = pages.Handler()
 	srv.Config.ReadTimeout = opts.readTimeout
-	srv.Start()
+	srv.Config.WriteTimeout = opts.writeTimeout
+	if opts.http2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	e := &env{t: t, st: st, reg: reg, types: types, sched: sched, alarms: engine, notify: notifier, jobs: js, rules: re, clock: c, srv: srv,
-		arts: arts, dir: dir, files: files}
+		arts: arts, dir: dir, files: files, pages: pages, presence: presence}
 	t.Cleanup(e.srv.Close)
+	// Cleanups run last-added first: the live streams end before the
+	// server waits for its requests.
+	t.Cleanup(pages.Close)
 	e.seed()
 	if err := sched.Load(); err != nil {
 		t.Fatal(err)
@@ -285,9 +311,13 @@ func (e *env) seed() {
 // so tests see them.
 func (e *env) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
+	if e.srv.TLS != nil {
+		c.Transport = e.srv.Client().Transport
+	}
+	return c
 }
 
 type response struct {

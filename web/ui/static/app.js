@@ -3,7 +3,7 @@
  *
  * Every <div class="chart" data-src="..."> becomes one uPlot chart of the
  * series its data-src answers with. The page stays usable without this file:
- * live values refresh through htmx attributes the server writes, and the
+ * live values refresh through live.js, and the
  * range links are ordinary links; this file only draws charts and lets a
  * drag on a chart pick a narrower range.
  *

@@ -1,8 +1,9 @@
 // Package static owns the files browsers download for Hearth's pages: the
-// stylesheet (app.css), the chart script (app.js) and the two libraries the
-// pages build on, htmx and uPlot, with their licences. It embeds them in the
-// binary and serves them; it knows nothing of the pages themselves, which
-// ask it for URLs and integrity values by file name.
+// stylesheet (app.css), the chart script (app.js), the live pages' script
+// (live.js) and the two libraries the pages build on, htmx and uPlot, with
+// their licences. It embeds them in the binary and serves them; it knows
+// nothing of the pages themselves, which ask it for URLs and integrity
+// values by file name.
 //
 // The libraries are vendored, copied from the npm registry at pinned
 // versions by scripts/vendor-assets.sh, which also records their checksums

@@ -24,7 +24,7 @@ const Prefix = "/static/"
 // files holds every asset: the stylesheet and script of the pages, and the
 // vendored libraries with their licences, which ship with the binary.
 //
-//go:embed app.css app.js rows.js favicon.svg favicon.ico vendor/*.js vendor/*.css vendor/*.txt
+//go:embed app.css app.js live.js rows.js favicon.svg favicon.ico vendor/*.js vendor/*.css vendor/*.txt
 var files embed.FS
 
 // hashLen is how many hex digits of the SHA-256 go into a URL: 40 bits

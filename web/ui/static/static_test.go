@@ -299,7 +299,7 @@ func TestEveryEmbeddedFileIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"app.css", "app.js", "favicon.ico", "favicon.svg", "rows.js",
+		"app.css", "app.js", "favicon.ico", "favicon.svg", "live.js", "rows.js",
 		"vendor/htmx.LICENSE.txt", "vendor/htmx.min.js",
 		"vendor/uPlot.LICENSE.txt", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css",
 	}
@@ -445,7 +445,7 @@ func TestTotalBytes(t *testing.T) {
 	t.Parallel()
 	a := newAssets(t)
 	var raw, zipped int64
-	for _, name := range []string{"app.css", "app.js", "rows.js", "vendor/htmx.min.js", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"} {
+	for _, name := range []string{"app.css", "app.js", "live.js", "rows.js", "vendor/htmx.min.js", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"} {
 		b := readFile(t, name)
 		raw += int64(len(b))
 		var buf bytes.Buffer
