@@ -240,7 +240,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	if p, ok := u.provider(provider); ok && idToken != "" {
 		if end, ok := p.EndSessionURL(idToken, absoluteURL(r, "/login")); ok {
-			http.Redirect(w, r, end, http.StatusSeeOther)
+			u.render(w, r, http.StatusOK, signingOutPage(u.view(r), end))
 			return
 		}
 	}
