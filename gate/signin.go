@@ -206,14 +206,28 @@ var ErrIdentityRefused = &Error{Kind: KindForbidden, Message: "this identity has
 // that customer's users and its group: a company's identity provider
 // vouches for its own people, not for another customer's or for
 // operators.
+//
+// A stored customer user does not outrank a claim that admits the person
+// otherwise (as an operator, or another customer's): a customer's admin
+// may store users under any e-mail address, and must not be able to turn
+// an operator, or another company's person, into a user of its own by
+// storing their address first. The claim decides, and the mismatch is
+// logged for operators.
 func (g *Gate) SignInWithIdentity(id Identity, providerCustomer string) (Session, error) {
 	email := strings.ToLower(id.Email)
 	if email == "" {
 		return Session{}, ErrIdentityRefused
 	}
 	sess := Session{Email: email, Provider: id.Provider}
+	claim, claimed := g.claimed(id, providerCustomer)
 	if id.EmailVerified {
 		if usr, err := g.store.GetUser(email); err == nil {
+			if claimed && usr.Role == store.RoleCustomer && (claim.Role != store.RoleCustomer || claim.Customer != usr.Customer) {
+				g.logger.Warn("single sign-on: the groups claim admits this person otherwise than their stored user; the claim decides",
+					"user", email, "user_customer", usr.Customer, "claim_role", claim.Role, "claim_customer", claim.Customer)
+				sess.Source, sess.Role, sess.Customer = SourceGroups, claim.Role, claim.Customer
+				return sess, nil
+			}
 			if usr.Disabled {
 				g.logger.Warn("single sign-on refused: the user is disabled", "user", email)
 				return Session{}, ErrIdentityRefused
@@ -227,19 +241,27 @@ func (g *Gate) SignInWithIdentity(id Identity, providerCustomer string) (Session
 			return sess, nil
 		}
 	}
+	if claimed {
+		sess.Source, sess.Role, sess.Customer = SourceGroups, claim.Role, claim.Customer
+		return sess, nil
+	}
+	return Session{}, ErrIdentityRefused
+}
+
+// claimed is whom an identity's groups claim admits: an operator (never
+// through a customer's provider), else a customer's person.
+func (g *Gate) claimed(id Identity, providerCustomer string) (Session, bool) {
 	for _, grp := range id.Groups {
 		if g.groupsOp != "" && grp == g.groupsOp && providerCustomer == "" {
-			sess.Source, sess.Role = SourceGroups, store.RoleOperator
-			return sess, nil
+			return Session{Role: store.RoleOperator}, true
 		}
 	}
 	for _, grp := range id.Groups {
 		if c, ok := strings.CutPrefix(grp, g.groupsCu); ok && g.groupsCu != "" && c != "" && (providerCustomer == "" || c == providerCustomer) {
-			sess.Source, sess.Role, sess.Customer = SourceGroups, store.RoleCustomer, c
-			return sess, nil
+			return Session{Role: store.RoleCustomer, Customer: c}, true
 		}
 	}
-	return Session{}, ErrIdentityRefused
+	return Session{}, false
 }
 
 // Refusals of a password change, for the pages to word.

@@ -88,6 +88,13 @@ func TestIdentityMapping(t *testing.T) {
 	if err := st.CreateUser(store.User{Email: "op@hearth.example", Role: store.RoleOperator}); err != nil {
 		t.Fatal(err)
 	}
+	// Stored by a customer's admin under addresses the provider's groups
+	// admit otherwise, and under its own group's.
+	for _, email := range []string{"ops-person@corp.example", "globex-person@globex.example", "fm@acme.example"} {
+		if err := st.CreateUser(store.User{Email: email, Role: store.RoleCustomer, Customer: "acme", Access: store.AccessViewer}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name       string
 		id         gate.Identity
@@ -103,6 +110,9 @@ func TestIdentityMapping(t *testing.T) {
 		{"a customer's provider may not sign in an operator user", gate.Identity{Email: "op@hearth.example", EmailVerified: true}, "acme", "", "", ""},
 		{"a customer's provider vouches for its own group", gate.Identity{Email: "x@acme.example", Groups: []string{"customer:acme"}}, "acme", gate.SourceGroups, store.RoleCustomer, "acme"},
 		{"nor for another customer's", gate.Identity{Email: "x@acme.example", Groups: []string{"customer:globex"}}, "acme", "", "", ""},
+		{"a customer's user stored over an operator stays an operator", gate.Identity{Email: "ops-person@corp.example", EmailVerified: true, Groups: []string{"ops"}}, "", gate.SourceGroups, store.RoleOperator, ""},
+		{"nor makes another customer's person its own", gate.Identity{Email: "globex-person@globex.example", EmailVerified: true, Groups: []string{"customer:globex"}}, "", gate.SourceGroups, store.RoleCustomer, "globex"},
+		{"its own group's person is its stored user", gate.Identity{Email: "fm@acme.example", EmailVerified: true, Groups: []string{"customer:acme"}}, "", gate.SourceUser, "", ""},
 		{"no e-mail", gate.Identity{Groups: []string{"ops"}}, "", "", "", ""},
 		{"no group", gate.Identity{Email: "x@corp.example", Groups: []string{"staff"}}, "", "", "", ""},
 	}

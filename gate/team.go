@@ -93,9 +93,11 @@ func (s Scope) managedUser(own, email string) (store.User, error) {
 }
 
 // isSeat reports whether u holds an admin seat of its customer: an enabled
-// customer admin user.
+// customer admin user who can sign in. One invited who has not set a
+// password yet holds none: the link may expire unused.
 func isSeat(u store.User) bool {
-	return u.Role == store.RoleCustomer && !u.Disabled && store.EffectiveAccess(u.Role, u.Access) == store.AccessAdmin
+	invitedOnly := u.InviteHash != "" && u.PasswordHash == ""
+	return u.Role == store.RoleCustomer && !u.Disabled && !invitedOnly && store.EffectiveAccess(u.Role, u.Access) == store.AccessAdmin
 }
 
 // keepAnAdmin refuses, for a customer's admin (own set), a change of old
