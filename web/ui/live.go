@@ -357,6 +357,23 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
+// stillSignedIn reports whether the person a stream began for may still
+// see it: their session is still stored (not signed out or expired), and
+// they are who the stream began for (not disabled, deleted, or given
+// another role, customer or access level since).
+func (u *UI) stillSignedIn(r *http.Request) bool {
+	ctx := r.Context()
+	if _, found, err := u.sessions.Store.Find(u.sessions.Token(ctx)); err != nil || !found {
+		return false
+	}
+	a, err := u.sessionAccount(ctx)
+	if err != nil {
+		return false
+	}
+	was, _ := ctx.Value(principalKey{}).(gate.Principal)
+	return a.Role == was.Role && a.Customer == was.Customer && a.Level() == was.Level()
+}
+
 // stream sends a page's live fragment as server-sent events: "update"
 // with the fragment's HTML when it changed, "ping" when nothing did for
 // livePing, and "bye" before the stream ends after liveLifetime, so that
@@ -469,6 +486,12 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, build liveFragment) 
 		select {
 		case <-watcher.wake:
 		default:
+		}
+		if !u.stillSignedIn(r) {
+			// Signed out, disabled, deleted or given another role: the
+			// page learns it when it reconnects.
+			send("bye", nil)
+			return
 		}
 		e, err := u.shared(r, build)
 		if err != nil {

@@ -3,13 +3,16 @@ package ui_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hearthiot/hearth/device/events"
+	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/tsdb"
 )
 
@@ -333,5 +336,54 @@ func TestLiveStreamOutlastsWriteTimeout(t *testing.T) {
 	l.append("acme-chiller-1", "acme", "tokyo-tower", "chw_supply_c", 6.5)
 	if seen, ok := s.until(">6.5<", 10*time.Second); !ok {
 		t.Errorf("3 s past a 1 s WriteTimeout the stream brought %q; want the new reading 6.5", seen)
+	}
+}
+
+// TestLiveStreamEndsForTheSignedOut: a stream re-checks its person before
+// each update: signed out in another tab, or disabled by an operator, the
+// next reading ends the stream with "bye" instead of an update.
+func TestLiveStreamEndsForTheSignedOut(t *testing.T) {
+	l := newLiveEnv(t)
+	l.append("acme-chiller-1", "acme", "tokyo-tower", "chw_supply_c", 7.25)
+	for i, how := range []string{"sign out", "disable"} {
+		acme := l.signIn(acmeUser)
+		s, status := l.openStream(acme, "/devices/acme-chiller-1/live")
+		if status != http.StatusOK {
+			t.Fatalf("%s: the stream: %d", how, status)
+		}
+		if seen, ok := s.until(`data-metric="chw_supply_c"`, 5*time.Second); !ok {
+			t.Fatalf("%s: the first updates %q", how, seen)
+		}
+		switch how {
+		case "sign out":
+			if r := l.post(acme, "/logout", url.Values{}); r.status != http.StatusSeeOther {
+				t.Fatalf("sign out: %d", r.status)
+			}
+		case "disable":
+			if _, err := l.st.UpdateUser(acmeUser, func(u *store.User) error { u.Disabled = true; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := fmt.Sprintf(">%g<", 9.5+float64(i))
+		l.append("acme-chiller-1", "acme", "tokyo-tower", "chw_supply_c", 9.5+float64(i))
+		var got []string
+		for {
+			ev, ok := s.next(10 * time.Second)
+			if !ok {
+				t.Fatalf("%s: the stream went on without a bye: %q", how, got)
+			}
+			got = append(got, ev.event)
+			if ev.event == "update" && strings.Contains(ev.data, next) {
+				t.Fatalf("%s: the stream still sent the new reading", how)
+			}
+			if ev.event == "bye" {
+				break
+			}
+		}
+		if how == "disable" {
+			if _, err := l.st.UpdateUser(acmeUser, func(u *store.User) error { u.Disabled = false; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

@@ -284,17 +284,10 @@ func (u *UI) account(r *http.Request) (account, bool) {
 	if a, ok := ctx.Value(accountKey{}).(account); ok {
 		return a, true
 	}
-	email := u.sessions.GetString(ctx, keyEmail)
-	if email == "" {
+	a, err := u.sessionAccount(ctx)
+	if errors.Is(err, gate.ErrSignedOut) && u.sessions.GetString(ctx, keyEmail) == "" {
 		return account{}, false
 	}
-	a, err := u.gate.Account(gate.Session{
-		Email:    email,
-		Source:   u.sessions.GetString(ctx, keySource),
-		Role:     u.sessions.GetString(ctx, keyRole),
-		Customer: u.sessions.GetString(ctx, keyCustomer),
-		Provider: u.sessions.GetString(ctx, keyProvider),
-	})
 	if err != nil {
 		if !errors.Is(err, gate.ErrSignedOut) {
 			u.logger.Error("cannot read the session's user", "error", err)
@@ -303,6 +296,22 @@ func (u *UI) account(r *http.Request) (account, bool) {
 		return account{}, false
 	}
 	return account{a}, true
+}
+
+// sessionAccount reads the person of the session loaded in ctx as they
+// are now: gate.ErrSignedOut for none, or one disabled or deleted.
+func (u *UI) sessionAccount(ctx context.Context) (gate.Account, error) {
+	email := u.sessions.GetString(ctx, keyEmail)
+	if email == "" {
+		return gate.Account{}, gate.ErrSignedOut
+	}
+	return u.gate.Account(gate.Session{
+		Email:    email,
+		Source:   u.sessions.GetString(ctx, keySource),
+		Role:     u.sessions.GetString(ctx, keyRole),
+		Customer: u.sessions.GetString(ctx, keyCustomer),
+		Provider: u.sessions.GetString(ctx, keyProvider),
+	})
 }
 
 // requireOperator keeps the operator pages to operators; a customer gets
