@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"net/http"
 	"strings"
 	"testing"
@@ -106,8 +107,9 @@ func TestMetricsAsTheirTypeSays(t *testing.T) {
 	if s := chart.Series[1]; s.Unit != "mm/s" {
 		t.Errorf("the chart's vibration line is %+v; want mm/s, as its name ends", s)
 	}
-	if r := e.get(fm, "/devices/acme-pump-1"); !strings.Contains(r.body, "Flow") {
-		t.Errorf("the chart's picker does not offer the flow by its type's label")
+	if r := e.get(fm, "/devices/acme-pump-1"); !strings.Contains(r.body, `value="flow_m3h"`) ||
+		!regexp.MustCompile(`value="flow_m3h"[^>]*>\s*Flow\s*<small class="unit">m³/h</small>`).MatchString(r.body) {
+		t.Errorf("the chart's picker does not offer the flow by its type's label and unit")
 	}
 	r = e.get(op, "/devices/acme-pump-1/live")
 	if !strings.Contains(r.body, backlog) || !strings.Contains(r.body, "Spool backlog") {
