@@ -261,6 +261,15 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 	}
 }
 
+// sitePath is the customer and site a site's route names.
+func sitePath(r *http.Request) (customer, site string, err error) {
+	if customer, err = pathParam(r, "customer"); err != nil {
+		return "", "", err
+	}
+	site, err = pathParam(r, "site")
+	return customer, site, err
+}
+
 // pathParam returns a decoded path parameter. chi matches on the escaped
 // path when the request has one, and then hands parameters over escaped.
 func pathParam(r *http.Request, key string) (string, error) {

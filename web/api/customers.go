@@ -112,12 +112,7 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) {
 
 // getSite: GET /api/v1/customers/{customer}/sites/{site}.
 func (a *API) getSite(w http.ResponseWriter, r *http.Request) {
-	customer, err := pathParam(r, "customer")
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	site, err := pathParam(r, "site")
+	customer, site, err := sitePath(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -68,12 +68,7 @@ type siteChangeRequest struct {
 // updateSite: PATCH /api/v1/customers/{customer}/sites/{site}
 // {"display_name"?, "address"?, "time_zone"?}.
 func (a *API) updateSite(w http.ResponseWriter, r *http.Request) {
-	customer, err := pathParam(r, "customer")
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	site, err := pathParam(r, "site")
+	customer, site, err := sitePath(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
