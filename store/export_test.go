@@ -61,3 +61,18 @@ func RecountHistorySizes(tx *bolt.Tx) error {
 	}
 	return createHistorySizes(tx)
 }
+
+// HistorySizeOf returns how much history a device keeps; a device without
+// history, or unknown, keeps none.
+func (s *Store) HistorySizeOf(device string) (HistorySize, error) {
+	var size HistorySize
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		size, err = decodeHistorySize(tx.Bucket([]byte(bucketHistorySizes)).Get([]byte(device)))
+		return err
+	})
+	if err != nil {
+		return HistorySize{}, fmt.Errorf("history size of device %q: %w", device, err)
+	}
+	return size, nil
+}

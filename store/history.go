@@ -367,21 +367,6 @@ func trimHistory(tx *bolt.Tx, device string, keep []byte, size HistorySize, budg
 	return len(ds), nil
 }
 
-// HistorySizeOf returns how much history a device keeps; a device without
-// history, or unknown, keeps none.
-func (s *Store) HistorySizeOf(device string) (HistorySize, error) {
-	var size HistorySize
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		size, err = decodeHistorySize(tx.Bucket([]byte(bucketHistorySizes)).Get([]byte(device)))
-		return err
-	})
-	if err != nil {
-		return HistorySize{}, fmt.Errorf("history size of device %q: %w", device, err)
-	}
-	return size, nil
-}
-
 // HistoryTrimmed counts the history entries deleted since the store was
 // opened because their device's history had outgrown its budget.
 func (s *Store) HistoryTrimmed() uint64 { return s.historyTrimmed.Load() }
