@@ -43,11 +43,18 @@ const (
 	latestPersistInterval = 10 * time.Second
 	// rollupResetInterval is how often back-fill is checked for.
 	rollupResetInterval = time.Second
-	// searchableAfter is the longest VictoriaMetrics takes to make a sample
-	// searchable: pending rows are flushed on a 2 s ticker once they are 2 s
-	// old, and a query that found no series keeps finding none until the
-	// index's filter cache is reset, every 10 s plus jitter.
-	searchableAfter = 15 * time.Second
+	// searchableInterval is how often DB.run makes what was appended
+	// searchable. Left to itself VictoriaMetrics does so for samples on a
+	// 2 s ticker once they are 2 s old (2–4 s), and for a new series once
+	// the index's filter cache is reset, every 10 s plus jitter; a query
+	// that found no series keeps finding none until then. A flush converts
+	// the pending rows and index entries into in-memory parts and, when
+	// there were index entries, resets the filter cache at once.
+	searchableInterval = 250 * time.Millisecond
+	// searchableAfter is how long after an Append its samples are surely
+	// searchable: the next flush, with room for a query that began before
+	// it and stores its result in a cache after it.
+	searchableAfter = 3 * time.Second
 	// maxQueueWait is how long a query waits for a free query slot.
 	maxQueueWait = 10 * time.Second
 )
@@ -301,14 +308,17 @@ func (db *DB) enter() bool {
 
 func (db *DB) leave() { db.mu.RUnlock() }
 
-// run persists the latest values when they changed and resets the query
-// result cache after back-fill, until Close.
+// run makes appended samples searchable every searchableInterval, persists
+// the latest values when they changed and resets the query result cache
+// after back-fill, until Close.
 //
 // The reset waits until back-filled samples are surely searchable: a query
 // that runs between Append and then may have cached a result without them,
 // and a reset before they are searchable would not clear it for good.
 func (db *DB) run() {
 	defer close(db.done)
+	flush := time.NewTicker(searchableInterval)
+	defer flush.Stop()
 	persist := time.NewTicker(latestPersistInterval)
 	defer persist.Stop()
 	reset := time.NewTicker(rollupResetInterval)
@@ -318,6 +328,10 @@ func (db *DB) run() {
 		select {
 		case <-db.stop:
 			return
+		case <-flush.C:
+			// run ends before Close stops the storage, so the flush
+			// needs no enter.
+			vmstorage.DebugFlush()
 		case <-persist.C:
 			if !db.latest.dirty.Load() {
 				continue
