@@ -537,7 +537,9 @@ func TestSearchableWithoutFlush(t *testing.T) {
 }
 
 // promTime writes t as the Prometheus API's seconds with milliseconds.
-func promTime(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64) }
+func promTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+}
 
 // promSample asks the Prometheus API's query (a range vector) or
 // query_range (a matrix) endpoint for one series and returns its sample at

@@ -365,3 +365,93 @@ func TestOpenTime(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "storage kept in %s\n", dir)
 	}
 }
+
+// yearMetrics are the eight metrics of the year chart benchmarks, as an
+// absorption chiller-heater reports them.
+var yearMetrics = []string{
+	"chw_supply_c", "chw_return_c", "hw_supply_c", "hw_return_c",
+	"load_pct", "gas_m3h", "outside_temp_c", "chw_setpoint_c",
+}
+
+// loadYear appends a year of one-minute samples of yearMetrics for device
+// "chiller" (4.2 million samples) and a day of another device's, and
+// returns the end of the year, on the hour.
+func loadYear(b *testing.B, db *tsdb.DB) time.Time {
+	b.Helper()
+	end := time.Now().Add(-time.Hour).Truncate(time.Hour)
+	const n = 365 * 24 * 60
+	start := end.Add(-n * time.Minute)
+	for k, m := range yearMetrics {
+		pts := ramp(m, start, time.Minute, n, func(i int) float64 { return float64(k*100) + math.Round(10*math.Sin(float64(i)/229))/10 })
+		for i := 0; i < n; i += 10_000 {
+			mustAppend(b, db, "chiller", "c", "s", pts[i:min(i+10_000, n)])
+		}
+		mustAppend(b, db, "boiler", "c", "s", pts[n-1440:])
+	}
+	db.Flush()
+	return end
+}
+
+// BenchmarkDownsampleYear measures the data of a year chart: eight metrics
+// of one device, one sample a minute for a year, 1,000 points each (a step
+// of 8h45m36s), off the step grid as a range ending now is. It reports the
+// median and 95th percentile of one chart's time.
+//
+//	go test -run '^$' -bench DownsampleYear -benchtime 40x ./store/tsdb/
+func BenchmarkDownsampleYear(b *testing.B) {
+	db := openDB(b, b.TempDir())
+	end := loadYear(b, db).Add(-17 * time.Second)
+	start := end.Add(-365 * 24 * time.Hour)
+	step := end.Sub(start) / 1000
+	ctx := context.Background()
+	b.Run("per_metric", func(b *testing.B) {
+		var took []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			for _, m := range yearMetrics {
+				got, err := db.Downsample(ctx, tsdb.DownsampleQuery{Device: "chiller", Customer: "c", Metric: m, Start: start, End: end, Step: step})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) < 990 {
+					b.Fatalf("%s: %d points, want about 1000", m, len(got))
+				}
+			}
+			took = append(took, time.Since(t0))
+		}
+		reportQuantiles(b, took)
+	})
+	b.Run("many", func(b *testing.B) {
+		qs := make([]tsdb.DownsampleQuery, len(yearMetrics))
+		for i, m := range yearMetrics {
+			qs[i] = tsdb.DownsampleQuery{Device: "chiller", Customer: "c", Metric: m, Start: start, End: end, Step: step}
+		}
+		var took []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			got, err := db.DownsampleMany(ctx, qs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, s := range got {
+				if len(s) < 990 {
+					b.Fatalf("%s: %d points, want about 1000", yearMetrics[i], len(s))
+				}
+			}
+			took = append(took, time.Since(t0))
+		}
+		reportQuantiles(b, took)
+	})
+}
+
+// reportQuantiles reports the median and 95th percentile of durations in
+// milliseconds, by the nearest-rank method.
+func reportQuantiles(b *testing.B, took []time.Duration) {
+	slices.Sort(took)
+	q := func(p float64) float64 {
+		i := max(0, min(int(math.Ceil(p*float64(len(took))))-1, len(took)-1))
+		return float64(took[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.95), "p95-ms")
+}
