@@ -82,6 +82,9 @@ type Telemetry interface {
 	// point per step with the minimum, average and maximum of the step's
 	// samples, computed by the engine in one pass.
 	Downsample(ctx context.Context, q DownsampleQuery) ([]Point, error)
+	// DownsampleMany is Downsample for several queries, read side by side
+	// as one query; the answers are in the order of qs.
+	DownsampleMany(ctx context.Context, qs []DownsampleQuery) ([][]Point, error)
 	// ServePrometheus answers one Prometheus HTTP API endpoint ("query",
 	// "query_range", "labels", "series" or "label/NAME/values"). A non-empty
 	// customer restricts every answer to that customer's series, whatever

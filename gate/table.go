@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// MaxTableMetrics bounds the metrics of one table: each is one query.
+// MaxTableMetrics bounds the metrics of one table, read side by side.
 const MaxTableMetrics = 20
 
 // metricInfo is what Hearth knows of a metric.
@@ -58,15 +58,12 @@ func (s Scope) TelemetryTable(ctx context.Context, name string, metrics []string
 	}
 	t := TelemetryTable{Metrics: metrics, Units: make([]string, len(metrics))}
 	rows := map[int64][]*float64{}
-	for i, m := range metrics {
-		q.Metric = m
-		series, err := s.Telemetry(ctx, name, q)
-		if err != nil {
-			return TelemetryTable{}, err
-		}
-		// Every metric gets the range and step the first was computed for.
-		q.From, q.To, q.Step = series.From, series.To, series.Step
-		t.Device, t.Units[i] = series.Device, MetricUnit(m)
+	all, err := s.TelemetryMany(ctx, name, metrics, q)
+	if err != nil {
+		return TelemetryTable{}, err
+	}
+	for i, series := range all {
+		t.Device, t.Units[i] = series.Device, MetricUnit(series.Metric)
 		for _, p := range series.Points {
 			row, ok := rows[p.Timestamp]
 			if !ok {

@@ -132,16 +132,33 @@ func (s Scope) LatestOf(d DeviceView) ([]LatestValue, error) {
 // engine to one point per step with each step's minimum, average and
 // maximum, so a chart gets as many points as it is wide whatever the range.
 func (s Scope) Telemetry(ctx context.Context, name string, q TelemetryQuery) (TelemetrySeries, error) {
-	d, err := s.Device(name)
+	out, err := s.TelemetryMany(ctx, name, []string{q.Metric}, q)
 	if err != nil {
 		return TelemetrySeries{}, err
+	}
+	return out[0], nil
+}
+
+// TelemetryMany is Telemetry for several metrics of one device over the
+// same range and step (q.Metric is ignored), such as the lines of one
+// chart: the engine reads them side by side in one query. The series are
+// in the order of metrics.
+func (s Scope) TelemetryMany(ctx context.Context, name string, metrics []string, q TelemetryQuery) ([]TelemetrySeries, error) {
+	d, err := s.Device(name)
+	if err != nil {
+		return nil, err
 	}
 	tm, err := s.telemetry()
 	if err != nil {
-		return TelemetrySeries{}, err
+		return nil, err
 	}
-	if !ValidMetricName(q.Metric) {
-		return TelemetrySeries{}, Invalid(`metric %q: a metric name is a letter or '_' followed by letters, digits and '_'`, q.Metric)
+	if len(metrics) == 0 {
+		return nil, Invalid(`metric: at least one is required, e.g. metric=co2_ppm`)
+	}
+	for _, m := range metrics {
+		if !ValidMetricName(m) {
+			return nil, Invalid(`metric %q: a metric name is a letter or '_' followed by letters, digits and '_'`, m)
+		}
 	}
 	if q.To.IsZero() {
 		q.To = s.g.now()
@@ -154,7 +171,7 @@ func (s Scope) Telemetry(ctx context.Context, name string, q TelemetryQuery) (Te
 		q.From = time.UnixMilli(0).UTC()
 	}
 	if q.From.After(q.To) {
-		return TelemetrySeries{}, Invalid(`"from" (%s) is after "to" (%s)`, FormatTime(q.From), FormatTime(q.To))
+		return nil, Invalid(`"from" (%s) is after "to" (%s)`, FormatTime(q.From), FormatTime(q.To))
 	}
 	// Spans are counted in milliseconds: ten thousand years do not fit a
 	// time.Duration.
@@ -163,17 +180,28 @@ func (s Scope) Telemetry(ctx context.Context, name string, q TelemetryQuery) (Te
 	case q.Step == 0:
 		q.Step = defaultStep(spanMs)
 	case q.Step < time.Second || q.Step > MaxStep || q.Step%time.Second != 0:
-		return TelemetrySeries{}, Invalid(`step %s: whole seconds from 1s to %d days are accepted`, q.Step, MaxStep/(24*time.Hour))
+		return nil, Invalid(`step %s: whole seconds from 1s to %d days are accepted`, q.Step, MaxStep/(24*time.Hour))
 	default:
 		if n := spanMs/q.Step.Milliseconds() + 1; n > MaxPoints {
-			return TelemetrySeries{}, Invalid(`from, to and step give %d points; at most %d points per series are accepted: raise "step" or narrow the range`, n, MaxPoints)
+			return nil, Invalid(`from, to and step give %d points; at most %d points per series are accepted: raise "step" or narrow the range`, n, MaxPoints)
 		}
 	}
-	pts, err := tm.Downsample(ctx, DownsampleQuery{Device: d.Name, Customer: d.Customer, Metric: q.Metric, Start: q.From, End: q.To, Step: q.Step})
-	if err != nil {
-		return TelemetrySeries{}, fmt.Errorf("query %q of device %q: %w", q.Metric, d.Name, err)
+	qs := make([]DownsampleQuery, len(metrics))
+	for i, m := range metrics {
+		qs[i] = DownsampleQuery{Device: d.Name, Customer: d.Customer, Metric: m, Start: q.From, End: q.To, Step: q.Step}
 	}
-	return TelemetrySeries{Device: d.Name, Metric: q.Metric, From: q.From, To: q.To, Step: q.Step, Points: pts}, nil
+	pts, err := tm.DownsampleMany(ctx, qs)
+	if err != nil {
+		if len(metrics) == 1 {
+			return nil, fmt.Errorf("query %q of device %q: %w", metrics[0], d.Name, err)
+		}
+		return nil, fmt.Errorf("query %s of device %q: %w", strings.Join(metrics, ", "), d.Name, err)
+	}
+	out := make([]TelemetrySeries, len(metrics))
+	for i, m := range metrics {
+		out[i] = TelemetrySeries{Device: d.Name, Metric: m, From: q.From, To: q.To, Step: q.Step, Points: pts[i]}
+	}
+	return out, nil
 }
 
 // defaultStep is the smallest round step that cuts spanMs milliseconds

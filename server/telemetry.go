@@ -111,18 +111,29 @@ func (t telemetryReader) Latest(dev, customer string) []gate.LatestValue {
 	return out
 }
 
-// Downsample answers from the store's one-pass downsampling. A range of
-// one instant is one step ending there: the store counts steps from a
-// start before the end, so it is asked from one step earlier and the step
-// before the instant is left out.
+// Downsample answers from the store's one-pass downsampling.
 func (t telemetryReader) Downsample(ctx context.Context, q gate.DownsampleQuery) ([]gate.Point, error) {
-	start := q.Start
-	if !start.Before(q.End) {
-		start = q.End.Add(-q.Step)
+	out, err := t.DownsampleMany(ctx, []gate.DownsampleQuery{q})
+	if err != nil {
+		return nil, err
 	}
-	steps, err := t.db.Downsample(ctx, tsdb.DownsampleQuery{
-		Device: q.Device, Customer: q.Customer, Metric: q.Metric, Start: start, End: q.End, Step: q.Step,
-	})
+	return out[0], nil
+}
+
+// DownsampleMany answers several queries from the store in one query slot.
+// A range of one instant is one step ending there: the store counts steps
+// from a start before the end, so it is asked from one step earlier and the
+// step before the instant is left out.
+func (t telemetryReader) DownsampleMany(ctx context.Context, qs []gate.DownsampleQuery) ([][]gate.Point, error) {
+	tqs := make([]tsdb.DownsampleQuery, len(qs))
+	for i, q := range qs {
+		start := q.Start
+		if !start.Before(q.End) {
+			start = q.End.Add(-q.Step)
+		}
+		tqs[i] = tsdb.DownsampleQuery{Device: q.Device, Customer: q.Customer, Metric: q.Metric, Start: start, End: q.End, Step: q.Step}
+	}
+	all, err := t.db.DownsampleMany(ctx, tqs)
 	switch {
 	case errors.Is(err, tsdb.ErrBusy) || errors.Is(err, tsdb.ErrClosed):
 		return nil, fmt.Errorf("%w: %w", gate.ErrTelemetryUnavailable, err)
@@ -131,12 +142,16 @@ func (t telemetryReader) Downsample(ctx context.Context, q gate.DownsampleQuery)
 	case err != nil:
 		return nil, err
 	}
-	out := make([]gate.Point, 0, len(steps))
-	for _, s := range steps {
-		if s.Timestamp < q.Start.UnixMilli() {
-			continue
+	out := make([][]gate.Point, len(qs))
+	for i, steps := range all {
+		pts := make([]gate.Point, 0, len(steps))
+		for _, s := range steps {
+			if s.Timestamp < qs[i].Start.UnixMilli() {
+				continue
+			}
+			pts = append(pts, gate.Point{Timestamp: s.Timestamp, Min: s.Min, Avg: s.Avg, Max: s.Max})
 		}
-		out = append(out, gate.Point{Timestamp: s.Timestamp, Min: s.Min, Avg: s.Avg, Max: s.Max})
+		out[i] = pts
 	}
 	return out, nil
 }

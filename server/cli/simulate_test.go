@@ -68,3 +68,37 @@ func TestSimulateFleet(t *testing.T) {
 		t.Errorf("asking for 5 of a directory of 4: exit %d: %s", code, stderr)
 	}
 }
+
+// hearth simulate load fresh times how long a device's sample takes to
+// show in the range API and PromQL, for a series that exists and for new
+// ones, against the running server; every probe is seen.
+func TestSimulateLoadFresh(t *testing.T) {
+	srv, dir := serving(t)
+	mqtt, _ := srv.MQTTAddrs()
+	api := "https://" + srv.HTTPAddr().String()
+	ca := filepath.Join(dir, "tls", "ca.pem")
+	code, token, stderr := runCLI(t, "", nil, "token", "create", "--data", dir, "--role", "operator", "--name", "fresh")
+	token = strings.TrimSpace(token)
+	if code != 0 || token == "" {
+		t.Fatalf("token create: exit %d: %s", code, stderr)
+	}
+	creds := filepath.Join(t.TempDir(), "creds")
+	if code, stdout, stderr := runCLI(t, "", nil, "simulate", "load", "provision", "-api", api, "-api-ca", ca, "-token", token,
+		"-creds", creds, "-devices", "2", "-customer", "fresh"); code != 0 {
+		t.Fatalf("provision: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "", nil, "simulate", "load", "fresh", "-broker", mqtt.String(), "-ca", ca, "-creds", creds,
+		"-api", api, "-api-ca", ca, "-token", token, "-probes", "3", "-interval", "100ms", "-timeout", "20s")
+	if code != 0 {
+		t.Fatalf("fresh: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Log("\n" + stdout)
+	for _, kind := range []string{"existing series", "new series"} {
+		for _, path := range []string{"range", "query", "query_range"} {
+			line := regexp.MustCompile(`(?m)^` + kind + ` +` + path + ` +p50 .*\((\d+) samples, (\d+) missed\)$`).FindStringSubmatch(stdout)
+			if line == nil || line[1] != "3" || line[2] != "0" {
+				t.Errorf("%s on %s: want 3 samples seen, none missed; output:\n%s", kind, path, stdout)
+			}
+		}
+	}
+}

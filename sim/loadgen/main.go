@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ commands:
   shadow     connect devices, update their shadows and PATCH desired values for a bounded time
   jobs       connect devices that take jobs, send one job to all of them, time the rollout
   count      subscribe to a topic filter and count what the broker delivers
+  fresh      publish one sample at a time and time until the range API and PromQL show it
   viewers    open live pages over HTTPS as signed-in browsers, by event stream or by polling
 
 "hearth simulate load <command> -h" lists a command's flags.`
@@ -45,6 +47,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"shadow":    runShadow,
 		"jobs":      runJobs,
 		"count":     runCount,
+		"fresh":     runFresh,
 		"viewers":   runViewers,
 	}
 	cmd, ok := cmds[args[0]]
@@ -562,3 +565,72 @@ wait:
 	}
 	return err
 }
+
+func runFresh(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fresh", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var broker brokerFlags
+	broker.register(fs)
+	var api apiFlags
+	api.register(fs)
+	credsDir := fs.String("creds", "", "directory with saved device credentials (required)")
+	device := fs.String("device", "", "the device that publishes the probes (default: the last one saved; not one a load runs as)")
+	probes := fs.Int("probes", sim.DefaultFreshProbes, "samples timed of each kind (existing series, new series)")
+	interval := fs.Duration("interval", sim.DefaultFreshInterval, "time between two probes")
+	poll := fs.Duration("poll", sim.DefaultFreshPoll, "time between two reads of one path")
+	timeout := fs.Duration("timeout", sim.DefaultFreshTimeout, "longest wait for one sample")
+	metric := fs.String("metric", sim.DefaultFreshMetric, "metric of the existing series; new series are METRIC_new_<run>_<n>")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *credsDir == "" || api.url == "" {
+		return fmt.Errorf("fresh: -creds and -api are required")
+	}
+	if *probes < 1 || *probes > 10_000 {
+		return fmt.Errorf("fresh: -probes %d: from 1 to 10000", *probes)
+	}
+	creds, err := sim.LoadCredentials(*credsDir)
+	if err != nil {
+		return err
+	}
+	cred := creds[len(creds)-1]
+	if *device != "" {
+		i := slices.IndexFunc(creds, func(c sim.Credentials) bool { return c.Name == *device })
+		if i < 0 {
+			return fmt.Errorf("fresh: -device %q is not in %s", *device, *credsDir)
+		}
+		cred = creds[i]
+	}
+	tlsConf, err := broker.tls([]sim.Credentials{cred})
+	if err != nil {
+		return err
+	}
+	apiCfg, err := api.config()
+	if err != nil {
+		return err
+	}
+	res, err := sim.Fresh(ctx, sim.FreshConfig{
+		Broker: broker.addr, TLS: tlsConf, Device: cred, API: apiCfg,
+		Probes: *probes, Interval: *interval, Poll: *poll, Timeout: *timeout, Metric: *metric,
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, res)
+	}
+	for _, k := range []struct {
+		kind  string
+		stats map[string]sim.FreshStats
+	}{{"existing series", res.Existing}, {"new series", res.New}} {
+		for _, path := range sim.FreshPaths {
+			st := k.stats[path]
+			fmt.Fprintf(stdout, "%-15s %-11s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms  (%d samples, %d missed)\n", k.kind, path,
+				ms(st.P50), ms(st.P99), ms(st.Max), st.Samples, st.Missed)
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

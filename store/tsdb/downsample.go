@@ -279,8 +279,16 @@ func mergeSamples(dts []int64, dvs []float64, ats []int64, avs []float64, bts []
 // The storage deduplicates every block it writes, so this finds nothing to
 // do unless that changes; it keeps the fold exact if it does.
 func dedupSorted(ts []int64, vs []float64) int {
-	n := 0
-	for i := 0; i < len(ts); {
+	// The common case, nothing to drop, in a tight loop.
+	first := 1
+	for first < len(ts) && ts[first] != ts[first-1] {
+		first++
+	}
+	if first >= len(ts) {
+		return len(ts)
+	}
+	n := first - 1
+	for i := first - 1; i < len(ts); {
 		j := i + 1
 		for j < len(ts) && ts[j] == ts[i] {
 			j++

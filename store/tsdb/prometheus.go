@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,12 @@ func (db *DB) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, 
 	args := make(url.Values, len(r.Form)+1)
 	for k, v := range r.Form {
 		args[k] = append([]string(nil), v...)
+	}
+	if endpoint == "query" && args.Get("time") == "" {
+		// VictoriaMetrics takes "now" rounded down to the second when an
+		// instant query names no time, which hides the samples of the
+		// current second; Prometheus takes now as it is.
+		args.Set("time", strconv.FormatFloat(float64(start.UnixMilli())/1000, 'f', 3, 64))
 	}
 	if customer != "" {
 		// The arguments VictoriaMetrics reads to restrict a query to some

@@ -240,3 +240,24 @@ func TestServePrometheusQueryRangeValues(t *testing.T) {
 		t.Errorf("values (-want +got):\n%s", diff)
 	}
 }
+
+// TestServePrometheusInstantQueryAtNow checks that an instant query without
+// a time is evaluated at now to the millisecond, as Prometheus does, not
+// at the start of the current second: a sample of this second shows.
+func TestServePrometheusInstantQueryAtNow(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	// Well inside a second, so that the query runs in the same second.
+	for ms := time.Now().Nanosecond() / 1e6; ms < 20 || ms > 500; ms = time.Now().Nanosecond() / 1e6 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ts := time.Now().Add(-5 * time.Millisecond)
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: "m", Timestamp: ts.UnixMilli(), Value: 42}})
+	db.Flush()
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/query?"+url.Values{"query": {`last_over_time(m{device="d"}[1m])`}}.Encode(), nil)
+	w := httptest.NewRecorder()
+	db.ServePrometheus(w, r, "query", "c")
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"42"`) {
+		t.Errorf("instant query without a time, %s after the sample: status %d, body %s; want the sample's 42",
+			time.Since(ts).Round(time.Millisecond), w.Code, w.Body)
+	}
+}

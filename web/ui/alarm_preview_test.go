@@ -37,6 +37,18 @@ func (t tsdbTelemetry) Downsample(ctx context.Context, q gate.DownsampleQuery) (
 	return out, nil
 }
 
+func (t tsdbTelemetry) DownsampleMany(ctx context.Context, qs []gate.DownsampleQuery) ([][]gate.Point, error) {
+	out := make([][]gate.Point, len(qs))
+	for i, q := range qs {
+		pts, err := t.Downsample(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = pts
+	}
+	return out, nil
+}
+
 func (t tsdbTelemetry) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string) {
 	t.db.ServePrometheus(w, r, endpoint, customer)
 }

@@ -366,35 +366,44 @@ func (u *UI) chartData(r *http.Request) (seriesJSON, error) {
 		return seriesJSON{}, err
 	}
 	out := seriesJSON{From: from.UnixMilli(), To: to.UnixMilli(), Series: []seriesLine{}, Bands: []chartBand{}, Lines: []chartLine{}}
-	query := func(m string, shift time.Duration) (seriesLine, error) {
-		ts, err := sc.Telemetry(r.Context(), name, gate.TelemetryQuery{Metric: m, From: from.Add(-shift), To: to.Add(-shift), Step: step})
+	// All metrics of the chart are read side by side in one query; a
+	// comparison's are a second one.
+	query := func(shift time.Duration) ([]seriesLine, error) {
+		if len(metrics) == 0 {
+			return nil, nil
+		}
+		all, err := sc.TelemetryMany(r.Context(), name, metrics, gate.TelemetryQuery{From: from.Add(-shift), To: to.Add(-shift), Step: step})
 		if err != nil {
-			return seriesLine{}, err
+			return nil, err
 		}
-		pts := ts.Points
-		line := seriesLine{Metric: m, Label: pr.label(m), Unit: pr.unit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts)),
-			ShiftMs: shift.Milliseconds()}
-		for i, p := range pts {
-			line.T[i] = p.Timestamp + shift.Milliseconds()
-			val := p.Avg
-			line.V[i] = &val
+		lines := make([]seriesLine, len(all))
+		for k, ts := range all {
+			m, pts := ts.Metric, ts.Points
+			line := seriesLine{Metric: m, Label: pr.label(m), Unit: pr.unit(m), T: make([]int64, len(pts)), V: make([]*float64, len(pts)),
+				ShiftMs: shift.Milliseconds()}
+			for i, p := range pts {
+				line.T[i] = p.Timestamp + shift.Milliseconds()
+				val := p.Avg
+				line.V[i] = &val
+			}
+			lines[k] = line
 		}
-		return line, nil
+		return lines, nil
 	}
-	for _, m := range metrics {
-		line, err := query(m, 0)
+	lines, err := query(0)
+	if err != nil {
+		return seriesJSON{}, err
+	}
+	for _, line := range lines {
+		out.Series = append(out.Series, line)
+		out.Bands = append(out.Bands, bandsOf(line.Metric, line.Unit)...)
+	}
+	if shift > 0 {
+		lines, err := query(shift)
 		if err != nil {
 			return seriesJSON{}, err
 		}
-		out.Series = append(out.Series, line)
-		out.Bands = append(out.Bands, bandsOf(m, pr.unit(m))...)
-	}
-	if shift > 0 {
-		for _, m := range metrics {
-			line, err := query(m, shift)
-			if err != nil {
-				return seriesJSON{}, err
-			}
+		for _, line := range lines {
 			line.Label = compareSeriesLabel(v, mode, line.Label)
 			out.Series = append(out.Series, line)
 		}
