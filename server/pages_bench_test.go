@@ -121,6 +121,49 @@ func BenchmarkPages(b *testing.B) {
 	})
 }
 
+// yearDevice is the chiller BenchmarkChartYear charts over a year.
+const yearDevice = "site-001-chiller"
+
+// BenchmarkChartYear measures the server time of a year chart: one
+// chiller's eight metrics, one sample a minute for a year (4.2 million
+// samples), 1,000 points per series, in the one request the device page
+// sends, over HTTPS with a signed-in session. It reports the median and
+// 95th percentile of the requests.
+//
+//	go test -run '^$' -bench ChartYear -benchtime 100x ./server/
+func BenchmarkChartYear(b *testing.B) {
+	f := startPageFleet(b)
+	db := f.srv.TSDBForTest()
+	now := time.Now().Truncate(time.Minute)
+	const n = 365 * 24 * 60
+	start := now.Add(-n * time.Minute)
+	const chunk = 10_000
+	pts := make([]tsdb.Point, 0, chunk)
+	for k, m := range chillerMetrics {
+		for i := range n {
+			pts = append(pts, tsdb.Point{Metric: m, Timestamp: start.Add(time.Duration(i) * time.Minute).UnixMilli(), Value: chillerValue(k, float64(i))})
+			if len(pts) == chunk || i == n-1 {
+				if err := db.Append(yearDevice, benchCustomer, siteName(1), pts); err != nil {
+					b.Fatal(err)
+				}
+				pts = pts[:0]
+			}
+		}
+	}
+	db.Flush()
+	path := func(now time.Time) string {
+		q := url.Values{
+			"metrics": {strings.Join(chillerMetrics, ",")},
+			"from":    {fmt.Sprint(now.Add(-365 * 24 * time.Hour).UnixMilli())},
+			"to":      {fmt.Sprint(now.UnixMilli())},
+			"points":  {fmt.Sprint(chartPoints)},
+		}
+		return "/devices/" + yearDevice + "/series?" + q.Encode()
+	}
+	f.checkSeriesOf(b, path(time.Now()))
+	f.measure(b, path)
+}
+
 // pageFleet is a running server loaded with the benchmark's fleet, and a
 // client signed in as the customer's facility manager.
 type pageFleet struct {
@@ -459,6 +502,12 @@ func (f *pageFleet) wireBytes(tb testing.TB, path string) int64 {
 // checkSeries fails unless path answers every chart metric with about
 // chartPoints points.
 func (f *pageFleet) checkSeries(tb testing.TB, path string) {
+	tb.Helper()
+	f.checkSeriesOf(tb, path)
+}
+
+// checkSeriesOf is checkSeries for any chart of the chiller metrics.
+func (f *pageFleet) checkSeriesOf(tb testing.TB, path string) {
 	tb.Helper()
 	var data struct {
 		Series []struct {
