@@ -384,6 +384,19 @@ func (f *fakeTelemetry) Downsample(_ context.Context, q gate.DownsampleQuery) ([
 	}, nil
 }
 
+// DownsampleMany records and answers each query as Downsample does.
+func (f *fakeTelemetry) DownsampleMany(ctx context.Context, qs []gate.DownsampleQuery) ([][]gate.Point, error) {
+	out := make([][]gate.Point, len(qs))
+	for i, q := range qs {
+		pts, err := f.Downsample(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = pts
+	}
+	return out, nil
+}
+
 func (f *fakeTelemetry) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, customer string) {
 	f.mu.Lock()
 	f.scopes = append(f.scopes, endpoint+"|"+customer)
