@@ -55,6 +55,9 @@ const (
 	// searchable: the next flush, with room for a query that began before
 	// it and stores its result in a cache after it.
 	searchableAfter = 3 * time.Second
+	// slowFlush is how long a flush may take before run warns of it (at
+	// most once a minute).
+	slowFlush = time.Second
 	// maxQueueWait is how long a query waits for a free query slot.
 	maxQueueWait = 10 * time.Second
 )
@@ -324,14 +327,22 @@ func (db *DB) run() {
 	reset := time.NewTicker(rollupResetInterval)
 	defer reset.Stop()
 	var due []time.Time // when to reset for each second with back-fill
+	var lastSlowLog time.Time
 	for {
 		select {
 		case <-db.stop:
 			return
-		case <-flush.C:
+		case now := <-flush.C:
 			// run ends before Close stops the storage, so the flush
 			// needs no enter.
 			vmstorage.DebugFlush()
+			// VictoriaMetrics holds a flush back while a partition has
+			// too many in-memory parts waiting to be merged; samples are
+			// not searchable meanwhile.
+			if took := time.Since(now); took > slowFlush && now.Sub(lastSlowLog) > time.Minute {
+				lastSlowLog = now
+				db.logger.Warn("making samples searchable took long; in-memory parts wait to be merged", "duration_ms", took.Milliseconds())
+			}
 		case <-persist.C:
 			if !db.latest.dirty.Load() {
 				continue
