@@ -336,12 +336,12 @@ func (db *DB) run() {
 			// run ends before Close stops the storage, so the flush
 			// needs no enter.
 			vmstorage.DebugFlush()
-			// VictoriaMetrics holds a flush back while a partition has
-			// too many in-memory parts waiting to be merged; samples are
-			// not searchable meanwhile.
+			// Samples appended meanwhile are not searchable: a flush
+			// starved of CPU, or held back by VictoriaMetrics while a
+			// partition has too many in-memory parts to merge, shows here.
 			if took := time.Since(now); took > slowFlush && now.Sub(lastSlowLog) > time.Minute {
 				lastSlowLog = now
-				db.logger.Warn("making samples searchable took long; in-memory parts wait to be merged", "duration_ms", took.Milliseconds())
+				db.logger.Warn("making samples searchable took long", "duration_ms", took.Milliseconds())
 			}
 		case <-persist.C:
 			if !db.latest.dirty.Load() {
