@@ -107,40 +107,27 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			_ = conn.Close()
 			return
 		}
-		go l.handshake(conn, establish)
+		go l.serveConn(conn, establish)
 	}
 }
 
-// handshake runs a connection's TLS handshake and hands the connection to
-// serveConn on a goroutine of its own. The handshake (certificate parsing
-// and verification) grows a goroutine's stack to several times what
-// reading packets needs, and the runtime shrinks a stack only slowly, at
-// garbage collections: served on the handshake's goroutine, every idle
-// connection would keep that stack for a long time.
-func (l *listener) handshake(raw net.Conn, establish listeners.EstablishFn) {
+func (l *listener) serveConn(raw net.Conn, establish listeners.EstablishFn) {
+	defer l.untrack(raw)
 	// mochi replaces this deadline with one derived from the keepalive as
 	// soon as the CONNECT has been accepted.
 	_ = raw.SetDeadline(time.Now().Add(l.timeout))
-	if l.tls == nil {
-		l.serveConn(raw, raw, establish)
-		return
+	conn := raw
+	if l.tls != nil {
+		tc := tls.Server(raw, l.tls)
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			l.broker.handshakeFailed(l.id, raw.RemoteAddr(), err)
+			return
+		}
+		conn = tc
 	}
-	tc := tls.Server(raw, l.tls)
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	err := tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		l.broker.handshakeFailed(l.id, raw.RemoteAddr(), err)
-		l.untrack(raw)
-		return
-	}
-	go l.serveConn(raw, tc, establish)
-}
-
-// serveConn serves an established connection, conn (raw itself, or TLS
-// over it), until it ends.
-func (l *listener) serveConn(raw, conn net.Conn, establish listeners.EstablishFn) {
-	defer l.untrack(raw)
 	err := establish(l.id, conn)
 	if err != nil && !errors.Is(err, io.EOF) {
 		l.broker.log.Debug("mqtt connection ended", "listener", l.id, "remote", raw.RemoteAddr().String(), "error", err)
