@@ -157,7 +157,7 @@ run_load() {
 	local broker_pid=$1 name=$2
 	shift 2
 	: >"$work/$name.rss"
-	timeout -k 10 "$run_limit" "$work/hearth" simulate load run -metrics "$METRICS" -rate "$RATE" -duration "$DURATION" \
+	timeout -k 10 "$run_limit" "$work/hearth" simulate load run -devices "$DEVICES" -metrics "$METRICS" -rate "$RATE" -duration "$DURATION" \
 		-qos 1 -inflight "$INFLIGHT" -progress 10s -json "$@" >"$work/$name.json" 2>"$work/$name.log" &
 	lg_pid=$!
 	pids+=("$lg_pid")
