@@ -293,7 +293,7 @@ func (s *Server) startTelemetry(context.Context) error {
 		Retention:  s.cfg.TSDB.Retention,
 		Rate:       s.cfg.Telemetry.Rate,
 		Burst:      s.cfg.Telemetry.Burst,
-	}, s.registry, readingWriter{db: s.tsdb, log: s.wal, disk: s.disk}, device.WithEvents(s.events), device.WithRates(s.typeRate))
+	}, s.registry, newReadingWriter(s.tsdb, s.wal, s.disk), device.WithEvents(s.events), device.WithRates(s.typeRate))
 	return nil
 }
 

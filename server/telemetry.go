@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/gate"
@@ -16,9 +19,17 @@ import (
 // first (when there is one), so that what the device is acknowledged for
 // survives a crash, then in the time-series store.
 type readingWriter struct {
-	db   *tsdb.DB
-	log  *wal.Log
-	disk *diskWatch
+	db     *tsdb.DB
+	groups *appendGroups // nil without the log
+	disk   *diskWatch
+}
+
+func newReadingWriter(db *tsdb.DB, log *wal.Log, disk *diskWatch) readingWriter {
+	w := readingWriter{db: db, disk: disk}
+	if log != nil {
+		w.groups = &appendGroups{db: db, log: log}
+	}
+	return w
 }
 
 // WriteReadings appends the readings to the log's next group commit and
@@ -28,36 +39,119 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 	if err := w.disk.refuse(); err != nil {
 		return nil, err
 	}
-	var commit wal.Commit
-	if w.log != nil {
-		rec := wal.Record{Device: dev, Customer: customer, Site: site, Points: make([]wal.Point, len(rs))}
-		for i, r := range rs {
-			rec.Points[i] = wal.Point(r)
-		}
-		var err error
-		if commit, err = w.log.Append(rec); err != nil {
-			return nil, fmt.Errorf("log telemetry: %w", err)
-		}
+	pts := make([]tsdb.Point, len(rs))
+	for i, r := range rs {
+		pts[i] = tsdb.Point(r)
+	}
+	if w.groups == nil {
+		return func() error { return storeError(w.db.Append(dev, customer, site, pts)) }, nil
+	}
+	g, i, err := w.groups.add(tsdb.Record{Device: dev, Customer: customer, Site: site, Points: pts})
+	if err != nil {
+		return nil, err
 	}
 	return func() error {
-		if w.log != nil {
-			if err := commit.Wait(); err != nil {
-				return fmt.Errorf("log telemetry: %w", err)
-			}
-		}
-		pts := make([]tsdb.Point, len(rs))
-		for i, r := range rs {
-			pts[i] = tsdb.Point(r)
-		}
-		err := w.db.Append(dev, customer, site, pts)
-		if errors.Is(err, tsdb.ErrInvalidPoint) {
-			// The storage refuses these readings for good (a timestamp at
-			// the edge of retention, say): the device must not resend them.
-			return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "the readings cannot be stored: " + err.Error(), Err: err}
-		}
-		return err
+		<-g.applied
+		return storeError(g.errs[i])
 	}, nil
 }
+
+// storeError is the error of readings the time-series store did not take.
+func storeError(err error) error {
+	if errors.Is(err, tsdb.ErrInvalidPoint) {
+		// The storage refuses these readings for good (a timestamp at
+		// the edge of retention, say): the device must not resend them.
+		return &device.TelemetryError{Code: device.CodeBadTimestamp, Message: "the readings cannot be stored: " + err.Error(), Err: err}
+	}
+	return err
+}
+
+// appendGroups stores telemetry in the time-series store one group commit
+// of the log at a time: the readings of every message a commit made
+// durable go to the store in one write (tsdb.AppendBatch), made by one
+// goroutine per commit, rather than one write per message by each waiting
+// message. The store's cost per write is then paid once per commit, and
+// the messages' goroutines wake once, when their readings are stored.
+// Groups are stored in commit order, so a device's readings are too.
+type appendGroups struct {
+	db  *tsdb.DB
+	log *wal.Log
+
+	mu   sync.Mutex
+	cur  *appendGroup  // the group of the commit records are appended to now
+	last chan struct{} // applied of the newest group
+
+	writes atomic.Uint64 // groups written to the store
+}
+
+// appendGroup is the readings of one commit of the log.
+type appendGroup struct {
+	commit  wal.Commit
+	prev    <-chan struct{} // applied of the group before; nil for the first
+	recs    []tsdb.Record
+	errs    []error       // one per record, set before applied is closed
+	applied chan struct{} // closed once the group is stored or failed
+}
+
+// add appends a record to the log and to the group of the commit that
+// will make it durable, and returns the group and the record's place in
+// it.
+func (a *appendGroups) add(rec tsdb.Record) (*appendGroup, int, error) {
+	lr := wal.Record{Device: rec.Device, Customer: rec.Customer, Site: rec.Site, Points: make([]wal.Point, len(rec.Points))}
+	for i, p := range rec.Points {
+		lr.Points[i] = wal.Point(p)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Appended under mu, so that records join groups in the log's order
+	// and a group's goroutine, which takes mu once the commit is done,
+	// sees every record of its commit.
+	c, err := a.log.Append(lr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("log telemetry: %w", err)
+	}
+	g := a.cur
+	if g == nil || g.commit.Done() != c.Done() {
+		g = &appendGroup{commit: c, prev: a.last, applied: make(chan struct{})}
+		a.cur, a.last = g, g.applied
+		go a.store(g)
+	}
+	g.recs = append(g.recs, rec)
+	return g, len(g.recs) - 1, nil
+}
+
+// store waits for a group's commit and for the group before it, then
+// stores the group's readings.
+func (a *appendGroups) store(g *appendGroup) {
+	err := g.commit.Wait()
+	if g.prev != nil {
+		<-g.prev
+	}
+	a.mu.Lock()
+	if a.cur == g {
+		a.cur = nil
+	}
+	recs := g.recs
+	a.mu.Unlock()
+	g.errs = make([]error, len(recs))
+	if err != nil {
+		for i := range g.errs {
+			g.errs[i] = fmt.Errorf("log telemetry: %w", err)
+		}
+	} else {
+		a.db.AppendBatch(recs, g.errs)
+		a.writes.Add(1)
+	}
+	g.recs = nil
+	close(g.applied)
+}
+
+// telemetryCommitInterval is the least time between two commits of the
+// telemetry log. At 10,000 messages/s a disk that syncs in a third of a
+// millisecond would otherwise commit 3–4 messages at a time, thousands of
+// fdatasyncs a second; 2 ms gathers about 20 a commit, for at most 2 ms
+// more before a PUBACK.
+const telemetryCommitInterval = 2 * time.Millisecond
 
 // openTelemetryLog opens the write-ahead log of telemetry and stores again
 // what it still holds — what a crash may have kept from the time-series
@@ -66,7 +160,10 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 // for good (past retention by now) are dropped and counted.
 func (s *Server) openTelemetryLog() error {
 	dropped := 0
-	l, st, err := wal.Open(s.cfg.walDir(), wal.Options{Logger: s.logger.With("component", "telemetry log")}, func(r wal.Record) error {
+	l, st, err := wal.Open(s.cfg.walDir(), wal.Options{
+		Logger:         s.logger.With("component", "telemetry log"),
+		CommitInterval: telemetryCommitInterval,
+	}, func(r wal.Record) error {
 		pts := make([]tsdb.Point, len(r.Points))
 		for i, p := range r.Points {
 			pts[i] = tsdb.Point(p)

@@ -2,6 +2,11 @@
 # Measures Hearth and then mosquitto under the same MQTT load, one after the
 # other on the same machine, and prints a summary:
 #
+#   targets    the three figures the broker is held to, each against mosquitto
+#              in the same run: broker CPU time per acknowledged message
+#              while the load runs (connecting excluded), publish→PUBACK p99,
+#              and resident memory per idle TLS connection with IDLE_DEVICES
+#              connected (with what 100,000 would take at the measured slope);
 #   Hearth     msgs/s acknowledged, samples/s, publish→PUBACK p50/p99, whether
 #              every acknowledged sample is stored and queryable (counted
 #              through the Prometheus query API), resident memory of the
@@ -23,6 +28,10 @@
 #
 # Settings come from the environment:
 #   DEVICES=1000 METRICS=20 RATE=10000 DURATION=30s INFLIGHT=10
+#   IDLE_DEVICES=DEVICES  devices connected, nearly silent, to measure memory
+#                 per connection (each broker and the load generator need
+#                 that many open files: 19000 fits an open-file limit of
+#                 20000)
 #   HEARTH_HTTP_PORT=18443 HEARTH_MQTT_PORT=18884 MOSQUITTO_PORT=18883
 #   OUT=file      also write the summary as a markdown table fragment there
 #   HEARTH_BIN=f  use this hearth binary instead of building one
@@ -38,6 +47,7 @@ METRICS=${METRICS:-20}
 RATE=${RATE:-10000}
 DURATION=${DURATION:-30s}
 INFLIGHT=${INFLIGHT:-10}
+IDLE_DEVICES=${IDLE_DEVICES:-$DEVICES}
 HEARTH_HTTP_PORT=${HEARTH_HTTP_PORT:-18443}
 HEARTH_MQTT_PORT=${HEARTH_MQTT_PORT:-18884}
 MOSQUITTO_PORT=${MOSQUITTO_PORT:-18883}
@@ -73,7 +83,7 @@ seconds() {
 }
 duration_s=$(seconds "$DURATION")
 ((duration_s > 0)) || die "DURATION=$DURATION must be positive"
-for v in DEVICES METRICS INFLIGHT HEARTH_HTTP_PORT HEARTH_MQTT_PORT MOSQUITTO_PORT; do
+for v in DEVICES IDLE_DEVICES METRICS INFLIGHT HEARTH_HTTP_PORT HEARTH_MQTT_PORT MOSQUITTO_PORT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v} must be a whole number"
 done
 [[ $RATE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "RATE=$RATE must be a number"
@@ -87,9 +97,13 @@ mosquitto_bin=$(command -v mosquitto || true)
 [[ -n $mosquitto_bin ]] || die "mosquitto not found; on Debian: apt-get install -y mosquitto"
 command -v curl >/dev/null || die "curl not found"
 if [[ $PERF == 1 ]] && ! command -v perf >/dev/null; then die "PERF=1 but perf is not installed"; fi
+# Every device is provisioned once and used by both runs; the load uses
+# the first DEVICES of them.
+fleet=$((DEVICES > IDLE_DEVICES ? DEVICES : IDLE_DEVICES))
 # Each device is one socket in the load generator and one in the broker.
-if (($(ulimit -n) < DEVICES + 512)); then
-	ulimit -n $((DEVICES + 512))
+if (($(ulimit -n) < fleet + 512)); then
+	(($(ulimit -Hn) >= fleet + 512)) || die "$fleet devices need an open-file limit of $((fleet + 512)); the hard limit is $(ulimit -Hn)"
+	ulimit -n $((fleet + 512))
 fi
 
 # jnum prints the number of key "$1" in the flat JSON file $2.
@@ -143,13 +157,27 @@ run_load() {
 	local broker_pid=$1 name=$2
 	shift 2
 	: >"$work/$name.rss"
-	timeout -k 10 "$run_limit" "$work/hearth" simulate load run -metrics "$METRICS" -rate "$RATE" -duration "$DURATION" \
+	timeout -k 10 "$run_limit" "$work/hearth" simulate load run -devices "$DEVICES" -metrics "$METRICS" -rate "$RATE" -duration "$DURATION" \
 		-qos 1 -inflight "$INFLIGHT" -progress 10s -json "$@" >"$work/$name.json" 2>"$work/$name.log" &
 	lg_pid=$!
 	pids+=("$lg_pid")
 	tail -n +1 -f --pid="$lg_pid" "$work/$name.log" &
 	pids+=("$!")
 	sample "$broker_pid" "$work/$name.rss" "$lg_pid" &
+	pids+=("$!")
+	# The broker's CPU ticks once every device is connected: the CPU per
+	# message is counted from there, so the TLS handshakes are left out.
+	rm -f "$work/$name.cpu0"
+	(
+		while :; do
+			if grep -q 'devices connected' "$work/$name.log" 2>/dev/null; then
+				cpu_ticks "$broker_pid" >"$work/$name.cpu0"
+				exit 0
+			fi
+			kill -0 "$lg_pid" 2>/dev/null || exit 0
+			sleep 0.02
+		done
+	) &
 	pids+=("$!")
 	(
 		# Halfway through the load, after connecting.
@@ -165,9 +193,13 @@ run_load() {
 }
 
 finish_load() {
-	local name=$1 rc=0
+	local name=$1 broker_pid=$2 rc=0
 	wait "$lg_pid" || rc=$?
 	forget "$lg_pid"
+	load_cpu_ticks=0
+	if [[ -s $work/$name.cpu0 ]]; then
+		load_cpu_ticks=$(($(cpu_ticks "$broker_pid") - $(cat "$work/$name.cpu0")))
+	fi
 	if [[ ! -s $work/$name.json ]]; then
 		die "the load against $name failed (exit $rc)"
 	fi
@@ -175,17 +207,33 @@ finish_load() {
 	cat "$work/$name.json"
 }
 
-# connected_rss prints the broker's resident KiB at the first sample taken
-# after the load generator reported all devices connected.
-connected_rss() {
-	local name=$1 at
-	at=$(awk '/devices connected/ { for (i = 1; i <= NF; i++) if ($i ~ /^time=/) { print substr($i, 6); exit } }' "$work/$name.log")
-	[[ -n $at ]] || {
-		echo 0
-		return
-	}
-	at=$(date -d "$at" +%s.%N)
-	awk -v at="$at" '$1 >= at { print $2; exit }' "$work/$name.rss"
+# idle_rss connects IDLE_DEVICES devices to broker $1 with almost no
+# traffic (one message per second across all of them), reads the broker's
+# resident memory once they are all connected and settled, and lets them
+# disconnect. It sets idle_connected, idle_acked and idle_rss (KiB); the
+# rest of its arguments are the load generator's broker flags.
+idle_rss() {
+	local broker_pid=$1 name=$2 rc=0
+	shift 2
+	# TLS handshakes cost both sides a few milliseconds of CPU each: on a
+	# busy machine 19,000 of them take minutes.
+	timeout -k 10 "$((run_limit + IDLE_DEVICES / 10))" "$work/hearth" simulate load run "$@" -devices "$IDLE_DEVICES" \
+		-connect-timeout 60s -metrics "$METRICS" -rate 1 -duration 8s -qos 1 -progress 0 -json \
+		>"$work/$name-idle.json" 2>"$work/$name-idle.log" &
+	local idle_pid=$!
+	pids+=("$idle_pid")
+	while :; do
+		if grep -q 'devices connected' "$work/$name-idle.log" 2>/dev/null; then break; fi
+		kill -0 "$idle_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 4
+	idle_rss=$(rss_kib "$broker_pid")
+	wait "$idle_pid" || rc=$?
+	forget "$idle_pid"
+	((rc == 0)) || die "connecting $IDLE_DEVICES devices to $name failed (exit $rc): $(tail -5 "$work/$name-idle.log")"
+	idle_connected=$(jnum Connected "$work/$name-idle.json")
+	idle_acked=$(jnum Acked "$work/$name-idle.json")
 }
 peak_rss() { awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$1"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
@@ -198,39 +246,25 @@ load_desc="$DEVICES TLS devices (client certificates), $METRICS metrics per mess
 echo
 echo "================ Hearth"
 data=$work/hearth-data
+# Hearth refuses connections past --mqtt-max-clients (10,000 by default).
+HEARTH_SERVE_FLAGS="--mqtt-max-clients $((fleet + 100)) ${HEARTH_SERVE_FLAGS:-}"
 start_hearth "$data" "$work/hearth-serve.log"
 
-echo "== provisioning $DEVICES devices for customer $customer"
-timeout 600 "$work/hearth" simulate load provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \
-	-devices "$DEVICES" -customer "$customer"
+echo "== provisioning $fleet devices for customer $customer"
+timeout 1800 "$work/hearth" simulate load provision -api "$api" -api-ca "$data/tls/ca.pem" -creds "$work/creds" \
+	-devices "$fleet" -customer "$customer"
 
 # Let the provisioning garbage settle before the baseline.
 sleep 2
 hearth_rss_idle=$(rss_kib "$hearth_pid")
 echo "== hearth resident memory before devices connect: $(mib "$hearth_rss_idle") MiB"
 
-# Memory per connection is measured apart from the load: all devices
-# connect and send almost nothing (one message per second across all of
-# them) while the RSS is read, then disconnect.
-echo "== connecting $DEVICES devices with almost no traffic, to measure memory per connection"
-timeout -k 10 "$run_limit" "$work/hearth" simulate load run -broker "127.0.0.1:$HEARTH_MQTT_PORT" -ca "$data/tls/ca.pem" \
-	-creds "$work/creds" -auth cert -metrics "$METRICS" -rate 1 -duration 6s -qos 1 -progress 0 -json \
-	>"$work/idle.json" 2>"$work/idle.log" &
-idle_pid=$!
-pids+=("$idle_pid")
-for _ in $(seq 1200); do
-	if grep -q 'devices connected' "$work/idle.log" 2>/dev/null; then break; fi
-	kill -0 "$idle_pid" 2>/dev/null || break
-	sleep 0.1
-done
-sleep 3
-hearth_rss_connected=$(rss_kib "$hearth_pid")
-idle_rc=0
-wait "$idle_pid" || idle_rc=$?
-forget "$idle_pid"
-((idle_rc == 0)) || die "connecting the devices failed (exit $idle_rc): $(cat "$work/idle.log")"
-h_idle_connected=$(jnum Connected "$work/idle.json")
-h_idle_acked=$(jnum Acked "$work/idle.json")
+# Memory per connection is measured apart from the load: IDLE_DEVICES
+# devices connect and send almost nothing while the RSS is read, then
+# disconnect.
+echo "== connecting $IDLE_DEVICES devices with almost no traffic, to measure memory per connection"
+idle_rss "$hearth_pid" hearth -broker "127.0.0.1:$HEARTH_MQTT_PORT" -ca "$data/tls/ca.pem" -creds "$work/creds" -auth cert
+hearth_rss_connected=$idle_rss h_idle_connected=$idle_connected h_idle_acked=$idle_acked
 echo "== $h_idle_connected devices connected: $(mib "$hearth_rss_connected") MiB ($h_idle_acked messages acknowledged meanwhile)"
 sleep 1
 
@@ -248,7 +282,8 @@ if [[ $PERF == 1 ]]; then
 	perf_pid=$!
 	pids+=("$perf_pid")
 fi
-finish_load hearth
+finish_load hearth "$hearth_pid"
+h_load_ticks=$load_cpu_ticks
 usage_end "$hearth_pid" "$(loadgen_cpu_s "$work/hearth.json")"
 h_wall=$u_wall h_cpu_s=$u_broker_s h_cpu_pct=$u_broker_pct h_lg_pct=$u_loadgen_pct h_machine_pct=$u_machine_pct h_other_pct=$u_other_pct
 hearth_rss_peak=$(peak_rss "$work/hearth.rss")
@@ -305,8 +340,8 @@ fi
 ################################################################ mosquitto
 echo
 echo "================ mosquitto"
-echo "== issuing a CA, the broker certificate and $DEVICES device certificates"
-"$work/hearth" simulate load certs -dir "$work/pki" -devices "$DEVICES" -hosts 127.0.0.1
+echo "== issuing a CA, the broker certificate and $fleet device certificates"
+"$work/hearth" simulate load certs -dir "$work/pki" -devices "$fleet" -hosts 127.0.0.1
 {
 	echo "listener $MOSQUITTO_PORT 127.0.0.1"
 	echo "cafile $work/pki/ca.pem"
@@ -337,6 +372,13 @@ if ! kill -0 "$mosquitto_pid" 2>/dev/null || ! listening "$MOSQUITTO_PORT"; then
 fi
 mosquitto_version=$("$mosquitto_bin" -h 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 echo "== mosquitto $mosquitto_version listening on 127.0.0.1:$MOSQUITTO_PORT (pid $mosquitto_pid)"
+sleep 1
+mosquitto_rss_idle=$(rss_kib "$mosquitto_pid")
+echo "== connecting $IDLE_DEVICES devices with almost no traffic, to measure memory per connection"
+idle_rss "$mosquitto_pid" mosquitto -broker "127.0.0.1:$MOSQUITTO_PORT" -ca "$work/pki/ca.pem" -creds "$work/pki/devices"
+mosquitto_rss_connected=$idle_rss m_idle_connected=$idle_connected m_idle_acked=$idle_acked
+echo "== $m_idle_connected devices connected: $(mib "$mosquitto_rss_connected") MiB ($m_idle_acked messages acknowledged meanwhile)"
+sleep 1
 
 "$work/hearth" simulate load count -broker "127.0.0.1:$MOSQUITTO_PORT" -ca "$work/pki/ca.pem" -creds "$work/pki/subscriber" \
 	-filter 'hearth/things/+/telemetry' -idle 3s -duration "$((run_limit + 30))s" -ready-file "$work/ready" -json \
@@ -348,15 +390,14 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [[ -e $work/ready ]] || die "subscriber did not connect: $(cat "$work/count.log")"
-mosquitto_rss_idle=$(rss_kib "$mosquitto_pid")
 
 echo "== load: $load_desc"
 usage_begin "$mosquitto_pid"
 run_load "$mosquitto_pid" mosquitto -broker "127.0.0.1:$MOSQUITTO_PORT" -ca "$work/pki/ca.pem" -creds "$work/pki/devices"
-finish_load mosquitto
+finish_load mosquitto "$mosquitto_pid"
+m_load_ticks=$load_cpu_ticks
 usage_end "$mosquitto_pid" "$(loadgen_cpu_s "$work/mosquitto.json")"
 m_wall=$u_wall m_cpu_s=$u_broker_s m_cpu_pct=$u_broker_pct m_lg_pct=$u_loadgen_pct m_machine_pct=$u_machine_pct m_other_pct=$u_other_pct
-mosquitto_rss_connected=$(connected_rss mosquitto)
 mosquitto_rss_peak=$(peak_rss "$work/mosquitto.rss")
 # The subscriber stops 3 s after the last delivery.
 count_rc=0
@@ -382,8 +423,27 @@ fi
 
 ################################################################ summary
 ratio=$(awk -v h="$h_msgs" -v m="$m_msgs" 'BEGIN { if (m > 0) printf "%.2f", h / m; else print "n/a" }')
-per_device_kib=$(awk -v c="$hearth_rss_connected" -v i="$hearth_rss_idle" -v n="$DEVICES" 'BEGIN { printf "%.0f", (c - i) / n }')
-mosq_per_device_kib=$(awk -v c="$mosquitto_rss_connected" -v i="$mosquitto_rss_idle" -v n="$DEVICES" 'BEGIN { printf "%.1f", (c - i) / n }')
+# Memory per idle connection: the growth over the broker's resident memory
+# before the devices connected, divided by those that connected.
+per_conn() { awk -v c="$1" -v i="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (c - i) / n; else print "n/a" }'; }
+per_device_kib=$(per_conn "$hearth_rss_connected" "$hearth_rss_idle" "$h_idle_connected")
+mosq_per_device_kib=$(per_conn "$mosquitto_rss_connected" "$mosquitto_rss_idle" "$m_idle_connected")
+# What 100,000 idle connections would take at that slope, on top of the
+# broker's memory without any.
+at100k() { awk -v k="$1" -v i="$2" 'BEGIN { if (k == "n/a") print "n/a"; else printf "%.1f", (i + 100000 * k) / 1048576 }'; }
+h_100k_gib=$(at100k "$per_device_kib" "$hearth_rss_idle")
+m_100k_gib=$(at100k "$mosq_per_device_kib" "$mosquitto_rss_idle")
+# CPU per acknowledged message: the broker's CPU time from the moment every
+# device was connected until the load generator ended (sending, draining,
+# disconnecting) over the messages acknowledged.
+us_per_msg() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN { if (n > 0 && t > 0) printf "%.1f", 1e6 * t / hz / n; else print "n/a" }'; }
+h_us_msg=$(us_per_msg "$h_load_ticks" "$h_acked")
+m_us_msg=$(us_per_msg "$m_load_ticks" "$m_acked")
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "n/a" && b != "n/a" && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+cpu_ratio=$(ratio_of "$h_us_msg" "$m_us_msg")
+p99_ratio=$(ratio_of "$h_p99" "$m_p99")
+mem_ratio=$(ratio_of "$per_device_kib" "$mosq_per_device_kib")
+if [[ ${HEARTH_SERVE_FLAGS:-} == *--telemetry-log=false* ]]; then wal_state="telemetry log off"; else wal_state="telemetry log on, fsync per group commit"; fi
 
 echo
 if [[ $PERF == 1 && -s $work/perf.data ]]; then
@@ -422,15 +482,18 @@ summary=$(
 	cat <<EOF
 ================ summary
 load       $load_desc
+targets    1. CPU per acked message     Hearth ${h_us_msg} µs, mosquitto ${m_us_msg} µs: ${cpu_ratio}× (target ≤ 1.5×)
+           2. publish→PUBACK p99        Hearth ${h_p99} ms, mosquitto ${m_p99} ms: ${p99_ratio}× (target ≤ 10 ms, ≤ 20 ms with the telemetry log; $wal_state)
+           3. RSS per idle TLS conn     Hearth ${per_device_kib} KiB, mosquitto ${mosq_per_device_kib} KiB at $IDLE_DEVICES: ${mem_ratio}× (target ≤ 24 KiB); 100,000 at this slope: Hearth ${h_100k_gib} GiB, mosquitto ${m_100k_gib} GiB
 machine    $cores cores; CPU busy during Hearth's load ${h_machine_pct}%, during mosquitto's ${m_machine_pct}% (of one core; others' work ${h_other_pct}% / ${m_other_pct}%)
 Hearth     $h_msgs msgs/s acked, $h_samples samples/s, publish→PUBACK p50 ${h_p50} ms p99 ${h_p99} ms
            $h_connected connected, $h_dropped dropped, $h_acked acked, $h_failed failed
            stored     $h_stored samples queryable, acked × metrics = $h_expected: $h_verdict (hearth appended ${h_appended:-?}, tsdb rows ${h_rows:-?}; includes the $h_idle_acked messages of the connect-only run)
-           memory     $(mib "$hearth_rss_idle") MiB before connect, $(mib "$hearth_rss_connected") MiB with $DEVICES connected and idle (${per_device_kib} KiB/device), peak under load $(mib "$hearth_rss_peak") MiB
+           memory     $(mib "$hearth_rss_idle") MiB before connect, $(mib "$hearth_rss_connected") MiB with $h_idle_connected connected and idle (${per_device_kib} KiB/device), peak under load $(mib "$hearth_rss_peak") MiB
            cpu        ${h_cpu_s} s over ${h_wall} s of connect+load+drain = ${h_cpu_pct}% of one core (load generator ${h_lg_pct}%); ${hearth_cpu_total} s since start
 mosquitto  $m_msgs msgs/s acked, p50 ${m_p50} ms p99 ${m_p99} ms; delivered $m_delivered to one subscriber = $m_delivered_rate msgs/s
            $m_connected connected, $m_dropped dropped, $m_acked acked, $m_failed failed
-           memory     $(mib "$mosquitto_rss_idle") MiB idle, $(mib "$mosquitto_rss_connected") MiB with $DEVICES connected (${mosq_per_device_kib} KiB/device), peak $(mib "$mosquitto_rss_peak") MiB
+           memory     $(mib "$mosquitto_rss_idle") MiB idle, $(mib "$mosquitto_rss_connected") MiB with $m_idle_connected connected and idle (${mosq_per_device_kib} KiB/device), peak $(mib "$mosquitto_rss_peak") MiB
            cpu        ${m_cpu_s} s over ${m_wall} s = ${m_cpu_pct}% of one core (load generator ${m_lg_pct}%)
 ratio      Hearth ÷ mosquitto acked msgs/s = $ratio
 EOF
@@ -446,11 +509,14 @@ if [[ -n $OUT ]]; then
 | publish→PUBACK latency p50 / p99 | ${h_p50} ms / ${h_p99} ms | ${m_p50} ms / ${m_p99} ms |
 | delivered to one subscriber per second | — | $m_delivered_rate |
 | samples stored and queryable | $h_stored of $h_expected ($h_verdict) | — |
-| resident memory: no devices / $DEVICES connected, idle / peak under load | $(mib "$hearth_rss_idle") / $(mib "$hearth_rss_connected") / $(mib "$hearth_rss_peak") MiB | $(mib "$mosquitto_rss_idle") / $(mib "$mosquitto_rss_connected") / $(mib "$mosquitto_rss_peak") MiB |
+| CPU per acknowledged message while loaded | ${h_us_msg} µs | ${m_us_msg} µs |
+| resident memory: no devices / $IDLE_DEVICES connected, idle / peak under load | $(mib "$hearth_rss_idle") / $(mib "$hearth_rss_connected") / $(mib "$hearth_rss_peak") MiB | $(mib "$mosquitto_rss_idle") / $(mib "$mosquitto_rss_connected") / $(mib "$mosquitto_rss_peak") MiB |
 | memory per connected device | ${per_device_kib} KiB | ${mosq_per_device_kib} KiB |
 | broker CPU over connect, load and drain | ${h_cpu_s} s (${h_cpu_pct}% of one core) | ${m_cpu_s} s (${m_cpu_pct}% of one core) |
 | load generator CPU (same machine, $cores cores) | ${h_lg_pct}% of one core | ${m_lg_pct}% of one core |
 | Hearth ÷ mosquitto, msgs/s | $ratio | |
+| Hearth ÷ mosquitto: CPU per message / PUBACK p99 / memory per connection | $cpu_ratio / $p99_ratio / $mem_ratio | |
+| others' work on the machine during the load | ${h_other_pct}% of one core | ${m_other_pct}% of one core |
 EOF
 	echo "(markdown table written to $OUT)"
 fi

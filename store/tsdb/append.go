@@ -24,8 +24,8 @@ type Point struct {
 	Value     float64
 }
 
-// appendBuf holds what one Append call needs, reused across calls so that
-// the hot path does not allocate.
+// appendBuf holds what one Append or AppendBatch call needs, reused
+// across calls so that the hot path does not allocate.
 type appendBuf struct {
 	labels [3]prompb.Label
 	name   [1]prompb.Label
@@ -35,67 +35,128 @@ type appendBuf struct {
 	rows   []storage.MetricRow
 }
 
+// Record is the points of one device, labelled as Append labels them.
+type Record struct {
+	Device, Customer, Site string
+	Points                 []Point
+}
+
 // Append stores points of one device, labelled __name__=Metric, device,
 // customer and site (an empty customer or site is left out), and updates the
 // latest values. It checks every point first: if one is refused, nothing is
 // stored and the error wraps ErrInvalidPoint. Refused are empty or too long
 // names, values that are NaN or infinite, and timestamps older than the
 // retention or more than two days ahead of the clock (VictoriaMetrics would
-// drop those silently). Stored points become searchable within about two
-// seconds, or at once after Flush.
+// drop those silently). Stored points become searchable within
+// searchableInterval (250 ms), or at once after Flush.
 func (db *DB) Append(device, customer, site string, pts []Point) error {
 	if len(pts) == 0 {
 		return nil
 	}
+	var errs [1]error
+	db.AppendBatch([]Record{{Device: device, Customer: customer, Site: site, Points: pts}}, errs[:])
+	return errs[0]
+}
+
+// AppendBatch stores several records as Append stores each, in one write
+// to the storage: the storage's cost per write (its partition, index
+// search and shard bookkeeping) is then paid once for all of them. errs,
+// of the same length as recs, receives each record's error; a refused
+// record (ErrInvalidPoint) leaves the others stored. Records of one device
+// are stored in their order.
+func (db *DB) AppendBatch(recs []Record, errs []error) {
+	if len(errs) != len(recs) {
+		panic("tsdb: AppendBatch wants one error slot per record")
+	}
 	now := time.Now()
-	if err := validate(device, customer, site, pts, now, db.retention); err != nil {
-		return err
+	valid := 0
+	for i := range recs {
+		r := &recs[i]
+		errs[i] = nil
+		if len(r.Points) == 0 {
+			continue
+		}
+		if errs[i] = validate(r.Device, r.Customer, r.Site, r.Points, now, db.retention); errs[i] == nil {
+			valid++
+		}
+	}
+	if valid == 0 {
+		return
 	}
 	if !db.enter() {
-		return ErrClosed
+		for i := range recs {
+			if errs[i] == nil && len(recs[i].Points) > 0 {
+				errs[i] = ErrClosed
+			}
+		}
+		return
 	}
 	defer db.leave()
 
 	b := db.bufs.Get().(*appendBuf)
 	defer db.bufs.Put(b)
-	b.labels[0] = prompb.Label{Name: "device", Value: device}
-	b.labels[1] = prompb.Label{Name: "customer", Value: customer}
-	b.labels[2] = prompb.Label{Name: "site", Value: site}
-	b.prefix = storage.MarshalMetricNameRaw(b.prefix[:0], b.labels[:])
 	b.names = b.names[:0]
 	b.ends = b.ends[:0]
-	for i := range pts {
-		b.name[0] = prompb.Label{Name: "__name__", Value: pts[i].Metric}
-		b.names = storage.MarshalMetricNameRaw(b.names, b.name[:])
-		b.names = append(b.names, b.prefix...)
-		b.ends = append(b.ends, len(b.names))
+	backfill := now.Add(-rollupCacheOffset).UnixMilli()
+	old := false
+	for i := range recs {
+		r := &recs[i]
+		if errs[i] != nil {
+			continue
+		}
+		b.labels[0] = prompb.Label{Name: "device", Value: r.Device}
+		b.labels[1] = prompb.Label{Name: "customer", Value: r.Customer}
+		b.labels[2] = prompb.Label{Name: "site", Value: r.Site}
+		b.prefix = storage.MarshalMetricNameRaw(b.prefix[:0], b.labels[:])
+		for j := range r.Points {
+			b.name[0] = prompb.Label{Name: "__name__", Value: r.Points[j].Metric}
+			b.names = storage.MarshalMetricNameRaw(b.names, b.name[:])
+			b.names = append(b.names, b.prefix...)
+			b.ends = append(b.ends, len(b.names))
+			old = old || r.Points[j].Timestamp < backfill
+		}
 	}
 	// The names buffer may have moved while growing, so rows point into it
 	// only once it is complete.
 	b.rows = b.rows[:0]
-	backfill := now.Add(-rollupCacheOffset).UnixMilli()
-	old := false
-	start := 0
-	for i := range pts {
-		b.rows = append(b.rows, storage.MetricRow{
-			MetricNameRaw: b.names[start:b.ends[i]],
-			Timestamp:     pts[i].Timestamp,
-			Value:         pts[i].Value,
-		})
-		start = b.ends[i]
-		old = old || pts[i].Timestamp < backfill
+	start, k := 0, 0
+	for i := range recs {
+		if errs[i] != nil {
+			continue
+		}
+		for _, p := range recs[i].Points {
+			b.rows = append(b.rows, storage.MetricRow{
+				MetricNameRaw: b.names[start:b.ends[k]],
+				Timestamp:     p.Timestamp,
+				Value:         p.Value,
+			})
+			start = b.ends[k]
+			k++
+		}
 	}
 	err := vmstorage.VMInsertAPI.WriteRows(b.rows)
 	clear(b.rows)
-	if err != nil {
-		return fmt.Errorf("append %d points of device %q: %w", len(pts), device, err)
+	if cap(b.rows) > maxKeptRows {
+		// A rare large batch (a back-fill) does not pin its memory.
+		b.rows, b.names, b.ends = nil, nil, nil
 	}
-	if old {
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case errs[i] != nil || len(r.Points) == 0:
+		case err != nil:
+			errs[i] = fmt.Errorf("append %d points of device %q: %w", len(r.Points), r.Device, err)
+		default:
+			db.latest.update(latestKey(r.Device, r.Customer), r.Points)
+		}
+	}
+	if old && err == nil {
 		db.backfilled.Store(true)
 	}
-	db.latest.update(latestKey(device, customer), pts)
-	return nil
 }
+
+// maxKeptRows bounds the rows an appendBuf keeps between calls.
+const maxKeptRows = 64 << 10
 
 func validate(device, customer, site string, pts []Point, now time.Time, retention time.Duration) error {
 	if device == "" {
@@ -144,7 +205,7 @@ func latestKey(device, customer string) string { return device + "\x00" + custom
 
 // Flush makes everything appended so far searchable at once and drops
 // cached query results. It is meant for tests and benchmarks; in normal
-// operation samples become searchable within about two seconds.
+// operation samples become searchable within searchableInterval (250 ms).
 func (db *DB) Flush() {
 	if !db.enter() {
 		return

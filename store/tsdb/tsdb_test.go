@@ -618,3 +618,53 @@ func maxOf(v []float64) float64 {
 }
 
 func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(a)) }
+
+// AppendBatch stores every record of a batch in one write, each under its
+// own device, customer and site; a refused record leaves the others
+// stored, and the latest values follow the records in order.
+func TestAppendBatchStoresEachRecord(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	base := twoHoursAgo().UnixMilli()
+	recs := []tsdb.Record{
+		{Device: "d1", Customer: "c1", Site: "s1", Points: []tsdb.Point{{"temp", base, 1}, {"hum", base, 40}}},
+		{Device: "d2", Customer: "c2", Points: []tsdb.Point{{"temp", base, 2}}},
+		{Device: "d3", Customer: "c1", Points: []tsdb.Point{{"temp", base, math.NaN()}}},
+		{Device: "d4", Customer: "c1"},
+		{Device: "d1", Customer: "c1", Site: "s1", Points: []tsdb.Point{{"temp", base + 1000, 3}}},
+	}
+	errs := make([]error, len(recs))
+	errs[3] = errors.New("left from an earlier call")
+	db.AppendBatch(recs, errs)
+	for i, err := range errs {
+		if want := i == 2; errors.Is(err, tsdb.ErrInvalidPoint) != want || (!want && err != nil) {
+			t.Errorf("record %d: error %v", i, err)
+		}
+	}
+	db.Flush()
+	at := time.UnixMilli(base + 1000)
+	for _, tt := range []struct {
+		query string
+		want  float64
+	}{
+		{`temp{device="d1",customer="c1",site="s1"}`, 3},
+		{`hum{device="d1",customer="c1",site="s1"}`, 40},
+		{`temp{device="d2",customer="c2"}`, 2},
+	} {
+		got, err := db.Query(context.Background(), tt.query, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || len(got[0].Values) != 1 || got[0].Values[0] != tt.want {
+			t.Errorf("%s = %+v, want one sample of %v", tt.query, got, tt.want)
+		}
+	}
+	if got, err := db.Query(context.Background(), `temp{device="d3"}`, at); err != nil || len(got) != 0 {
+		t.Errorf("the refused record stored %+v (%v)", got, err)
+	}
+	if diff := cmp.Diff([]tsdb.Point{{"hum", base, 40}, {"temp", base + 1000, 3}}, db.Latest("d1", "c1")); diff != "" {
+		t.Errorf("Latest(d1) (-want +got):\n%s", diff)
+	}
+	if got := db.Latest("d3", "c1"); got != nil {
+		t.Errorf("Latest(d3) = %+v, want nil", got)
+	}
+}

@@ -261,3 +261,41 @@ func TestFormatVersion(t *testing.T) {
 		t.Errorf("the file that is no segment is still there: %v", err)
 	}
 }
+
+// With a commit interval, a record appended soon after a commit waits for
+// the interval to pass and shares the next commit with what follows it;
+// the first record after a quiet spell is committed at once.
+func TestCommitIntervalGathersRecords(t *testing.T) {
+	const interval = 3 * time.Second
+	l, _, _ := collect(t, t.TempDir(), wal.Options{CommitInterval: interval})
+	defer l.Close(false)
+	start := time.Now()
+	if err := l.Write(record("dev-1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= interval {
+		t.Fatalf("the first record took %s to commit; want it committed at once", took)
+	}
+	c2, err := l.Append(record("dev-1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c2.Done():
+		t.Fatal("a record appended right after a commit was committed before the interval passed")
+	case <-time.After(300 * time.Millisecond):
+	}
+	c3, err := l.Append(record("dev-2", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Done() != c3.Done() {
+		t.Error("two records appended within the interval went to different commits")
+	}
+	if err := c3.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Records != 3 || st.Syncs != 2 {
+		t.Errorf("stats %+v: want 3 records in 2 commits", st)
+	}
+}
