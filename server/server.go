@@ -16,6 +16,7 @@ import (
 
 	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/broker"
+	"github.com/hearthiot/hearth/broker/upstream"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/events"
@@ -55,25 +56,30 @@ type Server struct {
 	devEvents *device.DeviceEvents
 	broker    *broker.Broker
 	out       *broker.Outbound // the broker's sending side, made before it
-	poll      *poll.Service
-	gate      *gate.Gate
-	scheduler *scheduler.Scheduler
-	jobs      *jobs.Service
-	ownTopics *device.OwnTopics
-	rules     *rules.Engine
-	alarms    *alarm.Engine
-	notify    *notify.Service
-	backups   *backup.Maker
-	artifacts *artifact.Store
-	self      *selfCheck // Hearth's own addresses, which no notification may call
-	api       *api.API
-	feeds     http.Handler // calendars' iCalendar feeds
-	ui        *ui.UI
-	http      *http.Server
-	httpLn    net.Listener
-	admin     *adminSocket
-	tls       *tls.Config // what both listeners present
-	events    *events.Bus
+	// devicesOut is what the shadow service publishes through: out, and
+	// the upstream broker for the devices whose shadows this box answers
+	// there.
+	devicesOut *devicePublisher
+	upstream   *upstream.Client // nil without --mqtt-upstream
+	poll       *poll.Service
+	gate       *gate.Gate
+	scheduler  *scheduler.Scheduler
+	jobs       *jobs.Service
+	ownTopics  *device.OwnTopics
+	rules      *rules.Engine
+	alarms     *alarm.Engine
+	notify     *notify.Service
+	backups    *backup.Maker
+	artifacts  *artifact.Store
+	self       *selfCheck // Hearth's own addresses, which no notification may call
+	api        *api.API
+	feeds      http.Handler // calendars' iCalendar feeds
+	ui         *ui.UI
+	http       *http.Server
+	httpLn     net.Listener
+	admin      *adminSocket
+	tls        *tls.Config // what both listeners present
+	events     *events.Bus
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
@@ -104,7 +110,8 @@ func New(cfg Config, version string, logger *slog.Logger, console io.Writer) (*S
 	if console == nil {
 		console = io.Discard
 	}
-	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New(), out: broker.NewOutbound()}, nil
+	out := broker.NewOutbound()
+	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New(), out: out, devicesOut: &devicePublisher{local: out}}, nil
 }
 
 // Events is the in-process event bus: device connects and disconnects,
@@ -160,6 +167,7 @@ func (s *Server) startSteps() []startStep {
 		{"job service", s.startJobService},
 		{"message rules", s.startMessageRules},
 		{"broker", s.startBroker},
+		{"mqtt upstream", s.startUpstream},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
 		{"jobs", s.startJobs},
@@ -334,7 +342,7 @@ func (s *Server) startDeviceTypes(context.Context) error {
 // listener run, which start after it and stop before it.
 func (s *Server) startShadows(context.Context) error {
 	s.shadows = device.NewShadows(device.ShadowDeps{
-		Store: s.store, Publisher: s.out, Events: s.events, Settings: s.types, Logger: s.logger.With("component", "shadows"),
+		Store: s.store, Publisher: s.devicesOut, Events: s.events, Settings: s.types, Logger: s.logger.With("component", "shadows"),
 	})
 	return nil
 }
