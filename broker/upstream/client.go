@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +79,8 @@ type Client struct {
 	logger *slog.Logger
 
 	cm        *autopaho.ConnectionManager
-	telemetry chan pendingTelemetry
+	incoming  []chan pendingTelemetry // per shard: messages to decode and begin storing
+	telemetry []chan pendingTelemetry // per shard: messages being stored, to acknowledge
 	shadows   chan pendingShadow
 	workers   sync.WaitGroup
 	quit      chan struct{} // closed by Stop once the connection is closed
@@ -162,11 +165,19 @@ var shadowFilters = []string{
 // embedded broker's devices are served meanwhile, and the connection is
 // retried with a backoff until Stop (Stats().Connected says when it is up).
 func (c *Client) Start(ctx context.Context) error {
-	c.telemetry = make(chan pendingTelemetry, c.cfg.Inflight)
 	c.shadows = make(chan pendingShadow, shadowQueue)
 	c.quit = make(chan struct{})
-	c.workers.Add(2)
-	go c.storeTelemetry()
+	shards := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	for range shards {
+		in := make(chan pendingTelemetry, c.cfg.Inflight/shards+1)
+		out := make(chan pendingTelemetry, c.cfg.Inflight)
+		c.incoming = append(c.incoming, in)
+		c.telemetry = append(c.telemetry, out)
+		c.workers.Add(2)
+		go c.acceptTelemetry(in, out)
+		go c.storeTelemetry(out)
+	}
+	c.workers.Add(1)
 	go c.answerShadows()
 
 	inflight := uint16(c.cfg.Inflight)
@@ -275,32 +286,59 @@ func ack(pr paho.PublishReceived) {
 	_ = pr.Client.Ack(pr.Packet)
 }
 
-// telemetryReceived begins storing one telemetry message and queues it to
-// be acknowledged once stored. With Inflight messages queued, the next
-// waits, and the upstream broker holds its messages back.
+// telemetryReceived hands one telemetry message to its device's shard:
+// the shards decode and store on as many goroutines as there are cores,
+// while each device's messages stay in order on one of them. With a
+// shard's queue full the next message waits, and with Inflight messages
+// not yet acknowledged the upstream broker holds its messages back.
 func (c *Client) telemetryReceived(pr paho.PublishReceived, thing string, now time.Time) {
-	if _, _, ok := c.deps.Registry.Labels(thing); !ok {
-		c.unknown.Add(1)
-		ack(pr)
-		return
-	}
-	if c.deps.Presence != nil {
-		c.deps.Presence.Heard(thing, now)
-	}
 	c.draining.Add(1)
-	st, err := c.deps.Ingest.Accept(thing, pr.Packet.Payload, now)
-	if err != nil && !passing(err) {
-		c.refusedTelemetry(thing, err, now)
-		ack(pr)
-		c.draining.Add(-1)
-		return
-	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(thing))
 	select {
-	case c.telemetry <- pendingTelemetry{pr: pr, thing: thing, at: now, storing: st}:
+	case c.incoming[h.Sum32()%uint32(len(c.incoming))] <- pendingTelemetry{pr: pr, thing: thing, at: now}:
 	case <-c.quit:
 		// Stopping: not acknowledged, so the broker sends it again or to
 		// another member of the group.
 		c.draining.Add(-1)
+	}
+}
+
+// acceptTelemetry decodes a shard's messages and begins storing them, as
+// the embedded broker does on each connection's goroutine, and queues them
+// to be acknowledged once stored.
+func (c *Client) acceptTelemetry(in, out chan pendingTelemetry) {
+	defer c.workers.Done()
+	for {
+		var m pendingTelemetry
+		select {
+		case m = <-in:
+		case <-c.quit:
+			return
+		}
+		if _, _, ok := c.deps.Registry.Labels(m.thing); !ok {
+			c.unknown.Add(1)
+			ack(m.pr)
+			c.draining.Add(-1)
+			continue
+		}
+		if c.deps.Presence != nil {
+			c.deps.Presence.Heard(m.thing, m.at)
+		}
+		st, err := c.deps.Ingest.Accept(m.thing, m.pr.Packet.Payload, m.at)
+		if err != nil && !passing(err) {
+			c.refusedTelemetry(m.thing, err, m.at)
+			ack(m.pr)
+			c.draining.Add(-1)
+			continue
+		}
+		m.storing = st
+		select {
+		case out <- m:
+		case <-c.quit:
+			c.draining.Add(-1)
+			return
+		}
 	}
 }
 
@@ -320,12 +358,12 @@ const retryFor = time.Minute
 // tried again for up to retryFor: the upstream broker cannot be told "not
 // now" as a device of the embedded broker is, by withholding the PUBACK,
 // without holding back every later acknowledgement of the connection.
-func (c *Client) storeTelemetry() {
+func (c *Client) storeTelemetry(in chan pendingTelemetry) {
 	defer c.workers.Done()
 	for {
 		var m pendingTelemetry
 		select {
-		case m = <-c.telemetry:
+		case m = <-in:
 		case <-c.quit:
 			return
 		}
