@@ -231,32 +231,56 @@ func (c *Client) Start(ctx context.Context) error {
 }
 
 // subscribe makes the subscriptions on a new connection: the session
-// starts clean each time, so none is left from the last.
+// starts clean each time, so none is left from the last. A subscription
+// that fails is tried again every resubscribeEvery while the connection
+// lasts; a refused telemetry filter (the broker's ACL) leaves the client
+// not connected, as /metrics shows, and says so in the log.
 func (c *Client) subscribe(cm *autopaho.ConnectionManager) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	var subs []paho.SubscribeOptions
 	for _, f := range c.Filters() {
 		// NoLocal keeps Hearth's own replies from coming back; a shared
 		// subscription must not set it (MQTT 5 section 3.8.3.1).
 		subs = append(subs, paho.SubscribeOptions{Topic: f, QoS: 1, NoLocal: f != telemetryFilter(c.cfg.Group)})
 	}
-	ack, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
-	if err != nil {
-		c.logLimited("mqtt upstream subscribe failed", "broker", c.ep.url.Host, "error", err)
-		return
+	var ack *paho.Suback
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var err error
+		ack, err = cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
+		cancel()
+		if err == nil {
+			break
+		}
+		if errors.Is(err, autopaho.ConnectionDownError) {
+			return // the next connection subscribes
+		}
+		c.logLimited("mqtt upstream subscribe failed; retrying", "broker", c.ep.url.Host, "error", err)
+		select {
+		case <-c.quit:
+			return
+		case <-time.After(resubscribeEvery):
+		}
 	}
+	telemetryOK := true
 	for i, code := range ack.Reasons {
 		if code >= 0x80 && i < len(subs) {
-			// A broker may refuse $SYS or $aws filters; telemetry is what
-			// matters, shadows next.
+			// A broker may refuse the $SYS or $aws filters: telemetry is
+			// what matters, shadows next.
 			c.logger.Warn("mqtt upstream subscription refused", "broker", c.ep.url.Host, "filter", subs[i].Topic, "reason_code", code)
+			telemetryOK = telemetryOK && i != 0
 		}
+	}
+	if !telemetryOK {
+		c.logger.Error("mqtt upstream refuses the shared telemetry subscription; no telemetry is taken from it", "broker", c.ep.url.Host, "group", c.cfg.Group)
+		return
 	}
 	c.connected.Store(true)
 	c.logger.Info("mqtt upstream connected", "broker", c.ep.url.Host, "client_id", c.cfg.ClientID,
 		"group", c.cfg.Group, "shadows", c.cfg.Shadows.String())
 }
+
+// resubscribeEvery spaces the attempts of a subscription that failed.
+const resubscribeEvery = 5 * time.Second
 
 // received routes one message; paho calls it in order, on one goroutine.
 // Every QoS 1 message is acknowledged exactly once (paho sends the acks in

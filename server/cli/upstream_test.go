@@ -397,6 +397,26 @@ func TestUpstreamSharedGroup(t *testing.T) {
 		}
 	}
 
+	// A message that cannot be stored is answered upstream, by the box
+	// that took it, as Hearth's own broker answers it.
+	rejected := make(chan []byte, 4)
+	dev := deviceClient(t, brokerAddr, "up-1", "device", "device-pw")
+	if tok := dev.Subscribe("hearth/things/up-1/telemetry/rejected", 1, func(_ mqtt.Client, m mqtt.Message) { rejected <- m.Payload() }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	dev.Publish("hearth/things/up-1/telemetry", 1, false, `{"seq": "not a number"}`).WaitTimeout(5 * time.Second)
+	select {
+	case p := <-rejected:
+		if !bytes.Contains(p, []byte(`"code":"bad_value"`)) {
+			t.Errorf("rejection %s, want code bad_value", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no telemetry/rejected through the upstream broker")
+	}
+	if ra, rb := a.metric("hearth_mqtt_upstream_telemetry_refused_total"), b.metric("hearth_mqtt_upstream_telemetry_refused_total"); ra+rb != 1 {
+		t.Errorf("refused counted %v + %v, want 1", ra, rb)
+	}
+
 	// Phase 2: box b stops; box a takes everything.
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
