@@ -22,12 +22,13 @@ type Config struct {
 
 	HTTP      HTTPConfig
 	MQTT      MQTTConfig
-	// Upstream ingests from an external MQTT broker cluster; off while
-	// its URL is empty.
-	Upstream UpstreamConfig
 	TLS       TLSConfig
 	TSDB      TSDBConfig
 	Telemetry TelemetryConfig
+
+	// Upstream ingests from an external MQTT broker cluster; off while
+	// its URL is empty.
+	Upstream UpstreamConfig
 
 	Web WebConfig
 

@@ -203,7 +203,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // deviceClient connects a device to the upstream broker.
 func deviceClient(t *testing.T, brokerAddr, id, user, password string) mqtt.Client {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://"+brokerAddr).SetClientID(id).
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + brokerAddr).SetClientID(id).
 		SetUsername(user).SetPassword(password).SetAutoReconnect(false).SetCleanSession(true).SetOrderMatters(false))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("device %s connect: %v", id, tok.Error())
