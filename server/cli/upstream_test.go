@@ -51,9 +51,21 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// upstreamBroker is a mosquitto on 127.0.0.1 that can be restarted on
+// the same port.
+type upstreamBroker struct {
+	t    *testing.T
+	bin  string
+	conf string
+	addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *syncBuffer
+}
+
 // startUpstreamBroker runs mosquitto on 127.0.0.1 with a password file
-// holding users, until the test ends, and returns its address.
-func startUpstreamBroker(t *testing.T, users map[string]string) string {
+// holding users, until the test ends.
+func startUpstreamBroker(t *testing.T, users map[string]string) *upstreamBroker {
 	t.Helper()
 	bin := needMosquitto(t, "mosquitto")
 	pwTool := needMosquitto(t, "mosquitto_passwd")
@@ -67,55 +79,78 @@ func startUpstreamBroker(t *testing.T, users map[string]string) string {
 			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
 		}
 	}
+	m := &upstreamBroker{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: &syncBuffer{}}
+	t.Cleanup(func() {
+		m.stop()
+		if t.Failed() {
+			t.Logf("mosquitto log:\n%s", m.log)
+		}
+	})
 	for range 5 { // a free port can be taken between probing and binding
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := l.Addr().String()
+		m.addr = l.Addr().String()
 		l.Close()
-		_, port, _ := net.SplitHostPort(addr)
+		_, port, _ := net.SplitHostPort(m.addr)
 		conf := "persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nmax_queued_messages 100000\n" +
 			"listener " + port + " 127.0.0.1\npassword_file " + pw + "\nallow_anonymous false\n"
 		if u, err := user.Current(); err == nil && u.Uid == "0" {
 			conf += "user root\n"
 		}
-		cf := filepath.Join(dir, "mosquitto.conf")
-		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "-c", cf)
-		log := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		if m.start() {
+			return m
 		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			select {
-			case <-done:
-			default:
-				if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-					c.Close()
-					t.Cleanup(func() {
-						_ = cmd.Process.Signal(syscall.SIGTERM)
-						<-done
-						if t.Failed() {
-							t.Logf("mosquitto log:\n%s", log)
-						}
-					})
-					return addr
-				}
-				continue
-			}
-			break
-		}
-		_ = cmd.Process.Kill()
-		<-done
 	}
 	t.Fatal("mosquitto did not start")
-	return ""
+	return nil
+}
+
+// start runs mosquitto and reports whether it listens within 5 s.
+func (m *upstreamBroker) start() bool {
+	m.cmd = exec.Command(m.bin, "-c", m.conf)
+	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	m.done = done
+	go func(cmd *exec.Cmd) { _ = cmd.Wait(); close(done) }(m.cmd)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", m.addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return true
+		}
+	}
+	m.stop()
+	return false
+}
+
+func (m *upstreamBroker) stop() {
+	if m.cmd == nil {
+		return
+	}
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(5 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+	}
 }
 
 // box is one running Hearth binary and an operator's API client for it.
@@ -223,7 +258,8 @@ func TestUpstreamSharedGroup(t *testing.T) {
 		t.Skip("runs two binaries and mosquitto")
 	}
 	const hearthPassword = "upstream-secret-Zq81"
-	brokerAddr := startUpstreamBroker(t, map[string]string{"hearth": hearthPassword, "device": "device-pw"})
+	upBroker := startUpstreamBroker(t, map[string]string{"hearth": hearthPassword, "device": "device-pw"})
+	brokerAddr := upBroker.addr
 	bin := buildHearth(t)
 	group := []string{"--mqtt-upstream-group", "boxes"}
 	// One box has its credentials in the URL, the other as a flag and
@@ -435,10 +471,28 @@ func TestUpstreamSharedGroup(t *testing.T) {
 		}
 	}
 
+	// The upstream broker restarts: box a reconnects, subscribes again and
+	// takes the telemetry that follows.
+	upBroker.stop()
+	if !upBroker.start() {
+		t.Fatal("mosquitto did not start again")
+	}
+	if !waitFor(30*time.Second, func() bool {
+		return a.metric("hearth_mqtt_upstream_connects_total") == 2 && a.metric("hearth_mqtt_upstream_connected") == 1
+	}) {
+		t.Fatalf("box a did not reconnect to the restarted broker: %v connections", a.metric("hearth_mqtt_upstream_connects_total"))
+	}
+	phase2 := stored(a) - before
+	before = stored(a)
+	publishAll("seq3", 20)
+	if !waitFor(30*time.Second, func() bool { return stored(a)-before >= float64(20*len(devices)) }) || stored(a)-before != float64(20*len(devices)) {
+		t.Fatalf("after the broker's restart box a stored %v messages, want %d", stored(a)-before, 20*len(devices))
+	}
+
 	for i, bx := range boxes {
 		if strings.Contains(bx.logs.String(), hearthPassword) {
 			t.Errorf("box %d logged the upstream password", i)
 		}
 	}
-	t.Logf("phase 1: box a stored %v messages, box b %v; phase 2, box b stopped: box a %v", sa, sb, stored(a)-before)
+	t.Logf("phase 1: box a stored %v messages, box b %v; phase 2, box b stopped: box a %v; after the broker restarted: box a %v", sa, sb, phase2, stored(a)-before)
 }
