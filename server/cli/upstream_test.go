@@ -251,8 +251,9 @@ func deviceClient(t *testing.T, brokerAddr, id, user, password string) mqtt.Clie
 // group on a real mosquitto that the devices connect to: every sample is
 // stored exactly once between the two, each box answers the shadows of its
 // own partition and only those, replies and deltas reach the devices
-// through mosquitto, lifecycle events make presence, and once one box
-// stops the other stores everything.
+// through mosquitto, lifecycle events make presence, refused telemetry is
+// answered upstream, once one box stops the other stores everything, and
+// after the broker restarts the box reconnects and goes on.
 func TestUpstreamSharedGroup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two binaries and mosquitto")
