@@ -109,7 +109,7 @@ func (s *Server) startUpstream(ctx context.Context) error {
 		return err
 	}
 	c, err := upstream.New(cfg, upstream.Deps{
-		Ingest: s.telemetry, Registry: s.registry, Shadows: s.shadows, Presence: s.presence,
+		Ingest: s.telemetry, Registry: s.registry, Shadows: s.shadows, Presence: s.presence, Rules: s.rules,
 	}, s.logger.With("component", "upstream"))
 	if err != nil {
 		return err

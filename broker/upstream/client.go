@@ -46,12 +46,19 @@ type Presence interface {
 	Heard(name string, at time.Time)
 }
 
+// RuleRunner runs message rules on a device's message and returns what
+// their telemetry actions store; *rules.Engine implements it.
+type RuleRunner interface {
+	Handle(thing, topic string, payload []byte, now time.Time) ([]device.Storing, error)
+}
+
 // Deps are what the client hands messages to.
 type Deps struct {
 	Ingest   Ingester
 	Registry Registry
 	Shadows  ShadowService // nil: no shadow requests are answered
 	Presence Presence      // nil: no presence is kept
+	Rules    RuleRunner    // nil: no message rules
 }
 
 // Stats are the client's counters, for /metrics.
@@ -356,6 +363,14 @@ func (c *Client) acceptTelemetry(in, out chan pendingTelemetry) {
 			c.draining.Add(-1)
 			continue
 		}
+		if st != nil && c.deps.Rules != nil {
+			// As on the embedded broker: what rules make of telemetry is
+			// stored with it; their failures are theirs, counted on the
+			// rule.
+			if extra, _ := c.deps.Rules.Handle(m.thing, m.pr.Packet.Topic, m.pr.Packet.Payload, m.at); len(extra) > 0 {
+				st = withRules{main: st, extra: extra}
+			}
+		}
 		m.storing = st
 		select {
 		case out <- m:
@@ -364,6 +379,21 @@ func (c *Client) acceptTelemetry(in, out chan pendingTelemetry) {
 			return
 		}
 	}
+}
+
+// withRules is a message stored with what its rules store.
+type withRules struct {
+	main  device.Storing
+	extra []device.Storing
+}
+
+// Wait waits for the rules' readings, then returns the message's own
+// result: a rule's failure does not refuse the message.
+func (w withRules) Wait() (int, error) {
+	for _, s := range w.extra {
+		_, _ = s.Wait()
+	}
+	return w.main.Wait()
 }
 
 // passing reports whether storing failed for a reason that passes (the

@@ -7,7 +7,7 @@
 //     subscription ($share/GROUP/…), so that the boxes of one group split
 //     the load: each message reaches one of them. It is stored exactly as
 //     the embedded broker stores it (the same Ingester: decoding, registry
-//     labels, the telemetry log) and acknowledged to the upstream broker
+//     labels, the telemetry log; the same message rules) and acknowledged to the upstream broker
 //     only once stored. A device this box does not have registered is
 //     counted and dropped.
 //   - answers shadow requests ($aws/things/+/shadow/…) of the devices whose

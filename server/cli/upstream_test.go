@@ -293,6 +293,13 @@ func TestUpstreamSharedGroup(t *testing.T) {
 				t.Fatalf("create device: %d", st)
 			}
 		}
+		// A message rule on telemetry runs on upstream telemetry too.
+		rule := map[string]any{"name": "double", "sql": "SELECT 1 AS rule_hits, ts FROM 'hearth/things/+/telemetry'",
+			"actions": []map[string]any{{"kind": "telemetry"}}}
+		var answer map[string]any
+		if st := bx.api("POST", "/api/v1/rules", rule, &answer); st != http.StatusCreated {
+			t.Fatalf("create rule: %d %v", st, answer)
+		}
 		if !waitFor(20*time.Second, func() bool { return bx.metric("hearth_mqtt_upstream_connected") == 1 }) {
 			t.Fatalf("box not connected upstream; logs:\n%s", bx.logs)
 		}
@@ -351,6 +358,14 @@ func TestUpstreamSharedGroup(t *testing.T) {
 		})
 		if !ok || got[0]+got[1] != perDevice {
 			t.Fatalf("%s: box a has %v samples, box b %v: want %d between them", name, got[0], got[1], perDevice)
+		}
+		q = fmt.Sprintf(`count_over_time(rule_hits{device=%q}[3h])`, name)
+		ok = waitFor(40*time.Second, func() bool {
+			got = [2]float64{a.count(q), b.count(q)}
+			return got[0]+got[1] >= perDevice
+		})
+		if !ok || got[0]+got[1] != perDevice {
+			t.Fatalf("%s: the rule's samples: box a has %v, box b %v: want %d between them", name, got[0], got[1], perDevice)
 		}
 	}
 
