@@ -56,30 +56,31 @@ type Server struct {
 	devEvents *device.DeviceEvents
 	broker    *broker.Broker
 	out       *broker.Outbound // the broker's sending side, made before it
+	poll      *poll.Service
+	gate      *gate.Gate
+	scheduler *scheduler.Scheduler
+	jobs      *jobs.Service
+	ownTopics *device.OwnTopics
+	rules     *rules.Engine
+	alarms    *alarm.Engine
+	notify    *notify.Service
+	backups   *backup.Maker
+	artifacts *artifact.Store
+	self      *selfCheck // Hearth's own addresses, which no notification may call
+	api       *api.API
+	feeds     http.Handler // calendars' iCalendar feeds
+	ui        *ui.UI
+	http      *http.Server
+	httpLn    net.Listener
+	admin     *adminSocket
+	tls       *tls.Config // what both listeners present
+	events    *events.Bus
+
 	// devicesOut is what the shadow service publishes through: out, and
 	// the upstream broker for the devices whose shadows this box answers
 	// there.
 	devicesOut *devicePublisher
 	upstream   *upstream.Client // nil without --mqtt-upstream
-	poll       *poll.Service
-	gate       *gate.Gate
-	scheduler  *scheduler.Scheduler
-	jobs       *jobs.Service
-	ownTopics  *device.OwnTopics
-	rules      *rules.Engine
-	alarms     *alarm.Engine
-	notify     *notify.Service
-	backups    *backup.Maker
-	artifacts  *artifact.Store
-	self       *selfCheck // Hearth's own addresses, which no notification may call
-	api        *api.API
-	feeds      http.Handler // calendars' iCalendar feeds
-	ui         *ui.UI
-	http       *http.Server
-	httpLn     net.Listener
-	admin      *adminSocket
-	tls        *tls.Config // what both listeners present
-	events     *events.Bus
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
