@@ -153,6 +153,15 @@ func (p *Presence) Seen(name string, at time.Time) {
 	}
 }
 
+// Heard records a message from device name that reached Hearth through
+// another broker (see broker/upstream). Unlike Seen it creates the
+// device's entry: no session of this box's broker does, and a broker that
+// publishes no lifecycle events leaves the last message as all there is
+// to know. The device is not marked online by it.
+func (p *Presence) Heard(name string, at time.Time) {
+	p.entry(name).seen(at)
+}
+
 // seen moves lastSeen forward, never back: packets of one device are read
 // in order, but the connect of a new session may report a time a moment
 // older than a packet of the old one.

@@ -550,3 +550,26 @@ func BenchmarkPresenceSeen(b *testing.B) {
 		}
 	})
 }
+
+// TestPresenceHeard: a message relayed by another broker gives a device
+// its last seen, and a record that is saved, without making it online;
+// Seen alone would ignore a device no session of this broker knows.
+func TestPresenceHeard(t *testing.T) {
+	ps := newPresenceStore(t, "c1")
+	p := device.NewPresence(nil)
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	p.Seen("c1", at)
+	if _, ok := p.Get("c1"); ok {
+		t.Fatal("Seen created an entry")
+	}
+	p.Heard("c1", at)
+	p.Heard("c1", at.Add(-time.Minute)) // never backwards
+	info, ok := p.Get("c1")
+	if !ok || info.Online || !info.LastSeen.Equal(at) {
+		t.Fatalf("after Heard: %+v %v; want offline, last seen %v", info, ok, at)
+	}
+	recs := ps.flushed(t, p)
+	if len(recs) != 1 || recs[0].Device != "c1" || !recs[0].LastSeen.Equal(at) {
+		t.Fatalf("saved %+v; want c1 last seen %v", recs, at)
+	}
+}

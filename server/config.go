@@ -26,6 +26,10 @@ type Config struct {
 	TSDB      TSDBConfig
 	Telemetry TelemetryConfig
 
+	// Upstream ingests from an external MQTT broker cluster; off while
+	// its URL is empty.
+	Upstream UpstreamConfig
+
 	Web WebConfig
 
 	// Demo runs simulated devices of a demo customer in this process.
@@ -136,6 +140,20 @@ type MQTTConfig struct {
 	ClientBufferBytes int
 }
 
+// UpstreamConfig connects Hearth to an external MQTT broker cluster that
+// devices connect to (see broker/upstream and docs/scaling.md).
+type UpstreamConfig struct {
+	URL      string // mqtt://HOST:PORT or mqtts://HOST:PORT, may carry user:password@; never logged whole
+	Username string
+	Password string // never logged
+	CAFile   string // CA certificates (PEM) the broker's certificate is checked against; the system's when empty
+	CertFile string // client certificate (PEM) Hearth presents, with KeyFile
+	KeyFile  string
+	Group    string // shared-subscription group for telemetry
+	ClientID string // this box's client id at the broker; derived from the host and data directory when empty
+	Shadows  string // whose shadow requests this box answers: all, none or I/N
+}
+
 // TLSConfig says which certificate the HTTPS and MQTT listeners present.
 // With CertFile and KeyFile empty, Hearth issues its own server certificate
 // from its CA for localhost, the host name and Hosts.
@@ -212,6 +230,7 @@ func DefaultConfig() Config {
 		HistoryDeviceBudget: DefaultHistoryDeviceBudget,
 		Alarms:              alarm.Config{Retention: 365 * 24 * time.Hour},
 		MinFreeDisk:         256 << 20,
+		Upstream:            UpstreamConfig{Group: "hearth", Shadows: "all"},
 		ArtifactMaxSize:     artifact.DefaultMaxSize,
 		AdminEmail:          "admin@hearth.local",
 		ShutdownTimeout:     30 * time.Second,
@@ -269,6 +288,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--artifact-max-size %d: at least %d bytes (1 MiB)", c.ArtifactMaxSize, minArtifactMaxSize)
 	case c.Web.SessionIdle < time.Minute || c.Web.SessionAbsolute < c.Web.SessionIdle:
 		return fmt.Errorf("session timeouts: idle %s must be at least 1m and at most the absolute %s", c.Web.SessionIdle, c.Web.SessionAbsolute)
+	}
+	if err := c.Upstream.validate(); err != nil {
+		return err
 	}
 	if _, err := time.LoadLocation(c.Web.TimeZone); err != nil {
 		return fmt.Errorf("time zone %q: %w", c.Web.TimeZone, err)

@@ -32,6 +32,8 @@ func (s *Server) writeMetrics(w io.Writer) {
 	counter(w, "hearth_mqtt_refused_publishes_total", "PUBLISH packets refused by the topic ACL.", b.RefusedPublishes)
 	counter(w, "hearth_mqtt_refused_subscribes_total", "Subscriptions refused by the topic ACL.", b.RefusedSubscribes)
 
+	s.writeUpstreamMetrics(w)
+
 	t := s.telemetry.Stats()
 	counter(w, "hearth_telemetry_messages_total", "Telemetry messages handled, stored or rejected.", t.Messages)
 	counter(w, "hearth_telemetry_samples_stored_total", "Telemetry samples stored.", t.Samples)

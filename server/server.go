@@ -16,6 +16,7 @@ import (
 
 	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/broker"
+	"github.com/hearthiot/hearth/broker/upstream"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
 	"github.com/hearthiot/hearth/device/events"
@@ -75,6 +76,12 @@ type Server struct {
 	tls       *tls.Config // what both listeners present
 	events    *events.Bus
 
+	// devicesOut is what the shadow service publishes through: out, and
+	// the upstream broker for the devices whose shadows this box answers
+	// there.
+	devicesOut *devicePublisher
+	upstream   *upstream.Client // nil without --mqtt-upstream
+
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
 	stops []stopStep
@@ -104,7 +111,8 @@ func New(cfg Config, version string, logger *slog.Logger, console io.Writer) (*S
 	if console == nil {
 		console = io.Discard
 	}
-	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New(), out: broker.NewOutbound()}, nil
+	out := broker.NewOutbound()
+	return &Server{cfg: cfg, version: version, logger: logger, console: console, events: events.New(), out: out, devicesOut: &devicePublisher{local: out}}, nil
 }
 
 // Events is the in-process event bus: device connects and disconnects,
@@ -160,6 +168,7 @@ func (s *Server) startSteps() []startStep {
 		{"job service", s.startJobService},
 		{"message rules", s.startMessageRules},
 		{"broker", s.startBroker},
+		{"mqtt upstream", s.startUpstream},
 		{"polling", s.startPolling},
 		{"scheduler", s.startScheduler},
 		{"jobs", s.startJobs},
@@ -334,7 +343,7 @@ func (s *Server) startDeviceTypes(context.Context) error {
 // listener run, which start after it and stop before it.
 func (s *Server) startShadows(context.Context) error {
 	s.shadows = device.NewShadows(device.ShadowDeps{
-		Store: s.store, Publisher: s.out, Events: s.events, Settings: s.types, Logger: s.logger.With("component", "shadows"),
+		Store: s.store, Publisher: s.devicesOut, Events: s.events, Settings: s.types, Logger: s.logger.With("component", "shadows"),
 	})
 	return nil
 }

@@ -32,8 +32,14 @@ var dashboardLine = regexp.MustCompile(`Dashboard:\s+https://(\S+)/`)
 // startBinary runs `hearth` (no command: serve) and waits for its banner.
 func startBinary(t *testing.T, bin, dir string) (cmd *exec.Cmd, console, logs *syncBuffer, httpAddr string) {
 	t.Helper()
-	cmd = exec.Command(bin, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "HEARTH_DATA="+dir, "HEARTH_LOG_FORMAT=json")
+	return startBinaryWith(t, bin, dir, nil, nil)
+}
+
+// startBinaryWith is startBinary with more flags and environment variables.
+func startBinaryWith(t *testing.T, bin, dir string, args, env []string) (cmd *exec.Cmd, console, logs *syncBuffer, httpAddr string) {
+	t.Helper()
+	cmd = exec.Command(bin, append([]string{"--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "HEARTH_DATA="+dir, "HEARTH_LOG_FORMAT=json"), env...)
 	logs = &syncBuffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()

@@ -284,6 +284,33 @@ func TestServeRefusesImpossibleSettings(t *testing.T) {
 	}
 }
 
+// TestServeRefusesBadUpstream: each wrong --mqtt-upstream setting is
+// refused before anything starts, with a message naming the flag, and the
+// password given in the URL is not in it.
+func TestServeRefusesBadUpstream(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mqtt-upstream", "http://u:hunter2@h:1"}, "--mqtt-upstream"},
+		{[]string{"--mqtt-upstream", "mqtt://u:hunter2@h"}, "a host and a port"},
+		{[]string{"--mqtt-upstream", "mqtt://u:hunter2@h:1", "--mqtt-upstream-password", "x"}, "give them once"},
+		{[]string{"--mqtt-upstream", "mqtt://h:1", "--mqtt-upstream-ca", "ca.pem"}, "use mqtts://"},
+		{[]string{"--mqtt-upstream", "mqtts://h:1", "--mqtt-upstream-cert", "c.pem"}, "--mqtt-upstream-key"},
+		{[]string{"--mqtt-upstream", "mqtt://h:1", "--mqtt-upstream-group", "a/b"}, "--mqtt-upstream-group"},
+		{[]string{"--mqtt-upstream", "mqtt://h:1", "--mqtt-upstream-shadows", "2/2"}, "--mqtt-upstream-shadows"},
+		{[]string{"--mqtt-upstream-password", "hunter2"}, "without --mqtt-upstream"},
+	} {
+		code, _, stderr := runCLI(t, "", nil, append([]string{"serve", "--data", t.TempDir()}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+		if strings.Contains(stderr, "hunter2") {
+			t.Errorf("%v: the message shows the password: %q", tt.args, stderr)
+		}
+	}
+}
+
 // When the credential files cannot be written, the credentials are printed
 // instead: they exist only in this answer.
 func TestDeviceAddPrintsCredentialsItCannotWrite(t *testing.T) {
