@@ -21,6 +21,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/internal/membudget"
 	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
@@ -74,6 +75,8 @@ type Server struct {
 	admin     *adminSocket
 	tls       *tls.Config // what both listeners present
 	events    *events.Bus
+	budget    membudget.Budget
+	memory    *membudget.Watch // set by the first start step
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
@@ -143,6 +146,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 // is built before it, publishing through the outbound made in New.
 func (s *Server) startSteps() []startStep {
 	return []startStep{
+		{"memory budget", s.startMemory},
 		{"data directory", s.startDataDir},
 		{"disk space", s.startDiskWatch},
 		{"store", s.startStore},
@@ -412,6 +416,7 @@ func (s *Server) startBroker(ctx context.Context) error {
 		Jobs:         s.jobs,
 		OwnTopics:    s.ownTopics,
 		Rules:        s.rules,
+		Shed:         s.memory,
 	}, s.logger.With("component", "broker"))
 	if err != nil {
 		return err

@@ -114,6 +114,9 @@ type Watch struct {
 
 	// Sheds counts the times the watch started refusing work.
 	sheds atomic.Uint64
+	// onChange, when set, is told each start and end of refusing, on the
+	// goroutine that noticed it.
+	onChange func(shedding bool, u Usage)
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -130,8 +133,10 @@ func NewWatch(sizes Sizes, read func() Usage) *Watch {
 	return w
 }
 
-// Start reads the memory every interval until Stop.
-func (w *Watch) Start(interval time.Duration) {
+// Start reads the memory every interval until Stop; onChange, when not
+// nil, is told each start and end of refusing work.
+func (w *Watch) Start(interval time.Duration, onChange func(shedding bool, u Usage)) {
+	w.onChange = onChange
 	go func() {
 		defer close(w.done)
 		t := time.NewTicker(interval)
@@ -170,6 +175,9 @@ func (w *Watch) Check() bool {
 		w.shedding.Store(now)
 		if now {
 			w.sheds.Add(1)
+		}
+		if w.onChange != nil {
+			w.onChange(now, u)
 		}
 	}
 	return now
