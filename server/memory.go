@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/hearthiot/hearth/internal/membudget"
@@ -70,3 +71,27 @@ func (s *Server) writeMemoryMetrics(w io.Writer) {
 	counter(w, "hearth_mqtt_shed_connects_total", "MQTT connections refused with 0x89 server busy because memory was short.", shed.Connects)
 	counter(w, "hearth_mqtt_shed_publishes_total", "PUBLISH packets refused (0x97 quota exceeded, or dropped at QoS 0) because memory was short.", shed.Publishes)
 }
+
+// appendSlots bounds the appends to the time-series store running at once.
+// Each holds VictoriaMetrics' insert buffer for up to 8,000 rows, about
+// 0.5 MiB of heap, however few rows it carries; with one append per
+// connection in flight, a thousand devices sending at once held half a
+// gigabyte of heap, which counts against Go's memory limit and sets off
+// refusals long before the memory is really short. More appends than a few
+// per processor add no throughput: the store is CPU-bound.
+type appendSlots chan struct{}
+
+// appendSlotBytes is what one append holds in VictoriaMetrics' buffers.
+const appendSlotBytes = 512 << 10
+
+// newAppendSlots allows four appends per processor, fewer when a
+// sixty-fourth of the budget does not hold their buffers, and never fewer
+// than one per processor.
+func newAppendSlots(b membudget.Budget) appendSlots {
+	procs := runtime.GOMAXPROCS(0)
+	n := min(4*procs, int(b.Bytes/64/appendSlotBytes))
+	return make(appendSlots, max(n, procs))
+}
+
+func (s appendSlots) enter() { s <- struct{}{} }
+func (s appendSlots) leave() { <-s }

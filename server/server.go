@@ -297,7 +297,7 @@ func (s *Server) startTelemetry(context.Context) error {
 		Retention:  s.cfg.TSDB.Retention,
 		Rate:       s.cfg.Telemetry.Rate,
 		Burst:      s.cfg.Telemetry.Burst,
-	}, s.registry, readingWriter{db: s.tsdb, log: s.wal, disk: s.disk}, device.WithEvents(s.events), device.WithRates(s.typeRate))
+	}, s.registry, readingWriter{db: s.tsdb, log: s.wal, disk: s.disk, slots: newAppendSlots(s.budget)}, device.WithEvents(s.events), device.WithRates(s.typeRate))
 	return nil
 }
 

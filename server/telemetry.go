@@ -16,9 +16,10 @@ import (
 // first (when there is one), so that what the device is acknowledged for
 // survives a crash, then in the time-series store.
 type readingWriter struct {
-	db   *tsdb.DB
-	log  *wal.Log
-	disk *diskWatch
+	db    *tsdb.DB
+	log   *wal.Log
+	disk  *diskWatch
+	slots appendSlots // bounds the appends running at once; see appendSlots
 }
 
 // WriteReadings appends the readings to the log's next group commit and
@@ -49,7 +50,9 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 		for i, r := range rs {
 			pts[i] = tsdb.Point(r)
 		}
+		w.slots.enter()
 		err := w.db.Append(dev, customer, site, pts)
+		w.slots.leave()
 		if errors.Is(err, tsdb.ErrInvalidPoint) {
 			// The storage refuses these readings for good (a timestamp at
 			// the edge of retention, say): the device must not resend them.
