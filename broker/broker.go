@@ -171,6 +171,9 @@ type Deps struct {
 	OwnTopics OwnTopics
 	// Rules runs message rules on what devices publish; nil: none.
 	Rules RuleRunner
+	// Shed says when memory is short; while it is, new connections and
+	// messages are refused (see shedHook). nil: never.
+	Shed Shedder
 }
 
 // OwnTopics knows the topics device types declare for their devices;
@@ -200,6 +203,7 @@ type Broker struct {
 	jobs         JobService       // nil: job requests refused
 	ownTopics    OwnTopics        // nil: no topics of device types
 	rules        RuleRunner       // nil: no message rules
+	shed         *shedHook        // nil: nothing refused for want of memory
 	// eventLimits bound each connection's device events.
 	eventLimits sync.Map // *mqtt.Client → *rate.Limiter
 	// ending marks connections whose session ended with them, until
@@ -317,6 +321,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Broker, error) {
 		SysTopicResendInterval: sysTopicInterval,
 		InlineClient:           true,
 	})
+	if err := b.addShedHook(deps.Shed); err != nil {
+		return nil, fmt.Errorf("new mqtt broker: %w", err)
+	}
 	if err := b.server.AddHook(&hook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("new mqtt broker: add hook: %w", err)
 	}

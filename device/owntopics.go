@@ -30,7 +30,7 @@ type OwnTopics struct {
 // DeviceLister lists and describes registered devices; *Registry
 // implements it.
 type DeviceLister interface {
-	Devices(f store.DeviceFilter) ([]store.Device, error)
+	Summaries() []DeviceSummary
 	Device(name string) (store.Device, error)
 }
 
@@ -41,10 +41,7 @@ func NewOwnTopics(devices DeviceLister, types *DeviceTypes, logger *slog.Logger)
 
 // Load reads every device's topics.
 func (o *OwnTopics) Load() error {
-	all, err := o.devices.Devices(store.DeviceFilter{})
-	if err != nil {
-		return err
-	}
+	all := o.devices.Summaries()
 	types, err := o.types.List()
 	if err != nil {
 		return err
@@ -57,7 +54,9 @@ func (o *OwnTopics) Load() error {
 	defer o.mu.Unlock()
 	o.claims, o.byDevice = map[string][]string{}, map[string][]string{}
 	for _, d := range all {
-		o.setLocked(d.Name, expand(d, templates[d.Type]))
+		if t := templates[d.Type]; len(t) > 0 {
+			o.setLocked(d.Name, expand(store.Device{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type}, t))
+		}
 	}
 	return nil
 }

@@ -649,6 +649,27 @@ func printable(s string) bool {
 	return true
 }
 
+// DeviceSummary is what the registry keeps in memory of every device
+// besides its credentials: enough to route its topics, resolve its
+// calendar or watch it for alarms without reading its record.
+type DeviceSummary struct {
+	Name, Customer, Site, Type string
+}
+
+// Summaries returns every registered device's summary from memory, in no
+// particular order: what Devices(store.DeviceFilter{}) says of them,
+// without reading and decoding each record, which at start with tens of
+// thousands of devices took most of the time.
+func (r *Registry) Summaries() []DeviceSummary {
+	out := make([]DeviceSummary, 0, r.Count())
+	r.cache.Range(func(k, v any) bool {
+		c := v.(*cachedDevice)
+		out = append(out, DeviceSummary{Name: k.(string), Customer: c.customer, Site: c.site, Type: c.typ})
+		return true
+	})
+	return out
+}
+
 // Count is the number of registered devices, from memory.
 func (r *Registry) Count() int {
 	n := 0

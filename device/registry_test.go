@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -556,5 +557,52 @@ func TestAuthenticateDuringRotate(t *testing.T) {
 	}
 	if _, err := f.reg.AuthenticateSecret("busy", last.Secret); err != nil {
 		t.Errorf("last rotated secret: %v", err)
+	}
+}
+
+// Summaries, read from memory, say of every device what its stored record
+// says, through creation (one at a time and in bulk), moves, type changes,
+// deletion and a restart, which fills them from the store again.
+func TestSummariesMatchTheStore(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.reg.CreateSite(store.Site{Customer: "acme", Name: "tower-b"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		ds, err := f.reg.Devices(store.DeviceFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]device.DeviceSummary, 0, len(ds))
+		for _, d := range ds {
+			want = append(want, device.DeviceSummary{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type})
+		}
+		got := f.reg.Summaries()
+		slices.SortFunc(got, func(a, b device.DeviceSummary) int { return strings.Compare(a.Name, b.Name) })
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: summaries differ from the store (-store +summaries):\n%s", when, diff)
+		}
+	}
+	check("empty")
+	f.create(t, "chiller-1")
+	f.create(t, "chiller-2")
+	if _, err := f.reg.CreateDevices([]device.DeviceSpec{{Name: "ahu-1", Customer: "acme", Site: "tower-b"}, {Name: "ahu-2", Customer: "acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("created")
+	site, typ := "tower-b", "boiler"
+	if _, err := f.reg.UpdateDevice("chiller-1", device.DeviceChange{Site: &site, Type: &typ}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.DeleteDevice("ahu-2"); err != nil {
+		t.Fatal(err)
+	}
+	check("changed")
+	f.restart(t)
+	check("restarted")
+	if n := len(f.reg.Summaries()); n != 3 {
+		t.Errorf("%d summaries after the changes; want 3", n)
 	}
 }

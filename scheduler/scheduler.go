@@ -34,7 +34,7 @@ type Store interface {
 
 // Devices lists the registered devices; *device.Registry implements it.
 type Devices interface {
-	Devices(f store.DeviceFilter) ([]store.Device, error)
+	Summaries() []device.DeviceSummary
 }
 
 // Shadows is the shadow service the scheduler writes programs through, so
@@ -348,11 +348,7 @@ func (s *Scheduler) reassign() error {
 		s.stale.Store(true)
 		return fmt.Errorf("load assignments: %w", err)
 	}
-	ds, err := s.d.Devices.Devices(store.DeviceFilter{})
-	if err != nil {
-		s.stale.Store(true)
-		return fmt.Errorf("list devices: %w", err)
-	}
+	ds := s.d.Devices.Summaries()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byDevice = resolveAssignments(as, ds)
@@ -373,7 +369,7 @@ func (s *Scheduler) current() {
 // resolveAssignments is the rule that gives each device at most one
 // calendar: a device assignment wins over a site's, which wins over the
 // customer's for the device's type.
-func resolveAssignments(as []store.Assignment, ds []store.Device) map[string]deviceCal {
+func resolveAssignments(as []store.Assignment, ds []device.DeviceSummary) map[string]deviceCal {
 	byKey := map[string]string{}
 	for _, a := range as {
 		byKey[a.Kind+"\x00"+a.Customer+"\x00"+a.Target] = a.Calendar

@@ -31,15 +31,12 @@ func (s *Server) startAlarms(ctx context.Context) error {
 	if err := e.Start(ctx); err != nil {
 		return err
 	}
-	if ds, err := s.registry.Devices(store.DeviceFilter{}); err == nil {
-		names := make([]string, 0, len(ds))
-		for _, d := range ds {
-			names = append(names, d.Name)
-		}
-		e.Watch(names)
-	} else {
-		s.logger.Warn("alarms watch only the devices heard from", "error", err)
+	ds := s.registry.Summaries()
+	names := make([]string, 0, len(ds))
+	for _, d := range ds {
+		names = append(names, d.Name)
 	}
+	e.Watch(names)
 	s.alarms = e
 	s.onStop("alarms", e.Stop)
 	return nil

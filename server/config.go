@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hearthiot/hearth/alarm"
+	"github.com/hearthiot/hearth/internal/membudget"
 	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/scheduler"
 )
@@ -19,6 +20,11 @@ type Config struct {
 	// DataDir holds the bbolt file, the time-series store, the TLS material
 	// and the admin socket.
 	DataDir string
+	// Memory is the memory budget: a size, or a share of the container's
+	// limit or the machine's memory; zero takes the container's cgroup
+	// limit, else half the machine. It sets Go's memory limit, the
+	// time-series store's caches and when MQTT work is refused.
+	Memory membudget.Spec
 
 	HTTP      HTTPConfig
 	MQTT      MQTTConfig
@@ -165,7 +171,9 @@ type TLSConfig struct {
 
 // TSDBConfig configures the embedded time-series store.
 type TSDBConfig struct {
-	Retention   time.Duration
+	Retention time.Duration
+	// MemoryBytes caps the store's caches; 0 takes a share of the memory
+	// budget (see Config.Memory).
 	MemoryBytes int64
 }
 
@@ -215,7 +223,7 @@ func DefaultConfig() Config {
 			ReceiveMaximum:    64,
 			ClientBufferBytes: 4 << 10,
 		},
-		TSDB:      TSDBConfig{Retention: 3 * 365 * 24 * time.Hour, MemoryBytes: 512 << 20},
+		TSDB:      TSDBConfig{Retention: 3 * 365 * 24 * time.Hour},
 		Telemetry: TelemetryConfig{Log: true, MaxBatch: 1000, MaxMetrics: 500, MaxFuture: 5 * time.Minute, Rate: 1000, Burst: 500_000},
 		Web: WebConfig{
 			TimeZone:        "Local",

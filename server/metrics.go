@@ -31,6 +31,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	counter(w, "hearth_mqtt_refused_connects_total", "MQTT connections refused (credentials, identity, limits).", b.RefusedConnects)
 	counter(w, "hearth_mqtt_refused_publishes_total", "PUBLISH packets refused by the topic ACL.", b.RefusedPublishes)
 	counter(w, "hearth_mqtt_refused_subscribes_total", "Subscriptions refused by the topic ACL.", b.RefusedSubscribes)
+	s.writeMemoryMetrics(w)
 
 	s.writeUpstreamMetrics(w)
 

@@ -22,6 +22,7 @@ import (
 	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/poll"
 	"github.com/hearthiot/hearth/gate"
+	"github.com/hearthiot/hearth/internal/membudget"
 	"github.com/hearthiot/hearth/jobs"
 	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/notify"
@@ -75,6 +76,8 @@ type Server struct {
 	admin     *adminSocket
 	tls       *tls.Config // what both listeners present
 	events    *events.Bus
+	budget    membudget.Budget
+	memory    *membudget.Watch // set by the first start step
 
 	// devicesOut is what the shadow service publishes through: out, and
 	// the upstream broker for the devices whose shadows this box answers
@@ -151,6 +154,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 // is built before it, publishing through the outbound made in New.
 func (s *Server) startSteps() []startStep {
 	return []startStep{
+		{"memory budget", s.startMemory},
 		{"data directory", s.startDataDir},
 		{"disk space", s.startDiskWatch},
 		{"store", s.startStore},
@@ -302,7 +306,7 @@ func (s *Server) startTelemetry(context.Context) error {
 		Retention:  s.cfg.TSDB.Retention,
 		Rate:       s.cfg.Telemetry.Rate,
 		Burst:      s.cfg.Telemetry.Burst,
-	}, s.registry, newReadingWriter(s.tsdb, s.wal, s.disk), device.WithEvents(s.events), device.WithRates(s.typeRate))
+	}, s.registry, newReadingWriter(s.tsdb, s.wal, s.disk, newAppendSlots(s.budget)), device.WithEvents(s.events), device.WithRates(s.typeRate))
 	return nil
 }
 
@@ -421,6 +425,7 @@ func (s *Server) startBroker(ctx context.Context) error {
 		Jobs:         s.jobs,
 		OwnTopics:    s.ownTopics,
 		Rules:        s.rules,
+		Shed:         s.memory,
 	}, s.logger.With("component", "broker"))
 	if err != nil {
 		return err

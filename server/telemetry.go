@@ -22,12 +22,13 @@ type readingWriter struct {
 	db     *tsdb.DB
 	groups *appendGroups // nil without the log
 	disk   *diskWatch
+	slots  appendSlots // bounds the appends running at once; see appendSlots
 }
 
-func newReadingWriter(db *tsdb.DB, log *wal.Log, disk *diskWatch) readingWriter {
-	w := readingWriter{db: db, disk: disk}
+func newReadingWriter(db *tsdb.DB, log *wal.Log, disk *diskWatch, slots appendSlots) readingWriter {
+	w := readingWriter{db: db, disk: disk, slots: slots}
 	if log != nil {
-		w.groups = &appendGroups{db: db, log: log}
+		w.groups = &appendGroups{db: db, log: log, slots: slots}
 	}
 	return w
 }
@@ -44,7 +45,11 @@ func (w readingWriter) WriteReadings(dev, customer, site string, rs []device.Rea
 		pts[i] = tsdb.Point(r)
 	}
 	if w.groups == nil {
-		return func() error { return storeError(w.db.Append(dev, customer, site, pts)) }, nil
+		return func() error {
+			w.slots.enter()
+			defer w.slots.leave()
+			return storeError(w.db.Append(dev, customer, site, pts))
+		}, nil
 	}
 	g, i, err := w.groups.add(tsdb.Record{Device: dev, Customer: customer, Site: site, Points: pts})
 	if err != nil {
@@ -74,8 +79,9 @@ func storeError(err error) error {
 // the messages' goroutines wake once, when their readings are stored.
 // Groups are stored in commit order, so a device's readings are too.
 type appendGroups struct {
-	db  *tsdb.DB
-	log *wal.Log
+	db    *tsdb.DB
+	log   *wal.Log
+	slots appendSlots
 
 	mu   sync.Mutex
 	cur  *appendGroup  // the group of the commit records are appended to now
@@ -139,7 +145,9 @@ func (a *appendGroups) store(g *appendGroup) {
 			g.errs[i] = fmt.Errorf("log telemetry: %w", err)
 		}
 	} else {
+		a.slots.enter()
 		a.db.AppendBatch(recs, g.errs)
+		a.slots.leave()
 		a.writes.Add(1)
 	}
 	g.recs = nil

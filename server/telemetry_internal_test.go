@@ -34,7 +34,7 @@ func TestReadingsAreStoredPerGroupCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newReadingWriter(db, log, nil)
+	w := newReadingWriter(db, log, nil, make(appendSlots, 4))
 
 	const devices, messages = 4, 100
 	base := time.Now().Add(-time.Hour).UnixMilli()
@@ -133,7 +133,7 @@ func BenchmarkStoreReadings(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer log.Close(true)
-			write := newReadingWriter(db, log, nil).WriteReadings
+			write := newReadingWriter(db, log, nil, make(appendSlots, 4)).WriteReadings
 			if mode == "per-message" {
 				write = func(dev, customer, site string, rs []device.Reading) (func() error, error) {
 					rec := wal.Record{Device: dev, Customer: customer, Site: site, Points: make([]wal.Point, len(rs))}

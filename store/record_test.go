@@ -758,3 +758,29 @@ func TestTokens(t *testing.T) {
 		t.Errorf("TokenByHash = %q, want tok-10", got.ID)
 	}
 }
+
+// A long list is decoded on several processors; it must come out whole,
+// in key order, each record its own.
+func TestListDevicesLong(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	mustOK(t, s.CreateCustomer(store.Customer{Name: "a"}))
+	const n = 3001
+	ds := make([]store.Device, 0, n)
+	for i := range n {
+		// Created out of name order.
+		name := fmt.Sprintf("dev-%05d", (i*7919)%n)
+		ds = append(ds, store.Device{Name: name, Customer: "a", Site: store.DefaultSite, Attributes: map[string]string{"me": name}})
+	}
+	mustOK(t, s.CreateDevices(ds))
+	got, err := s.ListDevices(store.DeviceFilter{})
+	mustOK(t, err)
+	if len(got) != n {
+		t.Fatalf("%d devices listed; want %d", len(got), n)
+	}
+	for i, d := range got {
+		if want := fmt.Sprintf("dev-%05d", i); d.Name != want || d.Attributes["me"] != want {
+			t.Fatalf("device %d is %q with attribute %q; want %q", i, d.Name, d.Attributes["me"], want)
+		}
+	}
+}

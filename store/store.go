@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -219,17 +221,44 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 // listJSON decodes every value whose key starts with prefix, in key order.
 // The result is never nil, so an empty list encodes as [] in the API.
 func listJSON[T any](b *bolt.Bucket, prefix []byte) ([]T, error) {
-	out := []T{}
+	var keys, vals [][]byte
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var r T
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("cannot decode %q: %w", k, err)
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	out := make([]T, len(vals))
+	errs := make([]error, len(vals))
+	// Decoding is most of the cost of a long list (the device registry at
+	// start); the values stay valid while the transaction is open, so
+	// they are decoded on every processor, each into its own slot.
+	workers := 1
+	if len(vals) >= parallelDecodeMin {
+		workers = min(runtime.GOMAXPROCS(0), len(vals)/(parallelDecodeMin/2))
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(vals); i += workers {
+				if err := json.Unmarshal(vals[i], &out[i]); err != nil {
+					errs[i] = fmt.Errorf("cannot decode %q: %w", keys[i], err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, r)
 	}
 	return out, nil
 }
+
+// parallelDecodeMin is the shortest list listJSON decodes on more than
+// one processor: below it, starting goroutines costs more than it saves.
+const parallelDecodeMin = 1024
 
 // getRecord reads the record under key of bucket, or ErrNotFound, for the
 // records that are one JSON value under their name.

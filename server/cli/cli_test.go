@@ -497,3 +497,31 @@ func TestCopyVerifiedNamesTheCause(t *testing.T) {
 		t.Errorf("no archive: %v, want ErrNotBackup", err)
 	}
 }
+
+// --memory takes a size or a share, from the flag or HEARTH_MEMORY; the
+// flag wins, and a wrong one says what is accepted.
+func TestMemoryFlag(t *testing.T) {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	env := map[string]string{"HEARTH_MEMORY": "75%", "HEARTH_TSDB_MEMORY": "256MiB"}
+	if err := parse(fs, nil, IO{Getenv: func(k string) string { return env[k] }}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Memory.Percent != 75 || cfg.TSDB.MemoryBytes != 256<<20 {
+		t.Errorf("from the environment: memory %+v, tsdb %d", cfg.Memory, cfg.TSDB.MemoryBytes)
+	}
+	cfg = server.DefaultConfig()
+	fs = newFlagSet("serve", IO{Stderr: &bytes.Buffer{}})
+	serveFlags(fs, &cfg)
+	if err := parse(fs, []string{"--memory", "2GiB"}, IO{Getenv: func(k string) string { return env[k] }}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Memory.Bytes != 2<<30 || cfg.Memory.Percent != 0 {
+		t.Errorf("--memory 2GiB over the environment's 75%%: %+v", cfg.Memory)
+	}
+	code, _, stderr := runCLI(t, "", nil, "serve", "--memory", "2GB")
+	if code != 2 || !strings.Contains(stderr, `"2GB" is not a size`) {
+		t.Errorf("--memory 2GB: exit %d, %q", code, stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hearthiot/hearth/internal/membudget"
 	"github.com/hearthiot/hearth/server"
 )
 
@@ -32,7 +33,8 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.Notify.SMTP.User, "smtp-user", cfg.Notify.SMTP.User, "SMTP `user` (no authentication when empty)")
 	fs.StringVar(&cfg.Notify.SMTP.Password, "smtp-password", cfg.Notify.SMTP.Password, "SMTP `password` (prefer HEARTH_SMTP_PASSWORD)")
 	fs.StringVar(&cfg.Notify.SMTP.From, "smtp-from", cfg.Notify.SMTP.From, "sender `address` of e-mail notifications")
-	fs.Var((*sizeFlag)(&cfg.TSDB.MemoryBytes), "tsdb-memory", "memory cap for the time-series store's caches (`size`: 512MiB, 2GiB)")
+	fs.Var((*memoryFlag)(&cfg.Memory), "memory", "memory budget: RSS stays under it, MQTT work is refused near it (`size or share`: 2GiB, 75%; default: the container's limit, else half the machine)")
+	fs.Var((*sizeFlag)(&cfg.TSDB.MemoryBytes), "tsdb-memory", "cap for the time-series store's caches, within --memory (`size`: 512MiB, 2GiB; default: a fifth of --memory)")
 	fs.IntVar(&cfg.MQTT.MaxPayload, "mqtt-max-payload", cfg.MQTT.MaxPayload, "largest MQTT payload accepted, in `bytes`; larger PUBLISH packets end the connection")
 	fs.IntVar(&cfg.MQTT.MaxClients, "mqtt-max-clients", cfg.MQTT.MaxClients, "most MQTT clients connected at once")
 	fs.IntVar(&cfg.MQTT.ReceiveMaximum, "mqtt-inflight", cfg.MQTT.ReceiveMaximum, "unacknowledged QoS 1 messages per client (MQTT 5 receive maximum)")
@@ -142,6 +144,20 @@ func parseLongDuration(v string) (time.Duration, error) {
 		return time.Duration(n) * 365 * day, nil
 	}
 	return 0, fmt.Errorf("%q is not a duration: use 3y, 90d, 2w or 720h", v)
+}
+
+// memoryFlag accepts a size or a share of the memory available (50%).
+type memoryFlag membudget.Spec
+
+func (m *memoryFlag) String() string { return membudget.Spec(*m).String() }
+
+func (m *memoryFlag) Set(v string) error {
+	s, err := membudget.ParseSpec(v)
+	if err != nil {
+		return err
+	}
+	*m = memoryFlag(s)
+	return nil
 }
 
 // sizeFlag accepts a byte count with an optional KiB, MiB or GiB suffix.
