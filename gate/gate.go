@@ -47,6 +47,9 @@ type Store interface {
 	ListSSOProviders() ([]store.SSOProvider, error)
 	DeleteSSOProvider(name string) error
 
+	GetSiteEnergy(customer, site string) (store.SiteEnergy, error)
+	UpdateSiteEnergy(customer, site string, fn func(*store.SiteEnergy) error) (store.SiteEnergy, error)
+
 	PutPollMap(device, text string) (store.PollMap, bool, error)
 	GetPollMap(device string) (store.PollMap, error)
 	DeletePollMap(device string) error
@@ -158,9 +161,13 @@ type Deps struct {
 	Store     Store
 	Registry  Registry
 	Telemetry Telemetry
-	Shadows   Shadows
-	Presence  Presence
-	Types     DeviceTypes
+	// Energy reckons energy use from telemetry; without it (or without
+	// Telemetry and Types) the energy operations refuse with
+	// KindUnavailable.
+	Energy   EnergyEngine
+	Shadows  Shadows
+	Presence Presence
+	Types    DeviceTypes
 	// TelemetryRates and ShadowRates tell each device's rate limits of
 	// telemetry and of shadow updates; without them a device's view has
 	// none.
@@ -222,6 +229,7 @@ type Gate struct {
 	store     Store
 	registry  Registry
 	telemetry Telemetry
+	energy    EnergyEngine
 	shadows   Shadows
 	presence  Presence
 	types     DeviceTypes
@@ -284,6 +292,7 @@ func New(d Deps) (*Gate, error) {
 		store:       d.Store,
 		registry:    d.Registry,
 		telemetry:   d.Telemetry,
+		energy:      d.Energy,
 		shadows:     d.Shadows,
 		presence:    d.Presence,
 		types:       d.Types,

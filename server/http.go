@@ -22,6 +22,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Store:                s.store,
 		Registry:             s.registry,
 		Telemetry:            telemetryReader{s.tsdb},
+		Energy:               energyReader{s.tsdb},
 		Shadows:              s.shadows,
 		Presence:             s.presence,
 		TelemetryRates:       s.telemetry,
