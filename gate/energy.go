@@ -52,6 +52,10 @@ const (
 	maxEnergyHours = 10 * 366 * 24
 	// maxEnergyPoints bounds the points of one answer.
 	maxEnergyPoints = 11000
+	// energyLead is how far before a range the engine is asked from, so
+	// that a counter's reading before a gap across the range's start is
+	// in its sight.
+	energyLead = 24 * time.Hour
 	// energyChunk is how many hours one engine query covers.
 	energyChunk = 200 * 24 * time.Hour
 )
@@ -116,9 +120,13 @@ func (s Scope) energy() (EnergyEngine, error) {
 	return s.g.energy, nil
 }
 
-// siteZone is the zone a site's days are reckoned in.
-func siteZone(site store.Site) *time.Location {
+// siteZone is the zone a site's days are reckoned in: its own, else the
+// server's, else the calendars' default.
+func (s Scope) siteZone(site store.Site) *time.Location {
 	name := site.TimeZone
+	if name == "" && s.g.zone != nil {
+		return s.g.zone
+	}
 	if name == "" {
 		name = scheduler.DefaultTimeZone
 	}
@@ -141,7 +149,7 @@ func (s Scope) SiteEnergySettings(customer, site string) (store.SiteEnergy, erro
 // stay. A pointer to a negative number clears a number.
 type SiteEnergyChange struct {
 	FloorAreaM2, GasPrice, ElectricityPrice, GasCO2, ElectricityCO2 *float64
-	Currency, OutdoorDevice                                          *string
+	Currency, OutdoorDevice                                         *string
 }
 
 // UpdateSiteEnergySettings changes a site's energy settings; operators
@@ -244,7 +252,7 @@ func (s Scope) SiteEnergy(ctx context.Context, customer, siteName string, q Ener
 	if err != nil {
 		return SiteEnergyReport{}, err
 	}
-	loc := siteZone(site)
+	loc := s.siteZone(site)
 	from, to, err := energyRange(q, s.g.now(), loc)
 	if err != nil {
 		return SiteEnergyReport{}, err
@@ -390,8 +398,13 @@ func (s Scope) hourlyUse(ctx context.Context, customer, site string, meters []En
 			if d := end.Sub(start) % time.Hour; d != 0 {
 				last = end.Add(time.Hour - d)
 			}
+			// The engine reads samples from a little before its first
+			// step: a counter's last reading before a gap that spans the
+			// range's start would be out of its sight, and the use across
+			// the gap lost. Asking from a day earlier keeps it in sight
+			// for gaps up to a day; the steps before start are dropped.
 			series, err := s.g.energy.Use(ctx, EnergyUseQuery{Customer: customer, Site: site, Metric: g.metric, Kind: g.kind,
-				Start: start.Add(time.Hour), End: last, Step: time.Hour})
+				Start: start.Add(time.Hour - energyLead), End: last, Step: time.Hour})
 			if err != nil {
 				return nil, err
 			}
@@ -400,6 +413,9 @@ func (s Scope) hourlyUse(ctx context.Context, customer, site string, meters []En
 					continue
 				}
 				for i, ts := range sr.Timestamps {
+					if ts <= start.UnixMilli() {
+						continue
+					}
 					v := sr.Values[i]
 					if math.IsNaN(v) || math.IsInf(v, 0) {
 						continue
@@ -569,7 +585,7 @@ func (s Scope) FitSiteBaseline(ctx context.Context, customer, site string, from,
 	if _, err := s.energy(); err != nil {
 		return store.SiteEnergy{}, err
 	}
-	loc := siteZone(st)
+	loc := s.siteZone(st)
 	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
 	end := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
 	if !end.After(from) {

@@ -164,7 +164,10 @@ type Deps struct {
 	// Energy reckons energy use from telemetry; without it (or without
 	// Telemetry and Types) the energy operations refuse with
 	// KindUnavailable.
-	Energy   EnergyEngine
+	Energy EnergyEngine
+	// Zone is where a site without its own time zone reckons its days
+	// (the server's --timezone); nil is the calendars' default zone.
+	Zone     *time.Location
 	Shadows  Shadows
 	Presence Presence
 	Types    DeviceTypes
@@ -230,6 +233,7 @@ type Gate struct {
 	registry  Registry
 	telemetry Telemetry
 	energy    EnergyEngine
+	zone      *time.Location
 	shadows   Shadows
 	presence  Presence
 	types     DeviceTypes
@@ -293,6 +297,7 @@ func New(d Deps) (*Gate, error) {
 		registry:    d.Registry,
 		telemetry:   d.Telemetry,
 		energy:      d.Energy,
+		zone:        d.Zone,
 		shadows:     d.Shadows,
 		presence:    d.Presence,
 		types:       d.Types,

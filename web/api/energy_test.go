@@ -55,7 +55,7 @@ func TestSiteEnergy(t *testing.T) {
 		{"name":"outside_c","unit":"°C","outdoor":true}]}`
 	e.run(t, []scenario{
 		{name: "an energy metric in the wrong unit", method: "PUT", path: "/api/v1/device-types/boiler", as: asOperator,
-			body: `{"settings":[],"metrics":[{"name":"gas_m3","unit":"L","energy":{"fuel":"gas","kind":"counter"}}]}`,
+			body:   `{"settings":[],"metrics":[{"name":"gas_m3","unit":"L","energy":{"fuel":"gas","kind":"counter"}}]}`,
 			status: 400, contains: []string{`a gas counter is in \"m³\"`}},
 		{name: "boilers declare their gas counter", method: "PUT", path: "/api/v1/device-types/boiler", as: asOperator, body: boiler, status: 201},
 		{name: "two days", method: "GET", path: site + "/energy?from=2026-10-01T00:00:00%2B09:00&to=2026-10-03T00:00:00%2B09:00&step=1d", as: asAcme,
