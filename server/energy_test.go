@@ -2,10 +2,15 @@ package server_test
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,4 +186,180 @@ func TestEnergyEqualsRawSum(t *testing.T) {
 	if st := h.apiCall(op, "GET", "/api/v1/customers/acme/sites/"+site+"/energy?step=1h&from="+url.QueryEscape(day0.Format(time.RFC3339))+"&to="+url.QueryEscape(day0.Add(3*time.Hour).Format(time.RFC3339)), nil, &hours); st != http.StatusOK || len(hours.Points) != 3 {
 		t.Fatalf("hours: %d %+v", st, hours)
 	}
+}
+
+// A site with a baseline period of known physics: the fitted model
+// recovers it through the real store and engine, the report page shows
+// the month's use, baseline and savings, and its PDF reads back with
+// pdftotext in English and Japanese.
+func TestEnergyBaselinePageAndPDF(t *testing.T) {
+	h := startHearth(t, t.TempDir())
+	op := h.token("operator", "")
+	h.addCustomer(op, "acme")
+	var raw map[string]any
+	if st := h.apiCall(op, "PUT", "/api/v1/device-types/plant", json.RawMessage(`{"settings":[],"metrics":[
+		{"name":"gas_m3h","unit":"m³/h","energy":{"fuel":"gas","kind":"rate"}},
+		{"name":"outside_temp_c","unit":"°C","outdoor":true}]}`), &raw); st != http.StatusCreated {
+		t.Fatalf("put type: %d %v", st, raw)
+	}
+	plant := h.addTypedDevice(op, "plant-1", "acme", "plant")
+	h.addTypedDevice(op, "room-1", "acme", "")
+	site := plant.Device.Site
+	if st := h.apiCall(op, "PATCH", "/api/v1/customers/acme/sites/"+site, map[string]string{"time_zone": "Asia/Tokyo"}, nil); st != http.StatusOK {
+		t.Fatalf("site's zone: %d", st)
+	}
+	if st := h.apiCall(op, "PATCH", "/api/v1/customers/acme/sites/"+site+"/energy/settings",
+		json.RawMessage(`{"floor_area_m2":2000,"currency":"JPY","gas_price":120,"gas_co2_kg_per_m3":2.23}`), &raw); st != http.StatusOK {
+		t.Fatalf("settings: %d %v", st, raw)
+	}
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	now := time.Now().In(tokyo)
+	thisMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, tokyo)
+	baseFrom := thisMonth.AddDate(0, -3, 0)
+	baseTo := thisMonth.AddDate(0, -1, 0) // two months of baseline
+	// Each day's temperature, steady through the day; gas per day =
+	// 100 (weekdays) or 40 (weekends) + 12 per degree below 15 °C, burnt
+	// evenly over the day; the last month uses 10 % less than that.
+	temp := func(d time.Time) float64 {
+		n := float64(d.Sub(baseFrom).Hours() / 24)
+		return 12 + 8*math.Sin(n*2*math.Pi/23) + 3*math.Cos(n*2*math.Pi/7.3)
+	}
+	perDay := func(d time.Time) float64 {
+		base := 100.0
+		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			base = 40
+		}
+		use := base + 12*math.Max(0, 15-temp(d))
+		if !d.Before(baseTo) {
+			use *= 0.9
+		}
+		return use
+	}
+	db := h.srv.TSDBForTest()
+	co2 := []tsdb.Point{}
+	for d := baseFrom.AddDate(0, 0, -1); d.Before(now); d = d.AddDate(0, 0, 1) {
+		var pts []tsdb.Point
+		for m := 0; m < 24*60; m += 10 {
+			ts := d.Add(time.Duration(m) * time.Minute)
+			if ts.After(now) {
+				break
+			}
+			pts = append(pts, tsdb.Point{Metric: "gas_m3h", Timestamp: ts.UnixMilli(), Value: perDay(d) / 24},
+				tsdb.Point{Metric: "outside_temp_c", Timestamp: ts.UnixMilli(), Value: temp(d)})
+			if !d.Before(baseTo) {
+				v := 600.0
+				if m >= 9*60 && m < 11*60 {
+					v = 1200 // two stuffy hours a day
+				}
+				co2 = append(co2, tsdb.Point{Metric: "co2_ppm", Timestamp: ts.UnixMilli(), Value: v})
+			}
+		}
+		if err := db.Append("plant-1", "acme", site, pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Append("room-1", "acme", site, co2); err != nil {
+		t.Fatal(err)
+	}
+	db.Flush()
+
+	var fitted struct {
+		Baseline struct {
+			Accepted     bool               `json:"accepted"`
+			Refusal      string             `json:"refusal"`
+			Intercepts   map[string]float64 `json:"intercepts"`
+			PerHDD       float64            `json:"per_hdd"`
+			PerCDD       float64            `json:"per_cdd"`
+			HeatingBaseC float64            `json:"heating_base_c"`
+			CVRMSE       float64            `json:"cv_rmse"`
+		} `json:"baseline"`
+	}
+	body := map[string]string{"from": baseFrom.Format(time.DateOnly), "to": baseTo.AddDate(0, 0, -1).Format(time.DateOnly)}
+	if st := h.apiCall(op, "POST", "/api/v1/customers/acme/sites/"+site+"/energy/baseline", body, &fitted); st != http.StatusOK {
+		t.Fatalf("fit: %d %+v", st, fitted)
+	}
+	b := fitted.Baseline
+	// Stated tolerance: intercepts within 2 %, the slope within 3 %, the
+	// base within 0.5 °C (the samples' ten-minute steps are exact).
+	if !b.Accepted || math.Abs(b.Intercepts["weekday"]-100) > 2 || math.Abs(b.Intercepts["weekend"]-40) > 0.8 ||
+		math.Abs(b.PerHDD-12) > 0.36 || math.Abs(b.HeatingBaseC-15) > 0.5 {
+		t.Errorf("fitted %+v; want weekday 100, weekend 40, 12 m³ per degree-day below 15 °C", b)
+	}
+	// The reporting month: about 10 % avoided.
+	var e struct {
+		Points []struct {
+			GasM3    *float64 `json:"gas_m3"`
+			Baseline *float64 `json:"baseline_gas_m3"`
+			Avoided  *float64 `json:"avoided_gas_m3"`
+		} `json:"points"`
+	}
+	q := "/api/v1/customers/acme/sites/" + site + "/energy?step=1mo&from=" + url.QueryEscape(baseTo.Format(time.RFC3339)) + "&to=" + url.QueryEscape(thisMonth.Format(time.RFC3339))
+	if st := h.apiCall(op, "GET", q, nil, &e); st != http.StatusOK || len(e.Points) != 1 || e.Points[0].Avoided == nil {
+		t.Fatalf("last month: %d %+v", st, e)
+	}
+	if share := *e.Points[0].Avoided / *e.Points[0].Baseline; math.Abs(share-0.1) > 0.01 {
+		t.Errorf("avoided %.1f of baseline %.1f: %.3f, want 0.10", *e.Points[0].Avoided, *e.Points[0].Baseline, share)
+	}
+
+	// The page and the PDF, as the operator signs in.
+	const email, password = "ops@energy.example", "energy-test-password-1"
+	if st := h.apiCall(op, "POST", "/api/v1/users", map[string]string{"email": email, "role": "operator", "password": password}, nil); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	c := signIn(t, h.https, h.caPool, email, password)
+	month := baseTo.Format("2006-01")
+	page := getBody(t, c, h.https+"/sites/acme/"+site+"/energy?month="+month, "en")
+	for _, want := range []string{"Energy report", "Gas avoided", "Gas per m² of floor", "<svg", "Accepted as a basis for savings", "report.pdf?month=" + month} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the energy page lacks %q", want)
+		}
+	}
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("HEARTH_REQUIRE_TOOLS") != "" {
+			t.Fatal("pdftotext is missing and HEARTH_REQUIRE_TOOLS is set: apt-get install poppler-utils")
+		}
+		t.Skip("pdftotext (poppler-utils) is not installed")
+	}
+	for lang, wants := range map[string][]string{
+		"en": {"Energy report", "Gas avoided", "Baseline and savings"},
+		"ja": {"エネルギー月報", "ガス削減量", "快適性", "room-1"},
+	} {
+		pdf := getBody(t, c, h.https+"/sites/acme/"+site+"/energy/report.pdf?month="+month, lang)
+		path := filepath.Join(t.TempDir(), "report.pdf")
+		if err := os.WriteFile(path, []byte(pdf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("pdftotext", path, "-").CombinedOutput()
+		if err != nil {
+			t.Fatalf("pdftotext: %v: %s", err, out)
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%s PDF lacks %q:\n%s", lang, w, out)
+			}
+		}
+	}
+}
+
+// getBody fetches a page in a language and fails on anything but 200.
+func getBody(t *testing.T, c *http.Client, u, lang string) string {
+	t.Helper()
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Language", lang)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, data)
+	}
+	return string(data)
 }
