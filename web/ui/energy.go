@@ -79,10 +79,10 @@ func (u *UI) showEnergy(w http.ResponseWriter, r *http.Request) {
 	ev := energyView{
 		Head:     siteHead{Title: cmpOr(rep.Site.DisplayName, rep.Site.Name), Address: rep.Site.Address, Zone: rep.Site.TimeZone},
 		SitePath: sitePath, Month: month,
-		Prev:     sitePath + "/energy?month=" + rep.Month.AddDate(0, -1, 0).Format("2006-01"),
-		Next:     sitePath + "/energy?month=" + rep.Month.AddDate(0, 1, 0).Format("2006-01"),
-		PDF:      sitePath + "/energy/report.pdf?month=" + month,
-		Doc:      reportDocument(v, rep),
+		Prev: sitePath + "/energy?month=" + rep.Month.AddDate(0, -1, 0).Format("2006-01"),
+		Next: sitePath + "/energy?month=" + rep.Month.AddDate(0, 1, 0).Format("2006-01"),
+		PDF:  sitePath + "/energy/report.pdf?month=" + month,
+		Doc:  reportDocument(v, rep),
 	}
 	u.render(w, r, http.StatusOK, energyPage(v, ev))
 }
@@ -174,7 +174,7 @@ func reportDocument(v view, rep gate.MonthReport) energy.Document {
 			[2]string{v.T("energy.gas"), withUnit(rep.Gas, 1, "m³")},
 			[2]string{v.T("energy.gas_last_year"), withUnit(rep.LastYearGas, 1, "m³")})
 		if rep.Gas != nil && rep.LastYearGas != nil && *rep.LastYearGas > 0 {
-			use.Rows = append(use.Rows, [2]string{v.T("energy.change"), num(ptr(100*(*rep.Gas / *rep.LastYearGas-1)), 1) + " %"})
+			use.Rows = append(use.Rows, [2]string{v.T("energy.change"), num(ptr(100*(*rep.Gas / *rep.LastYearGas - 1)), 1) + " %"})
 		}
 		if rep.GasPerM2 != nil {
 			use.Rows = append(use.Rows, [2]string{v.T("energy.gas_per_m2"), withUnit(rep.GasPerM2, 3, "m³/m²")})
