@@ -2,7 +2,11 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +114,57 @@ func TestSiteEnergyCSV(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant\n%s", sc.path, got, want)
 		}
 	}
+}
+
+// Any from, to and step is answered 200 with points in order, one per
+// step within the range, or 400 saying what was wrong; never a failure
+// of the server.
+func FuzzEnergyQuery(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"", "", ""},
+		{"2026-10-01T00:00:00+09:00", "2026-10-03T00:00:00+09:00", "1d"},
+		{"1793862000000", "1793865600000", "1h"},
+		{"0", "253402300799999", "1mo"},
+		{"2026-10-01T00:00:00Z", "2026-09-01T00:00:00Z", "1d"},
+		{"x", "", "2d"},
+		{"", "", "1mo"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	e := newEnv(f, envOptions{energy: fakeEnergy{}, weather: weatherTelemetry{&fakeTelemetry{}}})
+	f.Fuzz(func(t *testing.T, from, to, step string) {
+		v := url.Values{}
+		for k, s := range map[string]string{"from": from, "to": to, "step": step} {
+			if s != "" {
+				v.Set(k, s)
+			}
+		}
+		rec := e.do(t, e.api.Handler(), scenario{method: "GET", as: asAcme, path: "/api/v1/customers/acme/sites/acme-hq/energy?" + v.Encode()})
+		switch rec.Code {
+		case http.StatusOK:
+		case http.StatusBadRequest:
+			if !strings.Contains(rec.Body.String(), "parameter") && !strings.Contains(rec.Body.String(), "range") {
+				t.Fatalf("%v: message %s says nothing of what was wrong", v, rec.Body)
+			}
+			return
+		default:
+			t.Fatalf("%v: status %d: %s", v, rec.Code, rec.Body)
+		}
+		var got struct {
+			Points []struct {
+				Time string `json:"time"`
+			} `json:"points"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		var prev time.Time
+		for _, p := range got.Points {
+			pt, err := time.Parse(time.RFC3339, p.Time)
+			if err != nil || !pt.After(prev) {
+				t.Fatalf("%v: point %q out of order or unreadable", v, p.Time)
+			}
+			prev = pt
+		}
+	})
 }
