@@ -47,6 +47,9 @@ type Store interface {
 	ListSSOProviders() ([]store.SSOProvider, error)
 	DeleteSSOProvider(name string) error
 
+	GetSiteEnergy(customer, site string) (store.SiteEnergy, error)
+	UpdateSiteEnergy(customer, site string, fn func(*store.SiteEnergy) error) (store.SiteEnergy, error)
+
 	PutPollMap(device, text string) (store.PollMap, bool, error)
 	GetPollMap(device string) (store.PollMap, error)
 	DeletePollMap(device string) error
@@ -161,9 +164,16 @@ type Deps struct {
 	Store     Store
 	Registry  Registry
 	Telemetry Telemetry
-	Shadows   Shadows
-	Presence  Presence
-	Types     DeviceTypes
+	// Energy reckons energy use from telemetry; without it (or without
+	// Telemetry and Types) the energy operations refuse with
+	// KindUnavailable.
+	Energy EnergyEngine
+	// Zone is where a site without its own time zone reckons its days
+	// (the server's --timezone); nil is the calendars' default zone.
+	Zone     *time.Location
+	Shadows  Shadows
+	Presence Presence
+	Types    DeviceTypes
 	// TelemetryRates and ShadowRates tell each device's rate limits of
 	// telemetry and of shadow updates; without them a device's view has
 	// none.
@@ -225,6 +235,8 @@ type Gate struct {
 	store     Store
 	registry  Registry
 	telemetry Telemetry
+	energy    EnergyEngine
+	zone      *time.Location
 	shadows   Shadows
 	presence  Presence
 	types     DeviceTypes
@@ -287,6 +299,8 @@ func New(d Deps) (*Gate, error) {
 		store:       d.Store,
 		registry:    d.Registry,
 		telemetry:   d.Telemetry,
+		energy:      d.Energy,
+		zone:        d.Zone,
 		shadows:     d.Shadows,
 		presence:    d.Presence,
 		types:       d.Types,

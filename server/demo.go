@@ -187,7 +187,7 @@ func (s *Server) seedDemo() error {
 		return fmt.Errorf("create demo customer: %w", err)
 	}
 	for _, site := range demoSites {
-		if _, err := s.registry.CreateSite(store.Site{Customer: demoCustomer, Name: site.name, DisplayName: site.display}); err != nil && !errors.Is(err, store.ErrExists) {
+		if _, err := s.registry.CreateSite(store.Site{Customer: demoCustomer, Name: site.name, DisplayName: site.display, TimeZone: demoZone}); err != nil && !errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("create demo site %q: %w", site.name, err)
 		}
 	}

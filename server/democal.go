@@ -94,8 +94,15 @@ func demoCalendar(b model.Building) store.Calendar {
 	case model.Hotel, model.Hospital:
 		c.Weekly, cooling.Weekly = every("open-heating"), every("open-cooling")
 	default:
-		c.DayTypes = append(c.DayTypes, store.CalendarDayType{Name: "closed", Label: "Closed", Steps: []store.CalendarStep{step("00:00", off)}})
-		c.Weekly, cooling.Weekly = workweek("open-heating", "closed"), workweek("open-cooling", "closed")
+		// A closed winter weekend still warms the building through at
+		// dawn, so that it does not cool through two days without heat
+		// (a weekend setback): the plant runs two hours at a low hot-water
+		// set-point and stands still the rest of the day.
+		c.DayTypes = append(c.DayTypes,
+			store.CalendarDayType{Name: "closed", Label: "Closed", Steps: []store.CalendarStep{step("00:00", off)}},
+			store.CalendarDayType{Name: "closed-heating", Label: "Closed, heating setback", Steps: []store.CalendarStep{
+				step("00:00", off), step("05:00", set{"mode": model.ModeHeating, "hw_setpoint_c": 40.0}), step("07:00", off)}})
+		c.Weekly, cooling.Weekly = workweek("open-heating", "closed-heating"), workweek("open-cooling", "closed")
 		c.Holidays = store.CalendarHolidays{Country: "JP", DayType: "closed"}
 	}
 	c.Seasons = []store.CalendarSeason{cooling}

@@ -18,10 +18,16 @@ import (
 )
 
 func (s *Server) startHTTP(context.Context) error {
+	loc, err := time.LoadLocation(s.cfg.Web.TimeZone)
+	if err != nil {
+		return fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
+	}
 	g, err := gate.New(gate.Deps{
+		Zone:                 loc,
 		Store:                s.store,
 		Registry:             s.registry,
 		Telemetry:            telemetryReader{s.tsdb},
+		Energy:               energyReader{s.tsdb},
 		Shadows:              s.shadows,
 		Presence:             s.presence,
 		TelemetryRates:       s.telemetry,
@@ -51,10 +57,6 @@ func (s *Server) startHTTP(context.Context) error {
 		return err
 	}
 	s.gate = g
-	loc, err := time.LoadLocation(s.cfg.Web.TimeZone)
-	if err != nil {
-		return fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
-	}
 	s.api = api.New(g, api.Config{Location: loc, Logger: s.logger.With("component", "api")})
 	s.feeds = s.api.FeedHandler()
 	// The listener is bound first: the pages tell people its port.

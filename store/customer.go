@@ -95,6 +95,9 @@ func (s *Store) DeleteCustomer(name string) error {
 		if n := countOwned(providers, func(p SSOProvider) string { return p.Customer }, name); n > 0 {
 			return fmt.Errorf("customer still has %d single sign-on providers: %w", n, ErrInvalid)
 		}
+		if err := deletePrefix(tx.Bucket([]byte(bucketSiteEnergy)), sitePrefix(name)); err != nil {
+			return err
+		}
 		if err := deletePrefix(tx.Bucket([]byte(bucketSites)), sitePrefix(name)); err != nil {
 			return err
 		}

@@ -182,7 +182,8 @@ func TestPageDevicesFollowsChanges(t *testing.T) {
 func TestMigrateDeviceSummaries(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hearth.db")
-	old, err := store.OpenAtSchemaVersion(path, store.LatestSchemaVersion()-1)
+	// Schema version 14 is the last without summaries.
+	old, err := store.OpenAtSchemaVersion(path, 14)
 	mustOK(t, err)
 	mustOK(t, old.CreateCustomer(store.Customer{Name: "a"}))
 	mustOK(t, old.Close())

@@ -98,6 +98,60 @@ type Metric struct {
 	// a word ("Running") instead of a number. A value without a state
 	// shows as a number.
 	States []MetricState `json:"states,omitempty"`
+	// Energy, when set, says the metric carries energy use: which fuel
+	// and whether it is a meter reading (a counter, which may reset or
+	// roll over) or a rate. Added after schema version 15 without a new
+	// version: older binaries read the types and ignore it.
+	Energy *MetricEnergy `json:"energy,omitempty"`
+	// Outdoor marks a metric that measures the outdoor air temperature
+	// in °C, the weather a site's energy baseline is adjusted to.
+	Outdoor bool `json:"outdoor,omitempty"`
+}
+
+// MetricEnergy is the energy a metric carries.
+type MetricEnergy struct {
+	Fuel string `json:"fuel"` // FuelGas or FuelElectricity
+	Kind string `json:"kind"` // EnergyCounter or EnergyRate
+}
+
+// Fuels and kinds of energy metrics.
+const (
+	FuelGas         = "gas"
+	FuelElectricity = "electricity"
+	// EnergyCounter is a meter reading that grows with use; a drop is a
+	// reset or a roll-over, after which it counts again from zero.
+	EnergyCounter = "counter"
+	// EnergyRate is use per hour, integrated over time.
+	EnergyRate = "rate"
+)
+
+// EnergyUnits are the units an energy metric must be in, by fuel and
+// kind, so that totals add up without conversions.
+var EnergyUnits = map[string]map[string]string{
+	FuelGas:         {EnergyCounter: "m³", EnergyRate: "m³/h"},
+	FuelElectricity: {EnergyCounter: "kWh", EnergyRate: "kW"},
+}
+
+// checkEnergy checks a metric's energy declaration against its unit.
+func checkEnergy(m Metric) error {
+	if m.Energy == nil {
+		return nil
+	}
+	units, ok := EnergyUnits[m.Energy.Fuel]
+	if !ok {
+		return fmt.Errorf("energy fuel %q: %q or %q is accepted: %w", m.Energy.Fuel, FuelGas, FuelElectricity, ErrInvalid)
+	}
+	unit, ok := units[m.Energy.Kind]
+	if !ok {
+		return fmt.Errorf("energy kind %q: %q or %q is accepted: %w", m.Energy.Kind, EnergyCounter, EnergyRate, ErrInvalid)
+	}
+	if m.Unit != unit {
+		return fmt.Errorf("unit %q: a %s %s is in %q: %w", m.Unit, m.Energy.Fuel, m.Energy.Kind, unit, ErrInvalid)
+	}
+	if m.Outdoor {
+		return fmt.Errorf("a metric carries energy or measures the outdoor temperature, not both: %w", ErrInvalid)
+	}
+	return nil
 }
 
 // MetricState is one value of a metric and its word, by language tag
@@ -378,6 +432,12 @@ func checkDeviceType(t DeviceType) error {
 		}
 		if err := checkPresentation(m); err != nil {
 			return fmt.Errorf("metric %q: %w", m.Name, err)
+		}
+		if err := checkEnergy(m); err != nil {
+			return fmt.Errorf("metric %q: %w", m.Name, err)
+		}
+		if m.Outdoor && m.Unit != "°C" {
+			return fmt.Errorf("metric %q: an outdoor temperature is in \"°C\", not %q: %w", m.Name, m.Unit, ErrInvalid)
 		}
 	}
 	if len(t.Topics) > maxTopics {

@@ -100,7 +100,7 @@ func allBuckets() []string {
 		bucketNotifyChannels, bucketNotifyOutbox, bucketNotifyQueue, bucketNotifyKeys,
 		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue, bucketMessageRules,
 		bucketArtifacts, bucketArtifactKeys, bucketHistorySizes,
-		bucketDeviceSummaries,
+		bucketDeviceSummaries, bucketSiteEnergy,
 	}
 }
 
@@ -132,6 +132,7 @@ func migrations() []migration {
 		{name: "create the artifact buckets", up: createArtifactBuckets},
 		{name: "count each device's history", up: createHistorySizes},
 		{name: "summarise each device for listings", up: createDeviceSummaries},
+		{name: "create the site energy bucket", up: createSiteEnergyBucket},
 	}
 }
 

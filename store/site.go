@@ -107,6 +107,9 @@ func (s *Store) DeleteSite(customer, name string) error {
 		if n := countPrefix(tx.Bucket([]byte(bucketDeviceIndex)), append(key, keySep...)); n > 0 {
 			return fmt.Errorf("site still has %d devices: %w", n, ErrInvalid)
 		}
+		if err := tx.Bucket([]byte(bucketSiteEnergy)).Delete(key); err != nil {
+			return err
+		}
 		if err := tx.Bucket([]byte(bucketAssignments)).Delete(assignmentKey(AssignSite, customer, name)); err != nil {
 			return err
 		}

@@ -118,6 +118,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Get("/sites", a.listSites)
 				r.Get("/sites/{site}", a.getSite)
 				r.Patch("/sites/{site}", a.updateSite)
+				a.energyRoutes(r)
 			})
 		})
 

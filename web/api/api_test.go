@@ -99,6 +99,10 @@ type envOptions struct {
 	realClock   bool // the API's clock is time.Now, as the registry's is
 	noBackups   bool
 	artifactMax int64 // the artifact limit; default testArtifactMax
+	// energy, when set, is the energy engine, and weather the telemetry
+	// engine instead of the recording fake.
+	energy  gate.EnergyEngine
+	weather gate.Telemetry
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -131,6 +135,10 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if !opts.noTelemetry {
 		deps.Telemetry = e.telemetry
 	}
+	if opts.weather != nil {
+		deps.Telemetry = opts.weather
+	}
+	deps.Energy = opts.energy
 	types := device.NewDeviceTypes(st, reg.Type)
 	deps.Types = types
 	if !opts.noShadows {
@@ -888,6 +896,11 @@ func TestTenancyMatrix(t *testing.T) {
 		{"PATCH", "/api/v1/customers/globex", `{"display_name":"x"}`, 404},
 		{"PATCH", "/api/v1/customers/globex/sites/globex-plant", `{"display_name":"x"}`, 404},
 		{"GET", "/api/v1/customers/globex/sites/globex-plant", "", 404},
+		{"GET", "/api/v1/customers/globex/sites/globex-plant/energy?step=1d", "", 404},
+		{"GET", "/api/v1/customers/globex/sites/globex-plant/energy?format=csv", "", 404},
+		{"GET", "/api/v1/customers/globex/sites/globex-plant/energy/settings", "", 404},
+		{"PATCH", "/api/v1/customers/globex/sites/globex-plant/energy/settings", `{"floor_area_m2":100}`, 404},
+		{"POST", "/api/v1/customers/globex/sites/globex-plant/energy/baseline", `{"from":"2026-01-01","to":"2026-03-31"}`, 404},
 		{"GET", dev + "/modbus", "", 404},
 		{"PUT", dev + "/modbus", "source: {tcp: 127.0.0.1:502}\n", 404},
 		{"DELETE", dev + "/modbus", "", 404},

@@ -68,3 +68,20 @@ func FileName(s string) string {
 		return '_'
 	}, s)
 }
+
+// EnergyCSV answers a site's energy as a CSV download: one row per step,
+// its start in the site's zone, then gas (m³), electricity (kWh),
+// baseline and avoided gas (m³) with the avoided gas' uncertainty; an
+// empty cell is a figure that does not apply.
+func EnergyCSV(w http.ResponseWriter, r gate.SiteEnergyReport) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", FileName(r.Customer+"-"+r.Site)+"-energy.csv"))
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"time (" + r.Zone.String() + ")", "gas (m³)", "electricity (kWh)", "baseline gas (m³)", "avoided gas (m³)", "avoided gas uncertainty (m³, 90 %)", "outdoor (°C)"})
+	for _, p := range r.Points {
+		_ = cw.Write([]string{p.Time.In(r.Zone).Format(time.RFC3339), formatValue(p.GasM3), formatValue(p.ElectricityKWh),
+			formatValue(p.BaselineGasM3), formatValue(p.AvoidedGasM3), formatValue(p.AvoidedGasM3Uncertainty), formatValue(p.OutdoorC)})
+	}
+	cw.Flush()
+}

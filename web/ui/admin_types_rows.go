@@ -64,6 +64,10 @@ type metricRow struct {
 type metricExtra struct {
 	Labels      map[string]string            `json:"labels,omitempty"`       // other languages
 	StateLabels map[string]map[string]string `json:"state_labels,omitempty"` // by value, other languages
+	// Energy and Outdoor are the metric's energy declaration, kept as
+	// they are: the rows have no fields for them, the API edits them.
+	Energy  *store.MetricEnergy `json:"energy,omitempty"`
+	Outdoor bool                `json:"outdoor,omitempty"`
 }
 
 // otherLanguages are labels in languages the rows have no field for.
@@ -131,7 +135,7 @@ func settingRowsOf(sts []store.Setting) []settingRow {
 func metricRowsOf(ms []store.Metric) []metricRow {
 	out := make([]metricRow, 0, len(ms))
 	for _, m := range ms {
-		ex := metricExtra{Labels: otherLanguages(m.Labels)}
+		ex := metricExtra{Labels: otherLanguages(m.Labels), Energy: m.Energy, Outdoor: m.Outdoor}
 		for _, st := range m.States {
 			if o := otherLanguages(st.Labels); o != nil {
 				if ex.StateLabels == nil {
@@ -141,7 +145,7 @@ func metricRowsOf(ms []store.Metric) []metricRow {
 			}
 		}
 		row := metricRow{Name: m.Name, Unit: m.Unit, Description: m.Description, LabelEn: m.Labels["en"], LabelJa: m.Labels["ja"],
-			Audience: m.Audience, States: formatStates(m.States), Extra: marshalExtra(ex, ex.Labels == nil && ex.StateLabels == nil)}
+			Audience: m.Audience, States: formatStates(m.States), Extra: marshalExtra(ex, ex.Labels == nil && ex.StateLabels == nil && ex.Energy == nil && !ex.Outdoor)}
 		if m.Decimals != nil {
 			row.Decimals = strconv.Itoa(*m.Decimals)
 		}
@@ -318,7 +322,8 @@ func metricsOf(rows []metricRow) ([]store.Metric, error) {
 				return nil, rowError("metric", i, r.Name, "the row's hidden fields were damaged; reload the page")
 			}
 		}
-		m := store.Metric{Name: r.Name, Unit: r.Unit, Description: r.Description, Labels: withLanguages(ex.Labels, r.LabelEn, r.LabelJa)}
+		m := store.Metric{Name: r.Name, Unit: r.Unit, Description: r.Description, Labels: withLanguages(ex.Labels, r.LabelEn, r.LabelJa),
+			Energy: ex.Energy, Outdoor: ex.Outdoor}
 		if r.Audience == store.AudienceOperators {
 			m.Audience = r.Audience
 		} else if r.Audience != "" && r.Audience != store.AudienceEveryone {

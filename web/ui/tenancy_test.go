@@ -87,6 +87,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"POST", "/admin" + cal + "/settings"}, {"POST", "/admin" + cal + "/assignments"}, {"POST", "/admin" + cal + "/unassign"},
 		{"GET", "/admin" + cal + "/delete"}, {"POST", "/admin" + cal + "/delete"},
 		{"GET", "/sites/globex/osaka-dome"}, {"GET", "/sites/globex/osaka-dome/live"},
+		{"GET", "/sites/globex/osaka-dome/energy"}, {"GET", "/sites/globex/osaka-dome/energy/report.pdf"},
+		{"GET", "/sites/globex/osaka-dome/energy?month=2026-11"},
 		{"GET", "/admin/audit"}, {"GET", "/admin/health"}, {"GET", "/admin/history?device=globex-chiller-9"},
 		{"GET", "/admin/customers"}, {"POST", "/admin/customers"},
 		{"GET", "/admin/customers/globex"}, {"POST", "/admin/customers/globex/sites"},

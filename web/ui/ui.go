@@ -198,6 +198,7 @@ func (u *UI) routes() http.Handler {
 			r.Post("/devices/{name}/settings", u.saveSettings)
 			u.calendarRoutes(r)
 			u.alarmRoutes(r)
+			u.energyRoutes(r)
 			u.jobRoutes(r)
 			u.messageRuleRoutes(r)
 			r.Route("/admin", func(r chi.Router) {

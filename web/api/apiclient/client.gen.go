@@ -503,6 +503,42 @@ func (e MetricAudience) Valid() bool {
 	}
 }
 
+// Defines values for MetricEnergyFuel.
+const (
+	Electricity MetricEnergyFuel = "electricity"
+	Gas         MetricEnergyFuel = "gas"
+)
+
+// Valid indicates whether the value is a known member of the MetricEnergyFuel enum.
+func (e MetricEnergyFuel) Valid() bool {
+	switch e {
+	case Electricity:
+		return true
+	case Gas:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MetricEnergyKind.
+const (
+	Counter MetricEnergyKind = "counter"
+	Rate    MetricEnergyKind = "rate"
+)
+
+// Valid indicates whether the value is a known member of the MetricEnergyKind enum.
+func (e MetricEnergyKind) Valid() bool {
+	switch e {
+	case Counter:
+		return true
+	case Rate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NewTokenAccess.
 const (
 	NewTokenAccessAdmin    NewTokenAccess = "admin"
@@ -752,6 +788,27 @@ func (e ShadowHistoryEntryChangesSection) Valid() bool {
 	}
 }
 
+// Defines values for SiteEnergyStep.
+const (
+	SiteEnergyStepN1d  SiteEnergyStep = "1d"
+	SiteEnergyStepN1h  SiteEnergyStep = "1h"
+	SiteEnergyStepN1mo SiteEnergyStep = "1mo"
+)
+
+// Valid indicates whether the value is a known member of the SiteEnergyStep enum.
+func (e SiteEnergyStep) Valid() bool {
+	switch e {
+	case SiteEnergyStepN1d:
+		return true
+	case SiteEnergyStepN1h:
+		return true
+	case SiteEnergyStepN1mo:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenAccess.
 const (
 	TokenAccessAdmin    TokenAccess = "admin"
@@ -875,6 +932,45 @@ func (e ListAlarmsParamsState) Valid() bool {
 	case ListAlarmsParamsStateCleared:
 		return true
 	case ListAlarmsParamsStateOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetSiteEnergyParamsStep.
+const (
+	GetSiteEnergyParamsStepN1d  GetSiteEnergyParamsStep = "1d"
+	GetSiteEnergyParamsStepN1h  GetSiteEnergyParamsStep = "1h"
+	GetSiteEnergyParamsStepN1mo GetSiteEnergyParamsStep = "1mo"
+)
+
+// Valid indicates whether the value is a known member of the GetSiteEnergyParamsStep enum.
+func (e GetSiteEnergyParamsStep) Valid() bool {
+	switch e {
+	case GetSiteEnergyParamsStepN1d:
+		return true
+	case GetSiteEnergyParamsStepN1h:
+		return true
+	case GetSiteEnergyParamsStepN1mo:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetSiteEnergyParamsFormat.
+const (
+	Csv  GetSiteEnergyParamsFormat = "csv"
+	Json GetSiteEnergyParamsFormat = "json"
+)
+
+// Valid indicates whether the value is a known member of the GetSiteEnergyParamsFormat enum.
+func (e GetSiteEnergyParamsFormat) Valid() bool {
+	switch e {
+	case Csv:
+		return true
+	case Json:
 		return true
 	default:
 		return false
@@ -1208,6 +1304,39 @@ type AuditPage struct {
 
 	// NextCursor Continues after this page; empty after the last.
 	NextCursor string `json:"next_cursor"`
+}
+
+// Baseline defines model for Baseline.
+type Baseline struct {
+	Accepted        bool    `json:"accepted"`
+	Autocorrelation float32 `json:"autocorrelation"`
+	CoolingBaseC    float32 `json:"cooling_base_c"`
+
+	// CvRmse A fraction (0.12 is 12 %).
+	CvRmse       float32            `json:"cv_rmse"`
+	Days         int                `json:"days"`
+	FittedAt     time.Time          `json:"fitted_at"`
+	From         openapi_types.Date `json:"from"`
+	HeatingBaseC float32            `json:"heating_base_c"`
+
+	// Intercepts Daily gas (m³) on a day without degree-days, by day type.
+	Intercepts map[string]float32 `json:"intercepts"`
+	MeanDaily  float32            `json:"mean_daily"`
+
+	// Nmbe A fraction.
+	Nmbe   float32 `json:"nmbe"`
+	Params int     `json:"params"`
+
+	// PerCdd m³ per cooling degree-day.
+	PerCdd float32 `json:"per_cdd"`
+
+	// PerHdd m³ per heating degree-day.
+	PerHdd float32 `json:"per_hdd"`
+	R2     float32 `json:"r2"`
+
+	// Refusal The statistic that failed and its limit.
+	Refusal *string            `json:"refusal,omitempty"`
+	To      openapi_types.Date `json:"to"`
 }
 
 // Calendar defines model for Calendar.
@@ -1886,11 +2015,20 @@ type Metric struct {
 	Decimals    *int    `json:"decimals,omitempty"`
 	Description *string `json:"description,omitempty"`
 
+	// Energy The metric carries energy use. Units: gas counter m³, gas rate m³/h, electricity counter kWh, electricity rate kW. A counter that drops (reset, roll-over) counts again from zero.
+	Energy *struct {
+		Fuel MetricEnergyFuel `json:"fuel"`
+		Kind MetricEnergyKind `json:"kind"`
+	} `json:"energy,omitempty"`
+
 	// Labels The metric's name for people by BCP 47 language tag.
 	Labels *map[string]string `json:"labels,omitempty"`
 
 	// Name The metric's name as devices send it.
 	Name string `json:"name"`
+
+	// Outdoor The metric is the outdoor air temperature in °C, the weather a site's energy baseline is adjusted to.
+	Outdoor *bool `json:"outdoor,omitempty"`
 
 	// States Values the pages show as words, such as 0 "Stopped" and 1 "Running"; a value without one shows as a number.
 	States *[]struct {
@@ -1903,6 +2041,12 @@ type Metric struct {
 
 // MetricAudience Who sees the metric on the pages; absent is everyone. Operators-only metrics are left out of customers' pages (a rule of presentation, not of access.)
 type MetricAudience string
+
+// MetricEnergyFuel defines model for Metric.Energy.Fuel.
+type MetricEnergyFuel string
+
+// MetricEnergyKind defines model for Metric.Energy.Kind.
+type MetricEnergyKind string
 
 // NewCustomer defines model for NewCustomer.
 type NewCustomer struct {
@@ -2558,6 +2702,74 @@ type SiteChange struct {
 	TimeZone *SiteTimeZone `json:"time_zone,omitempty"`
 }
 
+// SiteEnergy defines model for SiteEnergy.
+type SiteEnergy struct {
+	Customer string    `json:"customer"`
+	From     time.Time `json:"from"`
+	Points   []struct {
+		// AvoidedGasM3 Baseline minus actual; negative when more was used.
+		AvoidedGasM3 *float32 `json:"avoided_gas_m3,omitempty"`
+
+		// AvoidedGasM3Uncertainty Uncertainty of avoided_gas_m3 at 90 % confidence (ASHRAE Guideline 14).
+		AvoidedGasM3Uncertainty *float32 `json:"avoided_gas_m3_uncertainty,omitempty"`
+
+		// BaselineGasM3 The baseline adjusted to the step's weather and day types.
+		BaselineGasM3 *float32 `json:"baseline_gas_m3,omitempty"`
+
+		// ElectricityKwh Electricity used in the step.
+		ElectricityKwh *float32 `json:"electricity_kwh,omitempty"`
+
+		// GasM3 Gas used in the step.
+		GasM3 *float32 `json:"gas_m3,omitempty"`
+
+		// OutdoorC Mean outdoor temperature of the step's days.
+		OutdoorC *float32 `json:"outdoor_c,omitempty"`
+
+		// Time The step's start, with the site's offset.
+		Time time.Time `json:"time"`
+	} `json:"points"`
+	Site string         `json:"site"`
+	Step SiteEnergyStep `json:"step"`
+
+	// TimeZone The zone the steps are reckoned in.
+	TimeZone string    `json:"time_zone"`
+	To       time.Time `json:"to"`
+}
+
+// SiteEnergyStep defines model for SiteEnergy.Step.
+type SiteEnergyStep string
+
+// SiteEnergyChange defines model for SiteEnergyChange.
+type SiteEnergyChange struct {
+	Currency               *string  `json:"currency,omitempty"`
+	ElectricityCo2KgPerKwh *float32 `json:"electricity_co2_kg_per_kwh,omitempty"`
+	ElectricityPrice       *float32 `json:"electricity_price,omitempty"`
+	FloorAreaM2            *float32 `json:"floor_area_m2,omitempty"`
+	GasCo2KgPerM3          *float32 `json:"gas_co2_kg_per_m3,omitempty"`
+	GasPrice               *float32 `json:"gas_price,omitempty"`
+	OutdoorDevice          *string  `json:"outdoor_device,omitempty"`
+}
+
+// SiteEnergySettings defines model for SiteEnergySettings.
+type SiteEnergySettings struct {
+	Baseline               *Baseline `json:"baseline,omitempty"`
+	Currency               *string   `json:"currency,omitempty"`
+	Customer               string    `json:"customer"`
+	ElectricityCo2KgPerKwh *float32  `json:"electricity_co2_kg_per_kwh,omitempty"`
+
+	// ElectricityPrice Price per kWh.
+	ElectricityPrice *float32 `json:"electricity_price,omitempty"`
+	FloorAreaM2      *float32 `json:"floor_area_m2,omitempty"`
+	GasCo2KgPerM3    *float32 `json:"gas_co2_kg_per_m3,omitempty"`
+
+	// GasPrice Price per m³ of gas.
+	GasPrice *float32 `json:"gas_price,omitempty"`
+
+	// OutdoorDevice The device whose outdoor temperature stands for the site's weather; absent takes the first device whose type marks a metric as outdoor.
+	OutdoorDevice *string `json:"outdoor_device,omitempty"`
+	Site          string  `json:"site"`
+}
+
 // SiteTimeZone The IANA name of the site's time zone ("Asia/Tokyo", "UTC"); empty uses the server's. The site's pages show its times in it.
 type SiteTimeZone = string
 
@@ -2797,6 +3009,34 @@ type ListCalendarPushesParams struct {
 	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
 }
 
+// GetSiteEnergyParams defines parameters for GetSiteEnergy.
+type GetSiteEnergyParams struct {
+	// From Start, RFC 3339 or unix milliseconds (default 7 days before to; 12 months for step 1mo).
+	From *string `form:"from,omitempty" json:"from,omitempty"`
+
+	// To End, RFC 3339 or unix milliseconds (default now).
+	To *string `form:"to,omitempty" json:"to,omitempty"`
+
+	// Step Step: 1h, 1d (default) or 1mo.
+	Step   *GetSiteEnergyParamsStep   `form:"step,omitempty" json:"step,omitempty"`
+	Format *GetSiteEnergyParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetSiteEnergyParamsStep defines parameters for GetSiteEnergy.
+type GetSiteEnergyParamsStep string
+
+// GetSiteEnergyParamsFormat defines parameters for GetSiteEnergy.
+type GetSiteEnergyParamsFormat string
+
+// FitSiteBaselineJSONBody defines parameters for FitSiteBaseline.
+type FitSiteBaselineJSONBody struct {
+	// From First day, in the site's zone.
+	From openapi_types.Date `json:"from"`
+
+	// To Last day, included; a day that is over.
+	To openapi_types.Date `json:"to"`
+}
+
 // ListDevicesParams defines parameters for ListDevices.
 type ListDevicesParams struct {
 	// Customer Only this customer's devices.
@@ -2994,6 +3234,12 @@ type CreateSiteJSONRequestBody = NewSite
 
 // UpdateSiteJSONRequestBody defines body for UpdateSite for application/json ContentType.
 type UpdateSiteJSONRequestBody = SiteChange
+
+// FitSiteBaselineJSONRequestBody defines body for FitSiteBaseline for application/json ContentType.
+type FitSiteBaselineJSONRequestBody FitSiteBaselineJSONBody
+
+// UpdateSiteEnergySettingsJSONRequestBody defines body for UpdateSiteEnergySettings for application/json ContentType.
+type UpdateSiteEnergySettingsJSONRequestBody = SiteEnergyChange
 
 // PutDeviceTypeJSONRequestBody defines body for PutDeviceType for application/json ContentType.
 type PutDeviceTypeJSONRequestBody = DeviceTypeSpec
@@ -3618,6 +3864,54 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
 	UpdateSite(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSiteEnergy A site's energy use per hour, day or month, with its baseline and the energy avoided
+	//
+	// Use is reckoned from the metrics the site's devices' types declare as energy (a counter's increase, resets counted from zero; a rate's integral), in the site's time zone: steps start at local hours, midnights or first days of months, and the range is cut to them. Days and months with an accepted baseline and the weather of every day carry the baseline adjusted to that weather, the gas avoided (baseline − actual) and its uncertainty at 90 % confidence. A field that does not apply is absent. With format=csv (or Accept: text/csv) the answer is a CSV table of the same figures.
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy (the `GetSiteEnergy` operationId).
+	GetSiteEnergy(ctx context.Context, customer CustomerName, site string, params *GetSiteEnergyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FitSiteBaselineWithBody Fit the site's baseline on a period of past days (operators who may change settings)
+	//
+	// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+	FitSiteBaselineWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FitSiteBaseline Fit the site's baseline on a period of past days (operators who may change settings)
+	//
+	// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+	FitSiteBaseline(ctx context.Context, customer CustomerName, site string, body FitSiteBaselineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSiteEnergySettings A site's floor area, prices, emission factors, weather source and baseline model
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy/settings (the `GetSiteEnergySettings` operationId).
+	GetSiteEnergySettings(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSiteEnergySettingsWithBody Change a site's energy settings (operators who may change settings)
+	//
+	// The fields sent change, the others stay; a number sent as null is cleared.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+	UpdateSiteEnergySettingsWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSiteEnergySettings Change a site's energy settings (operators who may change settings)
+	//
+	// The fields sent change, the others stay; a number sent as null is cleared.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+	UpdateSiteEnergySettings(ctx context.Context, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDeviceTypes List device types (operators)
 	//
@@ -5182,6 +5476,114 @@ func (c *Client) UpdateSiteWithBody(ctx context.Context, customer CustomerName, 
 // Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
 func (c *Client) UpdateSite(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateSiteRequest(c.Server, customer, site, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSiteEnergy A site's energy use per hour, day or month, with its baseline and the energy avoided
+//
+// Use is reckoned from the metrics the site's devices' types declare as energy (a counter's increase, resets counted from zero; a rate's integral), in the site's time zone: steps start at local hours, midnights or first days of months, and the range is cut to them. Days and months with an accepted baseline and the weather of every day carry the baseline adjusted to that weather, the gas avoided (baseline − actual) and its uncertainty at 90 % confidence. A field that does not apply is absent. With format=csv (or Accept: text/csv) the answer is a CSV table of the same figures.
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy (the `GetSiteEnergy` operationId).
+func (c *Client) GetSiteEnergy(ctx context.Context, customer CustomerName, site string, params *GetSiteEnergyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSiteEnergyRequest(c.Server, customer, site, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FitSiteBaselineWithBody Fit the site's baseline on a period of past days (operators who may change settings)
+//
+// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+func (c *Client) FitSiteBaselineWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFitSiteBaselineRequestWithBody(c.Server, customer, site, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FitSiteBaseline Fit the site's baseline on a period of past days (operators who may change settings)
+//
+// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+func (c *Client) FitSiteBaseline(ctx context.Context, customer CustomerName, site string, body FitSiteBaselineJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFitSiteBaselineRequest(c.Server, customer, site, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSiteEnergySettings A site's floor area, prices, emission factors, weather source and baseline model
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy/settings (the `GetSiteEnergySettings` operationId).
+func (c *Client) GetSiteEnergySettings(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSiteEnergySettingsRequest(c.Server, customer, site)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSiteEnergySettingsWithBody Change a site's energy settings (operators who may change settings)
+//
+// The fields sent change, the others stay; a number sent as null is cleared.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+func (c *Client) UpdateSiteEnergySettingsWithBody(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSiteEnergySettingsRequestWithBody(c.Server, customer, site, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSiteEnergySettings Change a site's energy settings (operators who may change settings)
+//
+// The fields sent change, the others stay; a number sent as null is cleared.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+func (c *Client) UpdateSiteEnergySettings(ctx context.Context, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSiteEnergySettingsRequest(c.Server, customer, site, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8388,6 +8790,259 @@ func NewUpdateSiteRequestWithBody(server string, customer CustomerName, site str
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetSiteEnergyRequest constructs an http.Request for the GetSiteEnergy method
+func NewGetSiteEnergyRequest(server string, customer CustomerName, site string, params *GetSiteEnergyParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/energy", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Step != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "step", *params.Step, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFitSiteBaselineRequest calls the generic FitSiteBaseline builder with application/json body
+func NewFitSiteBaselineRequest(server string, customer CustomerName, site string, body FitSiteBaselineJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFitSiteBaselineRequestWithBody(server, customer, site, "application/json", bodyReader)
+}
+
+// NewFitSiteBaselineRequestWithBody constructs an http.Request for the FitSiteBaseline method, with any body, and a specified content type
+func NewFitSiteBaselineRequestWithBody(server string, customer CustomerName, site string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/energy/baseline", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetSiteEnergySettingsRequest constructs an http.Request for the GetSiteEnergySettings method
+func NewGetSiteEnergySettingsRequest(server string, customer CustomerName, site string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/energy/settings", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateSiteEnergySettingsRequest calls the generic UpdateSiteEnergySettings builder with application/json body
+func NewUpdateSiteEnergySettingsRequest(server string, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateSiteEnergySettingsRequestWithBody(server, customer, site, "application/json", bodyReader)
+}
+
+// NewUpdateSiteEnergySettingsRequestWithBody constructs an http.Request for the UpdateSiteEnergySettings method, with any body, and a specified content type
+func NewUpdateSiteEnergySettingsRequestWithBody(server string, customer CustomerName, site string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/energy/settings", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -11850,6 +12505,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site} (the `UpdateSite` operationId).
 	UpdateSiteWithResponse(ctx context.Context, customer CustomerName, site string, body UpdateSiteJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteResponse, error)
+
+	// GetSiteEnergyWithResponse A site's energy use per hour, day or month, with its baseline and the energy avoided
+	//
+	// Use is reckoned from the metrics the site's devices' types declare as energy (a counter's increase, resets counted from zero; a rate's integral), in the site's time zone: steps start at local hours, midnights or first days of months, and the range is cut to them. Days and months with an accepted baseline and the weather of every day carry the baseline adjusted to that weather, the gas avoided (baseline − actual) and its uncertainty at 90 % confidence. A field that does not apply is absent. With format=csv (or Accept: text/csv) the answer is a CSV table of the same figures.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy (the `GetSiteEnergy` operationId).
+	GetSiteEnergyWithResponse(ctx context.Context, customer CustomerName, site string, params *GetSiteEnergyParams, reqEditors ...RequestEditorFn) (*GetSiteEnergyResponse, error)
+
+	// FitSiteBaselineWithBodyWithResponse Fit the site's baseline on a period of past days (operators who may change settings)
+	//
+	// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+	FitSiteBaselineWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FitSiteBaselineResponse, error)
+
+	// FitSiteBaselineWithResponse Fit the site's baseline on a period of past days (operators who may change settings)
+	//
+	// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+	FitSiteBaselineWithResponse(ctx context.Context, customer CustomerName, site string, body FitSiteBaselineJSONRequestBody, reqEditors ...RequestEditorFn) (*FitSiteBaselineResponse, error)
+
+	// GetSiteEnergySettingsWithResponse A site's floor area, prices, emission factors, weather source and baseline model
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy/settings (the `GetSiteEnergySettings` operationId).
+	GetSiteEnergySettingsWithResponse(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*GetSiteEnergySettingsResponse, error)
+
+	// UpdateSiteEnergySettingsWithBodyWithResponse Change a site's energy settings (operators who may change settings)
+	//
+	// The fields sent change, the others stay; a number sent as null is cleared.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+	UpdateSiteEnergySettingsWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSiteEnergySettingsResponse, error)
+
+	// UpdateSiteEnergySettingsWithResponse Change a site's energy settings (operators who may change settings)
+	//
+	// The fields sent change, the others stay; a number sent as null is cleared.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+	UpdateSiteEnergySettingsWithResponse(ctx context.Context, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteEnergySettingsResponse, error)
 
 	// ListDeviceTypesWithResponse List device types (operators)
 	//
@@ -16245,6 +16952,394 @@ func (r UpdateSiteResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateSiteResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSiteEnergyResponse401Headers the declared response headers of an HTTP 401 response for GetSiteEnergy
+type GetSiteEnergyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetSiteEnergyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteEnergy
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSiteEnergyResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON200() *SiteEnergy {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSiteEnergyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSiteEnergyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSiteEnergyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSiteEnergyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSiteEnergyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// FitSiteBaselineResponse401Headers the declared response headers of an HTTP 401 response for FitSiteBaseline
+type FitSiteBaselineResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type FitSiteBaselineResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteEnergySettings
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *FitSiteBaselineResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON200() *SiteEnergySettings {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r FitSiteBaselineResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r FitSiteBaselineResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FitSiteBaselineResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FitSiteBaselineResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FitSiteBaselineResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSiteEnergySettingsResponse401Headers the declared response headers of an HTTP 401 response for GetSiteEnergySettings
+type GetSiteEnergySettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetSiteEnergySettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteEnergySettings
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSiteEnergySettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON200() *SiteEnergySettings {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSiteEnergySettingsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSiteEnergySettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSiteEnergySettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSiteEnergySettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSiteEnergySettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateSiteEnergySettingsResponse401Headers the declared response headers of an HTTP 401 response for UpdateSiteEnergySettings
+type UpdateSiteEnergySettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateSiteEnergySettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteEnergySettings
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateSiteEnergySettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON200() *SiteEnergySettings {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateSiteEnergySettingsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateSiteEnergySettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateSiteEnergySettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateSiteEnergySettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateSiteEnergySettingsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22804,6 +23899,94 @@ func (c *ClientWithResponses) UpdateSiteWithResponse(ctx context.Context, custom
 	return ParseUpdateSiteResponse(rsp)
 }
 
+// GetSiteEnergyWithResponse A site's energy use per hour, day or month, with its baseline and the energy avoided
+//
+// Use is reckoned from the metrics the site's devices' types declare as energy (a counter's increase, resets counted from zero; a rate's integral), in the site's time zone: steps start at local hours, midnights or first days of months, and the range is cut to them. Days and months with an accepted baseline and the weather of every day carry the baseline adjusted to that weather, the gas avoided (baseline − actual) and its uncertainty at 90 % confidence. A field that does not apply is absent. With format=csv (or Accept: text/csv) the answer is a CSV table of the same figures.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy (the `GetSiteEnergy` operationId).
+func (c *ClientWithResponses) GetSiteEnergyWithResponse(ctx context.Context, customer CustomerName, site string, params *GetSiteEnergyParams, reqEditors ...RequestEditorFn) (*GetSiteEnergyResponse, error) {
+	rsp, err := c.GetSiteEnergy(ctx, customer, site, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSiteEnergyResponse(rsp)
+}
+
+// FitSiteBaselineWithBodyWithResponse Fit the site's baseline on a period of past days (operators who may change settings)
+//
+// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+func (c *ClientWithResponses) FitSiteBaselineWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FitSiteBaselineResponse, error) {
+	rsp, err := c.FitSiteBaselineWithBody(ctx, customer, site, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFitSiteBaselineResponse(rsp)
+}
+
+// FitSiteBaselineWithResponse Fit the site's baseline on a period of past days (operators who may change settings)
+//
+// Daily gas use is fitted by least squares on heating and cooling degree-days (the base temperatures that fit best) and the operating calendar's day types. The model is stored whether it meets the limits or not; "baseline.accepted" says which, and "baseline.refusal" names the statistic that failed. Only an accepted model yields avoided energy. Fewer than 30 days with gas use and weather are refused (400).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/customers/{customer}/sites/{site}/energy/baseline (the `FitSiteBaseline` operationId).
+func (c *ClientWithResponses) FitSiteBaselineWithResponse(ctx context.Context, customer CustomerName, site string, body FitSiteBaselineJSONRequestBody, reqEditors ...RequestEditorFn) (*FitSiteBaselineResponse, error) {
+	rsp, err := c.FitSiteBaseline(ctx, customer, site, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFitSiteBaselineResponse(rsp)
+}
+
+// GetSiteEnergySettingsWithResponse A site's floor area, prices, emission factors, weather source and baseline model
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/energy/settings (the `GetSiteEnergySettings` operationId).
+func (c *ClientWithResponses) GetSiteEnergySettingsWithResponse(ctx context.Context, customer CustomerName, site string, reqEditors ...RequestEditorFn) (*GetSiteEnergySettingsResponse, error) {
+	rsp, err := c.GetSiteEnergySettings(ctx, customer, site, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSiteEnergySettingsResponse(rsp)
+}
+
+// UpdateSiteEnergySettingsWithBodyWithResponse Change a site's energy settings (operators who may change settings)
+//
+// The fields sent change, the others stay; a number sent as null is cleared.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+func (c *ClientWithResponses) UpdateSiteEnergySettingsWithBodyWithResponse(ctx context.Context, customer CustomerName, site string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSiteEnergySettingsResponse, error) {
+	rsp, err := c.UpdateSiteEnergySettingsWithBody(ctx, customer, site, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSiteEnergySettingsResponse(rsp)
+}
+
+// UpdateSiteEnergySettingsWithResponse Change a site's energy settings (operators who may change settings)
+//
+// The fields sent change, the others stay; a number sent as null is cleared.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
+func (c *ClientWithResponses) UpdateSiteEnergySettingsWithResponse(ctx context.Context, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteEnergySettingsResponse, error) {
+	rsp, err := c.UpdateSiteEnergySettings(ctx, customer, site, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSiteEnergySettingsResponse(rsp)
+}
+
 // ListDeviceTypesWithResponse List device types (operators)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -27331,6 +28514,361 @@ func ParseUpdateSiteResponse(rsp *http.Response) (*UpdateSiteResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers UpdateSiteResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSiteEnergyResponse parses an HTTP response from a GetSiteEnergyWithResponse call
+func ParseGetSiteEnergyResponse(rsp *http.Response) (*GetSiteEnergyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSiteEnergyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteEnergy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSiteEnergyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseFitSiteBaselineResponse parses an HTTP response from a FitSiteBaselineWithResponse call
+func ParseFitSiteBaselineResponse(rsp *http.Response) (*FitSiteBaselineResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FitSiteBaselineResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteEnergySettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers FitSiteBaselineResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSiteEnergySettingsResponse parses an HTTP response from a GetSiteEnergySettingsWithResponse call
+func ParseGetSiteEnergySettingsResponse(rsp *http.Response) (*GetSiteEnergySettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSiteEnergySettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteEnergySettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSiteEnergySettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateSiteEnergySettingsResponse parses an HTTP response from a UpdateSiteEnergySettingsWithResponse call
+func ParseUpdateSiteEnergySettingsResponse(rsp *http.Response) (*UpdateSiteEnergySettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateSiteEnergySettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteEnergySettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateSiteEnergySettingsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
