@@ -18,6 +18,10 @@ import (
 )
 
 func (s *Server) startHTTP(context.Context) error {
+	var remote gate.RemoteWrite // nil unless configured: the page then shows nothing of it
+	if s.remote != nil {
+		remote = remoteWriteStatus{s.remote}
+	}
 	g, err := gate.New(gate.Deps{
 		Store:                s.store,
 		Registry:             s.registry,
@@ -37,6 +41,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Notifier:             s.notify,
 		Mailer:               s.notify,
 		Backups:              GateBackups{s.backups},
+		RemoteWrite:          remote,
 		JobStore:             s.store,
 		Jobs:                 s.jobs,
 		RuleStore:            s.store,
