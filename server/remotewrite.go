@@ -25,7 +25,7 @@ func (s *Server) startRemoteWrite(ctx context.Context) error {
 		s.logger.With("component", "remote write"), func(d remotewrite.Drop) {
 			s.events.Publish(events.SystemEvent{At: d.At, Level: "error", Code: "remote_write_dropped",
 				Message: fmt.Sprintf("remote write to %s dropped %d samples (%s): %s", d.Remote, d.Samples, d.Reason, d.Detail),
-				Source: "remote write"})
+				Source:  "remote write"})
 		})
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ type Config struct {
 	// BatchSamples is the most samples one request carries [10000].
 	BatchSamples int
 	// Linger is how long a partial batch waits for more samples once the
-	// remote has caught up [1s].
+	// remote has caught up [250ms].
 	Linger time.Duration
 	// Timeout bounds one request [30s].
 	Timeout time.Duration
@@ -54,9 +54,6 @@ type Config struct {
 var reserved = []string{"__name__", "device", "customer", "site"}
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-// MinBacklog is the smallest disk budget: a few segments.
-const MinBacklog = 64 << 20
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
@@ -86,8 +83,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("remote write label %q: an empty value", k)
 		}
 	}
-	if c.MaxBacklog < MinBacklog {
-		return fmt.Errorf("remote write maximum backlog %d: at least %d bytes (64 MiB)", c.MaxBacklog, MinBacklog)
+	if c.MaxBacklog <= 0 {
+		return fmt.Errorf("remote write maximum backlog %d: more than 0 bytes", c.MaxBacklog)
 	}
 	seen := map[string]bool{}
 	for _, raw := range c.URLs {
@@ -162,7 +159,7 @@ func New(cfg Config, log *wal.Log, dir string, version string, logger *slog.Logg
 		cfg.BatchSamples = 10000
 	}
 	if cfg.Linger <= 0 {
-		cfg.Linger = time.Second
+		cfg.Linger = 250 * time.Millisecond
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
