@@ -182,9 +182,14 @@ type QueryResult struct {
 	Value  [2]any            `json:"value"` // unix seconds, the value as a string
 }
 
-// Query runs an instant query through /api/v1/query.
-func (v *VM) Query(q string) ([]QueryResult, error) {
-	resp, err := http.Get(v.URL + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
+// Query runs an instant query through /api/v1/query; args are more of its
+// arguments, NAME=VALUE ("nocache=1").
+func (v *VM) Query(q string, args ...string) ([]QueryResult, error) {
+	u := v.URL + "/api/v1/query?" + url.Values{"query": {q}}.Encode()
+	for _, a := range args {
+		u += "&" + a
+	}
+	resp, err := http.Get(u)
 	if err != nil {
 		return nil, err
 	}
