@@ -70,7 +70,9 @@ start_vm() {
 	die "victoria-metrics did not answer"
 }
 
-metric() { curl -sf --cacert "$1/tls/ca.pem" "$api/metrics" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { printf "%d\n", $2; exit }'; }
+# metric DATA NAME: the first sample of NAME in Hearth's /metrics (read
+# whole: an early exit would break curl's pipe).
+metric() { curl -sf --cacert "$1/tls/ca.pem" "$api/metrics" | awk -v n="$2" '!done && ($1 == n || index($1, n "{") == 1) { printf "%d\n", $2; done = 1 }'; }
 
 # provision NAME DATA: the devices and their credentials.
 provision() {
@@ -152,9 +154,9 @@ while :; do
 done
 t1=$(date +%s.%N)
 c1=$(cpu_ticks "$hearth_pid")
+caught=$(($(metric "$data" hearth_remote_write_samples_sent_total) - first))
 wait_s=$(awk -v a="$tv" -v b="$t0" 'BEGIN { printf "%.1f", b - a }')
 catchup_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-backlog=$((backlog - first + sent0))
 sent=$(metric "$data" hearth_remote_write_samples_sent_total)
 curl -sf "$vm/internal/force_flush" >/dev/null
 in_vm=$(curl -sf "$vm/api/v1/query" --data-urlencode 'query=sum(count_over_time({__name__!=""}[1d]))' --data-urlencode nocache=1 | jq -r '.data.result[0].value[1] // 0')
@@ -167,6 +169,6 @@ printf '%-28s %8s msg/s  %10s samples stored  %6s µs Hearth CPU/sample  %8s sam
 echo "Hearth CPU per sample, with ÷ without: $(awk -v a="$cpu1" -v b="$cpu0" 'BEGIN { printf "%.3f", a / b }')"
 echo "outage $OUTAGE: $stored samples stored, backlog $backlog samples ($backlog_bytes bytes of log)"
 echo "receiver back → first batch accepted: $wait_s s (the retry backoff)"
-echo "catch-up after the first batch: $catchup_s s, $(awk -v n="$backlog" -v s="$catchup_s" 'BEGIN { printf "%d", n / s }') samples/s, Hearth CPU $(awk -v c=$((c1 - c0)) -v hz="$hz" -v s="$catchup_s" 'BEGIN { printf "%.0f", c / hz / s * 100 }') % of one core"
+echo "catch-up after the first batch: $caught samples in $catchup_s s, $(awk -v n="$caught" -v s="$catchup_s" 'BEGIN { printf "%d", n / s }') samples/s, Hearth CPU $(awk -v c=$((c1 - c0)) -v hz="$hz" -v s="$catchup_s" 'BEGIN { printf "%.0f", c / hz / s * 100 }') % of one core"
 echo "samples sent $sent, in VictoriaMetrics $in_vm, stored by Hearth $stored"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -143,7 +143,6 @@ func (r *remote) encode() []byte {
 
 // run sends until ctx ends.
 func (r *remote) run(ctx context.Context) {
-	r.countBacklog(ctx)
 	save := time.NewTicker(time.Second)
 	defer save.Stop()
 	linger := time.NewTimer(time.Hour)
@@ -368,12 +367,14 @@ func (r *remote) setState(s string) {
 	r.mu.Unlock()
 }
 
-// countBacklog counts the samples between the remote's position and the
-// log's head at start, so that the lag in samples is known from then on
-// by the log's own count of what it appends.
-func (r *remote) countBacklog(ctx context.Context) {
+// countBacklog counts the samples between the remote's position at start
+// and the log's head, beside the sender, so that the lag in samples is
+// known from then on by the log's own count of what it appends; the
+// sender's acknowledgements, subtracted meanwhile, add up the same.
+func (r *remote) countBacklog(ctx context.Context, from wal.Position) {
 	head, appended := r.m.log.HeadPoints()
-	rd := r.m.log.NewReader(r.reader.Position())
+	r.appended = appended
+	rd := r.m.log.NewReader(from)
 	defer rd.Close()
 	var n int64
 	for ctx.Err() == nil && rd.Position().Before(head) {
@@ -391,8 +392,7 @@ func (r *remote) countBacklog(ctx context.Context) {
 		}
 		n += int64(len(rec.Points))
 	}
-	r.appended = appended
-	r.lagBase.Store(n)
+	r.lagBase.Add(n)
 	r.lagKnown.Store(true)
 }
 

@@ -230,7 +230,11 @@ func (m *Mirror) Start(context.Context) error {
 			"backlog_bytes", m.log.Backlog(r.acked))
 	}
 	for _, r := range m.remotes {
-		m.wg.Add(1)
+		m.wg.Add(2)
+		go func() {
+			defer m.wg.Done()
+			r.countBacklog(ctx, r.acked)
+		}()
 		go func() {
 			defer m.wg.Done()
 			r.run(ctx)
