@@ -63,7 +63,13 @@ type remote struct {
 	lagKnown atomic.Bool
 
 	buf batch
+	// labels caches each series' sorted labels across batches, so that a
+	// series seen before costs a map lookup; cleared past maxCachedSeries.
+	labels map[string][]prompb.Label
 }
+
+// maxCachedSeries bounds the label cache: some 200 bytes a series.
+const maxCachedSeries = 500_000
 
 // batch is one request being built: series by key, in first-seen order.
 type batch struct {
@@ -103,9 +109,17 @@ func (r *remote) add(rec wal.Record) {
 		b.key = append(b.key, p.Metric...)
 		i, ok := b.index[string(b.key)]
 		if !ok {
+			ls, cached := r.labels[string(b.key)]
+			if !cached {
+				if r.labels == nil || len(r.labels) >= maxCachedSeries {
+					r.labels = map[string][]prompb.Label{}
+				}
+				ls = r.labelsOf(rec, p.Metric)
+				r.labels[string(b.key)] = ls
+			}
 			i = len(b.series)
 			b.index[string(b.key)] = i
-			b.series = append(b.series, prompb.TimeSeries{Labels: r.labelsOf(rec, p.Metric)})
+			b.series = append(b.series, prompb.TimeSeries{Labels: ls})
 		}
 		b.series[i].Samples = append(b.series[i].Samples, prompb.Sample{Value: p.Value, Timestamp: p.Timestamp})
 		b.n++

@@ -46,7 +46,8 @@ type Config struct {
 	Linger time.Duration
 	// Timeout bounds one request [30s].
 	Timeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait before a retry [250ms, 1m].
+	// MinBackoff and MaxBackoff bound the wait before a retry [250ms, 10s]:
+	// a receiver back is sent to within MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 }
 
@@ -168,7 +169,7 @@ func New(cfg Config, log *wal.Log, dir string, version string, logger *slog.Logg
 		cfg.MinBackoff = 250 * time.Millisecond
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
-		cfg.MaxBackoff = max(time.Minute, cfg.MinBackoff)
+		cfg.MaxBackoff = max(10*time.Second, cfg.MinBackoff)
 	}
 	if onDrop == nil {
 		onDrop = func(Drop) {}
