@@ -77,8 +77,7 @@ type batch struct {
 	index   map[string]int
 	labels  []prompb.Label
 	samples []prompb.Sample
-	n       int   // samples
-	first   int64 // unix ms of the first sample
+	n       int // samples
 	newest  int64
 	started time.Time
 	proto   []byte
