@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +21,15 @@ import (
 // VictoriaMetrics through remote write with the labels Hearth stores them
 // under and the box's extra label, equal to what Hearth's own query API
 // answers; a receiver away while Hearth stops and starts again loses
-// nothing; /metrics shows the progress.
+// nothing; /metrics shows the progress. A receiver that refuses every
+// batch (VictoriaMetrics answers 400 on a path it does not serve) has its
+// batches dropped and counted, and a system alarm rule raises an alarm on
+// it that operators see and customers do not.
 func TestRemoteWrite(t *testing.T) {
 	vm := vmtest.Start(t, "-dedup.minScrapeInterval=1ms")
 	dir := t.TempDir()
 	configure := func(c *server.Config) {
-		c.RemoteWrite.URLs = []string{vm.WriteURL()}
+		c.RemoteWrite.URLs = []string{vm.WriteURL(), vm.URL + "/api/v1/nowhere"}
 		c.RemoteWrite.Labels = map[string]string{"hearth_box": "tokyo-1"}
 		c.RemoteWrite.MinBackoff, c.RemoteWrite.MaxBackoff = 20*time.Millisecond, 200*time.Millisecond
 	}
@@ -33,6 +37,14 @@ func TestRemoteWrite(t *testing.T) {
 	op := h.token(store.RoleOperator, "")
 	h.addCustomer(op, "acme")
 	d := h.addDevice(op, "chiller-1", "acme")
+	if st := h.apiCall(op, "POST", "/api/v1/alarm-rules", map[string]any{"id": "rw-dropped", "name": "Remote write dropped samples",
+		"kind": "system", "event_code": "remote_write_dropped", "severity": "major"}, nil); st != http.StatusCreated {
+		t.Fatalf("create the system rule: %d", st)
+	}
+	if st := h.apiCall(h.token(store.RoleCustomer, "acme"), "POST", "/api/v1/alarm-rules", map[string]any{"name": "mine",
+		"kind": "system", "severity": "major"}, nil); st != http.StatusBadRequest && st != http.StatusForbidden {
+		t.Errorf("a customer's system rule: %d, want 400 or 403", st)
+	}
 	c, rc, err := h.v3("chiller-1", d, true, "")
 	if err != nil {
 		t.Fatalf("connect: rc=%d %v", rc, err)
@@ -96,6 +108,23 @@ func TestRemoteWrite(t *testing.T) {
 		}
 	}
 	compare("sent at once")
+	var alarms struct {
+		Alarms []struct {
+			Device, Customer, Message string
+			Count                     int
+		}
+	}
+	eventually(t, "the system alarm of the refused batches", func() bool {
+		h.apiCall(op, "GET", "/api/v1/alarms?rule=rw-dropped", nil, &alarms)
+		return len(alarms.Alarms) == 1
+	})
+	if a := alarms.Alarms[0]; a.Device != "" || a.Customer != "" || !strings.Contains(a.Message, "/api/v1/nowhere") || !strings.Contains(a.Message, "rejected") {
+		t.Errorf("system alarm %+v", a)
+	}
+	var theirs struct{ Alarms []any }
+	if h.apiCall(h.token(store.RoleCustomer, "acme"), "GET", "/api/v1/alarms", nil, &theirs); len(theirs.Alarms) != 0 {
+		t.Errorf("a customer sees the system alarm: %v", theirs.Alarms)
+	}
 
 	// The receiver goes away; Hearth stores on, stops, and starts again.
 	vm.Stop()
@@ -126,6 +155,13 @@ func TestRemoteWrite(t *testing.T) {
 		`hearth_remote_write_dropped_samples_total{url="` + vm.WriteURL() + `",reason="backlog"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	bad := fmt.Sprintf(`{url=%q}`, vm.URL+"/api/v1/nowhere")
+	for _, want := range []string{"hearth_remote_write_failed_batches_total" + bad + " ", `hearth_remote_write_dropped_samples_total{url="` + vm.URL + `/api/v1/nowhere",reason="rejected"} `} {
+		i := strings.Index(string(body), want)
+		if i < 0 || strings.HasPrefix(string(body[i+len(want):]), "0\n") {
+			t.Errorf("/metrics lacks %s above 0", want)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "remotewrite")); err != nil {
