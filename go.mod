@@ -40,6 +40,7 @@ require (
 )
 
 require (
+	cloud.google.com/go/compute/metadata v0.9.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/GehirnInc/crypt v0.0.0-20230320061759-8cc1b52080c5 // indirect
 	github.com/PuerkitoBio/goquery v1.12.0 // indirect
@@ -150,6 +151,7 @@ require (
 )
 
 tool (
+	github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics
 	github.com/a-h/templ/cmd/templ
 	github.com/axllent/mailpit
 	github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen

@@ -241,7 +241,7 @@ func (e *Engine) RulesChanged() error {
 func wanted(ev events.Event) bool {
 	switch ev.(type) {
 	case events.TelemetryStored, events.DeviceConnected, events.DeviceDisconnected,
-		events.DeviceEvent, events.SettingsViolated, events.ScheduleFailed:
+		events.DeviceEvent, events.SettingsViolated, events.ScheduleFailed, events.SystemEvent:
 		return true
 	}
 	return false
@@ -331,6 +331,10 @@ func (e *Engine) loop() {
 // each event of the bus; tests call it directly.
 func (e *Engine) Handle(ev events.Event) {
 	now := e.d.Now()
+	if sys, ok := ev.(events.SystemEvent); ok {
+		e.handleSystem(sys, now)
+		return
+	}
 	name := ev.DeviceName()
 	customer, site, ok := e.d.Devices.Labels(name)
 	if !ok {
@@ -403,6 +407,21 @@ func (e *Engine) Handle(ev events.Event) {
 				e.raiseLocked(r, name, customer, site, typ, fmt.Sprintf("the program of %s was %s: %s", ev.Date, ev.Status, ev.Reason),
 					map[string]any{"calendar": ev.Calendar, "date": ev.Date, "status": ev.Status, "reason": ev.Reason}, now)
 			}
+		}
+	}
+}
+
+// handleSystem raises the alarms of the system rules an event of Hearth
+// itself matches. Such an alarm has no device, customer or site, so only
+// operators see it; each event is raised again, counted, as device
+// events are.
+func (e *Engine) handleSystem(ev events.SystemEvent, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.rules {
+		if r.Kind == KindSystem && (r.EventCode == "" || r.EventCode == ev.Code) && (r.EventLevel == "" || r.EventLevel == ev.Level) {
+			e.raiseLocked(r, "", "", "", "", ev.Code+": "+ev.Message,
+				map[string]any{"code": ev.Code, "level": ev.Level, "message": ev.Message, "source": ev.Source}, now)
 		}
 	}
 }
@@ -629,7 +648,7 @@ func (e *Engine) Watch(names []string) {
 func (e *Engine) raiseLocked(r *Rule, name, customer, site, typ, msg string, fields map[string]any, now time.Time) {
 	st := e.stateOf(r.ID, name)
 	repeat := st.active
-	if repeat && r.Kind != KindEvent && r.Kind != KindSettings && r.Kind != KindSchedule {
+	if repeat && r.Kind != KindEvent && r.Kind != KindSettings && r.Kind != KindSchedule && r.Kind != KindSystem {
 		return
 	}
 	st.active, st.since, st.clearSince = true, time.Time{}, time.Time{}

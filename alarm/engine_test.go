@@ -113,7 +113,7 @@ func (w *world) newEngine() {
 
 func (w *world) rule(r store.AlarmRule) {
 	w.t.Helper()
-	if r.Customer == "" {
+	if r.Customer == "" && r.Kind != alarm.KindSystem {
 		r.Customer = "acme"
 	}
 	if r.Severity == "" {
@@ -442,5 +442,24 @@ func TestSettingsScheduleAndManualClear(t *testing.T) {
 	w.sample("co2-1", map[string]float64{"co2_ppm": 1250})
 	if as := w.alarms("co2", "co2-1"); len(as) != 1 || as[0].State != store.AlarmActive || as[0].Count != 2 {
 		t.Errorf("still over the threshold after a clear by hand: %+v; want the alarm active again", as)
+	}
+}
+
+// TestSystemEvents: a system rule raises an alarm, without device or
+// customer, for each event of Hearth itself it matches; it may name no
+// devices or customer.
+func TestSystemEvents(t *testing.T) {
+	w := newWorld(t)
+	w.rule(store.AlarmRule{ID: "rw", Name: "Remote write dropped samples", Kind: alarm.KindSystem, EventCode: "remote_write_dropped", Severity: store.SeverityMajor})
+	for _, code := range []string{"remote_write_dropped", "remote_write_dropped", "something_else"} {
+		w.engine.Handle(events.SystemEvent{At: w.clock.now(), Level: "error", Code: code, Message: "remote write to http://vm/api/v1/write dropped 1200 samples (backlog)", Source: "remote write"})
+	}
+	w.engine.Wait()
+	as := w.alarms("rw", "")
+	if len(as) != 1 || as[0].Count != 2 || as[0].Customer != "" || as[0].Device != "" || as[0].Fields["code"] != "remote_write_dropped" || !strings.Contains(as[0].Message, "dropped 1200 samples") {
+		t.Errorf("system alarms: %+v", as)
+	}
+	if _, err := alarm.Compile(store.AlarmRule{ID: "x", Name: "x", Kind: alarm.KindSystem, Customer: "acme", Severity: store.SeverityMajor}, nil); err == nil {
+		t.Error("a system rule for a customer compiled")
 	}
 }

@@ -27,10 +27,11 @@ const (
 	KindEvent     = "event"     // a device event (a Modbus fault, a refused setting)
 	KindSettings  = "settings"  // reported settings out of their type's rules
 	KindSchedule  = "schedule"  // the day's program did not reach the device
+	KindSystem    = "system"    // an event of Hearth itself (remote write dropped samples)
 )
 
 // Kinds lists the kinds of rule.
-var Kinds = []string{KindTelemetry, KindStale, KindOffline, KindEvent, KindSettings, KindSchedule}
+var Kinds = []string{KindTelemetry, KindStale, KindOffline, KindEvent, KindSettings, KindSchedule, KindSystem}
 
 // Limits of a rule.
 const (
@@ -85,7 +86,10 @@ func compile(r store.AlarmRule, metrics []string, minOffline time.Duration) (*Ru
 	if !slices.Contains(Kinds, r.Kind) {
 		return nil, refuse("kind", "%q is not a kind of rule; use one of %s", r.Kind, strings.Join(Kinds, ", "))
 	}
-	if r.DeviceType == "" && r.Site == "" && r.Device == "" {
+	if r.Kind == KindSystem && (r.Customer != "" || r.Site != "" || r.Device != "" || r.DeviceType != "") {
+		return nil, refuse("customer", "a system rule watches Hearth itself, not devices, and is the operators': leave customer, site, device and device_type empty")
+	}
+	if r.Kind != KindSystem && r.DeviceType == "" && r.Site == "" && r.Device == "" {
 		return nil, refuse("device_type", `name the devices the rule watches: "device", "site" or "device_type"`)
 	}
 	if r.Site != "" && r.Customer == "" {

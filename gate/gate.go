@@ -200,6 +200,9 @@ type Deps struct {
 	// Backups writes backups; without it PrepareBackup refuses with
 	// KindUnavailable.
 	Backups Backups
+	// RemoteWrite reports remote write progress; nil when none is
+	// configured.
+	RemoteWrite RemoteWrite
 	// JobStore and Jobs keep and run jobs; without them the job operations
 	// refuse with KindUnavailable.
 	JobStore JobStore
@@ -248,11 +251,12 @@ type Gate struct {
 	alarmStore  AlarmStore
 	alarmEngine AlarmEngine
 	// channels and notifier keep notification channels and deliver.
-	channels NotifyStore
-	notifier Notifier
-	backups  Backups
-	jobStore JobStore
-	jobs     JobService
+	channels    NotifyStore
+	notifier    Notifier
+	backups     Backups
+	remoteWrite RemoteWrite
+	jobStore    JobStore
+	jobs        JobService
 	// ruleStore and ruleEngine keep and run message rules.
 	ruleStore  MessageRuleStore
 	ruleEngine RuleEngine
@@ -313,6 +317,7 @@ func New(d Deps) (*Gate, error) {
 		channels:    d.Channels,
 		notifier:    d.Notifier,
 		backups:     d.Backups,
+		remoteWrite: d.RemoteWrite,
 		jobStore:    d.JobStore,
 		jobs:        d.Jobs,
 		ruleStore:   d.RuleStore,

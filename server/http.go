@@ -22,6 +22,10 @@ func (s *Server) startHTTP(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("time zone %q: %w", s.cfg.Web.TimeZone, err)
 	}
+	var remote gate.RemoteWrite // nil unless configured: the page then shows nothing of it
+	if s.remote != nil {
+		remote = remoteWriteStatus{s.remote}
+	}
 	g, err := gate.New(gate.Deps{
 		Zone:                 loc,
 		Store:                s.store,
@@ -43,6 +47,7 @@ func (s *Server) startHTTP(context.Context) error {
 		Notifier:             s.notify,
 		Mailer:               s.notify,
 		Backups:              GateBackups{s.backups},
+		RemoteWrite:          remote,
 		JobStore:             s.store,
 		Jobs:                 s.jobs,
 		RuleStore:            s.store,

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/hearthiot/hearth/store/remotewrite"
 	"github.com/hearthiot/hearth/store/tsdb"
 )
 
@@ -73,6 +75,9 @@ func (s *Server) writeMetrics(w io.Writer) {
 		counter(w, "hearth_telemetry_log_syncs_total", "Group commits (fsyncs) of the write-ahead log.", l.Syncs)
 		gauge(w, "hearth_telemetry_log_segments", "Segment files of the write-ahead log on disk.", float64(l.Segments))
 	}
+	if s.remote != nil {
+		writeRemoteWriteMetrics(w, s.remote.Status())
+	}
 	gauge(w, "hearth_telemetry_log_replayed_samples", "Samples replayed from the write-ahead log at the last start.", float64(s.walReplay.Points))
 	gauge(w, "hearth_telemetry_log_cut_segments", "Segments whose torn or corrupt tail was cut at the last start.", float64(s.walReplay.Cut))
 	if s.alarms != nil {
@@ -112,4 +117,33 @@ func (s *Server) tsdbStats() tsdb.Stats {
 		s.stats, s.statsAt = s.tsdb.Stats(), time.Now()
 	}
 	return s.stats
+}
+
+// writeRemoteWriteMetrics writes each remote write receiver's progress,
+// labelled by its URL without credentials.
+func writeRemoteWriteMetrics(w io.Writer, sts []remotewrite.Status) {
+	family := func(name, typ, help string, v func(remotewrite.Status) string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, st := range sts {
+			fmt.Fprintf(w, "%s{url=%q} %s\n", name, st.URL, v(st))
+		}
+	}
+	u := func(f func(remotewrite.Status) uint64) func(remotewrite.Status) string {
+		return func(st remotewrite.Status) string { return strconv.FormatUint(f(st), 10) }
+	}
+	family("hearth_remote_write_samples_sent_total", "counter", "Samples a remote write receiver accepted.", u(func(st remotewrite.Status) uint64 { return st.SamplesSent }))
+	family("hearth_remote_write_bytes_sent_total", "counter", "Request bytes (snappy-compressed protobuf) a remote write receiver accepted.", u(func(st remotewrite.Status) uint64 { return st.BytesSent }))
+	family("hearth_remote_write_batches_sent_total", "counter", "Requests a remote write receiver accepted.", u(func(st remotewrite.Status) uint64 { return st.BatchesSent }))
+	family("hearth_remote_write_retries_total", "counter", "Requests sent again after a server error, 429 or network error.", u(func(st remotewrite.Status) uint64 { return st.Retries }))
+	family("hearth_remote_write_failed_batches_total", "counter", "Batches a remote write receiver refused with a 4xx other than 429, dropped.", u(func(st remotewrite.Status) uint64 { return st.FailedBatches }))
+	family("hearth_remote_write_lag_samples", "gauge", "Samples in the telemetry log not yet sent to the receiver (-1 while the backlog found at start is counted).", func(st remotewrite.Status) string { return strconv.FormatInt(st.LagSamples, 10) })
+	family("hearth_remote_write_lag_seconds", "gauge", "While behind, how old the newest sample sent is; 0 once caught up.", func(st remotewrite.Status) string { return strconv.FormatFloat(st.LagSeconds, 'g', -1, 64) })
+	family("hearth_remote_write_backlog_bytes", "gauge", "Telemetry log bytes on disk the receiver has not been sent.", func(st remotewrite.Status) string { return strconv.FormatInt(st.BacklogBytes, 10) })
+	family("hearth_remote_write_max_backlog_bytes", "gauge", "The disk budget of --remote-write-max-backlog.", func(st remotewrite.Status) string { return strconv.FormatInt(st.MaxBacklog, 10) })
+	fmt.Fprintf(w, "# HELP hearth_remote_write_dropped_samples_total Samples that will never be sent, by reason: backlog (the disk budget outgrown), rejected (a 4xx answer), gap (log segments gone before they were sent).\n# TYPE hearth_remote_write_dropped_samples_total counter\n")
+	for _, st := range sts {
+		for _, reason := range []string{remotewrite.ReasonBacklog, remotewrite.ReasonRejected, remotewrite.ReasonGap} {
+			fmt.Fprintf(w, "hearth_remote_write_dropped_samples_total{url=%q,reason=%q} %d\n", st.URL, reason, st.Dropped[reason])
+		}
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/backup"
+	"github.com/hearthiot/hearth/store/remotewrite"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/store/wal"
 	"github.com/hearthiot/hearth/web/api"
@@ -49,6 +50,7 @@ type Server struct {
 	tsdb      *tsdb.DB
 	wal       *wal.Log // nil with --telemetry-log=false
 	walReplay wal.ReplayStats
+	remote    *remotewrite.Mirror // nil without --remote-write-url
 	disk      *diskWatch
 	telemetry *device.Telemetry
 	shadows   *device.Shadows
@@ -165,6 +167,7 @@ func (s *Server) startSteps() []startStep {
 		{"housekeeping", s.startHousekeeping},
 		{"time-series store", s.startTSDB},
 		{"telemetry ingest", s.startTelemetry},
+		{"remote write", s.startRemoteWrite},
 		{"device types", s.startDeviceTypes},
 		{"shadow service", s.startShadows},
 		{"device events", s.startDeviceEvents},
@@ -285,8 +288,9 @@ func (s *Server) startTSDB(context.Context) error {
 			return err
 		}
 		// The store wrote everything it was given: the telemetry log,
-		// closed before it, holds nothing it lacks.
-		return wal.RemoveSegments(s.cfg.walDir())
+		// closed before it, holds nothing it lacks — but what a remote
+		// write receiver has not been sent yet stays.
+		return wal.RemoveSegmentsBefore(s.cfg.walDir(), s.walHoldOrAll())
 	})
 	return nil
 }

@@ -116,6 +116,18 @@ type AlarmChanged struct {
 	Change   string
 }
 
+// SystemEvent: something happened to Hearth itself, not to a device —
+// remote write dropped samples it will never send, say. Its DeviceName is
+// empty; alarm rules of kind "system" match it by Code.
+type SystemEvent struct {
+	At      time.Time
+	Level   string // info, warning or error
+	Code    string // e.g. remote_write_dropped
+	Message string
+	Source  string // the part of Hearth that raised it
+}
+
+func (e SystemEvent) DeviceName() string        { return "" }
 func (e AlarmChanged) DeviceName() string       { return e.Device }
 func (e DeviceEvent) DeviceName() string        { return e.Device }
 func (e ScheduleFailed) DeviceName() string     { return e.Device }

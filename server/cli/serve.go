@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hearthiot/hearth/internal/membudget"
@@ -74,6 +75,14 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.Web.SSO.GroupsClaim, "oidc-groups-claim", cfg.Web.SSO.GroupsClaim, "ID token `claim` listing the person's groups")
 	fs.StringVar(&cfg.Web.SSO.GroupsOperator, "oidc-operator-group", cfg.Web.SSO.GroupsOperator, "`group` whose members are operators")
 	fs.StringVar(&cfg.Web.SSO.GroupsCustomerPrefix, "oidc-customer-group-prefix", cfg.Web.SSO.GroupsCustomerPrefix, "group `prefix`: PREFIX+CUSTOMER makes members that customer's users")
+	fs.Var((*listFlag)(&cfg.RemoteWrite.URLs), "remote-write-url", "Prometheus remote write `URL` every stored sample is also sent to (repeatable, or comma-separated), e.g. http://vminsert:8480/insert/0/prometheus/api/v1/write")
+	fs.StringVar(&cfg.RemoteWrite.BearerToken, "remote-write-bearer-token", cfg.RemoteWrite.BearerToken, "bearer `token` for the remote write receivers (prefer HEARTH_REMOTE_WRITE_BEARER_TOKEN)")
+	fs.StringVar(&cfg.RemoteWrite.Username, "remote-write-user", cfg.RemoteWrite.Username, "Basic authentication `user` for the remote write receivers (a URL's own user:password@ wins)")
+	fs.StringVar(&cfg.RemoteWrite.Password, "remote-write-password", cfg.RemoteWrite.Password, "Basic authentication `password` for the remote write receivers (prefer HEARTH_REMOTE_WRITE_PASSWORD)")
+	fs.StringVar(&cfg.RemoteWrite.CAFile, "remote-write-ca-file", cfg.RemoteWrite.CAFile, "PEM `file` of CA certificates to trust for https remote write receivers, besides the system's")
+	fs.BoolVar(&cfg.RemoteWrite.InsecureSkipVerify, "remote-write-insecure-skip-verify", cfg.RemoteWrite.InsecureSkipVerify, "do not check the remote write receivers' TLS certificates (tests only)")
+	fs.Var(labelsFlag(cfg.RemoteWrite.Labels), "remote-write-label", "`NAME=VALUE` label added to every series sent, e.g. hearth_box=tokyo-1 (repeatable, or comma-separated)")
+	fs.Var((*sizeFlag)(&cfg.RemoteWrite.MaxBacklog), "remote-write-max-backlog", "telemetry log one remote write receiver may hold unsent on disk; past it, its oldest segments are dropped, counted and alarmed (`size`: 1GiB, 512MiB)")
 	return fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
 		fs.String("log-format", "text", "log `format`: text or json")
 }
@@ -105,6 +114,23 @@ func runVersion(_ context.Context, io IO, args []string) error {
 		return err
 	}
 	fmt.Fprintf(io.Stdout, "hearth %s\n", Version)
+	return nil
+}
+
+// labelsFlag collects NAME=VALUE pairs, repeated or comma-separated.
+type labelsFlag map[string]string
+
+func (m labelsFlag) String() string { return mapFlag(m).String() }
+
+func (m labelsFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if err := mapFlag(m).Set(p); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

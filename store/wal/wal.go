@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -84,7 +85,8 @@ type ReplayStats struct {
 // Stats are the log's counters since it was opened.
 type Stats struct {
 	Records, Bytes, Syncs uint64
-	Segments              int // on disk now
+	Points                uint64 // samples in the records
+	Segments              int    // on disk now
 }
 
 // maxRecord bounds one record's payload; a length past it is corruption.
@@ -124,7 +126,11 @@ type Log struct {
 	spare  []byte   // a committed batch's memory, for the next
 	err    error    // a failed write or sync: every later append fails
 	closed bool
-	old    []oldSegment // closed segments, oldest first
+	old    []oldSegment      // closed segments, oldest first
+	holds  map[string]uint64 // readers' oldest segments still needed
+	// changed is closed, and replaced, at every commit and rotation:
+	// readers wait on it for more records.
+	changed chan struct{}
 
 	// spareMu makes the next segment one maker at a time: the preparer,
 	// or a rotation that found none ready.
@@ -133,7 +139,7 @@ type Log struct {
 	kick chan struct{} // a batch has records
 	quit chan struct{} // Close: commit what is left and stop
 
-	records, bytes, syncs atomic.Uint64
+	records, bytes, syncs, points atomic.Uint64
 
 	stop  chan struct{} // ends sweep and the preparer
 	done  chan struct{} // sweep ended
@@ -147,10 +153,11 @@ const spareName = "next.wal.tmp"
 
 // batch is the records of one group commit and the writers waiting for it.
 type batch struct {
-	buf  []byte
-	n    uint64
-	done chan struct{} // closed once committed, err set
-	err  error
+	buf    []byte
+	n      uint64
+	points uint64
+	done   chan struct{} // closed once committed, err set
+	err    error
 }
 
 func newBatch(buf []byte) *batch { return &batch{buf: buf, done: make(chan struct{})} }
@@ -183,7 +190,7 @@ func Open(dir string, opts Options, replay func(Record) error) (*Log, ReplayStat
 	}
 	l := &Log{dir: dir, opts: opts, stop: make(chan struct{}), done: make(chan struct{}),
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), cdone: make(chan struct{}), cur: newBatch(nil),
-		prep: make(chan struct{}, 1), pdone: make(chan struct{})}
+		prep: make(chan struct{}, 1), pdone: make(chan struct{}), holds: map[string]uint64{}, changed: make(chan struct{})}
 	// A spare left by a crash may be half made.
 	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, ReplayStats{}, fmt.Errorf("remove the telemetry log's spare segment: %w", err)
@@ -512,6 +519,7 @@ func (l *Log) Append(r Record) (Commit, error) {
 	binary.LittleEndian.PutUint32(b.buf[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(b.buf[start+4:], crc32.Checksum(payload, castagnoli))
 	b.n++
+	b.points += uint64(len(r.Points))
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
@@ -584,8 +592,11 @@ func (l *Log) commit() {
 			l.rotate()
 		}
 		l.records.Add(b.n)
+		l.points.Add(b.points)
 		l.bytes.Add(uint64(len(b.buf)))
 		l.syncs.Add(1)
+		close(l.changed)
+		l.changed = make(chan struct{})
 	}
 	if cap(b.buf) <= 4<<20 { // keep a batch's memory, within reason
 		l.spare = b.buf[:0]
@@ -628,11 +639,13 @@ func (l *Log) sweep() {
 	}
 }
 
-// removeOld removes the closed segments closed before before.
+// removeOld removes the closed segments closed before before that no
+// reader holds.
 func (l *Log) removeOld(before time.Time) {
 	l.mu.Lock()
 	var gone []uint64
-	for len(l.old) > 0 && l.old[0].closed.Before(before) {
+	hold := l.holdLocked()
+	for len(l.old) > 0 && l.old[0].closed.Before(before) && l.old[0].num < hold {
 		gone = append(gone, l.old[0].num)
 		l.old = l.old[1:]
 	}
@@ -654,7 +667,7 @@ func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	segs := len(l.old) + 1
 	l.mu.Unlock()
-	return Stats{Records: l.records.Load(), Bytes: l.bytes.Load(), Syncs: l.syncs.Load(), Segments: segs}
+	return Stats{Records: l.records.Load(), Bytes: l.bytes.Load(), Syncs: l.syncs.Load(), Points: l.points.Load(), Segments: segs}
 }
 
 // Close commits what is buffered and closes the log. With stored set —
@@ -692,7 +705,14 @@ func (l *Log) close() error {
 
 // RemoveSegments removes every segment of the closed log in dir, once the
 // time-series store was closed cleanly and holds all they held.
-func RemoveSegments(dir string) error {
+func RemoveSegments(dir string) error { return RemoveSegmentsBefore(dir, math.MaxUint64) }
+
+// RemoveSegmentsBefore removes the segments of the closed log in dir
+// numbered below keep: those from keep on are still to be read by a
+// reader (remote write) that has not sent them yet. They are replayed
+// into the time-series store at the next start, which stores nothing
+// twice.
+func RemoveSegmentsBefore(dir string, keep uint64) error {
 	l := &Log{dir: dir}
 	segs, err := l.segments()
 	if errors.Is(err, fs.ErrNotExist) {
@@ -702,6 +722,9 @@ func RemoveSegments(dir string) error {
 		return err
 	}
 	for _, n := range segs {
+		if n >= keep {
+			continue
+		}
 		if err := os.Remove(l.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove telemetry log segment: %w", err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hearthiot/hearth/device"
+	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -716,5 +717,40 @@ func TestFleetPagesInJapanese(t *testing.T) {
 		if r.status != http.StatusOK || !strings.Contains(r.body, want) {
 			t.Errorf("%s in Japanese: %d, lacks %q", path, r.status, want)
 		}
+	}
+}
+
+// remoteWriteReport is the progress a mirror reports.
+type remoteWriteReport []gate.RemoteWriteStatus
+
+func (r remoteWriteReport) Status() []gate.RemoteWriteStatus { return r }
+
+// TestFleetHealthRemoteWrite: with remote write configured, the fleet
+// health page shows each receiver's state, lag, backlog against its
+// budget, what was sent, retries, drops and the last error; without it,
+// no such part.
+func TestFleetHealthRemoteWrite(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 30, 0, 0, time.UTC)
+	e := newEnv(t, envOptions{remoteWrite: remoteWriteReport{
+		{URL: "https://vminsert.example/insert/0/prometheus/api/v1/write", State: "retrying", LagSamples: 123456, LagSeconds: 5400,
+			BacklogBytes: 300 << 20, MaxBacklog: 4 << 30, SamplesSent: 987654, BytesSent: 12 << 20, Retries: 17, Dropped: 4200,
+			LastError: "HTTP 503", LastErrorAt: at},
+		{URL: "http://vm.example:8428/api/v1/write", State: "caught up", SamplesSent: 5},
+	}})
+	op := e.signIn(opUser)
+	r := e.get(op, "/admin/health")
+	if r.status != http.StatusOK {
+		t.Fatalf("health: %d", r.status)
+	}
+	for _, want := range []string{`id="remote-write"`, "https://vminsert.example/insert/0/prometheus/api/v1/write", "retrying",
+		"123456 samples, 1h30m0s behind", "300 MiB / 4 GiB", "987654 samples, 12 MiB", ">17<", "4200", "2026-12-07 10:30:00: HTTP 503",
+		"http://vm.example:8428/api/v1/write", "caught up", "none"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("health page lacks %q", want)
+		}
+	}
+	plain := newEnv(t, envOptions{})
+	if r := plain.get(plain.signIn(opUser), "/admin/health"); strings.Contains(r.body, `id="remote-write"`) {
+		t.Error("a remote write part without remote write")
 	}
 }

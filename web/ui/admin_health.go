@@ -30,6 +30,9 @@ type fleetHealthData struct {
 	Customers              []fleetHealthCustomer
 	StaleRows              []fleetDeviceRow
 	StaleTotal             int
+	// RemoteWrite is each remote write receiver's progress; empty when
+	// none is configured, and the page then has no such part.
+	RemoteWrite []gate.RemoteWriteStatus
 }
 
 // parseStale reads the stale threshold: a Go duration (90m, 24h) or whole
@@ -108,9 +111,44 @@ func (f *fleet) showHealth(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(silent, func(a, b gate.DeviceView) int {
 		return cmp.Or(a.Presence.LastSeen.Compare(b.Presence.LastSeen), cmp.Compare(a.Name, b.Name))
 	})
+	if d.RemoteWrite, err = sc.RemoteWriteStatus(); err != nil {
+		f.fail(w, r, err)
+		return
+	}
 	d.StaleTotal = len(silent)
 	for _, dv := range silent[:min(len(silent), maxFleetRows)] {
 		d.StaleRows = append(d.StaleRows, f.row(sc, dv))
 	}
 	f.render(w, r, http.StatusOK, fleetHealthPage(v, d))
+}
+
+// remoteWriteLag says how far behind a receiver is, for people.
+func remoteWriteLag(v view, st gate.RemoteWriteStatus) string {
+	switch {
+	case st.LagSamples < 0:
+		return v.T("fleet.health.rw_counting")
+	case st.LagSamples == 0:
+		return v.T("fleet.health.rw_no_lag")
+	}
+	return v.T("fleet.health.rw_lag", strconv.FormatInt(st.LagSamples, 10), (time.Duration(st.LagSeconds) * time.Second).String())
+}
+
+// remoteWriteBacklog is the disk a receiver holds of its budget.
+func remoteWriteBacklog(st gate.RemoteWriteStatus) string {
+	return formatBytes(st.BacklogBytes) + " / " + formatBytes(st.MaxBacklog)
+}
+
+// remoteWriteStateKeys are the message keys of a receiver's states.
+var remoteWriteStateKeys = map[string]string{
+	"caught up": "fleet.health.rw_state_caught_up",
+	"sending":   "fleet.health.rw_state_sending",
+	"retrying":  "fleet.health.rw_state_retrying",
+}
+
+// remoteWriteState is a receiver's state in the reader's language.
+func remoteWriteState(v view, state string) string {
+	if k, ok := remoteWriteStateKeys[state]; ok {
+		return v.T(k)
+	}
+	return state
 }

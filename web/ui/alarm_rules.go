@@ -29,6 +29,7 @@ var ruleKindKeys = map[string]string{
 	"event":     "alarm.kind.event",
 	"settings":  "alarm.kind.settings",
 	"schedule":  "alarm.kind.schedule",
+	"system":    "alarm.kind.system",
 }
 
 func ruleKindLabel(v view, kind string) string {

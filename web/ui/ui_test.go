@@ -107,6 +107,8 @@ type envOptions struct {
 	// bus, when set, is the event bus presence publishes on and the live
 	// pages listen to.
 	bus *events.Bus
+	// remoteWrite, when set, reports remote write progress.
+	remoteWrite gate.RemoteWrite
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -208,7 +210,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
 		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Mailer: notifier, Artifacts: arts,
-		JobStore: st, Jobs: js, RuleStore: st, Rules: re,
+		JobStore: st, Jobs: js, RuleStore: st, Rules: re, RemoteWrite: opts.remoteWrite,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",
 		Logger: logger,
 	})

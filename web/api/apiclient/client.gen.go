@@ -84,6 +84,7 @@ const (
 	AlarmRuleKindSchedule  AlarmRuleKind = "schedule"
 	AlarmRuleKindSettings  AlarmRuleKind = "settings"
 	AlarmRuleKindStale     AlarmRuleKind = "stale"
+	AlarmRuleKindSystem    AlarmRuleKind = "system"
 	AlarmRuleKindTelemetry AlarmRuleKind = "telemetry"
 )
 
@@ -99,6 +100,8 @@ func (e AlarmRuleKind) Valid() bool {
 	case AlarmRuleKindSettings:
 		return true
 	case AlarmRuleKindStale:
+		return true
+	case AlarmRuleKindSystem:
 		return true
 	case AlarmRuleKindTelemetry:
 		return true
@@ -1083,7 +1086,7 @@ type AlarmRule struct {
 	For        *string `json:"for,omitempty"`
 	Id         string  `json:"id"`
 
-	// Kind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks.
+	// Kind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks; system: an event of Hearth itself (`event_code` remote_write_dropped: remote write dropped samples it will never send), operators' only, naming no customer, site, device or device type.
 	Kind   AlarmRuleKind `json:"kind"`
 	Metric *string       `json:"metric,omitempty"`
 	Name   string        `json:"name"`
@@ -1140,7 +1143,7 @@ type AlarmRuleFiring struct {
 	Raised  time.Time  `json:"raised"`
 }
 
-// AlarmRuleKind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks.
+// AlarmRuleKind What a rule watches. telemetry: its condition held for `for`; stale: no `metric` for `for`; offline: the device disconnected for `for` (at least 1m); event: device events of `event_code` and `event_level`; settings: reported settings out of their type's rules; schedule: the day's program rejected or failed its checks; system: an event of Hearth itself (`event_code` remote_write_dropped: remote write dropped samples it will never send), operators' only, naming no customer, site, device or device type.
 type AlarmRuleKind string
 
 // AlarmRuleList defines model for AlarmRuleList.
@@ -1168,7 +1171,7 @@ type AlarmRulePreview struct {
 	Truncated *bool `json:"truncated,omitempty"`
 }
 
-// AlarmRuleSpec A rule as POST and PUT take it. It names at least one of device_type, site and device.
+// AlarmRuleSpec A rule as POST and PUT take it. It names at least one of device_type, site and device, except a system rule, which names none.
 type AlarmRuleSpec struct {
 	// Channels Names of the customer's notification channels (each must exist), told when the alarm becomes active and when it clears; a rule for every customer names none.
 	Channels *[]string `json:"channels,omitempty"`
