@@ -182,7 +182,7 @@ func TestPageDevicesFollowsChanges(t *testing.T) {
 func TestMigrateDeviceSummaries(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hearth.db")
-	old, err := store.OpenAtSchemaVersion(path, store.LatestSchemaVersion()-1)
+	old, err := store.OpenAtSchemaVersion(path, store.SchemaVersionBefore("summarise each device for listings"))
 	mustOK(t, err)
 	mustOK(t, old.CreateCustomer(store.Customer{Name: "a"}))
 	mustOK(t, old.Close())

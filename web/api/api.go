@@ -118,6 +118,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Get("/sites", a.listSites)
 				r.Get("/sites/{site}", a.getSite)
 				r.Patch("/sites/{site}", a.updateSite)
+				a.siteStrategyRoutes(r)
 			})
 		})
 
@@ -145,6 +146,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Put("/modbus", a.putPollMap)
 				r.Delete("/modbus", a.deletePollMap)
 				r.Get("/jobs", a.listDeviceJobs)
+				r.Get("/strategy-changes", a.listDeviceStrategyChanges)
 			})
 		})
 
