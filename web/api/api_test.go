@@ -23,8 +23,8 @@ import (
 
 	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/device"
-	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
@@ -34,8 +34,8 @@ import (
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
-	"github.com/hearthiot/hearth/strategy"
 	"github.com/hearthiot/hearth/store/backup"
+	"github.com/hearthiot/hearth/strategy"
 	"github.com/hearthiot/hearth/web/api"
 )
 
