@@ -30,6 +30,7 @@ import (
 	"github.com/hearthiot/hearth/store/backup"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/store/wal"
+	"github.com/hearthiot/hearth/strategy"
 	"github.com/hearthiot/hearth/web/api"
 	"github.com/hearthiot/hearth/web/ui"
 )
@@ -41,39 +42,40 @@ type Server struct {
 	console io.Writer
 	version string
 
-	store     *store.Store
-	authority *ca.CA
-	registry  *device.Registry
-	tsdb      *tsdb.DB
-	wal       *wal.Log // nil with --telemetry-log=false
-	walReplay wal.ReplayStats
-	disk      *diskWatch
-	telemetry *device.Telemetry
-	shadows   *device.Shadows
-	types     *device.DeviceTypes
-	presence  *device.Presence
-	devEvents *device.DeviceEvents
-	broker    *broker.Broker
-	out       *broker.Outbound // the broker's sending side, made before it
-	poll      *poll.Service
-	gate      *gate.Gate
-	scheduler *scheduler.Scheduler
-	jobs      *jobs.Service
-	ownTopics *device.OwnTopics
-	rules     *rules.Engine
-	alarms    *alarm.Engine
-	notify    *notify.Service
-	backups   *backup.Maker
-	artifacts *artifact.Store
-	self      *selfCheck // Hearth's own addresses, which no notification may call
-	api       *api.API
-	feeds     http.Handler // calendars' iCalendar feeds
-	ui        *ui.UI
-	http      *http.Server
-	httpLn    net.Listener
-	admin     *adminSocket
-	tls       *tls.Config // what both listeners present
-	events    *events.Bus
+	store      *store.Store
+	authority  *ca.CA
+	registry   *device.Registry
+	tsdb       *tsdb.DB
+	wal        *wal.Log // nil with --telemetry-log=false
+	walReplay  wal.ReplayStats
+	disk       *diskWatch
+	telemetry  *device.Telemetry
+	shadows    *device.Shadows
+	types      *device.DeviceTypes
+	presence   *device.Presence
+	devEvents  *device.DeviceEvents
+	broker     *broker.Broker
+	out        *broker.Outbound // the broker's sending side, made before it
+	poll       *poll.Service
+	gate       *gate.Gate
+	scheduler  *scheduler.Scheduler
+	jobs       *jobs.Service
+	ownTopics  *device.OwnTopics
+	rules      *rules.Engine
+	alarms     *alarm.Engine
+	strategies *strategy.Runner
+	notify     *notify.Service
+	backups    *backup.Maker
+	artifacts  *artifact.Store
+	self       *selfCheck // Hearth's own addresses, which no notification may call
+	api        *api.API
+	feeds      http.Handler // calendars' iCalendar feeds
+	ui         *ui.UI
+	http       *http.Server
+	httpLn     net.Listener
+	admin      *adminSocket
+	tls        *tls.Config // what both listeners present
+	events     *events.Bus
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
@@ -165,6 +167,7 @@ func (s *Server) startSteps() []startStep {
 		{"jobs", s.startJobs},
 		{"notifications", s.startNotifications},
 		{"alarms", s.startAlarms},
+		{"strategies", s.startStrategies},
 		{"backups", s.startBackups},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},
