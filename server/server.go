@@ -42,40 +42,43 @@ type Server struct {
 	console io.Writer
 	version string
 
-	store      *store.Store
-	authority  *ca.CA
-	registry   *device.Registry
-	tsdb       *tsdb.DB
-	wal        *wal.Log // nil with --telemetry-log=false
-	walReplay  wal.ReplayStats
-	disk       *diskWatch
-	telemetry  *device.Telemetry
-	shadows    *device.Shadows
-	types      *device.DeviceTypes
-	presence   *device.Presence
-	devEvents  *device.DeviceEvents
-	broker     *broker.Broker
-	out        *broker.Outbound // the broker's sending side, made before it
-	poll       *poll.Service
-	gate       *gate.Gate
-	scheduler  *scheduler.Scheduler
-	jobs       *jobs.Service
-	ownTopics  *device.OwnTopics
-	rules      *rules.Engine
-	alarms     *alarm.Engine
+	store     *store.Store
+	authority *ca.CA
+	registry  *device.Registry
+	tsdb      *tsdb.DB
+	wal       *wal.Log // nil with --telemetry-log=false
+	walReplay wal.ReplayStats
+	disk      *diskWatch
+	telemetry *device.Telemetry
+	shadows   *device.Shadows
+	types     *device.DeviceTypes
+	presence  *device.Presence
+	devEvents *device.DeviceEvents
+	broker    *broker.Broker
+	out       *broker.Outbound // the broker's sending side, made before it
+	poll      *poll.Service
+	gate      *gate.Gate
+	scheduler *scheduler.Scheduler
+	jobs      *jobs.Service
+	ownTopics *device.OwnTopics
+	rules     *rules.Engine
+	alarms    *alarm.Engine
+
+	// strategies runs the energy-saving strategies.
 	strategies *strategy.Runner
-	notify     *notify.Service
-	backups    *backup.Maker
-	artifacts  *artifact.Store
-	self       *selfCheck // Hearth's own addresses, which no notification may call
-	api        *api.API
-	feeds      http.Handler // calendars' iCalendar feeds
-	ui         *ui.UI
-	http       *http.Server
-	httpLn     net.Listener
-	admin      *adminSocket
-	tls        *tls.Config // what both listeners present
-	events     *events.Bus
+
+	notify    *notify.Service
+	backups   *backup.Maker
+	artifacts *artifact.Store
+	self      *selfCheck // Hearth's own addresses, which no notification may call
+	api       *api.API
+	feeds     http.Handler // calendars' iCalendar feeds
+	ui        *ui.UI
+	http      *http.Server
+	httpLn    net.Listener
+	admin     *adminSocket
+	tls       *tls.Config // what both listeners present
+	events    *events.Bus
 
 	// stops are run in reverse order by Stop; each entry is added once its
 	// component has started.
