@@ -13,7 +13,7 @@ func (s *Server) startStrategies(ctx context.Context) error {
 	r, err := strategy.New(strategy.Deps{
 		Store: s.store, Devices: s.registry, Types: s.types, Shadows: s.shadows,
 		Calendars: s.scheduler, Bus: s.events, Logger: s.logger.With("component", "strategy"),
-	}, strategy.Config{})
+	}, s.cfg.Strategies)
 	if err != nil {
 		return err
 	}

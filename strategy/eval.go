@@ -98,7 +98,7 @@ func (c *evalCtx) setpointReset() {
 	in.SetpointC, _ = number(cur)
 	in.SupplyC, in.HasSupply = c.value(supply)
 	in.HasSupply = in.HasSupply && in.SetpointC != 0
-	target := law.Setpoint(in, rg)
+	target, goal := law.Setpoint(in, rg), law.Goal(in, rg)
 	reason := fmt.Sprintf("load %s %%", formatNumber(math.Round(load)))
 	if in.HasOutdoor {
 		reason += fmt.Sprintf(", outdoor %s °C", formatNumber(math.Round(in.OutdoorC*10)/10))
@@ -106,7 +106,7 @@ func (c *evalCtx) setpointReset() {
 	if in.HasSupply {
 		reason += fmt.Sprintf(", supply %s °C", formatNumber(math.Round(in.SupplyC*10)/10))
 	}
-	c.apply(control.SetpointReset, key, target, formatNumber(target), reason)
+	c.apply(control.SetpointReset, key, target, formatNumber(goal), reason+fmt.Sprintf("; heading for %s", formatNumber(goal)))
 }
 
 // ventilation opens an air handler's outdoor-air damper by the CO2 its

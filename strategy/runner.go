@@ -84,6 +84,11 @@ type Deps struct {
 type Config struct {
 	// Retention is how long strategy changes are kept (default 90 days).
 	Retention time.Duration
+	// ResetEvery, VentilationEvery and StartEvery are how often each
+	// strategy may look at (and write) a device; zero values take the
+	// intervals of package control, which the simulator's season uses
+	// too. Tests shorten them.
+	ResetEvery, VentilationEvery, StartEvery time.Duration
 }
 
 // Setting keys and metrics the strategies use, as the built-in device
@@ -200,6 +205,15 @@ func New(d Deps, cfg Config) (*Runner, error) {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 90 * 24 * time.Hour
+	}
+	if cfg.ResetEvery <= 0 {
+		cfg.ResetEvery = control.ResetInterval
+	}
+	if cfg.VentilationEvery <= 0 {
+		cfg.VentilationEvery = control.VentilationInterval
+	}
+	if cfg.StartEvery <= 0 {
+		cfg.StartEvery = control.StartInterval
 	}
 	r := &Runner{d: d, cfg: cfg, now: d.Now, logger: d.Logger,
 		devices: map[string]*memo{}, co2: map[string]map[string]co2Reading{}, person: map[string]string{}}
@@ -393,13 +407,13 @@ func (r *Runner) telemetry(ev events.TelemetryStored) {
 	}
 	now := r.now()
 	ctx := evalCtx{r: r, m: m, dev: ev.Device, customer: customer, site: site, sch: sch, now: now}
-	if on[control.OptimumStart] && r.due(m, control.OptimumStart, now, control.StartInterval) {
+	if on[control.OptimumStart] && r.due(m, control.OptimumStart, now, r.cfg.StartEvery) {
 		ctx.optimumStart()
 	}
-	if on[control.SetpointReset] && r.due(m, control.SetpointReset, now, control.ResetInterval) {
+	if on[control.SetpointReset] && r.due(m, control.SetpointReset, now, r.cfg.ResetEvery) {
 		ctx.setpointReset()
 	}
-	if on[control.Ventilation] && r.due(m, control.Ventilation, now, control.VentilationInterval) {
+	if on[control.Ventilation] && r.due(m, control.Ventilation, now, r.cfg.VentilationEvery) {
 		ctx.ventilation()
 	}
 }

@@ -124,17 +124,11 @@ type Reading struct {
 	HasOutdoor, HasSupply bool
 }
 
-// Setpoint is the set-point the reset asks for, in the range r, for a
-// machine that is running (a stopped machine's load says nothing).
-//
-// The share of the way from Design to Economy is 1 − load, or how mild the
-// outdoor air is between the two outdoor points, or the smaller of the
-// two. When the supply water
-// runs beyond its set-point by more than the tolerance (warmer for chilled
-// water, cooler for hot water), the machine is short of capacity and the
-// set-point is not moved further toward Economy than it is now; it moves
-// back toward Design by a step, so that comfort wins over saving.
-func (c Reset) Setpoint(in Reading, r Range) float64 {
+// Goal is where the reset is heading, in the range r: the set-point of
+// the load and the outdoor temperature alone, before the supply's guard
+// and the one-step-at-a-time move of Setpoint. A person's change holds
+// while the goal stays the same (see package strategy).
+func (c Reset) Goal(in Reading, r Range) float64 {
 	byLoad := 1 - in.LoadPct/100
 	byOutdoor := 0.0
 	if in.HasOutdoor && c.DesignOutdoorC != c.MildOutdoorC {
@@ -150,7 +144,21 @@ func (c Reset) Setpoint(in Reading, r Range) float64 {
 		share = math.Min(byLoad, byOutdoor)
 	}
 	share = math.Max(0, math.Min(1, share))
-	target := c.Design + share*(c.Economy-c.Design)
+	return r.Clamp(c.Design + share*(c.Economy-c.Design))
+}
+
+// Setpoint is the set-point the reset asks for, in the range r, for a
+// machine that is running (a stopped machine's load says nothing).
+//
+// The share of the way from Design to Economy is 1 − load, or how mild the
+// outdoor air is between the two outdoor points, or the smaller of the
+// two. When the supply water
+// runs beyond its set-point by more than the tolerance (warmer for chilled
+// water, cooler for hot water), the machine is short of capacity and the
+// set-point is not moved further toward Economy than it is now; it moves
+// back toward Design by a step, so that comfort wins over saving.
+func (c Reset) Setpoint(in Reading, r Range) float64 {
+	target := c.Goal(in, r)
 	if in.HasSupply && in.SetpointC != 0 {
 		warmer := c.Economy > c.Design // chilled water: economy is warmer
 		off := in.SupplyC - in.SetpointC
