@@ -200,6 +200,7 @@ func (u *UI) routes() http.Handler {
 			u.alarmRoutes(r)
 			u.jobRoutes(r)
 			u.messageRuleRoutes(r)
+			u.strategyRoutes(r)
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(u.requireOperator)
 				u.fleetRoutes(r)
