@@ -110,7 +110,7 @@ func (r ChillerReadings) Values() map[string]float64 {
 //   - The coils. Warmer chilled water cools less: the building's coils
 //     take at most 10 % less per kelvin above 7 °C, and cooling asked for
 //     beyond that is left unmet.
-//   - The building's mass. While the plant is off in warm weather the
+//   - The building's mass (BuildingMass). While the plant is off in warm weather the
 //     building warms (toward 0.4 K per kelvin outdoors above 20 °C, and 3 K
 //     more with people in it, over about three hours); a plant that starts
 //     is asked for that heat on top of the running load, runs at its
@@ -126,6 +126,11 @@ type Chiller struct {
 	// reckoned from. Zero is CapacityKW: a machine sized without margin,
 	// short of capacity on the hottest afternoons, as the fleet's are.
 	LoadKW float64
+	// BuildingMass turns on the building's mass: heat that builds up
+	// while the plant is off and must be pulled down after a start. The
+	// season run turns it on; the fleet's machines leave it off, so their
+	// supply water settles within minutes of a start.
+	BuildingMass bool
 	// OutsideAir is the share of the design outdoor air the air handlers
 	// take now (0.2 to 1, say). Zero is the fixed-rate default: the design
 	// rate while the building is in use, a fifth of it otherwise.
@@ -230,7 +235,10 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 	switch {
 	case running && s.Mode == ModeCooling:
 		steady = base * clamp(0.1+0.5*occupancy+0.02*warm+oa*(0.02*warm+0.06*humid), 0.05, 1.3)
-		pull := massKWh * c.excess / pullDownTau.Hours()
+		pull := 0.0
+		if c.BuildingMass {
+			pull = massKWh * c.excess / pullDownTau.Hours()
+		}
 		demand = steady + pull
 		capacity = c.CapacityKW * (1 - 0.03*math.Max(0, 7-s.ChwSetpoint) + 0.01*math.Max(0, s.ChwSetpoint-7)) *
 			(1 - 0.012*math.Max(0, outside-32))
@@ -250,7 +258,12 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 	// not cooled, cooled by what the plant delivers beyond the running
 	// load, warmed by the load left unmet.
 	unmet := 0.0
-	if running && s.Mode == ModeCooling {
+	if !c.BuildingMass {
+		c.excess = 0
+		if running && s.Mode == ModeCooling {
+			unmet = math.Max(0, steady-taken)
+		}
+	} else if running && s.Mode == ModeCooling {
 		c.excess = math.Max(0, c.excess-(taken-steady)*dt.Hours()/massKWh)
 		unmet = math.Max(0, steady-taken)
 	} else if !running || s.Mode != ModeHeating {

@@ -170,6 +170,7 @@ func run(r *Result, cfg Config, b model.Building, seed uint64, on []string) {
 	ch := model.NewChiller(seed, b)
 	// A machine sized with the usual margin over the building's load.
 	ch.LoadKW = ch.CapacityKW / CapacityMargin
+	ch.BuildingMass = true
 	rooms := make([]*model.IAQ, cfg.Rooms)
 	for i := range rooms {
 		rooms[i] = model.NewIAQ(seed*100+uint64(i), b)
