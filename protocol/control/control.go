@@ -143,6 +143,9 @@ func (c Reset) Goal(in Reading, r Range) float64 {
 	default:
 		share = math.Min(byLoad, byOutdoor)
 	}
+	if math.IsNaN(share) {
+		share = 0 // nothing to go by: the design value
+	}
 	share = math.Max(0, math.Min(1, share))
 	return r.Clamp(c.Design + share*(c.Economy-c.Design))
 }
@@ -224,6 +227,9 @@ func (d DCV) OutdoorAirPct(co2 float64, r Range) float64 {
 		return r.Clamp(r.Max)
 	}
 	share := math.Max(0, math.Min(1, (co2-d.LowPPM)/(d.HighPPM-d.LowPPM)))
+	if math.IsNaN(co2) {
+		share = 0
+	}
 	// Round up to the step so the opening never falls short of the law.
 	v := lo + share*(r.Max-lo)
 	if r.Step > 0 {
