@@ -158,7 +158,8 @@ func (s *Store) StrategyChanges(customer, site, device string, before time.Time,
 		} else {
 			seek = binary.BigEndian.AppendUint64(seek, uint64(before.UnixNano()))
 		}
-		k, v := c.Seek(seek)
+		var v []byte
+		k, _ := c.Seek(seek)
 		if k == nil {
 			k, v = c.Last()
 		} else {
