@@ -278,7 +278,10 @@ func TestStrategiesOverMQTT(t *testing.T) {
 	if st := h.apiCall(op, "PUT", site+"optimum_start", map[string]bool{"enabled": true}, nil); st != http.StatusOK {
 		t.Fatalf("switch optimum start on: %d", st)
 	}
-	eventually(t, "optimum start starts the plant", func() bool { return h.desired(op, "plant-chiller", "mode") == "cooling" })
+	eventually(t, "optimum start starts the plant", func() bool {
+		_, ok := hasChange(h.strategyChanges(op, "plant-chiller"), "optimum_start", "set")
+		return ok && h.desired(op, "plant-chiller", "mode") == "cooling"
+	})
 	c, ok := hasChange(h.strategyChanges(op, "plant-chiller"), "optimum_start", "set")
 	if !ok || !strings.Contains(c.Reason, "before the occupied time "+occupied) || string(c.To) != `"cooling"` {
 		t.Errorf("optimum start's change: %+v", c)
