@@ -136,8 +136,7 @@ type Chiller struct {
 	// rate while the building is in use, a fifth of it otherwise.
 	OutsideAir float64
 
-	rnd     *rand.Rand // instrument noise
-	frnd    *rand.Rand // faults, drawn every step so that runs stay aligned
+	rnd     *rand.Rand // instrument noise and faults
 	wrnd    *rand.Rand // weather, the same for every run of a seed
 	weather weather
 	excess  float64 // K the building's mass is above its set-point
@@ -165,7 +164,6 @@ func NewChiller(seed uint64, b Building) *Chiller {
 		Building:   b,
 		Climate:    Tokyo,
 		rnd:        r,
-		frnd:       newRand(seed ^ 0x5bd1e995),
 		wrnd:       newRand(seed ^ 0xc2b2ae35),
 	}
 }
@@ -197,19 +195,16 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 	outside := c.Climate.OutsideC(t) + c.weather.offset
 	occupancy := Occupancy(c.Building, t)
 
-	// Faults come and go. The draws are made every step, running or not,
-	// so that two runs of a seed under different settings see the same
-	// faults at the same times.
+	// Faults come and go.
 	if c.fault != FaultNone && !t.Before(c.faultUntil) {
 		c.fault = FaultNone
 	}
-	chance, kind, length := c.frnd.Float64(), c.frnd.IntN(3), c.frnd.IntN(90)
 	running := s.Mode == ModeCooling || s.Mode == ModeHeating
 	due := !c.planned.IsZero() && !t.Before(c.planned)
-	if running && c.fault == FaultNone && c.started && (due || chance < faultsPerMonth*dt.Hours()/(30*24)) {
+	if running && c.fault == FaultNone && c.started && (due || c.rnd.Float64() < faultsPerMonth*dt.Hours()/(30*24)) {
 		c.planned = time.Time{}
-		c.fault = 1 + kind
-		c.faultUntil = t.Add(30*time.Minute + time.Duration(length)*time.Minute)
+		c.fault = 1 + c.rnd.IntN(3)
+		c.faultUntil = t.Add(30*time.Minute + time.Duration(c.rnd.IntN(90))*time.Minute)
 	}
 	running = running && c.fault == FaultNone
 
