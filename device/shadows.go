@@ -66,6 +66,9 @@ const (
 	ChannelAPI       = "api"
 	ChannelPage      = "page"
 	ChannelScheduler = "scheduler"
+	// ChannelStrategy is an energy-saving strategy's write (actor
+	// "strategy:NAME").
+	ChannelStrategy = "strategy"
 )
 
 // maxUpdateAttempts bounds the retries of an update that named no version

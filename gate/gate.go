@@ -214,6 +214,11 @@ type Deps struct {
 	// Artifacts keeps the files devices download; without it the
 	// artifact operations refuse with KindUnavailable.
 	Artifacts Artifacts
+	// StrategyStore and Strategies keep and run the energy-saving
+	// strategies; without them their operations refuse with
+	// KindUnavailable.
+	StrategyStore StrategyStore
+	Strategies    StrategyRunner
 	// Mailer, when set, e-mails set-password links to invited users;
 	// without it (or without SMTP) the link is shown to the inviting
 	// admin to pass on.
@@ -268,6 +273,10 @@ type Gate struct {
 
 	// artifacts keeps the files devices download.
 	artifacts Artifacts
+
+	// strategyStore and strategies keep and run energy-saving strategies.
+	strategyStore StrategyStore
+	strategies    StrategyRunner
 
 	// telemetryRates and shadowRates tell each device's rate limits.
 	telemetryRates, shadowRates RateSource
@@ -332,6 +341,8 @@ func New(d Deps) (*Gate, error) {
 
 		telemetryRates: d.TelemetryRates,
 		shadowRates:    d.ShadowRates,
+		strategyStore:  d.StrategyStore,
+		strategies:     d.Strategies,
 	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)

@@ -12,6 +12,7 @@ import (
 	"github.com/hearthiot/hearth/jobs/artifact"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store/remotewrite"
+	"github.com/hearthiot/hearth/strategy"
 )
 
 // Config is everything Hearth needs to start. It is filled from flags and
@@ -62,6 +63,9 @@ type Config struct {
 	MinFreeDisk int64
 	// Alarms tunes the alarm engine: how long closed alarms are kept.
 	Alarms alarm.Config
+	// Strategies tunes the energy-saving strategies: how long their
+	// changes are kept; zero values take the defaults.
+	Strategies strategy.Config
 
 	// Notify configures notifications: how long a failing delivery is
 	// retried, the grouping window and the SMTP server e-mail goes

@@ -53,6 +53,8 @@ func (s *Server) startHTTP(context.Context) error {
 		RuleStore:            s.store,
 		Rules:                s.rules,
 		Artifacts:            s.artifacts,
+		StrategyStore:        s.store,
+		Strategies:           s.strategies,
 		FixedSSO:             s.cfg.fixedSSO(),
 		GroupsOperator:       s.cfg.Web.SSO.GroupsOperator,
 		GroupsCustomerPrefix: s.cfg.Web.SSO.GroupsCustomerPrefix,

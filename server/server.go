@@ -33,6 +33,7 @@ import (
 	"github.com/hearthiot/hearth/store/remotewrite"
 	"github.com/hearthiot/hearth/store/tsdb"
 	"github.com/hearthiot/hearth/store/wal"
+	"github.com/hearthiot/hearth/strategy"
 	"github.com/hearthiot/hearth/web/api"
 	"github.com/hearthiot/hearth/web/ui"
 )
@@ -66,6 +67,10 @@ type Server struct {
 	ownTopics *device.OwnTopics
 	rules     *rules.Engine
 	alarms    *alarm.Engine
+
+	// strategies runs the energy-saving strategies.
+	strategies *strategy.Runner
+
 	notify    *notify.Service
 	backups   *backup.Maker
 	artifacts *artifact.Store
@@ -181,6 +186,7 @@ func (s *Server) startSteps() []startStep {
 		{"jobs", s.startJobs},
 		{"notifications", s.startNotifications},
 		{"alarms", s.startAlarms},
+		{"strategies", s.startStrategies},
 		{"backups", s.startBackups},
 		{"http", s.startHTTP},
 		{"admin socket", s.startAdmin},

@@ -191,6 +191,9 @@ func (s *Store) DeleteDevice(name string) error {
 		if err := tx.Bucket([]byte(bucketPresence)).Delete([]byte(name)); err != nil {
 			return err
 		}
+		if err := tx.Bucket([]byte(bucketStrategyState)).Delete([]byte(name)); err != nil {
+			return err
+		}
 		if err := tx.Bucket([]byte(bucketPollMaps)).Delete([]byte(name)); err != nil {
 			return err
 		}

@@ -182,8 +182,7 @@ func TestPageDevicesFollowsChanges(t *testing.T) {
 func TestMigrateDeviceSummaries(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hearth.db")
-	// Schema version 14 is the last without summaries.
-	old, err := store.OpenAtSchemaVersion(path, 14)
+	old, err := store.OpenAtSchemaVersion(path, store.SchemaVersionBefore("summarise each device for listings"))
 	mustOK(t, err)
 	mustOK(t, old.CreateCustomer(store.Customer{Name: "a"}))
 	mustOK(t, old.Close())

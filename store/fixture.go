@@ -5,6 +5,18 @@ import bolt "go.etcd.io/bbolt"
 // LatestSchemaVersion is the schema version this binary writes.
 func LatestSchemaVersion() int { return len(migrations()) }
 
+// SchemaVersionBefore is the schema version just before the migration
+// named name, for upgrade tests that must not depend on how many steps
+// came after it; -1 when no migration has that name.
+func SchemaVersionBefore(name string) int {
+	for i, m := range migrations() {
+		if m.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // OpenAtSchemaVersion opens a file with only the first n schema steps, as
 // a release of that schema wrote it, so that upgrade tests make their own
 // fixtures from the migration chain and open them with this binary. It

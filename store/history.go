@@ -51,7 +51,7 @@ type HistoryEntry struct {
 	Version int64     `json:"version"`
 	Time    time.Time `json:"time"`
 	// Actor is who made the change: "device:NAME", "user:EMAIL",
-	// "token:NAME" or "scheduler".
+	// "token:NAME", "scheduler" or "strategy:NAME".
 	Actor string `json:"actor"`
 	// Channel is how the change arrived: "mqtt", "api", "page" or
 	// "scheduler".

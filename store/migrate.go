@@ -81,6 +81,16 @@ const (
 	// searches by, so a page of a large fleet is found without decoding
 	// every device: name → deviceSummary.
 	bucketDeviceSummaries = "device_summaries"
+	// bucketStrategies holds which energy-saving strategies a site or a
+	// device runs: customer NUL site NUL strategy NUL device (empty for
+	// the site) → StrategySetting.
+	bucketStrategies = "strategies"
+	// bucketStrategyChanges holds what strategies changed: customer NUL
+	// site NUL big-endian time in nanoseconds, sequence → StrategyChange.
+	bucketStrategyChanges = "strategy_changes"
+	// bucketStrategyState holds the strategy runner's memory of a device:
+	// name → its JSON.
+	bucketStrategyState = "strategy_state"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -101,6 +111,7 @@ func allBuckets() []string {
 		bucketJobs, bucketJobExecs, bucketJobExecsIdx, bucketJobQueue, bucketMessageRules,
 		bucketArtifacts, bucketArtifactKeys, bucketHistorySizes,
 		bucketDeviceSummaries, bucketSiteEnergy,
+		bucketStrategies, bucketStrategyChanges, bucketStrategyState,
 	}
 }
 
@@ -133,6 +144,7 @@ func migrations() []migration {
 		{name: "count each device's history", up: createHistorySizes},
 		{name: "summarise each device for listings", up: createDeviceSummaries},
 		{name: "create the site energy bucket", up: createSiteEnergyBucket},
+		{name: "create the strategy buckets", up: createStrategyBuckets},
 	}
 }
 
@@ -300,6 +312,16 @@ func createBucketsV8(tx *bolt.Tx) error {
 
 func createBucketsV9(tx *bolt.Tx) error {
 	for _, name := range []string{bucketAlarmRules, bucketAlarms, bucketAlarmsOpen} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// createStrategyBuckets adds the buckets of the energy-saving strategies.
+func createStrategyBuckets(tx *bolt.Tx) error {
+	for _, name := range []string{bucketStrategies, bucketStrategyChanges, bucketStrategyState} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}

@@ -27,6 +27,8 @@ func runSimulate(ctx context.Context, io IO, args []string) error {
 			return runSimulateModbus(ctx, io, args[1:])
 		case "load":
 			return loadgen.Run(ctx, args[1:], io.Stdout, io.Stderr)
+		case "season":
+			return runSimulateSeason(ctx, io, args[1:])
 		}
 	}
 	return runSimulateFleet(ctx, io, args)
@@ -35,6 +37,8 @@ func runSimulate(ctx context.Context, io IO, args []string) error {
 const simulateUsage = `Usage: hearth simulate [flags]         simulated chillers and air-quality sensors
        hearth simulate modbus [flags]  a simulated Modbus TCP device
        hearth simulate load COMMAND    the load generator (run, shadow, jobs, certs, provision, count)
+       hearth simulate season [flags]  a cooling season of the simulator's buildings with and without
+                                       the energy-saving strategies: gas and comfort compared
 
 A simulated fleet speaks Hearth's device protocol over MQTT/TLS: telemetry every
 --interval, settings through its shadow, its daily program, and jobs (each

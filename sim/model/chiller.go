@@ -58,6 +58,13 @@ type ChillerReadings struct {
 	OutsideC             float64 // °C, from the unit's own sensor
 	ChwSetpoint          float64 // °C, the set-point in effect
 	HwSetpoint           float64 // °C
+
+	// What the building felt, which no sensor of the machine reports: the
+	// cooling asked for and left unmet (% of capacity), and how far the
+	// building's mass is warmer than its set-point (K). Comfort figures
+	// of the season run come from them; they are not telemetry.
+	DemandPct, UnmetPct float64
+	RoomExcessK         float64
 }
 
 // Values are the readings as telemetry metrics, named as Hearth's pages
@@ -89,17 +96,50 @@ func (r ChillerReadings) Values() map[string]float64 {
 // (cooling) or cooler (heating) than the supply by the load over the
 // loop's fixed flow. Gas follows the delivered load over the machine's
 // efficiency: a cooling COP of about 1.2 at 7 °C, 3 % worse for each degree
-// colder, and a heating efficiency of 88 %. A stopped machine's water
-// drifts toward the plant room's temperature. Faults stop it for half an
-// hour to two hours, about once a month.
+// colder (and better for each degree warmer), and a heating efficiency of
+// 88 %. A stopped machine's water drifts toward the plant room's
+// temperature. Faults stop it for half an hour to two hours, about once a
+// month.
+//
+// Three parts of the building matter to the energy-saving strategies:
+//
+//   - Outdoor air. About half of the weather's part of the cooling demand,
+//     and the latent load of humid summer air, come in with the outdoor
+//     air the air handlers take; OutsideAir scales them (1 is the design
+//     rate).
+//   - The coils. Warmer chilled water cools less: the building's coils
+//     take at most 10 % less per kelvin above 7 °C, and cooling asked for
+//     beyond that is left unmet.
+//   - The building's mass (BuildingMass). While the plant is off in warm weather the
+//     building warms (toward 0.4 K per kelvin outdoors above 20 °C, and 3 K
+//     more with people in it, over about three hours); a plant that starts
+//     is asked for that heat on top of the running load, runs at its
+//     capacity with its supply water above the set-point until the
+//     building is nearly back (the warm-up a start needs, longer on a warm
+//     morning), and cooling left unmet warms the building again.
 type Chiller struct {
 	// CapacityKW is the cooling capacity at 7 °C; heating is 80 % of it.
 	CapacityKW float64
 	Building   Building
 	Climate    Climate
+	// LoadKW is the building's design cooling load, what its demand is
+	// reckoned from. Zero is CapacityKW: a machine sized without margin,
+	// short of capacity on the hottest afternoons, as the fleet's are.
+	LoadKW float64
+	// BuildingMass turns on the building's mass: heat that builds up
+	// while the plant is off and must be pulled down after a start. The
+	// season run turns it on; the fleet's machines leave it off, so their
+	// supply water settles within minutes of a start.
+	BuildingMass bool
+	// OutsideAir is the share of the design outdoor air the air handlers
+	// take now (0.2 to 1, say). Zero is the fixed-rate default: the design
+	// rate while the building is in use, a fifth of it otherwise.
+	OutsideAir float64
 
-	rnd     *rand.Rand
+	rnd     *rand.Rand // instrument noise and faults
+	wrnd    *rand.Rand // weather, the same for every run of a seed
 	weather weather
+	excess  float64 // K the building's mass is above its set-point
 	last    time.Time
 	started bool
 
@@ -124,10 +164,15 @@ func NewChiller(seed uint64, b Building) *Chiller {
 		Building:   b,
 		Climate:    Tokyo,
 		rnd:        r,
+		wrnd:       newRand(seed ^ 0xc2b2ae35),
 	}
 }
 
 const (
+	coilLossPerK   = 0.10 // coil capacity lost per kelvin of chilled water above 7 °C
+	massKWhPerK    = 0.5  // the building's heat capacity, hours of full capacity per kelvin
+	massTau        = 3 * time.Hour
+	pullDownTau    = 30 * time.Minute
 	designDeltaK   = 5.0 // supply-return difference at full load
 	gasKWhPerM3    = 12.5
 	heatingEffic   = 0.88
@@ -146,7 +191,7 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 	}
 	dt = max(0, min(dt, maxStep))
 	c.last = t
-	c.weather.step(c.rnd, dt)
+	c.weather.step(c.wrnd, dt)
 	outside := c.Climate.OutsideC(t) + c.weather.offset
 	occupancy := Occupancy(c.Building, t)
 
@@ -163,27 +208,72 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 	}
 	running = running && c.fault == FaultNone
 
+	oa := c.OutsideAir
+	if oa <= 0 {
+		oa = 1
+		if occupancy < 0.1 {
+			oa = 0.2
+		}
+	}
+	warm := math.Max(0, outside-18)
+	humid := 0.0
+	if outside > 18 {
+		humid = clamp((c.Climate.OutsideHumidity(t)-60)/20, 0, 1)
+	}
+	base := c.LoadKW
+	if base <= 0 {
+		base = c.CapacityKW
+	}
+	massKWh := massKWhPerK * base
 	plantRoom := 0.5*outside + 0.5*20
-	var demand, capacity float64
+	var demand, capacity, steady, coil float64
 	switch {
 	case running && s.Mode == ModeCooling:
-		demand = c.CapacityKW * clamp(0.1+0.5*occupancy+0.04*math.Max(0, outside-18), 0.05, 1.3)
+		steady = base * clamp(0.1+0.5*occupancy+0.02*warm+oa*(0.02*warm+0.06*humid), 0.05, 1.3)
+		pull := 0.0
+		if c.BuildingMass {
+			pull = massKWh * c.excess / pullDownTau.Hours()
+		}
+		demand = steady + pull
 		capacity = c.CapacityKW * (1 - 0.03*math.Max(0, 7-s.ChwSetpoint) + 0.01*math.Max(0, s.ChwSetpoint-7)) *
 			(1 - 0.012*math.Max(0, outside-32))
+		coil = base * (1 - coilLossPerK*math.Max(0, s.ChwSetpoint-7)) * 1.3
 	case running && s.Mode == ModeHeating:
 		demand = 0.8 * c.CapacityKW * clamp(0.1+0.35*occupancy+0.05*math.Max(0, 16-outside), 0.05, 1.3)
 		capacity = 0.8 * c.CapacityKW
+		steady, coil = demand, demand
 	}
 	delivered := math.Min(demand, capacity)
-	c.load = follow(c.load, delivered, dt, supplyTau)
+	taken := math.Min(delivered, coil)
+	c.load = follow(c.load, taken, dt, supplyTau)
 	if !c.started {
-		c.load = delivered
+		c.load = taken
+	}
+	// The building's mass: warming toward its floating temperature while
+	// not cooled, cooled by what the plant delivers beyond the running
+	// load, warmed by the load left unmet.
+	unmet := 0.0
+	if !c.BuildingMass {
+		c.excess = 0
+		if running && s.Mode == ModeCooling {
+			unmet = math.Max(0, steady-taken)
+		}
+	} else if running && s.Mode == ModeCooling {
+		c.excess = math.Max(0, c.excess-(taken-steady)*dt.Hours()/massKWh)
+		unmet = math.Max(0, steady-taken)
+	} else if !running || s.Mode != ModeHeating {
+		float := math.Max(0, 0.4*(outside-20)) + 3*occupancy
+		if c.started {
+			c.excess = follow(c.excess, float, dt, massTau)
+		}
 	}
 
 	switch {
 	case running && s.Mode == ModeCooling:
 		// Short of capacity, the supply rises by the heat left behind.
+		// Short of coil, the water comes back less warm: the supply holds.
 		target := s.ChwSetpoint + designDeltaK*math.Max(0, demand-capacity)/c.CapacityKW
+		target = math.Min(target, math.Max(plantRoom, s.ChwSetpoint))
 		c.chwSupply = c.settle(c.chwSupply, target, dt, supplyTau)
 		c.chwReturn = c.chwSupply + designDeltaK*c.load/c.CapacityKW
 		c.hwSupply = c.settle(c.hwSupply, plantRoom, dt, idleTau)
@@ -220,6 +310,7 @@ func (c *Chiller) Step(t time.Time, s ChillerSettings) ChillerReadings {
 		HwSupply: noise(c.hwSupply), HwReturn: noise(c.hwReturn),
 		LoadPct: round(100*c.load/c.CapacityKW, 1), GasM3h: round(gas, 2),
 		OutsideC: noise(outside), ChwSetpoint: s.ChwSetpoint, HwSetpoint: s.HwSetpoint,
+		DemandPct: 100 * steady / c.CapacityKW, UnmetPct: 100 * unmet / c.CapacityKW, RoomExcessK: c.excess,
 	}
 }
 

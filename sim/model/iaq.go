@@ -39,8 +39,13 @@ type IAQ struct {
 	People   float64 // at full occupancy
 	// AirChanges is the design ventilation rate, per hour.
 	AirChanges float64
-	Building   Building
-	Climate    Climate
+	// Damper is the share of the design outdoor air the room gets now,
+	// set by the air handler that serves it (demand-controlled
+	// ventilation). Zero is the fixed-rate default: the design rate while
+	// the building is in use, a fifth of it otherwise.
+	Damper   float64
+	Building Building
+	Climate  Climate
 
 	rnd     *rand.Rand
 	weather weather
@@ -65,7 +70,8 @@ func NewIAQ(seed uint64, b Building) *IAQ {
 	}
 }
 
-const co2PerPersonM3h = 0.018
+// CO2PerPersonM3h is the CO2 one person breathes out, m³ an hour.
+const CO2PerPersonM3h = 0.018
 
 // Step advances the room to local time t and returns what the sensor reads.
 func (s *IAQ) Step(t time.Time) IAQReadings {
@@ -79,10 +85,13 @@ func (s *IAQ) Step(t time.Time) IAQReadings {
 	occupancy := Occupancy(s.Building, t)
 	people := s.People * occupancy
 	ach := s.AirChanges
-	if occupancy < 0.1 {
+	switch {
+	case s.Damper > 0:
+		ach *= s.Damper
+	case occupancy < 0.1:
 		ach *= 0.2
 	}
-	steady := OutdoorCO2 + people*co2PerPersonM3h/s.VolumeM3*1e6/ach
+	steady := OutdoorCO2 + people*CO2PerPersonM3h/s.VolumeM3*1e6/ach
 	outside := s.Climate.OutsideC(t) + s.weather.offset
 	tempTarget := 22 + 1.8*occupancy + 0.08*(outside-22)
 	humTarget := clamp(0.6*s.Climate.OutsideHumidity(t)+6*occupancy, 20, 80)

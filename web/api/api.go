@@ -119,6 +119,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Get("/sites/{site}", a.getSite)
 				r.Patch("/sites/{site}", a.updateSite)
 				a.energyRoutes(r)
+				a.siteStrategyRoutes(r)
 			})
 		})
 
@@ -146,6 +147,7 @@ func (a *API) routes(authenticate func(http.Handler) http.Handler) http.Handler 
 				r.Put("/modbus", a.putPollMap)
 				r.Delete("/modbus", a.deletePollMap)
 				r.Get("/jobs", a.listDeviceJobs)
+				r.Get("/strategy-changes", a.listDeviceStrategyChanges)
 			})
 		})
 

@@ -24,6 +24,7 @@ import (
 	"github.com/hearthiot/hearth/alarm"
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/ca"
+	"github.com/hearthiot/hearth/device/events"
 	"github.com/hearthiot/hearth/gate"
 	"github.com/hearthiot/hearth/gate/secret"
 	"github.com/hearthiot/hearth/jobs"
@@ -34,6 +35,7 @@ import (
 	"github.com/hearthiot/hearth/server"
 	"github.com/hearthiot/hearth/store"
 	"github.com/hearthiot/hearth/store/backup"
+	"github.com/hearthiot/hearth/strategy"
 	"github.com/hearthiot/hearth/web/api"
 )
 
@@ -153,6 +155,17 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		}
 		deps.Calendars, deps.Scheduler = st, sched
 		e.scheduler = sched
+		// The strategy runner, not started: switching strategies writes
+		// the store; nothing evaluates.
+		run, err := strategy.New(strategy.Deps{Store: st, Devices: reg, Types: types, Shadows: svc, Calendars: sched, Bus: events.New(), Now: deps.Now}, strategy.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := run.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = run.Stop(context.Background()) })
+		deps.StrategyStore, deps.Strategies = st, run
 	}
 	engine, err := alarm.New(alarm.Deps{Store: st, Devices: reg, Now: deps.Now,
 		Metrics: func(typ string) []string {
@@ -858,6 +871,16 @@ func TestTenancyMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	globexNames = append(globexNames, "ops-firmware.bin")
+	// globex runs a strategy, which changed its chiller.
+	if err := e.store.PutStrategySetting(store.StrategySetting{Customer: globex, Site: globexSite, Strategy: "setpoint_reset", Enabled: true, UpdatedAt: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.AddStrategyChanges([]store.StrategyChange{{Customer: globex, Site: globexSite, Device: globexDevice, Strategy: "setpoint_reset",
+		At: testNow, Action: "set", Key: "chw_setpoint_c", To: json.RawMessage("9.5"), Reason: "globex load 30 %"}}); err != nil {
+		t.Fatal(err)
+	}
+	globexNames = append(globexNames, "globex load")
+	strategies := "/api/v1/customers/globex/sites/globex-plant/strategies"
 	alarmRule := `{"name":"x","customer":"globex","device_type":"boiler","severity":"minor","condition":"hw_supply_c > 80"}`
 	routes := []struct {
 		method, path, body string
@@ -971,6 +994,15 @@ func TestTenancyMatrix(t *testing.T) {
 		{"PUT", "/api/v1/artifacts/acme-firmware.bin", "evil firmware", 403},
 		{"DELETE", "/api/v1/artifacts/ops-firmware.bin", "", 403},
 		{"POST", "/api/v1/artifacts/ops-firmware.bin/url", "", 403},
+		{"GET", strategies, "", 404},
+		{"PUT", strategies + "/setpoint_reset", `{"enabled":false}`, 404},
+		{"PUT", strategies + "/setpoint_reset/devices/" + globexDevice, `{"enabled":false}`, 404},
+		{"DELETE", strategies + "/setpoint_reset/devices/" + globexDevice, "", 404},
+		// acme's own site does not hold globex's device.
+		{"PUT", "/api/v1/customers/acme/sites/acme-hq/strategies/setpoint_reset/devices/" + globexDevice, `{"enabled":true}`, 404},
+		{"GET", "/api/v1/customers/globex/sites/globex-plant/strategy-changes", "", 404},
+		{"GET", "/api/v1/customers/acme/sites/acme-hq/strategy-changes?device=" + globexDevice, "", 200},
+		{"GET", dev + "/strategy-changes", "", 404},
 	}
 	// The Prometheus API answers a customer, restricted to its own series
 	// (checked below through the scope the engine was handed).
@@ -1076,6 +1108,9 @@ func TestTenancyMatrix(t *testing.T) {
 	}
 	if d, err := e.store.GetDelivery(globexDeliveries[0].ID); err != nil || d.Status != store.DeliveryPending || d.Attempts != 0 {
 		t.Errorf("globex delivery after the matrix: %+v, %v", d, err)
+	}
+	if sts, err := e.store.StrategySettings(globex, globexSite); err != nil || len(sts) != 1 || !sts[0].Enabled {
+		t.Errorf("globex's strategies after the matrix: %+v, %v", sts, err)
 	}
 	if list, err := e.artifacts.List(); err != nil || len(list) != 1 || list[0].Size != int64(len("firmware")) {
 		t.Errorf("artifacts after the matrix: %+v, %v; want the operators' one, unchanged", list, err)

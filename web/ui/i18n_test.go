@@ -18,6 +18,7 @@ import (
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hearthiot/hearth/protocol/control"
 	"github.com/hearthiot/hearth/store"
 )
 
@@ -115,6 +116,10 @@ var builtKeys = []struct {
 	// The modes a chiller-heater reports, on site cards; another shows as
 	// it is.
 	{"mode.", []string{"cooling", "heating", "off"}},
+	// The energy-saving strategies, their descriptions and what they did.
+	{"strategy.name.", control.Names},
+	{"strategy.about.", control.Names},
+	{"strategy.action.", []string{"resume", "set", "yield"}},
 }
 
 // keyRefs are the message keys the package's sources use.

@@ -48,6 +48,11 @@ func TestTenancyPageMatrix(t *testing.T) {
 		Actions: []store.RuleAction{{Kind: "shadow"}}})
 	e.seedMessageRule(store.MessageRule{ID: "acme-mrule", Name: "Acme rule", Customer: "acme", Topic: "dt/#",
 		Actions: []store.RuleAction{{Kind: "shadow"}}})
+	// globex runs a strategy that changed its chiller.
+	if err := e.st.AddStrategyChanges([]store.StrategyChange{{Customer: "globex", Site: "osaka-dome", Device: "globex-chiller-9", Strategy: "setpoint_reset",
+		At: time.Now(), Action: "set", Key: "chw_setpoint_c", To: json.RawMessage("9"), Reason: "osaka load 20 %"}}); err != nil {
+		t.Fatal(err)
+	}
 	globexNames := []string{"globex", "osaka", "Globex secret rule", "overheating", globexAlarm, "whsec_globex", rc.URL, "Globex firmware", "ops-firmware.bin"}
 	const dev = "/devices/globex-chiller-9"
 	const adev = "/admin/devices/globex-chiller-9"
@@ -89,6 +94,8 @@ func TestTenancyPageMatrix(t *testing.T) {
 		{"GET", "/sites/globex/osaka-dome"}, {"GET", "/sites/globex/osaka-dome/live"},
 		{"GET", "/sites/globex/osaka-dome/energy"}, {"GET", "/sites/globex/osaka-dome/energy/report.pdf"},
 		{"GET", "/sites/globex/osaka-dome/energy?month=2026-11"},
+		{"GET", "/sites/globex/osaka-dome/strategies"}, {"GET", "/sites/globex/osaka-dome/strategies?device=globex-chiller-9"},
+		{"POST", "/sites/globex/osaka-dome/strategies/setpoint_reset"},
 		{"GET", "/admin/audit"}, {"GET", "/admin/health"}, {"GET", "/admin/history?device=globex-chiller-9"},
 		{"GET", "/admin/customers"}, {"POST", "/admin/customers"},
 		{"GET", "/admin/customers/globex"}, {"POST", "/admin/customers/globex/sites"},
@@ -163,7 +170,7 @@ func TestTenancyPageMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, names %q; want 404 naming nothing of globex", rt.method, rt.path, user, r.status, leaked)
 			}
 		}
-		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/devices/acme-chiller-1/live", "/", "/overview/live", "/sites/acme/tokyo-tower/live", "/jobs", "/jobs/shared-job",
+		for _, path := range []string{"/calendars", "/alarms?state=all", "/alarms/rules", "/alarms/channels", "/account/notifications", "/devices/acme-chiller-1", "/devices/acme-chiller-1/live", "/", "/overview/live", "/sites/acme/tokyo-tower/live", "/sites/acme/tokyo-tower/strategies", "/jobs", "/jobs/shared-job",
 			"/message-rules", "/message-rules/acme-mrule"} {
 			if r := e.get(c, path); r.status != http.StatusOK || leak(r.body) != "" {
 				t.Errorf("GET %s as %s: %d, naming %q", path, user, r.status, leak(r.body))

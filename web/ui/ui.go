@@ -201,6 +201,7 @@ func (u *UI) routes() http.Handler {
 			u.energyRoutes(r)
 			u.jobRoutes(r)
 			u.messageRuleRoutes(r)
+			u.strategyRoutes(r)
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(u.requireOperator)
 				u.fleetRoutes(r)

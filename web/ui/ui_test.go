@@ -31,6 +31,7 @@ import (
 	"github.com/hearthiot/hearth/rules"
 	"github.com/hearthiot/hearth/scheduler"
 	"github.com/hearthiot/hearth/store"
+	"github.com/hearthiot/hearth/strategy"
 	"github.com/hearthiot/hearth/web/auth"
 	"github.com/hearthiot/hearth/web/auth/oidctest"
 	"github.com/hearthiot/hearth/web/ui"
@@ -207,8 +208,14 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if err := re.Load(); err != nil {
 		t.Fatal(err)
 	}
+	// The strategy runner, not started: switching writes the store.
+	run, err := strategy.New(strategy.Deps{Store: st, Devices: reg, Types: types, Shadows: shadows, Calendars: sched, Bus: events.New()}, strategy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, err := gate.New(gate.Deps{
 		Store: st, Registry: reg, Shadows: shadows, Presence: presence, Types: types, Telemetry: opts.telemetry,
+		StrategyStore: st, Strategies: run,
 		Calendars: st, Scheduler: sched, AlarmStore: st, Alarms: engine, Channels: st, Notifier: notifier, Mailer: notifier, Artifacts: arts,
 		JobStore: st, Jobs: js, RuleStore: st, Rules: re, RemoteWrite: opts.remoteWrite,
 		GroupsOperator: "hearth-operators", GroupsCustomerPrefix: "hearth-customer:",

@@ -812,6 +812,48 @@ func (e SiteEnergyStep) Valid() bool {
 	}
 }
 
+// Defines values for SiteStrategyListStrategiesName.
+const (
+	Co2Ventilation SiteStrategyListStrategiesName = "co2_ventilation"
+	OptimumStart   SiteStrategyListStrategiesName = "optimum_start"
+	SetpointReset  SiteStrategyListStrategiesName = "setpoint_reset"
+)
+
+// Valid indicates whether the value is a known member of the SiteStrategyListStrategiesName enum.
+func (e SiteStrategyListStrategiesName) Valid() bool {
+	switch e {
+	case Co2Ventilation:
+		return true
+	case OptimumStart:
+		return true
+	case SetpointReset:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StrategyChangeAction.
+const (
+	Resume StrategyChangeAction = "resume"
+	Set    StrategyChangeAction = "set"
+	Yield  StrategyChangeAction = "yield"
+)
+
+// Valid indicates whether the value is a known member of the StrategyChangeAction enum.
+func (e StrategyChangeAction) Valid() bool {
+	switch e {
+	case Resume:
+		return true
+	case Set:
+		return true
+	case Yield:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenAccess.
 const (
 	TokenAccessAdmin    TokenAccess = "admin"
@@ -2773,8 +2815,84 @@ type SiteEnergySettings struct {
 	Site          string  `json:"site"`
 }
 
+// SiteStrategyList defines model for SiteStrategyList.
+type SiteStrategyList struct {
+	Customer   string `json:"customer"`
+	Site       string `json:"site"`
+	Strategies []struct {
+		// Devices The devices with their own setting, which wins over the site's.
+		Devices []struct {
+			Device    string    `json:"device"`
+			Enabled   bool      `json:"enabled"`
+			UpdatedAt time.Time `json:"updated_at"`
+			UpdatedBy *string   `json:"updated_by,omitempty"`
+		} `json:"devices"`
+
+		// Enabled Whether the site runs it.
+		Enabled   bool                           `json:"enabled"`
+		Name      SiteStrategyListStrategiesName `json:"name"`
+		UpdatedAt *time.Time                     `json:"updated_at,omitempty"`
+		UpdatedBy *string                        `json:"updated_by,omitempty"`
+	} `json:"strategies"`
+}
+
+// SiteStrategyListStrategiesName defines model for SiteStrategyList.Strategies.Name.
+type SiteStrategyListStrategiesName string
+
 // SiteTimeZone The IANA name of the site's time zone ("Asia/Tokyo", "UTC"); empty uses the server's. The site's pages show its times in it.
 type SiteTimeZone = string
+
+// StrategyChange defines model for StrategyChange.
+type StrategyChange struct {
+	// Action set: the strategy wrote key from → to; yield: a person's value (to) holds over the strategy's (from) until the strategy's own value changes; resume: the strategy writes again after a person's change.
+	Action StrategyChangeAction `json:"action"`
+	At     time.Time            `json:"at"`
+
+	// By Who made the change a strategy yielded to.
+	By       *string `json:"by,omitempty"`
+	Customer string  `json:"customer"`
+	Device   string  `json:"device"`
+
+	// From The value before.
+	From interface{} `json:"from,omitempty"`
+
+	// Key The setting.
+	Key string `json:"key"`
+
+	// Reason What the strategy saw.
+	Reason   string `json:"reason"`
+	Site     string `json:"site"`
+	Strategy string `json:"strategy"`
+
+	// To The value after.
+	To interface{} `json:"to,omitempty"`
+}
+
+// StrategyChangeAction set: the strategy wrote key from → to; yield: a person's value (to) holds over the strategy's (from) until the strategy's own value changes; resume: the strategy writes again after a person's change.
+type StrategyChangeAction string
+
+// StrategyChangeList defines model for StrategyChangeList.
+type StrategyChangeList struct {
+	Changes []StrategyChange `json:"changes"`
+}
+
+// StrategySetting defines model for StrategySetting.
+type StrategySetting struct {
+	Customer string `json:"customer"`
+
+	// Device Empty or absent for the whole site.
+	Device    *string   `json:"device,omitempty"`
+	Enabled   bool      `json:"enabled"`
+	Site      string    `json:"site"`
+	Strategy  string    `json:"strategy"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy *string   `json:"updated_by,omitempty"`
+}
+
+// StrategySwitch defines model for StrategySwitch.
+type StrategySwitch struct {
+	Enabled bool `json:"enabled"`
+}
 
 // TelemetrySeries defines model for TelemetrySeries.
 type TelemetrySeries struct {
@@ -2865,6 +2983,12 @@ type ArtifactName = string
 // CalendarID defines model for CalendarID.
 type CalendarID = string
 
+// ChangesBefore defines model for ChangesBefore.
+type ChangesBefore = time.Time
+
+// ChangesLimit defines model for ChangesLimit.
+type ChangesLimit = int
+
 // ChannelCustomer defines model for ChannelCustomer.
 type ChannelCustomer = string
 
@@ -2894,6 +3018,12 @@ type MessageRuleID = string
 
 // ShadowName defines model for ShadowName.
 type ShadowName = string
+
+// SiteName defines model for SiteName.
+type SiteName = string
+
+// StrategyName defines model for StrategyName.
+type StrategyName = string
 
 // To defines model for To.
 type To = string
@@ -3040,6 +3170,18 @@ type FitSiteBaselineJSONBody struct {
 	To openapi_types.Date `json:"to"`
 }
 
+// ListSiteStrategyChangesParams defines parameters for ListSiteStrategyChanges.
+type ListSiteStrategyChangesParams struct {
+	// Device Only this device's changes.
+	Device *string `form:"device,omitempty" json:"device,omitempty"`
+
+	// Before Only changes before this time (RFC 3339), for the next page.
+	Before *ChangesBefore `form:"before,omitempty" json:"before,omitempty"`
+
+	// Limit At most this many, 1 to 500 (default 100).
+	Limit *ChangesLimit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListDevicesParams defines parameters for ListDevices.
 type ListDevicesParams struct {
 	// Customer Only this customer's devices.
@@ -3119,6 +3261,15 @@ type ListShadowHistoryParams struct {
 
 	// Cursor The next_cursor of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListDeviceStrategyChangesParams defines parameters for ListDeviceStrategyChanges.
+type ListDeviceStrategyChangesParams struct {
+	// Before Only changes before this time (RFC 3339), for the next page.
+	Before *ChangesBefore `form:"before,omitempty" json:"before,omitempty"`
+
+	// Limit At most this many, 1 to 500 (default 100).
+	Limit *ChangesLimit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // QueryTelemetryParams defines parameters for QueryTelemetry.
@@ -3243,6 +3394,12 @@ type FitSiteBaselineJSONRequestBody FitSiteBaselineJSONBody
 
 // UpdateSiteEnergySettingsJSONRequestBody defines body for UpdateSiteEnergySettings for application/json ContentType.
 type UpdateSiteEnergySettingsJSONRequestBody = SiteEnergyChange
+
+// SetSiteStrategyJSONRequestBody defines body for SetSiteStrategy for application/json ContentType.
+type SetSiteStrategyJSONRequestBody = StrategySwitch
+
+// SetDeviceStrategyJSONRequestBody defines body for SetDeviceStrategy for application/json ContentType.
+type SetDeviceStrategyJSONRequestBody = StrategySwitch
 
 // PutDeviceTypeJSONRequestBody defines body for PutDeviceType for application/json ContentType.
 type PutDeviceTypeJSONRequestBody = DeviceTypeSpec
@@ -3916,6 +4073,53 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
 	UpdateSiteEnergySettings(ctx context.Context, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListSiteStrategies Every energy-saving strategy and whether the site, and each device that decides for itself, runs it
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategies (the `ListSiteStrategies` operationId).
+	ListSiteStrategies(ctx context.Context, customer CustomerName, site SiteName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSiteStrategyWithBody Switch a strategy on or off for a site (operators who may change settings)
+	//
+	// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+	SetSiteStrategyWithBody(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSiteStrategy Switch a strategy on or off for a site (operators who may change settings)
+	//
+	// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+	SetSiteStrategy(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, body SetSiteStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteDeviceStrategy Remove a device's own setting of a strategy; it follows its site's again
+	//
+	// Corresponds with DELETE /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `DeleteDeviceStrategy` operationId).
+	DeleteDeviceStrategy(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetDeviceStrategyWithBody Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+	SetDeviceStrategyWithBody(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetDeviceStrategy Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+	SetDeviceStrategy(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, body SetDeviceStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSiteStrategyChanges What the strategies changed on a site's devices, and the people's changes they yielded to, newest first
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategy-changes (the `ListSiteStrategyChanges` operationId).
+	ListSiteStrategyChanges(ctx context.Context, customer CustomerName, site SiteName, params *ListSiteStrategyChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListDeviceTypes List device types (operators)
 	//
 	// Corresponds with GET /api/v1/device-types (the `ListDeviceTypes` operationId).
@@ -4119,6 +4323,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/devices/{name}/shadow/history (the `ListShadowHistory` operationId).
 	ListShadowHistory(ctx context.Context, name DeviceName, params *ListShadowHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDeviceStrategyChanges What the strategies changed on a device, newest first
+	//
+	// Corresponds with GET /api/v1/devices/{name}/strategy-changes (the `ListDeviceStrategyChanges` operationId).
+	ListDeviceStrategyChanges(ctx context.Context, name DeviceName, params *ListDeviceStrategyChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// QueryTelemetry One metric of a device over a time range, or several as CSV
 	//
@@ -5597,6 +5806,123 @@ func (c *Client) UpdateSiteEnergySettings(ctx context.Context, customer Customer
 	return c.Client.Do(req)
 }
 
+// ListSiteStrategies Every energy-saving strategy and whether the site, and each device that decides for itself, runs it
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategies (the `ListSiteStrategies` operationId).
+func (c *Client) ListSiteStrategies(ctx context.Context, customer CustomerName, site SiteName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSiteStrategiesRequest(c.Server, customer, site)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSiteStrategyWithBody Switch a strategy on or off for a site (operators who may change settings)
+//
+// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+func (c *Client) SetSiteStrategyWithBody(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSiteStrategyRequestWithBody(c.Server, customer, site, strategy, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSiteStrategy Switch a strategy on or off for a site (operators who may change settings)
+//
+// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+func (c *Client) SetSiteStrategy(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, body SetSiteStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSiteStrategyRequest(c.Server, customer, site, strategy, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDeviceStrategy Remove a device's own setting of a strategy; it follows its site's again
+//
+// Corresponds with DELETE /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `DeleteDeviceStrategy` operationId).
+func (c *Client) DeleteDeviceStrategy(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDeviceStrategyRequest(c.Server, customer, site, strategy, device)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetDeviceStrategyWithBody Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+func (c *Client) SetDeviceStrategyWithBody(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetDeviceStrategyRequestWithBody(c.Server, customer, site, strategy, device, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetDeviceStrategy Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+func (c *Client) SetDeviceStrategy(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, body SetDeviceStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetDeviceStrategyRequest(c.Server, customer, site, strategy, device, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSiteStrategyChanges What the strategies changed on a site's devices, and the people's changes they yielded to, newest first
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategy-changes (the `ListSiteStrategyChanges` operationId).
+func (c *Client) ListSiteStrategyChanges(ctx context.Context, customer CustomerName, site SiteName, params *ListSiteStrategyChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSiteStrategyChangesRequest(c.Server, customer, site, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListDeviceTypes List device types (operators)
 //
 // Corresponds with GET /api/v1/device-types (the `ListDeviceTypes` operationId).
@@ -6081,6 +6407,21 @@ func (c *Client) UpdateShadow(ctx context.Context, name DeviceName, params *Upda
 // Corresponds with GET /api/v1/devices/{name}/shadow/history (the `ListShadowHistory` operationId).
 func (c *Client) ListShadowHistory(ctx context.Context, name DeviceName, params *ListShadowHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListShadowHistoryRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDeviceStrategyChanges What the strategies changed on a device, newest first
+//
+// Corresponds with GET /api/v1/devices/{name}/strategy-changes (the `ListDeviceStrategyChanges` operationId).
+func (c *Client) ListDeviceStrategyChanges(ctx context.Context, name DeviceName, params *ListDeviceStrategyChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeviceStrategyChangesRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -9065,6 +9406,323 @@ func NewUpdateSiteEnergySettingsRequestWithBody(server string, customer Customer
 	return req, nil
 }
 
+// NewListSiteStrategiesRequest constructs an http.Request for the ListSiteStrategies method
+func NewListSiteStrategiesRequest(server string, customer CustomerName, site SiteName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/strategies", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetSiteStrategyRequest calls the generic SetSiteStrategy builder with application/json body
+func NewSetSiteStrategyRequest(server string, customer CustomerName, site SiteName, strategy StrategyName, body SetSiteStrategyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetSiteStrategyRequestWithBody(server, customer, site, strategy, "application/json", bodyReader)
+}
+
+// NewSetSiteStrategyRequestWithBody constructs an http.Request for the SetSiteStrategy method, with any body, and a specified content type
+func NewSetSiteStrategyRequestWithBody(server string, customer CustomerName, site SiteName, strategy StrategyName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "strategy", strategy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/strategies/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteDeviceStrategyRequest constructs an http.Request for the DeleteDeviceStrategy method
+func NewDeleteDeviceStrategyRequest(server string, customer CustomerName, site SiteName, strategy StrategyName, device string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "strategy", strategy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "device", device, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/strategies/%s/devices/%s", pathParam0, pathParam1, pathParam2, pathParam3)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetDeviceStrategyRequest calls the generic SetDeviceStrategy builder with application/json body
+func NewSetDeviceStrategyRequest(server string, customer CustomerName, site SiteName, strategy StrategyName, device string, body SetDeviceStrategyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetDeviceStrategyRequestWithBody(server, customer, site, strategy, device, "application/json", bodyReader)
+}
+
+// NewSetDeviceStrategyRequestWithBody constructs an http.Request for the SetDeviceStrategy method, with any body, and a specified content type
+func NewSetDeviceStrategyRequestWithBody(server string, customer CustomerName, site SiteName, strategy StrategyName, device string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "strategy", strategy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "device", device, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/strategies/%s/devices/%s", pathParam0, pathParam1, pathParam2, pathParam3)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSiteStrategyChangesRequest constructs an http.Request for the ListSiteStrategyChanges method
+func NewListSiteStrategyChangesRequest(server string, customer CustomerName, site SiteName, params *ListSiteStrategyChangesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "customer", customer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "site", site, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/sites/%s/strategy-changes", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Device != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "device", *params.Device, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListDeviceTypesRequest constructs an http.Request for the ListDeviceTypes method
 func NewListDeviceTypesRequest(server string) (*http.Request, error) {
 	var err error
@@ -10244,6 +10902,79 @@ func NewListShadowHistoryRequest(server string, name DeviceName, params *ListSha
 		if params.Cursor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListDeviceStrategyChangesRequest constructs an http.Request for the ListDeviceStrategyChanges method
+func NewListDeviceStrategyChangesRequest(server string, name DeviceName, params *ListDeviceStrategyChangesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/devices/%s/strategy-changes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -12561,6 +13292,59 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/customers/{customer}/sites/{site}/energy/settings (the `UpdateSiteEnergySettings` operationId).
 	UpdateSiteEnergySettingsWithResponse(ctx context.Context, customer CustomerName, site string, body UpdateSiteEnergySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSiteEnergySettingsResponse, error)
 
+	// ListSiteStrategiesWithResponse Every energy-saving strategy and whether the site, and each device that decides for itself, runs it
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategies (the `ListSiteStrategies` operationId).
+	ListSiteStrategiesWithResponse(ctx context.Context, customer CustomerName, site SiteName, reqEditors ...RequestEditorFn) (*ListSiteStrategiesResponse, error)
+
+	// SetSiteStrategyWithBodyWithResponse Switch a strategy on or off for a site (operators who may change settings)
+	//
+	// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+	SetSiteStrategyWithBodyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSiteStrategyResponse, error)
+
+	// SetSiteStrategyWithResponse Switch a strategy on or off for a site (operators who may change settings)
+	//
+	// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+	SetSiteStrategyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, body SetSiteStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSiteStrategyResponse, error)
+
+	// DeleteDeviceStrategyWithResponse Remove a device's own setting of a strategy; it follows its site's again
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `DeleteDeviceStrategy` operationId).
+	DeleteDeviceStrategyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, reqEditors ...RequestEditorFn) (*DeleteDeviceStrategyResponse, error)
+
+	// SetDeviceStrategyWithBodyWithResponse Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+	SetDeviceStrategyWithBodyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetDeviceStrategyResponse, error)
+
+	// SetDeviceStrategyWithResponse Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+	SetDeviceStrategyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, body SetDeviceStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*SetDeviceStrategyResponse, error)
+
+	// ListSiteStrategyChangesWithResponse What the strategies changed on a site's devices, and the people's changes they yielded to, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategy-changes (the `ListSiteStrategyChanges` operationId).
+	ListSiteStrategyChangesWithResponse(ctx context.Context, customer CustomerName, site SiteName, params *ListSiteStrategyChangesParams, reqEditors ...RequestEditorFn) (*ListSiteStrategyChangesResponse, error)
+
 	// ListDeviceTypesWithResponse List device types (operators)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -12798,6 +13582,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/devices/{name}/shadow/history (the `ListShadowHistory` operationId).
 	ListShadowHistoryWithResponse(ctx context.Context, name DeviceName, params *ListShadowHistoryParams, reqEditors ...RequestEditorFn) (*ListShadowHistoryResponse, error)
+
+	// ListDeviceStrategyChangesWithResponse What the strategies changed on a device, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/devices/{name}/strategy-changes (the `ListDeviceStrategyChanges` operationId).
+	ListDeviceStrategyChangesWithResponse(ctx context.Context, name DeviceName, params *ListDeviceStrategyChangesParams, reqEditors ...RequestEditorFn) (*ListDeviceStrategyChangesResponse, error)
 
 	// QueryTelemetryWithResponse One metric of a device over a time range, or several as CSV
 	//
@@ -17349,6 +18140,470 @@ func (r UpdateSiteEnergySettingsResponse) ContentType() string {
 	return ""
 }
 
+// ListSiteStrategiesResponse401Headers the declared response headers of an HTTP 401 response for ListSiteStrategies
+type ListSiteStrategiesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListSiteStrategiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SiteStrategyList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSiteStrategiesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSiteStrategiesResponse) GetJSON200() *SiteStrategyList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSiteStrategiesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSiteStrategiesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSiteStrategiesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListSiteStrategiesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSiteStrategiesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSiteStrategiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSiteStrategiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSiteStrategiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSiteStrategiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetSiteStrategyResponse401Headers the declared response headers of an HTTP 401 response for SetSiteStrategy
+type SetSiteStrategyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SetSiteStrategyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StrategySetting
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetSiteStrategyResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON200() *StrategySetting {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetSiteStrategyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetSiteStrategyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetSiteStrategyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetSiteStrategyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetSiteStrategyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteDeviceStrategyResponse401Headers the declared response headers of an HTTP 401 response for DeleteDeviceStrategy
+type DeleteDeviceStrategyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteDeviceStrategyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteDeviceStrategyResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteDeviceStrategyResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteDeviceStrategyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteDeviceStrategyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteDeviceStrategyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteDeviceStrategyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteDeviceStrategyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDeviceStrategyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDeviceStrategyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDeviceStrategyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDeviceStrategyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetDeviceStrategyResponse401Headers the declared response headers of an HTTP 401 response for SetDeviceStrategy
+type SetDeviceStrategyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SetDeviceStrategyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StrategySetting
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetDeviceStrategyResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON200() *StrategySetting {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetDeviceStrategyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetDeviceStrategyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetDeviceStrategyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetDeviceStrategyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetDeviceStrategyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListSiteStrategyChangesResponse401Headers the declared response headers of an HTTP 401 response for ListSiteStrategyChanges
+type ListSiteStrategyChangesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListSiteStrategyChangesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StrategyChangeList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSiteStrategyChangesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON200() *StrategyChangeList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSiteStrategyChangesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSiteStrategyChangesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSiteStrategyChangesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSiteStrategyChangesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSiteStrategyChangesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListDeviceTypesResponse401Headers the declared response headers of an HTTP 401 response for ListDeviceTypes
 type ListDeviceTypesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19570,6 +20825,96 @@ func (r ListShadowHistoryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListShadowHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDeviceStrategyChangesResponse401Headers the declared response headers of an HTTP 401 response for ListDeviceStrategyChanges
+type ListDeviceStrategyChangesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListDeviceStrategyChangesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StrategyChangeList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDeviceStrategyChangesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON200() *StrategyChangeList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDeviceStrategyChangesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDeviceStrategyChangesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDeviceStrategyChangesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDeviceStrategyChangesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDeviceStrategyChangesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23990,6 +25335,101 @@ func (c *ClientWithResponses) UpdateSiteEnergySettingsWithResponse(ctx context.C
 	return ParseUpdateSiteEnergySettingsResponse(rsp)
 }
 
+// ListSiteStrategiesWithResponse Every energy-saving strategy and whether the site, and each device that decides for itself, runs it
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategies (the `ListSiteStrategies` operationId).
+func (c *ClientWithResponses) ListSiteStrategiesWithResponse(ctx context.Context, customer CustomerName, site SiteName, reqEditors ...RequestEditorFn) (*ListSiteStrategiesResponse, error) {
+	rsp, err := c.ListSiteStrategies(ctx, customer, site, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSiteStrategiesResponse(rsp)
+}
+
+// SetSiteStrategyWithBodyWithResponse Switch a strategy on or off for a site (operators who may change settings)
+//
+// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+func (c *ClientWithResponses) SetSiteStrategyWithBodyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSiteStrategyResponse, error) {
+	rsp, err := c.SetSiteStrategyWithBody(ctx, customer, site, strategy, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSiteStrategyResponse(rsp)
+}
+
+// SetSiteStrategyWithResponse Switch a strategy on or off for a site (operators who may change settings)
+//
+// The site's devices whose type has the setting the strategy writes run it, unless a device has its own setting. Switching off leaves the settings as the strategy last wrote them.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy} (the `SetSiteStrategy` operationId).
+func (c *ClientWithResponses) SetSiteStrategyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, body SetSiteStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSiteStrategyResponse, error) {
+	rsp, err := c.SetSiteStrategy(ctx, customer, site, strategy, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSiteStrategyResponse(rsp)
+}
+
+// DeleteDeviceStrategyWithResponse Remove a device's own setting of a strategy; it follows its site's again
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `DeleteDeviceStrategy` operationId).
+func (c *ClientWithResponses) DeleteDeviceStrategyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, reqEditors ...RequestEditorFn) (*DeleteDeviceStrategyResponse, error) {
+	rsp, err := c.DeleteDeviceStrategy(ctx, customer, site, strategy, device, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDeviceStrategyResponse(rsp)
+}
+
+// SetDeviceStrategyWithBodyWithResponse Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+func (c *ClientWithResponses) SetDeviceStrategyWithBodyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetDeviceStrategyResponse, error) {
+	rsp, err := c.SetDeviceStrategyWithBody(ctx, customer, site, strategy, device, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetDeviceStrategyResponse(rsp)
+}
+
+// SetDeviceStrategyWithResponse Switch a strategy on or off for one device of a site, over the site's setting (operators who may change settings)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customers/{customer}/sites/{site}/strategies/{strategy}/devices/{device} (the `SetDeviceStrategy` operationId).
+func (c *ClientWithResponses) SetDeviceStrategyWithResponse(ctx context.Context, customer CustomerName, site SiteName, strategy StrategyName, device string, body SetDeviceStrategyJSONRequestBody, reqEditors ...RequestEditorFn) (*SetDeviceStrategyResponse, error) {
+	rsp, err := c.SetDeviceStrategy(ctx, customer, site, strategy, device, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetDeviceStrategyResponse(rsp)
+}
+
+// ListSiteStrategyChangesWithResponse What the strategies changed on a site's devices, and the people's changes they yielded to, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/customers/{customer}/sites/{site}/strategy-changes (the `ListSiteStrategyChanges` operationId).
+func (c *ClientWithResponses) ListSiteStrategyChangesWithResponse(ctx context.Context, customer CustomerName, site SiteName, params *ListSiteStrategyChangesParams, reqEditors ...RequestEditorFn) (*ListSiteStrategyChangesResponse, error) {
+	rsp, err := c.ListSiteStrategyChanges(ctx, customer, site, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSiteStrategyChangesResponse(rsp)
+}
+
 // ListDeviceTypesWithResponse List device types (operators)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -24400,6 +25840,19 @@ func (c *ClientWithResponses) ListShadowHistoryWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseListShadowHistoryResponse(rsp)
+}
+
+// ListDeviceStrategyChangesWithResponse What the strategies changed on a device, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/devices/{name}/strategy-changes (the `ListDeviceStrategyChanges` operationId).
+func (c *ClientWithResponses) ListDeviceStrategyChangesWithResponse(ctx context.Context, name DeviceName, params *ListDeviceStrategyChangesParams, reqEditors ...RequestEditorFn) (*ListDeviceStrategyChangesResponse, error) {
+	rsp, err := c.ListDeviceStrategyChanges(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDeviceStrategyChangesResponse(rsp)
 }
 
 // QueryTelemetryWithResponse One metric of a device over a time range, or several as CSV
@@ -28885,6 +30338,428 @@ func ParseUpdateSiteEnergySettingsResponse(rsp *http.Response) (*UpdateSiteEnerg
 	return response, nil
 }
 
+// ParseListSiteStrategiesResponse parses an HTTP response from a ListSiteStrategiesWithResponse call
+func ParseListSiteStrategiesResponse(rsp *http.Response) (*ListSiteStrategiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSiteStrategiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SiteStrategyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListSiteStrategiesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetSiteStrategyResponse parses an HTTP response from a SetSiteStrategyWithResponse call
+func ParseSetSiteStrategyResponse(rsp *http.Response) (*SetSiteStrategyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetSiteStrategyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StrategySetting
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetSiteStrategyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDeviceStrategyResponse parses an HTTP response from a DeleteDeviceStrategyWithResponse call
+func ParseDeleteDeviceStrategyResponse(rsp *http.Response) (*DeleteDeviceStrategyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDeviceStrategyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteDeviceStrategyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetDeviceStrategyResponse parses an HTTP response from a SetDeviceStrategyWithResponse call
+func ParseSetDeviceStrategyResponse(rsp *http.Response) (*SetDeviceStrategyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetDeviceStrategyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StrategySetting
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetDeviceStrategyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSiteStrategyChangesResponse parses an HTTP response from a ListSiteStrategyChangesWithResponse call
+func ParseListSiteStrategyChangesResponse(rsp *http.Response) (*ListSiteStrategyChangesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSiteStrategyChangesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StrategyChangeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListSiteStrategyChangesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListDeviceTypesResponse parses an HTTP response from a ListDeviceTypesWithResponse call
 func ParseListDeviceTypesResponse(rsp *http.Response) (*ListDeviceTypesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30890,6 +32765,87 @@ func ParseListShadowHistoryResponse(rsp *http.Response) (*ListShadowHistoryRespo
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListShadowHistoryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDeviceStrategyChangesResponse parses an HTTP response from a ListDeviceStrategyChangesWithResponse call
+func ParseListDeviceStrategyChangesResponse(rsp *http.Response) (*ListDeviceStrategyChangesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDeviceStrategyChangesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StrategyChangeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDeviceStrategyChangesResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
