@@ -44,11 +44,27 @@ func browser(t *testing.T) context.Context {
 		chromedp.NoSandbox,
 		chromedp.WindowSize(1280, 900),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
+	// Chromium now and then exits before it listens when other browsers
+	// start at the same moment (the suite runs packages side by side): such
+	// a start is tried again, at most three times in all.
+	for attempt := 1; ; attempt++ {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(actx)
+		err := chromedp.Do(ctx) // no steps: starts the browser
+		if err == nil {
+			ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+			t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+			return ctx
+		}
+		cancelCtx()
+		cancelAlloc()
+		if attempt == 3 || !strings.Contains(err.Error(), "chrome failed to start") {
+			t.Fatalf("start chromium (attempt %d): %v", attempt, err)
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		t.Logf("chromium did not start (attempt %d: %s); trying again", attempt, first)
+		time.Sleep(time.Second)
+	}
 }
 
 // freeAddr is a loopback address nothing listens on, for a server whose

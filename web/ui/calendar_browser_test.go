@@ -76,10 +76,9 @@ func signedInBrowser(t *testing.T, e *env, email string) (func(string, ...chrome
 		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("lang", "en-US"),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx := startChromium(t, opts)
 	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(cancelTimeout)
 	type css = chromedp.CSS
 	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -104,4 +103,30 @@ func signedInBrowser(t *testing.T, e *env, email string) (func(string, ...chrome
 		chromedp.WaitVisible(css(`nav[aria-label="main"]`)),
 	)
 	return step, js
+}
+
+// startChromium starts a browser with opts and returns its context, ended
+// when the test is. Chromium now and then exits before it listens when
+// other browsers start at the same moment (the suite runs packages side by
+// side); such a start is tried again, at most three times in all, and said
+// in the test's log.
+func startChromium(t *testing.T, opts []chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(actx)
+		err := chromedp.Do(ctx) // no steps: starts the browser
+		if err == nil {
+			t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+			return ctx
+		}
+		cancelCtx()
+		cancelAlloc()
+		if attempt == 3 || !strings.Contains(err.Error(), "chrome failed to start") {
+			t.Fatalf("start chromium (attempt %d): %v", attempt, err)
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		t.Logf("chromium did not start (attempt %d: %s); trying again", attempt, first)
+		time.Sleep(time.Second)
+	}
 }
