@@ -350,21 +350,25 @@ func energyRange(q EnergyQuery, now time.Time, loc *time.Location) (time.Time, t
 // zone: hours, local days or local months.
 func stepStarts(from, to time.Time, step string) []time.Time {
 	var out []time.Time
-	for t := from; t.Before(to); {
+	for t := from; t.Before(to); t = stepEnd(t, step) {
 		out = append(out, t)
-		switch step {
-		case EnergyHour:
-			t = t.Add(time.Hour)
-		case EnergyMonth:
-			t = t.AddDate(0, 1, 0)
-		default:
-			t = t.AddDate(0, 0, 1)
-		}
 		if len(out) > maxEnergyPoints {
 			break
 		}
 	}
 	return out
+}
+
+// stepEnd is the start of the step after the one starting at t.
+func stepEnd(t time.Time, step string) time.Time {
+	switch step {
+	case EnergyHour:
+		return t.Add(time.Hour)
+	case EnergyMonth:
+		return t.AddDate(0, 1, 0)
+	default:
+		return t.AddDate(0, 0, 1)
+	}
 }
 
 // hourUse is one device's use of one fuel in the hour starting at start.
@@ -525,13 +529,13 @@ func (s Scope) addBaseline(ctx context.Context, rep *SiteEnergyReport, customer 
 	}
 	for i := range rep.Points {
 		p := &rep.Points[i]
-		end := rep.To
-		if i+1 < len(rep.Points) {
-			end = rep.Points[i+1].Time
-		}
+		// A step the range ends inside (today, this month) has only part
+		// of its use: a whole step's baseline against it would overstate
+		// what was avoided, so it gets none.
+		end := stepEnd(p.Time, rep.Step)
+		complete := !end.After(rep.To)
 		var base, tsum float64
 		days := 0
-		complete := true
 		for d := p.Time; d.Before(end); d = d.AddDate(0, 0, 1) {
 			t, ok := outdoor[d.Format(time.DateOnly)]
 			if !ok {

@@ -300,6 +300,17 @@ func TestEnergyBaselinePageAndPDF(t *testing.T) {
 	if share := *e.Points[0].Avoided / *e.Points[0].Baseline; math.Abs(share-0.1) > 0.01 {
 		t.Errorf("avoided %.1f of baseline %.1f: %.3f, want 0.10", *e.Points[0].Avoided, *e.Points[0].Baseline, share)
 	}
+	// A month the range ends inside has its use so far and no baseline: a
+	// whole month's baseline against part of its use would overstate what
+	// was avoided.
+	e.Points = nil
+	q = "/api/v1/customers/acme/sites/" + site + "/energy?step=1mo&from=" + url.QueryEscape(baseTo.Format(time.RFC3339)) + "&to=" + url.QueryEscape(thisMonth.AddDate(0, 0, -10).Format(time.RFC3339))
+	if st := h.apiCall(op, "GET", q, nil, &e); st != http.StatusOK || len(e.Points) != 1 || e.Points[0].GasM3 == nil {
+		t.Fatalf("part of last month: %d %+v", st, e)
+	}
+	if e.Points[0].Baseline != nil || e.Points[0].Avoided != nil {
+		t.Errorf("part of last month: a baseline %v, an avoided figure %v; want neither for a month the range ends inside", e.Points[0].Baseline != nil, e.Points[0].Avoided != nil)
+	}
 
 	// The page and the PDF, as the operator signs in.
 	const email, password = "ops@energy.example", "energy-test-password-1"
