@@ -201,11 +201,14 @@ func (c *evalCtx) optimumStart() {
 	if cur, _ := held(doc, keyMode); cur != "off" && cur != nil || hasRun && run == 1 {
 		return // running already, or in a mode a person chose
 	}
-	c.m.st.Started = day.Date
-	c.apply(control.OptimumStart, keyMode, mode, mode+"@"+day.Date,
+	// Today counts as started only once the plant was told to start: a
+	// refused write is tried again at the next evaluation.
+	if c.apply(control.OptimumStart, keyMode, mode, mode+"@"+day.Date,
 		fmt.Sprintf("%s before the occupied time %s, outdoor %s °C, from %d recorded starts",
-			lead.Round(time.Minute), occupied.Format("15:04"), formatNumber(math.Round(out*10)/10), len(c.m.st.Warmup.Starts)))
-	c.r.save(c.dev, c.m)
+			lead.Round(time.Minute), occupied.Format("15:04"), formatNumber(math.Round(out*10)/10), len(c.m.st.Warmup.Starts))) {
+		c.m.st.Started = day.Date
+		c.r.save(c.dev, c.m)
+	}
 }
 
 // occupiedTime is the time of the day's first step that turns the plant
@@ -270,7 +273,9 @@ func (c *evalCtx) learn(running bool) {
 }
 
 // apply writes a strategy's value of a setting through the shadow
-// service, unless it holds already or a person's value holds over it.
+// service, unless it holds already or a person's value holds over it. It
+// reports false when the shadow could not be read or the write was
+// refused, so that a caller does not count the value as taken.
 //
 // A person's change wins until the next strategy change. The strategy's
 // value is named by ident (the set-point, the damper opening, or the mode
@@ -279,10 +284,10 @@ func (c *evalCtx) learn(running bool) {
 // wants the same (same ident), someone changed it since: the strategy
 // yields and leaves the key alone while its own value stays that ident;
 // once its value changes (the next strategy change) it writes again.
-func (c *evalCtx) apply(strategy, key string, target any, ident, reason string) {
+func (c *evalCtx) apply(strategy, key string, target any, ident, reason string) bool {
 	doc, ok := c.shadow()
 	if !ok {
-		return
+		return false
 	}
 	m := c.m
 	desired, hasDesired := doc.State.Desired[key]
@@ -290,7 +295,7 @@ func (c *evalCtx) apply(strategy, key string, target any, ident, reason string) 
 	change := store.StrategyChange{Customer: c.customer, Site: c.site, Device: c.dev, Strategy: strategy, At: c.now, Key: key}
 	if y, ok := m.st.Yield[key]; ok && y.Strategy == strategy {
 		if y.Ident == ident {
-			return
+			return true
 		}
 		delete(m.st.Yield, key)
 		resume := change
@@ -307,19 +312,19 @@ func (c *evalCtx) apply(strategy, key string, target any, ident, reason string) 
 		y.Reason = "a person's value holds until the strategy's own value changes"
 		c.r.record(y)
 		c.r.save(c.dev, m)
-		return
+		return true
 	}
 	cur, _ := held(doc, key)
 	if same(cur, target) {
-		return
+		return true
 	}
 	body, err := json.Marshal(map[string]any{"state": map[string]any{"desired": map[string]any{key: target}}})
 	if err != nil {
-		return
+		return false
 	}
 	if _, err := c.r.d.Shadows.Update(c.dev, "", body, Actor(strategy), c.now); err != nil {
 		c.r.logger.Warn("strategy write refused", "device", c.dev, "strategy", strategy, "key", key, "error", err)
-		return
+		return false
 	}
 	c.doc = nil
 	m.st.Written[key] = written{Strategy: strategy, Ident: ident, Value: target, At: c.now}
@@ -327,6 +332,7 @@ func (c *evalCtx) apply(strategy, key string, target any, ident, reason string) 
 	set.Action, set.From, set.To, set.Reason = "set", raw(cur), raw(target), reason
 	c.r.record(set)
 	c.r.save(c.dev, m)
+	return true
 }
 
 func (r *Runner) record(ch store.StrategyChange) {
