@@ -47,7 +47,7 @@ func (s *Store) PutStrategySetting(st StrategySetting) error {
 			return err
 		}
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketSites)).Get([]byte(st.Customer+"\x00"+st.Site)) == nil {
 			return fmt.Errorf("site %s/%s: %w", st.Customer, st.Site, ErrNotFound)
 		}
@@ -187,7 +187,7 @@ func (s *Store) StrategyChanges(customer, site, device string, before time.Time,
 // many.
 func (s *Store) PruneStrategyChanges(before time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketStrategyChanges))
 		c := b.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
