@@ -21,7 +21,7 @@ func (s *Server) startMemory(context.Context) error {
 		return fmt.Errorf("memory budget: %w", err)
 	}
 	sizes := b.Split(s.cfg.TSDB.MemoryBytes)
-	if sizes.TSDBCaches >= sizes.Budget {
+	if sizes.TSDBCaches >= sizes.Budget || sizes.GoLimit < sizes.Budget/10 {
 		return fmt.Errorf("--tsdb-memory %s does not fit in the memory budget of %s (%s)",
 			membudget.FormatSize(sizes.TSDBCaches), membudget.FormatSize(sizes.Budget), b.Source)
 	}
@@ -78,7 +78,9 @@ func (s *Server) writeMemoryMetrics(w io.Writer) {
 // connection in flight, a thousand devices sending at once held half a
 // gigabyte of heap, which counts against Go's memory limit and sets off
 // refusals long before the memory is really short. More appends than a few
-// per processor add no throughput: the store is CPU-bound.
+// per processor add no throughput: the store is CPU-bound. With the
+// telemetry log on, one write per log commit stores the readings, one
+// commit after another, so only the path without the log needs them.
 type appendSlots chan struct{}
 
 // appendSlotBytes is what one append holds in VictoriaMetrics' buffers.

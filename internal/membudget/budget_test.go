@@ -228,6 +228,15 @@ func TestWatchHysteresis(t *testing.T) {
 	if got := membudget.NewWatch(membudget.Budget{Bytes: 1 << 30}.Split(64<<20), nil).Sizes().TSDBCaches; got != 64<<20 {
 		t.Errorf("explicit time-series caches = %d; want %d", got, 64<<20)
 	}
+	// A cap larger than the caches' share comes out of the Go limit: the
+	// two together stay within where refusals start, as by default.
+	big := membudget.Budget{Bytes: 2 << 30}.Split(1 << 30)
+	if big.GoLimit+big.TSDBCaches > big.ShedResident {
+		t.Errorf("--tsdb-memory 1GiB of 2GiB: Go limit %d + caches %d pass the refusal level %d", big.GoLimit, big.TSDBCaches, big.ShedResident)
+	}
+	if small := (membudget.Budget{Bytes: 1 << 30}).Split(64 << 20); small.GoLimit != (1<<30)*7/10 {
+		t.Errorf("a cap below the share leaves the Go limit at %d; want 70%% of the budget", small.GoLimit)
+	}
 }
 
 // The process's own readings come from the runtime and /proc.

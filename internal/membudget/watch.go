@@ -42,8 +42,12 @@ const (
 )
 
 // Split shares out a budget. tsdbCaches, when positive, caps the
-// time-series store's caches instead of the budget's share (it is not
-// taken from the Go limit then: the store's caches live off the Go heap).
+// time-series store's caches instead of the budget's share. The caches
+// live off the Go heap but count in the resident memory, so a cap larger
+// than the share is taken from the Go limit: Go and the caches together
+// stay within the shares they have between them, below ShedResident, or
+// refusals could start once the caches fill and never end. A cap that
+// leaves the Go limit at nothing or less is the caller's to refuse.
 func (b Budget) Split(tsdbCaches int64) Sizes {
 	s := Sizes{
 		Budget:     b.Bytes,
@@ -52,6 +56,7 @@ func (b Budget) Split(tsdbCaches int64) Sizes {
 	}
 	if tsdbCaches > 0 {
 		s.TSDBCaches = tsdbCaches
+		s.GoLimit = min(s.GoLimit, int64(float64(b.Bytes)*(goLimitShare+tsdbShare))-tsdbCaches)
 	}
 	s.ShedHeap = int64(float64(s.GoLimit) * shedHeapShare)
 	s.ResumeHeap = int64(float64(s.GoLimit) * (shedHeapShare - resumeMargin))
