@@ -22,13 +22,13 @@ type readingWriter struct {
 	db     *tsdb.DB
 	groups *appendGroups // nil without the log
 	disk   *diskWatch
-	slots  appendSlots // bounds the appends running at once; see appendSlots
+	slots  appendSlots // bounds the appends running at once without the log; see appendSlots
 }
 
 func newReadingWriter(db *tsdb.DB, log *wal.Log, disk *diskWatch, slots appendSlots) readingWriter {
 	w := readingWriter{db: db, disk: disk, slots: slots}
 	if log != nil {
-		w.groups = &appendGroups{db: db, log: log, slots: slots}
+		w.groups = &appendGroups{db: db, log: log}
 	}
 	return w
 }
@@ -79,9 +79,8 @@ func storeError(err error) error {
 // the messages' goroutines wake once, when their readings are stored.
 // Groups are stored in commit order, so a device's readings are too.
 type appendGroups struct {
-	db    *tsdb.DB
-	log   *wal.Log
-	slots appendSlots
+	db  *tsdb.DB
+	log *wal.Log
 
 	mu   sync.Mutex
 	cur  *appendGroup  // the group of the commit records are appended to now
@@ -145,9 +144,7 @@ func (a *appendGroups) store(g *appendGroup) {
 			g.errs[i] = fmt.Errorf("log telemetry: %w", err)
 		}
 	} else {
-		a.slots.enter()
 		a.db.AppendBatch(recs, g.errs)
-		a.slots.leave()
 		a.writes.Add(1)
 	}
 	g.recs = nil
