@@ -79,7 +79,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config) (logLevel, logFormat *stri
 	fs.StringVar(&cfg.RemoteWrite.BearerToken, "remote-write-bearer-token", cfg.RemoteWrite.BearerToken, "bearer `token` for the remote write receivers (prefer HEARTH_REMOTE_WRITE_BEARER_TOKEN)")
 	fs.StringVar(&cfg.RemoteWrite.Username, "remote-write-user", cfg.RemoteWrite.Username, "Basic authentication `user` for the remote write receivers (a URL's own user:password@ wins)")
 	fs.StringVar(&cfg.RemoteWrite.Password, "remote-write-password", cfg.RemoteWrite.Password, "Basic authentication `password` for the remote write receivers (prefer HEARTH_REMOTE_WRITE_PASSWORD)")
-	fs.StringVar(&cfg.RemoteWrite.CAFile, "remote-write-ca-file", cfg.RemoteWrite.CAFile, "PEM `file` of CA certificates to trust for https remote write receivers, besides the system's")
+	fs.StringVar(&cfg.RemoteWrite.CAFile, "remote-write-ca-file", cfg.RemoteWrite.CAFile, "PEM `file` of CA certificates to trust for https remote write receivers, instead of the system's")
 	fs.BoolVar(&cfg.RemoteWrite.InsecureSkipVerify, "remote-write-insecure-skip-verify", cfg.RemoteWrite.InsecureSkipVerify, "do not check the remote write receivers' TLS certificates (tests only)")
 	fs.Var(labelsFlag(cfg.RemoteWrite.Labels), "remote-write-label", "`NAME=VALUE` label added to every series sent, e.g. hearth_box=tokyo-1 (repeatable, or comma-separated)")
 	fs.Var((*sizeFlag)(&cfg.RemoteWrite.MaxBacklog), "remote-write-max-backlog", "telemetry log one remote write receiver may hold unsent on disk; past it, its oldest segments are dropped, counted and alarmed (`size`: 1GiB, 512MiB)")

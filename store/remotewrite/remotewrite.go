@@ -174,7 +174,7 @@ func New(cfg Config, log *wal.Log, dir string, version string, logger *slog.Logg
 	if onDrop == nil {
 		onDrop = func(Drop) {}
 	}
-	tlsCfg := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // the operator's choice, documented
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // the operator's choice, documented
 	if cfg.CAFile != "" {
 		pool, err := tlsfile.CertPool(cfg.CAFile)
 		if err != nil {
