@@ -437,7 +437,14 @@ func (c *Client) storeTelemetry(in chan pendingTelemetry) {
 				c.refusedTelemetry(m.thing, err, m.at)
 				break
 			}
-			time.Sleep(time.Second)
+			select {
+			case <-time.After(time.Second):
+			case <-c.quit:
+				// Stopping: left unacknowledged, the broker hands the
+				// message to the group again.
+				c.draining.Add(-1)
+				return
+			}
 			m.storing, err = c.deps.Ingest.Accept(m.thing, m.pr.Packet.Payload, m.at)
 			if err != nil && !passing(err) {
 				c.refusedTelemetry(m.thing, err, m.at)
