@@ -243,9 +243,18 @@ func TestStrategiesOverMQTT(t *testing.T) {
 	eventually(t, "the damper closes to its minimum outdoor air", func() bool { return h.desired(op, "plant-ahu", "outdoor_air_pct") == 30.0 })
 	ahu.set(map[string]float64{"return_co2_ppm": 960})
 	eventually(t, "the damper opens fully at high CO2", func() bool { return h.desired(op, "plant-ahu", "outdoor_air_pct") == 100.0 })
-	if c, ok := hasChange(h.strategyChanges(op, "plant-ahu"), "co2_ventilation", "set"); !ok || !strings.Contains(c.Reason, "CO2 960 ppm in return air") {
-		t.Errorf("the damper's change: %+v", c)
-	}
+	// The change is recorded after the shadow write it describes: wait for it.
+	eventually(t, "the damper's change recorded with its reason", func() bool {
+		for _, c := range h.strategyChanges(op, "plant-ahu") {
+			if c.Strategy == "co2_ventilation" && c.Action == "set" && string(c.To) == "100" {
+				if !strings.Contains(c.Reason, "CO2 960 ppm in return air") {
+					t.Errorf("the damper's change: %+v", c)
+				}
+				return true
+			}
+		}
+		return false
+	})
 
 	// Optimum start: the plant is off; the calendar's occupied time is
 	// half an hour ahead, within the recorded warm-up's lead.
