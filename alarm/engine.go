@@ -92,7 +92,8 @@ type Engine struct {
 	devices map[string]*devState
 	state   map[stateKey]*ruleState
 	vm      vm.VM
-	fresh   []string // scratch of Handle
+	fresh   []string           // scratch of Handle
+	env     map[string]float64 // scratch of evalTelemetry: a condition's values
 	started time.Time
 
 	sub  *events.Subscription
@@ -115,12 +116,19 @@ type stateKey struct{ rule, device string }
 
 // devState is what the engine knows of a device.
 type devState struct {
-	values map[string]float64   // latest value of each metric
-	stamp  map[string]int64     // its timestamp, unix milliseconds
-	seen   map[string]time.Time // when each metric last arrived
+	metrics map[string]*metricState
 	// offlineSince is when the device went away; zero while online or
 	// never heard of.
 	offlineSince time.Time
+}
+
+// metricState is what the engine knows of one metric of a device: one
+// map lookup per reading keeps the cost of a message low, which every
+// message pays whether or not a rule looks at it.
+type metricState struct {
+	value float64   // the newest value
+	stamp int64     // its timestamp, unix milliseconds
+	seen  time.Time // when the metric last arrived
 }
 
 // ruleState is one rule on one device.
@@ -352,11 +360,18 @@ func (e *Engine) Handle(ev events.Event) {
 		fresh := e.fresh[:0]
 		recent := now.Add(-MaxSampleAge).UnixMilli()
 		for _, r := range ev.Readings {
-			ds.seen[r.Metric] = now
-			if old, ok := ds.stamp[r.Metric]; ok && r.Timestamp < old {
+			m := ds.metrics[r.Metric]
+			switch {
+			case m == nil:
+				m = &metricState{value: r.Value, stamp: r.Timestamp}
+				ds.metrics[strings.Clone(r.Metric)] = m
+			case r.Timestamp < m.stamp:
+				m.seen = now
 				continue
+			default:
+				m.value, m.stamp = r.Value, r.Timestamp
 			}
-			ds.values[r.Metric], ds.stamp[r.Metric] = r.Value, r.Timestamp
+			m.seen = now
 			if r.Timestamp >= recent {
 				fresh = append(fresh, r.Metric)
 			}
@@ -450,7 +465,7 @@ const MaxSampleAge = 10 * time.Minute
 func (e *Engine) device(name string) *devState {
 	ds, ok := e.devices[name]
 	if !ok {
-		ds = &devState{values: map[string]float64{}, stamp: map[string]int64{}, seen: map[string]time.Time{}}
+		ds = &devState{metrics: map[string]*metricState{}}
 		e.devices[name] = ds
 	}
 	return ds
@@ -471,7 +486,21 @@ func (e *Engine) stateOf(rule, dev string) *ruleState {
 // condition no longer holding) held for ClearFor clears.
 func (e *Engine) evalTelemetry(r *Rule, name, customer, site, typ string, ds *devState, now time.Time) {
 	st := e.stateOf(r.ID, name)
-	fire, err := eval(&e.vm, r.cond, r.metrics, ds.values)
+	// The condition's values, from the engine's scratch map (Handle
+	// holds mu).
+	if e.env == nil {
+		e.env = map[string]float64{}
+	}
+	values := e.env
+	for k := range values {
+		delete(values, k)
+	}
+	for _, m := range r.metrics {
+		if ms := ds.metrics[m]; ms != nil {
+			values[m] = ms.value
+		}
+	}
+	fire, err := eval(&e.vm, r.cond, r.metrics, values)
 	if err != nil {
 		e.d.Logger.Warn("alarm condition failed", "rule", r.ID, "device", name, "error", err)
 		return
@@ -479,13 +508,13 @@ func (e *Engine) evalTelemetry(r *Rule, name, customer, site, typ string, ds *de
 	fields := func() map[string]any {
 		out := make(map[string]any, len(r.metrics))
 		for _, m := range r.metrics {
-			out[m] = ds.values[m]
+			out[m] = values[m]
 		}
 		return out
 	}
 	cleared := !fire
 	if st.active && r.clear != nil {
-		if cleared, err = eval(&e.vm, r.clear, r.metrics, ds.values); err != nil {
+		if cleared, err = eval(&e.vm, r.clear, r.metrics, values); err != nil {
 			e.d.Logger.Warn("alarm clear condition failed", "rule", r.ID, "device", name, "error", err)
 			return
 		}
@@ -588,9 +617,9 @@ func (e *Engine) Sweep() {
 			}
 			switch r.Kind {
 			case KindStale:
-				last, ok := ds.seen[r.Metric]
-				if !ok {
-					last = e.started // not heard since start: counted from then
+				last := e.started // not heard since start: counted from then
+				if ms := ds.metrics[r.Metric]; ms != nil {
+					last = ms.seen
 				}
 				if now.Sub(last) >= r.hold {
 					e.raiseLocked(r, name, customer, site, typ, fmt.Sprintf("no %s for %s", r.Metric, r.hold),
