@@ -338,9 +338,13 @@ func (r *Runner) Delete(customer, site, strategy, device string) error {
 func (r *Runner) Enabled(customer, site, dev string) map[string]bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	sts := r.settings[customer+"\x00"+site]
+	if len(sts) == 0 {
+		return nil
+	}
 	out := map[string]bool{}
 	own := map[string]bool{}
-	for _, st := range r.settings[customer+"\x00"+site] {
+	for _, st := range sts {
 		switch st.Device {
 		case dev:
 			out[st.Strategy] = st.Enabled
@@ -369,14 +373,9 @@ func (r *Runner) telemetry(ev events.TelemetryStored) {
 	if at.IsZero() {
 		at = r.now()
 	}
-	latest := map[string]float64{}
-	stamp := map[string]int64{}
-	for _, rd := range ev.Readings {
-		if ts, seen := stamp[rd.Metric]; !seen || rd.Timestamp >= ts {
-			latest[rd.Metric], stamp[rd.Metric] = rd.Value, rd.Timestamp
-		}
-	}
-	if v, ok := latest[metricRoomCO2]; ok {
+	// Every message passes here, most of them of devices no strategy
+	// runs for: nothing is allocated before that is known.
+	if v, ok := roomCO2(ev.Readings); ok {
 		r.mu.Lock()
 		k := customer + "\x00" + site
 		if r.co2[k] == nil {
@@ -402,8 +401,8 @@ func (r *Runner) telemetry(ev events.TelemetryStored) {
 		r.logger.Error("cannot read strategy state", "device", ev.Device, "error", err)
 		return
 	}
-	for k, v := range latest {
-		m.values[k] = v
+	for _, rd := range ev.Readings {
+		m.values[rd.Metric] = rd.Value
 	}
 	now := r.now()
 	ctx := evalCtx{r: r, m: m, dev: ev.Device, customer: customer, site: site, sch: sch, now: now}
@@ -416,6 +415,17 @@ func (r *Runner) telemetry(ev events.TelemetryStored) {
 	if on[control.Ventilation] && r.due(m, control.Ventilation, now, r.cfg.VentilationEvery) {
 		ctx.ventilation()
 	}
+}
+
+// roomCO2 is a message's room CO2 reading; the event holds one reading
+// of each metric, its newest.
+func roomCO2(rs []events.Reading) (float64, bool) {
+	for _, rd := range rs {
+		if rd.Metric == metricRoomCO2 {
+			return rd.Value, true
+		}
+	}
+	return 0, false
 }
 
 // due reports whether a strategy may look at a device again, and if so
