@@ -309,6 +309,12 @@ func (s *Server) startTelemetry(context.Context) error {
 	if err := s.openTelemetryLog(); err != nil {
 		return err
 	}
+	w := newReadingWriter(s.tsdb, s.wal, s.disk, newAppendSlots(s.budget))
+	if w.groups != nil {
+		// Stopped after the broker, whose stop waits for every message
+		// in flight, and before the log.
+		s.onStop("telemetry ingest", func(context.Context) error { w.groups.close(); return nil })
+	}
 	s.telemetry = device.NewTelemetry(device.TelemetryLimits{
 		MaxBatch:   s.cfg.Telemetry.MaxBatch,
 		MaxMetrics: s.cfg.Telemetry.MaxMetrics,
@@ -316,7 +322,7 @@ func (s *Server) startTelemetry(context.Context) error {
 		Retention:  s.cfg.TSDB.Retention,
 		Rate:       s.cfg.Telemetry.Rate,
 		Burst:      s.cfg.Telemetry.Burst,
-	}, s.registry, newReadingWriter(s.tsdb, s.wal, s.disk, newAppendSlots(s.budget)), device.WithEvents(s.events), device.WithRates(s.typeRate))
+	}, s.registry, w, device.WithEvents(s.events), device.WithRates(s.typeRate))
 	return nil
 }
 

@@ -28,7 +28,7 @@ type readingWriter struct {
 func newReadingWriter(db *tsdb.DB, log *wal.Log, disk *diskWatch, slots appendSlots) readingWriter {
 	w := readingWriter{db: db, disk: disk, slots: slots}
 	if log != nil {
-		w.groups = &appendGroups{db: db, log: log}
+		w.groups = newAppendGroups(db, log)
 	}
 	return w
 }
@@ -73,18 +73,27 @@ func storeError(err error) error {
 
 // appendGroups stores telemetry in the time-series store one group commit
 // of the log at a time: the readings of every message a commit made
-// durable go to the store in one write (tsdb.AppendBatch), made by one
-// goroutine per commit, rather than one write per message by each waiting
-// message. The store's cost per write is then paid once per commit, and
-// the messages' goroutines wake once, when their readings are stored.
-// Groups are stored in commit order, so a device's readings are too.
+// durable go to the store in one write (tsdb.AppendBatch) rather than one
+// write per message by each waiting message. The store's cost per write
+// is then paid once per commit, and the messages' goroutines wake once,
+// when their readings are stored.
+//
+// One long-lived goroutine (run) stores the groups in commit order, so a
+// device's readings are stored in order. It is the only waiter of each
+// commit, so the log's committer hands it the processor the moment the
+// commit is durable. A goroutine started per commit instead first waited
+// in the run queue behind every connection's goroutine: on a busy machine
+// tens of milliseconds, for which every later commit waited too.
 type appendGroups struct {
 	db  *tsdb.DB
 	log *wal.Log
 
-	mu   sync.Mutex
-	cur  *appendGroup  // the group of the commit records are appended to now
-	last chan struct{} // applied of the newest group
+	mu      sync.Mutex
+	cur     *appendGroup   // the group of the commit records are appended to now
+	pending []*appendGroup // groups run has not taken yet, in commit order
+	closed  bool
+	wake    chan struct{} // one token when pending may have grown
+	done    chan struct{} // closed when run returns
 
 	writes atomic.Uint64 // groups written to the store
 }
@@ -92,46 +101,75 @@ type appendGroups struct {
 // appendGroup is the readings of one commit of the log.
 type appendGroup struct {
 	commit  wal.Commit
-	prev    <-chan struct{} // applied of the group before; nil for the first
 	recs    []tsdb.Record
 	errs    []error       // one per record, set before applied is closed
 	applied chan struct{} // closed once the group is stored or failed
+}
+
+func newAppendGroups(db *tsdb.DB, log *wal.Log) *appendGroups {
+	a := &appendGroups{db: db, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go a.run()
+	return a
 }
 
 // add appends a record to the log and to the group of the commit that
 // will make it durable, and returns the group and the record's place in
 // it.
 func (a *appendGroups) add(rec tsdb.Record) (*appendGroup, int, error) {
-	lr := wal.Record{Device: rec.Device, Customer: rec.Customer, Site: rec.Site, Points: make([]wal.Point, len(rec.Points))}
-	for i, p := range rec.Points {
-		lr.Points[i] = wal.Point(p)
-	}
+	lr := wal.Record{Device: rec.Device, Customer: rec.Customer, Site: rec.Site, Points: rec.Points}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, 0, fmt.Errorf("log telemetry: %w", wal.ErrClosed)
+	}
 	// Appended under mu, so that records join groups in the log's order
-	// and a group's goroutine, which takes mu once the commit is done,
-	// sees every record of its commit.
+	// and run, which takes mu once the commit is done, sees every record
+	// of its commit.
 	c, err := a.log.Append(lr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("log telemetry: %w", err)
 	}
 	g := a.cur
 	if g == nil || g.commit.Done() != c.Done() {
-		g = &appendGroup{commit: c, prev: a.last, applied: make(chan struct{})}
-		a.cur, a.last = g, g.applied
-		go a.store(g)
+		g = &appendGroup{commit: c, applied: make(chan struct{})}
+		a.cur = g
+		a.pending = append(a.pending, g)
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
 	}
 	g.recs = append(g.recs, rec)
 	return g, len(g.recs) - 1, nil
 }
 
-// store waits for a group's commit and for the group before it, then
-// stores the group's readings.
+// run stores the groups in commit order until close, and then the groups
+// still pending.
+func (a *appendGroups) run() {
+	defer close(a.done)
+	var gs []*appendGroup
+	for {
+		a.mu.Lock()
+		gs, a.pending = a.pending, gs[:0]
+		closed := a.closed
+		a.mu.Unlock()
+		for i, g := range gs {
+			a.store(g)
+			gs[i] = nil
+		}
+		if len(gs) > 0 {
+			continue
+		}
+		if closed {
+			return
+		}
+		<-a.wake
+	}
+}
+
+// store waits for a group's commit, then stores the group's readings.
 func (a *appendGroups) store(g *appendGroup) {
 	err := g.commit.Wait()
-	if g.prev != nil {
-		<-g.prev
-	}
 	a.mu.Lock()
 	if a.cur == g {
 		a.cur = nil
@@ -149,6 +187,19 @@ func (a *appendGroups) store(g *appendGroup) {
 	}
 	g.recs = nil
 	close(g.applied)
+}
+
+// close refuses further records and returns once every group taken is
+// stored (or failed, when the log closed first).
+func (a *appendGroups) close() {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	<-a.done
 }
 
 // telemetryCommitInterval is the least time between two commits of the
@@ -169,13 +220,9 @@ func (s *Server) openTelemetryLog() error {
 		Logger:         s.logger.With("component", "telemetry log"),
 		CommitInterval: telemetryCommitInterval,
 	}, func(r wal.Record) error {
-		pts := make([]tsdb.Point, len(r.Points))
-		for i, p := range r.Points {
-			pts[i] = tsdb.Point(p)
-		}
-		err := s.tsdb.Append(r.Device, r.Customer, r.Site, pts)
+		err := s.tsdb.Append(r.Device, r.Customer, r.Site, r.Points)
 		if errors.Is(err, tsdb.ErrInvalidPoint) {
-			dropped += len(pts)
+			dropped += len(r.Points)
 			return nil
 		}
 		return err

@@ -65,6 +65,10 @@ func TestReadingsAreStoredPerGroupCommit(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	w.groups.close()
+	if _, err := w.WriteReadings("dev-0", "cust", "site", []device.Reading{{Metric: "temp", Timestamp: base, Value: 1}}); !errors.Is(err, wal.ErrClosed) {
+		t.Errorf("a write after close: %v, want the log's ErrClosed", err)
+	}
 	close(results)
 	for r := range results {
 		refused := r.dev == 0 && r.msg == 50
@@ -133,7 +137,9 @@ func BenchmarkStoreReadings(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer log.Close(true)
-			write := newReadingWriter(db, log, nil, make(appendSlots, 4)).WriteReadings
+			rw := newReadingWriter(db, log, nil, make(appendSlots, 4))
+			defer rw.groups.close()
+			write := rw.WriteReadings
 			if mode == "per-message" {
 				write = func(dev, customer, site string, rs []device.Reading) (func() error, error) {
 					rec := wal.Record{Device: dev, Customer: customer, Site: site, Points: make([]wal.Point, len(rs))}

@@ -9,6 +9,8 @@ import (
 	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmstorage"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/prompb"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
+
+	"github.com/hearthiot/hearth/store/wal"
 )
 
 // maxLabelLen is the longest device, customer, site or metric name accepted;
@@ -17,12 +19,10 @@ const maxLabelLen = 4096
 
 // Point is one sample of one metric. The storage keeps values as decimals
 // of about 12 significant digits (fewer below 1e-6): far finer than any
-// sensor, so a reading comes back as the device sent it.
-type Point struct {
-	Metric    string
-	Timestamp int64 // unix milliseconds
-	Value     float64
-}
+// sensor, so a reading comes back as the device sent it. It is the
+// telemetry log's point, so that a message's samples go to the log and
+// then to the storage without a copy.
+type Point = wal.Point
 
 // appendBuf holds what one Append or AppendBatch call needs, reused
 // across calls so that the hot path does not allocate.
@@ -47,8 +47,8 @@ type Record struct {
 // stored and the error wraps ErrInvalidPoint. Refused are empty or too long
 // names, values that are NaN or infinite, and timestamps older than the
 // retention or more than two days ahead of the clock (VictoriaMetrics would
-// drop those silently). Stored points become searchable within
-// searchableInterval (250 ms), or at once after Flush.
+// drop those silently). A read sees stored points once they are
+// readStaleness (200 ms) old; Flush makes them searchable at once.
 func (db *DB) Append(device, customer, site string, pts []Point) error {
 	if len(pts) == 0 {
 		return nil
@@ -150,6 +150,9 @@ func (db *DB) AppendBatch(recs []Record, errs []error) {
 			db.latest.update(latestKey(r.Device, r.Customer), r.Points)
 		}
 	}
+	if err == nil && !db.unflushed.Load() {
+		db.unflushed.Store(true)
+	}
 	if old && err == nil {
 		db.backfilled.Store(true)
 	}
@@ -205,7 +208,7 @@ func latestKey(device, customer string) string { return device + "\x00" + custom
 
 // Flush makes everything appended so far searchable at once and drops
 // cached query results. It is meant for tests and benchmarks; in normal
-// operation samples become searchable within searchableInterval (250 ms).
+// operation a read sees what was stored readStaleness (200 ms) before it.
 func (db *DB) Flush() {
 	if !db.enter() {
 		return

@@ -32,11 +32,11 @@ func TestLatestFileRoundTrip(t *testing.T) {
 		devices map[string][]Point
 	}{
 		{"empty", map[string][]Point{}},
-		{"one", map[string][]Point{"d": {{"m", 1, 2.5}}}},
+		{"one", map[string][]Point{"d": {{Metric: "m", Timestamp: 1, Value: 2.5}}}},
 		{"many", map[string][]Point{
-			"chiller-01": {{"chw_supply_c", 1795305600000, 7.1}, {"power_kw", 1795305600000, math.Copysign(0, -1)}},
-			"ahu/2":      {{"co2_ppm", -5, 612}, {"z", math.MinInt64, math.SmallestNonzeroFloat64}, {"ünïcode", math.MaxInt64, math.MaxFloat64}},
-			"":           {{"", 0, 0}},
+			"chiller-01": {{Metric: "chw_supply_c", Timestamp: 1795305600000, Value: 7.1}, {Metric: "power_kw", Timestamp: 1795305600000, Value: math.Copysign(0, -1)}},
+			"ahu/2":      {{Metric: "co2_ppm", Timestamp: -5, Value: 612}, {Metric: "z", Timestamp: math.MinInt64, Value: math.SmallestNonzeroFloat64}, {Metric: "ünïcode", Timestamp: math.MaxInt64, Value: math.MaxFloat64}},
+			"":           {{Metric: "", Timestamp: 0, Value: 0}},
 		}},
 	}
 	for _, tt := range tests {
@@ -60,7 +60,7 @@ func TestLatestFileRoundTrip(t *testing.T) {
 
 func TestLatestFileRefusesDamage(t *testing.T) {
 	c := newLatestCache()
-	c.update("d", []Point{{"m", 1, 2}, {"n", 3, 4}})
+	c.update("d", []Point{{Metric: "m", Timestamp: 1, Value: 2}, {Metric: "n", Timestamp: 3, Value: 4}})
 	good := c.encode()
 	tests := []struct {
 		name string
@@ -87,9 +87,9 @@ func TestLatestFileRefusesDamage(t *testing.T) {
 func FuzzDecodeLatest(f *testing.F) {
 	c := newLatestCache()
 	f.Add(c.encode())
-	c.update("d", []Point{{"m", 1, 2}})
+	c.update("d", []Point{{Metric: "m", Timestamp: 1, Value: 2}})
 	f.Add(c.encode())
-	c.update("chiller", []Point{{"a", -1, math.Inf(1)}, {"b", 1 << 40, -3.5}})
+	c.update("chiller", []Point{{Metric: "a", Timestamp: -1, Value: math.Inf(1)}, {Metric: "b", Timestamp: 1 << 40, Value: -3.5}})
 	f.Add(c.encode())
 	f.Add([]byte(latestMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -127,14 +127,14 @@ func sameFloat(a, b float64) bool {
 func TestPersistIsAtomicAndLoads(t *testing.T) {
 	dir := t.TempDir()
 	c := newLatestCache()
-	c.update("d", []Point{{"m", 10, 1}})
+	c.update("d", []Point{{Metric: "m", Timestamp: 10, Value: 1}})
 	if err := c.persist(dir); err != nil {
 		t.Fatal(err)
 	}
 	if c.dirty.Load() {
 		t.Error("persist left the cache dirty")
 	}
-	c.update("d", []Point{{"m", 20, 2}})
+	c.update("d", []Point{{Metric: "m", Timestamp: 20, Value: 2}})
 	if !c.dirty.Load() {
 		t.Error("update did not mark the cache dirty")
 	}
@@ -152,7 +152,7 @@ func TestPersistIsAtomicAndLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string][]Point{"d": {{"m", 20, 2}}}, contents(loaded)); diff != "" {
+	if diff := cmp.Diff(map[string][]Point{"d": {{Metric: "m", Timestamp: 20, Value: 2}}}, contents(loaded)); diff != "" {
 		t.Errorf("loaded (-want +got):\n%s", diff)
 	}
 	// A missing file is an empty cache, not an error.

@@ -33,7 +33,7 @@ func TestOpenLockedDirectory(t *testing.T) {
 
 	db := openDB(t, t.TempDir())
 	base := twoHoursAgo()
-	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{"m", base.UnixMilli(), 42}})
+	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: "m", Timestamp: base.UnixMilli(), Value: 42}})
 	db.Flush()
 	got, err := db.Query(context.Background(), "m", base.Add(time.Second))
 	if err != nil || len(got) != 1 || got[0].Values[0] != 42 {

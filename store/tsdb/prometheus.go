@@ -77,6 +77,7 @@ func (db *DB) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, 
 		return
 	}
 	defer db.leave()
+	db.searchable(readStaleness)
 	release, err := db.acquireQuery(r.Context())
 	if err != nil {
 		if errors.Is(err, ErrBusy) {

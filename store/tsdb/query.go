@@ -97,6 +97,7 @@ func (db *DB) inSlot(ctx context.Context, f func(deadline searchutil.Deadline) e
 		return ErrClosed
 	}
 	defer db.leave()
+	db.searchable(readStaleness)
 	release, err := db.acquireQuery(ctx)
 	if err != nil {
 		return err
