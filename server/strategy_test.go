@@ -311,3 +311,31 @@ func TestStrategiesOverMQTT(t *testing.T) {
 		t.Errorf("the history does not name optimum start: %v", hist)
 	}
 }
+
+// TestStrategyIgnoresStaleReadings: a reading older than a quarter of an
+// hour by its own timestamp — a back-fill, or the last value of a sensor
+// that stopped — steers no strategy; a fresh one does.
+func TestStrategyIgnoresStaleReadings(t *testing.T) {
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.Strategies = strategy.Config{VentilationEvery: 100 * time.Millisecond}
+	})
+	op := h.token(store.RoleOperator, "")
+	h.addCustomer(op, "plant")
+	ahuDev := h.addTypedDevice(op, "old-ahu", "plant", "ahu")
+	ahu := startPlant(t, h, "old-ahu", ahuDev, map[string]any{"mode": "auto", "outdoor_air_pct": 100.0, "min_outdoor_air_pct": 30.0}, nil)
+	ahu.set(map[string]float64{"running": 1})
+	if st := h.apiCall(op, "PUT", "/api/v1/customers/plant/sites/default/strategies/co2_ventilation", map[string]bool{"enabled": true}, nil); st != http.StatusOK {
+		t.Fatalf("switch on: %d", st)
+	}
+	// Low CO2 half an hour ago would close the damper to its minimum.
+	old, _ := json.Marshal(map[string]any{"ts": time.Now().Add(-30 * time.Minute).UnixMilli(), "values": map[string]float64{"return_co2_ppm": 420}})
+	if tok := ahu.c.Publish("hearth/things/old-ahu/telemetry", 1, false, old); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	time.Sleep(time.Second) // ten ventilation intervals, with telemetry every 50 ms
+	if v := h.desired(op, "old-ahu", "outdoor_air_pct"); v != nil {
+		t.Fatalf("a half-hour-old CO2 reading moved the damper to %v", v)
+	}
+	ahu.set(map[string]float64{"return_co2_ppm": 420})
+	eventually(t, "a fresh CO2 reading closes the damper to its minimum", func() bool { return h.desired(op, "old-ahu", "outdoor_air_pct") == 30.0 })
+}

@@ -49,8 +49,11 @@ func held(doc shadow.Document, key string) (any, bool) {
 }
 
 func (c *evalCtx) value(metric string) (float64, bool) {
-	v, ok := c.m.values[metric]
-	return v, ok && !math.IsNaN(v)
+	rd, ok := c.m.values[metric]
+	if !ok || math.IsNaN(rd.Value) || c.now.Sub(time.UnixMilli(rd.Timestamp)) > valueMaxAge {
+		return 0, false
+	}
+	return rd.Value, true
 }
 
 func (c *evalCtx) outdoor() (float64, bool) {

@@ -115,6 +115,10 @@ const (
 	// co2MaxAge is how old a room sensor's CO2 may be to steer its site's
 	// air handlers.
 	co2MaxAge = 15 * time.Minute
+	// valueMaxAge is how old, by its own timestamp, a device's reading may
+	// be to steer a strategy: a metric the device stopped sending (a
+	// broken sensor), or a back-fill of earlier readings, steers nothing.
+	valueMaxAge = 15 * time.Minute
 	// maxLead bounds how early optimum start starts a plant.
 	maxLead = 4 * time.Hour
 	// learnFor is how long after a start the runner waits for the supply
@@ -156,8 +160,8 @@ type co2Reading struct {
 // and what it saw last.
 type memo struct {
 	st     state
-	values map[string]float64
-	last   map[string]time.Time // strategy → its last evaluation
+	values map[string]events.Reading // metric → its newest reading
+	last   map[string]time.Time      // strategy → its last evaluation
 	// A start being timed for the warm-up record.
 	running      bool
 	seenRunning  bool
@@ -402,7 +406,9 @@ func (r *Runner) telemetry(ev events.TelemetryStored) {
 		return
 	}
 	for _, rd := range ev.Readings {
-		m.values[rd.Metric] = rd.Value
+		if old, ok := m.values[rd.Metric]; !ok || rd.Timestamp >= old.Timestamp {
+			m.values[rd.Metric] = rd
+		}
 	}
 	now := r.now()
 	ctx := evalCtx{r: r, m: m, dev: ev.Device, customer: customer, site: site, sch: sch, now: now}
@@ -450,7 +456,7 @@ func (r *Runner) memo(dev string) (*memo, error) {
 	if err != nil {
 		return nil, err
 	}
-	m = &memo{values: map[string]float64{}, last: map[string]time.Time{}}
+	m = &memo{values: map[string]events.Reading{}, last: map[string]time.Time{}}
 	if raw != nil {
 		if err := json.Unmarshal(raw, &m.st); err != nil {
 			r.logger.Warn("strategy state unreadable; starting afresh", "device", dev, "error", err)
