@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hearthiot/hearth/internal/membudget"
 )
@@ -236,6 +238,41 @@ func TestWatchHysteresis(t *testing.T) {
 	}
 	if small := (membudget.Budget{Bytes: 1 << 30}).Split(64 << 20); small.GoLimit != (1<<30)*7/10 {
 		t.Errorf("a cap below the share leaves the Go limit at %d; want 70%% of the budget", small.GoLimit)
+	}
+}
+
+// Stop without Start returns, and Stop after Start waits for the readings
+// to end: no reading reports after it.
+func TestWatchStop(t *testing.T) {
+	sizes := membudget.Budget{Bytes: 1 << 30}.Split(0)
+	done := make(chan struct{})
+	go func() {
+		membudget.NewWatch(sizes, func() membudget.Usage { return membudget.Usage{} }).Stop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop of a watch never started did not return")
+	}
+	var reads, after atomic.Int64
+	var stopped atomic.Bool
+	w := membudget.NewWatch(sizes, func() membudget.Usage {
+		reads.Add(1)
+		if stopped.Load() {
+			after.Add(1)
+		}
+		return membudget.Usage{}
+	})
+	w.Start(time.Millisecond, nil)
+	for reads.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	w.Stop()
+	stopped.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	if n := after.Load(); n != 0 {
+		t.Errorf("%d readings after Stop returned", n)
 	}
 }
 

@@ -124,6 +124,7 @@ type Watch struct {
 	onChange func(shedding bool, u Usage)
 
 	stopOnce sync.Once
+	started  atomic.Bool
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -142,6 +143,7 @@ func NewWatch(sizes Sizes, read func() Usage) *Watch {
 // nil, is told each start and end of refusing work.
 func (w *Watch) Start(interval time.Duration, onChange func(shedding bool, u Usage)) {
 	w.onChange = onChange
+	w.started.Store(true)
 	go func() {
 		defer close(w.done)
 		t := time.NewTicker(interval)
@@ -157,10 +159,13 @@ func (w *Watch) Start(interval time.Duration, onChange func(shedding bool, u Usa
 	}()
 }
 
-// Stop ends the readings Start began and waits for them.
+// Stop ends the readings Start began and waits for them; without Start
+// it returns at once.
 func (w *Watch) Stop() {
 	w.stopOnce.Do(func() { close(w.stop) })
-	<-w.done
+	if w.started.Load() {
+		<-w.done
+	}
 }
 
 // Check reads the memory once and decides, and reports whether work is
