@@ -708,8 +708,9 @@ func (l *Log) close() error {
 func RemoveSegments(dir string) error { return RemoveSegmentsBefore(dir, math.MaxUint64) }
 
 // RemoveSegmentsBefore removes the segments of the closed log in dir
-// numbered below keep: those from keep on are still to be read by a
-// reader (remote write) that has not sent them yet. They are replayed
+// numbered below keep, but for the newest, which is emptied: those from
+// keep on are still to be read by a reader (remote write) that has not
+// sent them yet. They are replayed
 // into the time-series store at the next start, which stores nothing
 // twice.
 func RemoveSegmentsBefore(dir string, keep uint64) error {
@@ -721,8 +722,18 @@ func RemoveSegmentsBefore(dir string, keep uint64) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range segs {
+	for i, n := range segs {
 		if n >= keep {
+			continue
+		}
+		if i == len(segs)-1 {
+			// The newest is emptied rather than removed: the next log
+			// numbers its segments after it, so that a reader's saved
+			// position never names a segment of a later log, which
+			// would start over at 1.
+			if err := os.Truncate(l.path(n), segmentHeaderSize); err != nil {
+				return fmt.Errorf("empty telemetry log segment: %w", err)
+			}
 			continue
 		}
 		if err := os.Remove(l.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -162,14 +162,41 @@ func TestRotateRemoveAndCleanClose(t *testing.T) {
 	if err := l.Write(record("dev", 500)); err != nil {
 		t.Fatal(err)
 	}
+	last := l.Head().Segment
 	if err := l.Close(true); err != nil {
 		t.Fatal(err)
 	}
-	if segs, _ := filepath.Glob(filepath.Join(dir, "*.wal")); len(segs) != 0 {
-		t.Errorf("a clean close left %d segments", len(segs))
+	// The newest segment stays, emptied, so that the next log numbers its
+	// segments after it and a reader's saved position never names a
+	// segment of another log.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("a clean close left %d segments; want the newest, emptied", len(segs))
+	}
+	if fi, err := os.Stat(segs[0]); err != nil || fi.Size() != 8 {
+		t.Errorf("the newest segment after a clean close: %v, %v; want its 8-byte header alone", fi, err)
 	}
 	if err := l.Write(record("dev", 501)); err == nil {
 		t.Error("a closed log took a record")
+	}
+	l, got, _ := collect(t, dir, wal.Options{})
+	defer l.Close(false)
+	if len(got) != 0 {
+		t.Errorf("the log after a clean close replayed %d records", len(got))
+	}
+	if h := l.Head().Segment; h != last+1 {
+		t.Errorf("the next log writes segment %d; want %d, after the last one", h, last+1)
+	}
+	// A reader saved at the end of the emptied segment goes on with what
+	// the next log writes.
+	if err := l.Write(record("dev", 502)); err != nil {
+		t.Fatal(err)
+	}
+	r := l.NewReader(wal.Position{Segment: last, Offset: 8})
+	defer r.Close()
+	rec, ok, err := r.Next()
+	if err != nil || !ok || rec.Points[0].Value != 502 {
+		t.Errorf("a reader at the emptied segment: %+v, %v, %v; want the next log's record", rec, ok, err)
 	}
 }
 
