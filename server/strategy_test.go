@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ type fakePlant struct {
 	telemetry map[string]float64
 	// follow names telemetry metrics that copy a reported setting.
 	follow map[string]string
+	// stopped is set when the test ends: the client's callbacks, which
+	// may still run, report nothing then.
+	stopped atomic.Bool
 }
 
 func startPlant(t *testing.T, h *hearth, name string, d issuedDevice, reported map[string]any, follow map[string]string) *fakePlant {
@@ -83,13 +87,21 @@ func startPlant(t *testing.T, h *hearth, name string, d issuedDevice, reported m
 			}
 		}
 	}()
-	t.Cleanup(func() { close(stop); <-done })
+	t.Cleanup(func() {
+		p.stopped.Store(true)
+		close(stop)
+		<-done
+		c.Disconnect(0)
+	})
 	return p
 }
 
 func (p *fakePlant) report(state map[string]any) {
+	if p.stopped.Load() {
+		return
+	}
 	b, _ := json.Marshal(map[string]any{"state": map[string]any{"reported": state}})
-	if tok := p.c.Publish("$aws/things/"+p.name+"/shadow/update", 1, false, b); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := p.c.Publish("$aws/things/"+p.name+"/shadow/update", 1, false, b); (!tok.WaitTimeout(5*time.Second) || tok.Error() != nil) && !p.stopped.Load() {
 		p.t.Errorf("report: %v", tok.Error())
 	}
 }
@@ -338,4 +350,39 @@ func TestStrategyIgnoresStaleReadings(t *testing.T) {
 	}
 	ahu.set(map[string]float64{"return_co2_ppm": 420})
 	eventually(t, "a fresh CO2 reading closes the damper to its minimum", func() bool { return h.desired(op, "old-ahu", "outdoor_air_pct") == 30.0 })
+}
+
+// TestStrategyForgetsDeletedDevice: a device deleted and registered again
+// under the same name for another customer starts afresh; the first
+// owner's person's change, which the strategy yielded to, does not hold
+// the new device's damper.
+func TestStrategyForgetsDeletedDevice(t *testing.T) {
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) {
+		c.Strategies = strategy.Config{VentilationEvery: 100 * time.Millisecond}
+	})
+	op := h.token(store.RoleOperator, "")
+	for _, c := range []string{"alpha", "beta"} {
+		h.addCustomer(op, c)
+		if st := h.apiCall(op, "PUT", "/api/v1/customers/"+c+"/sites/default/strategies/co2_ventilation", map[string]bool{"enabled": true}, nil); st != http.StatusOK {
+			t.Fatalf("switch on for %s: %d", c, st)
+		}
+	}
+	reported := map[string]any{"mode": "auto", "outdoor_air_pct": 100.0, "min_outdoor_air_pct": 30.0}
+	first := startPlant(t, h, "ahu-x", h.addTypedDevice(op, "ahu-x", "alpha", "ahu"), reported, nil)
+	first.set(map[string]float64{"return_co2_ppm": 480, "running": 1})
+	eventually(t, "the first owner's damper closes to its minimum", func() bool { return h.desired(op, "ahu-x", "outdoor_air_pct") == 30.0 })
+	if st := h.apiCall(op, "PATCH", "/api/v1/devices/ahu-x/shadow", map[string]any{"state": map[string]any{"desired": map[string]any{"outdoor_air_pct": 60}}}, nil); st != http.StatusOK {
+		t.Fatalf("a person's change: %d", st)
+	}
+	eventually(t, "the strategy yields to the person", func() bool {
+		_, ok := hasChange(h.strategyChanges(op, "ahu-x"), "co2_ventilation", "yield")
+		return ok
+	})
+
+	if st := h.apiCall(op, "DELETE", "/api/v1/devices/ahu-x", nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d", st)
+	}
+	second := startPlant(t, h, "ahu-x", h.addTypedDevice(op, "ahu-x", "beta", "ahu"), map[string]any{"mode": "auto", "outdoor_air_pct": 100.0, "min_outdoor_air_pct": 30.0}, nil)
+	second.set(map[string]float64{"return_co2_ppm": 480, "running": 1})
+	eventually(t, "the new owner's damper closes to its minimum", func() bool { return h.desired(op, "ahu-x", "outdoor_air_pct") == 30.0 })
 }

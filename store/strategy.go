@@ -225,8 +225,12 @@ func (s *Store) GetStrategyState(device string) (json.RawMessage, error) {
 	return out, err
 }
 
-// PutStrategyState keeps a device's strategy state; nil removes it.
-func (s *Store) PutStrategyState(device string, state json.RawMessage) error {
+// PutStrategyState keeps a device's strategy state; nil removes it. The
+// device must be registered for customer: ErrNotFound otherwise, so that
+// a runner's write racing the device's deletion (which removes its state)
+// neither brings the state back nor hands it to a device registered
+// again under the name.
+func (s *Store) PutStrategyState(device, customer string, state json.RawMessage) error {
 	err := s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketStrategyState))
 		if state == nil {
@@ -234,6 +238,13 @@ func (s *Store) PutStrategyState(device string, state json.RawMessage) error {
 		}
 		if !json.Valid(state) {
 			return fmt.Errorf("state is not JSON: %w", ErrInvalid)
+		}
+		d, err := getDevice(tx, device)
+		if err != nil {
+			return err
+		}
+		if d.Customer != customer {
+			return fmt.Errorf("the device belongs to another customer: %w", ErrNotFound)
 		}
 		return b.Put([]byte(device), state)
 	})

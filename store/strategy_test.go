@@ -66,8 +66,10 @@ func TestStrategySettingsAndChanges(t *testing.T) {
 		t.Errorf("b's changes after pruning: %+v", list)
 	}
 
-	mustOK(t, s.PutStrategyState("ch-1", json.RawMessage(`{"warmup":{}}`)))
-	wantErr(t, s.PutStrategyState("ch-1", json.RawMessage(`{`)), store.ErrInvalid)
+	mustOK(t, s.PutStrategyState("ch-1", "a", json.RawMessage(`{"warmup":{}}`)))
+	wantErr(t, s.PutStrategyState("ch-1", "a", json.RawMessage(`{`)), store.ErrInvalid)
+	wantErr(t, s.PutStrategyState("ch-1", "b", json.RawMessage(`{}`)), store.ErrNotFound)
+	wantErr(t, s.PutStrategyState("no-such-device", "a", json.RawMessage(`{}`)), store.ErrNotFound)
 	st, err := s.GetStrategyState("ch-1")
 	mustOK(t, err)
 	if string(st) != `{"warmup":{}}` {
@@ -76,5 +78,10 @@ func TestStrategySettingsAndChanges(t *testing.T) {
 	mustOK(t, s.DeleteDevice("ch-1"))
 	if st, _ := s.GetStrategyState("ch-1"); st != nil {
 		t.Errorf("a deleted device's state: %s", st)
+	}
+	// A write that raced the deletion does not bring the state back.
+	wantErr(t, s.PutStrategyState("ch-1", "a", json.RawMessage(`{"warmup":{}}`)), store.ErrNotFound)
+	if st, _ := s.GetStrategyState("ch-1"); st != nil {
+		t.Errorf("a deleted device's state after a late write: %s", st)
 	}
 }

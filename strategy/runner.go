@@ -30,7 +30,7 @@ type Store interface {
 	AddStrategyChanges(cs []store.StrategyChange) error
 	PruneStrategyChanges(before time.Time) (int, error)
 	GetStrategyState(device string) (json.RawMessage, error)
-	PutStrategyState(device string, state json.RawMessage) error
+	PutStrategyState(device, customer string, state json.RawMessage) error
 }
 
 // Devices says where a device is and what it is; *device.Registry
@@ -159,9 +159,10 @@ type co2Reading struct {
 // memo is what the runner knows of a device: its state kept in the store
 // and what it saw last.
 type memo struct {
-	st     state
-	values map[string]events.Reading // metric → its newest reading
-	last   map[string]time.Time      // strategy → its last evaluation
+	customer string // the device's owner when the memo was made
+	st       state
+	values   map[string]events.Reading // metric → its newest reading
+	last     map[string]time.Time      // strategy → its last evaluation
 	// A start being timed for the warm-up record.
 	running      bool
 	seenRunning  bool
@@ -293,7 +294,31 @@ func (r *Runner) loop() {
 	}
 }
 
+// prune drops old strategy changes, and what the runner holds in memory
+// of devices no longer registered (their stored state went with them).
 func (r *Runner) prune() {
+	r.mu.Lock()
+	for dev := range r.devices {
+		if _, _, ok := r.d.Devices.Labels(dev); !ok {
+			delete(r.devices, dev)
+		}
+	}
+	for dev := range r.person {
+		if _, _, ok := r.d.Devices.Labels(dev); !ok {
+			delete(r.person, dev)
+		}
+	}
+	for k, sensors := range r.co2 {
+		for dev := range sensors {
+			if customer, site, ok := r.d.Devices.Labels(dev); !ok || customer+"\x00"+site != k {
+				delete(sensors, dev)
+			}
+		}
+		if len(sensors) == 0 {
+			delete(r.co2, k)
+		}
+	}
+	r.mu.Unlock()
 	if n, err := r.d.Store.PruneStrategyChanges(r.now().Add(-r.cfg.Retention)); err != nil {
 		r.logger.Error("cannot prune strategy changes", "error", err)
 	} else if n > 0 {
@@ -400,7 +425,7 @@ func (r *Runner) telemetry(ev events.TelemetryStored) {
 	if err != nil || sch == nil {
 		return
 	}
-	m, err := r.memo(ev.Device)
+	m, err := r.memo(ev.Device, customer)
 	if err != nil {
 		r.logger.Error("cannot read strategy state", "device", ev.Device, "error", err)
 		return
@@ -445,18 +470,21 @@ func (r *Runner) due(m *memo, strategy string, now time.Time, every time.Duratio
 	return true
 }
 
-func (r *Runner) memo(dev string) (*memo, error) {
+// memo is what the runner holds of a device, read from the store the
+// first time. A device deleted and registered again for another customer
+// starts afresh: its stored state went with the deletion.
+func (r *Runner) memo(dev, customer string) (*memo, error) {
 	r.mu.Lock()
 	m, ok := r.devices[dev]
 	r.mu.Unlock()
-	if ok {
+	if ok && m.customer == customer {
 		return m, nil
 	}
 	raw, err := r.d.Store.GetStrategyState(dev)
 	if err != nil {
 		return nil, err
 	}
-	m = &memo{values: map[string]events.Reading{}, last: map[string]time.Time{}}
+	m = &memo{customer: customer, values: map[string]events.Reading{}, last: map[string]time.Time{}}
 	if raw != nil {
 		if err := json.Unmarshal(raw, &m.st); err != nil {
 			r.logger.Warn("strategy state unreadable; starting afresh", "device", dev, "error", err)
@@ -478,7 +506,17 @@ func (r *Runner) memo(dev string) (*memo, error) {
 func (r *Runner) save(dev string, m *memo) {
 	b, err := json.Marshal(m.st)
 	if err == nil {
-		err = r.d.Store.PutStrategyState(dev, b)
+		err = r.d.Store.PutStrategyState(dev, m.customer, b)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted meanwhile, maybe registered again for someone else:
+		// this memo is forgotten, and the next message starts afresh.
+		r.mu.Lock()
+		if r.devices[dev] == m {
+			delete(r.devices, dev)
+		}
+		r.mu.Unlock()
+		return
 	}
 	if err != nil {
 		r.logger.Error("cannot keep strategy state", "device", dev, "error", err)
