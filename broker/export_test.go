@@ -32,3 +32,11 @@ func (b *Broker) ChurnClients(done <-chan struct{}) {
 		}
 	}
 }
+
+// AckQueues counts the connections the broker keeps a telemetry
+// acknowledgement queue for.
+func (b *Broker) AckQueues() int {
+	n := 0
+	b.acks.Range(func(any, any) bool { n++; return true })
+	return n
+}

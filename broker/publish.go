@@ -118,6 +118,9 @@ func (b *Broker) disconnected(cl *mqtt.Client, err error, expire bool) {
 	b.untrack(cl)
 	b.deltaWaits.Delete(cl)
 	b.eventLimits.Delete(cl)
+	// A queue still being drained is held by its goroutine; nothing of
+	// the connection adds to it any more.
+	b.acks.Delete(cl)
 	b.packetIDs.Range(func(k, _ any) bool {
 		if k.(packetIDKey).cl == cl {
 			b.packetIDs.Delete(k)

@@ -212,3 +212,28 @@ func TestTelemetryQueueBounded(t *testing.T) {
 		}
 	}
 }
+
+// A connection's acknowledgement queue goes with it: a device that
+// reconnects all day does not leave one behind, with its client, each
+// time.
+func TestTelemetryQueueForgottenAtDisconnect(t *testing.T) {
+	e := newEnv(t)
+	ing := &gatedIngester{}
+	b := startBroker(t, e, broker.Config{PlainAddr: "127.0.0.1:0"}, broker.Deps{Ingest: ing}, slog.New(slog.DiscardHandler))
+	_, plainAddr := b.Addrs()
+	d := e.newDevice(t, "ahu-9")
+	for i := range 3 {
+		c := dialRawV5(t, plainAddr.String(), d.name, d.secret)
+		c.publish(1, "hearth/things/ahu-9/telemetry", `{"co2_ppm": 600}`)
+		waitFor(t, "the message accepted", func() bool { return ing.accepted.Load() == int64(i+1) })
+		ing.open(i)
+		if id, code := c.puback(); id != 1 || code != 0 {
+			t.Fatalf("connection %d: PUBACK %d with reason %#x", i, id, code)
+		}
+		if n := b.AckQueues(); n != 1 {
+			t.Errorf("connection %d: %d queues while connected; want 1", i, n)
+		}
+		c.conn.Close()
+		waitFor(t, "the queue forgotten after the disconnect", func() bool { return b.AckQueues() == 0 })
+	}
+}
