@@ -115,7 +115,10 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{st: st, ca: authority, logger: logger}
-	devices, err := st.ListDevices(store.DeviceFilter{})
+	// The access records hold what the cache needs, a small part of
+	// each device's record: reading them instead of the records is what
+	// keeps a start with tens of thousands of devices short.
+	devices, err := st.ListDeviceAccess()
 	if err != nil {
 		return nil, fmt.Errorf("load device registry: %w", err)
 	}
@@ -126,13 +129,15 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 	return r, nil
 }
 
-func (r *Registry) toCache(d store.Device) *cachedDevice {
+// toCache makes the cache entry of d, keeping its slices: callers pass
+// a DeviceAccess of their own (store.Device.Access copies).
+func (r *Registry) toCache(d store.DeviceAccess) *cachedDevice {
 	c := &cachedDevice{customer: d.Customer, site: d.Site, typ: d.Type, creds: make([]cachedCredential, 0, len(d.Credentials))}
 	for _, cr := range d.Credentials {
 		cc := cachedCredential{id: cr.ID, kind: cr.Kind, active: cr.Active()}
 		switch cr.Kind {
 		case store.CredentialSecret:
-			cc.digest = slices.Clone(cr.SecretHash)
+			cc.digest = cr.SecretHash
 		case store.CredentialCertificate:
 			fp, err := hex.DecodeString(cr.Fingerprint)
 			if err != nil {
@@ -312,7 +317,7 @@ func (r *Registry) CreateDevices(specs []DeviceSpec) ([]Issued, error) {
 	err := r.st.CreateDevices(ds)
 	if err == nil {
 		for _, d := range ds {
-			r.cache.Store(d.Name, r.toCache(d))
+			r.cache.Store(d.Name, r.toCache(d.Access()))
 		}
 	}
 	r.writeMu.Unlock()
@@ -333,7 +338,7 @@ func (r *Registry) storeNew(d store.Device) error {
 	if err := r.st.CreateDevice(d); err != nil {
 		return err
 	}
-	r.cache.Store(d.Name, r.toCache(d))
+	r.cache.Store(d.Name, r.toCache(d.Access()))
 	return nil
 }
 
@@ -411,7 +416,7 @@ func (r *Registry) update(name string, fn func(*store.Device) error) (store.Devi
 	if err != nil {
 		return store.Device{}, err
 	}
-	r.cache.Store(d.Name, r.toCache(d))
+	r.cache.Store(d.Name, r.toCache(d.Access()))
 	return d, nil
 }
 

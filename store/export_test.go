@@ -76,3 +76,11 @@ func (s *Store) HistorySizeOf(device string) (HistorySize, error) {
 	}
 	return size, nil
 }
+
+// EncodeDeviceAccess and DecodeDeviceAccess are the access record's
+// encoding, for tests of records the store itself would never write.
+func EncodeDeviceAccess(d Device) []byte { return appendDeviceAccess(nil, d) }
+
+func DecodeDeviceAccess(name string, v []byte) (DeviceAccess, error) {
+	return decodeDeviceAccess(name, v)
+}

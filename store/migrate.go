@@ -91,6 +91,11 @@ const (
 	// bucketStrategyState holds the strategy runner's memory of a device:
 	// name → its JSON.
 	bucketStrategyState = "strategy_state"
+	// bucketDeviceAccess holds what the device registry keeps in memory
+	// of each device (where it is, its type, its credentials), so that it
+	// loads without decoding every full record: name → DeviceAccess in
+	// the binary form of appendDeviceAccess.
+	bucketDeviceAccess = "device_access"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -112,6 +117,7 @@ func allBuckets() []string {
 		bucketArtifacts, bucketArtifactKeys, bucketHistorySizes,
 		bucketDeviceSummaries, bucketSiteEnergy,
 		bucketStrategies, bucketStrategyChanges, bucketStrategyState,
+		bucketDeviceAccess,
 	}
 }
 
@@ -145,6 +151,7 @@ func migrations() []migration {
 		{name: "summarise each device for listings", up: createDeviceSummaries},
 		{name: "create the site energy bucket", up: createSiteEnergyBucket},
 		{name: "create the strategy buckets", up: createStrategyBuckets},
+		{name: "keep each device's access record", up: createDeviceAccess},
 	}
 }
 
