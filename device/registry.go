@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -84,9 +85,18 @@ type Registry struct {
 	ca     *ca.CA
 	logger *slog.Logger
 
-	// cache maps a device name to its *cachedDevice. Entries are never
-	// modified, only replaced, so readers need no lock.
-	cache sync.Map
+	// cacheMu guards cache, which maps a device name to its entry.
+	// Entries are never modified, only replaced, so a reader may use one
+	// after letting go of the lock. A plain map under a lock rather than
+	// a sync.Map: it is filled at start and walked by Summaries several
+	// times more quickly, and the lookups of the message path are a read
+	// lock each.
+	cacheMu sync.RWMutex
+	cache   map[string]*cachedDevice
+	// summaries is Summaries' answer, made from cache when first asked
+	// after a change (nil until then): at start the device topics, the
+	// scheduler and the alarms each ask for it.
+	summaries []DeviceSummary
 	// writeMu orders writes, so that the cache ends in the state of the
 	// last commit even when two writes to one device race.
 	writeMu sync.Mutex
@@ -98,6 +108,9 @@ type Registry struct {
 type cachedDevice struct {
 	customer, site, typ string
 	creds               []cachedCredential
+	// inline holds creds when they fit, so that an entry needs no
+	// allocation of its own for them.
+	inline [2]cachedCredential
 }
 
 type cachedCredential struct {
@@ -105,7 +118,7 @@ type cachedCredential struct {
 	kind   string
 	active bool
 	// digest is the SHA-256 of the secret, or of the certificate's DER.
-	digest []byte
+	digest string
 }
 
 // NewRegistry loads every device of st into memory and returns the
@@ -117,22 +130,50 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 	r := &Registry{st: st, ca: authority, logger: logger}
 	// The access records hold what the cache needs, a small part of
 	// each device's record: reading them instead of the records is what
-	// keeps a start with tens of thousands of devices short.
+	// keeps a start with tens of thousands of devices short. So does
+	// making the entries in one slice and the certificates' digests in
+	// one string, rather than tens of thousands of small allocations.
 	devices, err := st.ListDeviceAccess()
 	if err != nil {
 		return nil, fmt.Errorf("load device registry: %w", err)
 	}
+	certs := 0
 	for _, d := range devices {
-		r.cache.Store(d.Name, r.toCache(d))
+		for _, cr := range d.Credentials {
+			if cr.Kind == store.CredentialCertificate {
+				certs++
+			}
+		}
+	}
+	var digests strings.Builder
+	digests.Grow(certs * sha256.Size)
+	entries := make([]cachedDevice, len(devices))
+	r.cache = make(map[string]*cachedDevice, len(devices))
+	r.summaries = make([]DeviceSummary, 0, len(devices))
+	for i, d := range devices {
+		r.fillCache(&entries[i], d, &digests)
+		r.cache[d.Name] = &entries[i]
+		r.summaries = append(r.summaries, DeviceSummary{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type})
 	}
 	logger.Info("loaded device registry", "devices", len(devices))
 	return r, nil
 }
 
-// toCache makes the cache entry of d, keeping its slices: callers pass
-// a DeviceAccess of their own (store.Device.Access copies).
-func (r *Registry) toCache(d store.DeviceAccess) *cachedDevice {
-	c := &cachedDevice{customer: d.Customer, site: d.Site, typ: d.Type, creds: make([]cachedCredential, 0, len(d.Credentials))}
+// toCache makes the cache entry of d.
+func (r *Registry) toCache(d store.Device) *cachedDevice {
+	c := new(cachedDevice)
+	r.fillCache(c, d.Access(), nil)
+	return c
+}
+
+// fillCache makes c the cache entry of d. The certificates' digests are
+// written to digests, when given, and c's are parts of it.
+func (r *Registry) fillCache(c *cachedDevice, d store.DeviceAccess, digests *strings.Builder) {
+	c.customer, c.site, c.typ = d.Customer, d.Site, d.Type
+	c.creds = c.inline[:0]
+	if len(d.Credentials) > len(c.inline) {
+		c.creds = make([]cachedCredential, 0, len(d.Credentials))
+	}
 	for _, cr := range d.Credentials {
 		cc := cachedCredential{id: cr.ID, kind: cr.Kind, active: cr.Active()}
 		switch cr.Kind {
@@ -144,22 +185,35 @@ func (r *Registry) toCache(d store.DeviceAccess) *cachedDevice {
 				r.logger.Warn("credential has an unreadable fingerprint; it will be refused", "device", d.Name, "credential", cr.ID, "error", err)
 				continue
 			}
-			cc.digest = fp
+			if digests == nil {
+				cc.digest = string(fp)
+				break
+			}
+			from := digests.Len()
+			digests.Write(fp)
+			cc.digest = digests.String()[from:]
 		default:
 			r.logger.Warn("credential has an unknown kind; it will be refused", "device", d.Name, "credential", cr.ID, "kind", cr.Kind)
 			continue
 		}
 		c.creds = append(c.creds, cc)
 	}
-	return c
 }
 
 func (r *Registry) cached(name string) (*cachedDevice, bool) {
-	v, ok := r.cache.Load(name)
-	if !ok {
-		return nil, false
-	}
-	return v.(*cachedDevice), true
+	r.cacheMu.RLock()
+	c, ok := r.cache[name]
+	r.cacheMu.RUnlock()
+	return c, ok
+}
+
+// setCached replaces the cache entry of d.
+func (r *Registry) setCached(d store.Device) {
+	c := r.toCache(d)
+	r.cacheMu.Lock()
+	r.cache[d.Name] = c
+	r.summaries = nil
+	r.cacheMu.Unlock()
 }
 
 // OnChange registers fn, called synchronously after commit with the device
@@ -317,7 +371,7 @@ func (r *Registry) CreateDevices(specs []DeviceSpec) ([]Issued, error) {
 	err := r.st.CreateDevices(ds)
 	if err == nil {
 		for _, d := range ds {
-			r.cache.Store(d.Name, r.toCache(d.Access()))
+			r.setCached(d)
 		}
 	}
 	r.writeMu.Unlock()
@@ -338,7 +392,7 @@ func (r *Registry) storeNew(d store.Device) error {
 	if err := r.st.CreateDevice(d); err != nil {
 		return err
 	}
-	r.cache.Store(d.Name, r.toCache(d.Access()))
+	r.setCached(d)
 	return nil
 }
 
@@ -416,7 +470,7 @@ func (r *Registry) update(name string, fn func(*store.Device) error) (store.Devi
 	if err != nil {
 		return store.Device{}, err
 	}
-	r.cache.Store(d.Name, r.toCache(d.Access()))
+	r.setCached(d)
 	return d, nil
 }
 
@@ -425,7 +479,10 @@ func (r *Registry) DeleteDevice(name string) error {
 	r.writeMu.Lock()
 	err := r.st.DeleteDevice(name)
 	if err == nil {
-		r.cache.Delete(name)
+		r.cacheMu.Lock()
+		delete(r.cache, name)
+		r.summaries = nil
+		r.cacheMu.Unlock()
 	}
 	r.writeMu.Unlock()
 	if err != nil {
@@ -510,7 +567,7 @@ func (r *Registry) AuthenticateCertificate(cert *x509.Certificate) (name, creden
 
 func (c *cachedDevice) match(name, kind string, digest []byte) (string, error) {
 	for _, cr := range c.creds {
-		if cr.kind != kind || subtle.ConstantTimeCompare(cr.digest, digest) != 1 {
+		if cr.kind != kind || subtle.ConstantTimeCompare([]byte(cr.digest), digest) != 1 {
 			continue
 		}
 		if !cr.active {
@@ -664,25 +721,31 @@ type DeviceSummary struct {
 // Summaries returns every registered device's summary from memory, in no
 // particular order: what Devices(store.DeviceFilter{}) says of them,
 // without reading and decoding each record, which at start with tens of
-// thousands of devices took most of the time.
+// thousands of devices took most of the time. The slice is shared by
+// every caller until a device changes: read it, never modify it.
 func (r *Registry) Summaries() []DeviceSummary {
-	out := make([]DeviceSummary, 0, r.Count())
-	r.cache.Range(func(k, v any) bool {
-		c := v.(*cachedDevice)
-		out = append(out, DeviceSummary{Name: k.(string), Customer: c.customer, Site: c.site, Type: c.typ})
-		return true
-	})
-	return out
+	r.cacheMu.RLock()
+	sums := r.summaries
+	r.cacheMu.RUnlock()
+	if sums == nil {
+		r.cacheMu.Lock()
+		if r.summaries == nil {
+			r.summaries = make([]DeviceSummary, 0, len(r.cache))
+			for name, c := range r.cache {
+				r.summaries = append(r.summaries, DeviceSummary{Name: name, Customer: c.customer, Site: c.site, Type: c.typ})
+			}
+		}
+		sums = r.summaries
+		r.cacheMu.Unlock()
+	}
+	return sums
 }
 
 // Count is the number of registered devices, from memory.
 func (r *Registry) Count() int {
-	n := 0
-	r.cache.Range(func(_, _ any) bool {
-		n++
-		return true
-	})
-	return n
+	r.cacheMu.RLock()
+	defer r.cacheMu.RUnlock()
+	return len(r.cache)
 }
 
 // HasActiveCredential reports whether device name exists and may still

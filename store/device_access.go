@@ -1,12 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -25,10 +23,12 @@ type DeviceAccess struct {
 // CredentialAccess is a credential as DeviceAccess holds it: Credential
 // without the fields authentication does not read.
 type CredentialAccess struct {
-	ID          string
-	Kind        string
-	Revoked     bool
-	SecretHash  []byte
+	ID      string
+	Kind    string
+	Revoked bool
+	// SecretHash is Credential.SecretHash, its bytes held in a string:
+	// strings of a whole fleet can share one allocation.
+	SecretHash  string
 	Fingerprint string
 }
 
@@ -46,7 +46,7 @@ func (d Device) Access() DeviceAccess {
 	for i, c := range d.Credentials {
 		a.Credentials[i] = CredentialAccess{
 			ID: c.ID, Kind: c.Kind, Revoked: !c.Active(),
-			SecretHash: bytes.Clone(c.SecretHash), Fingerprint: c.Fingerprint,
+			SecretHash: string(c.SecretHash), Fingerprint: c.Fingerprint,
 		}
 	}
 	return a
@@ -79,8 +79,7 @@ func appendDeviceAccess(v []byte, d Device) []byte {
 			revoked = 1
 		}
 		v = append(v, revoked)
-		v = binary.AppendUvarint(v, uint64(len(c.SecretHash)))
-		v = append(v, c.SecretHash...)
+		v = str(v, string(c.SecretHash))
 		v = str(v, c.Fingerprint)
 	}
 	return v
@@ -88,54 +87,62 @@ func appendDeviceAccess(v []byte, d Device) []byte {
 
 var errBadDeviceAccess = errors.New("unreadable access record")
 
-// decodeDeviceAccess decodes a record appendDeviceAccess wrote. The
-// strings and byte slices it returns are copies, valid after the
-// transaction.
-func decodeDeviceAccess(name string, v []byte) (DeviceAccess, error) {
-	if len(v) == 0 || v[0] != deviceAccessFormat {
+// decodeDeviceAccess decodes rec, a record appendDeviceAccess wrote, held
+// in a string. Its strings are parts of rec, and its credentials are
+// appended to *creds, of which a.Credentials is the part they take: the
+// caller decoding a whole fleet passes one string and one slice for all
+// of it, so a device costs no allocation of its own.
+func decodeDeviceAccess(name, rec string, creds *[]CredentialAccess) (a DeviceAccess, err error) {
+	if len(rec) == 0 || rec[0] != deviceAccessFormat {
 		return DeviceAccess{}, errBadDeviceAccess
 	}
-	v = v[1:]
+	pos := 1
 	ok := true
-	field := func() []byte {
-		n, w := binary.Uvarint(v)
-		if w <= 0 || n > uint64(len(v)-w) {
+	uvarint := func() uint64 {
+		var x uint64
+		for shift := 0; pos < len(rec) && shift < 64; shift += 7 {
+			b := rec[pos]
+			pos++
+			x |= uint64(b&0x7f) << shift
+			if b < 0x80 {
+				return x
+			}
+		}
+		ok = false
+		return 0
+	}
+	str := func() string {
+		n := uvarint()
+		if !ok || n > uint64(len(rec)-pos) {
 			ok = false
-			v = nil
-			return nil
+			return ""
 		}
-		f := v[w : w+int(n)]
-		v = v[w+int(n):]
-		return f
+		s := rec[pos : pos+int(n)]
+		pos += int(n)
+		return s
 	}
-	a := DeviceAccess{Name: name, Customer: string(field()), Site: string(field()), Type: string(field())}
-	n, w := binary.Uvarint(v)
-	if !ok || w <= 0 || n > uint64(len(v)) {
+	a = DeviceAccess{Name: name, Customer: str(), Site: str(), Type: str()}
+	n := uvarint()
+	if !ok || n > uint64(len(rec)-pos) {
 		return DeviceAccess{}, errBadDeviceAccess
 	}
-	v = v[w:]
+	from := len(*creds)
+	for range n {
+		c := CredentialAccess{ID: str(), Kind: str()}
+		if !ok || pos >= len(rec) || rec[pos] > 1 {
+			return DeviceAccess{}, errBadDeviceAccess
+		}
+		c.Revoked = rec[pos] == 1
+		pos++
+		c.SecretHash = str()
+		c.Fingerprint = str()
+		*creds = append(*creds, c)
+	}
+	if !ok || pos != len(rec) {
+		return DeviceAccess{}, errBadDeviceAccess
+	}
 	if n > 0 {
-		a.Credentials = make([]CredentialAccess, n)
-	}
-	for i := range a.Credentials {
-		c := &a.Credentials[i]
-		c.ID = string(field())
-		c.Kind = string(field())
-		if len(v) == 0 {
-			return DeviceAccess{}, errBadDeviceAccess
-		}
-		if v[0] > 1 {
-			return DeviceAccess{}, errBadDeviceAccess
-		}
-		c.Revoked = v[0] == 1
-		v = v[1:]
-		if h := field(); len(h) > 0 {
-			c.SecretHash = append([]byte(nil), h...)
-		}
-		c.Fingerprint = string(field())
-	}
-	if !ok || len(v) != 0 {
-		return DeviceAccess{}, errBadDeviceAccess
+		a.Credentials = (*creds)[from:len(*creds):len(*creds)]
 	}
 	return a, nil
 }
@@ -182,40 +189,41 @@ func createDeviceAccess(tx *bolt.Tx) error {
 // what ListDevices(DeviceFilter{}) says of where each device is, its type
 // and its credentials, read from the compact records rather than the full
 // ones. It is what the device registry loads at start.
+//
+// The strings of all the records share one allocation, and their
+// credentials one slice: with tens of thousands of devices, allocating
+// each string on its own took more time than reading the file.
 func (s *Store) ListDeviceAccess() ([]DeviceAccess, error) {
 	var out []DeviceAccess
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketDeviceAccess))
-		var keys, vals [][]byte
+		// A first pass sizes what the second one copies: iterating is
+		// cheap next to growing a copy of every record.
+		n, size := 0, 0
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			keys, vals = append(keys, k), append(vals, v)
+			n, size = n+1, size+len(k)+len(v)
 		}
-		out = make([]DeviceAccess, len(vals))
-		errs := make([]error, len(vals))
-		// The values stay valid while the transaction is open; a long
-		// list is decoded on every processor, each into its own slots.
-		workers := 1
-		if len(vals) >= parallelDecodeMin {
-			workers = min(runtime.GOMAXPROCS(0), len(vals)/(parallelDecodeMin/2))
+		var all strings.Builder
+		all.Grow(size)
+		ends := make([][2]int, 0, n) // where each name and record ends in all
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			all.Write(k)
+			nameEnd := all.Len()
+			all.Write(v)
+			ends = append(ends, [2]int{nameEnd, all.Len()})
 		}
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				for i := w; i < len(vals); i += workers {
-					a, err := decodeDeviceAccess(string(keys[i]), vals[i])
-					if err != nil {
-						errs[i] = fmt.Errorf("device %q: %w", keys[i], err)
-					}
-					out[i] = a
-				}
-			})
-		}
-		wg.Wait()
-		for _, err := range errs {
+		text := all.String()
+		out = make([]DeviceAccess, len(ends))
+		creds := make([]CredentialAccess, 0, 2*len(ends))
+		start := 0
+		for i, e := range ends {
+			a, err := decodeDeviceAccess(text[start:e[0]], text[e[0]:e[1]], &creds)
 			if err != nil {
-				return err
+				return fmt.Errorf("device %q: %w", text[start:e[0]], err)
 			}
+			out[i] = a
+			start = e[1]
 		}
 		return nil
 	})

@@ -57,7 +57,7 @@ func TestDeviceAccessFollowsDevices(t *testing.T) {
 	got, err := s.ListDeviceAccess()
 	mustOK(t, err)
 	want := store.DeviceAccess{Name: "gw-1", Customer: "a", Site: "default", Type: "chiller", Credentials: []store.CredentialAccess{
-		{ID: "s1", Kind: store.CredentialSecret, SecretHash: hash(1)},
+		{ID: "s1", Kind: store.CredentialSecret, SecretHash: string(hash(1))},
 		{ID: "c1", Kind: store.CredentialCertificate, Revoked: true, Fingerprint: fingerprint(2)},
 	}}
 	if len(got) != 3 || !cmp.Equal(got[2], want) {

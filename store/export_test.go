@@ -82,5 +82,6 @@ func (s *Store) HistorySizeOf(device string) (HistorySize, error) {
 func EncodeDeviceAccess(d Device) []byte { return appendDeviceAccess(nil, d) }
 
 func DecodeDeviceAccess(name string, v []byte) (DeviceAccess, error) {
-	return decodeDeviceAccess(name, v)
+	var creds []CredentialAccess
+	return decodeDeviceAccess(name, string(v), &creds)
 }
