@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -85,14 +84,15 @@ type Registry struct {
 	ca     *ca.CA
 	logger *slog.Logger
 
-	// cacheMu guards cache, which maps a device name to its entry.
+	// cacheMu guards cache, which maps a device name to its access
+	// record, with only the credentials authentication accepts (usable).
 	// Entries are never modified, only replaced, so a reader may use one
 	// after letting go of the lock. A plain map under a lock rather than
 	// a sync.Map: it is filled at start and walked by Summaries several
 	// times more quickly, and the lookups of the message path are a read
 	// lock each.
 	cacheMu sync.RWMutex
-	cache   map[string]*cachedDevice
+	cache   map[string]*store.DeviceAccess
 	// summaries is Summaries' answer, made from cache when first asked
 	// after a change (nil until then): at start the device topics, the
 	// scheduler and the alarms each ask for it.
@@ -105,22 +105,6 @@ type Registry struct {
 	hooks   []func(name string)
 }
 
-type cachedDevice struct {
-	customer, site, typ string
-	creds               []cachedCredential
-	// inline holds creds when they fit, so that an entry needs no
-	// allocation of its own for them.
-	inline [2]cachedCredential
-}
-
-type cachedCredential struct {
-	id     string
-	kind   string
-	active bool
-	// digest is the SHA-256 of the secret, or of the certificate's DER.
-	digest string
-}
-
 // NewRegistry loads every device of st into memory and returns the
 // registry. authority issues the devices' client certificates.
 func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Registry, error) {
@@ -130,29 +114,19 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 	r := &Registry{st: st, ca: authority, logger: logger}
 	// The access records hold what the cache needs, a small part of
 	// each device's record: reading them instead of the records is what
-	// keeps a start with tens of thousands of devices short. So does
-	// making the entries in one slice and the certificates' digests in
-	// one string, rather than tens of thousands of small allocations.
+	// keeps a start with tens of thousands of devices short. They are
+	// the cache's entries as they come, rather than copies: making tens
+	// of thousands of small allocations cost more than reading them.
 	devices, err := st.ListDeviceAccess()
 	if err != nil {
 		return nil, fmt.Errorf("load device registry: %w", err)
 	}
-	certs := 0
-	for _, d := range devices {
-		for _, cr := range d.Credentials {
-			if cr.Kind == store.CredentialCertificate {
-				certs++
-			}
-		}
-	}
-	var digests strings.Builder
-	digests.Grow(certs * sha256.Size)
-	entries := make([]cachedDevice, len(devices))
-	r.cache = make(map[string]*cachedDevice, len(devices))
+	r.cache = make(map[string]*store.DeviceAccess, len(devices))
 	r.summaries = make([]DeviceSummary, 0, len(devices))
-	for i, d := range devices {
-		r.fillCache(&entries[i], d, &digests)
-		r.cache[d.Name] = &entries[i]
+	for i := range devices {
+		d := &devices[i]
+		r.keepUsable(d)
+		r.cache[d.Name] = d
 		r.summaries = append(r.summaries, DeviceSummary{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type})
 	}
 	logger.Info("loaded device registry", "devices", len(devices))
@@ -160,47 +134,46 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 }
 
 // toCache makes the cache entry of d.
-func (r *Registry) toCache(d store.Device) *cachedDevice {
-	c := new(cachedDevice)
-	r.fillCache(c, d.Access(), nil)
-	return c
+func (r *Registry) toCache(d store.Device) *store.DeviceAccess {
+	a := d.Access()
+	r.keepUsable(&a)
+	return &a
 }
 
-// fillCache makes c the cache entry of d. The certificates' digests are
-// written to digests, when given, and c's are parts of it.
-func (r *Registry) fillCache(c *cachedDevice, d store.DeviceAccess, digests *strings.Builder) {
-	c.customer, c.site, c.typ = d.Customer, d.Site, d.Type
-	c.creds = c.inline[:0]
-	if len(d.Credentials) > len(c.inline) {
-		c.creds = make([]cachedCredential, 0, len(d.Credentials))
+// usable tells whether authentication can use a credential: one of a
+// known kind, and for a certificate a fingerprint that was hex. The store
+// accepts no other, so keepUsable is only a safeguard.
+func usable(cr store.CredentialAccess) bool {
+	switch cr.Kind {
+	case store.CredentialSecret:
+		return true
+	case store.CredentialCertificate:
+		return cr.Digest != ""
 	}
+	return false
+}
+
+// keepUsable drops from d the credentials that are not usable, saying
+// why; such a credential is refused like a wrong one.
+func (r *Registry) keepUsable(d *store.DeviceAccess) {
+	if !slices.ContainsFunc(d.Credentials, func(cr store.CredentialAccess) bool { return !usable(cr) }) {
+		return
+	}
+	kept := make([]store.CredentialAccess, 0, len(d.Credentials))
 	for _, cr := range d.Credentials {
-		cc := cachedCredential{id: cr.ID, kind: cr.Kind, active: cr.Active()}
-		switch cr.Kind {
-		case store.CredentialSecret:
-			cc.digest = cr.SecretHash
-		case store.CredentialCertificate:
-			fp, err := hex.DecodeString(cr.Fingerprint)
-			if err != nil {
-				r.logger.Warn("credential has an unreadable fingerprint; it will be refused", "device", d.Name, "credential", cr.ID, "error", err)
-				continue
-			}
-			if digests == nil {
-				cc.digest = string(fp)
-				break
-			}
-			from := digests.Len()
-			digests.Write(fp)
-			cc.digest = digests.String()[from:]
+		switch {
+		case usable(cr):
+			kept = append(kept, cr)
+		case cr.Kind == store.CredentialCertificate:
+			r.logger.Warn("credential has an unreadable fingerprint; it will be refused", "device", d.Name, "credential", cr.ID)
 		default:
 			r.logger.Warn("credential has an unknown kind; it will be refused", "device", d.Name, "credential", cr.ID, "kind", cr.Kind)
-			continue
 		}
-		c.creds = append(c.creds, cc)
 	}
+	d.Credentials = kept
 }
 
-func (r *Registry) cached(name string) (*cachedDevice, bool) {
+func (r *Registry) cached(name string) (*store.DeviceAccess, bool) {
 	r.cacheMu.RLock()
 	c, ok := r.cache[name]
 	r.cacheMu.RUnlock()
@@ -513,7 +486,7 @@ func (r *Registry) Labels(name string) (customer, site string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	return c.customer, c.site, true
+	return c.Customer, c.Site, true
 }
 
 // Type returns the type of a device from memory; the shadow service asks
@@ -523,7 +496,7 @@ func (r *Registry) Type(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return c.typ, true
+	return c.Type, true
 }
 
 // AuthenticateSecret checks a device's secret and returns the ID of the
@@ -540,7 +513,7 @@ func (r *Registry) AuthenticateSecret(name, secret string) (credentialID string,
 		return "", fmt.Errorf("device %q is not registered: %w", name, ErrBadCredentials)
 	}
 	sum := sha256.Sum256([]byte(secret))
-	return c.match(name, store.CredentialSecret, sum[:])
+	return match(c, name, store.CredentialSecret, sum[:])
 }
 
 // AuthenticateCertificate identifies a device by its client certificate,
@@ -558,22 +531,22 @@ func (r *Registry) AuthenticateCertificate(cert *x509.Certificate) (name, creden
 		return "", "", fmt.Errorf("device %q is not registered: %w", name, ErrBadCredentials)
 	}
 	sum := sha256.Sum256(cert.Raw)
-	id, err := c.match(name, store.CredentialCertificate, sum[:])
+	id, err := match(c, name, store.CredentialCertificate, sum[:])
 	if err != nil {
 		return "", "", err
 	}
 	return name, id, nil
 }
 
-func (c *cachedDevice) match(name, kind string, digest []byte) (string, error) {
-	for _, cr := range c.creds {
-		if cr.kind != kind || subtle.ConstantTimeCompare([]byte(cr.digest), digest) != 1 {
+func match(c *store.DeviceAccess, name, kind string, digest []byte) (string, error) {
+	for _, cr := range c.Credentials {
+		if cr.Kind != kind || subtle.ConstantTimeCompare([]byte(cr.Digest), digest) != 1 {
 			continue
 		}
-		if !cr.active {
-			return "", fmt.Errorf("device %q credential %q: %w", name, cr.id, ErrRevoked)
+		if !cr.Active() {
+			return "", fmt.Errorf("device %q credential %q: %w", name, cr.ID, ErrRevoked)
 		}
-		return cr.id, nil
+		return cr.ID, nil
 	}
 	return "", fmt.Errorf("device %q: no %s credential matches: %w", name, kind, ErrBadCredentials)
 }
@@ -585,9 +558,9 @@ func (r *Registry) CredentialActive(name, credentialID string) bool {
 	if !ok {
 		return false
 	}
-	for _, cr := range c.creds {
-		if cr.id == credentialID {
-			return cr.active
+	for _, cr := range c.Credentials {
+		if cr.ID == credentialID {
+			return cr.Active()
 		}
 	}
 	return false
@@ -732,7 +705,7 @@ func (r *Registry) Summaries() []DeviceSummary {
 		if r.summaries == nil {
 			r.summaries = make([]DeviceSummary, 0, len(r.cache))
 			for name, c := range r.cache {
-				r.summaries = append(r.summaries, DeviceSummary{Name: name, Customer: c.customer, Site: c.site, Type: c.typ})
+				r.summaries = append(r.summaries, DeviceSummary{Name: name, Customer: c.Customer, Site: c.Site, Type: c.Type})
 			}
 		}
 		sums = r.summaries
@@ -756,8 +729,8 @@ func (r *Registry) HasActiveCredential(name string) bool {
 	if !ok {
 		return false
 	}
-	for _, cr := range c.creds {
-		if cr.active {
+	for _, cr := range c.Credentials {
+		if cr.Active() {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,16 +21,18 @@ type DeviceAccess struct {
 	Credentials                []CredentialAccess
 }
 
-// CredentialAccess is a credential as DeviceAccess holds it: Credential
-// without the fields authentication does not read.
+// CredentialAccess is a credential as DeviceAccess holds it: what
+// authentication reads of a Credential.
 type CredentialAccess struct {
 	ID      string
 	Kind    string
 	Revoked bool
-	// SecretHash is Credential.SecretHash, its bytes held in a string:
-	// strings of a whole fleet can share one allocation.
-	SecretHash  string
-	Fingerprint string
+	// Digest is the SHA-256 a presented credential is checked against,
+	// its bytes in a string (the strings of a whole fleet can share one
+	// allocation): SecretHash for a secret, Fingerprint decoded for a
+	// certificate; empty for a fingerprint that is not hex digits, which
+	// the store never accepted.
+	Digest string
 }
 
 // Active reports whether the credential may still be used, as
@@ -44,12 +47,22 @@ func (d Device) Access() DeviceAccess {
 		a.Credentials = make([]CredentialAccess, len(d.Credentials))
 	}
 	for i, c := range d.Credentials {
-		a.Credentials[i] = CredentialAccess{
-			ID: c.ID, Kind: c.Kind, Revoked: !c.Active(),
-			SecretHash: string(c.SecretHash), Fingerprint: c.Fingerprint,
-		}
+		a.Credentials[i] = CredentialAccess{ID: c.ID, Kind: c.Kind, Revoked: !c.Active(), Digest: c.digest()}
 	}
 	return a
+}
+
+// digest is CredentialAccess.Digest of c.
+func (c Credential) digest() string {
+	switch c.Kind {
+	case CredentialSecret:
+		return string(c.SecretHash)
+	case CredentialCertificate:
+		if fp, err := hex.DecodeString(c.Fingerprint); err == nil {
+			return string(fp)
+		}
+	}
+	return ""
 }
 
 // deviceAccessFormat is the first byte of a stored DeviceAccess; a record
@@ -59,8 +72,7 @@ const deviceAccessFormat = 1
 // appendDeviceAccess encodes what DeviceAccess holds of d (all but the
 // name, which is the key): the format byte, then customer, site and type,
 // the number of credentials and, for each, its id, kind, a revoked flag
-// (0 or 1), secret hash and fingerprint; strings and byte strings as a
-// uvarint length and the bytes.
+// (0 or 1) and digest; strings as a uvarint length and the bytes.
 func appendDeviceAccess(v []byte, d Device) []byte {
 	str := func(v []byte, s string) []byte {
 		v = binary.AppendUvarint(v, uint64(len(s)))
@@ -79,8 +91,7 @@ func appendDeviceAccess(v []byte, d Device) []byte {
 			revoked = 1
 		}
 		v = append(v, revoked)
-		v = str(v, string(c.SecretHash))
-		v = str(v, c.Fingerprint)
+		v = str(v, c.digest())
 	}
 	return v
 }
@@ -134,8 +145,7 @@ func decodeDeviceAccess(name, rec string, creds *[]CredentialAccess) (a DeviceAc
 		}
 		c.Revoked = rec[pos] == 1
 		pos++
-		c.SecretHash = str()
-		c.Fingerprint = str()
+		c.Digest = str()
 		*creds = append(*creds, c)
 	}
 	if !ok || pos != len(rec) {

@@ -57,8 +57,8 @@ func TestDeviceAccessFollowsDevices(t *testing.T) {
 	got, err := s.ListDeviceAccess()
 	mustOK(t, err)
 	want := store.DeviceAccess{Name: "gw-1", Customer: "a", Site: "default", Type: "chiller", Credentials: []store.CredentialAccess{
-		{ID: "s1", Kind: store.CredentialSecret, SecretHash: string(hash(1))},
-		{ID: "c1", Kind: store.CredentialCertificate, Revoked: true, Fingerprint: fingerprint(2)},
+		{ID: "s1", Kind: store.CredentialSecret, Digest: string(hash(1))},
+		{ID: "c1", Kind: store.CredentialCertificate, Revoked: true, Digest: string(hash(2))},
 	}}
 	if len(got) != 3 || !cmp.Equal(got[2], want) {
 		t.Fatalf("access records %+v, want gw-1 last as %+v", got, want)
