@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -107,48 +106,26 @@ func decodeDeviceAccess(name, rec string, creds *[]CredentialAccess) (a DeviceAc
 	if len(rec) == 0 || rec[0] != deviceAccessFormat {
 		return DeviceAccess{}, errBadDeviceAccess
 	}
-	pos := 1
-	ok := true
-	uvarint := func() uint64 {
-		var x uint64
-		for shift := 0; pos < len(rec) && shift < 64; shift += 7 {
-			b := rec[pos]
-			pos++
-			x |= uint64(b&0x7f) << shift
-			if b < 0x80 {
-				return x
-			}
-		}
-		ok = false
-		return 0
-	}
-	str := func() string {
-		n := uvarint()
-		if !ok || n > uint64(len(rec)-pos) {
-			ok = false
-			return ""
-		}
-		s := rec[pos : pos+int(n)]
-		pos += int(n)
-		return s
-	}
-	a = DeviceAccess{Name: name, Customer: str(), Site: str(), Type: str()}
-	n := uvarint()
-	if !ok || n > uint64(len(rec)-pos) {
-		return DeviceAccess{}, errBadDeviceAccess
-	}
+	r := fieldReader{rec: rec, pos: 1}
+	a = DeviceAccess{Name: name, Customer: r.str(), Site: r.str(), Type: r.str()}
+	n := r.count()
 	from := len(*creds)
 	for range n {
-		c := CredentialAccess{ID: str(), Kind: str()}
-		if !ok || pos >= len(rec) || rec[pos] > 1 {
-			return DeviceAccess{}, errBadDeviceAccess
+		c := CredentialAccess{ID: r.str(), Kind: r.str()}
+		switch r.oneByte() {
+		case 0:
+		case 1:
+			c.Revoked = true
+		default:
+			r.fail()
 		}
-		c.Revoked = rec[pos] == 1
-		pos++
-		c.Digest = str()
+		c.Digest = r.str()
+		if r.failed {
+			break
+		}
 		*creds = append(*creds, c)
 	}
-	if !ok || pos != len(rec) {
+	if !r.done() {
 		return DeviceAccess{}, errBadDeviceAccess
 	}
 	if n > 0 {
@@ -206,24 +183,7 @@ func createDeviceAccess(tx *bolt.Tx) error {
 func (s *Store) ListDeviceAccess() ([]DeviceAccess, error) {
 	var out []DeviceAccess
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketDeviceAccess))
-		// A first pass sizes what the second one copies: iterating is
-		// cheap next to growing a copy of every record.
-		n, size := 0, 0
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			n, size = n+1, size+len(k)+len(v)
-		}
-		var all strings.Builder
-		all.Grow(size)
-		ends := make([][2]int, 0, n) // where each name and record ends in all
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			all.Write(k)
-			nameEnd := all.Len()
-			all.Write(v)
-			ends = append(ends, [2]int{nameEnd, all.Len()})
-		}
-		text := all.String()
+		text, ends := copyBucket(tx.Bucket([]byte(bucketDeviceAccess)))
 		out = make([]DeviceAccess, len(ends))
 		creds := make([]CredentialAccess, 0, 2*len(ends))
 		start := 0

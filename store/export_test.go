@@ -85,3 +85,10 @@ func DecodeDeviceAccess(name string, v []byte) (DeviceAccess, error) {
 	var creds []CredentialAccess
 	return decodeDeviceAccess(name, string(v), &creds)
 }
+
+// EncodePresence and DecodePresence are the presence record's encoding.
+func EncodePresence(r PresenceRecord) []byte { return appendPresence(nil, r) }
+
+func DecodePresence(device string, v []byte) (PresenceRecord, error) {
+	return decodePresence(device, string(v))
+}

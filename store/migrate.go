@@ -45,7 +45,8 @@ const (
 	// name → DeviceType.
 	bucketDeviceTypes = "device_types"
 	// bucketPresence holds the last known connection state of each device,
-	// so that it survives a restart: device name → PresenceRecord.
+	// so that it survives a restart: device name → PresenceRecord, in the
+	// binary form of appendPresence (JSON before that migration).
 	bucketPresence = "presence"
 	// bucketSessions holds signed-in browser sessions: SHA-256 of the
 	// session token → expiry (big-endian unix nanoseconds) and the
@@ -152,6 +153,7 @@ func migrations() []migration {
 		{name: "create the site energy bucket", up: createSiteEnergyBucket},
 		{name: "create the strategy buckets", up: createStrategyBuckets},
 		{name: "keep each device's access record", up: createDeviceAccess},
+		{name: "keep presence in binary records", up: encodePresenceRecords},
 	}
 }
 
