@@ -102,12 +102,12 @@ var errBadDeviceAccess = errors.New("unreadable access record")
 // appended to *creds, of which a.Credentials is the part they take: the
 // caller decoding a whole fleet passes one string and one slice for all
 // of it, so a device costs no allocation of its own.
-func decodeDeviceAccess(name, rec string, creds *[]CredentialAccess) (a DeviceAccess, err error) {
+func decodeDeviceAccess(name, rec string, creds *[]CredentialAccess) (DeviceAccess, error) {
 	if len(rec) == 0 || rec[0] != deviceAccessFormat {
 		return DeviceAccess{}, errBadDeviceAccess
 	}
 	r := fieldReader{rec: rec, pos: 1}
-	a = DeviceAccess{Name: name, Customer: r.str(), Site: r.str(), Type: r.str()}
+	a := DeviceAccess{Name: name, Customer: r.str(), Site: r.str(), Type: r.str()}
 	n := r.count()
 	from := len(*creds)
 	for range n {
