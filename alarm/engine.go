@@ -116,6 +116,10 @@ type stateKey struct{ rule, device string }
 
 // devState is what the engine knows of a device.
 type devState struct {
+	// The map is made by the device's first telemetry (withValues): a
+	// fleet watched from the start holds tens of thousands of devices
+	// that have sent nothing yet, and making maps for each was most of
+	// the alarms' start.
 	metrics map[string]*metricState
 	// offlineSince is when the device went away; zero while online or
 	// never heard of.
@@ -354,6 +358,7 @@ func (e *Engine) Handle(ev events.Event) {
 	ds := e.device(name)
 	switch ev := ev.(type) {
 	case events.TelemetryStored:
+		ds.withValues()
 		// A value replaces the one held only when newer, and only a recent
 		// one evaluates rules: a back-fill of last night's history is
 		// stored, not alarmed on as if it were happening now.
@@ -465,10 +470,17 @@ const MaxSampleAge = 10 * time.Minute
 func (e *Engine) device(name string) *devState {
 	ds, ok := e.devices[name]
 	if !ok {
-		ds = &devState{metrics: map[string]*metricState{}}
+		ds = &devState{}
 		e.devices[name] = ds
 	}
 	return ds
+}
+
+// withValues makes the map of a device's telemetry, once.
+func (ds *devState) withValues() {
+	if ds.metrics == nil {
+		ds.metrics = map[string]*metricState{}
+	}
 }
 
 func (e *Engine) stateOf(rule, dev string) *ruleState {
@@ -660,8 +672,17 @@ func (e *Engine) rule(id string) *Rule {
 func (e *Engine) Watch(names []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, n := range names {
-		ds := e.device(n)
+	if len(e.devices) == 0 {
+		e.devices = make(map[string]*devState, len(names))
+	}
+	// The states of a fleet watched at start are made in one slice.
+	states := make([]devState, len(names))
+	for i, n := range names {
+		ds, ok := e.devices[n]
+		if !ok {
+			ds = &states[i]
+			e.devices[n] = ds
+		}
 		if e.d.Presence != nil {
 			if info, ok := e.d.Presence.Get(n); ok && !info.Online && ds.offlineSince.IsZero() {
 				ds.offlineSince = info.DisconnectedAt

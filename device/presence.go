@@ -203,14 +203,17 @@ func (p *Presence) Get(name string) (PresenceInfo, bool) {
 // apply to them. A device already known when Restore runs keeps its state:
 // whatever happened in this process is newer than any record.
 func (p *Presence) Restore(recs []store.PresenceRecord) {
-	for _, r := range recs {
-		e := &presenceEntry{info: PresenceInfo{
+	// The entries of a fleet are made in one slice, not one by one.
+	entries := make([]presenceEntry, len(recs))
+	for i, r := range recs {
+		e := &entries[i]
+		e.info = PresenceInfo{
 			ConnectedAt:    r.ConnectedAt,
 			DisconnectedAt: r.DisconnectedAt,
 			Reason:         r.Reason,
 			Remote:         r.Remote,
 			Protocol:       r.Protocol,
-		}}
+		}
 		if r.Online {
 			end := r.LastSeen
 			if end.IsZero() {

@@ -84,28 +84,25 @@ type Registry struct {
 	ca     *ca.CA
 	logger *slog.Logger
 
-	// cache maps a device name to its *cachedDevice. Entries are never
-	// modified, only replaced, so readers need no lock.
-	cache sync.Map
+	// cacheMu guards cache, which maps a device name to its access
+	// record, with only the credentials authentication accepts (usable).
+	// Entries are never modified, only replaced, so a reader may use one
+	// after letting go of the lock. A plain map under a lock rather than
+	// a sync.Map: it is filled at start and walked by Summaries several
+	// times more quickly, and the lookups of the message path are a read
+	// lock each.
+	cacheMu sync.RWMutex
+	cache   map[string]*store.DeviceAccess
+	// summaries is Summaries' answer, made from cache when first asked
+	// after a change (nil until then): at start the device topics, the
+	// scheduler and the alarms each ask for it.
+	summaries []DeviceSummary
 	// writeMu orders writes, so that the cache ends in the state of the
 	// last commit even when two writes to one device race.
 	writeMu sync.Mutex
 
 	hooksMu sync.Mutex
 	hooks   []func(name string)
-}
-
-type cachedDevice struct {
-	customer, site, typ string
-	creds               []cachedCredential
-}
-
-type cachedCredential struct {
-	id     string
-	kind   string
-	active bool
-	// digest is the SHA-256 of the secret, or of the certificate's DER.
-	digest []byte
 }
 
 // NewRegistry loads every device of st into memory and returns the
@@ -115,46 +112,81 @@ func NewRegistry(st *store.Store, authority *ca.CA, logger *slog.Logger) (*Regis
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{st: st, ca: authority, logger: logger}
-	devices, err := st.ListDevices(store.DeviceFilter{})
+	// The access records hold what the cache needs, a small part of
+	// each device's record: reading them instead of the records is what
+	// keeps a start with tens of thousands of devices short. They are
+	// the cache's entries as they come, rather than copies: making tens
+	// of thousands of small allocations cost more than reading them.
+	devices, err := st.ListDeviceAccess()
 	if err != nil {
 		return nil, fmt.Errorf("load device registry: %w", err)
 	}
-	for _, d := range devices {
-		r.cache.Store(d.Name, r.toCache(d))
+	r.cache = make(map[string]*store.DeviceAccess, len(devices))
+	r.summaries = make([]DeviceSummary, 0, len(devices))
+	for i := range devices {
+		d := &devices[i]
+		r.keepUsable(d)
+		r.cache[d.Name] = d
+		r.summaries = append(r.summaries, DeviceSummary{Name: d.Name, Customer: d.Customer, Site: d.Site, Type: d.Type})
 	}
 	logger.Info("loaded device registry", "devices", len(devices))
 	return r, nil
 }
 
-func (r *Registry) toCache(d store.Device) *cachedDevice {
-	c := &cachedDevice{customer: d.Customer, site: d.Site, typ: d.Type, creds: make([]cachedCredential, 0, len(d.Credentials))}
-	for _, cr := range d.Credentials {
-		cc := cachedCredential{id: cr.ID, kind: cr.Kind, active: cr.Active()}
-		switch cr.Kind {
-		case store.CredentialSecret:
-			cc.digest = slices.Clone(cr.SecretHash)
-		case store.CredentialCertificate:
-			fp, err := hex.DecodeString(cr.Fingerprint)
-			if err != nil {
-				r.logger.Warn("credential has an unreadable fingerprint; it will be refused", "device", d.Name, "credential", cr.ID, "error", err)
-				continue
-			}
-			cc.digest = fp
-		default:
-			r.logger.Warn("credential has an unknown kind; it will be refused", "device", d.Name, "credential", cr.ID, "kind", cr.Kind)
-			continue
-		}
-		c.creds = append(c.creds, cc)
-	}
-	return c
+// toCache makes the cache entry of d.
+func (r *Registry) toCache(d store.Device) *store.DeviceAccess {
+	a := d.Access()
+	r.keepUsable(&a)
+	return &a
 }
 
-func (r *Registry) cached(name string) (*cachedDevice, bool) {
-	v, ok := r.cache.Load(name)
-	if !ok {
-		return nil, false
+// usable tells whether authentication can use a credential: one of a
+// known kind, and for a certificate a fingerprint that was hex. The store
+// accepts no other, so keepUsable is only a safeguard.
+func usable(cr store.CredentialAccess) bool {
+	switch cr.Kind {
+	case store.CredentialSecret:
+		return true
+	case store.CredentialCertificate:
+		return cr.Digest != ""
 	}
-	return v.(*cachedDevice), true
+	return false
+}
+
+// keepUsable drops from d the credentials that are not usable, saying
+// why; such a credential is refused like a wrong one.
+func (r *Registry) keepUsable(d *store.DeviceAccess) {
+	if !slices.ContainsFunc(d.Credentials, func(cr store.CredentialAccess) bool { return !usable(cr) }) {
+		return
+	}
+	kept := make([]store.CredentialAccess, 0, len(d.Credentials))
+	for _, cr := range d.Credentials {
+		switch {
+		case usable(cr):
+			kept = append(kept, cr)
+		case cr.Kind == store.CredentialCertificate:
+			r.logger.Warn("credential has an unreadable fingerprint; it will be refused", "device", d.Name, "credential", cr.ID)
+		default:
+			r.logger.Warn("credential has an unknown kind; it will be refused", "device", d.Name, "credential", cr.ID, "kind", cr.Kind)
+		}
+	}
+	d.Credentials = kept
+}
+
+func (r *Registry) cached(name string) (*store.DeviceAccess, bool) {
+	r.cacheMu.RLock()
+	c, ok := r.cache[name]
+	r.cacheMu.RUnlock()
+	return c, ok
+}
+
+// setCached replaces the cache entry of d.
+func (r *Registry) setCached(d store.Device) {
+	c := r.toCache(d)
+	r.cacheMu.Lock()
+	r.cache[d.Name] = c
+	r.summaries = nil
+	r.cacheMu.Unlock()
 }
 
 // OnChange registers fn, called synchronously after commit with the device
@@ -312,7 +344,7 @@ func (r *Registry) CreateDevices(specs []DeviceSpec) ([]Issued, error) {
 	err := r.st.CreateDevices(ds)
 	if err == nil {
 		for _, d := range ds {
-			r.cache.Store(d.Name, r.toCache(d))
+			r.setCached(d)
 		}
 	}
 	r.writeMu.Unlock()
@@ -333,7 +365,7 @@ func (r *Registry) storeNew(d store.Device) error {
 	if err := r.st.CreateDevice(d); err != nil {
 		return err
 	}
-	r.cache.Store(d.Name, r.toCache(d))
+	r.setCached(d)
 	return nil
 }
 
@@ -411,7 +443,7 @@ func (r *Registry) update(name string, fn func(*store.Device) error) (store.Devi
 	if err != nil {
 		return store.Device{}, err
 	}
-	r.cache.Store(d.Name, r.toCache(d))
+	r.setCached(d)
 	return d, nil
 }
 
@@ -420,7 +452,10 @@ func (r *Registry) DeleteDevice(name string) error {
 	r.writeMu.Lock()
 	err := r.st.DeleteDevice(name)
 	if err == nil {
-		r.cache.Delete(name)
+		r.cacheMu.Lock()
+		delete(r.cache, name)
+		r.summaries = nil
+		r.cacheMu.Unlock()
 	}
 	r.writeMu.Unlock()
 	if err != nil {
@@ -451,7 +486,7 @@ func (r *Registry) Labels(name string) (customer, site string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	return c.customer, c.site, true
+	return c.Customer, c.Site, true
 }
 
 // Type returns the type of a device from memory; the shadow service asks
@@ -461,7 +496,7 @@ func (r *Registry) Type(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return c.typ, true
+	return c.Type, true
 }
 
 // AuthenticateSecret checks a device's secret and returns the ID of the
@@ -478,7 +513,7 @@ func (r *Registry) AuthenticateSecret(name, secret string) (credentialID string,
 		return "", fmt.Errorf("device %q is not registered: %w", name, ErrBadCredentials)
 	}
 	sum := sha256.Sum256([]byte(secret))
-	return c.match(name, store.CredentialSecret, sum[:])
+	return match(c, name, store.CredentialSecret, sum[:])
 }
 
 // AuthenticateCertificate identifies a device by its client certificate,
@@ -496,22 +531,22 @@ func (r *Registry) AuthenticateCertificate(cert *x509.Certificate) (name, creden
 		return "", "", fmt.Errorf("device %q is not registered: %w", name, ErrBadCredentials)
 	}
 	sum := sha256.Sum256(cert.Raw)
-	id, err := c.match(name, store.CredentialCertificate, sum[:])
+	id, err := match(c, name, store.CredentialCertificate, sum[:])
 	if err != nil {
 		return "", "", err
 	}
 	return name, id, nil
 }
 
-func (c *cachedDevice) match(name, kind string, digest []byte) (string, error) {
-	for _, cr := range c.creds {
-		if cr.kind != kind || subtle.ConstantTimeCompare(cr.digest, digest) != 1 {
+func match(c *store.DeviceAccess, name, kind string, digest []byte) (string, error) {
+	for _, cr := range c.Credentials {
+		if cr.Kind != kind || subtle.ConstantTimeCompare([]byte(cr.Digest), digest) != 1 {
 			continue
 		}
-		if !cr.active {
-			return "", fmt.Errorf("device %q credential %q: %w", name, cr.id, ErrRevoked)
+		if !cr.Active() {
+			return "", fmt.Errorf("device %q credential %q: %w", name, cr.ID, ErrRevoked)
 		}
-		return cr.id, nil
+		return cr.ID, nil
 	}
 	return "", fmt.Errorf("device %q: no %s credential matches: %w", name, kind, ErrBadCredentials)
 }
@@ -523,9 +558,9 @@ func (r *Registry) CredentialActive(name, credentialID string) bool {
 	if !ok {
 		return false
 	}
-	for _, cr := range c.creds {
-		if cr.id == credentialID {
-			return cr.active
+	for _, cr := range c.Credentials {
+		if cr.ID == credentialID {
+			return cr.Active()
 		}
 	}
 	return false
@@ -659,25 +694,31 @@ type DeviceSummary struct {
 // Summaries returns every registered device's summary from memory, in no
 // particular order: what Devices(store.DeviceFilter{}) says of them,
 // without reading and decoding each record, which at start with tens of
-// thousands of devices took most of the time.
+// thousands of devices took most of the time. The slice is shared by
+// every caller until a device changes: read it, never modify it.
 func (r *Registry) Summaries() []DeviceSummary {
-	out := make([]DeviceSummary, 0, r.Count())
-	r.cache.Range(func(k, v any) bool {
-		c := v.(*cachedDevice)
-		out = append(out, DeviceSummary{Name: k.(string), Customer: c.customer, Site: c.site, Type: c.typ})
-		return true
-	})
-	return out
+	r.cacheMu.RLock()
+	sums := r.summaries
+	r.cacheMu.RUnlock()
+	if sums == nil {
+		r.cacheMu.Lock()
+		if r.summaries == nil {
+			r.summaries = make([]DeviceSummary, 0, len(r.cache))
+			for name, c := range r.cache {
+				r.summaries = append(r.summaries, DeviceSummary{Name: name, Customer: c.Customer, Site: c.Site, Type: c.Type})
+			}
+		}
+		sums = r.summaries
+		r.cacheMu.Unlock()
+	}
+	return sums
 }
 
 // Count is the number of registered devices, from memory.
 func (r *Registry) Count() int {
-	n := 0
-	r.cache.Range(func(_, _ any) bool {
-		n++
-		return true
-	})
-	return n
+	r.cacheMu.RLock()
+	defer r.cacheMu.RUnlock()
+	return len(r.cache)
 }
 
 // HasActiveCredential reports whether device name exists and may still
@@ -688,8 +729,8 @@ func (r *Registry) HasActiveCredential(name string) bool {
 	if !ok {
 		return false
 	}
-	for _, cr := range c.creds {
-		if cr.active {
+	for _, cr := range c.Credentials {
+		if cr.Active() {
 			return true
 		}
 	}

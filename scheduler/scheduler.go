@@ -370,16 +370,19 @@ func (s *Scheduler) current() {
 // calendar: a device assignment wins over a site's, which wins over the
 // customer's for the device's type.
 func resolveAssignments(as []store.Assignment, ds []device.DeviceSummary) map[string]deviceCal {
-	byKey := map[string]string{}
+	// A struct key rather than the three joined: this runs for every
+	// device at start, and joining made three strings for each.
+	type key struct{ kind, customer, target string }
+	byKey := make(map[key]string, len(as))
 	for _, a := range as {
-		byKey[a.Kind+"\x00"+a.Customer+"\x00"+a.Target] = a.Calendar
+		byKey[key{a.Kind, a.Customer, a.Target}] = a.Calendar
 	}
 	out := make(map[string]deviceCal, len(ds))
 	for _, d := range ds {
-		for _, k := range [...]string{
-			store.AssignDevice + "\x00" + d.Customer + "\x00" + d.Name,
-			store.AssignSite + "\x00" + d.Customer + "\x00" + d.Site,
-			store.AssignType + "\x00" + d.Customer + "\x00" + d.Type,
+		for _, k := range [...]key{
+			{store.AssignDevice, d.Customer, d.Name},
+			{store.AssignSite, d.Customer, d.Site},
+			{store.AssignType, d.Customer, d.Type},
 		} {
 			if id, ok := byKey[k]; ok {
 				out[d.Name] = deviceCal{calendar: id, customer: d.Customer}

@@ -52,6 +52,9 @@ func createDevice(tx *bolt.Tx, d Device) error {
 	if err := putDeviceSummary(tx, d); err != nil {
 		return err
 	}
+	if err := putDeviceAccess(tx, d); err != nil {
+		return err
+	}
 	return tx.Bucket([]byte(bucketDeviceIndex)).Put(deviceIndexKey(d), []byte{})
 }
 
@@ -166,6 +169,9 @@ func (s *Store) UpdateDevice(name string, fn func(*Device) error) (Device, error
 		if err := putDeviceSummary(tx, d); err != nil {
 			return err
 		}
+		if err := putDeviceAccess(tx, d); err != nil {
+			return err
+		}
 		out = d
 		return nil
 	})
@@ -207,6 +213,9 @@ func (s *Store) DeleteDevice(name string) error {
 			return err
 		}
 		if err := deleteDeviceSummary(tx, name); err != nil {
+			return err
+		}
+		if err := deleteDeviceAccess(tx, name); err != nil {
 			return err
 		}
 		return tx.Bucket([]byte(bucketDevices)).Delete([]byte(name))

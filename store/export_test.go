@@ -76,3 +76,19 @@ func (s *Store) HistorySizeOf(device string) (HistorySize, error) {
 	}
 	return size, nil
 }
+
+// EncodeDeviceAccess and DecodeDeviceAccess are the access record's
+// encoding, for tests of records the store itself would never write.
+func EncodeDeviceAccess(d Device) []byte { return appendDeviceAccess(nil, d) }
+
+func DecodeDeviceAccess(name string, v []byte) (DeviceAccess, error) {
+	var creds []CredentialAccess
+	return decodeDeviceAccess(name, string(v), &creds)
+}
+
+// EncodePresence and DecodePresence are the presence record's encoding.
+func EncodePresence(r PresenceRecord) []byte { return appendPresence(nil, r) }
+
+func DecodePresence(device string, v []byte) (PresenceRecord, error) {
+	return decodePresence(device, string(v))
+}

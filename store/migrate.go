@@ -45,7 +45,8 @@ const (
 	// name → DeviceType.
 	bucketDeviceTypes = "device_types"
 	// bucketPresence holds the last known connection state of each device,
-	// so that it survives a restart: device name → PresenceRecord.
+	// so that it survives a restart: device name → PresenceRecord, in the
+	// binary form of appendPresence (JSON before that migration).
 	bucketPresence = "presence"
 	// bucketSessions holds signed-in browser sessions: SHA-256 of the
 	// session token → expiry (big-endian unix nanoseconds) and the
@@ -91,6 +92,11 @@ const (
 	// bucketStrategyState holds the strategy runner's memory of a device:
 	// name → its JSON.
 	bucketStrategyState = "strategy_state"
+	// bucketDeviceAccess holds what the device registry keeps in memory
+	// of each device (where it is, its type, its credentials), so that it
+	// loads without decoding every full record: name → DeviceAccess in
+	// the binary form of appendDeviceAccess.
+	bucketDeviceAccess = "device_access"
 )
 
 // keySchemaVersion holds the schema version in the meta bucket, as decimal
@@ -112,6 +118,7 @@ func allBuckets() []string {
 		bucketArtifacts, bucketArtifactKeys, bucketHistorySizes,
 		bucketDeviceSummaries, bucketSiteEnergy,
 		bucketStrategies, bucketStrategyChanges, bucketStrategyState,
+		bucketDeviceAccess,
 	}
 }
 
@@ -145,6 +152,8 @@ func migrations() []migration {
 		{name: "summarise each device for listings", up: createDeviceSummaries},
 		{name: "create the site energy bucket", up: createSiteEnergyBucket},
 		{name: "create the strategy buckets", up: createStrategyBuckets},
+		{name: "keep each device's access record", up: createDeviceAccess},
+		{name: "keep presence in binary records", up: encodePresenceRecords},
 	}
 }
 

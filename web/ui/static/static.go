@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Prefix is the URL path under which Handler serves the assets; a router
@@ -35,9 +36,9 @@ const hashLen = 10
 // asking again: its URL changes whenever its bytes do.
 const cacheControl = "public, max-age=31536000, immutable"
 
-// Assets are the embedded files, each with its content-hashed URL, its
-// checksums and, where it saves bytes, a gzip-compressed copy; all of it
-// computed once by New.
+// Assets are the embedded files, each with its content-hashed URL and its
+// checksums, computed once by New, and, where it saves bytes, a
+// gzip-compressed copy, made once when first served.
 type Assets struct {
 	byName map[string]*asset
 	byURL  map[string]*asset
@@ -52,9 +53,15 @@ type asset struct {
 	page      bool
 	raw       []byte
 	rawETag   string
-	gz        []byte // nil when compressing does not make it smaller
 	gzETag    string
 	integrity string
+
+	// gz is the gzip-compressed copy, nil when compressing does not make
+	// it smaller; made by compressed when first asked for, not by New:
+	// compressing every asset at the best level was a tenth of Hearth's
+	// start, for files many starts never serve.
+	gzOnce sync.Once
+	gz     []byte
 }
 
 // New reads the embedded assets and prepares them for serving. It fails
@@ -110,17 +117,23 @@ func prepare(name string, raw []byte) (*asset, error) {
 		page:        page,
 		raw:         raw,
 		rawETag:     etag(sum, ""),
+		gzETag:      etag(sum, "-gzip"),
 		integrity:   "sha384-" + base64.StdEncoding.EncodeToString(sri[:]),
 	}
-	gz, err := compress(raw)
-	if err != nil {
-		return nil, fmt.Errorf("compress asset %q: %w", name, err)
-	}
-	if len(gz) < len(raw) {
-		as.gz = gz
-		as.gzETag = etag(sum, "-gzip")
-	}
 	return as, nil
+}
+
+// compressed returns the gzip-compressed copy of the asset, nil when
+// compressing does not make it smaller, making it on the first call.
+func (as *asset) compressed() []byte {
+	as.gzOnce.Do(func() {
+		// Compressing into memory fails only if the compressor is
+		// misused; the asset is then served as it is.
+		if gz, err := compress(as.raw); err == nil && len(gz) < len(as.raw) {
+			as.gz = gz
+		}
+	})
+	return as.gz
 }
 
 // contentType names the media type of an asset, and whether pages load
@@ -214,8 +227,8 @@ func (a *Assets) TotalBytes(gzip bool) int64 {
 		if !as.page {
 			continue
 		}
-		if gzip && as.gz != nil {
-			n += int64(len(as.gz))
+		if gz := as.compressed(); gzip && gz != nil {
+			n += int64(len(gz))
 		} else {
 			n += int64(len(as.raw))
 		}
@@ -246,10 +259,10 @@ func (a *Assets) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	body, tag, encoding := as.raw, as.rawETag, ""
-	if as.gz != nil {
+	if gz := as.compressed(); gz != nil {
 		h.Set("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			body, tag, encoding = as.gz, as.gzETag, "gzip"
+			body, tag, encoding = gz, as.gzETag, "gzip"
 		}
 	}
 	h.Set("Cache-Control", cacheControl)
