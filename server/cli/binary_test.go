@@ -118,7 +118,7 @@ func TestBinaryLifecycle(t *testing.T) {
 			stopped = append(stopped, m[1])
 		}
 	}
-	want := []string{"admin socket", "live pages", "http", "strategies", "alarms", "notifications", "jobs", "scheduler", "polling", "broker", "presence", "telemetry log", "time-series store", "housekeeping", "store", "disk space", "memory budget"}
+	want := []string{"admin socket", "live pages", "http", "strategies", "alarms", "notifications", "jobs", "scheduler", "polling", "broker", "presence", "telemetry ingest", "telemetry log", "time-series store", "housekeeping", "store", "disk space", "memory budget"}
 	if strings.Join(stopped, ",") != strings.Join(want, ",") {
 		t.Errorf("stop order %v, want %v", stopped, want)
 	}
