@@ -82,6 +82,10 @@ type FreshStats struct {
 type FreshResult struct {
 	Existing map[string]FreshStats
 	New      map[string]FreshStats
+	// Misses describes each sample a path did not show within Timeout:
+	// the sample and the path's last answer, to tell a lost sample from
+	// one the answer's shape left out.
+	Misses []string `json:",omitempty"`
 }
 
 // Fresh runs the probe: it connects cfg.Device, publishes one sample of
@@ -106,13 +110,14 @@ func Fresh(ctx context.Context, cfg FreshConfig) (FreshResult, error) {
 	if err := p.publish(ctx, cfg.Metric, value); err != nil {
 		return FreshResult{}, err
 	}
-	if _, err := p.await(ctx, hc, cfg, cfg.Metric, value, time.Now()); err != nil {
+	if _, _, err := p.await(ctx, hc, cfg, cfg.Metric, value, time.Now()); err != nil {
 		return FreshResult{}, fmt.Errorf("fresh: the first sample of %s: %w", cfg.Metric, err)
 	}
 
 	run := strconv.FormatInt(time.Now().Unix(), 36)
 	took := map[string]map[string][]time.Duration{"existing": {}, "new": {}}
 	missed := map[string]map[string]int{"existing": {}, "new": {}}
+	var misses []string
 	next := time.Now()
 	for n := range cfg.Probes {
 		for _, kind := range []string{"existing", "new"} {
@@ -126,13 +131,15 @@ func Fresh(ctx context.Context, cfg FreshConfig) (FreshResult, error) {
 				return FreshResult{}, err
 			}
 			acked := time.Now()
-			res, err := p.await(ctx, hc, cfg, metric, value, acked)
+			res, last, err := p.await(ctx, hc, cfg, metric, value, acked)
 			if err != nil {
 				return FreshResult{}, err
 			}
 			for path, d := range res {
 				if d < 0 {
 					missed[kind][path]++
+					misses = append(misses, fmt.Sprintf("%s series %s: %s=%v acknowledged at %s (%d ms); last answer %v",
+						kind, path, metric, value, acked.UTC().Format(time.RFC3339Nano), acked.UnixMilli(), last[path]))
 				} else {
 					took[kind][path] = append(took[kind][path], d)
 				}
@@ -155,7 +162,7 @@ func Fresh(ctx context.Context, cfg FreshConfig) (FreshResult, error) {
 		}
 		return out
 	}
-	return FreshResult{Existing: stats("existing"), New: stats("new")}, nil
+	return FreshResult{Existing: stats("existing"), New: stats("new"), Misses: misses}, nil
 }
 
 func (c FreshConfig) withDefaults() FreshConfig {
@@ -311,9 +318,10 @@ func (p *probe) publish(ctx context.Context, metric string, value float64) error
 
 // await reads metric's newest value on every path at once, every
 // cfg.Poll, until each has value, and returns how long after acked each
-// saw it (-1: not within cfg.Timeout).
-func (p *probe) await(ctx context.Context, hc *http.Client, cfg FreshConfig, metric string, value float64, acked time.Time) (map[string]time.Duration, error) {
+// saw it (-1: not within cfg.Timeout) and each path's last answer.
+func (p *probe) await(ctx context.Context, hc *http.Client, cfg FreshConfig, metric string, value float64, acked time.Time) (map[string]time.Duration, map[string]string, error) {
 	out := map[string]time.Duration{}
+	last := map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, len(FreshPaths))
@@ -335,6 +343,7 @@ func (p *probe) await(ctx context.Context, hc *http.Client, cfg FreshConfig, met
 				if seen > cfg.Timeout {
 					mu.Lock()
 					out[path] = -1
+					last[path] = fmt.Sprint(got)
 					mu.Unlock()
 					return
 				}
@@ -346,7 +355,7 @@ func (p *probe) await(ctx context.Context, hc *http.Client, cfg FreshConfig, met
 		})
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return out, last, errors.Join(errs...)
 }
 
 // read returns the values path answers for metric of the probe's device

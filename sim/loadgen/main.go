@@ -630,6 +630,9 @@ func runFresh(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				ms(st.P50), ms(st.P99), ms(st.Max), st.Samples, st.Missed)
 		}
 	}
+	for _, m := range res.Misses {
+		fmt.Fprintf(stdout, "missed: %s\n", m)
+	}
 	return nil
 }
 
