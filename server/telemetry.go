@@ -81,9 +81,9 @@ func storeError(err error) error {
 // One long-lived goroutine (run) stores the groups in commit order, so a
 // device's readings are stored in order. It is the only waiter of each
 // commit, so the log's committer hands it the processor the moment the
-// commit is durable. A goroutine started per commit instead first waited
-// in the run queue behind every connection's goroutine: on a busy machine
-// tens of milliseconds, for which every later commit waited too.
+// commit is durable. A goroutine started per commit instead could wait in
+// the run queue behind the connections' goroutines before it even waited
+// for its commit, and every later commit waited for it.
 type appendGroups struct {
 	db  *tsdb.DB
 	log *wal.Log
