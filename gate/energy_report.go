@@ -48,8 +48,22 @@ type ComfortFigure struct {
 	MeanCO2, PeakCO2 float64
 }
 
-// SiteEnergyMonth reckons a site's monthly report for the month that holds
-// month (in the site's zone).
+// reportMonth is the first instant, in loc, of the calendar month of month
+// (its year and month as given, whatever its zone), or of now's month in
+// loc for the zero time.
+func reportMonth(month, now time.Time, loc *time.Location) time.Time {
+	if month.IsZero() {
+		month = now.In(loc)
+	}
+	return time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, loc)
+}
+
+// SiteEnergyMonth reckons a site's monthly report for the calendar month
+// of month — its year and month as given, whatever its zone — reckoned in
+// the site's zone; the zero time asks for the site's current month. A
+// month read in another zone (a viewer's) must not become the month
+// before in the site's: 2026-11 at midnight in UTC+14 is still October
+// in Tokyo.
 func (s Scope) SiteEnergyMonth(ctx context.Context, customer, site string, month time.Time) (MonthReport, error) {
 	st, err := s.Site(customer, site)
 	if err != nil {
@@ -59,8 +73,7 @@ func (s Scope) SiteEnergyMonth(ctx context.Context, customer, site string, month
 		return MonthReport{}, err
 	}
 	loc := s.siteZone(st)
-	m := month.In(loc)
-	first := time.Date(m.Year(), m.Month(), 1, 0, 0, 0, 0, loc)
+	first := reportMonth(month, s.g.now(), loc)
 	next := first.AddDate(0, 1, 0)
 	out := MonthReport{Site: st, Month: first}
 	if out.Report, err = s.SiteEnergy(ctx, customer, site, EnergyQuery{From: first, To: next, Step: EnergyDay}); err != nil {

@@ -34,15 +34,15 @@ type energyView struct {
 	Baseline, HasBaseline bool
 }
 
-// energyMonth reads the month a request asks for (month=YYYY-MM), the
-// current one in loc when absent.
-func energyMonth(r *http.Request, now time.Time, loc *time.Location) (time.Time, error) {
+// energyMonth reads the month a request asks for (month=YYYY-MM); the
+// zero time, for the site's current month, when absent. The gate reads
+// the month by its year and month, in the site's zone.
+func energyMonth(r *http.Request) (time.Time, error) {
 	s := r.URL.Query().Get("month")
 	if s == "" {
-		n := now.In(loc)
-		return time.Date(n.Year(), n.Month(), 1, 0, 0, 0, 0, loc), nil
+		return time.Time{}, nil
 	}
-	m, err := time.ParseInLocation("2006-01", s, loc)
+	m, err := time.Parse("2006-01", s)
 	if err != nil || m.Year() < 2000 || m.Year() > 2200 {
 		return time.Time{}, gate.Invalid("month %.16q: a month as YYYY-MM (2026-11) is accepted", s)
 	}
@@ -59,7 +59,7 @@ func (u *UI) monthReport(r *http.Request) (view, gate.MonthReport, error) {
 		return v, gate.MonthReport{}, err
 	}
 	u.inSiteZone(&v, st)
-	month, err := energyMonth(r, time.Now(), v.loc)
+	month, err := energyMonth(r)
 	if err != nil {
 		return v, gate.MonthReport{}, err
 	}
