@@ -140,7 +140,6 @@ func (db *DB) AppendBatch(recs []Record, errs []error) {
 		// A rare large batch (a back-fill) does not pin its memory.
 		b.rows, b.names, b.ends = nil, nil, nil
 	}
-	created := false
 	for i := range recs {
 		r := &recs[i]
 		switch {
@@ -148,22 +147,11 @@ func (db *DB) AppendBatch(recs []Record, errs []error) {
 		case err != nil:
 			errs[i] = fmt.Errorf("append %d points of device %q: %w", len(r.Points), r.Device, err)
 		default:
-			if db.latest.update(latestKey(r.Device, r.Customer), r.Points) {
-				created = true
-			}
+			db.latest.update(latestKey(r.Device, r.Customer), r.Points)
 		}
 	}
 	if err == nil && !db.unflushed.Load() {
 		db.unflushed.Store(true)
-	}
-	if created {
-		// See newSeriesDelay: flushed before VictoriaMetrics' own
-		// flusher takes the new index entries.
-		db.newSeries.Store(true)
-		select {
-		case db.flushSoon <- struct{}{}:
-		default:
-		}
 	}
 	if old && err == nil {
 		db.backfilled.Store(true)

@@ -71,10 +71,7 @@ func (s sample) newer(old sample) bool {
 	return s.ts > old.ts || (s.ts == old.ts && s.v > old.v)
 }
 
-// update keeps the newest of pts for each metric of device, and reports
-// whether a metric new to the device arrived: a series the store creates
-// now, unless it had one before the cache (a cache lost with a crash).
-func (c *latestCache) update(device string, pts []Point) (created bool) {
+func (c *latestCache) update(device string, pts []Point) {
 	sh := c.shard(device)
 	changed := false
 	sh.mu.Lock()
@@ -91,7 +88,6 @@ func (c *latestCache) update(device string, pts []Point) (created bool) {
 		switch {
 		case !ok:
 			metrics[strings.Clone(p.Metric)] = s
-			created = true
 		case s.newer(old):
 			metrics[p.Metric] = s
 		default:
@@ -103,7 +99,6 @@ func (c *latestCache) update(device string, pts []Point) (created bool) {
 	if changed {
 		c.dirty.Store(true)
 	}
-	return created
 }
 
 func (c *latestCache) get(device string) []Point {

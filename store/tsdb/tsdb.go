@@ -55,15 +55,6 @@ const (
 	// and DB.run flushes every searchableInterval what no read asked for.
 	searchableInterval = time.Second
 	readStaleness      = 200 * time.Millisecond
-	// newSeriesDelay is how soon DB.run flushes after a new series was
-	// appended, and until then a read flushes whatever the age of the
-	// last flush. A search caches its answer in the index's tag-filters
-	// cache, "no such series" too, until the cache is reset; a flush that
-	// finds the new series' index entries pending resets it at once, but
-	// when VictoriaMetrics' own flusher takes them first (every second)
-	// the reset waits for its 10 s ticker, and a read that ran meanwhile
-	// keeps answering "none" for a new series that long.
-	newSeriesDelay = 20 * time.Millisecond
 	// searchableAfter is how long after an Append its samples are surely
 	// searchable: the next flush of run, with room for a query that began
 	// before it and stores its result in a cache after it.
@@ -141,11 +132,8 @@ type DB struct {
 	bufs    sync.Pool
 
 	// unflushed is set by appends, cleared by a flush (see
-	// searchableInterval); newSeries by appends that made a series, and
-	// flushSoon tells run so (see newSeriesDelay).
+	// searchableInterval).
 	unflushed   atomic.Bool
-	newSeries   atomic.Bool
-	flushSoon   chan struct{}
 	flushMu     sync.Mutex
 	lastFlush   time.Time // when the newest flush began
 	lastSlowLog time.Time
@@ -225,7 +213,6 @@ func Open(cfg Config, logger *slog.Logger) (*DB, error) {
 		done:      make(chan struct{}),
 		latest:    latest,
 		queries:   make(chan struct{}, cfg.MaxConcurrentQueries),
-		flushSoon: make(chan struct{}, 1),
 	}
 	db.bufs.New = func() any { return new(appendBuf) }
 	go db.run()
@@ -346,13 +333,12 @@ func (db *DB) searchable(maxAge time.Duration) {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
 	now := time.Now()
-	if !db.unflushed.Load() || (maxAge > 0 && now.Sub(db.lastFlush) < maxAge && !db.newSeries.Load()) {
+	if !db.unflushed.Load() || (maxAge > 0 && now.Sub(db.lastFlush) < maxAge) {
 		return
 	}
-	// Cleared first: what an append stores during the flush sets them
+	// Cleared first: what an append stores during the flush sets it
 	// again, for the next flush, whether this one took it or not.
 	db.unflushed.Store(false)
-	db.newSeries.Store(false)
 	db.lastFlush = now
 	vmstorage.DebugFlush()
 	// A flush starved of CPU, or held back by VictoriaMetrics while a
@@ -379,23 +365,10 @@ func (db *DB) run() {
 	reset := time.NewTicker(rollupResetInterval)
 	defer reset.Stop()
 	var due []time.Time // when to reset for each second with back-fill
-	soon := time.NewTimer(time.Hour)
-	soon.Stop()
-	defer soon.Stop()
-	soonSet := false
 	for {
 		select {
 		case <-db.stop:
 			return
-		case <-db.flushSoon:
-			if !soonSet {
-				// New series arriving together wait for one flush.
-				soonSet = true
-				soon.Reset(newSeriesDelay)
-			}
-		case <-soon.C:
-			soonSet = false
-			db.searchable(0)
 		case <-flush.C:
 			// run ends before Close stops the storage, so the flush
 			// needs no enter.

@@ -661,37 +661,3 @@ func TestAppendBatchStoresEachRecord(t *testing.T) {
 		t.Errorf("Latest(d3) = %+v, want nil", got)
 	}
 }
-
-// A new series is found by a read right after its first sample, even
-// within the 200 ms a read may otherwise skip the flush, and also by a
-// read that had found no such series before it existed: VictoriaMetrics
-// caches "no series" for a search until a flush resets the cache.
-func TestNewSeriesFoundAtOnce(t *testing.T) {
-	db := openDB(t, t.TempDir())
-	ctx := context.Background()
-	now := time.Now()
-	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: "m", Timestamp: now.UnixMilli(), Value: 1}})
-	found := func(metric string) bool {
-		t.Helper()
-		got, err := db.Query(ctx, metric+`{device="d"}`, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(got) == 1
-	}
-	if !found("m") { // this read flushes: the next ones are within 200 ms of it
-		t.Fatal("the first series is not found")
-	}
-	if found("later") {
-		t.Fatal("a series found before its first sample")
-	}
-	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: "fresh", Timestamp: time.Now().UnixMilli(), Value: 2}})
-	if !found("fresh") {
-		t.Error("a new series is not found by a read right after its first sample")
-	}
-	mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: "later", Timestamp: time.Now().UnixMilli(), Value: 3}})
-	time.Sleep(100 * time.Millisecond)
-	if !found("later") {
-		t.Error("a series a read had found missing is still missing 100 ms after its first sample")
-	}
-}
