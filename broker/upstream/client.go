@@ -18,6 +18,7 @@ import (
 
 	"github.com/hearthiot/hearth/device"
 	"github.com/hearthiot/hearth/device/shadow"
+	"github.com/hearthiot/hearth/internal/loglimit"
 	"github.com/hearthiot/hearth/protocol"
 )
 
@@ -101,7 +102,8 @@ type Client struct {
 	connects, messages, stored, samples, refused, unknown atomic.Uint64
 	shadowDone, notOwned, shadowDropped, presenceEvents   atomic.Uint64
 	published, publishFailed                              atomic.Uint64
-	lastErrLog                                            atomic.Int64
+
+	errLogs *loglimit.Limiter // see logLimited
 }
 
 type pendingTelemetry struct {
@@ -141,7 +143,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Client, error) {
 	if cfg.Inflight == 0 {
 		cfg.Inflight = DefaultInflight
 	}
-	return &Client{cfg: cfg, ep: ep, deps: deps, logger: logger, sessions: map[string]presenceSession{}}, nil
+	return &Client{cfg: cfg, ep: ep, deps: deps, logger: logger, sessions: map[string]presenceSession{},
+		errLogs: loglimit.New(logger, 1, 30*time.Second, nil)}, nil
 }
 
 // Filters are the subscriptions the client makes: telemetry through the
@@ -649,12 +652,7 @@ func (c *Client) Stats() Stats {
 }
 
 // logLimited logs an error that can repeat every second (a broker that is
-// down) at most every 30 s.
+// down) once every 30 s for each message, and how many it held back.
 func (c *Client) logLimited(msg string, attrs ...any) {
-	now := time.Now().UnixNano()
-	last := c.lastErrLog.Load()
-	if now-last < int64(30*time.Second) || !c.lastErrLog.CompareAndSwap(last, now) {
-		return
-	}
-	c.logger.Warn(msg, attrs...)
+	c.errLogs.Log(context.Background(), slog.LevelWarn, msg, attrs...)
 }
