@@ -140,6 +140,7 @@ func (db *DB) AppendBatch(recs []Record, errs []error) {
 		// A rare large batch (a back-fill) does not pin its memory.
 		b.rows, b.names, b.ends = nil, nil, nil
 	}
+	indexed := false
 	for i := range recs {
 		r := &recs[i]
 		switch {
@@ -147,8 +148,14 @@ func (db *DB) AppendBatch(recs []Record, errs []error) {
 		case err != nil:
 			errs[i] = fmt.Errorf("append %d points of device %q: %w", len(r.Points), r.Device, err)
 		default:
-			db.latest.update(latestKey(r.Device, r.Customer), r.Points)
+			if db.latest.update(latestKey(r.Device, r.Customer), r.Site, r.Points) {
+				indexed = true
+			}
 		}
+	}
+	// Before unflushed: a flush that sees unflushed must see this too.
+	if indexed && err == nil && !db.indexed.Load() {
+		db.indexed.Store(true)
 	}
 	if err == nil && !db.unflushed.Load() {
 		db.unflushed.Store(true)
@@ -214,6 +221,8 @@ func (db *DB) Flush() {
 		return
 	}
 	defer db.leave()
-	vmstorage.DebugFlush()
+	db.flushMu.Lock()
+	db.flushLocked(time.Now())
+	db.flushMu.Unlock()
 	promql.ResetRollupResultCache()
 }

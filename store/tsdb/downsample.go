@@ -108,6 +108,7 @@ func (db *DB) DownsampleMany(ctx context.Context, qs []DownsampleQuery) ([][]Ste
 	}
 	out := make([][]StepSummary, len(qs))
 	err := db.inSlot(ctx, func(deadline searchutil.Deadline) error {
+		gen := db.readFilter()
 		errs := make([]error, len(qs))
 		next := atomic.Int64{}
 		work := func() {
@@ -116,7 +117,7 @@ func (db *DB) DownsampleMany(ctx context.Context, qs []DownsampleQuery) ([][]Ste
 				if i >= len(qs) {
 					return
 				}
-				out[i], errs[i] = downsample(qs[i], deadline)
+				out[i], errs[i] = downsample(qs[i], gen, deadline)
 			}
 		}
 		var wg sync.WaitGroup
@@ -134,7 +135,7 @@ func (db *DB) DownsampleMany(ctx context.Context, qs []DownsampleQuery) ([][]Ste
 }
 
 // downsample answers one valid query within a query slot.
-func downsample(q DownsampleQuery, deadline searchutil.Deadline) ([]StepSummary, error) {
+func downsample(q DownsampleQuery, gen storage.TagFilter, deadline searchutil.Deadline) ([]StepSummary, error) {
 	start, end, step, _ := q.validate()
 	folds := make([]stepFold, (end-start)/step+1)
 	reset := func() {
@@ -148,6 +149,7 @@ func downsample(q DownsampleQuery, deadline searchutil.Deadline) ([]StepSummary,
 		{Value: []byte(q.Metric)},
 		{Key: []byte("device"), Value: []byte(q.Device)},
 		{Key: []byte("customer"), Value: []byte(q.Customer)},
+		gen,
 	}}
 	// The first step reaches back to start-step, exclusive.
 	sq := storage.NewSearchQuery(start-step+1, end, filters, 0)

@@ -39,7 +39,16 @@ type latestCache struct {
 
 type latestShard struct {
 	mu      sync.Mutex
-	devices map[string]map[string]sample
+	devices map[string]*latestDevice
+}
+
+// latestDevice is what the cache keeps of one device (and customer).
+type latestDevice struct {
+	metrics map[string]sample
+	// site is the site of the device's last append, known once the
+	// device has appended since Open: the file does not keep it.
+	site      string
+	siteKnown bool
 }
 
 type sample struct {
@@ -50,7 +59,7 @@ type sample struct {
 func newLatestCache() *latestCache {
 	c := &latestCache{}
 	for i := range c.shards {
-		c.shards[i].devices = make(map[string]map[string]sample)
+		c.shards[i].devices = make(map[string]*latestDevice)
 	}
 	return c
 }
@@ -71,25 +80,41 @@ func (s sample) newer(old sample) bool {
 	return s.ts > old.ts || (s.ts == old.ts && s.v > old.v)
 }
 
-func (c *latestCache) update(device string, pts []Point) {
+// update keeps the newer of each point and what the cache holds. It
+// reports whether the points may have made the storage add index entries
+// (see DB.readGen): a metric or site the device had not appended since
+// Open, or a sample on another day (UTC, as the storage's per-day index
+// counts days) than the metric's newest.
+func (c *latestCache) update(device, site string, pts []Point) (indexed bool) {
 	sh := c.shard(device)
 	changed := false
 	sh.mu.Lock()
-	metrics, ok := sh.devices[device]
+	d, ok := sh.devices[device]
 	if !ok {
 		// Clone keys: the caller's strings may point into a larger message.
-		metrics = make(map[string]sample, len(pts))
-		sh.devices[strings.Clone(device)] = metrics
+		d = &latestDevice{metrics: make(map[string]sample, len(pts))}
+		sh.devices[strings.Clone(device)] = d
+	}
+	if !d.siteKnown || d.site != site {
+		d.site, d.siteKnown = strings.Clone(site), true
+		indexed = true
 	}
 	for i := range pts {
 		p := &pts[i]
 		s := sample{ts: p.Timestamp, v: p.Value}
-		old, ok := metrics[p.Metric]
+		old, ok := d.metrics[p.Metric]
 		switch {
 		case !ok:
-			metrics[strings.Clone(p.Metric)] = s
+			d.metrics[strings.Clone(p.Metric)] = s
+			indexed = true
+		case utcDay(s.ts) != utcDay(old.ts):
+			indexed = true
+			if !s.newer(old) {
+				continue
+			}
+			d.metrics[p.Metric] = s
 		case s.newer(old):
-			metrics[p.Metric] = s
+			d.metrics[p.Metric] = s
 		default:
 			continue
 		}
@@ -99,18 +124,30 @@ func (c *latestCache) update(device string, pts []Point) {
 	if changed {
 		c.dirty.Store(true)
 	}
+	return indexed
+}
+
+// utcDay is the day of a timestamp in milliseconds, counted from 1970-01-01
+// UTC.
+func utcDay(ms int64) int64 {
+	const day = 24 * 60 * 60 * 1000
+	d := ms / day
+	if ms%day < 0 {
+		d--
+	}
+	return d
 }
 
 func (c *latestCache) get(device string) []Point {
 	sh := c.shard(device)
 	sh.mu.Lock()
-	metrics := sh.devices[device]
-	if len(metrics) == 0 {
+	d := sh.devices[device]
+	if d == nil || len(d.metrics) == 0 {
 		sh.mu.Unlock()
 		return nil
 	}
-	pts := make([]Point, 0, len(metrics))
-	for m, s := range metrics {
+	pts := make([]Point, 0, len(d.metrics))
+	for m, s := range d.metrics {
 		pts = append(pts, Point{Metric: m, Timestamp: s.ts, Value: s.v})
 	}
 	sh.mu.Unlock()
@@ -145,11 +182,11 @@ func (c *latestCache) encode() []byte {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		for device, metrics := range sh.devices {
+		for device, d := range sh.devices {
 			count++
 			body = binfmt.AppendString(body, device)
-			body = binary.AppendUvarint(body, uint64(len(metrics)))
-			for m, s := range metrics {
+			body = binary.AppendUvarint(body, uint64(len(d.metrics)))
+			for m, s := range d.metrics {
 				body = binfmt.AppendString(body, m)
 				body = binary.AppendVarint(body, s.ts)
 				body = binfmt.AppendFloat(body, s.v)
@@ -189,10 +226,10 @@ func decodeLatest(data []byte) (*latestCache, error) {
 			break
 		}
 		sh := c.shard(device)
-		m := sh.devices[device]
-		if m == nil {
-			m = make(map[string]sample, metrics)
-			sh.devices[device] = m
+		dev := sh.devices[device]
+		if dev == nil {
+			dev = &latestDevice{metrics: make(map[string]sample, metrics)}
+			sh.devices[device] = dev
 		}
 		for range metrics {
 			name := d.String()
@@ -201,7 +238,7 @@ func decodeLatest(data []byte) (*latestCache, error) {
 			if d.Err != nil {
 				break
 			}
-			m[name] = sample{ts: ts, v: v}
+			dev.metrics[name] = sample{ts: ts, v: v}
 		}
 	}
 	if d.Err == nil && len(d.B) != 0 {

@@ -43,7 +43,7 @@ func TestLatestFileRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newLatestCache()
 			for d, pts := range tt.devices {
-				c.update(d, pts)
+				c.update(d, "", pts)
 			}
 			decoded, err := decodeLatest(c.encode())
 			if err != nil {
@@ -60,7 +60,7 @@ func TestLatestFileRoundTrip(t *testing.T) {
 
 func TestLatestFileRefusesDamage(t *testing.T) {
 	c := newLatestCache()
-	c.update("d", []Point{{Metric: "m", Timestamp: 1, Value: 2}, {Metric: "n", Timestamp: 3, Value: 4}})
+	c.update("d", "", []Point{{Metric: "m", Timestamp: 1, Value: 2}, {Metric: "n", Timestamp: 3, Value: 4}})
 	good := c.encode()
 	tests := []struct {
 		name string
@@ -87,9 +87,9 @@ func TestLatestFileRefusesDamage(t *testing.T) {
 func FuzzDecodeLatest(f *testing.F) {
 	c := newLatestCache()
 	f.Add(c.encode())
-	c.update("d", []Point{{Metric: "m", Timestamp: 1, Value: 2}})
+	c.update("d", "", []Point{{Metric: "m", Timestamp: 1, Value: 2}})
 	f.Add(c.encode())
-	c.update("chiller", []Point{{Metric: "a", Timestamp: -1, Value: math.Inf(1)}, {Metric: "b", Timestamp: 1 << 40, Value: -3.5}})
+	c.update("chiller", "", []Point{{Metric: "a", Timestamp: -1, Value: math.Inf(1)}, {Metric: "b", Timestamp: 1 << 40, Value: -3.5}})
 	f.Add(c.encode())
 	f.Add([]byte(latestMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -127,14 +127,14 @@ func sameFloat(a, b float64) bool {
 func TestPersistIsAtomicAndLoads(t *testing.T) {
 	dir := t.TempDir()
 	c := newLatestCache()
-	c.update("d", []Point{{Metric: "m", Timestamp: 10, Value: 1}})
+	c.update("d", "", []Point{{Metric: "m", Timestamp: 10, Value: 1}})
 	if err := c.persist(dir); err != nil {
 		t.Fatal(err)
 	}
 	if c.dirty.Load() {
 		t.Error("persist left the cache dirty")
 	}
-	c.update("d", []Point{{Metric: "m", Timestamp: 20, Value: 2}})
+	c.update("d", "", []Point{{Metric: "m", Timestamp: 20, Value: 2}})
 	if !c.dirty.Load() {
 		t.Error("update did not mark the cache dirty")
 	}
@@ -178,5 +178,62 @@ func TestOpenSurvivesDamagedLatestFile(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "latest values not loaded") {
 		t.Errorf("no warning about the damaged file in %q", logs.String())
+	}
+}
+
+// update says when an append may have added index entries: the storage
+// indexes a series when it is new, and each day (UTC) it has samples.
+func TestLatestUpdateSaysWhatMayBeIndexed(t *testing.T) {
+	const day = 24 * 60 * 60 * 1000
+	noon := int64(20_000)*day + day/2
+	c := newLatestCache()
+	steps := []struct {
+		name    string
+		device  string
+		site    string
+		pts     []Point
+		indexed bool
+	}{
+		{"a new device", "d", "s1", []Point{{Metric: "m", Timestamp: noon, Value: 1}}, true},
+		{"a newer sample the same day", "d", "s1", []Point{{Metric: "m", Timestamp: noon + 1000, Value: 2}}, false},
+		{"an older sample the same day", "d", "s1", []Point{{Metric: "m", Timestamp: noon - 1000, Value: 3}}, false},
+		{"the same sample again", "d", "s1", []Point{{Metric: "m", Timestamp: noon + 1000, Value: 2}}, false},
+		{"a new metric", "d", "s1", []Point{{Metric: "m", Timestamp: noon + 2000, Value: 4}, {Metric: "n", Timestamp: noon + 2000, Value: 5}}, true},
+		{"another site", "d", "s2", []Point{{Metric: "m", Timestamp: noon + 3000, Value: 6}}, true},
+		{"the next day", "d", "s2", []Point{{Metric: "m", Timestamp: noon + day/2, Value: 7}}, true},
+		{"back-fill of an earlier day", "d", "s2", []Point{{Metric: "m", Timestamp: noon - day, Value: 8}}, true},
+		{"the newest day again", "d", "s2", []Point{{Metric: "m", Timestamp: noon + day/2 + 1, Value: 9}}, false},
+		{"a second device", "e", "s2", []Point{{Metric: "m", Timestamp: noon, Value: 1}}, true},
+	}
+	for _, s := range steps {
+		if got := c.update(s.device, s.site, s.pts); got != s.indexed {
+			t.Errorf("%s: update = %v, want %v", s.name, got, s.indexed)
+		}
+	}
+	// Back-fill does not replace the newest value.
+	if got := c.get("d"); got[0].Value != 9 || got[1].Value != 5 {
+		t.Errorf("values after back-fill: %v", got)
+	}
+
+	// A cache read from its file does not know sites: the first append
+	// of each device after Open may be indexed.
+	loaded, err := decodeLatest(c.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loaded.update("d", "s2", []Point{{Metric: "m", Timestamp: noon + day/2 + 2, Value: 10}}) {
+		t.Error("first append after loading: update = false, want true")
+	}
+	if loaded.update("d", "s2", []Point{{Metric: "m", Timestamp: noon + day/2 + 3, Value: 11}}) {
+		t.Error("second append after loading: update = true, want false")
+	}
+}
+
+func TestUTCDay(t *testing.T) {
+	const day = 24 * 60 * 60 * 1000
+	for _, c := range []struct{ ms, want int64 }{{0, 0}, {day - 1, 0}, {day, 1}, {-1, -1}, {-day, -1}, {-day - 1, -2}} {
+		if got := utcDay(c.ms); got != c.want {
+			t.Errorf("utcDay(%d) = %d, want %d", c.ms, got, c.want)
+		}
 	}
 }

@@ -60,6 +60,18 @@ func (db *DB) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, 
 		}
 		args.Set("extra_label", "customer="+customer)
 	}
+	if !db.enter() {
+		db.sendError(w, r, http.StatusServiceUnavailable, ErrClosed)
+		return
+	}
+	defer db.leave()
+	db.searchable(readStaleness)
+	if searchesSeries(endpoint) {
+		// The generation, as a label filter VictoriaMetrics adds to
+		// every series search of the request (and, in its handlers, to
+		// the result cache's key). Taken after the flush.
+		args.Add("extra_label", db.readLabel()+"=")
+	}
 	// VictoriaMetrics' handlers read some arguments from the URL and others
 	// from the form, so the restricted request carries them only in its URL
 	// and has no body left to read.
@@ -71,13 +83,6 @@ func (db *DB) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, 
 		return
 	}
 	req.RemoteAddr = r.RemoteAddr
-
-	if !db.enter() {
-		db.sendError(w, r, http.StatusServiceUnavailable, ErrClosed)
-		return
-	}
-	defer db.leave()
-	db.searchable(readStaleness)
 	release, err := db.acquireQuery(r.Context())
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
@@ -97,6 +102,14 @@ func (db *DB) ServePrometheus(w http.ResponseWriter, r *http.Request, endpoint, 
 		}
 		db.sendError(w, r, statusOf(err), err)
 	}
+}
+
+// searchesSeries reports whether an endpoint's answer comes from a series
+// search, whose result VictoriaMetrics caches by its filters: queries and
+// the series endpoint. Label names and values are read from the index
+// without that cache.
+func searchesSeries(endpoint string) bool {
+	return endpoint == "query" || endpoint == "query_range" || endpoint == "series"
 }
 
 func promHandlerFor(endpoint string, start time.Time) (promHandler, error) {

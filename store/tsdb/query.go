@@ -12,6 +12,7 @@ import (
 	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmselect/promql"
 	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmselect/searchutil"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/httpserver"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
 )
 
 const (
@@ -76,6 +77,10 @@ func (db *DB) exec(ctx context.Context, query string, start, end, step int64, in
 			Deadline:           deadline,
 			MayCache:           true,
 			RoundDigits:        100,
+			// The result cache's key leaves the generation out
+			// (CacheTagFilters): a new series has no samples in the
+			// part of a result it keeps, older than rollupCacheOffset.
+			EnforcedTagFilterss: [][]storage.TagFilter{{db.readFilter()}},
 		}
 		var err error
 		res, err = promql.Exec(nil, ec, query, instant)

@@ -48,7 +48,9 @@ const (
 	// index's filter cache is reset, every 10 s plus jitter; a query that
 	// found no series keeps finding none until then. A flush converts the
 	// pending rows and index entries into in-memory parts and, when there
-	// were index entries, resets the filter cache at once. It is not free:
+	// were index entries, resets the filter cache at once (a search that
+	// ran across the flush may cache its older answer again after that
+	// reset; readgen.go is how reads avoid it). It is not free:
 	// each makes small parts that are compressed, merged again, and new
 	// row buffers. So reads flush (DB.searchable): a read sees what was
 	// appended up to readStaleness before it, however busy the machine;
@@ -133,7 +135,12 @@ type DB struct {
 
 	// unflushed is set by appends, cleared by a flush (see
 	// searchableInterval).
-	unflushed   atomic.Bool
+	unflushed atomic.Bool
+	// indexed is set by appends that may have added index entries, and
+	// cleared by a flush, which then moves readGen on.
+	indexed atomic.Bool
+	// readGen names the index state reads search; see readFilter.
+	readGen     atomic.Uint64
 	flushMu     sync.Mutex
 	lastFlush   time.Time // when the newest flush began
 	lastSlowLog time.Time
@@ -336,16 +343,28 @@ func (db *DB) searchable(maxAge time.Duration) {
 	if !db.unflushed.Load() || (maxAge > 0 && now.Sub(db.lastFlush) < maxAge) {
 		return
 	}
-	// Cleared first: what an append stores during the flush sets it
-	// again, for the next flush, whether this one took it or not.
-	db.unflushed.Store(false)
-	db.lastFlush = now
-	vmstorage.DebugFlush()
+	db.flushLocked(now)
 	// A flush starved of CPU, or held back by VictoriaMetrics while a
 	// partition has too many in-memory parts to merge, shows here.
 	if took := time.Since(now); took > slowFlush && now.Sub(db.lastSlowLog) > time.Minute {
 		db.lastSlowLog = now
 		db.logger.Warn("making samples searchable took long", "duration_ms", took.Milliseconds())
+	}
+}
+
+// flushLocked makes what was appended searchable, and moves the read
+// generation on when that added index entries. The caller holds flushMu.
+func (db *DB) flushLocked(now time.Time) {
+	// Cleared first: what an append stores during the flush sets them
+	// again, for the next flush, whether this one took it or not.
+	db.unflushed.Store(false)
+	indexed := db.indexed.Swap(false)
+	db.lastFlush = now
+	vmstorage.DebugFlush()
+	if indexed {
+		// Only once the entries are searchable: a read that takes the
+		// new generation must find them.
+		db.readGen.Add(1)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -524,6 +525,66 @@ func TestSearchableWithoutFlush(t *testing.T) {
 				t.Errorf("%s of %s: the sample is not found %s after it was appended", r.name, metric, time.Since(appended).Round(time.Millisecond))
 			case gotTS != ts || got != want:
 				t.Errorf("%s of %s: %v at %d, want %v at %d", r.name, metric, got, gotTS, want, ts)
+			}
+		}
+	}
+}
+
+// A new series is found by every read once a flush made it searchable,
+// even when reads searched for it while that flush ran. VictoriaMetrics
+// caches what a search found; a search that ran across the flush could
+// cache "no such series" after the flush reset that cache, and without the
+// read generation that answer stood until the next new series anywhere.
+// The race is rare, so the test runs it many times, with readers searching
+// for each new series while it is flushed.
+func TestNewSeriesFoundAfterFlushDuringSearches(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	ctx := context.Background()
+	base := time.Now().Add(-time.Minute)
+	const rounds = 150
+	for i := range rounds {
+		metric := fmt.Sprintf("fresh_%d", i)
+		ts := base.Add(time.Duration(i) * time.Millisecond)
+		mustAppend(t, db, "d", "c", "s", []tsdb.Point{{Metric: metric, Timestamp: ts.UnixMilli(), Value: float64(i)}})
+		from, to := ts.Add(-time.Minute), ts.Add(time.Second)
+		reads := []func() (bool, error){
+			func() (bool, error) {
+				got, err := db.Downsample(ctx, tsdb.DownsampleQuery{Device: "d", Customer: "c", Metric: metric, Start: from, End: to, Step: time.Second})
+				return len(got) > 0, err
+			},
+			func() (bool, error) {
+				got, err := db.Query(ctx, metric+`{device="d"}[2m]`, to)
+				return len(got) > 0, err
+			},
+			func() (bool, error) {
+				_, _, ok, err := promSample(db, "query", url.Values{"query": {metric + `{device="d"}[2m]`}, "time": {promTime(to)}}, ts.UnixMilli())
+				return ok, err
+			},
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, read := range reads {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := read(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(time.Millisecond)
+		db.Flush()
+		close(stop)
+		wg.Wait()
+		for j, read := range reads {
+			if ok, err := read(); err != nil || !ok {
+				t.Fatalf("round %d: read %d does not find the new series after the flush (%v)", i, j, err)
 			}
 		}
 	}
