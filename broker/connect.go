@@ -287,14 +287,14 @@ func (b *Broker) logRefusal(cl *mqtt.Client, id, reason string, code byte, err e
 // that mochi made before the auth hook ran: a will with QoS 2 or with
 // retain set, which this server does not offer. (A malformed CONNECT was
 // refused by connectRead before mochi looked at it.)
-func (b *Broker) connackSent(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (b *Broker) connackSent(cl *mqtt.Client, pk *packets.Packet) {
 	v5 := cl.Properties.ProtocolVersion == 5
 	if pk.ReasonCode < 0x80 && (v5 || pk.ReasonCode == 0) {
 		if v5 {
 			pk.Properties.MaximumPacketSize = b.server.Options.Capabilities.MaximumPacketSize
 			pk.Properties.TopicAliasMaximum = topicAliasMaximum
 		}
-		return pk
+		return
 	}
 	if !v5 && pk.ReasonCode > v3NotAuthorized {
 		// mochi passes MQTT 5 codes it has no 3.1.1 mapping for
@@ -313,7 +313,6 @@ func (b *Broker) connackSent(cl *mqtt.Client, pk packets.Packet) packets.Packet 
 		b.refusedConnects.Add(1)
 		b.logRefusal(cl, cl.ID, "invalid connect", pk.ReasonCode, nil)
 	}
-	return pk
 }
 
 // predecessorWait bounds how long a reconnecting device waits for its

@@ -63,24 +63,32 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return cl.Net.Inline || write || h.b.maySubscribe(cl, topic)
 }
 
+// mochi hands every packet to every hook by value; a packets.Packet is
+// about 800 bytes, and each copy a frame holds is stack the goroutine must
+// have. The hooks on the path of every message (OnPacketRead, OnPublish,
+// OnPacketEncode) pass it on by pointer, so that the reading goroutines
+// and the ones that write PUBACKs grow their stacks less often.
+
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	return h.b.packetRead(cl, pk)
 }
 
 func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	return h.b.packetEncode(cl, pk)
+	h.b.packetEncode(cl, &pk)
+	return pk
 }
 
 // OnPacketSent sends the pending shadow deltas a subscription asked for,
 // once its SUBACK is on the wire.
 func (h *hook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 	if pk.FixedHeader.Type == packets.Suback {
-		h.b.sentSuback(cl, pk)
+		h.b.sentSuback(cl, pk.PacketID)
 	}
 }
 
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	return h.b.publish(cl, pk)
+	err := h.b.publish(cl, &pk)
+	return pk, err
 }
 
 func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {

@@ -134,16 +134,15 @@ func (b *Broker) disconnected(cl *mqtt.Client, err error, expire bool) {
 	}
 }
 
-func (b *Broker) packetEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (b *Broker) packetEncode(cl *mqtt.Client, pk *packets.Packet) {
 	switch pk.FixedHeader.Type {
 	case packets.Connack:
-		return b.connackSent(cl, pk)
+		b.connackSent(cl, pk)
 	case packets.Suback, packets.Unsuback:
 		if id, ok := b.packetIDs.LoadAndDelete(packetIDKey{cl, pk.PacketID}); ok {
 			pk.PacketID = id.(uint16)
 		}
 	}
-	return pk
 }
 
 // packetIDKey names a SUBSCRIBE or UNSUBSCRIBE whose packet identifier
@@ -187,44 +186,57 @@ func (b *Broker) freePacketID(cl *mqtt.Client, pk *packets.Packet) {
 // not resend it forever. A message that could not be stored for a passing
 // reason (CodeInternal, CodeStorageFull, CodeRateLimited) is never acknowledged: a 3.1.1
 // client is disconnected instead and resends it.
-func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (b *Broker) publish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
 	}
 	b.messagesIn.Add(1)
-	thing := cl.ID
 	negativeAck := cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0
-
-	if !device.IsTelemetryTopic(thing, pk.TopicName) {
-		if owner, ok := b.ownTopic(pk.TopicName); ok && owner == thing && !device.MayPublish(thing, pk.TopicName) {
-			return pk, b.ownTopicPublish(cl, pk, negativeAck)
-		}
-		if pk.FixedHeader.Qos > 0 {
-			// mochi acknowledges this one as soon as it returns.
-			b.waitAcks(cl)
-		}
-		if !device.MayPublish(thing, pk.TopicName) {
-			return pk, b.refusePublish(cl, pk, "topic not allowed", negativeAck)
-		}
-		if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
-			return pk, err
-		}
-		if handled, err := b.jobsPublish(cl, pk, negativeAck); handled {
-			return pk, err
-		}
-		if device.IsEventsTopic(thing, pk.TopicName) {
-			if err := b.eventPublish(cl, pk, negativeAck); err != nil {
-				return pk, err
-			}
-		}
-		return pk, b.runRules(cl, pk, negativeAck)
+	if !device.IsTelemetryTopic(cl.ID, pk.TopicName) {
+		return b.publishOther(cl, pk, negativeAck)
 	}
+	return b.publishTelemetry(cl, pk, negativeAck)
+}
 
+// publishOther decides a PUBLISH that is not telemetry. The functions it
+// calls take the packet by value; publish and publishTelemetry, the path
+// of nearly every message, pass a pointer, so that the reading goroutine's
+// stack holds fewer copies of it.
+func (b *Broker) publishOther(cl *mqtt.Client, p *packets.Packet, negativeAck bool) error {
+	thing, pk := cl.ID, *p
+	if owner, ok := b.ownTopic(pk.TopicName); ok && owner == thing && !device.MayPublish(thing, pk.TopicName) {
+		return b.ownTopicPublish(cl, pk, negativeAck)
+	}
+	if pk.FixedHeader.Qos > 0 {
+		// mochi acknowledges this one as soon as it returns.
+		b.waitAcks(cl)
+	}
+	if !device.MayPublish(thing, pk.TopicName) {
+		return b.refusePublish(cl, pk, "topic not allowed", negativeAck)
+	}
+	if handled, err := b.shadowPublish(cl, pk, negativeAck); handled {
+		return err
+	}
+	if handled, err := b.jobsPublish(cl, pk, negativeAck); handled {
+		return err
+	}
+	if device.IsEventsTopic(thing, pk.TopicName) {
+		if err := b.eventPublish(cl, pk, negativeAck); err != nil {
+			return err
+		}
+	}
+	return b.runRules(cl, pk, negativeAck)
+}
+
+// publishTelemetry accepts a telemetry message and queues it to be
+// acknowledged once stored.
+func (b *Broker) publishTelemetry(cl *mqtt.Client, pk *packets.Packet, negativeAck bool) error {
+	thing := cl.ID
 	now := time.Now()
 	stored, err := b.ingest.Accept(thing, pk.Payload, now)
 	if err != nil {
 		b.waitAcks(cl)
-		return pk, b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now)
+		return b.telemetryRefused(cl, pk.FixedHeader.Qos, negativeAck, err, now)
 	}
 	if b.rules != nil {
 		// What rules make of telemetry is stored with it; their failures
@@ -238,7 +250,7 @@ func (b *Broker) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		topic: pk.TopicName, payload: pk.Payload, at: now,
 	})
 	// Answered and delivered once stored.
-	return pk, packets.ErrRejectPacket
+	return packets.ErrRejectPacket
 }
 
 // telemetryRejected logs why telemetry was refused and returns the error to

@@ -101,9 +101,9 @@ func (b *Broker) subscribedShadows(cl *mqtt.Client, pk packets.Packet, reasonCod
 // through the topic tree like any delta, so that they reach the device
 // after the SUBACK and at the QoS it subscribed with. A device that was
 // offline while its desired state changed learns of it this way.
-func (b *Broker) sentSuback(cl *mqtt.Client, pk packets.Packet) {
+func (b *Broker) sentSuback(cl *mqtt.Client, packetID uint16) {
 	v, ok := b.deltaWaits.Load(cl)
-	if !ok || v.(deltaWait).packetID != pk.PacketID {
+	if !ok || v.(deltaWait).packetID != packetID {
 		return
 	}
 	b.deltaWaits.Delete(cl)

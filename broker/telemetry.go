@@ -137,11 +137,20 @@ func (b *Broker) finishTelemetry(cl *mqtt.Client, m queuedTelemetry) {
 		// sends the message again, and storing it twice keeps one sample.
 		_ = cl.WritePacket(ack)
 	}
-	if err == nil {
+	if err == nil && b.hasSubscribers(m.topic) {
 		// Delivered as mochi delivers any publish, minus retaining, which
 		// the broker does not offer.
 		_ = b.server.Publish(m.topic, m.payload, false, m.qos)
 	}
+}
+
+// hasSubscribers reports whether any subscription matches topic. Telemetry
+// usually has no subscriber, and looking is a fraction of what handing a
+// message to mochi's publish path costs (a copy of the packet through its
+// checks and hooks) only to find none.
+func (b *Broker) hasSubscribers(topic string) bool {
+	s := b.server.Topics.Subscribers(topic)
+	return len(s.Subscriptions) > 0 || len(s.Shared) > 0 || len(s.InlineSubscriptions) > 0
 }
 
 // telemetryRefused logs and answers a telemetry message that was not
