@@ -7,7 +7,9 @@
 #              while the load runs (connecting excluded), publish→PUBACK p99,
 #              and resident memory per idle TLS connection with IDLE_DEVICES
 #              connected (with what 100,000 would take at the measured slope);
-#   Hearth     msgs/s acknowledged, samples/s, publish→PUBACK p50/p99, whether
+#   Hearth     msgs/s acknowledged, samples/s, publish→PUBACK p50/p99, the Go
+#              scheduler's latency p99 during the load (what a runnable
+#              goroutine waited for a processor), whether
 #              every acknowledged sample is stored and queryable (counted
 #              through the Prometheus query API), resident memory of the
 #              hearth process before devices connect, with all connected but
@@ -268,6 +270,27 @@ hearth_rss_connected=$idle_rss h_idle_connected=$idle_connected h_idle_acked=$id
 echo "== $h_idle_connected devices connected: $(mib "$hearth_rss_connected") MiB ($h_idle_acked messages acknowledged meanwhile)"
 sleep 1
 
+# The Go scheduler's latency histogram, before and after the load: how long
+# Hearth's goroutines waited, runnable, for a processor. A PUBACK waits in
+# that queue at least twice (the reading goroutine, then the acknowledging
+# one), so its tail shows there.
+sched_hist() {
+	curl -sf --max-time 10 --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" "$api/metrics" |
+		sed -n 's/^go_sched_latencies_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
+}
+# sched_p99 BEFORE AFTER is the p99 of the waits between the two cumulative
+# histograms, in ms (the upper bound of its bucket).
+sched_p99() {
+	awk 'NR == FNR { before[$1] = $2; next }
+		{ le[n] = $1; d[n++] = $2 - before[$1] }
+		END {
+			if (n == 0 || d[n - 1] <= 0) { print "n/a"; exit }
+			for (i = 0; i < n; i++) if (d[i] >= 0.99 * d[n - 1]) break
+			if (le[i] == "+Inf") print "> 1000"; else printf "%.2f", le[i] * 1000
+		}' <(echo "$1") <(echo "$2")
+}
+sched_before=$(sched_hist || true)
+
 echo "== load: $load_desc"
 usage_begin "$hearth_pid"
 run_load "$hearth_pid" hearth -broker "127.0.0.1:$HEARTH_MQTT_PORT" -ca "$data/tls/ca.pem" -creds "$work/creds" -auth cert
@@ -284,6 +307,7 @@ if [[ $PERF == 1 ]]; then
 fi
 finish_load hearth "$hearth_pid"
 h_load_ticks=$load_cpu_ticks
+h_sched_p99=$(sched_p99 "$sched_before" "$(sched_hist || true)")
 usage_end "$hearth_pid" "$(loadgen_cpu_s "$work/hearth.json")"
 h_wall=$u_wall h_cpu_s=$u_broker_s h_cpu_pct=$u_broker_pct h_lg_pct=$u_loadgen_pct h_machine_pct=$u_machine_pct h_other_pct=$u_other_pct
 hearth_rss_peak=$(peak_rss "$work/hearth.rss")
@@ -487,6 +511,7 @@ targets    1. CPU per acked message     Hearth ${h_us_msg} µs, mosquitto ${m_us
            3. RSS per idle TLS conn     Hearth ${per_device_kib} KiB, mosquitto ${mosq_per_device_kib} KiB at $IDLE_DEVICES: ${mem_ratio}× (target ≤ 24 KiB); 100,000 at this slope: Hearth ${h_100k_gib} GiB, mosquitto ${m_100k_gib} GiB
 machine    $cores cores; CPU busy during Hearth's load ${h_machine_pct}%, during mosquitto's ${m_machine_pct}% (of one core; others' work ${h_other_pct}% / ${m_other_pct}%)
 Hearth     $h_msgs msgs/s acked, $h_samples samples/s, publish→PUBACK p50 ${h_p50} ms p99 ${h_p99} ms
+           goroutines waited for a processor up to ${h_sched_p99} ms at p99 during the load (Go scheduler latency)
            $h_connected connected, $h_dropped dropped, $h_acked acked, $h_failed failed
            stored     $h_stored samples queryable, acked × metrics = $h_expected: $h_verdict (hearth appended ${h_appended:-?}, tsdb rows ${h_rows:-?}; includes the $h_idle_acked messages of the connect-only run)
            memory     $(mib "$hearth_rss_idle") MiB before connect, $(mib "$hearth_rss_connected") MiB with $h_idle_connected connected and idle (${per_device_kib} KiB/device), peak under load $(mib "$hearth_rss_peak") MiB
