@@ -46,6 +46,25 @@ type Bars struct {
 	Legend [2]string
 }
 
+// Scale is the value the top of a chart of b stands for: the largest bar
+// or mark, or 1 when none is above zero. The page and the PDF draw the
+// same bars to it.
+func (b *Bars) Scale() float64 {
+	peak := 0.0
+	for i, v := range b.Values {
+		if !math.IsNaN(v) {
+			peak = math.Max(peak, v)
+		}
+		if i < len(b.Marks) && !math.IsNaN(b.Marks[i]) {
+			peak = math.Max(peak, b.Marks[i])
+		}
+	}
+	if peak <= 0 {
+		return 1
+	}
+	return peak
+}
+
 // FontPaths are where a TrueType font with Japanese glyphs is looked for:
 // IPAex Gothic as Debian's fonts-ipaexfont-gothic installs it.
 var FontPaths = []string{
@@ -169,18 +188,7 @@ func drawBars(pdf *fpdf.Fpdf, b *Bars, family string, tr func(string) string, us
 	}
 	top := pdf.GetY() + 3
 	left := pdf.GetX()
-	peak := 0.0
-	for i, v := range b.Values {
-		if !math.IsNaN(v) {
-			peak = math.Max(peak, v)
-		}
-		if i < len(b.Marks) && !math.IsNaN(b.Marks[i]) {
-			peak = math.Max(peak, b.Marks[i])
-		}
-	}
-	if peak <= 0 {
-		peak = 1
-	}
+	peak := b.Scale()
 	slot := usable / float64(len(b.Labels))
 	pdf.SetDrawColor(200, 200, 200)
 	pdf.Line(left, top+height, left+usable, top+height)

@@ -66,3 +66,26 @@ func TestWritePDFWithoutFont(t *testing.T) {
 		t.Errorf("English without a font: %v", err)
 	}
 }
+
+// Bars are drawn to their largest bar or mark; NaN is no bar, and a chart
+// with nothing above zero still has a scale.
+func TestBarsScale(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		name          string
+		values, marks []float64
+		want          float64
+	}{
+		{"empty", nil, nil, 1},
+		{"bars", []float64{3, 7.5, 2}, nil, 7.5},
+		{"a mark above the bars", []float64{3, 4}, []float64{nan, 9}, 9},
+		{"no bars, marks only", []float64{nan, nan}, []float64{2, 5}, 5},
+		{"fewer marks than bars", []float64{1, 6, 2}, []float64{8}, 8},
+		{"nothing above zero", []float64{0, -4, nan}, []float64{-1}, 1},
+	} {
+		b := &energy.Bars{Values: c.values, Marks: c.marks}
+		if got := b.Scale(); got != c.want {
+			t.Errorf("%s: Scale() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

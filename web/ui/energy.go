@@ -311,18 +311,7 @@ const (
 // svgBars lays b out for the page: bars scaled to the largest value or
 // mark.
 func svgBars(b *energy.Bars) []svgBar {
-	peak := 0.0
-	for i, v := range b.Values {
-		if !math.IsNaN(v) {
-			peak = math.Max(peak, v)
-		}
-		if i < len(b.Marks) && !math.IsNaN(b.Marks[i]) {
-			peak = math.Max(peak, b.Marks[i])
-		}
-	}
-	if peak <= 0 {
-		peak = 1
-	}
+	peak := b.Scale()
 	slot := barChartW / float64(max(1, len(b.Labels)))
 	out := make([]svgBar, len(b.Labels))
 	for i, l := range b.Labels {
