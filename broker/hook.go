@@ -65,9 +65,10 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 
 // mochi hands every packet to every hook by value; a packets.Packet is
 // about 800 bytes, and each copy a frame holds is stack the goroutine must
-// have. The hooks on the path of every message (OnPacketRead, OnPublish,
-// OnPacketEncode) pass it on by pointer, so that the reading goroutines
-// and the ones that write PUBACKs grow their stacks less often.
+// have. The hooks on the deepest paths of every telemetry message
+// (OnPublish, and OnPacketEncode of its PUBACK) pass it on by pointer, so
+// that the reading goroutines and the ones that write PUBACKs grow their
+// stacks less often.
 
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	return h.b.packetRead(cl, pk)
