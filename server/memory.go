@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 
@@ -39,12 +40,23 @@ func (s *Server) startMemory(context.Context) error {
 		logger.Info("memory is back below the budget: MQTT connections and messages are taken again",
 			"live_heap_bytes", u.LiveHeap, "resident_bytes", u.Resident)
 	})
+	// The garbage collector's pace follows the budget's headroom
+	// (membudget.GCPercent), unless GOGC chose one.
+	paceGC := os.Getenv("GOGC") == ""
+	gcBefore := 0
+	if paceGC {
+		gcBefore = debug.SetGCPercent(membudget.MinGCPercent)
+		w.PaceGC(debug.SetGCPercent)
+	}
 	s.memory = w
 	logger.Info("memory budget", "budget_bytes", sizes.Budget, "source", b.Source,
-		"go_limit_bytes", sizes.GoLimit, "tsdb_cache_bytes", sizes.TSDBCaches)
+		"go_limit_bytes", sizes.GoLimit, "tsdb_cache_bytes", sizes.TSDBCaches, "gc_percent", w.GCPercent())
 	s.onStop("memory budget", func(context.Context) error {
 		w.Stop()
 		debug.SetMemoryLimit(before)
+		if paceGC {
+			debug.SetGCPercent(gcBefore)
+		}
 		return nil
 	})
 	return nil
@@ -61,6 +73,7 @@ func (s *Server) writeMemoryMetrics(w io.Writer) {
 	gauge(w, "hearth_memory_tsdb_cache_bytes", "The time-series store's cache cap, from the budget or --tsdb-memory.", float64(sizes.TSDBCaches))
 	gauge(w, "hearth_memory_live_heap_bytes", "Go heap alive after the last collection, as the memory watch last read it.", float64(u.LiveHeap))
 	gauge(w, "hearth_memory_resident_anon_bytes", "Anonymous resident memory, as the memory watch last read it.", float64(u.Resident))
+	gauge(w, "hearth_memory_gc_percent", "The garbage collector's pace (GOGC) the budget's headroom allows; 0 when GOGC is set.", float64(s.memory.GCPercent()))
 	shedding := 0.0
 	if s.memory.Shedding() {
 		shedding = 1

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -61,9 +62,18 @@ func TestMemoryBudget(t *testing.T) {
 			t.Errorf("/metrics %s = %g; want %d", name, got, v)
 		}
 	}
+	// The collector's pace follows the budget (unless GOGC is set for the
+	// test run): the metric says the pace in force.
+	paced := os.Getenv("GOGC") == ""
+	if got := h.metric("hearth_memory_gc_percent"); paced && (got < membudget.MinGCPercent || got > membudget.MaxGCPercent) {
+		t.Errorf("/metrics hearth_memory_gc_percent = %g; want %d to %d", got, membudget.MinGCPercent, membudget.MaxGCPercent)
+	}
 	h.stop()
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("Go memory limit after Stop: %d; want none (%d)", got, int64(math.MaxInt64))
+	}
+	if gc := debug.SetGCPercent(100); paced && gc != 100 {
+		t.Errorf("GOGC after Stop: %d; want Go's default back", gc)
 	}
 }
 

@@ -3,6 +3,7 @@ package membudget_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -281,5 +282,62 @@ func TestReadUsage(t *testing.T) {
 	u := membudget.ReadUsage()
 	if u.Resident <= 0 {
 		t.Errorf("resident = %d; want a positive figure", u.Resident)
+	}
+}
+
+// The collector's pace leaves a collection's goal within half the Go
+// limit, in steps of 50, from Go's default up to 400.
+func TestGCPercent(t *testing.T) {
+	const limit = 1000 << 20
+	for _, c := range []struct {
+		live int64
+		want int
+	}{
+		{0, membudget.MinGCPercent},         // no collection yet
+		{1 << 20, membudget.MaxGCPercent},   // a tiny heap in a large budget
+		{100 << 20, membudget.MaxGCPercent}, // goal 500 MiB: exactly half
+		{120 << 20, 300},                    // 316 % rounds down to 300
+		{200 << 20, 150},                    // goal 500 MiB at 150 %
+		{250 << 20, membudget.MinGCPercent}, // 100 % reaches half the limit
+		{800 << 20, membudget.MinGCPercent}, // past it: Go's default, and the limit
+	} {
+		if got := membudget.GCPercent(limit, c.live); got != c.want {
+			t.Errorf("GCPercent(%d MiB limit, %d MiB live) = %d; want %d", limit>>20, c.live>>20, got, c.want)
+		}
+	}
+	if got := membudget.GCPercent(0, 1<<20); got != membudget.MinGCPercent {
+		t.Errorf("no limit: %d; want %d", got, membudget.MinGCPercent)
+	}
+}
+
+// A pacing watch sets the pace from each reading, only when it changes.
+func TestWatchPacesGC(t *testing.T) {
+	sizes := membudget.Budget{Bytes: 1 << 30}.Split(0) // Go limit ~717 MiB
+	live := int64(10 << 20)
+	w := membudget.NewWatch(sizes, func() membudget.Usage { return membudget.Usage{LiveHeap: live} })
+	if got := w.GCPercent(); got != 0 {
+		t.Errorf("before PaceGC: %d; want 0", got)
+	}
+	var set []int
+	w.PaceGC(func(p int) int { set = append(set, p); return 0 })
+	w.Check()
+	live = 100 << 20
+	w.Check()
+	w.Check()
+	live = 500 << 20
+	w.Check()
+	// Check alone decides refusals; the pace follows the readings of the
+	// running watch, which Start's loop makes.
+	if want := []int{membudget.MaxGCPercent}; !slices.Equal(set, want) {
+		t.Errorf("pace set %v; want %v", set, want)
+	}
+	w.Start(time.Millisecond, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for w.GCPercent() != membudget.MinGCPercent && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	w.Stop()
+	if want := []int{membudget.MaxGCPercent, membudget.MinGCPercent}; !slices.Equal(set, want) {
+		t.Errorf("pace set %v; want %v", set, want)
 	}
 }

@@ -122,6 +122,10 @@ type Watch struct {
 	// onChange, when set, is told each start and end of refusing, on the
 	// goroutine that noticed it.
 	onChange func(shedding bool, u Usage)
+	// setGC, when set (PaceGC), is given the pace GCPercent picks after a
+	// reading that changed it; gcPercent is the pace it was last given.
+	setGC     func(percent int) int
+	gcPercent atomic.Int64
 
 	stopOnce sync.Once
 	started  atomic.Bool
@@ -139,6 +143,27 @@ func NewWatch(sizes Sizes, read func() Usage) *Watch {
 	return w
 }
 
+// PaceGC makes the watch set the garbage collector's pace (GCPercent) from
+// each reading, through set (debug.SetGCPercent outside tests), starting
+// now. Call it before Start.
+func (w *Watch) PaceGC(set func(percent int) int) {
+	w.setGC = set
+	w.paceGC(w.Last())
+}
+
+// GCPercent returns the pace the watch last set; 0 when it does not pace.
+func (w *Watch) GCPercent() int { return int(w.gcPercent.Load()) }
+
+func (w *Watch) paceGC(u Usage) {
+	if w.setGC == nil {
+		return
+	}
+	if p := GCPercent(w.sizes.GoLimit, u.LiveHeap); int64(p) != w.gcPercent.Load() {
+		w.setGC(p)
+		w.gcPercent.Store(int64(p))
+	}
+}
+
 // Start reads the memory every interval until Stop; onChange, when not
 // nil, is told each start and end of refusing work.
 func (w *Watch) Start(interval time.Duration, onChange func(shedding bool, u Usage)) {
@@ -154,6 +179,7 @@ func (w *Watch) Start(interval time.Duration, onChange func(shedding bool, u Usa
 				return
 			case <-t.C:
 				w.Check()
+				w.paceGC(w.Last())
 			}
 		}
 	}()
