@@ -72,9 +72,26 @@ func TestMemoryBudget(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("Go memory limit after Stop: %d; want none (%d)", got, int64(math.MaxInt64))
 	}
-	if gc := debug.SetGCPercent(100); paced && gc != 100 {
-		t.Errorf("GOGC after Stop: %d; want Go's default back", gc)
+	if paced {
+		if gc := debug.SetGCPercent(100); gc != 100 {
+			t.Errorf("GOGC after Stop: %d; want Go's default back", gc)
+		}
 	}
+}
+
+// A GOGC in the environment is the operator's choice: the budget does not
+// pace the collector then.
+func TestMemoryBudgetKeepsGOGC(t *testing.T) {
+	t.Setenv("GOGC", "150")
+	defer debug.SetGCPercent(debug.SetGCPercent(150))
+	h := startHearthWith(t, t.TempDir(), func(c *server.Config) { c.Memory = membudget.Spec{Bytes: 1 << 30} })
+	if got := h.metric("hearth_memory_gc_percent"); got != 0 {
+		t.Errorf("/metrics hearth_memory_gc_percent = %g; want 0 (not pacing)", got)
+	}
+	if gc := debug.SetGCPercent(150); gc != 150 {
+		t.Errorf("GOGC while serving: %d; want the environment's 150", gc)
+	}
+	h.stop()
 }
 
 // --tsdb-memory is a cap within the budget: one that does not fit is an

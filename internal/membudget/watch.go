@@ -179,7 +179,6 @@ func (w *Watch) Start(interval time.Duration, onChange func(shedding bool, u Usa
 				return
 			case <-t.C:
 				w.Check()
-				w.paceGC(w.Last())
 			}
 		}
 	}()
@@ -194,11 +193,12 @@ func (w *Watch) Stop() {
 	}
 }
 
-// Check reads the memory once and decides, and reports whether work is
-// refused now.
+// Check reads the memory once, sets the collector's pace when PaceGC asked
+// for it, and decides, and reports whether work is refused now.
 func (w *Watch) Check() bool {
 	u := w.read()
 	w.last.Store(&u)
+	w.paceGC(u)
 	s := w.sizes
 	was := w.shedding.Load()
 	var now bool
