@@ -63,17 +63,16 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return cl.Net.Inline || write || h.b.maySubscribe(cl, topic)
 }
 
-// mochi hands every packet to every hook by value; a packets.Packet is
-// about 800 bytes, and each copy a frame holds is stack the goroutine must
-// have. The hooks on the deepest paths of every telemetry message
-// (OnPublish, and OnPacketEncode of its PUBACK) pass it on by pointer, so
-// that the reading goroutines and the ones that write PUBACKs grow their
-// stacks less often.
-
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	return h.b.packetRead(cl, pk)
 }
 
+// OnPacketEncode and OnPublish hand the packet on by pointer. mochi gives
+// every hook its own copy (a packets.Packet is about 800 bytes), and each
+// copy a frame holds is stack its goroutine must have; these two are on
+// the deepest paths of every telemetry message and its PUBACK, so that
+// the reading goroutines and the ones that write PUBACKs grow their
+// stacks less often.
 func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	h.b.packetEncode(cl, &pk)
 	return pk
