@@ -8,7 +8,7 @@
 #              and resident memory per idle TLS connection with IDLE_DEVICES
 #              connected (with what 100,000 would take at the measured slope);
 #   Hearth     msgs/s acknowledged, samples/s, publish→PUBACK p50/p99, the Go
-#              scheduler's latency p99 during the load (what a runnable
+#              scheduler's latency p99 while the load connected and ran (what a runnable
 #              goroutine waited for a processor), whether
 #              every acknowledged sample is stored and queryable (counted
 #              through the Prometheus query API), resident memory of the
@@ -511,7 +511,7 @@ targets    1. CPU per acked message     Hearth ${h_us_msg} µs, mosquitto ${m_us
            3. RSS per idle TLS conn     Hearth ${per_device_kib} KiB, mosquitto ${mosq_per_device_kib} KiB at $IDLE_DEVICES: ${mem_ratio}× (target ≤ 24 KiB); 100,000 at this slope: Hearth ${h_100k_gib} GiB, mosquitto ${m_100k_gib} GiB
 machine    $cores cores; CPU busy during Hearth's load ${h_machine_pct}%, during mosquitto's ${m_machine_pct}% (of one core; others' work ${h_other_pct}% / ${m_other_pct}%)
 Hearth     $h_msgs msgs/s acked, $h_samples samples/s, publish→PUBACK p50 ${h_p50} ms p99 ${h_p99} ms
-           goroutines waited for a processor up to ${h_sched_p99} ms at p99 during the load (Go scheduler latency)
+           goroutines waited for a processor up to ${h_sched_p99} ms at p99 while the load connected and ran (Go scheduler latency)
            $h_connected connected, $h_dropped dropped, $h_acked acked, $h_failed failed
            stored     $h_stored samples queryable, acked × metrics = $h_expected: $h_verdict (hearth appended ${h_appended:-?}, tsdb rows ${h_rows:-?}; includes the $h_idle_acked messages of the connect-only run)
            memory     $(mib "$hearth_rss_idle") MiB before connect, $(mib "$hearth_rss_connected") MiB with $h_idle_connected connected and idle (${per_device_kib} KiB/device), peak under load $(mib "$hearth_rss_peak") MiB
